@@ -1,0 +1,75 @@
+package flowservice
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Error is a non-2xx answer of the service or of its gateway.
+type Error struct {
+	Op         string        // "create acme-eu", "patch 8b1c…", set by the caller of the client
+	Method     string        // HTTP method
+	Status     int           // HTTP status
+	Code       string        // Adobe code: "FLOW-1404-412" → "1404-412"; gateway: "401013"
+	Title      string        // service title
+	Message    string        // detailed message (service) or message (gateway)
+	RequestID  string        // report.request-id or x-request-id
+	RetryAfter time.Duration // from Retry-After, 0 when absent
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d %s", e.Status, strings.ToLower(http.StatusText(e.Status)))
+	if e.Code != "" {
+		fmt.Fprintf(&b, " (%s)", e.Code)
+	}
+	msg := e.Message
+	if msg == "" {
+		msg = e.Title
+	}
+	if msg != "" {
+		b.WriteString(": ")
+		b.WriteString(msg)
+	}
+	if e.RequestID != "" {
+		fmt.Fprintf(&b, " [request-id %s]", e.RequestID)
+	}
+	return b.String()
+}
+
+// StatusOf returns the HTTP status of err's *Error, or 0.
+func StatusOf(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return 0
+}
+
+// IsNotFound reports whether err is a 404 answer.
+func IsNotFound(err error) bool { return StatusOf(err) == http.StatusNotFound }
+
+// IsPreconditionFailed reports whether err is a 412 (stale etag) answer.
+func IsPreconditionFailed(err error) bool { return StatusOf(err) == http.StatusPreconditionFailed }
+
+// IsAuth reports whether err is a 401 or 403 answer: every other call would fail the same way.
+func IsAuth(err error) bool {
+	s := StatusOf(err)
+	return s == http.StatusUnauthorized || s == http.StatusForbidden
+}
+
+// UnknownOutcomeError wraps the failure of a non-idempotent request (POST) whose outcome is
+// unknown: the request may have been applied (timeout, reset connection, 5xx after sending).
+type UnknownOutcomeError struct{ Err error }
+
+func (e *UnknownOutcomeError) Error() string { return "outcome unknown: " + e.Err.Error() }
+func (e *UnknownOutcomeError) Unwrap() error { return e.Err }
+
+// IsUnknownOutcome reports whether err says a request may or may not have been applied.
+func IsUnknownOutcome(err error) bool {
+	var u *UnknownOutcomeError
+	return errors.As(err, &u)
+}

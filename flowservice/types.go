@@ -1,0 +1,74 @@
+// Package flowservice is the HTTP client of Adobe Experience Platform's Flow Service
+// /connections API (../shared/flowservice/API.md).
+//
+// Invariants: every request carries Authorization, x-api-key, x-gw-ims-org-id and
+// x-sandbox-name; PATCH always carries If-Match with the quoted etag; every non-2xx answer
+// becomes a *Error; a secret value never appears in an error, a log line or a String().
+package flowservice
+
+import "encoding/json"
+
+// S3SpecID is the connection spec of the Amazon S3 source, version S3SpecVersion.
+const (
+	S3SpecID      = "ecadc60c-7455-4d87-84dc-2a0e293d997b"
+	S3SpecVersion = "1.0"
+)
+
+// SecretParams are the auth params the service never returns in clear.
+var SecretParams = map[string]bool{"s3SecretKey": true, "s3SessionToken": true}
+
+// Spec is a connection spec reference.
+type Spec struct {
+	ID      string `json:"id"`
+	Version string `json:"version"`
+}
+
+// Auth is a connection's authentication block.
+type Auth struct {
+	SpecName string            `json:"specName"`
+	Params   map[string]string `json:"params"`
+}
+
+// NewConnection is the body of POST /connections.
+type NewConnection struct {
+	Name           string `json:"name"`
+	Description    string `json:"description,omitempty"`
+	Auth           Auth   `json:"auth"`
+	ConnectionSpec Spec   `json:"connectionSpec"`
+}
+
+// Connection is one item of a GET /connections answer. Values of SecretParams in
+// Auth.Params are opaque (masked by the service) and must not be compared.
+type Connection struct {
+	ID             string `json:"id"`
+	Name           string `json:"name"`
+	Description    string `json:"description,omitempty"`
+	ConnectionSpec Spec   `json:"connectionSpec"`
+	State          string `json:"state,omitempty"`
+	Auth           Auth   `json:"auth"`
+	ETag           string `json:"etag"`
+	Version        string `json:"version,omitempty"`
+	CreatedAt      int64  `json:"createdAt,omitempty"`
+	UpdatedAt      int64  `json:"updatedAt,omitempty"`
+	CreatedBy      string `json:"createdBy,omitempty"`
+	UpdatedBy      string `json:"updatedBy,omitempty"`
+	CreatedClient  string `json:"createdClient,omitempty"`
+	UpdatedClient  string `json:"updatedClient,omitempty"`
+	SandboxID      string `json:"sandboxId,omitempty"`
+	SandboxName    string `json:"sandboxName,omitempty"`
+	IMSOrgID       string `json:"imsOrgId,omitempty"`
+}
+
+// Ref is the answer of POST and PATCH: the connection's id and its new etag.
+type Ref struct {
+	ID   string `json:"id"`
+	ETag string `json:"etag"`
+}
+
+// PatchOp is one RFC 6902 operation of a PATCH body (the body is a JSON array of them).
+// Op is lower case: "add", "replace" or "remove".
+type PatchOp struct {
+	Op    string          `json:"op"`
+	Path  string          `json:"path"`
+	Value json.RawMessage `json:"value,omitempty"`
+}

@@ -1,0 +1,59 @@
+// Package lockfile holds flowsync's record of what it applied: ids, etags, the applied
+// non-secret fields and salted HMAC-SHA256 digests of applied secret values.
+//
+// Invariants: a File never holds a secret value; Save is atomic (temp file, fsync, rename,
+// fsync dir) and its bytes are deterministic for the same state; a file that does not parse,
+// has a newer version or belongs to another target is an error and is never overwritten.
+package lockfile
+
+import "time"
+
+// Version is the lockfile format version this build writes.
+const Version = 1
+
+// Target is the org and sandbox a lockfile belongs to.
+type Target struct {
+	OrgID   string `json:"orgId"`
+	Sandbox string `json:"sandbox"`
+}
+
+// Spec is a connection spec reference.
+type Spec struct {
+	ID      string `json:"id"`
+	Version string `json:"version"`
+}
+
+// File is the whole lockfile.
+type File struct {
+	Version int    `json:"version"`
+	Serial  int64  `json:"serial"`
+	Target  Target `json:"target"`
+	Salt    string `json:"salt"` // hex, 32 random bytes, the HMAC key of every digest
+	// Connections maps a manifest name to what was applied (encoding/json writes map keys sorted).
+	Connections map[string]*Entry `json:"connections"`
+}
+
+// Pending values of Entry.Pending.
+const (
+	// PendingCreate: a POST was sent and its outcome never arrived (crash, timeout). The
+	// connection may exist: look it up by name before creating again. ID is empty.
+	PendingCreate = "create"
+)
+
+// Entry is what was applied for one manifest name.
+type Entry struct {
+	ID   string `json:"id,omitempty"`
+	ETag string `json:"etag,omitempty"` // with its quotes, as the service sent it
+	// Pending is set when an operation's outcome is unknown (see PendingCreate).
+	Pending        string            `json:"pending,omitempty"`
+	Description    string            `json:"description,omitempty"`
+	SpecName       string            `json:"specName,omitempty"`
+	ConnectionSpec Spec              `json:"connectionSpec"`
+	Params         map[string]string `json:"params,omitempty"`        // non-secret params, applied values
+	SecretDigests  map[string]string `json:"secretDigests,omitempty"` // param → Digest(salt, value)
+	// Retired lists ids of connections this entry replaced (-/+) whose delete has not yet
+	// succeeded; the next apply deletes them.
+	Retired   []string  `json:"retired,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}

@@ -1,0 +1,60 @@
+// Package manifest reads flowsync's YAML manifest into typed connections, keeping the file,
+// line and column of every value, deep-merging defaults under each connection, and holding
+// secret references ({env: NAME}, {file: PATH}) unresolved until a command needs them.
+//
+// Invariants: every problem in a manifest is reported at once as Diagnostics, each with
+// FILE:LINE:COL and a path; a resolved secret value is never part of an error message.
+package manifest
+
+// Pos is a position in the manifest file.
+type Pos struct {
+	Line, Col int
+}
+
+// Target is the org and sandbox of the manifest.
+type Target struct {
+	OrgID   string
+	Sandbox string
+}
+
+// Spec is a connection spec reference.
+type Spec struct {
+	ID      string
+	Version string
+}
+
+// Ref is a secret reference: Kind is "env" or "file"; Name is the variable name or the path
+// as written (relative to the manifest's directory).
+type Ref struct {
+	Kind string
+	Name string
+}
+
+// Value is one auth param: a literal or a reference. Sensitive is true for references.
+type Value struct {
+	Literal string
+	Ref     *Ref
+	Pos     Pos
+}
+
+// Sensitive reports whether the value came from a reference and must be redacted.
+func (v Value) Sensitive() bool { return v.Ref != nil }
+
+// Connection is one manifest entry after defaults were merged under it.
+type Connection struct {
+	Name           string
+	Description    string
+	ConnectionSpec Spec
+	SpecName       string
+	Params         map[string]Value
+	Pos            Pos // position of the entry (its "name" key)
+}
+
+// Manifest is a parsed, valid manifest.
+type Manifest struct {
+	Path        string // as given by the user
+	Dir         string // directory that file references are relative to
+	Version     int
+	Target      Target
+	Connections []Connection // file order; names unique
+}

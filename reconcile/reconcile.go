@@ -1,0 +1,168 @@
+// Package reconcile computes what must change to bring the service to the manifest (Plan)
+// and carries it out (Apply).
+//
+// Invariants: Plan is pure: no I/O, no clock, no randomness, no context; its Changes are sorted
+// by name, so the same inputs give the same plan. Apply depends on the Client interface
+// below, never on HTTP; it returns the lockfile with every success even when it also returns
+// an error, and records every operation in the Journal before it is sent.
+package reconcile
+
+import (
+	"context"
+
+	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/lockfile"
+)
+
+// Param is one desired auth param.
+type Param struct {
+	Value     string // resolved value; empty when !Known
+	Sensitive bool   // came from a secret reference: never printed, stored only as a digest
+	Known     bool   // false for a sensitive value that was not read (plan --no-secrets)
+}
+
+// Desired is one manifest entry with its secret references resolved (or marked unknown).
+type Desired struct {
+	Name        string
+	Description string
+	Spec        flowservice.Spec
+	SpecName    string
+	Params      map[string]Param
+}
+
+// Action is what a Change does.
+type Action rune
+
+const (
+	NoOp    Action = '='
+	Create  Action = '+'
+	Update  Action = '~'
+	Replace Action = '±' // shown as "-/+": create the new connection, record it, delete the old
+	Delete  Action = '-' // an orphan deleted with --prune
+	Orphan  Action = '!' // in the lockfile, not in the manifest: shown and kept
+)
+
+// Symbol is how the action is shown in a plan.
+func (a Action) Symbol() string {
+	switch a {
+	case Replace:
+		return "-/+"
+	case NoOp:
+		return " "
+	}
+	return string(a)
+}
+
+func (a Action) String() string {
+	switch a {
+	case NoOp:
+		return "no-op"
+	case Create:
+		return "create"
+	case Update:
+		return "update"
+	case Replace:
+		return "replace"
+	case Delete:
+		return "delete"
+	case Orphan:
+		return "orphan"
+	}
+	return "unknown"
+}
+
+// Reason says why a change is planned.
+type Reason string
+
+const (
+	ReasonManifest Reason = "manifest" // the manifest differs from what was applied
+	ReasonDrift    Reason = "drift"    // the live connection was changed out of band
+	ReasonMissing  Reason = "missing"  // the live connection was deleted out of band, or never recorded
+	ReasonOrphan   Reason = "orphan"   // recorded but no longer in the manifest
+)
+
+// FieldChange is one field that differs. Path is dotted ("description",
+// "auth.params.bucketName"). Before is the current value (live when refreshed, else as
+// applied), After the desired one; both are empty when Sensitive.
+type FieldChange struct {
+	Path      string
+	Before    string
+	After     string
+	Sensitive bool
+	// Drift is true when Before came from the live connection and differs from what was applied.
+	Drift bool
+}
+
+// Change is what happens to one name.
+type Change struct {
+	Name   string
+	Action Action
+	Reason Reason
+	ID     string // the current connection id (update, replace, delete, orphan)
+	ETag   string // the etag an update must send in If-Match
+	Fields []FieldChange
+	Notes  []string // facts the user should see ("etag moved with no visible change: …")
+	// Desired is nil for Delete and Orphan; Prior is nil when nothing was recorded.
+	Desired *Desired
+	Prior   *lockfile.Entry
+	// Heal is set on a Create whose earlier outcome is unknown: look the name up first.
+	Heal bool
+}
+
+// Unmanaged is a live connection of the S3 spec whose name is in the manifest but whose id
+// flowsync did not record. It is reported, never touched.
+type Unmanaged struct {
+	Name string
+	IDs  []string
+}
+
+// Changeset is the result of Plan.
+type Changeset struct {
+	Changes        []Change // sorted by name, NoOps included
+	Refreshed      bool     // live state was read (--refresh)
+	SecretsUnknown bool     // secret references were not read (--no-secrets)
+	Unmanaged      []Unmanaged
+}
+
+// Counts is how many changes of each action a changeset holds.
+type Counts map[Action]int
+
+// Counts counts the changes by action.
+func (c *Changeset) Counts() Counts {
+	n := Counts{}
+	for _, ch := range c.Changes {
+		n[ch.Action]++
+	}
+	return n
+}
+
+// HasChanges reports whether applying the changeset would send anything, or whether drift
+// was found that the user must see. Orphans that are merely kept are not changes.
+func (c *Changeset) HasChanges() bool {
+	for _, ch := range c.Changes {
+		switch ch.Action {
+		case Create, Update, Replace, Delete:
+			return true
+		}
+	}
+	return false
+}
+
+// Client is what Apply needs of the service. *flowservice.Client satisfies it; retries,
+// throttling and auth live in the client, not here.
+type Client interface {
+	Create(ctx context.Context, c flowservice.NewConnection) (flowservice.Ref, error)
+	Get(ctx context.Context, id string) (*flowservice.Connection, error)
+	Patch(ctx context.Context, id, etag string, ops []flowservice.PatchOp) (flowservice.Ref, error)
+	Delete(ctx context.Context, id string) error
+	// FindByName lists the live connections of spec whose name is exactly name.
+	FindByName(ctx context.Context, name string, spec flowservice.Spec) ([]flowservice.Connection, error)
+}
+
+// Journal records operations durably. Begin must be durable before the request is sent (op is
+// "create", "update" or "delete"; id is empty for a create); Commit records the entry's state
+// after a success (nil: the entry is gone). *lockfile.Journal satisfies it.
+type Journal interface {
+	Begin(name, op, id string) error
+	Commit(name string, e *lockfile.Entry) error
+}
