@@ -1,0 +1,46 @@
+package reconcile
+
+import (
+	"time"
+
+	"github.com/flowsync/flowsync/flowservice"
+)
+
+// Observed is the live state read with --refresh: every connection of the S3 spec.
+// A nil *Observed means the plan is offline.
+type Observed struct {
+	Connections []flowservice.Connection
+}
+
+// Options tune Plan.
+type Options struct {
+	Prune     bool     // plan deletes for orphans
+	Only      []string // path.Match globs on names; empty means every name
+	NoSecrets bool     // secret references were not read; secret changes are not shown
+}
+
+// ApplyOptions tune Apply.
+type ApplyOptions struct {
+	Concurrency int              // parallel operations, default 8
+	Journal     Journal          // nil: no journal
+	Now         func() time.Time // clock for lockfile timestamps; default time.Now
+	OnResult    func(Result)     // called as each change finishes (any goroutine, serialized)
+	MaxStale    int              // 412 re-read rounds per entry, default 3
+}
+
+// Result is the outcome of one change.
+type Result struct {
+	Name       string
+	Action     Action
+	ID         string // the connection id after the change (the old one for a delete)
+	Err        error
+	Healed     bool // a create whose earlier outcome was unknown found its connection by name
+	Adopted    bool // ... and recorded it instead of creating again
+	Retries412 int  // stale-etag rounds resolved
+}
+
+// Summary is what Apply did, in plan order.
+type Summary struct {
+	Results []Result
+	Failed  int
+}
