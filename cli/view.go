@@ -1,0 +1,189 @@
+// Package cli is flowsync's command line: commands, and the views that render plans and
+// apply results.
+//
+// Invariants: results go to IO.Out, progress and errors to IO.Err; a view is chosen once from
+// the --output flag and business code never checks the format; no view ever prints a
+// sensitive value (it only ever says "(sensitive)" or "(sensitive value changed)"); the same
+// changeset renders to the same bytes.
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flowsync/flowsync/reconcile"
+)
+
+// PlanView renders a plan.
+type PlanView interface {
+	Plan(cs *reconcile.Changeset) error
+}
+
+// ApplyView reports an apply as it runs: Started once, Result as each change finishes (from
+// any goroutine), Done once at the end with the results in plan order.
+type ApplyView interface {
+	Started(total int)
+	Result(r reconcile.Result)
+	Done(s *reconcile.Summary, stats RunStats)
+}
+
+// RunStats is what the client saw during an apply.
+type RunStats struct {
+	Duration                     time.Duration
+	Requests, Throttled, Retries int64
+	RatePerSec                   float64 // achieved request rate; 0: computed from Requests/Duration
+}
+
+func (s RunStats) rate() float64 {
+	if s.RatePerSec > 0 {
+		return s.RatePerSec
+	}
+	if s.Duration > 0 {
+		return float64(s.Requests) / s.Duration.Seconds()
+	}
+	return 0
+}
+
+// PlanFormats are the values --output accepts for plan, in the order help lists them.
+func PlanFormats() []string { return []string{"text", "json", "markdown"} }
+
+// ApplyFormats are the values --output accepts for apply.
+func ApplyFormats() []string { return []string{"text", "json"} }
+
+// NewPlanView returns the plan view for an --output format.
+func NewPlanView(format string, io IO) (PlanView, error) {
+	switch format {
+	case "text":
+		return &textPlanView{io: io}, nil
+	case "json":
+		return &jsonPlanView{io: io}, nil
+	case "markdown":
+		return &markdownPlanView{io: io, limit: markdownLimit}, nil
+	}
+	return nil, unknownFormat(format, PlanFormats())
+}
+
+// NewApplyView returns the apply view for an --output format. Progress goes to io.Err: a bar
+// when it is a terminal, otherwise a line at most every two seconds.
+func NewApplyView(format string, io IO) (ApplyView, error) {
+	switch format {
+	case "text":
+		return &textApplyView{io: io, progress: newProgress(io)}, nil
+	case "json":
+		return &jsonApplyView{io: io, progress: newProgress(io)}, nil
+	}
+	return nil, unknownFormat(format, ApplyFormats())
+}
+
+func unknownFormat(format string, valid []string) error {
+	return fmt.Errorf("unknown output format %q: valid formats are %s", format, strings.Join(valid, ", "))
+}
+
+// PrintError prints err as "flowsync: error: …", once, followed by a "flowsync: hint: …" line
+// per non-empty hint. A multi-line error (manifest diagnostics) keeps one problem per line,
+// the later lines aligned under the first.
+func PrintError(w io.Writer, err error, hints ...string) {
+	if err == nil {
+		return
+	}
+	const prefix = "flowsync: error: "
+	var b strings.Builder
+	first := true
+	for line := range strings.SplitSeq(err.Error(), "\n") {
+		line = strings.TrimRight(line, " \t\r")
+		if line == "" {
+			continue
+		}
+		if first {
+			b.WriteString(prefix)
+			first = false
+		} else {
+			b.WriteString(strings.Repeat(" ", len(prefix)))
+		}
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	if first { // the error had no text at all
+		b.WriteString(prefix + "unknown error\n")
+	}
+	for _, h := range hints {
+		if h = strings.TrimSpace(h); h != "" {
+			b.WriteString("flowsync: hint: " + h + "\n")
+		}
+	}
+	io.WriteString(w, b.String()) //nolint:errcheck // nowhere left to report a failure to print an error
+}
+
+// planCounts is a changeset's counts in the order every view shows them.
+type planCounts struct {
+	Create, Update, Replace, Delete, Orphan, Unchanged int
+}
+
+func countPlan(cs *reconcile.Changeset) planCounts {
+	n := cs.Counts()
+	return planCounts{
+		Create:    n[reconcile.Create],
+		Update:    n[reconcile.Update],
+		Replace:   n[reconcile.Replace],
+		Delete:    n[reconcile.Delete],
+		Orphan:    n[reconcile.Orphan],
+		Unchanged: n[reconcile.NoOp],
+	}
+}
+
+func (c planCounts) shown() int { return c.Create + c.Update + c.Replace + c.Delete + c.Orphan }
+
+// planActions are the actions a plan lists, in the order their sections appear.
+func planActions() [5]reconcile.Action {
+	return [...]reconcile.Action{reconcile.Create, reconcile.Update, reconcile.Replace, reconcile.Delete, reconcile.Orphan}
+}
+
+// reasonText explains a change whose cause the user would not guess from the manifest, or
+// returns "".
+func reasonText(ch *reconcile.Change) string {
+	switch {
+	case ch.Reason == reconcile.ReasonMissing && ch.Action == reconcile.Create && ch.Prior != nil && ch.Prior.ID != "":
+		return "deleted outside flowsync: will be created again"
+	case ch.Reason == reconcile.ReasonMissing:
+		return "not found on the service: will be created"
+	case ch.Reason == reconcile.ReasonDrift && ch.Action == reconcile.Replace:
+		return "changed outside flowsync: will be replaced to match the manifest"
+	case ch.Reason == reconcile.ReasonDrift:
+		return "changed outside flowsync: will be set back to the manifest"
+	}
+	return ""
+}
+
+// healText explains a create that first looks its name up.
+const healText = "an earlier create's outcome is unknown: the name is looked up first and adopted if found"
+
+// plural returns "1 thing" or "2 things".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return thousands(n) + " " + many
+}
+
+// thousands formats n with comma separators: 4212 → "4,212".
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}

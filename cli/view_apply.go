@@ -1,0 +1,253 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/flowsync/flowsync/reconcile"
+)
+
+// progressEvery is how often the plain (non-terminal) progress line is printed at most.
+const progressEvery = 2 * time.Second
+
+// progress shows how far an apply is on stderr: a bar on a terminal, otherwise a line such as
+// "apply: 120/300 done, 2 failed" at most every progressEvery. Safe for concurrent use.
+type progress struct {
+	w   io.Writer
+	tty bool
+	now func() time.Time
+
+	mu                  sync.Mutex
+	bar                 *progressbar.ProgressBar
+	total, done, failed int
+	last                time.Time // when the plain line was last printed (or the run started)
+	printed             bool      // a plain line has been printed
+}
+
+func newProgress(io IO) *progress {
+	return &progress{w: io.Err, tty: io.ErrTTY, now: time.Now}
+}
+
+func (p *progress) start(total int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.total, p.done, p.failed = total, 0, 0
+	p.last = p.now()
+	if p.tty && total > 0 {
+		p.bar = progressbar.NewOptions(total,
+			progressbar.OptionSetWriter(p.w),
+			progressbar.OptionSetDescription("apply"),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetWidth(30),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionClearOnFinish(),
+		)
+	}
+}
+
+func (p *progress) add(failed bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done++
+	if failed {
+		p.failed++
+	}
+	if p.bar != nil {
+		if failed {
+			p.bar.Describe("apply (" + strconv.Itoa(p.failed) + " failed)")
+		}
+		p.bar.Add(1) //nolint:errcheck // progress is best effort
+		return
+	}
+	if now := p.now(); now.Sub(p.last) >= progressEvery {
+		p.last = now
+		p.line()
+	}
+}
+
+// finish removes the bar, or prints the final count if a plain line was printed before.
+func (p *progress) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bar != nil {
+		p.bar.Finish() //nolint:errcheck // progress is best effort
+		p.bar = nil
+		return
+	}
+	if p.printed {
+		p.line()
+	}
+}
+
+func (p *progress) line() {
+	p.printed = true
+	fmt.Fprintf(p.w, "apply: %d/%d done, %d failed\n", p.done, p.total, p.failed)
+}
+
+// textApplyView shows progress on stderr while the apply runs, then every result in plan
+// order and a summary line on stdout.
+type textApplyView struct {
+	io       IO
+	progress *progress
+}
+
+func (v *textApplyView) Started(total int)         { v.progress.start(total) }
+func (v *textApplyView) Result(r reconcile.Result) { v.progress.add(r.Err != nil) }
+
+func (v *textApplyView) Done(s *reconcile.Summary, stats RunStats) {
+	v.progress.finish()
+	if s == nil {
+		return
+	}
+	p := palette{on: v.io.Color}
+	var b strings.Builder
+	for _, r := range s.Results {
+		if line := textResult(r, p); line != "" {
+			b.WriteString(line + "\n")
+		}
+	}
+	t := tallyResults(s)
+	fmt.Fprintf(&b, "Apply complete: %s created, %s updated, %s replaced, %s deleted, %s failed. ",
+		thousands(t.created), thousands(t.updated), thousands(t.replaced), thousands(t.deleted), thousands(t.failed))
+	fmt.Fprintf(&b, "%s requests, ", thousands(int(stats.Requests)))
+	if stats.Retries > 0 {
+		fmt.Fprintf(&b, "%s retried, ", thousands(int(stats.Retries)))
+	}
+	fmt.Fprintf(&b, "%s throttled, %.1f requests/s.\n", thousands(int(stats.Throttled)), stats.rate())
+	io.WriteString(v.io.Out, b.String()) //nolint:errcheck // stdout gone: nothing left to tell
+}
+
+func textResult(r reconcile.Result, p palette) string {
+	style := actionStyle(p, r.Action)
+	name := p.bold(r.Name)
+	if r.Err != nil {
+		msg := strings.ReplaceAll(strings.TrimSpace(r.Err.Error()), "\n", "; ")
+		return "  " + p.red("x") + " " + name + ": " + r.Action.String() + " failed: " + msg
+	}
+	var what string
+	switch r.Action {
+	case reconcile.Create:
+		switch {
+		case r.Adopted:
+			what = "adopted " + r.ID + " (an earlier create had succeeded)"
+		case r.Healed:
+			what = "found " + r.ID + " by name (an earlier create had succeeded)"
+		default:
+			what = "created " + r.ID
+		}
+	case reconcile.Update:
+		what = "updated"
+	case reconcile.Replace:
+		what = "replaced, now " + r.ID
+	case reconcile.Delete:
+		what = "deleted " + r.ID
+	default:
+		return ""
+	}
+	if r.Retries412 > 0 {
+		what += " (" + plural(r.Retries412, "stale etag", "stale etags") + " re-read)"
+	}
+	return "  " + style(r.Action.Symbol()) + " " + name + ": " + what
+}
+
+type resultTally struct{ created, updated, replaced, deleted, failed int }
+
+func tallyResults(s *reconcile.Summary) resultTally {
+	var t resultTally
+	for _, r := range s.Results {
+		switch {
+		case r.Err != nil:
+			t.failed++
+		case r.Action == reconcile.Create:
+			t.created++
+		case r.Action == reconcile.Update:
+			t.updated++
+		case r.Action == reconcile.Replace:
+			t.replaced++
+		case r.Action == reconcile.Delete:
+			t.deleted++
+		}
+	}
+	t.failed = max(t.failed, s.Failed)
+	return t
+}
+
+// jsonApplyView shows progress on stderr like the text view and writes one JSON document
+// (docs/plan-json.md, "Apply") on stdout at the end.
+type jsonApplyView struct {
+	io       IO
+	progress *progress
+}
+
+type jsonApply struct {
+	FormatVersion string            `json:"format_version"`
+	Results       []jsonApplyResult `json:"results"`
+	Summary       jsonApplySummary  `json:"summary"`
+	Stats         jsonApplyStats    `json:"stats"`
+}
+
+type jsonApplyResult struct {
+	Name             string `json:"name"`
+	Action           string `json:"action"`
+	Status           string `json:"status"` // "ok" or "failed"
+	ID               string `json:"id,omitempty"`
+	Error            string `json:"error,omitempty"`
+	Healed           bool   `json:"healed"`
+	Adopted          bool   `json:"adopted"`
+	StaleEtagRereads int    `json:"stale_etag_rereads"`
+}
+
+type jsonApplySummary struct {
+	Created  int `json:"created"`
+	Updated  int `json:"updated"`
+	Replaced int `json:"replaced"`
+	Deleted  int `json:"deleted"`
+	Failed   int `json:"failed"`
+}
+
+type jsonApplyStats struct {
+	DurationSeconds   float64 `json:"duration_seconds"`
+	Requests          int64   `json:"requests"`
+	Throttled         int64   `json:"throttled"`
+	Retries           int64   `json:"retries"`
+	RequestsPerSecond float64 `json:"requests_per_second"`
+}
+
+func (v *jsonApplyView) Started(total int)         { v.progress.start(total) }
+func (v *jsonApplyView) Result(r reconcile.Result) { v.progress.add(r.Err != nil) }
+
+func (v *jsonApplyView) Done(s *reconcile.Summary, stats RunStats) {
+	v.progress.finish()
+	doc := jsonApply{
+		FormatVersion: jsonFormatVersion,
+		Results:       []jsonApplyResult{},
+		Stats: jsonApplyStats{
+			DurationSeconds:   stats.Duration.Seconds(),
+			Requests:          stats.Requests,
+			Throttled:         stats.Throttled,
+			Retries:           stats.Retries,
+			RequestsPerSecond: stats.rate(),
+		},
+	}
+	if s != nil {
+		for _, r := range s.Results {
+			jr := jsonApplyResult{
+				Name: r.Name, Action: r.Action.String(), Status: "ok", ID: r.ID,
+				Healed: r.Healed, Adopted: r.Adopted, StaleEtagRereads: r.Retries412,
+			}
+			if r.Err != nil {
+				jr.Status, jr.Error = "failed", r.Err.Error()
+			}
+			doc.Results = append(doc.Results, jr)
+		}
+		t := tallyResults(s)
+		doc.Summary = jsonApplySummary{Created: t.created, Updated: t.updated, Replaced: t.replaced, Deleted: t.deleted, Failed: t.failed}
+	}
+	writeJSON(v.io.Out, doc) //nolint:errcheck // stdout gone: nothing left to tell
+}

@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"encoding/json"
+	"io"
+
+	"github.com/flowsync/flowsync/reconcile"
+)
+
+// jsonFormatVersion is the version of the plan and apply JSON documents (docs/plan-json.md):
+// additive changes keep 1.x, breaking ones bump the major.
+const jsonFormatVersion = "1.0"
+
+// jsonPlanView writes the plan as one JSON document (docs/plan-json.md).
+type jsonPlanView struct {
+	io IO
+}
+
+type jsonPlan struct {
+	FormatVersion  string          `json:"format_version"`
+	Refreshed      bool            `json:"refreshed"`
+	SecretsUnknown bool            `json:"secrets_unknown"`
+	Summary        jsonSummary     `json:"summary"`
+	Changes        []jsonChange    `json:"changes"`
+	Unmanaged      []jsonUnmanaged `json:"unmanaged"`
+}
+
+type jsonSummary struct {
+	Create    int `json:"create"`
+	Update    int `json:"update"`
+	Replace   int `json:"replace"`
+	Delete    int `json:"delete"`
+	Orphan    int `json:"orphan"`
+	Unchanged int `json:"unchanged"`
+}
+
+type jsonChange struct {
+	Name   string      `json:"name"`
+	Action string      `json:"action"`
+	Reason string      `json:"reason"`
+	ID     string      `json:"id,omitempty"`
+	Heal   bool        `json:"lookup_first,omitempty"`
+	Fields []jsonField `json:"fields"`
+	Notes  []string    `json:"notes"`
+}
+
+// jsonField holds a field change. Before and After are pointers so that an absent value (a
+// sensitive one, or the before of a create) is omitted rather than shown as "".
+type jsonField struct {
+	Path      string  `json:"path"`
+	Before    *string `json:"before,omitempty"`
+	After     *string `json:"after,omitempty"`
+	Sensitive bool    `json:"sensitive"`
+	Drift     bool    `json:"drift"`
+}
+
+type jsonUnmanaged struct {
+	Name string   `json:"name"`
+	IDs  []string `json:"ids"`
+}
+
+func (v *jsonPlanView) Plan(cs *reconcile.Changeset) error {
+	n := countPlan(cs)
+	doc := jsonPlan{
+		FormatVersion:  jsonFormatVersion,
+		Refreshed:      cs.Refreshed,
+		SecretsUnknown: cs.SecretsUnknown,
+		Summary: jsonSummary{
+			Create: n.Create, Update: n.Update, Replace: n.Replace,
+			Delete: n.Delete, Orphan: n.Orphan, Unchanged: n.Unchanged,
+		},
+		Changes:   []jsonChange{},
+		Unmanaged: []jsonUnmanaged{},
+	}
+	for i := range cs.Changes {
+		ch := &cs.Changes[i]
+		if ch.Action == reconcile.NoOp {
+			continue
+		}
+		jc := jsonChange{
+			Name:   ch.Name,
+			Action: ch.Action.String(),
+			Reason: string(ch.Reason),
+			ID:     ch.ID,
+			Heal:   ch.Heal,
+			Fields: make([]jsonField, 0, len(ch.Fields)),
+			Notes:  append([]string{}, ch.Notes...),
+		}
+		for _, f := range ch.Fields {
+			jf := jsonField{Path: f.Path, Sensitive: f.Sensitive, Drift: f.Drift}
+			if !f.Sensitive {
+				if ch.Action != reconcile.Create {
+					jf.Before = &f.Before
+				}
+				if ch.Action != reconcile.Delete && ch.Action != reconcile.Orphan {
+					jf.After = &f.After
+				}
+			}
+			jc.Fields = append(jc.Fields, jf)
+		}
+		doc.Changes = append(doc.Changes, jc)
+	}
+	for _, u := range cs.Unmanaged {
+		doc.Unmanaged = append(doc.Unmanaged, jsonUnmanaged{Name: u.Name, IDs: append([]string{}, u.IDs...)})
+	}
+	return writeJSON(v.io.Out, doc)
+}
+
+// writeJSON writes v as indented JSON with a trailing newline, leaving <, > and & readable.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
