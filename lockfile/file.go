@@ -1,0 +1,289 @@
+package lockfile
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"time"
+)
+
+// New returns an empty lockfile for t: Version, serial 0, a fresh random salt.
+func New(t Target) (*File, error) {
+	var salt [32]byte
+	if _, err := rand.Read(salt[:]); err != nil {
+		return nil, fmt.Errorf("new lockfile: salt: %w", err)
+	}
+	return &File{
+		Version:     Version,
+		Target:      t,
+		Salt:        hex.EncodeToString(salt[:]),
+		Connections: map[string]*Entry{},
+	}, nil
+}
+
+// Digest returns the hex HMAC-SHA256 of value keyed by salt. The key is the salt's text as
+// written in the lockfile (its hex digits), not the bytes they encode. A digest lets a plan
+// tell whether a secret changed without the lockfile holding it.
+func Digest(salt, value string) string {
+	m := hmac.New(sha256.New, []byte(salt))
+	m.Write([]byte(value))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// DefaultPath returns the lockfile path of a manifest: its extension replaced by ".lock.json"
+// ("examples/onboarding.yaml" → "examples/onboarding.lock.json", "m" → "m.lock.json").
+func DefaultPath(manifestPath string) string {
+	ext := filepath.Ext(manifestPath)
+	return manifestPath[:len(manifestPath)-len(ext)] + ".lock.json"
+}
+
+// Load reads the lockfile at path. An absent file gives an error wrapping os.ErrNotExist; a
+// file that does not parse, has unknown fields, no salt, a bad entry or a newer version gives a
+// *FormatError; a file of another target than want gives a *TargetError. Load only reads.
+func Load(path string, want Target) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read lockfile: %w", err)
+	}
+	f, err := parse(data)
+	if err != nil {
+		return nil, &FormatError{Path: path, Err: err}
+	}
+	if f.Target != want {
+		return nil, &TargetError{Path: path, Have: f.Target, Want: want}
+	}
+	return f, nil
+}
+
+// parse decodes and checks lockfile bytes, and normalises them as Marshal would.
+func parse(data []byte) (*File, error) {
+	// The version first: a newer format may have fields this build does not know.
+	var head struct {
+		Version *int `json:"version"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, fmt.Errorf("does not parse as JSON: %w", err)
+	}
+	if head.Version == nil {
+		return nil, errors.New("no version: not a flowsync lockfile")
+	}
+	if *head.Version > Version {
+		return nil, fmt.Errorf("format version %d, this build reads up to %d: %w", *head.Version, Version, ErrNewerVersion)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var f File
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("does not parse: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("does not parse: data after the top-level object")
+	}
+	if f.Connections == nil {
+		f.Connections = map[string]*Entry{}
+	}
+	for _, e := range f.Connections {
+		if e != nil {
+			normalise(e)
+		}
+	}
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+// check reports what Load refuses, so that Marshal never writes it.
+func (f *File) check() error {
+	if f.Version < 1 || f.Version > Version {
+		return fmt.Errorf("bad version %d", f.Version)
+	}
+	if f.Serial < 0 {
+		return fmt.Errorf("bad serial %d", f.Serial)
+	}
+	if f.Salt == "" {
+		return errors.New("no salt")
+	}
+	if b, err := hex.DecodeString(f.Salt); err != nil || len(b) != 32 || hex.EncodeToString(b) != f.Salt {
+		return errors.New("bad salt: want 64 lowercase hex digits")
+	}
+	for _, name := range slices.Sorted(maps.Keys(f.Connections)) {
+		if err := checkEntry(name, f.Connections[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkEntry(name string, e *Entry) error {
+	switch {
+	case name == "":
+		return errors.New("connection with an empty name")
+	case e == nil:
+		return fmt.Errorf("connection %q: null entry", name)
+	case e.Pending != "" && e.Pending != PendingCreate:
+		return fmt.Errorf("connection %q: unknown pending %q", name, e.Pending)
+	case e.Pending == "" && e.ID == "":
+		return fmt.Errorf("connection %q: no id", name)
+	}
+	for _, t := range []time.Time{e.CreatedAt, e.UpdatedAt} {
+		if y := t.Year(); y < 0 || y > 9999 {
+			return fmt.Errorf("connection %q: time %v out of range", name, t)
+		}
+	}
+	return nil
+}
+
+// normalise puts e's times in UTC at millisecond precision and empties to nil, so that the
+// same state always gives the same bytes and a reloaded entry equals the saved one.
+func normalise(e *Entry) {
+	e.CreatedAt = e.CreatedAt.UTC().Truncate(time.Millisecond)
+	e.UpdatedAt = e.UpdatedAt.UTC().Truncate(time.Millisecond)
+	if len(e.Params) == 0 {
+		e.Params = nil
+	}
+	if len(e.SecretDigests) == 0 {
+		e.SecretDigests = nil
+	}
+	if len(e.Retired) == 0 {
+		e.Retired = nil
+	}
+}
+
+// Marshal returns f's bytes: 2-space indented JSON with a trailing newline, keys sorted, times
+// in UTC at millisecond precision. The same state always gives the same bytes. It refuses a File
+// that Load would refuse (a nil entry, an entry without id or pending, a bad salt).
+func (f *File) Marshal() ([]byte, error) {
+	g := f.Clone()
+	if g.Connections == nil {
+		g.Connections = map[string]*Entry{}
+	}
+	for _, e := range g.Connections {
+		if e != nil {
+			normalise(e)
+		}
+	}
+	if err := g.check(); err != nil {
+		return nil, fmt.Errorf("marshal lockfile: %w", err)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(g); err != nil {
+		return nil, fmt.Errorf("marshal lockfile: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Save increments f.Serial and writes f to path atomically: a temp file in the same
+// directory (mode 0600: the file holds digests), written, synced, closed, renamed over path,
+// then the directory synced. The file at path is never truncated in place; on error it is
+// unchanged and f.Serial is restored.
+func (f *File) Save(path string) (err error) {
+	if f.Serial == math.MaxInt64 {
+		return fmt.Errorf("save lockfile %s: serial overflow", path)
+	}
+	f.Serial++
+	defer func() {
+		if err != nil {
+			f.Serial--
+		}
+	}()
+	data, err := f.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(path, data); err != nil {
+		return fmt.Errorf("save lockfile: %w", err)
+	}
+	return nil
+}
+
+func writeAtomic(path string, data []byte) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*") // mode 0600
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := tmp.Write(data); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes a rename or removal in dir durable.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil // directories cannot be synced there; renames are journaled by NTFS
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Clone returns a deep copy of f (nil for nil).
+func (f *File) Clone() *File {
+	if f == nil {
+		return nil
+	}
+	g := *f
+	if f.Connections != nil {
+		g.Connections = make(map[string]*Entry, len(f.Connections))
+		for name, e := range f.Connections {
+			g.Connections[name] = e.Clone()
+		}
+	}
+	return &g
+}
+
+// Clone returns a deep copy of e (nil for nil).
+func (e *Entry) Clone() *Entry {
+	if e == nil {
+		return nil
+	}
+	c := *e
+	c.Params = maps.Clone(e.Params)
+	c.SecretDigests = maps.Clone(e.SecretDigests)
+	c.Retired = slices.Clone(e.Retired)
+	return &c
+}

@@ -1,0 +1,410 @@
+package lockfile
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+)
+
+const journalSuffix = ".journal"
+
+// The journal is a write-ahead log beside the lockfile (PATH+".journal"), so that a killed
+// apply loses at most its in-flight requests without rewriting the lockfile per operation.
+// Each line is one record:
+//
+//	{"crc":"1c291ca3","rec":{"seq":1,"type":"begin","name":"acme-eu","op":"create"}}
+//	{"crc":"8a0b2d4e","rec":{"seq":2,"type":"commit","name":"acme-eu","entry":{...}}}
+//
+// crc is the CRC-32C (Castagnoli) of the bytes of rec exactly as written, in 8 hex digits;
+// seq starts at 1 and grows by one per record. A final run of lines that fail to parse or
+// to match their checksum is a write torn by a crash (never acknowledged, since the fsync
+// that would have covered it did not return) and is ignored; an invalid line followed by a
+// valid one, or a sequence gap, is a *FormatError. Records hold names, ids and Entries,
+// which hold digests, never a secret.
+type record struct {
+	Seq   uint64 `json:"seq"`
+	Type  string `json:"type"` // recBegin or recCommit
+	Name  string `json:"name"`
+	Op    string `json:"op,omitempty"`    // begin: create, update or delete
+	ID    string `json:"id,omitempty"`    // begin: the connection's id (none for a create)
+	Entry *Entry `json:"entry,omitempty"` // commit: the entry after the operation; nil: removed
+}
+
+const (
+	recBegin  = "begin"
+	recCommit = "commit"
+)
+
+type line struct {
+	CRC string          `json:"crc"`
+	Rec json.RawMessage `json:"rec"`
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Journal appends records durably. It is safe for concurrent use, and commits in groups:
+// records of concurrent callers collect in a buffer, and one write and fsync, by whichever
+// waiting caller finds none in progress, makes all of them durable at once.
+type Journal struct {
+	path string
+
+	mu       sync.Mutex
+	cond     *sync.Cond // signalled when a flush ends
+	f        *os.File
+	buf      []byte // records not yet written, seq up to seq
+	spare    []byte // the other buffer, reused
+	seq      uint64 // last record appended to buf
+	durable  uint64 // last record written and synced
+	flushing bool
+	err      error // sticky: after a failed write or fsync the journal accepts nothing
+	closed   bool
+	syncs    int64 // fsyncs done, for tests and benchmarks
+}
+
+// OpenJournal opens the journal of the lockfile at lockfilePath for appending, creating it if
+// absent (mode 0600). If a journal is left over, its records are kept and numbering continues
+// after them; a torn final line is cut off first. A corrupt journal gives a *FormatError and
+// is left as it was. Callers normally Fold and RemoveJournal before opening a new one.
+func OpenJournal(lockfilePath string) (*Journal, error) {
+	path := lockfilePath + journalSuffix
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	recs, valid, err := parseJournal(data)
+	if err != nil {
+		f.Close()
+		return nil, &FormatError{Path: path, Err: err}
+	}
+	if valid < len(data) {
+		if err := f.Truncate(int64(valid)); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("open journal: cut torn record: %w", err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("open journal: %w", err)
+		}
+	} else if len(data) == 0 {
+		if err := syncDir(filepath.Dir(path)); err != nil { // the journal's creation
+			f.Close()
+			return nil, fmt.Errorf("open journal: %w", err)
+		}
+	}
+	j := &Journal{path: path, f: f}
+	j.cond = sync.NewCond(&j.mu)
+	if n := len(recs); n > 0 {
+		j.seq = recs[n-1].Seq
+		j.durable = j.seq
+	}
+	return j, nil
+}
+
+// Begin records, durably before it returns, that op ("create", "update" or "delete") is about
+// to be sent for the entry name (id: the connection's, empty for a create).
+func (j *Journal) Begin(name, op, id string) error {
+	switch op {
+	case "create", "update", "delete":
+	default:
+		return fmt.Errorf("journal begin %s: unknown op %q", name, op)
+	}
+	if name == "" {
+		return errors.New("journal begin: empty name")
+	}
+	return j.append(&record{Type: recBegin, Name: name, Op: op, ID: id})
+}
+
+// Commit records, durably before it returns, the entry name after a successful operation
+// (nil: the entry is gone). e is copied; its times are normalised as in the lockfile.
+func (j *Journal) Commit(name string, e *Entry) error {
+	if name == "" {
+		return errors.New("journal commit: empty name")
+	}
+	if e != nil {
+		e = e.Clone()
+		normalise(e)
+		if err := checkEntry(name, e); err != nil {
+			return fmt.Errorf("journal commit: %w", err)
+		}
+	}
+	return j.append(&record{Type: recCommit, Name: name, Entry: e})
+}
+
+func (j *Journal) append(r *record) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return fmt.Errorf("journal %s: closed", j.path)
+	}
+	if j.err != nil {
+		return j.err
+	}
+	r.Seq = j.seq + 1
+	var err error
+	j.buf, err = appendRecord(j.buf, r)
+	if err != nil {
+		return fmt.Errorf("journal %s %s: %w", r.Type, r.Name, err)
+	}
+	j.seq = r.Seq
+	return j.waitDurable(r.Seq)
+}
+
+// appendRecord appends r's line to buf.
+func appendRecord(buf []byte, r *record) ([]byte, error) {
+	rec, err := json.Marshal(r)
+	if err != nil {
+		return buf, err
+	}
+	buf = append(buf, `{"crc":"`...)
+	buf = fmt.Appendf(buf, "%08x", crc32.Checksum(rec, castagnoli))
+	buf = append(buf, `","rec":`...)
+	buf = append(buf, rec...)
+	return append(buf, "}\n"...), nil
+}
+
+// waitDurable returns once record seq is durable, flushing if no one else is. j.mu is held.
+func (j *Journal) waitDurable(seq uint64) error {
+	for j.durable < seq {
+		if j.err != nil {
+			return j.err
+		}
+		if j.flushing {
+			j.cond.Wait()
+			continue
+		}
+		// Lead: take everything buffered so far and make it durable with one fsync.
+		j.flushing = true
+		buf, upto := j.buf, j.seq
+		j.buf = j.spare[:0]
+		j.mu.Unlock()
+		_, err := j.f.Write(buf)
+		if err == nil {
+			err = j.f.Sync()
+		}
+		j.mu.Lock()
+		j.syncs++
+		j.spare = buf[:0]
+		j.flushing = false
+		if err != nil {
+			j.err = fmt.Errorf("journal %s: %w", j.path, err)
+		} else {
+			j.durable = upto
+		}
+		j.cond.Broadcast()
+	}
+	return nil
+}
+
+// Close waits for buffered records to be durable and closes the journal file. The journal
+// stays on disk for Fold.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return nil
+	}
+	err := j.waitDurable(j.seq)
+	for j.flushing { // a failed flush may still be returning
+		j.cond.Wait()
+	}
+	j.closed = true
+	if cerr := j.f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close journal: %w", cerr)
+	}
+	return err
+}
+
+// parseJournal returns the records of a journal and the length of its valid prefix (what
+// remains once a torn tail is cut off).
+func parseJournal(data []byte) (recs []record, valid int, err error) {
+	var (
+		off     int
+		badLine int // line number of the first invalid line not yet followed by a valid one
+		badErr  error
+	)
+	for n := 1; off < len(data); n++ {
+		end := len(data)
+		next := end
+		if i := bytes.IndexByte(data[off:], '\n'); i >= 0 {
+			end = off + i
+			next = end + 1
+		}
+		r, lerr := parseLine(data[off:end], next == len(data) && end == len(data))
+		if lerr != nil {
+			if badErr == nil {
+				badLine, badErr = n, lerr
+			}
+			off = next
+			continue
+		}
+		if badErr != nil {
+			return nil, 0, fmt.Errorf("line %d: %w (and valid records follow it)", badLine, badErr)
+		}
+		if want := uint64(len(recs)) + 1; r.Seq != want {
+			return nil, 0, fmt.Errorf("line %d: sequence %d, want %d", n, r.Seq, want)
+		}
+		recs = append(recs, *r)
+		off = next
+		valid = next
+	}
+	return recs, valid, nil
+}
+
+// parseLine decodes one journal line (without its newline). unterminated: the line has no
+// newline, so it was cut short.
+func parseLine(b []byte, unterminated bool) (*record, error) {
+	if unterminated {
+		return nil, errors.New("unterminated record")
+	}
+	var l line
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&l); err != nil {
+		return nil, fmt.Errorf("bad record: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("bad record: data after it")
+	}
+	sum, err := strconv.ParseUint(l.CRC, 16, 32)
+	if err != nil || len(l.CRC) != 8 {
+		return nil, fmt.Errorf("bad checksum %q", l.CRC)
+	}
+	if got := crc32.Checksum(l.Rec, castagnoli); got != uint32(sum) {
+		return nil, fmt.Errorf("checksum mismatch: have %08x, computed %08x", sum, got)
+	}
+	var r record
+	dec = json.NewDecoder(bytes.NewReader(l.Rec))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("bad record: %w", err)
+	}
+	if err := r.check(); err != nil {
+		return nil, fmt.Errorf("bad record: %w", err)
+	}
+	return &r, nil
+}
+
+func (r *record) check() error {
+	if r.Name == "" {
+		return errors.New("empty name")
+	}
+	switch r.Type {
+	case recBegin:
+		switch r.Op {
+		case "create", "update", "delete":
+		default:
+			return fmt.Errorf("begin %s: unknown op %q", r.Name, r.Op)
+		}
+		if r.Entry != nil {
+			return fmt.Errorf("begin %s: has an entry", r.Name)
+		}
+	case recCommit:
+		if r.Op != "" || r.ID != "" {
+			return fmt.Errorf("commit %s: has an op or id", r.Name)
+		}
+		if r.Entry != nil {
+			normalise(r.Entry)
+			return checkEntry(r.Name, r.Entry)
+		}
+	default:
+		return fmt.Errorf("unknown type %q", r.Type)
+	}
+	return nil
+}
+
+// Fold applies the journal left beside the lockfile at lockfilePath, if any, to f in order: a
+// commit sets the entry (or removes it); a create begun and never committed marks the entry
+// PendingCreate (creating it, or keeping the ID and Retired of the entry being replaced), so
+// the next apply looks the connection up by name before creating it again. A begun update or
+// delete without outcome changes nothing: the next apply tolerates a stale etag (412) or a
+// missing connection (404). changed reports whether f changed. A corrupt journal gives a
+// *FormatError and leaves f and the journal as they were. The caller then Saves f and calls
+// RemoveJournal.
+func Fold(f *File, lockfilePath string) (changed bool, err error) {
+	path := lockfilePath + journalSuffix
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read journal: %w", err)
+	}
+	recs, _, err := parseJournal(data)
+	if err != nil {
+		return false, &FormatError{Path: path, Err: err}
+	}
+	if f.Connections == nil && len(recs) > 0 {
+		f.Connections = map[string]*Entry{}
+	}
+	pending := map[string]bool{} // creates begun and not committed
+	for _, r := range recs {
+		switch r.Type {
+		case recBegin:
+			if r.Op == "create" {
+				pending[r.Name] = true
+			}
+		case recCommit:
+			delete(pending, r.Name)
+			old, ok := f.Connections[r.Name]
+			if r.Entry == nil {
+				if ok {
+					delete(f.Connections, r.Name)
+					changed = true
+				}
+				continue
+			}
+			if !ok || !sameEntry(old, r.Entry) {
+				changed = true
+			}
+			f.Connections[r.Name] = r.Entry
+		}
+	}
+	for name := range pending {
+		e := f.Connections[name]
+		switch {
+		case e == nil:
+			f.Connections[name] = &Entry{Pending: PendingCreate}
+			changed = true
+		case e.Pending != PendingCreate:
+			e.Pending = PendingCreate
+			changed = true
+		}
+	}
+	return changed, nil
+}
+
+func sameEntry(a, b *Entry) bool {
+	a, b = a.Clone(), b.Clone()
+	normalise(a)
+	normalise(b)
+	x, errx := json.Marshal(a)
+	y, erry := json.Marshal(b)
+	return errx == nil && erry == nil && bytes.Equal(x, y)
+}
+
+// RemoveJournal removes the journal of the lockfile at lockfilePath, durably. An absent
+// journal is not an error.
+func RemoveJournal(lockfilePath string) error {
+	path := lockfilePath + journalSuffix
+	if err := os.Remove(path); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("remove journal: %w", err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("remove journal: %w", err)
+	}
+	return nil
+}

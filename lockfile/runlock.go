@@ -1,0 +1,130 @@
+package lockfile
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gofrs/flock"
+)
+
+const lockSuffix = ".lock"
+
+// RunLock is the exclusive OS lock (flock(2) on Unix, LockFileEx on Windows) that lets one run
+// at a time use a lockfile. It lives on PATH+".lock", which holds a description of its holder
+// while it is held. The operating system releases it when the process exits, however it exits.
+type RunLock struct {
+	fl *flock.Flock
+}
+
+// holder is what a run lock file holds: who has it.
+type holder struct {
+	PID     int       `json:"pid"`
+	Host    string    `json:"host"`
+	Since   time.Time `json:"since"`
+	Command string    `json:"command"`
+}
+
+func (h holder) String() string {
+	return fmt.Sprintf("pid %d on %s since %s: %s", h.PID, h.Host, h.Since.UTC().Format(time.RFC3339), h.Command)
+}
+
+// Acquire takes the run lock of the lockfile at lockfilePath without waiting, and records this
+// process (pid, host, start time and command line) as its holder. When another run holds it,
+// Acquire returns a *LockedError naming that run at once.
+//
+// The lock belongs to an open file, not to a process: a second Acquire in the same process
+// also fails while the first is held (true of flock(2) on Linux and the BSDs; platforms where
+// flock is emulated with fcntl locks are an exception).
+func Acquire(lockfilePath string) (*RunLock, error) {
+	return AcquireAs(lockfilePath, commandLine())
+}
+
+// AcquireAs is Acquire with the command recorded for the holder given explicitly
+// (e.g. "flowsync apply").
+func AcquireAs(lockfilePath, command string) (*RunLock, error) {
+	path := lockfilePath + lockSuffix
+	fl := flock.New(path) // created with mode 0600 if absent
+	ok, err := fl.TryLock()
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", lockfilePath, err)
+	}
+	if !ok {
+		return nil, &LockedError{Path: lockfilePath, Holder: readHolder(path)}
+	}
+	host, _ := os.Hostname()
+	h := holder{PID: os.Getpid(), Host: host, Since: time.Now().UTC().Truncate(time.Second), Command: command}
+	if err := writeHolder(path, h); err != nil {
+		fl.Unlock()
+		return nil, fmt.Errorf("lock %s: %w", lockfilePath, err)
+	}
+	return &RunLock{fl: fl}, nil
+}
+
+// writeHolder overwrites the lock file's contents in place. Only the lock's holder writes it;
+// readers that lost the race to lock it may see it half-written and say so.
+func writeHolder(path string, h holder) error {
+	data, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	w, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = w.WriteAt(append(data, '\n'), 0)
+	if err == nil {
+		err = w.Truncate(int64(len(data) + 1))
+	}
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func readHolder(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Sprintf("another process (%s unreadable: %v)", path, err)
+	}
+	var h holder
+	if err := json.Unmarshal(data, &h); err != nil || h.PID == 0 {
+		return fmt.Sprintf("another process (%s does not say which yet)", path)
+	}
+	return h.String()
+}
+
+// Release releases the lock. The lock file is left in place on purpose: deleting it would let
+// a run that opened it before the deletion lock the orphaned file while another run creates
+// and locks a new one, both believing they are alone. Its contents only mean something while
+// it is locked. Release on a released or nil lock does nothing.
+func (l *RunLock) Release() error {
+	if l == nil || l.fl == nil {
+		return nil
+	}
+	err := l.fl.Close() // unlock and close
+	l.fl = nil
+	if err != nil {
+		return fmt.Errorf("release run lock: %w", err)
+	}
+	return nil
+}
+
+// commandLine describes this process for the lock's holder: program name and arguments,
+// shortened. flowsync takes no secret on its command line (credentials come from the
+// environment), and any user of the machine can read it from the process table anyway.
+func commandLine() string {
+	args := append([]string{filepath.Base(os.Args[0])}, os.Args[1:]...)
+	s := strings.Join(args, " ")
+	if n := 200; len(s) > n {
+		for !utf8.RuneStart(s[n]) {
+			n--
+		}
+		s = s[:n] + "…"
+	}
+	return s
+}
