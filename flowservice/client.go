@@ -1,0 +1,422 @@
+package flowservice
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+)
+
+// Defaults of the production service.
+const (
+	DefaultEndpoint = "https://platform.adobe.io/data/foundation/flowservice"
+	DefaultIMSURL   = "https://ims-na1.adobelogin.com/ims/token/v3"
+	DefaultScopes   = "openid,AdobeID,read_organizations,additional_info.projectedProductContext,session"
+)
+
+const (
+	defaultConcurrency = 8
+	requestTimeout     = 60 * time.Second // one attempt, answer included
+	maxAnswerBytes     = 32 << 20         // a page of 100 connections is a few hundred KiB
+	maxErrorBytes      = 1 << 20
+	maxPageLimit       = 100
+)
+
+// Config configures a Client. Endpoint, OrgID, Sandbox, APIKey and Tokens are required
+// (Endpoint defaults to DefaultEndpoint).
+type Config struct {
+	Endpoint, OrgID, Sandbox, APIKey string
+	Tokens                           TokenSource
+	HTTPClient                       *http.Client // optional; by default one tuned for Concurrency callers
+	MaxRPS                           float64      // hard cap on requests per second, 0 = none
+	Concurrency                      int          // expected parallel callers (transport pool, AIMD ceiling); default 8
+	Logger                           *slog.Logger // optional; debug line per request, never a secret
+	UserAgent                        string
+}
+
+// Client calls Flow Service's /connections API. It is safe for concurrent use; every request
+// of a Client goes through one retry policy, one token source and one run-wide throttle
+// (see pipeline.go).
+type Client struct {
+	endpoint  string // scheme://host/prefix, escaped, no trailing slash
+	orgID     string
+	sandbox   string
+	apiKey    string
+	userAgent string
+	tokens    TokenSource
+	http      *http.Client
+	logger    *slog.Logger
+	lim       *limiter
+	stats     counters
+	retry     retryPolicy
+	do        stage // the request pipeline: retry → auth → throttle → send
+}
+
+// New checks cfg and returns a Client. It refuses a plain-HTTP endpoint unless it is on
+// loopback, and an endpoint with a query or fragment.
+func New(cfg Config) (*Client, error) {
+	if cfg.Endpoint == "" {
+		cfg.Endpoint = DefaultEndpoint
+	}
+	base, err := checkURL("endpoint", cfg.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	base.Path = strings.TrimRight(base.Path, "/")
+	base.RawPath = ""
+	var missing []string
+	if cfg.OrgID == "" {
+		missing = append(missing, "OrgID (the manifest's target.orgId)")
+	}
+	if cfg.Sandbox == "" {
+		missing = append(missing, "Sandbox (the manifest's target.sandbox)")
+	}
+	if cfg.APIKey == "" {
+		missing = append(missing, "APIKey (FLOWSYNC_API_KEY or FLOWSYNC_CLIENT_ID)")
+	}
+	if cfg.Tokens == nil {
+		missing = append(missing, "Tokens (FLOWSYNC_ACCESS_TOKEN, or FLOWSYNC_CLIENT_ID and FLOWSYNC_CLIENT_SECRET)")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("flowservice client: missing %s", strings.Join(missing, ", "))
+	}
+	if cfg.MaxRPS < 0 {
+		return nil, fmt.Errorf("flowservice client: max rps %g is negative: use 0 for no cap", cfg.MaxRPS)
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = defaultConcurrency
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "flowsync"
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: requestTimeout, Transport: newTransport(cfg.Concurrency)}
+	}
+	c := &Client{
+		endpoint:  base.String(),
+		orgID:     cfg.OrgID,
+		sandbox:   cfg.Sandbox,
+		apiKey:    cfg.APIKey,
+		userAgent: cfg.UserAgent,
+		tokens:    cfg.Tokens,
+		http:      hc,
+		logger:    cfg.Logger,
+		lim:       newLimiter(cfg.Concurrency, cfg.MaxRPS),
+		retry:     defaultRetryPolicy(),
+	}
+	c.do = c.retrying(c.authenticated(c.throttled(c.send)))
+	return c, nil
+}
+
+// checkURL parses raw and refuses what would leak a token: plain HTTP off loopback. what
+// names the setting in the error.
+func checkURL(what, raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q is not a URL: %w", what, raw, err)
+	}
+	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("%s %q must be an absolute https:// URL", what, raw)
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return nil, fmt.Errorf("%s %q has a query or fragment: give only scheme, host and path", what, u.Redacted())
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("%s %q must not hold credentials: pass them through the environment", what, u.Redacted())
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return nil, fmt.Errorf("%s %q is plain http: use https:// (plain http is allowed only on loopback: 127.0.0.1, ::1, localhost)", what, raw)
+	}
+	return u, nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// newTransport returns a transport for many concurrent calls to one host: a pool of idle
+// connections at least as large as the number of callers, no cap on connections per host,
+// keep-alives, and HTTP/2 when TLS offers it.
+func newTransport(concurrency int) *http.Transport {
+	idle := max(concurrency, 16)
+	return &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{
+			Timeout:   30 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          2 * idle,
+		MaxIdleConnsPerHost:   idle,
+		MaxConnsPerHost:       0,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// Create creates a connection. When its outcome is unknown (timeout, reset connection, 5xx
+// after the request was sent) the error is an *UnknownOutcomeError: look the name up before
+// creating again.
+func (c *Client) Create(ctx context.Context, nc NewConnection) (Ref, error) {
+	body, err := json.Marshal(nc)
+	if err != nil {
+		return Ref{}, fmt.Errorf("create %s: encode: %w", nc.Name, err)
+	}
+	r := &request{op: "create " + nc.Name, method: http.MethodPost, path: "/connections", body: body, secrets: secretValues(nc.Auth.Params)}
+	resp, err := c.do(ctx, r)
+	if err != nil {
+		return Ref{}, err
+	}
+	var ref Ref
+	if len(resp.body) > 0 {
+		if err := json.Unmarshal(resp.body, &ref); err != nil {
+			// The service said it created the connection but we cannot tell which one.
+			c.stats.unknownOutcomes.Add(1)
+			return Ref{}, &UnknownOutcomeError{Err: fmt.Errorf("create %s: %d answer is not a connection reference: %v", nc.Name, resp.status, err)}
+		}
+	}
+	if ref.ID == "" {
+		ref.ID = idFromLocation(resp.header.Get("Location"))
+	}
+	if ref.ID == "" {
+		c.stats.unknownOutcomes.Add(1)
+		return Ref{}, &UnknownOutcomeError{Err: fmt.Errorf("create %s: %d answer holds no connection id", nc.Name, resp.status)}
+	}
+	return ref, nil
+}
+
+// secretValues are the values an answer must never carry into an error.
+func secretValues(params map[string]string) []string {
+	var v []string
+	for k, s := range params {
+		if SecretParams[k] && s != "" {
+			v = append(v, s)
+		}
+	}
+	return v
+}
+
+func idFromLocation(loc string) string {
+	if loc == "" {
+		return ""
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		return ""
+	}
+	id := path.Base(u.Path)
+	if id == "." || id == "/" || id == "connections" {
+		return ""
+	}
+	return id
+}
+
+// Get reads one connection. A connection that does not exist is a *Error with Status 404.
+func (c *Client) Get(ctx context.Context, id string) (*Connection, error) {
+	if id == "" {
+		return nil, errors.New("get connection: empty id")
+	}
+	r := &request{op: "get " + id, method: http.MethodGet, path: "/connections/" + url.PathEscape(id)}
+	resp, err := c.do(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	var page listPage
+	if err := json.Unmarshal(resp.body, &page); err != nil {
+		return nil, fmt.Errorf("get %s: decode answer: %w", id, err)
+	}
+	for i := range page.Items {
+		if page.Items[i].ID == id {
+			return &page.Items[i], nil
+		}
+	}
+	if len(page.Items) == 1 && page.Items[0].ID == "" {
+		return &page.Items[0], nil
+	}
+	return nil, &Error{Op: r.op, Method: r.method, Status: http.StatusNotFound, Message: fmt.Sprintf("connection %s is not in the 200 answer (%d items)", id, len(page.Items)), RequestID: resp.header.Get("x-request-id")}
+}
+
+// Patch applies ops to the connection id whose current etag is etag (quoted, as the service
+// sent it). A stale etag is a *Error with Status 412 (IsPreconditionFailed).
+func (c *Client) Patch(ctx context.Context, id, etag string, ops []PatchOp) (Ref, error) {
+	if id == "" {
+		return Ref{}, errors.New("patch connection: empty id")
+	}
+	if etag == "" {
+		return Ref{}, fmt.Errorf("patch %s: no etag: read the connection first (the service requires If-Match)", id)
+	}
+	if ops == nil {
+		ops = []PatchOp{}
+	}
+	body, err := json.Marshal(ops)
+	if err != nil {
+		return Ref{}, fmt.Errorf("patch %s: encode: %w", id, err)
+	}
+	r := &request{op: "patch " + id, method: http.MethodPatch, path: "/connections/" + url.PathEscape(id), body: body, ifMatch: etag}
+	resp, err := c.do(ctx, r)
+	if err != nil {
+		return Ref{}, err
+	}
+	var ref Ref
+	if err := json.Unmarshal(resp.body, &ref); err != nil {
+		return Ref{}, fmt.Errorf("patch %s: decode answer: %w", id, err)
+	}
+	if ref.ID == "" {
+		ref.ID = id
+	}
+	return ref, nil
+}
+
+// Delete deletes a connection. 200, 202 and 204 are success; a connection already gone is a
+// *Error with Status 404 (the caller decides what that means).
+func (c *Client) Delete(ctx context.Context, id string) error {
+	if id == "" {
+		return errors.New("delete connection: empty id")
+	}
+	r := &request{op: "delete " + id, method: http.MethodDelete, path: "/connections/" + url.PathEscape(id)}
+	_, err := c.do(ctx, r)
+	return err
+}
+
+// ListOptions selects the connections of a List.
+type ListOptions struct {
+	Filters []string // property filters, ANDed: "name==x", "connectionSpec.id==…"
+	Limit   int      // page size, at most 100 (the default)
+}
+
+type listPage struct {
+	Items []Connection `json:"items"`
+	Links struct {
+		Next *struct {
+			Href string `json:"href"`
+		} `json:"next"`
+	} `json:"_links"`
+}
+
+// maxPages bounds a List: 100,000 pages of 100 is far beyond any sandbox.
+const maxPages = 100_000
+
+// List returns every connection matching opts, following continuation tokens. Each next
+// page is asked with the same filters and limit plus the token, so it works whether or not
+// the service encodes the filters in the token.
+func (c *Client) List(ctx context.Context, opts ListOptions) ([]Connection, error) {
+	limit := opts.Limit
+	if limit <= 0 || limit > maxPageLimit {
+		limit = maxPageLimit
+	}
+	q := url.Values{}
+	q.Set("limit", fmt.Sprint(limit))
+	for _, f := range opts.Filters {
+		q.Add("property", f)
+	}
+	var all []Connection
+	seen := map[string]bool{}
+	for pages := 0; ; pages++ {
+		if pages >= maxPages {
+			return nil, fmt.Errorf("list connections: more than %d pages: giving up", maxPages)
+		}
+		r := &request{op: "list connections", method: http.MethodGet, path: "/connections", query: q.Encode()}
+		resp, err := c.do(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		var page listPage
+		if err := json.Unmarshal(resp.body, &page); err != nil {
+			return nil, fmt.Errorf("list connections: decode page %d: %w", pages+1, err)
+		}
+		all = append(all, page.Items...)
+		if page.Links.Next == nil || page.Links.Next.Href == "" {
+			return all, nil
+		}
+		token, err := continuationToken(page.Links.Next.Href)
+		if err != nil {
+			return nil, fmt.Errorf("list connections: page %d: %w", pages+1, err)
+		}
+		if seen[token] {
+			return nil, fmt.Errorf("list connections: page %d: the service sent continuation token %q again: giving up instead of looping", pages+1, token)
+		}
+		seen[token] = true
+		q.Set("continuationToken", token)
+	}
+}
+
+func continuationToken(href string) (string, error) {
+	u, err := url.Parse(href)
+	if err != nil {
+		return "", fmt.Errorf("next link %q is not a URL: %w", href, err)
+	}
+	token := u.Query().Get("continuationToken")
+	if token == "" {
+		return "", fmt.Errorf("next link %q has no continuationToken", href)
+	}
+	return token, nil
+}
+
+// FindByName returns the live connections of spec whose name is exactly name (of any spec
+// when spec.ID is empty). The service's filter only narrows the list: the answer is checked
+// here too, since a name may hold characters the filter syntax reads as operators.
+func (c *Client) FindByName(ctx context.Context, name string, spec Spec) ([]Connection, error) {
+	if name == "" {
+		return nil, errors.New("find connection by name: empty name")
+	}
+	filters := []string{"name==" + name}
+	if spec.ID != "" {
+		filters = append(filters, "connectionSpec.id=="+spec.ID)
+	}
+	all, err := c.List(ctx, ListOptions{Filters: filters})
+	if err != nil {
+		return nil, fmt.Errorf("find %s: %w", name, err)
+	}
+	var found []Connection
+	for _, conn := range all {
+		if conn.Name == name && (spec.ID == "" || conn.ConnectionSpec.ID == spec.ID) {
+			found = append(found, conn)
+		}
+	}
+	return found, nil
+}
+
+// newHTTPRequest builds one attempt of r; token is the access token.
+func (c *Client) newHTTPRequest(ctx context.Context, r *request, token string) (*http.Request, error) {
+	target := c.endpoint + r.path // r.path is already escaped
+	if r.query != "" {
+		target += "?" + r.query
+	}
+	var body io.Reader // a nil *bytes.Reader would not be a nil io.Reader
+	if r.body != nil {
+		body = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, target, body)
+	if err != nil {
+		return nil, err
+	}
+	h := req.Header
+	h.Set("Authorization", "Bearer "+token)
+	h.Set("x-api-key", c.apiKey)
+	h.Set("x-gw-ims-org-id", c.orgID)
+	h.Set("x-sandbox-name", c.sandbox)
+	h.Set("Accept", "application/json")
+	h.Set("User-Agent", c.userAgent)
+	if r.body != nil {
+		h.Set("Content-Type", "application/json")
+	}
+	if r.ifMatch != "" {
+		h.Set("If-Match", r.ifMatch)
+	}
+	return req, nil
+}

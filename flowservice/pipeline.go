@@ -1,0 +1,446 @@
+package flowservice
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptrace"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+)
+
+// The request pipeline. Every call of the Client goes through the same stack of small
+// stages, each wrapping the next:
+//
+//	retrying      backoff with full jitter, per-call and per-run budgets, POST outcome rules
+//	authenticated access token; one renewal on a 401
+//	throttled     the run-wide limiter: pause, AIMD concurrency, MaxRPS
+//	send          one HTTP exchange: headers, body limits, *Error, stats, debug log
+//
+// A backoff sleep happens outside the limiter, so a waiting call holds no slot.
+
+// request is one call of the Client; its attempts share it (they run one after another).
+type request struct {
+	op      string // "create acme-eu", "get 8b1c…": Error.Op
+	method  string
+	path    string // below the endpoint, escaped: "/connections/8b1c…"
+	query   string // encoded
+	body    []byte // JSON; never copied into an error or a log
+	ifMatch string
+	secrets []string // values redacted from any answer text copied into an error
+
+	token   string // set by authenticated
+	attempt int    // 1-based, set by retrying
+}
+
+// response is a 2xx answer.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+type stage func(ctx context.Context, r *request) (*response, error)
+
+// transportError is a request that got no answer. sent says whether a connection was
+// obtained, so that some of the request may have reached the service.
+type transportError struct {
+	err  error
+	sent bool
+}
+
+func (e *transportError) Error() string { return e.err.Error() }
+func (e *transportError) Unwrap() error { return e.err }
+
+// tokenError is a failure of the TokenSource: no request was sent.
+type tokenError struct{ err error }
+
+func (e *tokenError) Error() string { return "access token: " + e.err.Error() }
+func (e *tokenError) Unwrap() error { return e.err }
+
+// send performs one HTTP exchange.
+func (c *Client) send(ctx context.Context, r *request) (*response, error) {
+	var sent atomic.Bool // trace hooks may run on the transport's goroutines
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) { sent.Store(true) },
+	})
+	req, err := c.newHTTPRequest(ctx, r, r.token)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	c.stats.request(start)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.stats.networkErrors.Add(1)
+		c.logRequest(ctx, r, 0, start, err)
+		return nil, &transportError{err: err, sent: sent.Load()}
+	}
+	defer resp.Body.Close()
+	limit := int64(maxAnswerBytes)
+	if resp.StatusCode >= 300 {
+		limit = maxErrorBytes
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	c.stats.status(resp.StatusCode)
+	if err != nil {
+		c.stats.networkErrors.Add(1)
+		c.logRequest(ctx, r, resp.StatusCode, start, err)
+		return nil, &transportError{err: fmt.Errorf("%s %s: %d answer cut short: %w", r.method, req.URL.Path, resp.StatusCode, err), sent: true}
+	}
+	c.logRequest(ctx, r, resp.StatusCode, start, nil)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, parseError(r, resp.StatusCode, resp.Header, truncate(body, limit), start)
+	}
+	if int64(len(body)) > limit {
+		return nil, fmt.Errorf("%s %s: answer larger than %d bytes", r.method, req.URL.Path, limit)
+	}
+	return &response{status: resp.StatusCode, header: resp.Header, body: body}, nil
+}
+
+func truncate(b []byte, n int64) []byte {
+	if int64(len(b)) > n {
+		return b[:n]
+	}
+	return b
+}
+
+func (c *Client) logRequest(ctx context.Context, r *request, status int, start time.Time, err error) {
+	if c.logger == nil || !c.logger.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("method", r.method),
+		slog.String("path", r.path),
+		slog.Int("status", status),
+		slog.Duration("duration", time.Since(start)),
+		slog.Int("attempt", r.attempt),
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", redact(err.Error(), r)))
+	}
+	c.logger.LogAttrs(ctx, slog.LevelDebug, "flowservice request", attrs...)
+}
+
+// redact removes the access token and the request's secret values from s.
+func redact(s string, r *request) string {
+	if r.token != "" {
+		s = strings.ReplaceAll(s, r.token, "(sensitive)")
+	}
+	for _, v := range r.secrets {
+		if v != "" {
+			s = strings.ReplaceAll(s, v, "(sensitive)")
+		}
+	}
+	return s
+}
+
+// flexString decodes a JSON string or number (error codes come as either).
+type flexString string
+
+func (f *flexString) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*f = flexString(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err == nil {
+		*f = flexString(n.String())
+	}
+	return nil // an unexpected shape is ignored, not an error
+}
+
+// errorBody holds both error shapes: the service's
+// {"type":".../FLOW-1404-412","title","status","report":{"detailed-message","request-id"},"errorMessage","errorDetails"}
+// and the gateway's {"error_code":"401013","message":"…"}, plus OAuth's {"error","error_description"}.
+type errorBody struct {
+	Type   string     `json:"type"`
+	Title  flexString `json:"title"`
+	Report struct {
+		DetailedMessage flexString `json:"detailed-message"`
+		RequestID       flexString `json:"request-id"`
+	} `json:"report"`
+	ErrorMessage     flexString `json:"errorMessage"`
+	ErrorDetails     flexString `json:"errorDetails"`
+	ErrorCode        flexString `json:"errorCode"`
+	GatewayCode      flexString `json:"error_code"`
+	Code             flexString `json:"code"`
+	Message          flexString `json:"message"`
+	Detail           flexString `json:"detail"`
+	OAuthError       flexString `json:"error"`
+	ErrorDescription flexString `json:"error_description"`
+}
+
+// parseError turns a non-2xx answer into an *Error. The request body is never looked at.
+func parseError(r *request, status int, h http.Header, body []byte, now time.Time) *Error {
+	e := &Error{
+		Op:         r.op,
+		Method:     r.method,
+		Status:     status,
+		RequestID:  h.Get("x-request-id"),
+		RetryAfter: parseRetryAfter(h.Get("Retry-After"), now),
+	}
+	var b errorBody
+	if err := json.Unmarshal(body, &b); err != nil {
+		e.Message = textSnippet(h.Get("Content-Type"), body)
+	} else {
+		e.Code = errorCode(b)
+		e.Title = string(b.Title)
+		e.Message = firstNonEmpty(string(b.Report.DetailedMessage), string(b.ErrorMessage), string(b.Message), string(b.Detail), string(b.ErrorDescription))
+		if d := string(b.ErrorDetails); d != "" && d != e.Message {
+			if e.Message == "" {
+				e.Message = d
+			} else {
+				e.Message += " (" + d + ")"
+			}
+		}
+		if b.Report.RequestID != "" {
+			e.RequestID = string(b.Report.RequestID)
+		}
+	}
+	e.Title = redact(e.Title, r)
+	e.Message = redact(e.Message, r)
+	return e
+}
+
+func errorCode(b errorBody) string {
+	if b.Type != "" {
+		seg := b.Type[strings.LastIndex(b.Type, "/")+1:]
+		if i := strings.LastIndex(seg, "FLOW-"); i >= 0 {
+			return seg[i+len("FLOW-"):]
+		}
+	}
+	return firstNonEmpty(string(b.ErrorCode), string(b.GatewayCode), string(b.Code), string(b.OAuthError))
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v = strings.TrimSpace(v); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// textSnippet is the start of a plain-text error answer (a proxy's, say), on one line.
+func textSnippet(contentType string, body []byte) string {
+	if strings.Contains(contentType, "html") || !utf8.Valid(body) {
+		return ""
+	}
+	s := strings.Join(strings.Fields(string(body)), " ")
+	if len(s) > 200 {
+		s = s[:200]
+		for !utf8.ValidString(s) {
+			s = s[:len(s)-1]
+		}
+		s += "…"
+	}
+	return s
+}
+
+// maxRetryAfter bounds what a Retry-After can make the run wait.
+const maxRetryAfter = 10 * time.Minute
+
+// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP-date. 0 when absent,
+// unparsable or past.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		d = time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return max(0, min(d, maxRetryAfter))
+}
+
+// throttled runs each attempt inside the run-wide limiter and tells it what came back.
+func (c *Client) throttled(next stage) stage {
+	return func(ctx context.Context, r *request) (*response, error) {
+		if err := c.lim.acquire(ctx); err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		resp, err := next(ctx, r)
+		var e *Error
+		switch {
+		case err == nil:
+			c.lim.release(start, outcomeOK, 0)
+		case errors.As(err, &e) && (e.Status == http.StatusTooManyRequests || e.Status == http.StatusServiceUnavailable):
+			c.stats.throttled.Add(1)
+			c.lim.release(start, outcomeThrottled, e.RetryAfter)
+		default:
+			c.lim.release(start, outcomeOther, 0)
+		}
+		return resp, err
+	}
+}
+
+// authenticated puts the access token on each attempt. On a 401 it asks the token source
+// for a fresh token once and tries again; a source that cannot renew (a static token)
+// gives the same token back, and the 401 is returned.
+func (c *Client) authenticated(next stage) stage {
+	return func(ctx context.Context, r *request) (*response, error) {
+		tok, err := c.tokens.Token(ctx)
+		if err != nil {
+			return nil, &tokenError{err}
+		}
+		r.token = tok
+		resp, err := next(ctx, r)
+		if StatusOf(err) != http.StatusUnauthorized {
+			return resp, err
+		}
+		c.tokens.Invalidate(tok)
+		fresh, terr := c.tokens.Token(ctx)
+		if terr != nil {
+			return nil, fmt.Errorf("%w; renewing the access token failed: %w", err, terr)
+		}
+		if fresh == tok {
+			return nil, err
+		}
+		c.stats.tokenRenewals.Add(1)
+		r.token = fresh
+		return next(ctx, r) // a second 401 is final
+	}
+}
+
+// verdict is what retrying does with a failed attempt.
+type verdict int
+
+const (
+	final   verdict = iota // return the error
+	retry                  // try again after a backoff, budgets permitting
+	unknown                // POST that may have been applied: *UnknownOutcomeError
+)
+
+// classify decides about err, the failure of one attempt of r.
+func classify(ctx context.Context, r *request, err error) verdict {
+	idempotent := r.method != http.MethodPost // GET, DELETE, and PATCH (always conditional: If-Match)
+	var te *transportError
+	isTransport := errors.As(err, &te)
+	if ctx.Err() != nil { // the caller gave up
+		if !idempotent && isTransport && te.sent {
+			return unknown
+		}
+		return final
+	}
+	var tokErr *tokenError
+	if errors.As(err, &tokErr) {
+		return final // the token source retries on its own
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		switch e.Status {
+		case http.StatusTooManyRequests:
+			return retry // the service did not act
+		case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			if idempotent {
+				return retry
+			}
+			return unknown
+		}
+		return final
+	}
+	if isTransport {
+		if isCertificateError(err) {
+			return final // no retry mends a certificate
+		}
+		if idempotent || !te.sent {
+			return retry
+		}
+		return unknown
+	}
+	return final
+}
+
+func isCertificateError(err error) bool {
+	var (
+		unknownAuthority x509.UnknownAuthorityError
+		invalid          x509.CertificateInvalidError
+		hostname         x509.HostnameError
+		verification     *tls.CertificateVerificationError
+	)
+	return errors.As(err, &unknownAuthority) || errors.As(err, &invalid) || errors.As(err, &hostname) || errors.As(err, &verification)
+}
+
+// retrying applies the retry policy to every call.
+func (c *Client) retrying(next stage) stage {
+	return func(ctx context.Context, r *request) (*response, error) {
+		c.stats.calls.Add(1)
+		for attempt := 1; ; attempt++ {
+			r.attempt = attempt
+			resp, err := next(ctx, r)
+			if err == nil {
+				return resp, nil
+			}
+			switch classify(ctx, r, err) {
+			case final:
+				return nil, gaveUp(attempt, err)
+			case unknown:
+				c.stats.unknownOutcomes.Add(1)
+				return nil, &UnknownOutcomeError{Err: gaveUp(attempt, err)}
+			}
+			if attempt >= c.retry.maxAttempts {
+				return nil, gaveUp(attempt, err)
+			}
+			if !c.takeRetry() {
+				return nil, fmt.Errorf("%w (no retry: this run's retry budget is spent)", gaveUp(attempt, err))
+			}
+			var e *Error
+			var retryAfter time.Duration
+			if errors.As(err, &e) {
+				retryAfter = e.RetryAfter
+			}
+			if werr := sleep(ctx, c.retry.delay(attempt, retryAfter)); werr != nil {
+				return nil, fmt.Errorf("%w (stopped waiting to retry: %w)", gaveUp(attempt, err), werr)
+			}
+		}
+	}
+}
+
+func gaveUp(attempts int, err error) error {
+	if attempts == 1 {
+		return err
+	}
+	return fmt.Errorf("after %d attempts: %w", attempts, err)
+}
+
+// takeRetry spends one retry of the run's budget, or reports that it is spent.
+func (c *Client) takeRetry() bool {
+	allowed := c.retry.runBase + int64(c.retry.runPerCall*float64(c.stats.calls.Load()))
+	if c.stats.retries.Add(1) > allowed {
+		c.stats.retries.Add(-1)
+		return false
+	}
+	return true
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
