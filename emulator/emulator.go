@@ -1,0 +1,299 @@
+// Package emulator is an in-memory Adobe Experience Platform Flow Service: the
+// /connections API (../shared/flowservice/API.md) and Adobe IMS's token call, served over HTTP.
+//
+// It is strict about what it accepts, like the real service: every call needs the Adobe
+// headers, bodies may hold only known fields, connections are validated as the Amazon S3
+// source, PATCH needs the current quoted etag in If-Match. Faults (latency, 500s, 429s, a rate
+// limit, connections dropped after a commit) are injected on demand for API calls only.
+//
+// Invariants: a secret auth param (flowservice.SecretParams) is never kept in clear, in memory
+// or in the state file: only an HMAC-SHA256 of it, keyed by a random key stored beside the
+// connections. A secret is never logged. Every answer carries an x-request-id header. All
+// state lives behind one mutex; every operation but a list is O(1) in the number of connections.
+package emulator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	mrand "math/rand"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/time/rate"
+)
+
+// Paths of the two services on the emulator's listener.
+const (
+	APIPrefix = "/data/foundation/flowservice"
+	IMSPath   = "/ims/token/v3"
+)
+
+// Mask is what GET answers for the value of every secret auth param (s3SecretKey,
+// s3SessionToken) present on a connection.
+const Mask = "<redacted>"
+
+// DefaultListLimit is the page size of GET /connections without a limit; MaxListLimit is the
+// largest limit accepted (a larger one is a 400).
+const (
+	DefaultListLimit = 100
+	MaxListLimit     = 100
+)
+
+// DefaultTokenTTL is the lifetime of an IMS token when Options.TokenTTL is zero.
+const DefaultTokenTTL = 86399 * time.Second
+
+// Options configure a Server. The zero value is a fault-free, in-memory emulator.
+type Options struct {
+	Latency         time.Duration // added to every API call
+	FailRate        float64       // fraction of API calls answered 500 before doing anything
+	ThrottleRate    float64       // fraction of API calls answered 429 with Retry-After: 1
+	DropAfterCommit float64       // fraction of successful mutating calls whose connection is closed, unanswered, after the commit
+	RateLimit       float64       // API calls per second (token bucket, burst RateLimit/10, min 1); 0 = unlimited
+	Seed            int64         // seed of the fault dice; 0 = time-based
+	StatePath       string        // JSON state file: loaded by New, written by Save; "" = memory only
+	TokenTTL        time.Duration // lifetime of IMS tokens; 0 = DefaultTokenTTL
+
+	// ClientID and ClientSecret, when set, are the only IMS credentials accepted, and
+	// ClientID is then the only x-api-key accepted.
+	ClientID, ClientSecret string
+
+	// RequireIssuedTokens refuses bearer tokens the emulator's IMS did not issue. By default
+	// any non-empty bearer token is accepted (except revoked or expired ones).
+	RequireIssuedTokens bool
+
+	// OnRequest, when set, is called with every request and its body before it is handled
+	// (tests use it to watch the traffic). The body may hold secrets: never log it.
+	OnRequest func(r *http.Request, body []byte)
+}
+
+// RegisterFlags registers the options as flags of fs, with o's current values as defaults.
+func (o *Options) RegisterFlags(fs *pflag.FlagSet) {
+	fs.DurationVar(&o.Latency, "latency", o.Latency, "latency added to every API call")
+	fs.Float64Var(&o.FailRate, "fail-rate", o.FailRate, "fraction (0..1) of API calls answered 500 before doing anything")
+	fs.Float64Var(&o.ThrottleRate, "throttle-rate", o.ThrottleRate, "fraction (0..1) of API calls answered 429 with Retry-After: 1")
+	fs.Float64Var(&o.RateLimit, "rate-limit", o.RateLimit, "API calls per second beyond which calls are answered 429 (0 = unlimited)")
+	fs.Float64Var(&o.DropAfterCommit, "drop-after-commit", o.DropAfterCommit, "fraction (0..1) of mutating calls committed and then left unanswered (connection closed)")
+	fs.Int64Var(&o.Seed, "seed", o.Seed, "seed of the random faults (0 = time-based)")
+	fs.StringVar(&o.StatePath, "state", o.StatePath, "file holding the emulator's connections across restarts (never a secret)")
+	fs.DurationVar(&o.TokenTTL, "token-ttl", o.TokenTTL, "lifetime of IMS access tokens (0 = 86399s)")
+	fs.StringVar(&o.ClientID, "client-id", o.ClientID, "the only IMS client id (and x-api-key) accepted (default: any)")
+	fs.StringVar(&o.ClientSecret, "client-secret", o.ClientSecret, "the only IMS client secret accepted (default: any)")
+}
+
+func (o *Options) check() error {
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"fail-rate", o.FailRate}, {"throttle-rate", o.ThrottleRate}, {"drop-after-commit", o.DropAfterCommit}} {
+		if math.IsNaN(f.v) || f.v < 0 || f.v > 1 {
+			return fmt.Errorf("%s %v: want a fraction between 0 and 1", f.name, f.v)
+		}
+	}
+	if math.IsNaN(o.RateLimit) || o.RateLimit < 0 {
+		return fmt.Errorf("rate-limit %v: want 0 (unlimited) or a positive number of calls per second", o.RateLimit)
+	}
+	if o.Latency < 0 {
+		return fmt.Errorf("latency %v: must not be negative", o.Latency)
+	}
+	if o.TokenTTL < 0 {
+		return fmt.Errorf("token-ttl %v: must not be negative", o.TokenTTL)
+	}
+	return nil
+}
+
+// Server is the emulator. Its methods are safe for concurrent use.
+type Server struct {
+	opts    Options
+	ttl     time.Duration
+	limiter *rate.Limiter // nil: unlimited
+	reqID   atomic.Uint64
+	reqBase string
+
+	rngMu sync.Mutex
+	rng   *mrand.Rand
+
+	saveMu sync.Mutex // serializes Save
+
+	mu      sync.Mutex // guards everything below
+	store   store
+	tokens  map[string]*token
+	stats   Stats
+	handler http.Handler
+}
+
+type token struct {
+	expires time.Time // zero: not issued by the emulator's IMS
+	revoked bool
+}
+
+// New returns a Server configured by o, holding the connections of o.StatePath when that
+// file exists.
+func New(o Options) (*Server, error) {
+	if err := o.check(); err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	seed := o.Seed
+	if seed == 0 {
+		seed = time.Now().UnixNano()
+	}
+	s := &Server{
+		opts:    o,
+		ttl:     o.TokenTTL,
+		rng:     mrand.New(mrand.NewSource(seed)),
+		tokens:  make(map[string]*token),
+		reqBase: randomHex(4),
+	}
+	if s.ttl == 0 {
+		s.ttl = DefaultTokenTTL
+	}
+	if o.RateLimit > 0 {
+		burst := int(o.RateLimit / 10)
+		if burst < 1 {
+			burst = 1
+		}
+		s.limiter = rate.NewLimiter(rate.Limit(o.RateLimit), burst)
+	}
+	s.stats = newStats()
+	s.store.init()
+	if o.StatePath != "" {
+		if err := s.load(o.StatePath); err != nil {
+			return nil, err
+		}
+	}
+	if s.store.key == nil {
+		s.store.key = make([]byte, 32)
+		if _, err := rand.Read(s.store.key); err != nil {
+			return nil, fmt.Errorf("emulator: %w", err)
+		}
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler serves the API under APIPrefix and the IMS token call at IMSPath.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Running is a Server listening on a TCP address.
+type Running struct {
+	Server   *Server
+	Addr     string // host:port actually listened on
+	Endpoint string // http://ADDR/data/foundation/flowservice
+	IMSURL   string // http://ADDR/ims/token/v3
+
+	srv      *http.Server
+	stop     chan struct{}
+	flushed  chan struct{}
+	closeErr error
+	once     sync.Once
+}
+
+// Start listens on addr ("127.0.0.1:0" picks a free port) and serves s in the background.
+// While running, a changed state is flushed to o.StatePath at most once a second.
+func Start(o Options, addr string) (*Running, error) {
+	s, err := New(o)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	a := ln.Addr().String()
+	r := &Running{
+		Server:   s,
+		Addr:     a,
+		Endpoint: "http://" + a + APIPrefix,
+		IMSURL:   "http://" + a + IMSPath,
+		srv: &http.Server{
+			Handler:           s.Handler(),
+			ReadHeaderTimeout: 10 * time.Second,
+		},
+		stop:    make(chan struct{}),
+		flushed: make(chan struct{}),
+	}
+	go func() { _ = r.srv.Serve(ln) }()
+	go r.flushLoop()
+	return r, nil
+}
+
+func (r *Running) flushLoop() {
+	defer close(r.flushed)
+	if r.Server.opts.StatePath == "" {
+		<-r.stop
+		return
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+			if r.Server.isDirty() {
+				// A failed flush leaves the state dirty; Close reports the final Save's error.
+				_ = r.Server.Save()
+			}
+		}
+	}
+}
+
+// Close shuts the listener down gracefully (in-flight calls finish, within 5 seconds) and
+// saves the state when Options.StatePath is set.
+func (r *Running) Close() error {
+	r.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := r.srv.Shutdown(ctx)
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = r.srv.Close()
+		}
+		close(r.stop)
+		<-r.flushed
+		if r.Server.opts.StatePath != "" {
+			if serr := r.Server.Save(); serr != nil {
+				err = errors.Join(err, serr)
+			}
+		}
+		r.closeErr = err
+	})
+	return r.closeErr
+}
+
+// ListenAndServe runs the emulator for the `flowsync emulator` command: it listens on addr,
+// prints one line naming the endpoint to stderr, serves until ctx is done, then saves.
+func ListenAndServe(ctx context.Context, o Options, addr string, stderr io.Writer) error {
+	r, err := Start(o, addr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "flowsync emulator: serving %s (IMS token URL %s)\n", r.Endpoint, r.IMSURL)
+	<-ctx.Done()
+	return r.Close()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go ≥ 1.24)
+	return hex.EncodeToString(b)
+}
+
+// chance rolls the fault dice: true with probability p.
+func (s *Server) chance(p float64) bool {
+	if p <= 0 {
+		return false
+	}
+	s.rngMu.Lock()
+	v := s.rng.Float64()
+	s.rngMu.Unlock()
+	return v < p
+}
+

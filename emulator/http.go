@@ -1,0 +1,365 @@
+package emulator
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxBody is the largest request body read; a larger one is answered 413.
+const maxBody = 1 << 20
+
+// Stats counts what the emulator saw and did.
+type Stats struct {
+	Total        int64                    // API calls (IMS calls excluded)
+	Requests     map[string]map[int]int64 // API calls by method, then status; status 0 = left unanswered
+	Faults       map[string]int64         // injected faults by kind: "fail", "throttle", "rate-limit", "drop"
+	IMSRequests  int64                    // calls of the IMS token endpoint
+	TokensIssued int64                    // IMS tokens issued
+}
+
+// Fault kinds counted in Stats.Faults.
+const (
+	FaultFail      = "fail"
+	FaultThrottle  = "throttle"
+	FaultRateLimit = "rate-limit"
+	FaultDrop      = "drop"
+)
+
+func newStats() Stats {
+	return Stats{Requests: map[string]map[int]int64{}, Faults: map[string]int64{}}
+}
+
+// Stats returns a copy of the counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Requests = make(map[string]map[int]int64, len(s.stats.Requests))
+	for m, byStatus := range s.stats.Requests {
+		st.Requests[m] = maps.Clone(byStatus)
+	}
+	st.Faults = maps.Clone(s.stats.Faults)
+	return st
+}
+
+func (s *Server) countFault(kind string) {
+	s.mu.Lock()
+	s.stats.Faults[kind]++
+	s.mu.Unlock()
+}
+
+// recorder remembers the status written, for Stats.
+type recorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *recorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *recorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (s *Server) routes() http.Handler { return http.HandlerFunc(s.serve) }
+
+func (s *Server) newRequestID() string {
+	return fmt.Sprintf("emu-%s-%08d", s.reqBase, s.reqID.Add(1))
+}
+
+// call is one API request being served.
+type call struct {
+	w    http.ResponseWriter
+	r    *http.Request
+	id   string // x-request-id
+	body []byte
+	sc   scope
+	user string // x-api-key, recorded as createdClient
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	rid := s.newRequestID()
+	w.Header().Set("x-request-id", rid)
+	if r.URL.Path == IMSPath {
+		s.serveIMS(w, r)
+		return
+	}
+	rec := &recorder{ResponseWriter: w}
+	defer func() {
+		s.mu.Lock()
+		s.stats.Total++
+		m := s.stats.Requests[r.Method]
+		if m == nil {
+			m = map[int]int64{}
+			s.stats.Requests[r.Method] = m
+		}
+		m[rec.status]++
+		s.mu.Unlock()
+	}()
+	c := &call{w: rec, r: r, id: rid}
+	s.serveAPI(c)
+}
+
+// route names the operation of an API request: "list", "create", "get", "patch", "delete",
+// or "" with the status (404, 405) to answer.
+func route(method, path string) (op, id string, status int) {
+	rest, ok := strings.CutPrefix(path, APIPrefix+"/connections")
+	if !ok {
+		return "", "", http.StatusNotFound
+	}
+	if rest == "" {
+		switch method {
+		case http.MethodGet:
+			return "list", "", 0
+		case http.MethodPost:
+			return "create", "", 0
+		}
+		return "", "", http.StatusMethodNotAllowed
+	}
+	rest, ok = strings.CutPrefix(rest, "/")
+	if !ok {
+		return "", "", http.StatusNotFound
+	}
+	rest = strings.TrimSuffix(rest, "/") // Adobe's spec writes PATCH and DELETE with a trailing slash
+	if rest == "" || strings.Contains(rest, "/") {
+		return "", "", http.StatusNotFound
+	}
+	switch method {
+	case http.MethodGet:
+		return "get", rest, 0
+	case http.MethodPatch:
+		return "patch", rest, 0
+	case http.MethodDelete:
+		return "delete", rest, 0
+	}
+	return "", "", http.StatusMethodNotAllowed
+}
+
+func (s *Server) serveAPI(c *call) {
+	r := c.r
+	op, id, status := route(r.Method, r.URL.Path)
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return // the client went away
+	}
+	if len(body) > maxBody {
+		c.serviceError(http.StatusRequestEntityTooLarge, "1100-413", "Request too large", fmt.Sprintf("the request body exceeds %d bytes", maxBody))
+		return
+	}
+	c.body = body
+	if s.opts.OnRequest != nil {
+		s.opts.OnRequest(r, body)
+	}
+	switch status {
+	case http.StatusNotFound:
+		c.gatewayError(http.StatusNotFound, "404000", "Resource not found: "+r.URL.Path)
+		return
+	case http.StatusMethodNotAllowed:
+		if strings.HasSuffix(strings.TrimSuffix(r.URL.Path, "/"), "/connections") {
+			c.w.Header().Set("Allow", "GET, POST")
+		} else {
+			c.w.Header().Set("Allow", "GET, PATCH, DELETE")
+		}
+		c.serviceError(http.StatusMethodNotAllowed, "1100-405", "Method not allowed", fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path))
+		return
+	}
+
+	if d := s.opts.Latency; d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	if !s.checkHeaders(c) {
+		return
+	}
+	if s.limiter != nil {
+		res := s.limiter.Reserve()
+		if d := res.Delay(); d > 0 {
+			res.Cancel()
+			s.countFault(FaultRateLimit)
+			secs := int(math.Ceil(d.Seconds()))
+			if secs < 1 {
+				secs = 1
+			}
+			c.w.Header().Set("Retry-After", strconv.Itoa(secs))
+			c.gatewayError(http.StatusTooManyRequests, "429001", "Too many requests: rate limit exceeded")
+			return
+		}
+	}
+	if s.chance(s.opts.ThrottleRate) {
+		s.countFault(FaultThrottle)
+		c.w.Header().Set("Retry-After", "1")
+		c.gatewayError(http.StatusTooManyRequests, "429001", "Too many requests")
+		return
+	}
+	if s.chance(s.opts.FailRate) {
+		s.countFault(FaultFail)
+		c.serviceError(http.StatusInternalServerError, "1102-500", "Internal Error", "An internal error has occurred. Please try again. If the problem persists, please contact customer support.")
+		return
+	}
+	if (op == "create" || op == "patch") && !c.jsonContent() {
+		return
+	}
+	switch op {
+	case "list":
+		s.list(c)
+	case "create":
+		s.create(c)
+	case "get":
+		s.get(c, id)
+	case "patch":
+		s.patch(c, id)
+	case "delete":
+		s.delete(c, id)
+	}
+}
+
+// checkHeaders answers a call that lacks a required header, as the gateway and the service do.
+func (s *Server) checkHeaders(c *call) bool {
+	h := c.r.Header
+	scheme, tok, ok := strings.Cut(h.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || strings.ContainsAny(tok, " \t") {
+		c.gatewayError(http.StatusUnauthorized, "401013", "Oauth token is not valid")
+		return false
+	}
+	if !s.tokenValid(tok) {
+		c.gatewayError(http.StatusUnauthorized, "401013", "Oauth token is not valid")
+		return false
+	}
+	key := h.Get("x-api-key")
+	if key == "" {
+		c.gatewayError(http.StatusForbidden, "403000", "Api Key is required")
+		return false
+	}
+	if s.opts.ClientID != "" && key != s.opts.ClientID {
+		c.gatewayError(http.StatusForbidden, "403003", "Api Key is invalid")
+		return false
+	}
+	org := h.Get("x-gw-ims-org-id")
+	if org == "" {
+		c.gatewayError(http.StatusBadRequest, "400003", "Missing x-gw-ims-org-id header")
+		return false
+	}
+	sb := h.Get("x-sandbox-name")
+	if sb == "" {
+		c.serviceError(http.StatusBadRequest, "2105-400", "Sandbox header is missing", "The header 'x-sandbox-name' is missing in the request. Please provide the header and try again.")
+		return false
+	}
+	if sb != strings.ToLower(sb) || strings.ContainsAny(sb, " \t/") {
+		c.serviceError(http.StatusBadRequest, "2105-400", "Invalid sandbox name", fmt.Sprintf("The sandbox name %q in header 'x-sandbox-name' is not valid: sandbox names are lower case.", sb))
+		return false
+	}
+	c.sc = scope{org, sb}
+	c.user = key
+	return true
+}
+
+func (s *Server) tokenValid(tok string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tokens[tok]
+	if t == nil {
+		if s.opts.RequireIssuedTokens {
+			return false
+		}
+		t = &token{}
+		s.tokens[tok] = t // remembered so that RevokeTokens can revoke it
+	}
+	if t.revoked {
+		return false
+	}
+	return t.expires.IsZero() || time.Now().Before(t.expires)
+}
+
+func (c *call) jsonContent() bool {
+	ct := c.r.Header.Get("Content-Type")
+	if ct == "" {
+		c.serviceError(http.StatusUnsupportedMediaType, "1100-415", "Unsupported media type", "The header 'Content-Type' is missing: send 'Content-Type: application/json'.")
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		c.serviceError(http.StatusUnsupportedMediaType, "1100-415", "Unsupported media type", fmt.Sprintf("Content-Type %q is not supported: send 'Content-Type: application/json'.", ct))
+		return false
+	}
+	return true
+}
+
+// serviceError answers in Flow Service's shape; code is like "1404-412".
+func (c *call) serviceError(status int, code, title, detail string) {
+	writeJSON(c.w, status, map[string]any{
+		"type":   "https://ns.adobe.com/aep/errors/FLOW-" + code,
+		"title":  title,
+		"status": status,
+		"report": map[string]any{
+			"detailed-message": detail,
+			"request-id":       c.id,
+		},
+		"errorMessage": detail,
+		"errorDetails": title,
+	})
+}
+
+// badRequest is a 400 of the service; code "" is the generic "1100-400".
+func (c *call) badRequest(code, detail string) {
+	if code == "" {
+		code = "1100-400"
+	}
+	c.serviceError(http.StatusBadRequest, code, "Invalid request", detail)
+}
+
+// gatewayError answers in the API gateway's shape.
+func (c *call) gatewayError(status int, code, message string) {
+	writeJSON(c.w, status, map[string]string{"error_code": code, "message": message})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(append(data, '\n'))
+}
+
+// dropAfterCommit rolls the drop-after-commit dice for a committed change and, when they
+// say so, closes the client's connection without an answer. It reports whether it did.
+func (s *Server) dropAfterCommit(c *call) bool {
+	if !s.chance(s.opts.DropAfterCommit) {
+		return false
+	}
+	conn, _, err := http.NewResponseController(c.w).Hijack()
+	if err != nil {
+		return false // HTTP/2 cannot be hijacked: answer normally
+	}
+	s.countFault(FaultDrop)
+	if rec, ok := c.w.(*recorder); ok {
+		rec.status = 0
+	}
+	conn.Close()
+	return true
+}

@@ -1,0 +1,441 @@
+package emulator
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/flowsync/flowsync/flowservice"
+)
+
+// scope is the (org, sandbox) pair a connection belongs to.
+type scope struct{ org, sandbox string }
+
+// record is one stored connection. A record's maps are never mutated once stored: a change
+// stores a new record (copy on write), so snapshots may share them.
+type record struct {
+	scope   scope
+	conn    flowservice.Connection // Auth.Params holds the non-secret params only
+	digests map[string]string      // secret param -> hex HMAC-SHA256 of its value
+	inUse   bool
+}
+
+type store struct {
+	key     []byte // HMAC key of secret digests
+	seq     uint64 // etag counter, persisted so an etag is never handed out twice
+	byID    map[string]*record
+	byScope map[scope]map[string]*record
+	byName  map[scope]map[string]map[string]*record // name -> id -> record
+	dirty   bool
+}
+
+func (st *store) init() {
+	st.byID = make(map[string]*record)
+	st.byScope = make(map[scope]map[string]*record)
+	st.byName = make(map[scope]map[string]map[string]*record)
+}
+
+func (st *store) put(r *record) {
+	if old := st.byID[r.conn.ID]; old != nil {
+		st.unindex(old)
+	}
+	st.byID[r.conn.ID] = r
+	m := st.byScope[r.scope]
+	if m == nil {
+		m = make(map[string]*record)
+		st.byScope[r.scope] = m
+	}
+	m[r.conn.ID] = r
+	names := st.byName[r.scope]
+	if names == nil {
+		names = make(map[string]map[string]*record)
+		st.byName[r.scope] = names
+	}
+	ids := names[r.conn.Name]
+	if ids == nil {
+		ids = make(map[string]*record)
+		names[r.conn.Name] = ids
+	}
+	ids[r.conn.ID] = r
+	st.dirty = true
+}
+
+func (st *store) unindex(r *record) {
+	delete(st.byScope[r.scope], r.conn.ID)
+	if ids := st.byName[r.scope][r.conn.Name]; ids != nil {
+		delete(ids, r.conn.ID)
+		if len(ids) == 0 {
+			delete(st.byName[r.scope], r.conn.Name)
+		}
+	}
+}
+
+func (st *store) remove(id string) bool {
+	r := st.byID[id]
+	if r == nil {
+		return false
+	}
+	st.unindex(r)
+	delete(st.byID, id)
+	st.dirty = true
+	return true
+}
+
+// get returns the record id in scope sc, or nil: a connection of another org or sandbox
+// does not exist for the caller.
+func (st *store) get(sc scope, id string) *record {
+	r := st.byID[id]
+	if r == nil || r.scope != sc {
+		return nil
+	}
+	return r
+}
+
+// newETag returns a quoted etag shaped like Adobe's ("1700d77b-0000-0200-0000-5e3b41a10000"),
+// unique for the life of the state.
+func (st *store) newETag(now time.Time) string {
+	st.seq++
+	return fmt.Sprintf(`"%08x-0000-0200-0000-%08x0000"`, uint32(st.seq), uint32(now.Unix()))
+}
+
+func (st *store) digest(value string) string {
+	m := hmac.New(sha256.New, st.key)
+	m.Write([]byte(value))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// view is the connection as GET shows it: secret params masked.
+func (r *record) view() flowservice.Connection {
+	c := r.conn
+	params := make(map[string]string, len(c.Auth.Params)+len(r.digests))
+	maps.Copy(params, c.Auth.Params)
+	for p := range r.digests {
+		params[p] = Mask
+	}
+	c.Auth.Params = params
+	return c
+}
+
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// sandboxID is a stable UUID-shaped id for a sandbox name of an org.
+func sandboxID(sc scope) string {
+	h := sha256.Sum256([]byte(sc.org + "\x00" + sc.sandbox))
+	b := h[:16]
+	b[6] = b[6]&0x0f | 0x50
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// ---- persistence ----
+
+const stateVersion = 1
+
+// stateFile is the JSON of Options.StatePath. It holds no secret: only HMACs of secret
+// values and the random key they were computed with.
+type stateFile struct {
+	Version     int           `json:"version"`
+	HMACKey     string        `json:"hmacKey"`
+	ETagSeq     uint64        `json:"etagSeq"`
+	Connections []stateRecord `json:"connections"`
+}
+
+type stateRecord struct {
+	OrgID         string                 `json:"orgId"`
+	Sandbox       string                 `json:"sandbox"`
+	InUse         bool                   `json:"inUse,omitempty"`
+	Connection    flowservice.Connection `json:"connection"`
+	SecretDigests map[string]string      `json:"secretDigests,omitempty"`
+}
+
+func (s *Server) load(path string) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("emulator: load state: %w", err)
+	}
+	var f stateFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return fmt.Errorf("emulator: load state %s: %w", path, err)
+	}
+	if f.Version != stateVersion {
+		return fmt.Errorf("emulator: load state %s: version %d, want %d", path, f.Version, stateVersion)
+	}
+	key, err := hex.DecodeString(f.HMACKey)
+	if err != nil || len(key) < 16 {
+		return fmt.Errorf("emulator: load state %s: bad hmacKey", path)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.store.key = key
+	s.store.seq = f.ETagSeq
+	for _, sr := range f.Connections {
+		c := sr.Connection
+		if c.ID == "" || s.store.byID[c.ID] != nil {
+			return fmt.Errorf("emulator: load state %s: missing or duplicate connection id %q", path, c.ID)
+		}
+		if c.Auth.Params == nil {
+			c.Auth.Params = map[string]string{}
+		}
+		for p := range c.Auth.Params {
+			if flowservice.SecretParams[p] {
+				return fmt.Errorf("emulator: load state %s: connection %s holds secret param %s in clear", path, c.ID, p)
+			}
+		}
+		s.store.put(&record{scope: scope{sr.OrgID, sr.Sandbox}, conn: c, digests: sr.SecretDigests, inUse: sr.InUse})
+	}
+	s.store.dirty = false
+	return nil
+}
+
+func (s *Server) isDirty() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.store.dirty
+}
+
+// Save writes the state to Options.StatePath atomically (temp file, fsync, rename, fsync of
+// the directory). It does nothing when StatePath is empty.
+func (s *Server) Save() error {
+	path := s.opts.StatePath
+	if path == "" {
+		return nil
+	}
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+
+	s.mu.Lock()
+	f := stateFile{
+		Version:     stateVersion,
+		HMACKey:     hex.EncodeToString(s.store.key),
+		ETagSeq:     s.store.seq,
+		Connections: make([]stateRecord, 0, len(s.store.byID)),
+	}
+	recs := make([]*record, 0, len(s.store.byID))
+	for _, r := range s.store.byID {
+		recs = append(recs, r)
+	}
+	s.store.dirty = false
+	s.mu.Unlock()
+
+	sortRecords(recs, "createdAt")
+	for _, r := range recs {
+		f.Connections = append(f.Connections, stateRecord{
+			OrgID: r.scope.org, Sandbox: r.scope.sandbox, InUse: r.inUse,
+			Connection: r.conn, SecretDigests: r.digests,
+		})
+	}
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err == nil {
+		data = append(data, '\n')
+		err = writeFileAtomic(path, data)
+	}
+	if err != nil {
+		s.mu.Lock()
+		s.store.dirty = true
+		s.mu.Unlock()
+		return fmt.Errorf("emulator: save state: %w", err)
+	}
+	return nil
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // a no-op after the rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync() // not every file system can fsync a directory
+		d.Close()
+	}
+	return nil
+}
+
+// ---- test helpers ----
+
+// Connections returns a snapshot of the connections of org and sandbox as GET would show
+// them (secrets masked), oldest first. It is a test helper.
+func (s *Server) Connections(org, sandbox string) []flowservice.Connection {
+	s.mu.Lock()
+	m := s.store.byScope[scope{org, sandbox}]
+	recs := make([]*record, 0, len(m))
+	for _, r := range m {
+		recs = append(recs, r)
+	}
+	s.mu.Unlock()
+	sortRecords(recs, "createdAt")
+	out := make([]flowservice.Connection, len(recs))
+	for i, r := range recs {
+		out[i] = r.view()
+	}
+	return out
+}
+
+// SecretMatches reports whether the secret param of connection id was set to value. It is
+// a test helper: the emulator keeps only an HMAC of each secret.
+func (s *Server) SecretMatches(id, param, value string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.store.byID[id]
+	if r == nil {
+		return false
+	}
+	d, ok := r.digests[param]
+	if !ok {
+		return false
+	}
+	return hmac.Equal([]byte(d), []byte(s.store.digest(value)))
+}
+
+// Mutate edits connection id out of band, as another user of the service would, and gives
+// it a new etag and updatedAt. f sees the connection without its secret params (setting one
+// stores its HMAC; removing one from Auth.Params leaves it alone). It is a test helper and
+// reports whether the connection exists.
+func (s *Server) Mutate(id string, f func(c *flowservice.Connection)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.store.byID[id]
+	if r == nil {
+		return false
+	}
+	c := r.conn
+	c.Auth.Params = maps.Clone(c.Auth.Params)
+	if c.Auth.Params == nil {
+		c.Auth.Params = map[string]string{}
+	}
+	f(&c)
+	digests := maps.Clone(r.digests)
+	for p, v := range c.Auth.Params {
+		if flowservice.SecretParams[p] {
+			if digests == nil {
+				digests = map[string]string{}
+			}
+			digests[p] = s.store.digest(v)
+			delete(c.Auth.Params, p)
+		}
+	}
+	c.ID = id
+	now := time.Now()
+	c.ETag = s.store.newETag(now)
+	c.Version = c.ETag
+	c.UpdatedAt = now.UnixMilli()
+	c.UpdatedBy = "someone-else@AdobeID"
+	s.store.put(&record{scope: r.scope, conn: c, digests: digests, inUse: r.inUse})
+	return true
+}
+
+// DeleteOutOfBand deletes connection id as another user of the service would. It is a test
+// helper and reports whether the connection existed.
+func (s *Server) DeleteOutOfBand(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.store.remove(id)
+}
+
+// CreateOutOfBand creates a connection in org and sandbox as another user of the service
+// would, without validating it, and returns its id. It is a test helper.
+func (s *Server) CreateOutOfBand(org, sandbox string, c flowservice.NewConnection) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.newRecord(scope{org, sandbox}, c, "someone-else@AdobeID", "other-client", time.Now())
+	s.store.put(r)
+	return r.conn.ID
+}
+
+// SetInUse marks connection id as used by a dataflow (DELETE then answers 400 1418-400) or
+// not. It is a test helper and reports whether the connection exists.
+func (s *Server) SetInUse(id string, inUse bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.store.byID[id]
+	if r == nil {
+		return false
+	}
+	nr := *r
+	nr.inUse = inUse
+	s.store.put(&nr)
+	return true
+}
+
+// RevokeTokens makes every bearer token issued or seen so far answer 401. It is a test helper.
+func (s *Server) RevokeTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.tokens {
+		t.revoked = true
+	}
+}
+
+// newRecord builds the record of a new connection; the caller holds s.mu.
+func (s *Server) newRecord(sc scope, nc flowservice.NewConnection, user, client string, now time.Time) *record {
+	params := make(map[string]string, len(nc.Auth.Params))
+	var digests map[string]string
+	for p, v := range nc.Auth.Params {
+		if flowservice.SecretParams[p] {
+			if digests == nil {
+				digests = make(map[string]string)
+			}
+			digests[p] = s.store.digest(v)
+			continue
+		}
+		params[p] = v
+	}
+	etag := s.store.newETag(now)
+	ms := now.UnixMilli()
+	return &record{
+		scope: sc,
+		conn: flowservice.Connection{
+			ID:             newUUID(),
+			Name:           nc.Name,
+			Description:    nc.Description,
+			ConnectionSpec: nc.ConnectionSpec,
+			State:          "enabled",
+			Auth:           flowservice.Auth{SpecName: nc.Auth.SpecName, Params: params},
+			ETag:           etag,
+			Version:        etag,
+			CreatedAt:      ms,
+			UpdatedAt:      ms,
+			CreatedBy:      user,
+			UpdatedBy:      user,
+			CreatedClient:  client,
+			UpdatedClient:  client,
+			SandboxID:      sandboxID(sc),
+			SandboxName:    sc.sandbox,
+			IMSOrgID:       sc.org,
+		},
+		digests: digests,
+	}
+}
+
