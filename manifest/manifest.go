@@ -48,6 +48,7 @@ type Connection struct {
 	SpecName       string
 	Params         map[string]Value
 	Pos            Pos // position of the entry (its "name" key)
+	Index          int // position in the manifest's connections list
 }
 
 // Manifest is a parsed, valid manifest.

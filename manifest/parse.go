@@ -1,0 +1,588 @@
+package manifest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/flowsync/flowsync/schema"
+	"gopkg.in/yaml.v3"
+)
+
+// S3Spec is the Amazon S3 source's connection spec, the only one flowsync manages. An entry
+// without connectionSpec gets it.
+var S3Spec = Spec{ID: "ecadc60c-7455-4d87-84dc-2a0e293d997b", Version: "1.0"}
+
+// Spec names accepted in auth.specName.
+const (
+	AccessKey    = "Access Key"
+	IAMRoleBased = "IAMRole Based"
+)
+
+// Load reads the manifest at path and parses it.
+func Load(path string) (*Manifest, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates a manifest. path is used in diagnostics as given and its
+// directory anchors {file: PATH} references. On any problem it returns Diagnostics holding
+// every problem found.
+func Parse(path string, data []byte) (*Manifest, error) {
+	p := &parser{file: path}
+	root := p.decode(data)
+	if root == nil {
+		return nil, p.diags
+	}
+	root = p.prepare(root)
+	if root == nil {
+		return nil, p.diags
+	}
+	p.check(root)
+	if len(p.diags) > 0 {
+		p.diags.sort()
+		return nil, p.diags
+	}
+	return p.build(root), nil
+}
+
+type parser struct {
+	file  string
+	diags Diagnostics
+	// superseded holds paths whose schema problems a more specific check already reported.
+	superseded []string
+}
+
+func (p *parser) add(n *yaml.Node, path, msg string) {
+	p.diags = append(p.diags, Diagnostic{File: p.file, Pos: posOf(n), Path: path, Message: msg})
+}
+
+// supersede reports a problem and hides the schema's problems at path and below it.
+func (p *parser) supersede(n *yaml.Node, path, msg string) {
+	p.add(n, path, msg)
+	p.superseded = append(p.superseded, path)
+}
+
+func posOf(n *yaml.Node) Pos {
+	if n == nil {
+		return Pos{Line: 1, Col: 1}
+	}
+	return Pos{Line: n.Line, Col: n.Column}
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// decode parses exactly one YAML document.
+func (p *parser) decode(data []byte) (root *yaml.Node) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.diags = Diagnostics{{File: p.file, Pos: Pos{1, 1}, Message: fmt.Sprintf("invalid YAML: %v", r)}}
+			root = nil
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			p.add(nil, "", "the manifest is empty")
+			return nil
+		}
+		p.yamlError(err)
+		return nil
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case err == nil:
+		n := &extra
+		if len(extra.Content) > 0 {
+			n = extra.Content[0]
+		}
+		p.add(n, "", "a manifest is one YAML document, but another one starts here")
+		return nil
+	case !errors.Is(err, io.EOF):
+		p.yamlError(err)
+		return nil
+	}
+	if len(doc.Content) == 0 {
+		p.add(nil, "", "the manifest is empty")
+		return nil
+	}
+	return doc.Content[0]
+}
+
+func (p *parser) yamlError(err error) {
+	msg := err.Error()
+	line := 1
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	p.diags = append(p.diags, Diagnostic{File: p.file, Pos: Pos{Line: line, Col: 1}, Message: "invalid YAML: " + msg})
+}
+
+// prepare rejects YAML features a manifest does not use (duplicate or non-string keys, merge
+// keys, custom tags) and expands aliases into a plain tree, within schema.MaxAliasExpansion.
+func (p *parser) prepare(root *yaml.Node) *yaml.Node {
+	aliases := false
+	var walk func(n *yaml.Node, path string, depth int)
+	walk = func(n *yaml.Node, path string, depth int) {
+		if depth > schema.MaxDepth {
+			p.add(n, path, fmt.Sprintf("the document nests deeper than %d levels", schema.MaxDepth))
+			return
+		}
+		if tag := n.ShortTag(); n.Kind != yaml.AliasNode && !strings.HasPrefix(tag, "!!") {
+			p.add(n, path, fmt.Sprintf("YAML tag %s is not supported (a secret reference is {env: NAME} or {file: PATH})", n.Tag))
+		}
+		switch n.Kind {
+		case yaml.AliasNode:
+			aliases = true
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, fmt.Sprintf("%s[%d]", path, i), depth+1)
+			}
+		case yaml.MappingNode:
+			first := map[string]*yaml.Node{}
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				if k.Kind == yaml.AliasNode && k.Alias != nil {
+					k = k.Alias
+				}
+				if k.Kind != yaml.ScalarNode {
+					p.add(k, path, "mapping keys must be plain strings")
+					continue
+				}
+				if k.ShortTag() == "!!merge" {
+					p.add(k, path, "YAML merge keys (<<) are not supported: put shared fields in defaults")
+					continue
+				}
+				kp := schema.JoinPath(path, k.Value)
+				if f, dup := first[k.Value]; dup {
+					p.add(k, kp, fmt.Sprintf("duplicate key %q (first at line %d)", k.Value, f.Line))
+					continue
+				}
+				first[k.Value] = k
+				walk(v, kp, depth+1)
+			}
+		}
+	}
+	walk(root, "", 0)
+	if len(p.diags) > 0 {
+		p.diags.sort()
+		return nil
+	}
+	if !aliases {
+		return root
+	}
+	budget := schema.MaxAliasExpansion
+	var expand func(n *yaml.Node, depth int) (*yaml.Node, bool)
+	expand = func(n *yaml.Node, depth int) (*yaml.Node, bool) {
+		budget--
+		if budget < 0 || depth > schema.MaxDepth {
+			p.add(n, "", schema.ErrAliasExpansion.Error())
+			return nil, false
+		}
+		if n.Kind == yaml.AliasNode {
+			if n.Alias == nil {
+				p.add(n, "", "unknown YAML alias")
+				return nil, false
+			}
+			return expand(n.Alias, depth+1)
+		}
+		if len(n.Content) == 0 {
+			return n, true
+		}
+		c := *n
+		c.Content = make([]*yaml.Node, len(n.Content))
+		for i, e := range n.Content {
+			var ok bool
+			if c.Content[i], ok = expand(e, depth+1); !ok {
+				return nil, false
+			}
+		}
+		return &c, true
+	}
+	out, ok := expand(root, 0)
+	if !ok {
+		return nil
+	}
+	return out
+}
+
+// get returns the key and value nodes of key in mapping m, or nils.
+func get(m *yaml.Node, key string) (k, v *yaml.Node) {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i], m.Content[i+1]
+		}
+	}
+	return nil, nil
+}
+
+// str returns the value of a string scalar.
+func str(n *yaml.Node) (string, bool) {
+	if n == nil || n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
+		return "", false
+	}
+	return n.Value, true
+}
+
+// reference reports whether n is shaped like a secret reference: a mapping whose only keys
+// are env and file.
+func reference(n *yaml.Node) bool {
+	if n == nil || n.Kind != yaml.MappingNode || len(n.Content) == 0 {
+		return false
+	}
+	for i := 0; i < len(n.Content); i += 2 {
+		if k := n.Content[i].Value; k != "env" && k != "file" {
+			return false
+		}
+	}
+	return true
+}
+
+const refOutside = "secret references ({env: NAME}, {file: PATH}) are allowed only under auth.params"
+
+// place says where in the manifest a node sits, for the rule that references live only as
+// auth.params values.
+type place int
+
+const (
+	atOther place = iota
+	atRoot
+	atDefaults
+	atConnections
+	atConnection
+	atAuth
+	atParams
+	atParam
+)
+
+func (p *parser) checkReferences(n *yaml.Node, path string, at place) {
+	if at != atParam && reference(n) {
+		p.supersede(n, path, refOutside)
+		return
+	}
+	switch n.Kind {
+	case yaml.SequenceNode:
+		next := atOther
+		if at == atConnections {
+			next = atConnection
+		}
+		for i, c := range n.Content {
+			p.checkReferences(c, fmt.Sprintf("%s[%d]", path, i), next)
+		}
+	case yaml.MappingNode:
+		if at == atParam {
+			return // a reference, or a schema problem
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			next := atOther
+			switch {
+			case at == atRoot && k == "defaults":
+				next = atDefaults
+			case at == atRoot && k == "connections":
+				next = atConnections
+			case (at == atDefaults || at == atConnection) && k == "auth":
+				next = atAuth
+			case at == atAuth && k == "params":
+				next = atParams
+			case at == atParams:
+				next = atParam
+			}
+			p.checkReferences(n.Content[i+1], schema.JoinPath(path, k), next)
+		}
+	}
+}
+
+// check runs the schema and the rules a schema cannot say, recording every problem.
+func (p *parser) check(root *yaml.Node) {
+	p.checkReferences(root, "", atRoot)
+
+	_, defaults := get(root, "defaults")
+	p.checkValues(defaults, "defaults")
+
+	_, list := get(root, "connections")
+	if list != nil && list.Kind == yaml.SequenceNode {
+		names := map[string]*yaml.Node{}
+		for i, item := range list.Content {
+			path := fmt.Sprintf("connections[%d]", i)
+			if item.Kind != yaml.MappingNode {
+				continue
+			}
+			if _, nv := get(item, "name"); nv != nil {
+				if name, ok := str(nv); ok {
+					if first, dup := names[name]; dup {
+						p.add(nv, path+".name", fmt.Sprintf("duplicate name %q: first used at line %d", name, first.Line))
+					} else {
+						names[name] = nv
+					}
+				}
+			}
+			p.checkValues(item, path)
+			p.checkMerged(merge(defaults, item), path)
+		}
+	}
+
+	probs := schema.Validate(root)
+	for _, pr := range probs {
+		if p.isSuperseded(pr.Path) {
+			continue
+		}
+		p.diags = append(p.diags, Diagnostic{File: p.file, Pos: Pos{Line: pr.Line, Col: pr.Col}, Path: pr.Path, Message: pr.Message})
+	}
+}
+
+func (p *parser) isSuperseded(path string) bool {
+	for _, s := range p.superseded {
+		if path == s || strings.HasPrefix(path, s+".") || strings.HasPrefix(path, s+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+var ipShaped = regexp.MustCompile(`^\d+\.\d+\.\d+\.\d+$`)
+
+// checkValues checks the values written in a connection entry or in defaults, each once,
+// where it was written.
+func (p *parser) checkValues(m *yaml.Node, path string) {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return
+	}
+	if _, spec := get(m, "connectionSpec"); spec != nil {
+		if _, id := get(spec, "id"); id != nil {
+			if v, ok := str(id); ok && v != S3Spec.ID {
+				p.add(id, path+".connectionSpec.id", fmt.Sprintf("flowsync manages the Amazon S3 source only (connection spec %s): leave connectionSpec out", S3Spec.ID))
+			}
+		}
+		if _, ver := get(spec, "version"); ver != nil {
+			if v, ok := str(ver); ok && v != S3Spec.Version {
+				p.add(ver, path+".connectionSpec.version", fmt.Sprintf("flowsync manages version %q of the Amazon S3 source: leave connectionSpec out", S3Spec.Version))
+			}
+		}
+	}
+	_, auth := get(m, "auth")
+	_, params := get(auth, "params")
+	ppath := path + ".auth.params"
+	if _, b := get(params, "bucketName"); b != nil {
+		if v, ok := str(b); ok && ipShaped.MatchString(v) {
+			p.supersede(b, ppath+".bucketName", "a bucket name must not be shaped like an IP address")
+		}
+	}
+	if _, f := get(params, "folderPath"); f != nil {
+		if v, ok := str(f); ok {
+			if msg := folderProblem(v); msg != "" {
+				p.add(f, ppath+".folderPath", msg)
+			}
+		}
+	}
+}
+
+// folderProblem checks the component rules of a folder path that the schema's pattern
+// cannot say.
+func folderProblem(v string) string {
+	for _, c := range strings.Split(v, "/") {
+		switch {
+		case c == "." || c == "..":
+			return fmt.Sprintf("folder path components must not be %q", c)
+		case len(c) > 255:
+			return fmt.Sprintf("folder path components are at most 255 characters, not %d", len(c))
+		}
+	}
+	return ""
+}
+
+// param is one auth param after merging: where its key and value were written.
+type param struct {
+	name       string
+	key, value *yaml.Node
+	inherited  bool // came from defaults
+}
+
+// merged is a connection entry with defaults merged under it. Nodes are the ones written,
+// in the entry or in defaults, so positions point where each value came from.
+type merged struct {
+	entry               *yaml.Node
+	nameKey, name       *yaml.Node
+	description         *yaml.Node
+	specID, specVersion *yaml.Node
+	authKey, specName   *yaml.Node
+	paramsKey           *yaml.Node
+	params              []param
+}
+
+// merge deep-merges defaults under a connection entry: the entry wins; connectionSpec and
+// auth merge field by field and auth.params key by key (a reference is one value, never
+// merged with another). An entry whose auth.specName differs from the one in defaults
+// inherits none of defaults' auth.params: they belong to another way of signing in.
+func merge(defaults, entry *yaml.Node) merged {
+	m := merged{entry: entry}
+	m.nameKey, m.name = get(entry, "name")
+	pick := func(keys ...string) *yaml.Node {
+		var v *yaml.Node
+		for _, src := range []*yaml.Node{defaults, entry} {
+			n := src
+			for _, k := range keys {
+				_, n = get(n, k)
+			}
+			if n != nil {
+				v = n
+			}
+		}
+		return v
+	}
+	m.description = pick("description")
+	m.specID = pick("connectionSpec", "id")
+	m.specVersion = pick("connectionSpec", "version")
+	m.specName = pick("auth", "specName")
+	m.authKey, _ = get(entry, "auth")
+	_, auth := get(entry, "auth")
+	m.paramsKey, _ = get(auth, "params")
+
+	_, dauth := get(defaults, "auth")
+	_, dname := get(dauth, "specName")
+	_, ename := get(auth, "specName")
+	inherit := true
+	if dv, ok := str(dname); ok {
+		if ev, ok := str(ename); ok && ev != dv {
+			inherit = false
+		}
+	}
+	index := map[string]int{}
+	if inherit {
+		_, dparams := get(dauth, "params")
+		if dparams != nil && dparams.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(dparams.Content); i += 2 {
+				k := dparams.Content[i]
+				index[k.Value] = len(m.params)
+				m.params = append(m.params, param{name: k.Value, key: k, value: dparams.Content[i+1], inherited: true})
+			}
+		}
+	}
+	_, params := get(auth, "params")
+	if params != nil && params.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(params.Content); i += 2 {
+			k := params.Content[i]
+			pr := param{name: k.Value, key: k, value: params.Content[i+1]}
+			if j, ok := index[k.Value]; ok {
+				m.params[j] = pr
+			} else {
+				index[k.Value] = len(m.params)
+				m.params = append(m.params, pr)
+			}
+		}
+	}
+	return m
+}
+
+// anchor is where a problem about the whole entry points: its params, its auth, or its name.
+func (m merged) anchor() *yaml.Node {
+	for _, n := range []*yaml.Node{m.paramsKey, m.authKey, m.nameKey} {
+		if n != nil {
+			return n
+		}
+	}
+	return m.entry
+}
+
+func (m merged) param(name string) *param {
+	for i := range m.params {
+		if m.params[i].name == name {
+			return &m.params[i]
+		}
+	}
+	return nil
+}
+
+// checkMerged checks the rules that hold for an entry with its defaults.
+func (p *parser) checkMerged(m merged, path string) {
+	ppath := path + ".auth.params"
+	if m.specName == nil {
+		p.add(m.anchor(), path+".auth.specName", fmt.Sprintf("required field is missing: set it here or in defaults (%q or %q)", AccessKey, IAMRoleBased))
+		return
+	}
+	specName, _ := str(m.specName)
+	switch specName {
+	case AccessKey:
+		for _, need := range []string{"s3AccessKey", "s3SecretKey"} {
+			if m.param(need) == nil {
+				p.add(m.anchor(), ppath+"."+need, fmt.Sprintf("required by %s: set it here or in defaults.auth.params", AccessKey))
+			}
+		}
+	case IAMRoleBased:
+		if m.param("bucketName") == nil {
+			p.add(m.anchor(), ppath+".bucketName", fmt.Sprintf("required by %s: set it here or in defaults.auth.params", IAMRoleBased))
+		}
+		for _, pr := range m.params {
+			if pr.name == "bucketName" || pr.name == "folderPath" || !knownParam[pr.name] {
+				continue
+			}
+			msg := fmt.Sprintf("%s takes only bucketName and folderPath", IAMRoleBased)
+			if pr.inherited {
+				msg += " (this one comes from defaults)"
+			}
+			p.add(pr.key, ppath+"."+pr.name, msg)
+		}
+	}
+}
+
+var knownParam = map[string]bool{
+	"s3AccessKey": true, "s3SecretKey": true, "s3SessionToken": true,
+	"serviceUrl": true, "bucketName": true, "folderPath": true,
+}
+
+// build turns a checked tree into a Manifest.
+func (p *parser) build(root *yaml.Node) *Manifest {
+	m := &Manifest{Path: p.file, Dir: filepath.Dir(p.file), Version: 1}
+	_, target := get(root, "target")
+	_, org := get(target, "orgId")
+	_, sandbox := get(target, "sandbox")
+	m.Target = Target{OrgID: org.Value, Sandbox: sandbox.Value}
+	_, defaults := get(root, "defaults")
+	_, list := get(root, "connections")
+	if list == nil {
+		return m
+	}
+	m.Connections = make([]Connection, 0, len(list.Content))
+	for i, item := range list.Content {
+		mg := merge(defaults, item)
+		c := Connection{
+			Index:          i,
+			Name:           mg.name.Value,
+			ConnectionSpec: S3Spec,
+			SpecName:       mg.specName.Value,
+			Params:         make(map[string]Value, len(mg.params)),
+			Pos:            posOf(mg.nameKey),
+		}
+		if mg.description != nil {
+			c.Description = mg.description.Value
+		}
+		for _, pr := range mg.params {
+			v := Value{Pos: posOf(pr.value)}
+			if pr.value.Kind == yaml.MappingNode {
+				k, val := pr.value.Content[0], pr.value.Content[1]
+				v.Ref = &Ref{Kind: k.Value, Name: val.Value}
+			} else {
+				v.Literal = pr.value.Value
+			}
+			c.Params[pr.name] = v
+		}
+		m.Connections = append(m.Connections, c)
+	}
+	return m
+}

@@ -1,0 +1,146 @@
+package manifest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// MaxSecretFile is the largest {file: PATH} reference Resolve reads.
+const MaxSecretFile = 64 << 10
+
+// Secret reports whether an auth param holds a secret, which must be written as a reference.
+func Secret(param string) bool {
+	return param == "s3SecretKey" || param == "s3SessionToken"
+}
+
+// Resolve returns every auth param of c with its references read: {env: NAME} through
+// lookupEnv (os.LookupEnv in production; unset or empty is an error), {file: PATH} relative to
+// m.Dir (one trailing newline trimmed; at most MaxSecretFile bytes). Its error is Diagnostics
+// naming the entry, the param and the variable or file, never a value.
+func (m *Manifest) Resolve(c Connection, lookupEnv func(string) (string, bool)) (map[string]string, error) {
+	out := make(map[string]string, len(c.Params))
+	names := make([]string, 0, len(c.Params))
+	for name := range c.Params {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var diags Diagnostics
+	for _, name := range names {
+		v := c.Params[name]
+		if v.Ref == nil {
+			out[name] = v.Literal
+			continue
+		}
+		val, err := m.read(*v.Ref, lookupEnv)
+		if err != nil {
+			diags = append(diags, Diagnostic{
+				File:    m.Path,
+				Pos:     v.Pos,
+				Path:    fmt.Sprintf("connections[%d] (%s): auth.params.%s", c.Index, c.Name, name),
+				Message: err.Error(),
+			})
+			continue
+		}
+		out[name] = val
+	}
+	if len(diags) > 0 {
+		diags.sort()
+		return nil, diags
+	}
+	return out, nil
+}
+
+// read resolves one reference. Its errors never hold the value.
+func (m *Manifest) read(r Ref, lookupEnv func(string) (string, bool)) (string, error) {
+	switch r.Kind {
+	case "env":
+		if lookupEnv == nil {
+			return "", fmt.Errorf("environment variable %s is not set", r.Name)
+		}
+		v, ok := lookupEnv(r.Name)
+		if !ok {
+			return "", fmt.Errorf("environment variable %s is not set", r.Name)
+		}
+		if v == "" {
+			return "", fmt.Errorf("environment variable %s is empty", r.Name)
+		}
+		return v, nil
+	case "file":
+		path := r.Name
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(m.Dir, path)
+		}
+		b, err := readLimited(path)
+		if err != nil {
+			return "", err
+		}
+		s := string(b)
+		if strings.HasSuffix(s, "\r\n") {
+			s = s[:len(s)-2]
+		} else if strings.HasSuffix(s, "\n") {
+			s = s[:len(s)-1]
+		}
+		if s == "" {
+			return "", fmt.Errorf("file %s is empty", path)
+		}
+		return s, nil
+	}
+	return "", fmt.Errorf("unknown reference kind %q", r.Kind)
+}
+
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fileError(path, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxSecretFile+1))
+	if err != nil {
+		return nil, fileError(path, err)
+	}
+	if len(b) > MaxSecretFile {
+		return nil, fmt.Errorf("file %s is larger than %d KiB", path, MaxSecretFile>>10)
+	}
+	return b, nil
+}
+
+// fileError names the file once, with the operating system's reason.
+func fileError(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("cannot read file %s: %w", path, err)
+}
+
+// Refs returns every distinct secret reference in the manifest, in file order.
+func (m *Manifest) Refs() []Ref {
+	seen := map[Ref]bool{}
+	var refs []Ref
+	for _, c := range m.Connections {
+		names := make([]string, 0, len(c.Params))
+		for name := range c.Params {
+			names = append(names, name)
+		}
+		sort.Slice(names, func(i, j int) bool {
+			a, b := c.Params[names[i]].Pos, c.Params[names[j]].Pos
+			if a.Line != b.Line {
+				return a.Line < b.Line
+			}
+			return a.Col < b.Col
+		})
+		for _, name := range names {
+			if r := c.Params[name].Ref; r != nil && !seen[*r] {
+				seen[*r] = true
+				refs = append(refs, *r)
+			}
+		}
+	}
+	return refs
+}
