@@ -343,5 +343,5 @@ func (s *Server) applyPatch(r *record, ops []patchOp, client string) (*record, e
 	c.UpdatedAt = now.UnixMilli()
 	c.UpdatedBy = client + "@AdobeID"
 	c.UpdatedClient = client
-	return &record{scope: r.scope, conn: c, digests: digests, inUse: r.inUse}, nil
+	return &record{scope: r.scope, conn: c, digests: digests, inUse: r.inUse, created: r.created}, nil
 }

@@ -87,7 +87,8 @@ func (f filter) match(c *flowservice.Connection) bool {
 
 var orderFields = []string{"name", "-name", "createdAt", "-createdAt", "updatedAt", "-updatedAt"}
 
-// sortRecords orders recs by orderby (one of orderFields), ties broken by id.
+// sortRecords orders recs by orderby (one of orderFields), ties broken by creation order
+// (then id), so that pages are stable; a descending order is the exact reverse.
 func sortRecords(recs []*record, orderby string) {
 	desc := strings.HasPrefix(orderby, "-")
 	field := strings.TrimPrefix(orderby, "-")
@@ -101,11 +102,14 @@ func sortRecords(recs []*record, orderby string) {
 		default:
 			c = cmp.Compare(a.conn.CreatedAt, b.conn.CreatedAt)
 		}
-		if desc {
-			c = -c
+		if c == 0 {
+			c = cmp.Compare(a.created, b.created)
 		}
 		if c == 0 {
 			c = strings.Compare(a.conn.ID, b.conn.ID)
+		}
+		if desc {
+			c = -c // the exact reverse of the ascending order
 		}
 		return c
 	})

@@ -26,6 +26,7 @@ type record struct {
 	conn    flowservice.Connection // Auth.Params holds the non-secret params only
 	digests map[string]string      // secret param -> hex HMAC-SHA256 of its value
 	inUse   bool
+	created uint64 // creation order, breaks ties of equal createdAt (same millisecond)
 }
 
 type store struct {
@@ -160,6 +161,7 @@ type stateRecord struct {
 	InUse         bool                   `json:"inUse,omitempty"`
 	Connection    flowservice.Connection `json:"connection"`
 	SecretDigests map[string]string      `json:"secretDigests,omitempty"`
+	Created       uint64                 `json:"created"`
 }
 
 func (s *Server) load(path string) error {
@@ -198,7 +200,7 @@ func (s *Server) load(path string) error {
 				return fmt.Errorf("emulator: load state %s: connection %s holds secret param %s in clear", path, c.ID, p)
 			}
 		}
-		s.store.put(&record{scope: scope{sr.OrgID, sr.Sandbox}, conn: c, digests: sr.SecretDigests, inUse: sr.InUse})
+		s.store.put(&record{scope: scope{sr.OrgID, sr.Sandbox}, conn: c, digests: sr.SecretDigests, inUse: sr.InUse, created: sr.Created})
 	}
 	s.store.dirty = false
 	return nil
@@ -238,7 +240,7 @@ func (s *Server) Save() error {
 	for _, r := range recs {
 		f.Connections = append(f.Connections, stateRecord{
 			OrgID: r.scope.org, Sandbox: r.scope.sandbox, InUse: r.inUse,
-			Connection: r.conn, SecretDigests: r.digests,
+			Connection: r.conn, SecretDigests: r.digests, Created: r.created,
 		})
 	}
 	data, err := json.MarshalIndent(f, "", "  ")
@@ -352,7 +354,7 @@ func (s *Server) Mutate(id string, f func(c *flowservice.Connection)) bool {
 	c.Version = c.ETag
 	c.UpdatedAt = now.UnixMilli()
 	c.UpdatedBy = "someone-else@AdobeID"
-	s.store.put(&record{scope: r.scope, conn: c, digests: digests, inUse: r.inUse})
+	s.store.put(&record{scope: r.scope, conn: c, digests: digests, inUse: r.inUse, created: r.created})
 	return true
 }
 
@@ -436,6 +438,7 @@ func (s *Server) newRecord(sc scope, nc flowservice.NewConnection, user, client 
 			IMSOrgID:       sc.org,
 		},
 		digests: digests,
+		created: s.store.seq, // newETag just advanced it
 	}
 }
 
