@@ -185,11 +185,14 @@ func (p *parser) prepare(root *yaml.Node) *yaml.Node {
 		return root
 	}
 	budget := schema.MaxAliasExpansion
-	var expand func(n *yaml.Node, depth int) (*yaml.Node, bool)
-	expand = func(n *yaml.Node, depth int) (*yaml.Node, bool) {
-		budget--
+	// origin is the outermost alias being expanded, where a problem points; nil outside aliases.
+	var expand func(n *yaml.Node, depth int, origin *yaml.Node) (*yaml.Node, bool)
+	expand = func(n *yaml.Node, depth int, origin *yaml.Node) (*yaml.Node, bool) {
+		if origin != nil {
+			budget--
+		}
 		if budget < 0 || depth > schema.MaxDepth {
-			p.add(n, "", schema.ErrAliasExpansion.Error())
+			p.add(origin, "", schema.ErrAliasExpansion.Error())
 			return nil, false
 		}
 		if n.Kind == yaml.AliasNode {
@@ -197,7 +200,10 @@ func (p *parser) prepare(root *yaml.Node) *yaml.Node {
 				p.add(n, "", "unknown YAML alias")
 				return nil, false
 			}
-			return expand(n.Alias, depth+1)
+			if origin == nil {
+				origin = n
+			}
+			return expand(n.Alias, depth+1, origin)
 		}
 		if len(n.Content) == 0 {
 			return n, true
@@ -206,13 +212,13 @@ func (p *parser) prepare(root *yaml.Node) *yaml.Node {
 		c.Content = make([]*yaml.Node, len(n.Content))
 		for i, e := range n.Content {
 			var ok bool
-			if c.Content[i], ok = expand(e, depth+1); !ok {
+			if c.Content[i], ok = expand(e, depth+1, origin); !ok {
 				return nil, false
 			}
 		}
 		return &c, true
 	}
-	out, ok := expand(root, 0)
+	out, ok := expand(root, 0, nil)
 	if !ok {
 		return nil
 	}

@@ -389,6 +389,9 @@ func suggest(k string, known []string) string {
 		if strings.EqualFold(c, k) {
 			return c
 		}
+		if len(k) >= 4 && strings.HasPrefix(strings.ToLower(c), strings.ToLower(k)) {
+			return c
+		}
 		if d := distance(strings.ToLower(k), strings.ToLower(c)); d < bestD {
 			best, bestD = c, d
 		}

@@ -9,9 +9,9 @@ package schema
 import (
 	"bytes"
 	_ "embed"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"encoding/json"
 	"sort"
 	"sync"
 
@@ -146,7 +146,7 @@ func content(n *yaml.Node) *yaml.Node {
 
 // MaxAliasExpansion caps how many YAML nodes aliases may expand to in one document, so a
 // "billion laughs" document is rejected instead of exhausting memory.
-const MaxAliasExpansion = 1 << 20
+const MaxAliasExpansion = 1 << 18
 
 // MaxDepth caps the nesting of a document.
 const MaxDepth = 100
