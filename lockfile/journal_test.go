@@ -1,0 +1,380 @@
+package lockfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+func entry(id string) *Entry {
+	return &Entry{
+		ID:             id,
+		ETag:           `"` + id + `-etag"`,
+		SpecName:       "Access Key",
+		ConnectionSpec: Spec{ID: "ecadc60c-7455-4d87-84dc-2a0e293d997b", Version: "1.0"},
+		Params:         map[string]string{"bucketName": id},
+		SecretDigests:  map[string]string{"s3SecretKey": Digest(testSalt, "secret-"+id)},
+		CreatedAt:      time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, time.UTC),
+		UpdatedAt:      time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, time.UTC),
+	}
+}
+
+func openJournal(t testing.TB, lockPath string) *Journal {
+	t.Helper()
+	j, err := OpenJournal(lockPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+func TestJournalGroupCommit(t *testing.T) {
+	lockPath := filepath.Join(t.TempDir(), "m.lock.json")
+	j := openJournal(t, lockPath)
+	const workers, perWorker = 64, 8
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			for i := range perWorker {
+				name := fmt.Sprintf("conn-%02d-%d", w, i)
+				if err := j.Begin(name, "create", ""); err != nil {
+					errs <- err
+					return
+				}
+				if err := j.Commit(name, entry("id-"+name)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	syncs := j.syncs
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ops := int64(workers * perWorker * 2)
+	t.Logf("%d records, %d fsyncs", ops, syncs)
+	if syncs >= ops {
+		t.Errorf("%d fsyncs for %d records: no group commit", syncs, ops)
+	}
+
+	f := sampleFile()
+	changed, err := Fold(f, lockPath)
+	if err != nil || !changed {
+		t.Fatalf("Fold = %v, %v", changed, err)
+	}
+	for w := range workers {
+		for i := range perWorker {
+			name := fmt.Sprintf("conn-%02d-%d", w, i)
+			if d := cmp.Diff(entry("id-"+name), f.Connections[name]); d != "" {
+				t.Errorf("%s (-want +got):\n%s", name, d)
+			}
+		}
+	}
+	if len(f.Connections) != workers*perWorker+2 {
+		t.Errorf("%d entries after fold", len(f.Connections))
+	}
+	if err := RemoveJournal(lockPath); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := Fold(f, lockPath); changed || err != nil {
+		t.Errorf("Fold without a journal = %v, %v", changed, err)
+	}
+	if err := RemoveJournal(lockPath); err != nil {
+		t.Errorf("RemoveJournal of an absent journal: %v", err)
+	}
+}
+
+func TestFold(t *testing.T) {
+	type step struct {
+		begin  bool
+		name   string
+		op, id string
+		e      *Entry
+	}
+	begin := func(name, op, id string) step { return step{begin: true, name: name, op: op, id: id} }
+	commit := func(name string, e *Entry) step { return step{name: name, e: e} }
+	with := func(e *Entry, f func(*Entry)) *Entry { f(e); return e }
+	base := func() map[string]*Entry {
+		return map[string]*Entry{"kept": entry("k"), "old": entry("o"), "replaced": entry("r")}
+	}
+	tests := []struct {
+		name        string
+		steps       []step
+		want        map[string]*Entry
+		wantChanged bool
+	}{
+		{"empty journal", nil, base(), false},
+		{"create committed", []step{begin("new", "create", ""), commit("new", entry("n"))},
+			with2(base(), "new", entry("n")), true},
+		{"create in flight", []step{begin("new", "create", "")},
+			with2(base(), "new", &Entry{Pending: PendingCreate}), true},
+		{"replace in flight keeps id and retired", []step{begin("replaced", "create", "")},
+			with2(base(), "replaced", with(entry("r"), func(e *Entry) { e.Pending = PendingCreate })), true},
+		{"replace done", []step{
+			begin("replaced", "create", ""),
+			commit("replaced", with(entry("r2"), func(e *Entry) { e.Retired = []string{"r"} })),
+			begin("replaced", "delete", "r"),
+			commit("replaced", entry("r2")),
+		}, with2(base(), "replaced", entry("r2")), true},
+		{"update in flight changes nothing", []step{begin("kept", "update", "k")}, base(), false},
+		{"delete in flight changes nothing", []step{begin("old", "delete", "o")}, base(), false},
+		{"delete committed", []step{begin("old", "delete", "o"), commit("old", nil)},
+			with2(base(), "old", nil), true},
+		{"same entry committed again", []step{begin("kept", "update", "k"), commit("kept", entry("k"))}, base(), false},
+		{"later commit wins", []step{commit("kept", entry("k2")), commit("kept", entry("k3"))},
+			with2(base(), "kept", entry("k3")), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lockPath := filepath.Join(t.TempDir(), "m.lock.json")
+			j := openJournal(t, lockPath)
+			for _, s := range tt.steps {
+				var err error
+				if s.begin {
+					err = j.Begin(s.name, s.op, s.id)
+				} else {
+					err = j.Commit(s.name, s.e)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := j.Close(); err != nil {
+				t.Fatal(err)
+			}
+			f := sampleFile()
+			f.Connections = base()
+			changed, err := Fold(f, lockPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if changed != tt.wantChanged {
+				t.Errorf("changed = %v, want %v", changed, tt.wantChanged)
+			}
+			if d := cmp.Diff(tt.want, f.Connections); d != "" {
+				t.Errorf("connections after Fold (-want +got):\n%s", d)
+			}
+			// The folded file saves and loads.
+			path := lockPath
+			if err := f.Save(path); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Load(path, testTarget); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func with2(m map[string]*Entry, name string, e *Entry) map[string]*Entry {
+	if e == nil {
+		delete(m, name)
+	} else {
+		m[name] = e
+	}
+	return m
+}
+
+// journalBytes writes a journal of n committed entries and returns its bytes.
+func journalBytes(t testing.TB, n int) []byte {
+	t.Helper()
+	lockPath := filepath.Join(t.TempDir(), "m.lock.json")
+	j := openJournal(t, lockPath)
+	for i := range n {
+		if err := j.Commit(fmt.Sprintf("c%d", i), entry(fmt.Sprintf("id%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(lockPath + journalSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestJournalDamage(t *testing.T) {
+	good := journalBytes(t, 3)
+	lines := bytes.SplitAfter(good, []byte("\n"))[:3]
+	join := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	flip := func(l []byte) []byte {
+		c := bytes.Clone(l)
+		i := bytes.Index(c, []byte("id1"))
+		c[i+2] = '9'
+		return c
+	}
+	tests := []struct {
+		name      string
+		data      []byte
+		wantNames []string // entries folded in
+		wantErr   string   // a *FormatError containing it
+	}{
+		{"whole", good, []string{"c0", "c1", "c2"}, ""},
+		{"torn last line", join(lines[0], lines[1], lines[2][:len(lines[2])/2]), []string{"c0", "c1"}, ""},
+		{"last line without newline", join(lines[0], lines[1], lines[2][:len(lines[2])-1]), []string{"c0", "c1"}, ""},
+		{"zeros at the end", join(lines[0], make([]byte, 100)), []string{"c0"}, ""},
+		{"corrupt last line", join(lines[0], flip(lines[1])), []string{"c0"}, ""},
+		{"corrupt middle line", join(lines[0], flip(lines[1]), lines[2]), nil, "line 2: checksum mismatch"},
+		{"garbage middle line", join(lines[0], []byte("{oops\n"), lines[2]), nil, "line 2: bad record"},
+		{"missing record", join(lines[0], lines[2]), nil, "line 2: sequence 3, want 2"},
+		{"duplicated record", join(lines[0], lines[0], lines[1]), nil, "line 2: sequence 1, want 2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lockPath := filepath.Join(t.TempDir(), "m.lock.json")
+			writeFile(t, lockPath+journalSuffix, tt.data)
+			f := sampleFile()
+			f.Connections = map[string]*Entry{}
+			_, err := Fold(f, lockPath)
+			if tt.wantErr != "" {
+				var fe *FormatError
+				if !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Fold = %v, want *FormatError containing %q", err, tt.wantErr)
+				}
+				if len(f.Connections) != 0 {
+					t.Errorf("a refused journal changed the file: %v", f.Connections)
+				}
+				if _, err := OpenJournal(lockPath); !errors.As(err, &fe) {
+					t.Errorf("OpenJournal of a corrupt journal = %v, want *FormatError", err)
+				}
+				after, _ := os.ReadFile(lockPath + journalSuffix)
+				if !bytes.Equal(after, tt.data) {
+					t.Error("a refused journal was modified")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for name := range f.Connections {
+				names = append(names, name)
+			}
+			if d := cmp.Diff(tt.wantNames, names, sortStrings); d != "" {
+				t.Errorf("folded (-want +got):\n%s", d)
+			}
+
+			// Reopening cuts the torn tail off and continues the numbering.
+			j := openJournal(t, lockPath)
+			if err := j.Commit("after", entry("after")); err != nil {
+				t.Fatal(err)
+			}
+			if err := j.Close(); err != nil {
+				t.Fatal(err)
+			}
+			f.Connections = map[string]*Entry{}
+			if _, err := Fold(f, lockPath); err != nil {
+				t.Fatalf("Fold after reopening: %v", err)
+			}
+			if f.Connections["after"] == nil || len(f.Connections) != len(tt.wantNames)+1 {
+				t.Errorf("after reopening, folded %v", f.Connections)
+			}
+		})
+	}
+}
+
+var sortStrings = cmpopts.SortSlices(func(a, b string) bool { return a < b })
+
+func TestJournalRejects(t *testing.T) {
+	lockPath := filepath.Join(t.TempDir(), "m.lock.json")
+	j := openJournal(t, lockPath)
+	if err := j.Begin("x", "replace", ""); err == nil {
+		t.Error("Begin with an unknown op succeeded")
+	}
+	if err := j.Begin("", "create", ""); err == nil {
+		t.Error("Begin with no name succeeded")
+	}
+	if err := j.Commit("x", &Entry{}); err == nil {
+		t.Error("Commit of an entry without id or pending succeeded")
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if err := j.Begin("x", "create", ""); err == nil {
+		t.Error("Begin after Close succeeded")
+	}
+	data, _ := os.ReadFile(lockPath + journalSuffix)
+	if len(data) != 0 {
+		t.Errorf("rejected records were written: %q", data)
+	}
+}
+
+func TestJournalHoldsNoSecret(t *testing.T) {
+	lockPath := filepath.Join(t.TempDir(), "m.lock.json")
+	j := openJournal(t, lockPath)
+	e := entry("x")
+	e.SecretDigests["s3SessionToken"] = Digest(testSalt, "canary-session-token-4711")
+	if err := j.Begin("x", "create", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Commit("x", e); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	data, _ := os.ReadFile(lockPath + journalSuffix)
+	if bytes.Contains(data, []byte("canary-session-token-4711")) || bytes.Contains(data, []byte("secret-x")) {
+		t.Errorf("journal holds a secret:\n%s", data)
+	}
+	if fi, err := os.Stat(lockPath + journalSuffix); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("journal mode: %v %v", fi.Mode(), err)
+	}
+}
+
+func BenchmarkJournal64(b *testing.B) {
+	for _, workers := range []int{1, 64} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			lockPath := filepath.Join(b.TempDir(), "m.lock.json")
+			j := openJournal(b, lockPath)
+			e := entry("bench")
+			work := make(chan int, b.N)
+			for i := range b.N {
+				work <- i
+			}
+			close(work)
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for range workers {
+				wg.Go(func() {
+					for i := range work {
+						name := fmt.Sprintf("c%d", i)
+						if err := j.Begin(name, "create", ""); err != nil {
+							b.Error(err)
+							return
+						}
+						if err := j.Commit(name, e); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.StopTimer()
+			b.ReportMetric(float64(j.syncs)/float64(b.N), "fsyncs/op")
+			if err := j.Close(); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
