@@ -65,12 +65,9 @@ func (v *jsonPlanView) Plan(cs *reconcile.Changeset) error {
 		FormatVersion:  jsonFormatVersion,
 		Refreshed:      cs.Refreshed,
 		SecretsUnknown: cs.SecretsUnknown,
-		Summary: jsonSummary{
-			Create: n.Create, Update: n.Update, Replace: n.Replace,
-			Delete: n.Delete, Orphan: n.Orphan, Unchanged: n.Unchanged,
-		},
-		Changes:   []jsonChange{},
-		Unmanaged: []jsonUnmanaged{},
+		Summary:        jsonSummary(n),
+		Changes:        []jsonChange{},
+		Unmanaged:      []jsonUnmanaged{},
 	}
 	for i := range cs.Changes {
 		ch := &cs.Changes[i]

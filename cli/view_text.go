@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/sergi/go-diff/diffmatchpatch"
@@ -134,9 +135,7 @@ func textFieldValue(a reconcile.Action, f reconcile.FieldChange, p palette) stri
 // {+inserted+} in plain text, red and green in colour. Long unchanged runs are elided to
 // diffContext characters either side of an edit.
 func inlineDiff(before, after string, p palette) string {
-	dmp := diffmatchpatch.New()
-	dmp.DiffTimeout = 0 // no deadline: the same inputs must give the same diff
-	diffs := dmp.DiffCleanupSemantic(dmp.DiffMain(before, after, false))
+	diffs := wordDiff(before, after)
 	var b strings.Builder
 	b.WriteByte('"')
 	for i, d := range diffs {
@@ -162,8 +161,69 @@ func inlineDiff(before, after string, p palette) string {
 	return b.String()
 }
 
-// elide shortens an unchanged run, keeping diffContext characters next to each neighbouring
-// edit (a run at the start keeps only its end, one at the end only its start).
+// wordDiff diffs two strings word by word (a word is a run of letters and digits; any other
+// character stands alone), so an edit never splits a word, then cleans the result up
+// semantically so that short unchanged runs between edits are folded into them.
+func wordDiff(before, after string) []diffmatchpatch.Diff {
+	dmp := diffmatchpatch.New()
+	dmp.DiffTimeout = 0   // no deadline: the same inputs must give the same diff
+	words := []string{""} // index 0 unused, as in diffmatchpatch's line mode
+	ids := map[string]int{}
+	encode := func(s string) []rune {
+		var out []rune
+		for _, w := range splitWords(s) {
+			id, ok := ids[w]
+			if !ok {
+				id = len(words)
+				ids[w] = id
+				words = append(words, w)
+			}
+			out = append(out, indexRune(id))
+		}
+		return out
+	}
+	a, b := encode(before), encode(after)
+	diffs := dmp.DiffCleanupSemantic(dmp.DiffMainRunes(a, b, false))
+	return dmp.DiffCharsToLines(diffs, words)
+}
+
+// indexRune encodes a word index as diffmatchpatch's line mode does: skipping the surrogate
+// range, which is not valid in a string.
+func indexRune(i int) rune {
+	const surrogateStart, surrogateEnd = 0xd800, 0xdfff + 1
+	if i < surrogateStart {
+		return rune(i)
+	}
+	return rune(i + (surrogateEnd - surrogateStart))
+}
+
+func splitWords(s string) []string {
+	var words []string
+	start := -1
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			if start < 0 {
+				start = i
+			}
+		} else {
+			if start >= 0 {
+				words = append(words, s[start:i])
+				start = -1
+			}
+			words = append(words, s[i:i+size])
+		}
+		i += size
+	}
+	if start >= 0 {
+		words = append(words, s[start:])
+	}
+	return words
+}
+
+// elide shortens an unchanged run, keeping about diffContext characters next to each
+// neighbouring edit (a run at the start keeps only its end, one at the end only its start),
+// cut at a space when there is one nearby so that words stay whole.
 func elide(s string, editBefore, editAfter bool) string {
 	r := []rune(s)
 	keepHead, keepTail := 0, 0
@@ -176,7 +236,32 @@ func elide(s string, editBefore, editAfter bool) string {
 	if len(r) <= keepHead+keepTail+1 {
 		return quoteInner(s)
 	}
-	return quoteInner(string(r[:keepHead])) + "…" + quoteInner(string(r[len(r)-keepTail:]))
+	head, tail := r[:keepHead], r[len(r)-keepTail:]
+	if i := lastSpace(head); i >= keepHead/2 {
+		head = head[:i+1]
+	}
+	if i := firstSpace(tail); i >= 0 && i <= keepTail/2 {
+		tail = tail[i:]
+	}
+	return quoteInner(string(head)) + "…" + quoteInner(string(tail))
+}
+
+func lastSpace(r []rune) int {
+	for i := len(r) - 1; i >= 0; i-- {
+		if r[i] == ' ' {
+			return i
+		}
+	}
+	return -1
+}
+
+func firstSpace(r []rune) int {
+	for i, c := range r {
+		if c == ' ' {
+			return i
+		}
+	}
+	return -1
 }
 
 // quoteInner escapes s as strconv.Quote does, without the surrounding quotes.
