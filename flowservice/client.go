@@ -245,9 +245,6 @@ func (c *Client) Get(ctx context.Context, id string) (*Connection, error) {
 			return &page.Items[i], nil
 		}
 	}
-	if len(page.Items) == 1 && page.Items[0].ID == "" {
-		return &page.Items[0], nil
-	}
 	return nil, &Error{Op: r.op, Method: r.method, Status: http.StatusNotFound, Message: fmt.Sprintf("connection %s is not in the 200 answer (%d items)", id, len(page.Items)), RequestID: resp.header.Get("x-request-id")}
 }
 
