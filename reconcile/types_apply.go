@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"context"
 	"time"
 
 	"github.com/flowsync/flowsync/flowservice"
@@ -26,6 +27,10 @@ type ApplyOptions struct {
 	Now         func() time.Time // clock for lockfile timestamps; default time.Now
 	OnResult    func(Result)     // called as each change finishes (any goroutine, serialized)
 	MaxStale    int              // 412 re-read rounds per entry, default 3
+	// Requests is the context of the requests themselves. Cancelling Apply's ctx stops new work
+	// but lets in-flight requests finish; cancelling Requests aborts them too. Default:
+	// context.WithoutCancel(ctx).
+	Requests context.Context
 }
 
 // Result is the outcome of one change.

@@ -1,0 +1,225 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/reconcile"
+)
+
+// drainTimeout bounds how long in-flight requests may finish after the first interrupt.
+const drainTimeout = 30 * time.Second
+
+func newApplyCmd(ctx context.Context, g *globals) *cobra.Command {
+	var (
+		f           planFlags
+		concurrency int
+		maxRPS      float64
+		yes         bool
+	)
+	cmd := &cobra.Command{
+		Use:   "apply -f MANIFEST",
+		Short: "Create, update, replace and (with --prune) delete connections to match the manifest",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.check(); err != nil {
+				return err
+			}
+			if concurrency < 1 || concurrency > 1024 {
+				return withHints(ExitError, fmt.Errorf("--concurrency %d: must be between 1 and 1024", concurrency))
+			}
+			if maxRPS < 0 {
+				return withHints(ExitError, fmt.Errorf("--max-rps %g: must not be negative (0 means no cap)", maxRPS))
+			}
+			return applyManifest(cmd.Context(), g, &f, concurrency, maxRPS, yes)
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().IntVar(&concurrency, "concurrency", 8, "requests in flight at once")
+	cmd.Flags().Float64Var(&maxRPS, "max-rps", 0, "hard cap on requests per second (0: none; flowsync still slows down when throttled)")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking (required when not on a terminal)")
+	return cmd
+}
+
+func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency int, maxRPS float64, yes bool) error {
+	m, err := loadManifest(f.file)
+	if err != nil {
+		return err
+	}
+	want, err := resolveDesired(m, g.env, false)
+	if err != nil {
+		return err
+	}
+	lockPath := lockfilePath(f.lockfile, f.file)
+	target := lockTarget(m)
+	// Refuse a bad lockfile before taking the run lock or connecting.
+	if _, _, err := readLock(lockPath, target); err != nil {
+		return err
+	}
+	svc, err := connect(g, m, lockPath, concurrency, maxRPS)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+
+	runLock, err := lockfile.Acquire(lockPath)
+	if err != nil {
+		return lockErr(err)
+	}
+	defer runLock.Release()
+	lock, folded, err := readLock(lockPath, target)
+	if err != nil {
+		return err
+	}
+	if folded {
+		// A previous run died: make what its journal recorded part of the lockfile first.
+		if err := saveLock(lock, lockPath); err != nil {
+			return err
+		}
+		g.log.Info("recovered an interrupted run from its journal", "lockfile", lockPath)
+	}
+
+	cs, err := plan(ctx, g, m, lockPath, lock, want, f, false)
+	if err != nil {
+		return err
+	}
+	view, _ := NewPlanView("text", g.io)
+	if err := view.Plan(cs); err != nil {
+		return withHints(ExitError, err)
+	}
+	if !cs.HasChanges() {
+		return nil
+	}
+	if err := confirm(g, yes); err != nil {
+		return err
+	}
+
+	journal, err := lockfile.OpenJournal(lockPath)
+	if err != nil {
+		return withHints(ExitError, err, "check that the lockfile's directory is writable")
+	}
+	soft, hard, stopSignals := interrupts(ctx, g)
+	defer stopSignals()
+
+	av, _ := NewApplyView("text", g.io)
+	total := 0
+	for _, ch := range cs.Changes {
+		switch ch.Action {
+		case reconcile.Create, reconcile.Update, reconcile.Replace, reconcile.Delete:
+			total++
+		}
+	}
+	av.Started(total)
+	start := time.Now()
+	out, sum, applyErr := reconcile.Apply(soft, svc.client, cs, lock, reconcile.ApplyOptions{
+		Concurrency: concurrency,
+		Journal:     journal,
+		OnResult:    av.Result,
+		Requests:    hard,
+	})
+	elapsed := time.Since(start)
+	jerr := journal.Close()
+	if err := saveLock(out, lockPath); err != nil {
+		return err
+	}
+	if jerr == nil {
+		if err := lockfile.RemoveJournal(lockPath); err != nil {
+			g.log.Warn("could not remove the journal; the next run folds it in again", "error", err)
+		}
+	}
+	st := svc.client.Stats()
+	av.Done(sum, RunStats{Duration: elapsed, Requests: st.Requests, Throttled: st.Throttled, Retries: st.Retries})
+
+	var stopped *reconcile.StoppedError
+	var partial *reconcile.PartialError
+	switch {
+	case applyErr == nil:
+		return nil
+	case errors.As(applyErr, &stopped):
+		return serviceErr("apply", stopped.Err)
+	case soft.Err() != nil:
+		return withHints(ExitInterrupted, errors.New("interrupted: what finished is saved in "+lockPath),
+			"run the same apply again to continue; it picks up where this one stopped")
+	case errors.As(applyErr, &partial):
+		return withHints(ExitApplyFailed, applyErr, "every success is saved; fix the failures above and run apply again")
+	}
+	return withHints(ExitError, applyErr)
+}
+
+func saveLock(f *lockfile.File, path string) error {
+	if err := f.Save(path); err != nil {
+		return withHints(ExitError, fmt.Errorf("save lockfile: %w", err),
+			"the journal beside it still holds this run's progress: fix the problem and run apply again")
+	}
+	return nil
+}
+
+// confirm asks on a terminal and needs --yes otherwise.
+func confirm(g *globals, yes bool) error {
+	if yes {
+		return nil
+	}
+	if !g.io.InTTY {
+		return withHints(ExitError, errors.New("apply needs confirmation: stdin is not a terminal"),
+			"review the plan above and run again with --yes")
+	}
+	fmt.Fprint(g.io.Err, "\nApply these changes? Only 'yes' will be accepted: ")
+	line, err := bufio.NewReader(g.io.In).ReadString('\n')
+	if err != nil && line == "" {
+		return withHints(ExitError, errors.New("apply cancelled: no answer"))
+	}
+	if strings.TrimSpace(line) != "yes" {
+		return withHints(ExitError, errors.New("apply cancelled"), "nothing was changed")
+	}
+	return nil
+}
+
+// interrupts returns a soft context, cancelled on the first SIGINT/SIGTERM (start nothing new)
+// and a hard one, cancelled on the second or drainTimeout after the first (abort in-flight
+// requests). The journal keeps what is needed to heal either way.
+func interrupts(ctx context.Context, g *globals) (soft, hard context.Context, stop func()) {
+	soft, cancelSoft := context.WithCancel(ctx)
+	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		var drain <-chan time.Time
+		for n := 0; ; {
+			select {
+			case <-sigs:
+				n++
+				if n == 1 {
+					fmt.Fprintln(g.io.Err, "flowsync: interrupted: finishing requests in flight, then saving (interrupt again to stop at once)")
+					cancelSoft()
+					drain = time.After(drainTimeout)
+					continue
+				}
+				fmt.Fprintln(g.io.Err, "flowsync: stopping at once; the journal keeps what the next run needs")
+				cancelHard()
+				return
+			case <-drain:
+				cancelHard()
+				return
+			case <-done:
+				return
+			}
+		}
+	}()
+	return soft, hard, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancelSoft()
+		cancelHard()
+	}
+}

@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/manifest"
+	"github.com/flowsync/flowsync/reconcile"
+)
+
+// planFlags are the flags plan and apply share.
+type planFlags struct {
+	file     string
+	lockfile string
+	refresh  bool
+	prune    bool
+	only     []string
+}
+
+func (f *planFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&f.file, "file", "f", "", "manifest file (required)")
+	cmd.Flags().StringVar(&f.lockfile, "lockfile", "", "lockfile path (default: the manifest's path with .lock.json)")
+	cmd.Flags().BoolVar(&f.refresh, "refresh", false, "read the live connections and show drift (needs credentials)")
+	cmd.Flags().BoolVar(&f.prune, "prune", false, "delete orphans: recorded connections no longer in the manifest")
+	cmd.Flags().StringArrayVar(&f.only, "only", nil, "only names matching this glob (repeatable)")
+	_ = cmd.MarkFlagRequired("file")
+}
+
+func (f *planFlags) check() error {
+	for _, g := range f.only {
+		if _, err := path.Match(g, ""); err != nil {
+			return withHints(ExitError, fmt.Errorf("--only %q: %w", g, err), "globs use *, ? and [...] as in path.Match")
+		}
+	}
+	return nil
+}
+
+func (f *planFlags) options(noSecrets bool) reconcile.Options {
+	return reconcile.Options{Prune: f.prune, Only: f.only, NoSecrets: noSecrets}
+}
+
+func newPlanCmd(g *globals) *cobra.Command {
+	var (
+		f         planFlags
+		noSecrets bool
+		output    string
+		detailed  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "plan -f MANIFEST",
+		Short: "Show what apply would change; writes nothing",
+		Long: `plan compares the manifest with the lockfile (and, with --refresh, with the live
+connections) and prints the changes. It never writes anything. Without --refresh it needs no
+network and no credentials.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.check(); err != nil {
+				return err
+			}
+			view, err := NewPlanView(output, g.io)
+			if err != nil {
+				return withHints(ExitError, err)
+			}
+			m, err := loadManifest(f.file)
+			if err != nil {
+				return err
+			}
+			want, err := resolveDesired(m, g.env, noSecrets)
+			if err != nil {
+				return err
+			}
+			lockPath := lockfilePath(f.lockfile, f.file)
+			lock, _, err := readLock(lockPath, lockTarget(m))
+			if err != nil {
+				return err
+			}
+			cs, err := plan(cmd.Context(), g, m, lockPath, lock, want, &f, noSecrets)
+			if err != nil {
+				return err
+			}
+			if err := view.Plan(cs); err != nil {
+				return withHints(ExitError, err)
+			}
+			if detailed && cs.HasChanges() {
+				return &exitError{code: ExitChanges}
+			}
+			return nil
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVar(&noSecrets, "no-secrets", false, "do not read secret references (secret changes are not shown)")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: "+strings.Join(PlanFormats(), ", "))
+	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when there are changes (drift included), 0 when none")
+	return cmd
+}
+
+// plan computes the changeset, reading the live state first with --refresh.
+func plan(ctx context.Context, g *globals, m *manifest.Manifest, lockPath string, lock *lockfile.File, want []reconcile.Desired, f *planFlags, noSecrets bool) (*reconcile.Changeset, error) {
+	var observed *reconcile.Observed
+	if f.refresh {
+		svc, err := connect(g, m, lockPath, 8, 0)
+		if err != nil {
+			return nil, err
+		}
+		defer svc.Close()
+		if observed, err = observe(ctx, svc.client); err != nil {
+			return nil, err
+		}
+	}
+	return reconcile.Plan(want, lock, observed, f.options(noSecrets)), nil
+}

@@ -1,0 +1,559 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/lockfile"
+)
+
+// ErrNotStarted is the Result.Err of a change that was never started because the run was
+// interrupted or stopped.
+var ErrNotStarted = errors.New("not started: the run was stopped before this change")
+
+// PartialError is returned by Apply when some changes failed; every success is saved.
+type PartialError struct{ Failed, Total int }
+
+func (e *PartialError) Error() string {
+	return fmt.Sprintf("%d of %d changes failed", e.Failed, e.Total)
+}
+
+// StoppedError is returned when the run stopped early because every further call would fail
+// the same way (401/403).
+type StoppedError struct{ Err error }
+
+func (e *StoppedError) Error() string { return "run stopped: " + e.Err.Error() }
+func (e *StoppedError) Unwrap() error { return e.Err }
+
+// Apply carries out the changes of cs concurrently and returns a copy of lock with every
+// success recorded, even when it also returns an error. A failed change does not stop the
+// others, except a 401/403, which stops the run (*StoppedError). Cancelling ctx starts nothing
+// new (the rest are ErrNotStarted) and returns ctx's error once in-flight changes finish.
+func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.File, opts ApplyOptions) (*lockfile.File, *Summary, error) {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 8
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxStale <= 0 {
+		opts.MaxStale = 3
+	}
+	if opts.Requests == nil {
+		opts.Requests = context.WithoutCancel(ctx)
+	}
+	a := &applier{client: client, out: lock.Clone(), opts: opts, rctx: opts.Requests}
+
+	var todo []int
+	for i, ch := range cs.Changes {
+		switch ch.Action {
+		case Create, Update, Replace, Delete:
+			todo = append(todo, i)
+		}
+	}
+	results := make([]Result, len(todo))
+	var g errgroup.Group
+	g.SetLimit(opts.Concurrency)
+	var reportMu sync.Mutex
+	for k, i := range todo {
+		ch := &cs.Changes[i]
+		results[k] = Result{Name: ch.Name, Action: ch.Action, ID: ch.ID, Err: ErrNotStarted}
+		if ctx.Err() != nil || a.stopped.Load() {
+			continue
+		}
+		g.Go(func() error {
+			if ctx.Err() != nil || a.stopped.Load() {
+				return nil
+			}
+			r := a.run(ch)
+			if r.Err != nil && flowservice.IsAuth(r.Err) {
+				a.stop(r.Err)
+			}
+			results[k] = r
+			if opts.OnResult != nil {
+				reportMu.Lock()
+				opts.OnResult(r)
+				reportMu.Unlock()
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+
+	sum := &Summary{Results: results}
+	for _, r := range results {
+		if r.Err != nil {
+			sum.Failed++
+		}
+	}
+	switch {
+	case a.stopErr != nil:
+		return a.out, sum, &StoppedError{Err: a.stopErr}
+	case ctx.Err() != nil:
+		return a.out, sum, ctx.Err()
+	case sum.Failed > 0:
+		return a.out, sum, &PartialError{Failed: sum.Failed, Total: len(results)}
+	}
+	return a.out, sum, nil
+}
+
+type applier struct {
+	client Client
+	opts   ApplyOptions
+	rctx   context.Context
+
+	mu  sync.Mutex // guards out.Connections
+	out *lockfile.File
+
+	stopped  atomic.Bool
+	stopOnce sync.Once
+	stopErr  error
+}
+
+func (a *applier) stop(err error) {
+	a.stopOnce.Do(func() {
+		a.stopErr = err
+		a.stopped.Store(true)
+	})
+}
+
+func (a *applier) run(ch *Change) Result {
+	r := Result{Name: ch.Name, Action: ch.Action, ID: ch.ID}
+	switch ch.Action {
+	case Create:
+		r.Err = a.create(ch, &r, nil)
+	case Update:
+		r.Err = a.update(ch, &r)
+	case Replace:
+		r.Err = a.replace(ch, &r)
+	case Delete:
+		r.Err = a.delete(ch, &r)
+	}
+	return r
+}
+
+// commit records e (nil: removes the name) in the journal and in the output lockfile.
+func (a *applier) commit(name string, e *lockfile.Entry) error {
+	if a.opts.Journal != nil {
+		if err := a.opts.Journal.Commit(name, e); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if e == nil {
+		delete(a.out.Connections, name)
+	} else {
+		a.out.Connections[name] = e
+	}
+	return nil
+}
+
+func (a *applier) begin(name, op, id string) error {
+	if a.opts.Journal == nil {
+		return nil
+	}
+	if err := a.opts.Journal.Begin(name, op, id); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	return nil
+}
+
+// entryFor is what the lockfile records after d was applied as connection id at etag.
+func (a *applier) entryFor(d *Desired, id, etag string, prior *lockfile.Entry) *lockfile.Entry {
+	now := a.opts.Now().UTC()
+	e := &lockfile.Entry{
+		ID:             id,
+		ETag:           etag,
+		Description:    d.Description,
+		SpecName:       d.SpecName,
+		ConnectionSpec: lockfile.Spec{ID: d.Spec.ID, Version: d.Spec.Version},
+		CreatedAt:      now,
+		UpdatedAt:      now,
+	}
+	if prior != nil && prior.ID == id && !prior.CreatedAt.IsZero() {
+		e.CreatedAt = prior.CreatedAt
+	}
+	for k, p := range d.Params {
+		if p.Sensitive {
+			if e.SecretDigests == nil {
+				e.SecretDigests = map[string]string{}
+			}
+			e.SecretDigests[k] = lockfile.Digest(a.out.Salt, p.Value)
+			continue
+		}
+		if e.Params == nil {
+			e.Params = map[string]string{}
+		}
+		e.Params[k] = p.Value
+	}
+	return e
+}
+
+func newConnection(d *Desired) flowservice.NewConnection {
+	params := make(map[string]string, len(d.Params))
+	for k, p := range d.Params {
+		params[k] = p.Value
+	}
+	return flowservice.NewConnection{
+		Name:           d.Name,
+		Description:    d.Description,
+		Auth:           flowservice.Auth{SpecName: d.SpecName, Params: params},
+		ConnectionSpec: d.Spec,
+	}
+}
+
+// create POSTs ch.Desired, never blindly twice: when an earlier attempt's outcome is unknown
+// (ch.Heal, or a POST of this run), the name is looked up first and a single unrecorded
+// match is adopted. retired, when not nil, is recorded in the new entry (a replace's old ids).
+func (a *applier) create(ch *Change, r *Result, retired []string) error {
+	d := ch.Desired
+	heal := ch.Heal
+	const attempts = 3
+	for attempt := 0; attempt < attempts; attempt++ {
+		if heal {
+			adopted, err := a.heal(ch, r, retired)
+			if err != nil || adopted {
+				return err
+			}
+		}
+		if err := a.begin(d.Name, "create", ""); err != nil {
+			return err
+		}
+		ref, err := a.client.Create(a.rctx, newConnection(d))
+		if err == nil {
+			e := a.entryFor(d, ref.ID, ref.ETag, nil)
+			e.Retired = retired
+			r.ID = ref.ID
+			return a.commit(d.Name, e)
+		}
+		if !flowservice.IsUnknownOutcome(err) {
+			// The service refused: nothing was created. Undo the journal's intent.
+			if cerr := a.commit(d.Name, ch.Prior); cerr != nil {
+				return errors.Join(err, cerr)
+			}
+			return err
+		}
+		heal = true
+		r.Healed = true
+	}
+	return fmt.Errorf("create: outcome still unknown after %d attempts; the next apply looks the name up before creating", attempts)
+}
+
+// heal looks the name up and adopts exactly one unrecorded live connection that matches the
+// desired bucket. It reports whether it adopted one.
+func (a *applier) heal(ch *Change, r *Result, retired []string) (bool, error) {
+	d := ch.Desired
+	found, err := a.client.FindByName(a.rctx, d.Name, d.Spec)
+	if err != nil {
+		return false, fmt.Errorf("look up %q after an unknown create outcome: %w", d.Name, err)
+	}
+	a.mu.Lock()
+	recorded := recordedIDs(a.out.Connections)
+	a.mu.Unlock()
+	var match []flowservice.Connection
+	for _, c := range found {
+		if recorded[c.ID] || c.Name != d.Name || c.ConnectionSpec.ID != d.Spec.ID {
+			continue
+		}
+		if b, ok := d.Params["bucketName"]; ok && !b.Sensitive && c.Auth.Params["bucketName"] != b.Value {
+			continue
+		}
+		match = append(match, c)
+	}
+	switch len(match) {
+	case 0:
+		return false, nil
+	case 1:
+	default:
+		ids := make([]string, len(match))
+		for i, c := range match {
+			ids[i] = c.ID
+		}
+		sort.Strings(ids)
+		return false, fmt.Errorf("%d live connections are named %q (%s) and none is recorded: run \"flowsync import -f MANIFEST %s ID\" with the right one and delete the others",
+			len(match), d.Name, strings.Join(ids, ", "), d.Name)
+	}
+	c := match[0]
+	r.Healed, r.Adopted, r.ID = true, true, c.ID
+	// Adopt: the lost create carried the desired values, secrets included; record them with
+	// the live etag, then patch whatever visible field differs.
+	e := a.entryFor(d, c.ID, c.ETag, nil)
+	e.Retired = retired
+	live := stateOfLive(&c, e, a.out.Salt)
+	fields := diffState(d, live, nil, a.out.Salt)
+	if err := a.commit(d.Name, e); err != nil {
+		return true, err
+	}
+	if len(fields) == 0 {
+		return true, nil
+	}
+	_, err = a.patch(d, e, c.ETag, fields, r)
+	return true, err
+}
+
+func (a *applier) update(ch *Change, r *Result) error {
+	e := ch.Prior
+	if len(ch.Fields) > 0 {
+		ne, err := a.patch(ch.Desired, e, ch.ETag, ch.Fields, r)
+		if err != nil {
+			return err
+		}
+		e = ne
+	}
+	return a.retire(ch.Name, e)
+}
+
+// patch sends the minimal JSON Patch for fields with If-Match etag, re-reading and re-diffing
+// on 412 (at most MaxStale times), and records the result.
+func (a *applier) patch(d *Desired, prior *lockfile.Entry, etag string, fields []FieldChange, r *Result) (*lockfile.Entry, error) {
+	id := prior.ID
+	ops, err := patchOps(d, prior, fields)
+	if err != nil {
+		return nil, err
+	}
+	for round := 0; ; round++ {
+		if len(ops) == 0 {
+			e := a.entryFor(d, id, etag, prior)
+			e.Retired = prior.Retired
+			return e, a.commit(d.Name, e)
+		}
+		if err := a.begin(d.Name, "update", id); err != nil {
+			return nil, err
+		}
+		ref, err := a.client.Patch(a.rctx, id, etag, ops)
+		if err == nil {
+			e := a.entryFor(d, id, ref.ETag, prior)
+			e.Retired = prior.Retired
+			return e, a.commit(d.Name, e)
+		}
+		if !flowservice.IsPreconditionFailed(err) || round >= a.opts.MaxStale {
+			if flowservice.IsPreconditionFailed(err) {
+				return nil, fmt.Errorf("still stale after %d re-reads (someone keeps changing it): %w", round, err)
+			}
+			return nil, err
+		}
+		// Someone changed the connection: re-read it, re-diff, patch again with the fresh etag.
+		r.Retries412++
+		live, gerr := a.client.Get(a.rctx, id)
+		if gerr != nil {
+			if flowservice.IsNotFound(gerr) {
+				return nil, fmt.Errorf("deleted outside flowsync while being updated: run apply again to create it")
+			}
+			return nil, fmt.Errorf("re-read after 412: %w", gerr)
+		}
+		st := stateOfLive(live, prior, a.out.Salt)
+		if st.Spec != d.Spec || st.SpecName != d.SpecName {
+			return nil, fmt.Errorf("its connection spec or specName was changed outside flowsync: run plan --refresh to see the replace")
+		}
+		fresh := diffState(d, st, nil, a.out.Salt)
+		// Secrets cannot be read back: whatever secret this change meant to send is sent still.
+		for _, f := range fields {
+			if f.Sensitive && !hasPath(fresh, f.Path) {
+				fresh = append(fresh, f)
+			}
+		}
+		if ops, err = patchOps(d, prior, fresh); err != nil {
+			return nil, err
+		}
+		etag = live.ETag
+	}
+}
+
+func hasPath(fs []FieldChange, path string) bool {
+	for _, f := range fs {
+		if f.Path == path {
+			return true
+		}
+	}
+	return false
+}
+
+const sessionToken = "s3SessionToken"
+
+// patchOps is the minimal JSON Patch for fields: /description when it changed; the session
+// token alone as /auth/params/s3SessionToken when only it changed (the documented rotation);
+// otherwise the whole /auth/params, secrets included, since the service replaces every param.
+func patchOps(d *Desired, prior *lockfile.Entry, fields []FieldChange) ([]flowservice.PatchOp, error) {
+	var ops []flowservice.PatchOp
+	var params []string
+	for _, f := range fields {
+		switch {
+		case f.Path == "description":
+			op := "replace"
+			if prior.Description == "" && f.Before == "" {
+				op = "add"
+			}
+			ops = append(ops, flowservice.PatchOp{Op: op, Path: "/description", Value: jsonString(d.Description)})
+		case strings.HasPrefix(f.Path, "auth.params."):
+			params = append(params, strings.TrimPrefix(f.Path, "auth.params."))
+		default:
+			return nil, fmt.Errorf("%s cannot be patched", f.Path)
+		}
+	}
+	for _, k := range params {
+		if p, ok := d.Params[k]; ok && !p.Known && p.Sensitive {
+			return nil, fmt.Errorf("auth.params.%s was not read: secrets are needed to apply", k)
+		}
+	}
+	switch {
+	case len(params) == 1 && params[0] == sessionToken:
+		p, want := d.Params[sessionToken]
+		_, had := prior.SecretDigests[sessionToken]
+		if _, clear := prior.Params[sessionToken]; clear {
+			had = true
+		}
+		switch {
+		case !want:
+			ops = append(ops, flowservice.PatchOp{Op: "remove", Path: "/auth/params/" + sessionToken})
+		case had:
+			ops = append(ops, flowservice.PatchOp{Op: "replace", Path: "/auth/params/" + sessionToken, Value: jsonString(p.Value)})
+		default:
+			ops = append(ops, flowservice.PatchOp{Op: "add", Path: "/auth/params/" + sessionToken, Value: jsonString(p.Value)})
+		}
+	case len(params) > 0:
+		all := make(map[string]string, len(d.Params))
+		for k, p := range d.Params {
+			all[k] = p.Value
+		}
+		v, err := json.Marshal(all)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, flowservice.PatchOp{Op: "replace", Path: "/auth/params", Value: v})
+	}
+	return ops, nil
+}
+
+func jsonString(s string) json.RawMessage {
+	b, _ := json.Marshal(s)
+	return b
+}
+
+// replace creates the new connection and records it (with the old id retired) before it
+// deletes the old one, so a failure never leaves the name with nothing.
+func (a *applier) replace(ch *Change, r *Result) error {
+	old := ch.Prior
+	retired := append([]string(nil), old.Retired...)
+	if old.ID != "" && !contains(retired, old.ID) {
+		retired = append(retired, old.ID)
+	}
+	if err := a.create(ch, r, retired); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	e := a.out.Connections[ch.Name]
+	a.mu.Unlock()
+	return a.retire(ch.Name, e)
+}
+
+// retire deletes the connections e replaced and records e without them.
+func (a *applier) retire(name string, e *lockfile.Entry) error {
+	if e == nil || len(e.Retired) == 0 {
+		return nil
+	}
+	var left []string
+	var errs []error
+	for _, id := range e.Retired {
+		if err := a.deleteID(name, id); err != nil {
+			left = append(left, id)
+			errs = append(errs, fmt.Errorf("delete replaced connection %s: %w", id, err))
+		}
+	}
+	ne := *e
+	ne.Retired = left
+	if err := a.commit(name, &ne); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// deleteID deletes one connection; a 404 means it is already gone.
+func (a *applier) deleteID(name, id string) error {
+	if err := a.begin(name, "delete", id); err != nil {
+		return err
+	}
+	err := a.client.Delete(a.rctx, id)
+	if err != nil && !flowservice.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+// delete removes a pruned orphan: its connection and any it replaced. A refusal (a dataflow
+// still uses it) keeps it in the lockfile.
+func (a *applier) delete(ch *Change, r *Result) error {
+	e := ch.Prior
+	ids := append([]string(nil), e.Retired...)
+	if e.ID != "" {
+		ids = append([]string{e.ID}, ids...)
+	} else if ch.Heal {
+		spec := flowservice.Spec{ID: e.ConnectionSpec.ID, Version: e.ConnectionSpec.Version}
+		if spec.ID == "" {
+			spec = flowservice.Spec{ID: flowservice.S3SpecID, Version: flowservice.S3SpecVersion}
+		}
+		found, err := a.client.FindByName(a.rctx, ch.Name, spec)
+		if err != nil {
+			return fmt.Errorf("look up %q: %w", ch.Name, err)
+		}
+		a.mu.Lock()
+		recorded := recordedIDs(a.out.Connections)
+		a.mu.Unlock()
+		var match []string
+		for _, c := range found {
+			if !recorded[c.ID] && c.Name == ch.Name {
+				match = append(match, c.ID)
+			}
+		}
+		if len(match) > 1 {
+			return fmt.Errorf("%d unrecorded live connections are named %q (%s): delete the right one by hand", len(match), ch.Name, strings.Join(match, ", "))
+		}
+		ids = append(match, ids...)
+	}
+	var left []string
+	var errs []error
+	for _, id := range ids {
+		if err := a.deleteID(ch.Name, id); err != nil {
+			left = append(left, id)
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 0 {
+		return a.commit(ch.Name, nil)
+	}
+	if len(left) < len(ids) {
+		ne := *e
+		ne.Retired = nil
+		for _, id := range left {
+			if id != e.ID {
+				ne.Retired = append(ne.Retired, id)
+			}
+		}
+		if !contains(left, e.ID) {
+			ne.ID, ne.ETag = "", ""
+		}
+		if err := a.commit(ch.Name, &ne); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,367 @@
+package reconcile
+
+import (
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/lockfile"
+)
+
+// Plan compares the desired connections with what the lockfile says was applied and, when
+// observed is not nil, with the live connections, and returns the changes, sorted by name.
+//
+// Before values are the current state: live when observed is given, else as applied. Secret
+// values are compared only through their salted digests; the service's masked values are
+// never compared.
+func Plan(desired []Desired, lock *lockfile.File, observed *Observed, opts Options) *Changeset {
+	cs := &Changeset{Refreshed: observed != nil, SecretsUnknown: opts.NoSecrets}
+	var entries map[string]*lockfile.Entry
+	salt := ""
+	if lock != nil {
+		entries = lock.Connections
+		salt = lock.Salt
+	}
+	live := indexObserved(observed)
+	recorded := recordedIDs(entries)
+
+	want := make(map[string]bool, len(desired))
+	for i := range desired {
+		d := &desired[i]
+		want[d.Name] = true
+		if !selected(d.Name, opts.Only) {
+			continue
+		}
+		e := entries[d.Name]
+		cs.Changes = append(cs.Changes, planDesired(d, e, salt, live))
+		if live != nil {
+			var ids []string
+			for _, c := range live.byName[d.Name] {
+				if !recorded[c.ID] {
+					ids = append(ids, c.ID)
+				}
+			}
+			if len(ids) > 0 {
+				sort.Strings(ids)
+				cs.Unmanaged = append(cs.Unmanaged, Unmanaged{Name: d.Name, IDs: ids})
+			}
+		}
+	}
+	for name, e := range entries {
+		if want[name] || !selected(name, opts.Only) {
+			continue
+		}
+		cs.Changes = append(cs.Changes, planOrphan(name, e, live, opts.Prune))
+	}
+	sort.Slice(cs.Changes, func(i, j int) bool { return cs.Changes[i].Name < cs.Changes[j].Name })
+	sort.Slice(cs.Unmanaged, func(i, j int) bool { return cs.Unmanaged[i].Name < cs.Unmanaged[j].Name })
+	return cs
+}
+
+// selected reports whether name matches one of the globs (or there are none).
+func selected(name string, only []string) bool {
+	if len(only) == 0 {
+		return true
+	}
+	for _, g := range only {
+		if ok, _ := path.Match(g, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+type liveIndex struct {
+	byID   map[string]*flowservice.Connection
+	byName map[string][]*flowservice.Connection
+}
+
+func indexObserved(o *Observed) *liveIndex {
+	if o == nil {
+		return nil
+	}
+	ix := &liveIndex{
+		byID:   make(map[string]*flowservice.Connection, len(o.Connections)),
+		byName: make(map[string][]*flowservice.Connection, len(o.Connections)),
+	}
+	for i := range o.Connections {
+		c := &o.Connections[i]
+		ix.byID[c.ID] = c
+		ix.byName[c.Name] = append(ix.byName[c.Name], c)
+	}
+	return ix
+}
+
+// recordedIDs is every connection id the lockfile knows, live or retired.
+func recordedIDs(entries map[string]*lockfile.Entry) map[string]bool {
+	ids := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		if e.ID != "" {
+			ids[e.ID] = true
+		}
+		for _, id := range e.Retired {
+			ids[id] = true
+		}
+	}
+	return ids
+}
+
+// state is a connection as flowsync sees it: its non-secret fields, and for each param
+// either a clear value or (for sensitive ones) a digest.
+type state struct {
+	Description string
+	Spec        flowservice.Spec
+	SpecName    string
+	Params      map[string]string // clear values of non-sensitive params
+	Digests     map[string]string // digests of sensitive params ("" when present but unknown)
+}
+
+func stateOfEntry(e *lockfile.Entry) state {
+	s := state{
+		Description: e.Description,
+		Spec:        flowservice.Spec{ID: e.ConnectionSpec.ID, Version: e.ConnectionSpec.Version},
+		SpecName:    e.SpecName,
+		Params:      e.Params,
+		Digests:     e.SecretDigests,
+	}
+	return s
+}
+
+// stateOfLive reads a live connection against what was applied: a param recorded as
+// sensitive keeps its recorded digest when the service masks it, and is digested when the
+// service shows it in clear (s3AccessKey from a reference, say).
+func stateOfLive(c *flowservice.Connection, e *lockfile.Entry, salt string) state {
+	s := state{
+		Description: c.Description,
+		Spec:        c.ConnectionSpec,
+		SpecName:    c.Auth.SpecName,
+		Params:      map[string]string{},
+		Digests:     map[string]string{},
+	}
+	for k, v := range c.Auth.Params {
+		_, wasSecret := e.SecretDigests[k]
+		switch {
+		case flowservice.SecretParams[k]:
+			// Masked by the service: presence is all that can be read.
+			s.Digests[k] = e.SecretDigests[k]
+		case wasSecret:
+			s.Digests[k] = lockfile.Digest(salt, v)
+		default:
+			s.Params[k] = v
+		}
+	}
+	return s
+}
+
+func planDesired(d *Desired, e *lockfile.Entry, salt string, live *liveIndex) Change {
+	ch := Change{Name: d.Name, Desired: d, Prior: e, Reason: ReasonManifest}
+	if e == nil {
+		ch.Action = Create
+		ch.Fields = createFields(d)
+		return ch
+	}
+	ch.ID, ch.ETag = e.ID, e.ETag
+	if e.Pending == lockfile.PendingCreate {
+		ch.Heal = true
+		ch.Reason = ReasonMissing
+		ch.Notes = append(ch.Notes, "an earlier create was interrupted before its outcome was known: flowsync looks the name up before creating again")
+		if e.ID == "" {
+			ch.Action = Create
+			ch.Fields = createFields(d)
+			return ch
+		}
+	}
+	cur := stateOfEntry(e)
+	driftFrom := (*state)(nil)
+	if live != nil && e.ID != "" {
+		c := live.byID[e.ID]
+		if c == nil {
+			ch.Action = Create
+			ch.Reason = ReasonMissing
+			ch.Notes = append(ch.Notes, "deleted outside flowsync (was "+e.ID+"): it will be created again")
+			ch.Fields = createFields(d)
+			ch.ID, ch.ETag = "", ""
+			return ch
+		}
+		recorded := cur
+		driftFrom = &recorded
+		cur = stateOfLive(c, e, salt)
+		ch.ETag = c.ETag
+	}
+
+	if cur.Spec != d.Spec || cur.SpecName != d.SpecName {
+		ch.Action = Replace
+		ch.Fields = diffState(d, cur, driftFrom, salt)
+		ch.Notes = append(ch.Notes, "the connection spec or auth specName cannot change in place: a new connection is created and recorded, then the old one is deleted")
+		return ch
+	}
+	ch.Fields = diffState(d, cur, driftFrom, salt)
+	for _, f := range ch.Fields {
+		if f.Drift {
+			ch.Reason = ReasonDrift
+		}
+	}
+	if driftFrom != nil && ch.ETag != e.ETag && !anyDrift(ch.Fields) {
+		ch.Notes = append(ch.Notes, "etag moved with no visible change: a secret or hidden field was changed outside flowsync; the secrets are sent again")
+		ch.Reason = ReasonDrift
+		ch.Fields = appendSecretResend(ch.Fields, d)
+	}
+	switch {
+	case ch.Heal:
+		ch.Action = Replace
+	case len(ch.Fields) > 0:
+		ch.Action = Update
+	case len(e.Retired) > 0:
+		ch.Action = Update
+		ch.Notes = append(ch.Notes, "an earlier replace did not finish: the old connection "+strings.Join(e.Retired, ", ")+" is deleted")
+	default:
+		ch.Action = NoOp
+	}
+	return ch
+}
+
+func anyDrift(fs []FieldChange) bool {
+	for _, f := range fs {
+		if f.Drift {
+			return true
+		}
+	}
+	return false
+}
+
+// appendSecretResend adds a field for every desired secret not already changing, so that an
+// update sends the secrets again after an invisible out-of-band edit.
+func appendSecretResend(fs []FieldChange, d *Desired) []FieldChange {
+	have := map[string]bool{}
+	for _, f := range fs {
+		have[f.Path] = true
+	}
+	for _, k := range sortedKeys(d.Params) {
+		p := d.Params[k]
+		path := "auth.params." + k
+		if p.Sensitive && !have[path] {
+			fs = append(fs, FieldChange{Path: path, Sensitive: true, Drift: true})
+		}
+	}
+	return fs
+}
+
+func createFields(d *Desired) []FieldChange {
+	fs := []FieldChange{
+		{Path: "description", After: d.Description},
+		{Path: "auth.specName", After: d.SpecName},
+	}
+	for _, k := range sortedKeys(d.Params) {
+		p := d.Params[k]
+		f := FieldChange{Path: "auth.params." + k, Sensitive: p.Sensitive}
+		if !p.Sensitive {
+			f.After = p.Value
+		}
+		fs = append(fs, f)
+	}
+	fs = append(fs, FieldChange{Path: "connectionSpec", After: d.Spec.ID + " " + d.Spec.Version})
+	if d.Description == "" {
+		fs = fs[1:]
+	}
+	return fs
+}
+
+// diffState lists the fields where d differs from cur. When recorded is not nil, cur is live
+// and a field whose live value differs from the recorded one is marked as drift.
+func diffState(d *Desired, cur state, recorded *state, salt string) []FieldChange {
+	var fs []FieldChange
+	if d.Description != cur.Description {
+		fs = append(fs, FieldChange{Path: "description", Before: cur.Description, After: d.Description,
+			Drift: recorded != nil && recorded.Description != cur.Description})
+	}
+	if d.SpecName != cur.SpecName {
+		fs = append(fs, FieldChange{Path: "auth.specName", Before: cur.SpecName, After: d.SpecName,
+			Drift: recorded != nil && recorded.SpecName != cur.SpecName})
+	}
+	if d.Spec != cur.Spec {
+		fs = append(fs, FieldChange{Path: "connectionSpec", Before: cur.Spec.ID + " " + cur.Spec.Version, After: d.Spec.ID + " " + d.Spec.Version,
+			Drift: recorded != nil && recorded.Spec != cur.Spec})
+	}
+	keys := map[string]bool{}
+	for k := range d.Params {
+		keys[k] = true
+	}
+	for k := range cur.Params {
+		keys[k] = true
+	}
+	for k := range cur.Digests {
+		keys[k] = true
+	}
+	for _, k := range sortedKeys(keys) {
+		path := "auth.params." + k
+		p, want := d.Params[k]
+		clear, isClear := cur.Params[k]
+		digest, isDigest := cur.Digests[k]
+		have := isClear || isDigest
+		switch {
+		case want && !p.Sensitive:
+			if isClear && clear == p.Value {
+				continue
+			}
+			f := FieldChange{Path: path, Before: clear, After: p.Value, Sensitive: isDigest}
+			if isDigest {
+				f.Before = ""
+			}
+			if recorded != nil {
+				rv, rok := recorded.Params[k]
+				f.Drift = rok != isClear || rv != clear
+			}
+			fs = append(fs, f)
+		case want && p.Sensitive:
+			if have && !p.Known {
+				continue // --no-secrets: cannot tell
+			}
+			if isDigest && p.Known && digest != "" && digest == lockfile.Digest(salt, p.Value) {
+				continue
+			}
+			f := FieldChange{Path: path, Sensitive: true}
+			if recorded != nil {
+				rd, rok := recorded.Digests[k]
+				f.Drift = rok != isDigest || (isDigest && rd != digest)
+			}
+			fs = append(fs, f)
+		case !want && have:
+			f := FieldChange{Path: path, Before: clear, Sensitive: isDigest}
+			if recorded != nil {
+				_, rc := recorded.Params[k]
+				_, rd := recorded.Digests[k]
+				f.Drift = !rc && !rd
+			}
+			fs = append(fs, f)
+		}
+	}
+	return fs
+}
+
+func planOrphan(name string, e *lockfile.Entry, live *liveIndex, prune bool) Change {
+	ch := Change{Name: name, Action: Orphan, Reason: ReasonOrphan, ID: e.ID, ETag: e.ETag, Prior: e}
+	if prune {
+		ch.Action = Delete
+	}
+	if e.Pending == lockfile.PendingCreate && e.ID == "" {
+		ch.Heal = true
+		ch.Notes = append(ch.Notes, "its create was interrupted before the outcome was known: flowsync looks the name up")
+	}
+	if live != nil && e.ID != "" && live.byID[e.ID] == nil {
+		ch.Notes = append(ch.Notes, "already deleted outside flowsync")
+	}
+	if len(e.Retired) > 0 {
+		ch.Notes = append(ch.Notes, "also replaced earlier: "+strings.Join(e.Retired, ", "))
+	}
+	return ch
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

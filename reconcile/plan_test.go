@@ -1,0 +1,255 @@
+package reconcile
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/lockfile"
+)
+
+const salt = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+var s3 = flowservice.Spec{ID: flowservice.S3SpecID, Version: flowservice.S3SpecVersion}
+
+func want(name, desc, bucket, token string) Desired {
+	return Desired{
+		Name: name, Description: desc, Spec: s3, SpecName: "Access Key",
+		Params: map[string]Param{
+			"s3AccessKey":    {Value: "AKIAEXAMPLEEXAMPLE00", Known: true},
+			"s3SecretKey":    {Value: "secret-" + name, Sensitive: true, Known: true},
+			"s3SessionToken": {Value: token, Sensitive: true, Known: true},
+			"bucketName":     {Value: bucket, Known: true},
+		},
+	}
+}
+
+// applied is the lockfile entry of d applied as id at etag.
+func applied(d Desired, id, etag string) *lockfile.Entry {
+	e := &lockfile.Entry{ID: id, ETag: etag, Description: d.Description, SpecName: d.SpecName,
+		ConnectionSpec: lockfile.Spec{ID: d.Spec.ID, Version: d.Spec.Version},
+		Params: map[string]string{}, SecretDigests: map[string]string{},
+		CreatedAt: time.Unix(0, 0).UTC(), UpdatedAt: time.Unix(0, 0).UTC()}
+	for k, p := range d.Params {
+		if p.Sensitive {
+			e.SecretDigests[k] = lockfile.Digest(salt, p.Value)
+		} else {
+			e.Params[k] = p.Value
+		}
+	}
+	return e
+}
+
+func lockOf(entries map[string]*lockfile.Entry) *lockfile.File {
+	return &lockfile.File{Version: 1, Salt: salt, Connections: entries}
+}
+
+// live is how the service shows d applied as id at etag: secrets masked.
+func live(d Desired, id, etag string) flowservice.Connection {
+	c := flowservice.Connection{ID: id, Name: d.Name, Description: d.Description, ConnectionSpec: d.Spec, ETag: etag,
+		Auth: flowservice.Auth{SpecName: d.SpecName, Params: map[string]string{}}}
+	for k, p := range d.Params {
+		c.Auth.Params[k] = p.Value
+		if flowservice.SecretParams[k] {
+			c.Auth.Params[k] = "<redacted>"
+		}
+	}
+	return c
+}
+
+type row struct {
+	Name   string
+	Action Action
+	Reason Reason
+	Fields []FieldChange
+}
+
+func rows(cs *Changeset) []row {
+	var out []row
+	for _, c := range cs.Changes {
+		out = append(out, row{c.Name, c.Action, c.Reason, c.Fields})
+	}
+	return out
+}
+
+func TestPlan(t *testing.T) {
+	a := want("a", "A", "bucket-a", "tok1")
+	b := want("b", "B", "bucket-b", "tok1")
+	a2 := a
+	a2.Description = "A changed"
+	aTok := want("a", "A", "bucket-a", "tok2")
+	aIAM := a
+	aIAM.SpecName = "IAMRole Based"
+	aIAM.Params = map[string]Param{"bucketName": {Value: "bucket-a", Known: true}}
+	aNoSecrets := a
+	aNoSecrets.Params = map[string]Param{}
+	for k, p := range a.Params {
+		if p.Sensitive {
+			p = Param{Sensitive: true}
+		}
+		aNoSecrets.Params[k] = p
+	}
+	aBucket := want("a", "A", "bucket-a2", "tok1")
+
+	drifted := live(a, "id-a", `"e2"`)
+	drifted.Description = "edited in the UI"
+	hidden := live(a, "id-a", `"e2"`)
+
+	tests := []struct {
+		name     string
+		desired  []Desired
+		lock     map[string]*lockfile.Entry
+		observed *Observed
+		opts     Options
+		want     []row
+	}{
+		{
+			name:    "new entries are created, sorted by name",
+			desired: []Desired{b, a},
+			want: []row{
+				{"a", Create, ReasonManifest, createFields(&a)},
+				{"b", Create, ReasonManifest, createFields(&b)},
+			},
+		},
+		{
+			name:    "applied and unchanged is a no-op",
+			desired: []Desired{a},
+			lock:    map[string]*lockfile.Entry{"a": applied(a, "id-a", `"e1"`)},
+			want:    []row{{"a", NoOp, ReasonManifest, nil}},
+		},
+		{
+			name:    "description change",
+			desired: []Desired{a2},
+			lock:    map[string]*lockfile.Entry{"a": applied(a, "id-a", `"e1"`)},
+			want:    []row{{"a", Update, ReasonManifest, []FieldChange{{Path: "description", Before: "A", After: "A changed"}}}},
+		},
+		{
+			name:    "rotated session token shows as a sensitive change only",
+			desired: []Desired{aTok},
+			lock:    map[string]*lockfile.Entry{"a": applied(a, "id-a", `"e1"`)},
+			want:    []row{{"a", Update, ReasonManifest, []FieldChange{{Path: "auth.params.s3SessionToken", Sensitive: true}}}},
+		},
+		{
+			name:    "no-secrets hides secret changes",
+			desired: []Desired{aNoSecrets},
+			lock:    map[string]*lockfile.Entry{"a": applied(a, "id-a", `"e1"`)},
+			opts:    Options{NoSecrets: true},
+			want:    []row{{"a", NoOp, ReasonManifest, nil}},
+		},
+		{
+			name:    "bucket change",
+			desired: []Desired{aBucket},
+			lock:    map[string]*lockfile.Entry{"a": applied(a, "id-a", `"e1"`)},
+			want:    []row{{"a", Update, ReasonManifest, []FieldChange{{Path: "auth.params.bucketName", Before: "bucket-a", After: "bucket-a2"}}}},
+		},
+		{
+			name:    "specName change is a replace",
+			desired: []Desired{aIAM},
+			lock:    map[string]*lockfile.Entry{"a": applied(a, "id-a", `"e1"`)},
+			want: []row{{"a", Replace, ReasonManifest, []FieldChange{
+				{Path: "auth.specName", Before: "Access Key", After: "IAMRole Based"},
+				{Path: "auth.params.s3AccessKey", Before: "AKIAEXAMPLEEXAMPLE00"},
+				{Path: "auth.params.s3SecretKey", Sensitive: true},
+				{Path: "auth.params.s3SessionToken", Sensitive: true},
+			}}},
+		},
+		{
+			name:    "orphans are kept without prune",
+			desired: []Desired{},
+			lock:    map[string]*lockfile.Entry{"a": applied(a, "id-a", `"e1"`)},
+			want:    []row{{"a", Orphan, ReasonOrphan, nil}},
+		},
+		{
+			name:    "orphans are deleted with prune",
+			desired: []Desired{},
+			lock:    map[string]*lockfile.Entry{"a": applied(a, "id-a", `"e1"`)},
+			opts:    Options{Prune: true},
+			want:    []row{{"a", Delete, ReasonOrphan, nil}},
+		},
+		{
+			name:    "only selects by glob",
+			desired: []Desired{a, b},
+			opts:    Options{Only: []string{"b*"}},
+			want:    []row{{"b", Create, ReasonManifest, createFields(&b)}},
+		},
+		{
+			name:     "refresh: deleted out of band is created again",
+			desired:  []Desired{a},
+			lock:     map[string]*lockfile.Entry{"a": applied(a, "id-a", `"e1"`)},
+			observed: &Observed{},
+			want:     []row{{"a", Create, ReasonMissing, createFields(&a)}},
+		},
+		{
+			name:     "refresh: edited out of band is drift",
+			desired:  []Desired{a},
+			lock:     map[string]*lockfile.Entry{"a": applied(a, "id-a", `"e1"`)},
+			observed: &Observed{Connections: []flowservice.Connection{drifted}},
+			want:     []row{{"a", Update, ReasonDrift, []FieldChange{{Path: "description", Before: "edited in the UI", After: "A", Drift: true}}}},
+		},
+		{
+			name:     "refresh: etag moved with nothing visible resends secrets",
+			desired:  []Desired{a},
+			lock:     map[string]*lockfile.Entry{"a": applied(a, "id-a", `"e1"`)},
+			observed: &Observed{Connections: []flowservice.Connection{hidden}},
+			want: []row{{"a", Update, ReasonDrift, []FieldChange{
+				{Path: "auth.params.s3SecretKey", Sensitive: true, Drift: true},
+				{Path: "auth.params.s3SessionToken", Sensitive: true, Drift: true},
+			}}},
+		},
+		{
+			name:     "refresh: unchanged live state is a no-op",
+			desired:  []Desired{a},
+			lock:     map[string]*lockfile.Entry{"a": applied(a, "id-a", `"e1"`)},
+			observed: &Observed{Connections: []flowservice.Connection{live(a, "id-a", `"e1"`)}},
+			want:     []row{{"a", NoOp, ReasonManifest, nil}},
+		},
+		{
+			name:    "pending create heals",
+			desired: []Desired{a},
+			lock:    map[string]*lockfile.Entry{"a": {Pending: lockfile.PendingCreate}},
+			want:    []row{{"a", Create, ReasonMissing, createFields(&a)}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for round := 0; round < 2; round++ { // twice: the plan is deterministic
+				cs := Plan(tt.desired, lockOf(tt.lock), tt.observed, tt.opts)
+				if diff := cmp.Diff(tt.want, rows(cs), cmpopts.EquateEmpty()); diff != "" {
+					t.Fatalf("round %d: plan (-want +got):\n%s", round, diff)
+				}
+			}
+		})
+	}
+}
+
+func TestPlanUnmanaged(t *testing.T) {
+	a := want("a", "A", "bucket-a", "tok1")
+	cs := Plan([]Desired{a}, lockOf(nil), &Observed{Connections: []flowservice.Connection{live(a, "someone-elses", `"x"`)}}, Options{})
+	if diff := cmp.Diff([]Unmanaged{{Name: "a", IDs: []string{"someone-elses"}}}, cs.Unmanaged); diff != "" {
+		t.Fatalf("unmanaged (-want +got):\n%s", diff)
+	}
+}
+
+func TestPatchOps(t *testing.T) {
+	a := want("a", "A", "bucket-a", "tok1")
+	prior := applied(a, "id-a", `"e1"`)
+	aTok := want("a", "A", "bucket-a", "tok2")
+	ops, err := patchOps(&aTok, prior, []FieldChange{{Path: "auth.params.s3SessionToken", Sensitive: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOps := []flowservice.PatchOp{{Op: "replace", Path: "/auth/params/s3SessionToken", Value: jsonString("tok2")}}
+	if diff := cmp.Diff(wantOps, ops); diff != "" {
+		t.Fatalf("token rotation (-want +got):\n%s", diff)
+	}
+	ops, err = patchOps(&a, prior, []FieldChange{{Path: "description"}, {Path: "auth.params.bucketName"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ops) != 2 || ops[0].Path != "/description" || ops[1].Path != "/auth/params" {
+		t.Fatalf("description + bucket: got %+v", ops)
+	}
+}
