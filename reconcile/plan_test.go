@@ -31,7 +31,7 @@ func want(name, desc, bucket, token string) Desired {
 func applied(d Desired, id, etag string) *lockfile.Entry {
 	e := &lockfile.Entry{ID: id, ETag: etag, Description: d.Description, SpecName: d.SpecName,
 		ConnectionSpec: lockfile.Spec{ID: d.Spec.ID, Version: d.Spec.Version},
-		Params: map[string]string{}, SecretDigests: map[string]string{},
+		Params:         map[string]string{}, SecretDigests: map[string]string{},
 		CreatedAt: time.Unix(0, 0).UTC(), UpdatedAt: time.Unix(0, 0).UTC()}
 	for k, p := range d.Params {
 		if p.Sensitive {
