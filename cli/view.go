@@ -136,11 +136,6 @@ func countPlan(cs *reconcile.Changeset) planCounts {
 
 func (c planCounts) shown() int { return c.Create + c.Update + c.Replace + c.Delete + c.Orphan }
 
-// planActions are the actions a plan lists, in the order their sections appear.
-func planActions() [5]reconcile.Action {
-	return [...]reconcile.Action{reconcile.Create, reconcile.Update, reconcile.Replace, reconcile.Delete, reconcile.Orphan}
-}
-
 // reasonText explains a change whose cause the user would not guess from the manifest, or
 // returns "".
 func reasonText(ch *reconcile.Change) string {

@@ -18,7 +18,8 @@ const (
 )
 
 // markdownPlanView renders a plan for a pull-request comment: a count table first, then one
-// collapsed <details> block per kind of change, never more than limit bytes. When the entries
+// collapsed <details> block per kind of change (deletes and replaces first), never more than
+// limit bytes. When the entries
 // do not fit it stops adding them and says how many were left out.
 type markdownPlanView struct {
 	io    IO
@@ -66,7 +67,8 @@ func (v *markdownPlanView) Plan(cs *reconcile.Changeset) error {
 
 	var sections []mdSection
 	totalChanges := 0
-	for _, a := range planActions() {
+	// Destructive changes first: when the output is cut, what is left out is the least risky.
+	for _, a := range [...]reconcile.Action{reconcile.Delete, reconcile.Replace, reconcile.Update, reconcile.Create, reconcile.Orphan} {
 		var idx []int
 		for i := range cs.Changes {
 			if cs.Changes[i].Action == a {
