@@ -619,3 +619,28 @@ func TestThousands(t *testing.T) {
 		}
 	}
 }
+
+func TestMarkdownLongValueCut(t *testing.T) {
+	long := strings.Repeat("é", 5000)
+	cs := &reconcile.Changeset{Changes: []reconcile.Change{{
+		Name: "big", Action: reconcile.Update, Reason: reconcile.ReasonManifest, ID: "id-1",
+		Fields: []reconcile.FieldChange{{Path: "description", Before: long, After: long + "!"}},
+	}}}
+	got := renderPlan(t, "markdown", false, cs)
+	if !strings.Contains(got, `… (4,000 more characters)`) || !strings.Contains(got, `… (4,001 more characters)`) {
+		t.Errorf("long values not cut:\n%.400s", got)
+	}
+}
+
+func TestInlineDiffKeepsBytes(t *testing.T) {
+	// Invalid UTF-8 and multi-byte runes survive the word split, and the diff is quoted.
+	before := strings.Repeat("a", 61) + " \xff café"
+	after := strings.Repeat("a", 61) + " \xfe café"
+	if got := strings.Join(splitWords(before), ""); got != before {
+		t.Errorf("splitWords loses bytes: %q", got)
+	}
+	got := textFieldValue(reconcile.Update, reconcile.FieldChange{Path: "d", Before: before, After: after}, palette{})
+	if want := `"…` + strings.Repeat("a", diffContext-1) + ` [-\xff-]{+\xfe+} café"`; got != want {
+		t.Errorf("inline diff = %s, want %s", got, want)
+	}
+}
