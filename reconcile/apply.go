@@ -219,7 +219,7 @@ func newConnection(d *Desired) flowservice.NewConnection {
 func (a *applier) create(ch *Change, r *Result, retired []string) error {
 	d := ch.Desired
 	heal := ch.Heal
-	const attempts = 3
+	const attempts = 5
 	for attempt := 0; attempt < attempts; attempt++ {
 		if heal {
 			adopted, err := a.heal(ch, r, retired)
