@@ -6,6 +6,24 @@
 // source, PATCH needs the current quoted etag in If-Match. Faults (latency, 500s, 429s, a rate
 // limit, connections dropped after a commit) are injected on demand for API calls only.
 //
+// What it answers, beyond flowservice/API.md (codes are those of Adobe's Flow Service error
+// catalogue where one exists):
+//   - 401 gateway 401013 for a missing, malformed, revoked or expired bearer token; 403
+//     gateway 403000 without x-api-key (403003 for a key other than Options.ClientID);
+//     400 gateway 400003 without x-gw-ims-org-id; 400 2105-400 without, or with a non
+//     lower-case, x-sandbox-name; 415 without Content-Type: application/json on POST/PATCH.
+//   - 400 1100-400 for every validation error, its detailed message naming the field;
+//     1403-400 If-Match missing; 1414-400 patch of the connection or auth spec; 1455-400
+//     other patch paths; 1418-400 delete of a connection in use; 1401-400 count with limit;
+//     404 1101-404 unknown connection (or one of another org or sandbox); 412 1404-412
+//     stale etag; 500 1102-500 injected failure; 429 gateway 429001 throttled.
+//   - Secret params come back as Mask. Lists default to DefaultListLimit items a page,
+//     ordered by createdAt (creation order breaking ties); a continuationToken carries the
+//     filters and order of the first page. In property filters a comma means OR for id,
+//     connectionSpec.id, connectionSpec.version and state, but not for name, description
+//     and auth.specName (a name may hold a comma).
+//   - PATCH "replace" of an absent member adds it; "remove" of an absent one is a 400.
+//
 // Invariants: a secret auth param (flowservice.SecretParams) is never kept in clear, in memory
 // or in the state file: only an HMAC-SHA256 of it, keyed by a random key stored beside the
 // connections. A secret is never logged. Every answer carries an x-request-id header. All
@@ -216,6 +234,7 @@ func Start(o Options, addr string) (*Running, error) {
 		srv: &http.Server{
 			Handler:           s.Handler(),
 			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
 		},
 		stop:    make(chan struct{}),
 		flushed: make(chan struct{}),
@@ -296,4 +315,3 @@ func (s *Server) chance(p float64) bool {
 	s.rngMu.Unlock()
 	return v < p
 }
-

@@ -199,6 +199,9 @@ func TestCreateGetMasked(t *testing.T) {
 	if !strings.HasPrefix(ref.ETag, `"`) || !strings.HasSuffix(ref.ETag, `"`) || len(ref.ETag) != 38 {
 		t.Errorf("etag %s: want a quoted Adobe-shaped etag", ref.ETag)
 	}
+	if raw := h.do("GET", "/connections/"+ref.ID, nil, nil).raw; !bytes.Contains(raw, []byte(`"s3SecretKey":"<redacted>"`)) || bytes.Contains(raw, []byte("EXAMPLEKEY")) {
+		t.Errorf("GET body does not mask the secret key as it should: %s", raw)
+	}
 	got := h.getConn(ref.ID)
 	want := flowservice.Connection{
 		ID:             ref.ID,

@@ -22,7 +22,7 @@ type filter struct {
 }
 
 // filterProps are the properties a list can be filtered on. Those with a true value take a
-// comma-separated list of values (comma = OR); name, description and auth.specName compare
+// comma-separated list of values (comma = OR); name and auth.specName compare
 // the whole value, since a name may hold a comma.
 var filterProps = map[string]bool{
 	"id":                     true,

@@ -199,7 +199,10 @@ func (b *syncBuffer) String() string {
 }
 
 func TestFaultRates(t *testing.T) {
-	const n = 1000
+	n := 1000
+	if raceEnabled {
+		n = 400
+	}
 	for _, c := range []struct {
 		name       string
 		opts       Options
@@ -227,11 +230,11 @@ func TestFaultRates(t *testing.T) {
 				}
 			}
 			rate := c.opts.FailRate + c.opts.ThrottleRate
-			if want := rate * n; float64(got) < want*0.75 || float64(got) > want*1.25 {
+			if want := rate * float64(n); float64(got) < want*0.75 || float64(got) > want*1.25 {
 				t.Errorf("%d of %d answered %d, want about %.0f", got, n, c.status, want)
 			}
 			st := h.s.Stats()
-			if st.Faults[c.kind] != int64(got) || st.Requests["GET"][c.status] != int64(got) || st.Total != n {
+			if st.Faults[c.kind] != int64(got) || st.Requests["GET"][c.status] != int64(got) || st.Total != int64(n) {
 				t.Errorf("stats %+v, want %d %s faults", st, got, c.kind)
 			}
 		})
@@ -484,7 +487,7 @@ func TestRegisterFlags(t *testing.T) {
 func TestConcurrentCreates(t *testing.T) {
 	n := 10000
 	if testing.Short() || raceEnabled {
-		n = 2000
+		n = 500
 	}
 	h := newHarness(t, Options{})
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}

@@ -441,4 +441,3 @@ func (s *Server) newRecord(sc scope, nc flowservice.NewConnection, user, client 
 		created: s.store.seq, // newETag just advanced it
 	}
 }
-
