@@ -12,7 +12,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
+	"strconv"
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v5"
@@ -39,6 +41,7 @@ type Problem struct {
 // fields a mapping accepts.
 type compiled struct {
 	schema *jsonschema.Schema
+	item   *jsonschema.Schema // one connections entry
 	doc    any
 }
 
@@ -52,11 +55,15 @@ var load = sync.OnceValues(func() (*compiled, error) {
 	if err != nil {
 		return nil, err
 	}
+	item, err := c.Compile(URL + "#/properties/connections/items")
+	if err != nil {
+		return nil, err
+	}
 	var doc any
 	if err := json.Unmarshal(JSON, &doc); err != nil {
 		return nil, err
 	}
-	return &compiled{schema: s, doc: doc}, nil
+	return &compiled{schema: s, item: item, doc: doc}, nil
 })
 
 // Validate checks the document rooted at root (a document node or its content) against the
@@ -76,21 +83,54 @@ func Validate(root *yaml.Node) []Problem {
 	if conv.err != nil {
 		return []Problem{{Line: conv.errNode.Line, Col: conv.errNode.Column, Message: conv.err.Error()}}
 	}
-	err = c.schema.Validate(v)
-	if err == nil {
-		return nil
+	// The connections are validated one by one against the entry schema, spread over the
+	// CPUs: a manifest may hold thousands, and the validator's cost is per node.
+	var items []any
+	if m, ok := v.(map[string]any); ok {
+		if list, ok := m["connections"].([]any); ok && len(list) > 0 {
+			items = list
+			rest := make(map[string]any, len(m))
+			for k, x := range m {
+				rest[k] = x
+			}
+			rest["connections"] = []any{}
+			v = rest
+		}
 	}
-	var ve *jsonschema.ValidationError
-	if !errors.As(err, &ve) {
-		return []Problem{{Line: root.Line, Col: root.Column, Message: "internal error: " + err.Error()}}
+	errs := make([]error, 1+len(items))
+	errs[0] = c.schema.Validate(v)
+	workers := min(runtime.GOMAXPROCS(0), 1+len(items)/256)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(items); i += workers {
+				errs[1+i] = c.item.Validate(items[i])
+			}
+		})
 	}
+	wg.Wait()
+
 	var probs []Problem
 	seen := map[Problem]bool{}
-	for _, leaf := range leaves(ve, nil) {
-		for _, p := range c.problems(root, leaf) {
-			if !seen[p] {
-				seen[p] = true
-				probs = append(probs, p)
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		var ve *jsonschema.ValidationError
+		if !errors.As(err, &ve) {
+			return []Problem{{Line: root.Line, Col: root.Column, Message: "internal error: " + err.Error()}}
+		}
+		prefix := ""
+		if i > 0 {
+			prefix = "/connections/" + strconv.Itoa(i-1)
+		}
+		for _, leaf := range leaves(ve, nil) {
+			leaf.InstanceLocation = prefix + leaf.InstanceLocation
+			for _, p := range c.problems(root, leaf) {
+				if !seen[p] {
+					seen[p] = true
+					probs = append(probs, p)
+				}
 			}
 		}
 	}

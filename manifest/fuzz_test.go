@@ -1,0 +1,55 @@
+package manifest
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzParse checks that Parse never panics and that what it accepts keeps the invariants the
+// rest of flowsync relies on: unique names, secrets only as references, a known spec name.
+func FuzzParse(f *testing.F) {
+	for _, glob := range []string{"../examples/*.yaml", "testdata/*.yaml"} {
+		files, _ := filepath.Glob(glob)
+		for _, file := range files {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(data)
+		}
+	}
+	f.Add([]byte(head + entry("a") + entry("b", "s3SessionToken: {file: t}")))
+	f.Add([]byte(head + entry("a", "s3SecretKey: literal")))
+	f.Add([]byte("a: &a [x, x]\nb: [*a, *a]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Parse("f.yaml", data)
+		if err != nil {
+			if _, ok := err.(Diagnostics); !ok {
+				t.Fatalf("error is %T, not Diagnostics", err)
+			}
+			return
+		}
+		names := map[string]bool{}
+		for _, c := range m.Connections {
+			if names[c.Name] {
+				t.Fatalf("duplicate name %q accepted", c.Name)
+			}
+			names[c.Name] = true
+			if c.SpecName != AccessKey && c.SpecName != IAMRoleBased {
+				t.Fatalf("spec name %q accepted", c.SpecName)
+			}
+			if c.ConnectionSpec != S3Spec {
+				t.Fatalf("connection spec %v accepted", c.ConnectionSpec)
+			}
+			for p, v := range c.Params {
+				if Secret(p) && v.Ref == nil {
+					t.Fatalf("%s: literal %s accepted", c.Name, p)
+				}
+				if v.Ref != nil && v.Ref.Name == "" {
+					t.Fatalf("%s: empty reference accepted", c.Name)
+				}
+			}
+		}
+	})
+}
