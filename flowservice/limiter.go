@@ -16,13 +16,13 @@ import (
 //     one, for an exponential pause: pauseBase·2^(streak-1), at most pauseCap);
 //   - AIMD window: at most window requests in flight, window in [1, Concurrency]; halved on
 //     a throttled answer (once per congestion event: only a request sent after the last
-//     decrease can cause another), grown by 1/window per success (one per window of
-//     successes), never above Concurrency;
+//     decrease can cause another, told by its ticket), grown by 1/window per success (one
+//     per window of successes), never above Concurrency;
 //   - MaxRPS: a token bucket (x/time/rate) whose rate is halved and regrown the same way,
 //     never above MaxRPS.
 //
-// When nothing is throttled, a request costs one uncontended mutex section on each side and
-// an atomic load.
+// When nothing is throttled, a request costs one short mutex section on each side and an
+// atomic load; no clock reading (slow on some VMs).
 type limiter struct {
 	mu       sync.Mutex
 	ceiling  float64
@@ -30,9 +30,9 @@ type limiter struct {
 	inflight int
 	waiters  []chan struct{} // FIFO; closing one hands its waiter a slot
 
-	pausedUntil  atomic.Int64 // unix nanoseconds
-	lastDecrease time.Time
-	streak       int // throttled congestion events since the last success
+	pausedUntil atomic.Int64 // unix nanoseconds; 0 when no pause was asked since the last one ended
+	decreases   atomic.Uint64 // congestion events so far: a request's ticket; written under mu
+	streak      int          // congestion events since the last success
 	pauseBase    time.Duration
 	pauseCap     time.Duration
 
@@ -63,8 +63,12 @@ func newLimiter(concurrency int, maxRPS float64) *limiter {
 	return l
 }
 
+// ticket identifies the congestion period a request was sent in.
+type ticket uint64
+
 // acquire waits for a slot in the window, then for the end of any pause, then for the rate.
-func (l *limiter) acquire(ctx context.Context) error {
+// The caller must release the slot with the ticket, unless acquire fails.
+func (l *limiter) acquire(ctx context.Context) (ticket, error) {
 	l.mu.Lock()
 	if len(l.waiters) == 0 && l.inflight < int(l.window) {
 		l.inflight++
@@ -81,31 +85,36 @@ func (l *limiter) acquire(ctx context.Context) error {
 				if w == ready {
 					l.waiters = append(l.waiters[:i], l.waiters[i+1:]...)
 					l.mu.Unlock()
-					return ctx.Err()
+					return 0, ctx.Err()
 				}
 			}
 			l.mu.Unlock()
-			l.release(time.Time{}, outcomeOther, 0) // a slot was handed over meanwhile: pass it on
-			return ctx.Err()
+			l.release(0, outcomeOther, 0) // a slot was handed over meanwhile: pass it on
+			return 0, ctx.Err()
 		}
 	}
 	if err := l.waitPause(ctx); err != nil {
-		l.release(time.Time{}, outcomeOther, 0)
-		return err
+		l.release(0, outcomeOther, 0)
+		return 0, err
 	}
 	if l.rate != nil {
 		if err := l.rate.Wait(ctx); err != nil {
-			l.release(time.Time{}, outcomeOther, 0)
-			return err
+			l.release(0, outcomeOther, 0)
+			return 0, err
 		}
 	}
-	return nil
+	return ticket(l.decreases.Load()), nil
 }
 
 func (l *limiter) waitPause(ctx context.Context) error {
 	for {
-		d := time.Until(time.Unix(0, l.pausedUntil.Load()))
+		until := l.pausedUntil.Load()
+		if until == 0 {
+			return nil
+		}
+		d := time.Until(time.Unix(0, until))
 		if d <= 0 {
+			l.pausedUntil.CompareAndSwap(until, 0)
 			return nil
 		}
 		if err := sleep(ctx, d); err != nil {
@@ -114,8 +123,8 @@ func (l *limiter) waitPause(ctx context.Context) error {
 	}
 }
 
-// release gives back the slot of a request sent at start and learns from its outcome.
-func (l *limiter) release(start time.Time, o outcome, retryAfter time.Duration) {
+// release gives back the slot of a request holding ticket t and learns from its outcome.
+func (l *limiter) release(t ticket, o outcome, retryAfter time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.inflight--
@@ -130,9 +139,8 @@ func (l *limiter) release(start time.Time, o outcome, retryAfter time.Duration) 
 			l.rate.SetLimit(rate.Limit(l.rps))
 		}
 	case outcomeThrottled:
-		now := time.Now()
-		if start.After(l.lastDecrease) {
-			l.lastDecrease = now
+		if uint64(t) == l.decreases.Load() {
+			l.decreases.Add(1)
 			l.window = max(1, l.window/2)
 			l.streak++
 			if l.rate != nil {
@@ -147,7 +155,7 @@ func (l *limiter) release(start time.Time, o outcome, retryAfter time.Duration) 
 				pause = min(l.pauseCap, l.pauseBase<<s)
 			}
 		}
-		if until := now.Add(pause).UnixNano(); until > l.pausedUntil.Load() {
+		if until := time.Now().Add(pause).UnixNano(); until > l.pausedUntil.Load() {
 			l.pausedUntil.Store(until) // only written under mu
 		}
 	}

@@ -273,20 +273,20 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 // throttled runs each attempt inside the run-wide limiter and tells it what came back.
 func (c *Client) throttled(next stage) stage {
 	return func(ctx context.Context, r *request) (*response, error) {
-		if err := c.lim.acquire(ctx); err != nil {
+		t, err := c.lim.acquire(ctx)
+		if err != nil {
 			return nil, err
 		}
-		start := time.Now()
 		resp, err := next(ctx, r)
 		var e *Error
 		switch {
 		case err == nil:
-			c.lim.release(start, outcomeOK, 0)
+			c.lim.release(t, outcomeOK, 0)
 		case errors.As(err, &e) && (e.Status == http.StatusTooManyRequests || e.Status == http.StatusServiceUnavailable):
 			c.stats.throttled.Add(1)
-			c.lim.release(start, outcomeThrottled, e.RetryAfter)
+			c.lim.release(t, outcomeThrottled, e.RetryAfter)
 		default:
-			c.lim.release(start, outcomeOther, 0)
+			c.lim.release(t, outcomeOther, 0)
 		}
 		return resp, err
 	}

@@ -512,36 +512,39 @@ func TestConcurrencyNeverAboveWindow(t *testing.T) {
 func TestLimiterAIMD(t *testing.T) {
 	l := newLimiter(16, 100_000)
 	ctx := context.Background()
-	event := func() time.Time { return time.Now() }
-	start := event()
 	// A burst of throttled answers from one congestion event halves once.
+	var tickets []ticket
 	for range 5 {
-		if err := l.acquire(ctx); err != nil {
+		tk, err := l.acquire(ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
+		tickets = append(tickets, tk)
 	}
-	for range 5 {
-		l.release(start, outcomeThrottled, time.Millisecond)
+	for _, tk := range tickets {
+		l.release(tk, outcomeThrottled, time.Millisecond)
 	}
 	if w, r := l.state(); w != 8 || r != 50_000 {
 		t.Fatalf("after one event: window %v rate %v, want 8 and 50000", w, r)
 	}
 	time.Sleep(2 * time.Millisecond)
 	// A request sent after the decrease may decrease again.
-	if err := l.acquire(ctx); err != nil {
+	tk, err := l.acquire(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
-	l.release(event(), outcomeThrottled, time.Millisecond)
+	l.release(tk, outcomeThrottled, time.Millisecond)
 	if w, _ := l.state(); w != 4 {
 		t.Fatalf("after a second event: window %v, want 4", w)
 	}
 	time.Sleep(2 * time.Millisecond)
 	// Successes grow it back, never above the ceiling.
 	for range 1000 {
-		if err := l.acquire(ctx); err != nil {
+		tk, err := l.acquire(ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
-		l.release(event(), outcomeOK, 0)
+		l.release(tk, outcomeOK, 0)
 	}
 	if w, r := l.state(); w != 16 || r != 100_000 {
 		t.Fatalf("after successes: window %v rate %v, want 16 and 100000", w, r)
@@ -567,18 +570,19 @@ func TestMaxRPSCaps(t *testing.T) {
 
 func TestCanceledWaiterGivesBackItsSlot(t *testing.T) {
 	l := newLimiter(1, 0)
-	if err := l.acquire(context.Background()); err != nil {
+	tk, err := l.acquire(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if err := l.acquire(ctx); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := l.acquire(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("acquire = %v", err)
 	}
-	l.release(time.Now(), outcomeOK, 0)
+	l.release(tk, outcomeOK, 0)
 	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Second)
 	defer cancel2()
-	if err := l.acquire(ctx2); err != nil {
+	if _, err := l.acquire(ctx2); err != nil {
 		t.Fatalf("slot lost: %v", err)
 	}
 }
