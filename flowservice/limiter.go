@@ -30,11 +30,11 @@ type limiter struct {
 	inflight int
 	waiters  []chan struct{} // FIFO; closing one hands its waiter a slot
 
-	pausedUntil atomic.Int64 // unix nanoseconds; 0 when no pause was asked since the last one ended
+	pausedUntil atomic.Int64  // unix nanoseconds; 0 when no pause was asked since the last one ended
 	decreases   atomic.Uint64 // congestion events so far: a request's ticket; written under mu
-	streak      int          // congestion events since the last success
-	pauseBase    time.Duration
-	pauseCap     time.Duration
+	streak      int           // congestion events since the last success
+	pauseBase   time.Duration
+	pauseCap    time.Duration
 
 	rate   *rate.Limiter // nil without MaxRPS
 	maxRPS float64
