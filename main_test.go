@@ -6,10 +6,12 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"strconv"
@@ -56,6 +58,7 @@ func TestScript(t *testing.T) {
 			"holdlock": cmdHoldLock,
 			"jsonfile": cmdJSONFile,
 			"nocanary": cmdNoCanary,
+			"status":   cmdStatus,
 		},
 	})
 }
@@ -318,6 +321,26 @@ func cmdGen(ts *testscript.TestScript, neg bool, args []string) {
 		fmt.Fprintf(&b, "      params:\n        serviceUrl: https://s3.eu-west-1.amazonaws.com/\n        bucketName: bucket-%d\n        s3SessionToken: {env: S3_SESSION_TOKEN}\n", i)
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(b.String()), 0o644))
+}
+
+// cmdStatus runs a command and checks its exit code: status N COMMAND [ARGS...].
+func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: status N COMMAND [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	}
 }
 
 // cmdHoldLock holds the run lock of a lockfile until the script ends: holdlock LOCKFILE.
