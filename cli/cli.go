@@ -2,8 +2,10 @@
 // user: results on stdout, progress, logs and errors on stderr, each error printed once as
 // "flowsync: error: …" followed by "flowsync: hint: …" lines.
 //
-// Invariants: no secret value reaches a view, a log line or an error; every bad input is
-// rejected before anything is sent or written.
+// Invariants: no secret value reaches a view, a log line or an error (views only ever say
+// "(sensitive)" or "(sensitive value changed)"); every bad input is rejected before anything
+// is sent or written; a view is chosen once from --output and business code never checks the
+// format; the same changeset renders to the same bytes.
 package cli
 
 import (

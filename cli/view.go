@@ -1,10 +1,3 @@
-// Package cli is flowsync's command line: commands, and the views that render plans and
-// apply results.
-//
-// Invariants: results go to IO.Out, progress and errors to IO.Err; a view is chosen once from
-// the --output flag and business code never checks the format; no view ever prints a
-// sensitive value (it only ever says "(sensitive)" or "(sensitive value changed)"); the same
-// changeset renders to the same bytes.
 package cli
 
 import (
