@@ -74,7 +74,7 @@ func parse(data []byte) (*File, error) {
 		Version *int `json:"version"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, fmt.Errorf("does not parse as JSON: %w", err)
+		return nil, fmt.Errorf("does not parse: %w", err)
 	}
 	if head.Version == nil {
 		return nil, errors.New("no version: not a flowsync lockfile")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -273,7 +274,7 @@ func parseLine(b []byte, unterminated bool) (*record, error) {
 	if err := dec.Decode(&l); err != nil {
 		return nil, fmt.Errorf("bad record: %w", err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("bad record: data after it")
 	}
 	sum, err := strconv.ParseUint(l.CRC, 16, 32)

@@ -234,6 +234,7 @@ func TestJournalDamage(t *testing.T) {
 		{"corrupt last line", join(lines[0], flip(lines[1])), []string{"c0"}, ""},
 		{"corrupt middle line", join(lines[0], flip(lines[1]), lines[2]), nil, "line 2: checksum mismatch"},
 		{"garbage middle line", join(lines[0], []byte("{oops\n"), lines[2]), nil, "line 2: bad record"},
+		{"data after a record", join(lines[0], bytes.Replace(lines[1], []byte("}\n"), []byte("}}\n"), 1), lines[2]), nil, "line 2: bad record"},
 		{"missing record", join(lines[0], lines[2]), nil, "line 2: sequence 3, want 2"},
 		{"duplicated record", join(lines[0], lines[0], lines[1]), nil, "line 2: sequence 1, want 2"},
 	}
@@ -317,6 +318,26 @@ func TestJournalRejects(t *testing.T) {
 	data, _ := os.ReadFile(lockPath + journalSuffix)
 	if len(data) != 0 {
 		t.Errorf("rejected records were written: %q", data)
+	}
+}
+
+// After a failed write or fsync nothing is known about the file's tail: the journal refuses
+// every later record rather than append after a possible hole.
+func TestJournalFailureIsSticky(t *testing.T) {
+	lockPath := filepath.Join(t.TempDir(), "m.lock.json")
+	j := openJournal(t, lockPath)
+	if err := j.Begin("a", "create", ""); err != nil {
+		t.Fatal(err)
+	}
+	j.f.Close() // make the next write fail
+	if err := j.Begin("b", "create", ""); err == nil {
+		t.Fatal("Begin on a failed file succeeded")
+	}
+	if err := j.Commit("a", entry("a")); err == nil || !strings.Contains(err.Error(), "file already closed") {
+		t.Errorf("Commit after a failure = %v, want the first failure", err)
+	}
+	if err := j.Close(); err == nil {
+		t.Error("Close after a failure succeeded")
 	}
 }
 
