@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -115,6 +116,9 @@ func (v *textApplyView) Done(s *reconcile.Summary, stats RunStats) {
 	t := tallyResults(s)
 	fmt.Fprintf(&b, "Apply complete: %s created, %s updated, %s replaced, %s deleted, %s failed. ",
 		thousands(t.created), thousands(t.updated), thousands(t.replaced), thousands(t.deleted), thousands(t.failed))
+	if t.notStarted > 0 {
+		fmt.Fprintf(&b, "%s not started. ", thousands(t.notStarted))
+	}
 	fmt.Fprintf(&b, "%s requests, ", thousands(int(stats.Requests)))
 	if stats.Retries > 0 {
 		fmt.Fprintf(&b, "%s retried, ", thousands(int(stats.Retries)))
@@ -126,6 +130,9 @@ func (v *textApplyView) Done(s *reconcile.Summary, stats RunStats) {
 func textResult(r reconcile.Result, p palette) string {
 	style := actionStyle(p, r.Action)
 	name := p.bold(r.Name)
+	if errors.Is(r.Err, reconcile.ErrNotStarted) {
+		return "" // counted in the summary line
+	}
 	if r.Err != nil {
 		msg := strings.ReplaceAll(strings.TrimSpace(r.Err.Error()), "\n", "; ")
 		// Errors carry their own "update acme-jp: " prefix; the line already says it.
@@ -137,9 +144,9 @@ func textResult(r reconcile.Result, p palette) string {
 	case reconcile.Create:
 		switch {
 		case r.Adopted:
-			what = "adopted " + r.ID + " (an earlier create had succeeded)"
+			what = "adopted " + r.ID + " (found by name: an earlier create had succeeded)"
 		case r.Healed:
-			what = "found " + r.ID + " by name (an earlier create had succeeded)"
+			what = "created " + r.ID + " (an earlier attempt's outcome was unknown: looked up by name first, none found)"
 		default:
 			what = "created " + r.ID
 		}
@@ -158,12 +165,14 @@ func textResult(r reconcile.Result, p palette) string {
 	return "  " + style(r.Action.Symbol()) + " " + name + ": " + what
 }
 
-type resultTally struct{ created, updated, replaced, deleted, failed int }
+type resultTally struct{ created, updated, replaced, deleted, failed, notStarted int }
 
 func tallyResults(s *reconcile.Summary) resultTally {
 	var t resultTally
 	for _, r := range s.Results {
 		switch {
+		case errors.Is(r.Err, reconcile.ErrNotStarted):
+			t.notStarted++
 		case r.Err != nil:
 			t.failed++
 		case r.Action == reconcile.Create:
@@ -177,6 +186,7 @@ func tallyResults(s *reconcile.Summary) resultTally {
 		}
 	}
 	t.failed = max(t.failed, s.Failed)
+	t.notStarted = max(t.notStarted, s.NotStarted)
 	return t
 }
 

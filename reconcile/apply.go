@@ -92,7 +92,10 @@ func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.Fil
 
 	sum := &Summary{Results: results}
 	for _, r := range results {
-		if r.Err != nil {
+		switch {
+		case errors.Is(r.Err, ErrNotStarted):
+			sum.NotStarted++
+		case r.Err != nil:
 			sum.Failed++
 		}
 	}

@@ -46,6 +46,7 @@ type Result struct {
 
 // Summary is what Apply did, in plan order.
 type Summary struct {
-	Results []Result
-	Failed  int
+	Results    []Result
+	Failed     int // changes that were tried and failed
+	NotStarted int // changes never started: the run was interrupted or stopped (Err is ErrNotStarted)
 }
