@@ -70,7 +70,10 @@ func setupScript(env *testscript.Env) error {
 	run, err := emulator.Start(emulator.Options{
 		Seed:      1,
 		StatePath: filepath.Join(env.WorkDir, "emulator-state.json"),
-		OnRequest: func(_ *http.Request, _ []byte) {
+		OnRequest: func(r *http.Request, _ []byte) {
+			if r.URL.Path == emulator.IMSPath {
+				return // IMS calls are seen too; count API calls only
+			}
 			if revokeAfter.Load() > 0 && revokeAfter.Add(-1) == 0 {
 				if s := srv.Load(); s != nil {
 					s.RevokeTokens()
