@@ -26,6 +26,7 @@ func newApplyCmd(ctx context.Context, g *globals) *cobra.Command {
 		concurrency int
 		maxRPS      float64
 		yes         bool
+		output      string
 	)
 	cmd := &cobra.Command{
 		Use:   "apply -f MANIFEST",
@@ -41,17 +42,21 @@ func newApplyCmd(ctx context.Context, g *globals) *cobra.Command {
 			if maxRPS < 0 {
 				return withHints(ExitError, fmt.Errorf("--max-rps %g: must not be negative (0 means no cap)", maxRPS))
 			}
-			return applyManifest(cmd.Context(), g, &f, concurrency, maxRPS, yes)
+			if _, err := NewApplyView(output, g.io); err != nil {
+				return withHints(ExitError, err)
+			}
+			return applyManifest(cmd.Context(), g, &f, concurrency, maxRPS, yes, output)
 		},
 	}
 	f.register(cmd)
 	cmd.Flags().IntVar(&concurrency, "concurrency", 8, "requests in flight at once")
 	cmd.Flags().Float64Var(&maxRPS, "max-rps", 0, "hard cap on requests per second (0: none; flowsync still slows down when throttled)")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking (required when not on a terminal)")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "result format: "+strings.Join(ApplyFormats(), ", ")+" (with json, the plan is shown on stderr)")
 	return cmd
 }
 
-func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency int, maxRPS float64, yes bool) error {
+func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency int, maxRPS float64, yes bool, output string) error {
 	m, err := loadManifest(f.file)
 	if err != nil {
 		return err
@@ -93,7 +98,12 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 	if err != nil {
 		return err
 	}
-	view, _ := NewPlanView("text", g.io)
+	planIO := g.io
+	if output != "text" {
+		// stdout holds one JSON document: the plan goes to stderr for the operator.
+		planIO.Out, planIO.Color = g.io.Err, false
+	}
+	view, _ := NewPlanView("text", planIO)
 	if err := view.Plan(cs); err != nil {
 		return withHints(ExitError, err)
 	}
@@ -111,7 +121,7 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 	soft, hard, stopSignals := interrupts(ctx, g)
 	defer stopSignals()
 
-	av, _ := NewApplyView("text", g.io)
+	av, _ := NewApplyView(output, g.io)
 	total := 0
 	for _, ch := range cs.Changes {
 		switch ch.Action {
