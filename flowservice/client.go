@@ -169,6 +169,10 @@ func newTransport(concurrency int) *http.Transport {
 	}
 }
 
+// CloseIdleConnections closes the connections kept alive for later calls (at the end of a
+// run, so that nothing lingers).
+func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
+
 // Create creates a connection. When its outcome is unknown (timeout, reset connection, 5xx
 // after the request was sent) the error is an *UnknownOutcomeError: look the name up before
 // creating again.
