@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -390,9 +391,14 @@ func cmdJSONFile(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // canaryForms are the ways a secret might leak: in clear, base64 (standard and URL, every
-// alignment), hex.
+// alignment), hex, and an unkeyed SHA-256 (which would let anyone confirm a guess).
 func canaryForms(secret string) []string {
-	forms := []string{secret, hex.EncodeToString([]byte(secret)), strings.ToUpper(hex.EncodeToString([]byte(secret)))}
+	sum := sha256.Sum256([]byte(secret))
+	forms := []string{
+		secret,
+		hex.EncodeToString([]byte(secret)), strings.ToUpper(hex.EncodeToString([]byte(secret))),
+		hex.EncodeToString(sum[:]), base64.StdEncoding.EncodeToString(sum[:]), base64.RawURLEncoding.EncodeToString(sum[:]),
+	}
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
 		for pad := 0; pad < 3; pad++ {
 			// The characters that depend only on the secret, whatever precedes it.
@@ -406,10 +412,16 @@ func canaryForms(secret string) []string {
 }
 
 // cmdNoCanary fails when a secret leaked into any file under the work dir (the saved outputs,
-// the lockfile, any journal, the emulator's state): nocanary SECRET...
+// the lockfile, any journal, the emulator's state) other than those under secrets/ and those
+// skipped, or into the last command's stdout and stderr: nocanary [-skip FILE]... SECRET...
 func cmdNoCanary(ts *testscript.TestScript, neg bool, args []string) {
+	skip := map[string]bool{}
+	for len(args) > 1 && args[0] == "-skip" {
+		skip[filepath.FromSlash(args[1])] = true
+		args = args[2:]
+	}
 	if neg || len(args) == 0 {
-		ts.Fatalf("usage: nocanary SECRET...")
+		ts.Fatalf("usage: nocanary [-skip FILE]... SECRET...")
 	}
 	root := ts.MkAbs(".")
 	var leaks []string
@@ -419,7 +431,7 @@ func cmdNoCanary(ts *testscript.TestScript, neg bool, args []string) {
 			return err
 		}
 		rel, _ := filepath.Rel(root, p)
-		if strings.HasPrefix(rel, "secrets"+string(filepath.Separator)) {
+		if strings.HasPrefix(rel, "secrets"+string(filepath.Separator)) || skip[rel] {
 			return nil // where the secrets are meant to be
 		}
 		data, err := os.ReadFile(p)
