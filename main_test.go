@@ -169,6 +169,7 @@ func wantInt(ts *testscript.TestScript, neg bool, what string, got int64, wantS 
 //	emu delete NAME             out-of-band delete
 //	emu create NAME BUCKET      out-of-band create of an IAMRole Based connection
 //	emu inuse NAME              a dataflow uses NAME: DELETE answers 400 1418-400
+//	emu free ID                 no dataflow uses connection ID any more
 //	emu secret NAME PARAM VALUE the secret PARAM of NAME was set to VALUE
 //	emu id NAME VAR             set $VAR to the id of NAME
 //	emu exists ID               connection ID is live
@@ -256,6 +257,9 @@ func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 		need(1)
 		c := one(ts, args[0])
 		assert(s.SetInUse(c.ID, true), "emu inuse %s: connection %s vanished", args[0], c.ID)
+	case "free":
+		need(1)
+		assert(s.SetInUse(args[0], false), "emu free: connection %s is not live", args[0])
 	case "secret":
 		need(3)
 		c := one(ts, args[0])
