@@ -76,6 +76,7 @@ type config struct {
 	workdir     string
 	keep        bool
 	verbose     bool
+	wrap        string
 }
 
 func main() {
@@ -98,6 +99,7 @@ func main() {
 	flag.StringVar(&c.workdir, "workdir", "", "directory for the temp dirs (default: os.TempDir())")
 	flag.BoolVar(&c.keep, "keep", false, "keep the temp dir")
 	flag.BoolVar(&c.verbose, "v", false, "show flowsync's stderr")
+	flag.StringVar(&c.wrap, "wrap", "", "command prefixed to flowsync apply and plan runs, for profiling (e.g. \"perf record -g -o /tmp/perf.data --\"); RSS and bytes are then the wrapper's")
 	flag.Parse()
 	for _, s := range strings.Split(planN, ",") {
 		v, err := strconv.Atoi(strings.TrimSpace(s))
@@ -208,18 +210,21 @@ func run(c *config) error {
 		if err != nil {
 			return err
 		}
-		if want["apply"] {
-			emit(r)
-		}
+		var rr row
 		if want["refresh"] {
-			r, err := b.refreshScenario(emu, dir, c.n)
-			if err != nil {
+			if rr, err = b.refreshScenario(emu, dir, c.n); err != nil {
 				emu.close()
 				return err
 			}
-			emit(r)
 		}
 		emu.close()
+		if want["apply"] {
+			r.notes += fmt.Sprintf("; emulator CPU (apply+refresh) %s", fmtDur(emu.cpu))
+			emit(r)
+		}
+		if want["refresh"] {
+			emit(rr)
+		}
 	}
 	if want["apply-shm"] {
 		shm, err := os.MkdirTemp("/dev/shm", "flowsync-bench-")
@@ -232,6 +237,7 @@ func run(c *config) error {
 			return err
 		}
 		emu.close()
+		r.notes += fmt.Sprintf("; emulator CPU %s", fmtDur(emu.cpu))
 		emit(r)
 	}
 	if want["ratelimit"] {
@@ -240,6 +246,7 @@ func run(c *config) error {
 			return err
 		}
 		emu.close()
+		r.notes += fmt.Sprintf("; emulator CPU %s", fmtDur(emu.cpu))
 		emit(r)
 	}
 	if want["tutorial"] {
@@ -336,6 +343,10 @@ func (b *bench) runChild(dir string, env []string, stdin io.Reader, name string,
 		return result{}, err
 	}
 	defer f.Close()
+	if name == b.bin && b.c.wrap != "" {
+		w := strings.Fields(b.c.wrap)
+		name, args = w[0], append(append(w[1:], b.bin), args...)
+	}
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
 	cmd.Env = env
@@ -618,6 +629,7 @@ func (b *bench) tutorialScenario(n int) ([]row, error) {
 // emu is an emulator child process.
 type emu struct {
 	cmd      *exec.Cmd
+	cpu      time.Duration // user + system CPU of the emulator process, known after close
 	endpoint string
 	base     string // http://ADDR
 }
@@ -688,6 +700,9 @@ func (e *emu) close() {
 	case <-time.After(10 * time.Second):
 		_ = e.cmd.Process.Kill()
 		<-done
+	}
+	if ru, ok := e.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		e.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 }
 
