@@ -108,7 +108,7 @@ func importOne(cmd *cobra.Command, g *globals, c *flowservice.Client, entry *man
 	if conn.Name != entry.Name {
 		fmt.Fprintf(g.io.Err, "flowsync: warning: connection %s is named %q on the service; the next apply does not rename it\n", id, conn.Name)
 	}
-	lock.Connections[entry.Name] = importedEntry(conn)
+	lock.Connections[entry.Name] = importedEntry(conn, entry, lock.Salt)
 	fmt.Fprintf(g.io.Out, "imported %s: %s\n", entry.Name, id)
 	return nil
 }
@@ -142,7 +142,7 @@ func importByName(cmd *cobra.Command, g *globals, c *flowservice.Client, m *mani
 		case 0:
 			missing++
 		case 1:
-			lock.Connections[entry.Name] = importedEntry(found[0])
+			lock.Connections[entry.Name] = importedEntry(found[0], &entry, lock.Salt)
 			fmt.Fprintf(g.io.Out, "imported %s: %s\n", entry.Name, found[0].ID)
 			imported++
 		default:
@@ -161,9 +161,11 @@ func importByName(cmd *cobra.Command, g *globals, c *flowservice.Client, m *mani
 	return nil
 }
 
-// importedEntry records a live connection's visible fields. Its secrets cannot be read, so no
-// digest is recorded: the next plan shows them as changed and apply sends them again.
-func importedEntry(c *flowservice.Connection) *lockfile.Entry {
+// importedEntry records a live connection's visible fields. A param the manifest takes from a
+// reference is recorded only as a digest, like every applied secret. The service's secrets
+// cannot be read, so no digest is recorded for them: the next plan shows them as changed and
+// apply sends them again.
+func importedEntry(c *flowservice.Connection, m *manifest.Connection, salt string) *lockfile.Entry {
 	e := &lockfile.Entry{
 		ID:             c.ID,
 		ETag:           c.ETag,
@@ -173,6 +175,13 @@ func importedEntry(c *flowservice.Connection) *lockfile.Entry {
 	}
 	for k, v := range c.Auth.Params {
 		if flowservice.SecretParams[k] {
+			continue
+		}
+		if v2, ok := m.Params[k]; ok && v2.Sensitive() {
+			if e.SecretDigests == nil {
+				e.SecretDigests = map[string]string{}
+			}
+			e.SecretDigests[k] = lockfile.Digest(salt, v)
 			continue
 		}
 		if e.Params == nil {
