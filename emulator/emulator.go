@@ -277,7 +277,9 @@ func (r *Running) Close() error {
 		}
 		close(r.stop)
 		<-r.flushed
-		if r.Server.opts.StatePath != "" {
+		// Only a changed state is written: a read-only session (plan --refresh) leaves the
+		// state file as it was.
+		if r.Server.opts.StatePath != "" && r.Server.isDirty() {
 			if serr := r.Server.Save(); serr != nil {
 				err = errors.Join(err, serr)
 			}
