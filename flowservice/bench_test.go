@@ -41,7 +41,7 @@ func TestThroughputUnthrottled(t *testing.T) {
 	t.Logf("%.0f req/s through the pipeline, %.0f without it (ideal %.0f)", rate, bare, callers/latency.Seconds())
 	// Timers overshoot 20ms a little (this alone is ~2950/s on a small VM), so the bar is
 	// 3000/s or, where sleeping alone cannot reach it, 90% of what sleeping alone reaches.
-	if want := min(3000, 0.9*bare); rate < want {
+	if want := min(3000, 0.9*bare); rate < want && !raceEnabled {
 		t.Errorf("the pipeline costs throughput: %.0f req/s through it, %.0f without, want at least %.0f", rate, bare, want)
 	}
 }
@@ -84,7 +84,7 @@ func TestThroughputOverHTTP(t *testing.T) {
 	bareRate := measure(t, callers, time.Second, bareGet)
 	clientRate := measure(t, callers, time.Second, clientGet)
 	t.Logf("bare http.Client %.0f req/s, Client %.0f req/s (ideal %.0f)", bareRate, clientRate, callers/latency.Seconds())
-	if clientRate < 0.6*bareRate {
+	if clientRate < 0.6*bareRate && !raceEnabled {
 		t.Errorf("Client %.0f req/s is far below a bare http.Client's %.0f", clientRate, bareRate)
 	}
 }

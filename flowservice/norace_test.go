@@ -1,0 +1,5 @@
+//go:build !race
+
+package flowservice
+
+const raceEnabled = false
