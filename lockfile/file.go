@@ -57,6 +57,11 @@ func Load(path string, want Target) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read lockfile: %w", err)
 	}
+	return load(path, data, want)
+}
+
+// load is Load once the file is read.
+func load(path string, data []byte, want Target) (*File, error) {
 	f, err := parse(data)
 	if err != nil {
 		return nil, &FormatError{Path: path, Err: err}

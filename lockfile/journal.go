@@ -341,6 +341,11 @@ func Fold(f *File, lockfilePath string) (changed bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("read journal: %w", err)
 	}
+	return fold(f, path, data)
+}
+
+// fold is Fold once the journal at path is read.
+func fold(f *File, path string, data []byte) (changed bool, err error) {
 	recs, _, err := parseJournal(data)
 	if err != nil {
 		return false, &FormatError{Path: path, Err: err}
