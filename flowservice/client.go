@@ -215,6 +215,32 @@ func secretValues(params map[string]string) []string {
 	return v
 }
 
+// patchSecrets are the secret values ops carry: /auth/params/<secret> or a whole /auth/params.
+func patchSecrets(ops []PatchOp) []string {
+	var v []string
+	for _, op := range ops {
+		if len(op.Value) == 0 {
+			continue
+		}
+		switch name, isParam := strings.CutPrefix(op.Path, "/auth/params/"); {
+		case isParam && SecretParams[name]:
+			var s string
+			if json.Unmarshal(op.Value, &s) == nil && s != "" {
+				v = append(v, s)
+			}
+		case op.Path == "/auth/params" || op.Path == "/auth":
+			var params map[string]string
+			var auth Auth
+			if json.Unmarshal(op.Value, &params) == nil {
+				v = append(v, secretValues(params)...)
+			} else if json.Unmarshal(op.Value, &auth) == nil {
+				v = append(v, secretValues(auth.Params)...)
+			}
+		}
+	}
+	return v
+}
+
 func idFromLocation(loc string) string {
 	if loc == "" {
 		return ""
@@ -268,7 +294,7 @@ func (c *Client) Patch(ctx context.Context, id, etag string, ops []PatchOp) (Ref
 	if err != nil {
 		return Ref{}, fmt.Errorf("patch %s: encode: %w", id, err)
 	}
-	r := &request{op: "patch " + id, method: http.MethodPatch, path: "/connections/" + url.PathEscape(id), body: body, ifMatch: etag}
+	r := &request{op: "patch " + id, method: http.MethodPatch, path: "/connections/" + url.PathEscape(id), body: body, ifMatch: etag, secrets: patchSecrets(ops)}
 	resp, err := c.do(ctx, r)
 	if err != nil {
 		return Ref{}, err

@@ -3,6 +3,7 @@ package flowservice
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -319,6 +320,12 @@ func TestSecretsNeverInErrors(t *testing.T) {
 	errs = append(errs, err)
 	_, err = c.Get(context.Background(), "c1")
 	errs = append(errs, err)
+	rotated, _ := json.Marshal(secret + "-rotated")
+	_, err = c.Patch(context.Background(), "c1", `"e"`, []PatchOp{{Op: "replace", Path: "/auth/params/s3SessionToken", Value: rotated}})
+	errs = append(errs, err)
+	params, _ := json.Marshal(map[string]string{"s3SecretKey": secret + "-params", "bucketName": "b"})
+	_, err = c.Patch(context.Background(), "c1", `"e"`, []PatchOp{{Op: "replace", Path: "/auth/params", Value: params}})
+	errs = append(errs, err)
 
 	tokens := NewIMSTokenSource(IMSConfig{URL: ims.URL, ClientID: "cid", ClientSecret: secret})
 	_, err = tokens.Token(context.Background())
@@ -333,7 +340,9 @@ func TestSecretsNeverInErrors(t *testing.T) {
 		t.Errorf("IMS error does not name the variables: %v", err)
 	}
 
-	_, err = NewIMSTokenSource(IMSConfig{URL: "http://" + closedAddr(t), ClientID: "cid", ClientSecret: secret}).Token(context.Background())
+	refused := NewIMSTokenSource(IMSConfig{URL: "http://" + closedAddr(t), ClientID: "cid", ClientSecret: secret})
+	refused.(*imsSource).retryBase = time.Millisecond
+	_, err = refused.Token(context.Background())
 	errs = append(errs, err)
 
 	for i, err := range errs {
