@@ -48,9 +48,12 @@ import (
 //     "remove" has no value. checkPatchBody.
 //   - Quirk 4 (property filters): declared `style: form, explode: false` (one comma-separated
 //     value) while API.md documents a repeatable, ANDed parameter. checkPropertyFilters.
-//   - Quirk 5 (x-sandbox-name on list): listConnections does not declare the header at all,
-//     while every other connection operation does; API.md requires it on every call, so it
-//     is asserted for every request by checkAPIFacts, not by the spec.
+//   - Quirk 5 (x-sandbox-name): listConnections does not declare the header at all, and the
+//     other operations declare it without `required: true`; API.md: "`x-sandbox-name` | the
+//     all-lowercase sandbox name … (the service rejects a call without it: `2105-400`)", so
+//     checkAPIFacts asserts it on every request, whatever the spec says.
+//
+// No other mismatch between the client's requests and the spec was found.
 
 const (
 	oaOrg     = "5C1328435BF324E90A49402A@AdobeOrg"
@@ -580,7 +583,8 @@ func checkPatchBody(pr *problems, doc *openapi3.T, r captured) {
 // false`, i.e. one comma-separated value; API.md: "repeatable `property` filters that are
 // ANDed: … `property=id==a,b` (comma = OR)". The client sends the repeated form, as the
 // service takes it; openapi3filter reads only the first occurrence of a non-exploded
-// parameter, so every occurrence is checked here: field, operator "==", value.
+// parameter (and splits it at commas, where API.md's comma is an OR inside one filter), so
+// every occurrence is checked here whole: field, operator "==", value.
 func checkPropertyFilters(pr *problems, r captured) {
 	for _, f := range r.URL.Query()["property"] {
 		field, value, ok := strings.Cut(f, "==")
@@ -616,4 +620,105 @@ func redactBody(b []byte) string {
 		s = s[:400] + "…"
 	}
 	return s
+}
+
+// TestOpenAPIChecksCatch feeds hand-made requests to the same checks, so that a conformance
+// pass above means something: correct requests pass, and each kind of mistake is caught
+// by the check meant for it.
+func TestOpenAPIChecksCatch(t *testing.T) {
+	doc, router := loadSpec(t)
+	const id = "3751be3a-601a-4437-a67f-a004667bbfc1"
+	const createBody = `{"name":"n","auth":{"specName":"Access Key","params":{"s3AccessKey":"a","s3SecretKey":"b"}},"connectionSpec":{"id":"` + flowservice.S3SpecID + `","version":"1.0"}}`
+	req := func(method, target, body string, edit func(h http.Header)) captured {
+		u, err := url.Parse(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := http.Header{}
+		h.Set("Authorization", "Bearer "+oaToken)
+		h.Set("x-api-key", oaAPIKey)
+		h.Set("x-gw-ims-org-id", oaOrg)
+		h.Set("x-sandbox-name", oaSandbox)
+		if method == http.MethodPost || method == http.MethodPatch {
+			h.Set("Content-Type", "application/json")
+		}
+		if method == http.MethodPatch {
+			h.Set("If-Match", `"00000005-0000-0200-0000-6b088ca90000"`)
+		}
+		if edit != nil {
+			edit(h)
+		}
+		return captured{Method: method, URL: *u, Header: h, Body: []byte(body)}
+	}
+	conns := emulator.APIPrefix + "/connections"
+	one := conns + "/" + id
+	for _, tc := range []struct {
+		name string
+		r    captured
+		want []string // substrings, each of which some problem must hold; none: no problem
+	}{
+		{"create", req("POST", conns, createBody, nil), nil},
+		{"get", req("GET", one, "", nil), nil},
+		{"list", req("GET", conns+"?limit=7&property=name%3D%3Dx&property=connectionSpec.id%3D%3D"+flowservice.S3SpecID+"&continuationToken=abc", "", nil), nil},
+		{"delete", req("DELETE", one, "", nil), nil},
+		{"patch string", req("PATCH", one, `[{"op":"replace","path":"/description","value":"d"}]`, nil), nil},
+		{"patch params", req("PATCH", one, `[{"op":"replace","path":"/auth/params","value":{"bucketName":"b"}}]`, nil), nil},
+		{"patch remove", req("PATCH", one, `[{"op":"remove","path":"/auth/params/s3SessionToken"}]`, nil), nil},
+
+		{"create without x-api-key", req("POST", conns, createBody, func(h http.Header) { h.Del("x-api-key") }),
+			[]string{"x-api-key \"\"", "does not conform to the spec", `parameter "x-api-key" in header has an error: value is required`}},
+		{"create without connectionSpec", req("POST", conns, `{"name":"n","auth":{"specName":"Access Key","params":{}}}`, nil),
+			[]string{"does not conform to the spec", `property "connectionSpec" is missing`}},
+		{"create with auth without specName", req("POST", conns, `{"name":"n","auth":{"params":{}},"connectionSpec":{"id":"x","version":"1.0"}}`, nil),
+			[]string{`property "specName" is missing`}},
+		{"create as text/plain", req("POST", conns, createBody, func(h http.Header) { h.Set("Content-Type", "text/plain") }),
+			[]string{"want application/json", "does not conform to the spec"}},
+		{"list with a non-integer limit", req("GET", conns+"?limit=ten", "", nil),
+			[]string{`parameter "limit" in query has an error`}},
+		{"get with a capitalised sandbox", req("GET", one, "", func(h http.Header) { h.Set("x-sandbox-name", "Prod") }),
+			[]string{"all-lowercase"}},
+		{"get without the endpoint prefix", req("GET", "/connections/"+id, "", nil),
+			[]string{"lost the endpoint's prefix", "no route in the spec"}},
+		{"get without a bearer token", req("GET", one, "", func(h http.Header) { h.Del("Authorization") }),
+			[]string{"Authorization \"\"", `parameter "Authorization" in header has an error: value is required`}},
+		{"patch without If-Match", req("PATCH", one, `[{"op":"replace","path":"/description","value":"d"}]`, func(h http.Header) { h.Del("If-Match") }),
+			[]string{"want one etag with its double quotes", `parameter "if-match" in header has an error: value is required`}},
+		{"patch with an unquoted etag", req("PATCH", one, `[{"op":"replace","path":"/description","value":"d"}]`, func(h http.Header) { h.Set("If-Match", "00000005") }),
+			[]string{"want one etag with its double quotes"}},
+		{"patch with a trailing slash", req("PATCH", one+"/", `[{"op":"replace","path":"/description","value":"d"}]`, nil),
+			[]string{"no trailing slash"}},
+		{"patch body as one object", req("PATCH", one, `{"op":"replace","path":"/description","value":"d"}`, nil),
+			[]string{"not a non-empty RFC 6902 array"}},
+		{"patch upper-case op", req("PATCH", one, `[{"op":"REPLACE","path":"/description","value":"d"}]`, nil),
+			[]string{"want lower-case add, replace or remove"}},
+		{"patch move", req("PATCH", one, `[{"op":"move","from":"/name","path":"/description"}]`, nil),
+			[]string{`has member "from"`, "want lower-case add, replace or remove"}},
+		{"patch object on /description", req("PATCH", one, `[{"op":"replace","path":"/description","value":{"description":"d"}}]`, nil),
+			[]string{"only /auth/params takes an object"}},
+		{"patch params against PatchInstruction", req("PATCH", one, `[{"op":"add","path":"/auth/params","value":{"description":5}}]`, nil),
+			[]string{"does not conform to PatchInstruction", `"/value/description": value must be a string`}},
+		{"patch params as a string", req("PATCH", one, `[{"op":"replace","path":"/auth/params","value":"b"}]`, nil),
+			[]string{"not a documented patch path"}},
+		{"patch string without a value", req("PATCH", one, `[{"op":"replace","path":"/auth/params/s3SessionToken"}]`, nil),
+			[]string{"needs a string value"}},
+		{"patch params with an array value", req("PATCH", one, `[{"op":"replace","path":"/auth/params","value":[1]}]`, nil),
+			[]string{"not a documented patch path"}},
+		{"delete with a body", req("DELETE", one, `{}`, nil),
+			[]string{"has a 2-byte body"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var pr problems
+			checkAPIFacts(&pr, tc.r)
+			validateAgainstSpec(&pr, doc, router, tc.r)
+			all := strings.Join(pr, "\n")
+			if len(tc.want) == 0 && len(pr) > 0 {
+				t.Errorf("a correct request was refused:\n%s", all)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("no problem holds %q; problems:\n%s", w, all)
+				}
+			}
+		})
+	}
 }
