@@ -69,6 +69,11 @@ var load = sync.OnceValues(func() (*compiled, error) {
 // Validate checks the document rooted at root (a document node or its content) against the
 // schema and returns every problem, sorted by line, column and path. A nil result means valid.
 func Validate(root *yaml.Node) []Problem {
+	return validate(root, true)
+}
+
+// validate is Validate, with the fast path or (for tests) without it.
+func validate(root *yaml.Node, useFast bool) []Problem {
 	c, err := load()
 	if err != nil {
 		// The embedded schema is tested; this cannot happen in a released binary.
@@ -78,7 +83,43 @@ func Validate(root *yaml.Node) []Problem {
 	if root == nil {
 		return []Problem{{Line: 1, Col: 1, Message: "the manifest is empty"}}
 	}
-	conv := converter{budget: MaxAliasExpansion}
+	// The fast path vouches for the document and for each connections entry it recognises
+	// as valid; only the rest is converted and run through the compiled schema, which
+	// stays the source of every message.
+	var list *yaml.Node
+	if useFast {
+		list = connectionsList(root)
+	}
+	var fast []bool
+	if list != nil {
+		slow := false
+		for i, item := range list.Content {
+			if !FastConnection(item) {
+				if fast == nil {
+					fast = make([]bool, len(list.Content))
+					for j := range i {
+						fast[j] = true
+					}
+				}
+				slow = true
+				continue
+			}
+			if fast != nil {
+				fast[i] = true
+			}
+		}
+		if !slow {
+			if fastRoot(root) {
+				return nil
+			}
+			fast = make([]bool, len(list.Content))
+			for i := range fast {
+				fast[i] = true
+			}
+		}
+	}
+
+	conv := converter{budget: MaxAliasExpansion, list: list, fast: fast}
 	v := conv.value(root, 0)
 	if conv.err != nil {
 		return []Problem{{Line: conv.errNode.Line, Col: conv.errNode.Column, Message: conv.err.Error()}}
@@ -97,13 +138,20 @@ func Validate(root *yaml.Node) []Problem {
 			v = rest
 		}
 	}
+	var todo []int // entries the fast path did not vouch for
+	for i := range items {
+		if fast == nil || i >= len(fast) || !fast[i] {
+			todo = append(todo, i)
+		}
+	}
 	errs := make([]error, 1+len(items))
 	errs[0] = c.schema.Validate(v)
-	workers := min(runtime.GOMAXPROCS(0), 1+len(items)/256)
+	workers := min(runtime.GOMAXPROCS(0), 1+len(todo)/256)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
-			for i := w; i < len(items); i += workers {
+			for j := w; j < len(todo); j += workers {
+				i := todo[j]
 				errs[1+i] = c.item.Validate(items[i])
 			}
 		})
@@ -136,6 +184,25 @@ func Validate(root *yaml.Node) []Problem {
 	}
 	Sort(probs)
 	return probs
+}
+
+// connectionsList returns the document's connections list (the value of its last
+// "connections" key, as in the JSON object the document converts to), or nil if that is
+// not a list.
+func connectionsList(root *yaml.Node) *yaml.Node {
+	if root.Kind != yaml.MappingNode {
+		return nil
+	}
+	var list *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if keyString(root.Content[i]) == "connections" {
+			list = root.Content[i+1]
+		}
+	}
+	if list == nil || list.Kind != yaml.SequenceNode {
+		return nil
+	}
+	return list
 }
 
 // Sort orders problems by line, column, path and message.
@@ -196,6 +263,10 @@ var ErrAliasExpansion = errors.New("YAML aliases expand to too many values")
 
 // converter turns a yaml.Node tree into the JSON values the validator takes.
 type converter struct {
+	// list is the document's connections list and fast the entries of it the fast path
+	// vouched for: those are left out (nil) when the list is converted outside any alias.
+	list    *yaml.Node
+	fast    []bool
 	budget  int // nodes aliases may still expand to
 	aliased int // >0 while inside an alias
 	err     error
@@ -244,7 +315,11 @@ func (c *converter) value(n *yaml.Node, depth int) any {
 		return m
 	case yaml.SequenceNode:
 		s := make([]any, len(n.Content))
+		skip := n == c.list && c.aliased == 0 && len(c.fast) == len(n.Content)
 		for i, e := range n.Content {
+			if skip && c.fast[i] {
+				continue
+			}
 			s[i] = c.value(e, depth+1)
 		}
 		return s

@@ -1,0 +1,359 @@
+package schema
+
+import (
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+)
+
+// This file is a hand-written mirror of manifest.schema.json for the common, valid case.
+// manifest.schema.json stays the single source of truth: the fast path only answers "valid"
+// or "maybe not", and Validate runs the compiled schema on everything the fast path does not
+// vouch for, so every message still comes from the schema. The fast path must never call
+// valid what the schema rejects; TestFastMirrorsSchema pins the schema it was written
+// against, and TestFastEquivalence/FuzzFastConnection compare it with the compiled schema.
+//
+// Conventions: a YAML node stands for the JSON value the converter in schema.go gives it. A
+// mapping becomes an object whose duplicate keys keep the last value; a scalar becomes what
+// Scalar returns. Aliases (and other node kinds) are never vouched for.
+
+// fastString returns the string a scalar converts to, if it converts to a string.
+func fastString(n *yaml.Node) (string, bool) {
+	if n.Kind != yaml.ScalarNode {
+		return "", false
+	}
+	switch n.ShortTag() {
+	case "!!str":
+		return n.Value, true
+	case "!!null":
+		return "", false
+	case "!!bool", "!!int", "!!float":
+		s, ok := Scalar(n).(string)
+		return s, ok
+	}
+	return n.Value, true
+}
+
+// fastFields collects the values of a mapping's keys, the last one winning like a JSON
+// object built from it. known lists the accepted keys; vals[i] receives the value of known[i].
+// It reports false for an unknown key, a non-scalar or alias key, or a node not a mapping.
+func fastFields(n *yaml.Node, known []string, vals []*yaml.Node) bool {
+	if n.Kind != yaml.MappingNode || len(n.Content)%2 != 0 {
+		return false
+	}
+	for i := 0; i < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if k.Kind != yaml.ScalarNode {
+			return false
+		}
+		j := 0
+		for j < len(known) && known[j] != k.Value {
+			j++
+		}
+		if j == len(known) {
+			return false
+		}
+		vals[j] = n.Content[i+1]
+	}
+	return true
+}
+
+// runeLen is the length the schema's minLength and maxLength count: code points.
+func runeLen(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return utf8.RuneCountInString(s)
+		}
+	}
+	return len(s)
+}
+
+var itemFields = []string{"name", "description", "connectionSpec", "auth"}
+
+// FastConnection reports whether the schema certainly accepts n as a connections entry
+// (#/properties/connections/items). False means "run the schema", not "invalid".
+func FastConnection(n *yaml.Node) bool {
+	var v [4]*yaml.Node
+	if !fastFields(n, itemFields, v[:]) || v[0] == nil {
+		return false
+	}
+	// name: string, 1 to 256 code points, ^[^\u0000-\u001F\u007F-\u009F]*$
+	name, ok := fastString(v[0])
+	if !ok || !printable(name) {
+		return false
+	}
+	if l := runeLen(name); l < 1 || l > 256 {
+		return false
+	}
+	return (v[1] == nil || fastDescription(v[1])) &&
+		(v[2] == nil || fastConnectionSpec(v[2])) &&
+		(v[3] == nil || fastAuth(v[3]))
+}
+
+// printable matches ^[^\u0000-\u001F\u007F-\u009F]*$ (invalid UTF-8 reads as U+FFFD, as in
+// Go's regexp).
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == 0x7F {
+			return false
+		}
+		if c >= utf8.RuneSelf {
+			for _, r := range s[i:] {
+				if r < 0x20 || r >= 0x7F && r <= 0x9F {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	return true
+}
+
+// #/definitions/description: string, at most 4096 code points.
+func fastDescription(n *yaml.Node) bool {
+	s, ok := fastString(n)
+	return ok && runeLen(s) <= 4096
+}
+
+var specFields = []string{"id", "version"}
+
+// #/definitions/connectionSpec: object, only id (required, string) and version (string).
+func fastConnectionSpec(n *yaml.Node) bool {
+	var v [2]*yaml.Node
+	if !fastFields(n, specFields, v[:]) || v[0] == nil {
+		return false
+	}
+	if _, ok := fastString(v[0]); !ok {
+		return false
+	}
+	if v[1] != nil {
+		if _, ok := fastString(v[1]); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+var authFields = []string{"specName", "params"}
+
+// #/definitions/auth: object, only specName (enum) and params.
+func fastAuth(n *yaml.Node) bool {
+	var v [2]*yaml.Node
+	if !fastFields(n, authFields, v[:]) {
+		return false
+	}
+	if v[0] != nil {
+		s, ok := fastString(v[0])
+		if !ok || s != "Access Key" && s != "IAMRole Based" {
+			return false
+		}
+	}
+	return v[1] == nil || fastParams(v[1])
+}
+
+var paramFields = []string{"s3AccessKey", "s3SecretKey", "s3SessionToken", "serviceUrl", "bucketName", "folderPath"}
+
+// #/definitions/auth/properties/params: object of the six params, each a string of its form
+// or a secret reference (s3SecretKey and s3SessionToken: a reference only).
+func fastParams(n *yaml.Node) bool {
+	var v [6]*yaml.Node
+	if !fastFields(n, paramFields, v[:]) {
+		return false
+	}
+	for i, p := range v {
+		if p == nil {
+			continue
+		}
+		if p.Kind == yaml.MappingNode {
+			if !fastReference(p) {
+				return false
+			}
+			continue
+		}
+		s, ok := fastString(p)
+		if !ok {
+			return false
+		}
+		switch i {
+		case 0: // s3AccessKey: minLength 1
+			ok = runeLen(s) >= 1
+		case 1, 2: // s3SecretKey, s3SessionToken: type object
+			ok = false
+		case 3:
+			ok = serviceURL(s)
+		case 4:
+			ok = bucketName(s)
+		case 5:
+			ok = folderPath(s)
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+var referenceFields = []string{"env", "file"}
+
+// #/definitions/reference as an object: exactly one of env (a variable name) or file
+// (a non-empty string).
+func fastReference(n *yaml.Node) bool {
+	var v [2]*yaml.Node
+	if !fastFields(n, referenceFields, v[:]) {
+		return false
+	}
+	if (v[0] == nil) == (v[1] == nil) {
+		return false // none (minProperties 1) or both (maxProperties 1)
+	}
+	if v[0] != nil {
+		s, ok := fastString(v[0])
+		return ok && envName(s)
+	}
+	s, ok := fastString(v[1])
+	return ok && runeLen(s) >= 1
+}
+
+func lowerDigit(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+
+func alnum(c byte) bool { return lowerDigit(c) || c >= 'A' && c <= 'Z' }
+
+// serviceURL matches ^https://[^\s/?#@]+(/[^\s]*)?$ (\s is [\t\n\f\r ]).
+func serviceURL(s string) bool {
+	const prefix = "https://"
+	if len(s) <= len(prefix) || s[:len(prefix)] != prefix {
+		return false
+	}
+	host := true
+	for i := len(prefix); i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\t', '\n', '\f', '\r', ' ':
+			return false
+		case '/':
+			if host && i == len(prefix) {
+				return false
+			}
+			host = false
+		case '?', '#', '@':
+			if host {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// bucketName matches ^[a-z0-9][a-z0-9-]*[a-z0-9]$ with 3 to 63 code points.
+func bucketName(s string) bool {
+	if len(s) < 3 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !lowerDigit(c) && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// folderPath matches ^[^"\\:|<>*?]*$.
+func folderPath(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"', '\\', ':', '|', '<', '>', '*', '?':
+			return false
+		}
+	}
+	return true
+}
+
+// envName matches ^[A-Za-z_][A-Za-z0-9_]*$.
+func envName(s string) bool {
+	if s == "" || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !alnum(c) && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// orgID matches ^[A-Za-z0-9]+@AdobeOrg$.
+func orgID(s string) bool {
+	const suffix = "@AdobeOrg"
+	if len(s) <= len(suffix) || s[len(s)-len(suffix):] != suffix {
+		return false
+	}
+	for i := 0; i < len(s)-len(suffix); i++ {
+		if !alnum(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// sandboxName matches ^[a-z0-9][a-z0-9-]*$ with 1 to 256 code points.
+func sandboxName(s string) bool {
+	if s == "" || len(s) > 256 || s[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !lowerDigit(c) && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+var rootFields = []string{"version", "target", "defaults", "connections"}
+
+// fastRoot reports whether the schema certainly accepts the document with an empty
+// connections list: its entries are checked one by one with FastConnection.
+func fastRoot(n *yaml.Node) bool {
+	var v [4]*yaml.Node
+	if !fastFields(n, rootFields, v[:]) || v[0] == nil || v[1] == nil || v[3] == nil {
+		return false
+	}
+	// connections: array; version: const 1
+	if v[3].Kind != yaml.SequenceNode || v[0].Kind != yaml.ScalarNode {
+		return false
+	}
+	ok := false
+	switch x := Scalar(v[0]).(type) {
+	case int:
+		ok = x == 1
+	case int64:
+		ok = x == 1
+	case uint64:
+		ok = x == 1
+	case float64:
+		ok = x == 1
+	}
+	if !ok {
+		return false
+	}
+	// target: object, orgId and sandbox required.
+	var t [2]*yaml.Node
+	if !fastFields(v[1], []string{"orgId", "sandbox"}, t[:]) || t[0] == nil || t[1] == nil {
+		return false
+	}
+	if s, ok := fastString(t[0]); !ok || !orgID(s) {
+		return false
+	}
+	if s, ok := fastString(t[1]); !ok || !sandboxName(s) {
+		return false
+	}
+	// defaults: object of description, connectionSpec and auth.
+	if v[2] != nil {
+		var d [3]*yaml.Node
+		if !fastFields(v[2], itemFields[1:], d[:]) ||
+			d[0] != nil && !fastDescription(d[0]) ||
+			d[1] != nil && !fastConnectionSpec(d[1]) ||
+			d[2] != nil && !fastAuth(d[2]) {
+			return false
+		}
+	}
+	return true
+}
