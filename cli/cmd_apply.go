@@ -94,7 +94,7 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 		g.log.Info("recovered an interrupted run from its journal", "lockfile", lockPath)
 	}
 
-	cs, err := plan(ctx, g, m, lockPath, lock, want, f, false)
+	cs, err := plan(ctx, g, m, lockPath, lock, want, f, false, svc)
 	if err != nil {
 		return err
 	}

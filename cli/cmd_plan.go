@@ -79,7 +79,7 @@ network and no credentials.`,
 			if err != nil {
 				return err
 			}
-			cs, err := plan(cmd.Context(), g, m, lockPath, lock, want, &f, noSecrets)
+			cs, err := plan(cmd.Context(), g, m, lockPath, lock, want, &f, noSecrets, nil)
 			if err != nil {
 				return err
 			}
@@ -99,15 +99,19 @@ network and no credentials.`,
 	return cmd
 }
 
-// plan computes the changeset, reading the live state first with --refresh.
-func plan(ctx context.Context, g *globals, m *manifest.Manifest, lockPath string, lock *lockfile.File, want []reconcile.Desired, f *planFlags, noSecrets bool) (*reconcile.Changeset, error) {
+// plan computes the changeset, reading the live state first with --refresh, through svc when
+// the caller has connected already (apply), else through a connection of its own.
+func plan(ctx context.Context, g *globals, m *manifest.Manifest, lockPath string, lock *lockfile.File, want []reconcile.Desired, f *planFlags, noSecrets bool, svc *service) (*reconcile.Changeset, error) {
 	var observed *reconcile.Observed
 	if f.refresh {
-		svc, err := connect(g, m, lockPath, 8, 0)
-		if err != nil {
-			return nil, err
+		if svc == nil {
+			var err error
+			if svc, err = connect(g, m, lockPath, 8, 0); err != nil {
+				return nil, err
+			}
+			defer svc.Close()
 		}
-		defer svc.Close()
+		var err error
 		if observed, err = observe(ctx, svc.client); err != nil {
 			return nil, err
 		}

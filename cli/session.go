@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -36,6 +37,12 @@ func lockTarget(m *manifest.Manifest) lockfile.Target {
 // readLock loads the lockfile (a new, empty one when absent) and folds in a leftover journal
 // in memory. It writes nothing; folded reports whether the journal changed anything.
 func readLock(path string, want lockfile.Target) (f *lockfile.File, folded bool, err error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if st, serr := os.Stat(dir); serr != nil || !st.IsDir() {
+			return nil, false, withHints(ExitError, fmt.Errorf("lockfile %s: directory %s does not exist", path, dir),
+				"create the directory, or point --lockfile somewhere else")
+		}
+	}
 	f, err = lockfile.Load(path, want)
 	if errors.Is(err, fs.ErrNotExist) {
 		f, err = lockfile.New(want)

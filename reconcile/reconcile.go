@@ -136,8 +136,9 @@ func (c *Changeset) Counts() Counts {
 	return n
 }
 
-// HasChanges reports whether applying the changeset would send anything, or whether drift
-// was found that the user must see. Orphans that are merely kept are not changes.
+// HasChanges reports whether applying the changeset would send anything (drift that apply
+// corrects included). Orphans that are merely kept and unmanaged connections, which apply
+// never touches, are not changes.
 func (c *Changeset) HasChanges() bool {
 	for _, ch := range c.Changes {
 		switch ch.Action {
