@@ -71,7 +71,7 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 	if _, _, err := readLock(lockPath, target); err != nil {
 		return err
 	}
-	svc, err := connect(g, m, lockPath, concurrency, maxRPS)
+	svc, err := connect(ctx, g, m, lockPath, concurrency, maxRPS)
 	if err != nil {
 		return err
 	}

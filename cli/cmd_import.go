@@ -54,7 +54,7 @@ so the next apply sends them again.`,
 			if _, _, err := readLock(lockPath, target); err != nil {
 				return err
 			}
-			svc, err := connect(g, m, lockPath, 8, 0)
+			svc, err := connect(cmd.Context(), g, m, lockPath, 8, 0)
 			if err != nil {
 				return err
 			}

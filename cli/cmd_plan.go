@@ -106,7 +106,7 @@ func plan(ctx context.Context, g *globals, m *manifest.Manifest, lockPath string
 	if f.refresh {
 		if svc == nil {
 			var err error
-			if svc, err = connect(g, m, lockPath, 8, 0); err != nil {
+			if svc, err = connect(ctx, g, m, lockPath, 8, 0); err != nil {
 				return nil, err
 			}
 			defer svc.Close()

@@ -116,7 +116,10 @@ func (s *service) Close() error {
 // connect builds the Flow Service client for the manifest's target: the in-process emulator
 // for --endpoint emulator (state beside the lockfile), else the configured endpoint with
 // credentials from the environment.
-func connect(g *globals, m *manifest.Manifest, lockPath string, concurrency int, maxRPS float64) (*service, error) {
+//
+// The access token is fetched here, once, so that bad credentials stop the command before
+// anything is planned or sent.
+func connect(ctx context.Context, g *globals, m *manifest.Manifest, lockPath string, concurrency int, maxRPS float64) (*service, error) {
 	cfg := flowservice.Config{
 		OrgID:       m.Target.OrgID,
 		Sandbox:     m.Target.Sandbox,
@@ -148,6 +151,11 @@ func connect(g *globals, m *manifest.Manifest, lockPath string, concurrency int,
 		return nil, withHints(ExitError, err, "use an https:// endpoint, or http:// only on a loopback address")
 	}
 	s.client = c
+	if _, err := cfg.Tokens.Token(ctx); err != nil {
+		_ = s.Close()
+		return nil, withHints(ExitError, fmt.Errorf("sign in to Adobe IMS: %w", err),
+			"check FLOWSYNC_CLIENT_ID, FLOWSYNC_CLIENT_SECRET, FLOWSYNC_SCOPES and FLOWSYNC_IMS_URL")
+	}
 	return s, nil
 }
 
