@@ -58,6 +58,10 @@ func Parse(path string, data []byte) (*Manifest, error) {
 type parser struct {
 	file  string
 	diags Diagnostics
+	// steps is the path of the node being walked, rendered only when a problem is reported.
+	steps []step
+	// entries are the connections merged with defaults by check, reused by build.
+	entries []merged
 	// superseded holds paths whose schema problems a more specific check already reported.
 	superseded []string
 }
@@ -70,6 +74,37 @@ func (p *parser) add(n *yaml.Node, path, msg string) {
 func (p *parser) supersede(n *yaml.Node, path, msg string) {
 	p.add(n, path, msg)
 	p.superseded = append(p.superseded, path)
+}
+
+// step is one hop of a path: a mapping key, or a list index when index >= 0.
+type step struct {
+	key   string
+	index int
+}
+
+func (p *parser) pushKey(k string) { p.steps = append(p.steps, step{key: k, index: -1}) }
+func (p *parser) pushIndex(i int)  { p.steps = append(p.steps, step{index: i}) }
+func (p *parser) pop()             { p.steps = p.steps[:len(p.steps)-1] }
+
+// path renders the current steps as connections[3].auth.params.bucketName.
+func (p *parser) path() string {
+	path := ""
+	for _, s := range p.steps {
+		if s.index >= 0 {
+			path += "[" + strconv.Itoa(s.index) + "]"
+		} else {
+			path = schema.JoinPath(path, s.key)
+		}
+	}
+	return path
+}
+
+// entryPath is the path of connections entry i, or of defaults when i < 0.
+func entryPath(i int) string {
+	if i < 0 {
+		return "defaults"
+	}
+	return "connections[" + strconv.Itoa(i) + "]"
 }
 
 func posOf(n *yaml.Node) Pos {
@@ -135,48 +170,69 @@ func (p *parser) yamlError(err error) {
 // keys, custom tags) and expands aliases into a plain tree, within schema.MaxAliasExpansion.
 func (p *parser) prepare(root *yaml.Node) *yaml.Node {
 	aliases := false
-	var walk func(n *yaml.Node, path string, depth int)
-	walk = func(n *yaml.Node, path string, depth int) {
+	var walk func(n *yaml.Node, depth int)
+	walk = func(n *yaml.Node, depth int) {
 		if depth > schema.MaxDepth {
-			p.add(n, path, fmt.Sprintf("the document nests deeper than %d levels", schema.MaxDepth))
+			p.add(n, p.path(), fmt.Sprintf("the document nests deeper than %d levels", schema.MaxDepth))
 			return
 		}
 		if tag := n.ShortTag(); n.Kind != yaml.AliasNode && !strings.HasPrefix(tag, "!!") {
-			p.add(n, path, fmt.Sprintf("YAML tag %s is not supported (a secret reference is {env: NAME} or {file: PATH})", n.Tag))
+			p.add(n, p.path(), fmt.Sprintf("YAML tag %s is not supported (a secret reference is {env: NAME} or {file: PATH})", n.Tag))
 		}
 		switch n.Kind {
 		case yaml.AliasNode:
 			aliases = true
 		case yaml.SequenceNode:
 			for i, c := range n.Content {
-				walk(c, fmt.Sprintf("%s[%d]", path, i), depth+1)
+				p.pushIndex(i)
+				walk(c, depth+1)
+				p.pop()
 			}
 		case yaml.MappingNode:
-			first := map[string]*yaml.Node{}
+			// Small mappings (all of a valid manifest's) find duplicates by looking back.
+			var first map[string]*yaml.Node
+			if len(n.Content) > 32 {
+				first = make(map[string]*yaml.Node, len(n.Content)/2)
+			}
 			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, v := n.Content[i], n.Content[i+1]
-				if k.Kind == yaml.AliasNode && k.Alias != nil {
-					k = k.Alias
-				}
-				if k.Kind != yaml.ScalarNode {
-					p.add(k, path, "mapping keys must be plain strings")
+				k, v := plainKey(n.Content[i]), n.Content[i+1]
+				if k == nil {
+					kn := n.Content[i]
+					if kn.Kind == yaml.AliasNode && kn.Alias != nil {
+						kn = kn.Alias
+					}
+					if kn.Kind != yaml.ScalarNode {
+						p.add(kn, p.path(), "mapping keys must be plain strings")
+					} else {
+						p.add(kn, p.path(), "YAML merge keys (<<) are not supported: put shared fields in defaults")
+					}
 					continue
 				}
-				if k.ShortTag() == "!!merge" {
-					p.add(k, path, "YAML merge keys (<<) are not supported: put shared fields in defaults")
-					continue
+				var f *yaml.Node
+				if first != nil {
+					f = first[k.Value]
+					if f == nil {
+						first[k.Value] = k
+					}
+				} else {
+					for j := 0; j < i; j += 2 {
+						if e := plainKey(n.Content[j]); e != nil && e.Value == k.Value {
+							f = e
+							break
+						}
+					}
 				}
-				kp := schema.JoinPath(path, k.Value)
-				if f, dup := first[k.Value]; dup {
-					p.add(k, kp, fmt.Sprintf("duplicate key %q (first at line %d)", k.Value, f.Line))
-					continue
+				p.pushKey(k.Value)
+				if f != nil {
+					p.add(k, p.path(), fmt.Sprintf("duplicate key %q (first at line %d)", k.Value, f.Line))
+				} else {
+					walk(v, depth+1)
 				}
-				first[k.Value] = k
-				walk(v, kp, depth+1)
+				p.pop()
 			}
 		}
 	}
-	walk(root, "", 0)
+	walk(root, 0)
 	if len(p.diags) > 0 {
 		p.diags.sort()
 		return nil
@@ -223,6 +279,17 @@ func (p *parser) prepare(root *yaml.Node) *yaml.Node {
 		return nil
 	}
 	return out
+}
+
+// plainKey returns a mapping key (following an alias) if it is a scalar and not a merge key.
+func plainKey(k *yaml.Node) *yaml.Node {
+	if k.Kind == yaml.AliasNode && k.Alias != nil {
+		k = k.Alias
+	}
+	if k.Kind != yaml.ScalarNode || k.ShortTag() == "!!merge" {
+		return nil
+	}
+	return k
 }
 
 // get returns the key and value nodes of key in mapping m, or nils.
@@ -277,9 +344,9 @@ const (
 	atParam
 )
 
-func (p *parser) checkReferences(n *yaml.Node, path string, at place) {
+func (p *parser) checkReferences(n *yaml.Node, at place) {
 	if at != atParam && reference(n) {
-		p.supersede(n, path, refOutside)
+		p.supersede(n, p.path(), refOutside)
 		return
 	}
 	switch n.Kind {
@@ -289,7 +356,9 @@ func (p *parser) checkReferences(n *yaml.Node, path string, at place) {
 			next = atConnection
 		}
 		for i, c := range n.Content {
-			p.checkReferences(c, fmt.Sprintf("%s[%d]", path, i), next)
+			p.pushIndex(i)
+			p.checkReferences(c, next)
+			p.pop()
 		}
 	case yaml.MappingNode:
 		if at == atParam {
@@ -310,37 +379,41 @@ func (p *parser) checkReferences(n *yaml.Node, path string, at place) {
 			case at == atParams:
 				next = atParam
 			}
-			p.checkReferences(n.Content[i+1], schema.JoinPath(path, k), next)
+			p.pushKey(k)
+			p.checkReferences(n.Content[i+1], next)
+			p.pop()
 		}
 	}
 }
 
 // check runs the schema and the rules a schema cannot say, recording every problem.
 func (p *parser) check(root *yaml.Node) {
-	p.checkReferences(root, "", atRoot)
+	p.checkReferences(root, atRoot)
 
 	_, defaults := get(root, "defaults")
-	p.checkValues(defaults, "defaults")
+	p.checkValues(defaults, -1)
 
 	_, list := get(root, "connections")
 	if list != nil && list.Kind == yaml.SequenceNode {
-		names := map[string]*yaml.Node{}
+		names := make(map[string]*yaml.Node, len(list.Content))
+		p.entries = make([]merged, len(list.Content))
+		arena := make([]param, 0, 6*len(list.Content))
 		for i, item := range list.Content {
-			path := fmt.Sprintf("connections[%d]", i)
 			if item.Kind != yaml.MappingNode {
 				continue
 			}
 			if _, nv := get(item, "name"); nv != nil {
 				if name, ok := str(nv); ok {
 					if first, dup := names[name]; dup {
-						p.add(nv, path+".name", fmt.Sprintf("duplicate name %q: first used at line %d", name, first.Line))
+						p.add(nv, entryPath(i)+".name", fmt.Sprintf("duplicate name %q: first used at line %d", name, first.Line))
 					} else {
 						names[name] = nv
 					}
 				}
 			}
-			p.checkValues(item, path)
-			p.checkMerged(merge(defaults, item), path)
+			p.checkValues(item, i)
+			p.entries[i], arena = merge(defaults, item, arena)
+			p.checkMerged(p.entries[i], i)
 		}
 	}
 
@@ -362,38 +435,52 @@ func (p *parser) isSuperseded(path string) bool {
 	return false
 }
 
-var ipShaped = regexp.MustCompile(`^\d+\.\d+\.\d+\.\d+$`)
+// ipShaped matches ^\d+\.\d+\.\d+\.\d+$.
+func ipShaped(s string) bool {
+	dots, digits := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.' && digits > 0 && dots < 3:
+			dots++
+			digits = 0
+		default:
+			return false
+		}
+	}
+	return dots == 3 && digits > 0
+}
 
 // checkValues checks the values written in a connection entry or in defaults, each once,
 // where it was written.
-func (p *parser) checkValues(m *yaml.Node, path string) {
+func (p *parser) checkValues(m *yaml.Node, entry int) {
 	if m == nil || m.Kind != yaml.MappingNode {
 		return
 	}
 	if _, spec := get(m, "connectionSpec"); spec != nil {
 		if _, id := get(spec, "id"); id != nil {
 			if v, ok := str(id); ok && v != S3Spec.ID {
-				p.add(id, path+".connectionSpec.id", fmt.Sprintf("flowsync manages the Amazon S3 source only (connection spec %s): leave connectionSpec out", S3Spec.ID))
+				p.add(id, entryPath(entry)+".connectionSpec.id", fmt.Sprintf("flowsync manages the Amazon S3 source only (connection spec %s): leave connectionSpec out", S3Spec.ID))
 			}
 		}
 		if _, ver := get(spec, "version"); ver != nil {
 			if v, ok := str(ver); ok && v != S3Spec.Version {
-				p.add(ver, path+".connectionSpec.version", fmt.Sprintf("flowsync manages version %q of the Amazon S3 source: leave connectionSpec out", S3Spec.Version))
+				p.add(ver, entryPath(entry)+".connectionSpec.version", fmt.Sprintf("flowsync manages version %q of the Amazon S3 source: leave connectionSpec out", S3Spec.Version))
 			}
 		}
 	}
 	_, auth := get(m, "auth")
 	_, params := get(auth, "params")
-	ppath := path + ".auth.params"
 	if _, b := get(params, "bucketName"); b != nil {
-		if v, ok := str(b); ok && ipShaped.MatchString(v) {
-			p.supersede(b, ppath+".bucketName", "a bucket name must not be shaped like an IP address")
+		if v, ok := str(b); ok && ipShaped(v) {
+			p.supersede(b, entryPath(entry)+".auth.params.bucketName", "a bucket name must not be shaped like an IP address")
 		}
 	}
 	if _, f := get(params, "folderPath"); f != nil {
 		if v, ok := str(f); ok {
 			if msg := folderProblem(v); msg != "" {
-				p.add(f, ppath+".folderPath", msg)
+				p.add(f, entryPath(entry)+".auth.params.folderPath", msg)
 			}
 		}
 	}
@@ -402,13 +489,18 @@ func (p *parser) checkValues(m *yaml.Node, path string) {
 // folderProblem checks the component rules of a folder path that the schema's pattern
 // cannot say.
 func folderProblem(v string) string {
-	for _, c := range strings.Split(v, "/") {
+	for {
+		c, rest, more := strings.Cut(v, "/")
 		switch {
 		case c == "." || c == "..":
 			return fmt.Sprintf("folder path components must not be %q", c)
 		case len(c) > 255:
 			return fmt.Sprintf("folder path components are at most 255 characters, not %d", len(c))
 		}
+		if !more {
+			break
+		}
+		v = rest
 	}
 	return ""
 }
@@ -436,31 +528,22 @@ type merged struct {
 // auth merge field by field and auth.params key by key (a reference is one value, never
 // merged with another). An entry whose auth.specName differs from the one in defaults
 // inherits none of defaults' auth.params: they belong to another way of signing in.
-func merge(defaults, entry *yaml.Node) merged {
+// The params are appended to arena, which merge returns grown.
+func merge(defaults, entry *yaml.Node, arena []param) (merged, []param) {
 	m := merged{entry: entry}
 	m.nameKey, m.name = get(entry, "name")
-	pick := func(keys ...string) *yaml.Node {
-		var v *yaml.Node
-		for _, src := range []*yaml.Node{defaults, entry} {
-			n := src
-			for _, k := range keys {
-				_, n = get(n, k)
-			}
-			if n != nil {
-				v = n
-			}
-		}
-		return v
-	}
-	m.description = pick("description")
-	m.specID = pick("connectionSpec", "id")
-	m.specVersion = pick("connectionSpec", "version")
-	m.specName = pick("auth", "specName")
-	m.authKey, _ = get(entry, "auth")
-	_, auth := get(entry, "auth")
-	m.paramsKey, _ = get(auth, "params")
-
 	_, dauth := get(defaults, "auth")
+	var auth *yaml.Node
+	m.authKey, auth = get(entry, "auth")
+	_, dspec := get(defaults, "connectionSpec")
+	_, espec := get(entry, "connectionSpec")
+	m.description = pick2(defaults, entry, "description")
+	m.specID = pick2(dspec, espec, "id")
+	m.specVersion = pick2(dspec, espec, "version")
+	m.specName = pick2(dauth, auth, "specName")
+	var params *yaml.Node
+	m.paramsKey, params = get(auth, "params")
+
 	_, dname := get(dauth, "specName")
 	_, ename := get(auth, "specName")
 	inherit := true
@@ -469,31 +552,54 @@ func merge(defaults, entry *yaml.Node) merged {
 			inherit = false
 		}
 	}
-	index := map[string]int{}
+	start := len(arena)
+	// find returns the index in arena of an earlier param named name, or -1. Params are few:
+	// a valid entry has at most six.
+	find := func(name string) int {
+		for j := start; j < len(arena); j++ {
+			if arena[j].name == name {
+				return j
+			}
+		}
+		return -1
+	}
 	if inherit {
 		_, dparams := get(dauth, "params")
 		if dparams != nil && dparams.Kind == yaml.MappingNode {
 			for i := 0; i+1 < len(dparams.Content); i += 2 {
 				k := dparams.Content[i]
-				index[k.Value] = len(m.params)
-				m.params = append(m.params, param{name: k.Value, key: k, value: dparams.Content[i+1], inherited: true})
+				pr := param{name: k.Value, key: k, value: dparams.Content[i+1], inherited: true}
+				// A duplicate key (reported by prepare) keeps its first place, its last value.
+				if j := find(k.Value); j >= 0 {
+					arena[j] = pr
+				} else {
+					arena = append(arena, pr)
+				}
 			}
 		}
 	}
-	_, params := get(auth, "params")
 	if params != nil && params.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(params.Content); i += 2 {
 			k := params.Content[i]
 			pr := param{name: k.Value, key: k, value: params.Content[i+1]}
-			if j, ok := index[k.Value]; ok {
-				m.params[j] = pr
+			if j := find(k.Value); j >= 0 {
+				arena[j] = pr
 			} else {
-				index[k.Value] = len(m.params)
-				m.params = append(m.params, pr)
+				arena = append(arena, pr)
 			}
 		}
 	}
-	return m
+	m.params = arena[start:len(arena):len(arena)]
+	return m, arena
+}
+
+// pick2 returns the value of key in entry, else in defaults, else nil.
+func pick2(defaults, entry *yaml.Node, key string) *yaml.Node {
+	if _, v := get(entry, key); v != nil {
+		return v
+	}
+	_, v := get(defaults, key)
+	return v
 }
 
 // anchor is where a problem about the whole entry points: its params, its auth, or its name.
@@ -516,10 +622,9 @@ func (m merged) param(name string) *param {
 }
 
 // checkMerged checks the rules that hold for an entry with its defaults.
-func (p *parser) checkMerged(m merged, path string) {
-	ppath := path + ".auth.params"
+func (p *parser) checkMerged(m merged, entry int) {
 	if m.specName == nil {
-		p.add(m.anchor(), path+".auth.specName", fmt.Sprintf("required field is missing: set it here or in defaults (%q or %q)", AccessKey, IAMRoleBased))
+		p.add(m.anchor(), entryPath(entry)+".auth.specName", fmt.Sprintf("required field is missing: set it here or in defaults (%q or %q)", AccessKey, IAMRoleBased))
 		return
 	}
 	specName, _ := str(m.specName)
@@ -527,12 +632,12 @@ func (p *parser) checkMerged(m merged, path string) {
 	case AccessKey:
 		for _, need := range []string{"s3AccessKey", "s3SecretKey"} {
 			if m.param(need) == nil {
-				p.add(m.anchor(), ppath+"."+need, fmt.Sprintf("required by %s: set it here or in defaults.auth.params", AccessKey))
+				p.add(m.anchor(), entryPath(entry)+".auth.params."+need, fmt.Sprintf("required by %s: set it here or in defaults.auth.params", AccessKey))
 			}
 		}
 	case IAMRoleBased:
 		if m.param("bucketName") == nil {
-			p.add(m.anchor(), ppath+".bucketName", fmt.Sprintf("required by %s: set it here or in defaults.auth.params", IAMRoleBased))
+			p.add(m.anchor(), entryPath(entry)+".auth.params.bucketName", fmt.Sprintf("required by %s: set it here or in defaults.auth.params", IAMRoleBased))
 		}
 		for _, pr := range m.params {
 			if pr.name == "bucketName" || pr.name == "folderPath" || !knownParam[pr.name] {
@@ -542,7 +647,7 @@ func (p *parser) checkMerged(m merged, path string) {
 			if pr.inherited {
 				msg += " (this one comes from defaults)"
 			}
-			p.add(pr.key, ppath+"."+pr.name, msg)
+			p.add(pr.key, entryPath(entry)+".auth.params."+pr.name, msg)
 		}
 	}
 }
@@ -559,14 +664,21 @@ func (p *parser) build(root *yaml.Node) *Manifest {
 	_, org := get(target, "orgId")
 	_, sandbox := get(target, "sandbox")
 	m.Target = Target{OrgID: org.Value, Sandbox: sandbox.Value}
-	_, defaults := get(root, "defaults")
 	_, list := get(root, "connections")
 	if list == nil {
 		return m
 	}
 	m.Connections = make([]Connection, 0, len(list.Content))
-	for i, item := range list.Content {
-		mg := merge(defaults, item)
+	nrefs := 0
+	for _, mg := range p.entries {
+		for _, pr := range mg.params {
+			if pr.value.Kind == yaml.MappingNode {
+				nrefs++
+			}
+		}
+	}
+	refs := make([]Ref, nrefs) // one allocation for every reference
+	for i, mg := range p.entries {
 		c := Connection{
 			Index:          i,
 			Name:           mg.name.Value,
@@ -582,7 +694,8 @@ func (p *parser) build(root *yaml.Node) *Manifest {
 			v := Value{Pos: posOf(pr.value)}
 			if pr.value.Kind == yaml.MappingNode {
 				k, val := pr.value.Content[0], pr.value.Content[1]
-				v.Ref = &Ref{Kind: k.Value, Name: val.Value}
+				refs[0] = Ref{Kind: k.Value, Name: val.Value}
+				v.Ref, refs = &refs[0], refs[1:]
 			} else {
 				v.Literal = pr.value.Value
 			}
