@@ -139,12 +139,18 @@ func stateOfLive(c *flowservice.Connection, e *lockfile.Entry, salt string) stat
 		Params:      map[string]string{},
 		Digests:     map[string]string{},
 	}
+	// The service's secrets come back masked, or not at all: whatever it shows for them is
+	// opaque, so they are taken as applied.
+	for k, d := range e.SecretDigests {
+		if flowservice.SecretParams[k] {
+			s.Digests[k] = d
+		}
+	}
 	for k, v := range c.Auth.Params {
 		_, wasSecret := e.SecretDigests[k]
 		switch {
 		case flowservice.SecretParams[k]:
-			// Masked by the service: presence is all that can be read.
-			s.Digests[k] = e.SecretDigests[k]
+			continue
 		case wasSecret:
 			s.Digests[k] = lockfile.Digest(salt, v)
 		default:

@@ -60,6 +60,17 @@ func live(d Desired, id, etag string) flowservice.Connection {
 	return c
 }
 
+func withoutSecrets(c flowservice.Connection) flowservice.Connection {
+	params := map[string]string{}
+	for k, v := range c.Auth.Params {
+		if !flowservice.SecretParams[k] {
+			params[k] = v
+		}
+	}
+	c.Auth.Params = params
+	return c
+}
+
 type row struct {
 	Name   string
 	Action Action
@@ -204,6 +215,13 @@ func TestPlan(t *testing.T) {
 			desired:  []Desired{a},
 			lock:     map[string]*lockfile.Entry{"a": applied(a, "id-a", `"e1"`)},
 			observed: &Observed{Connections: []flowservice.Connection{live(a, "id-a", `"e1"`)}},
+			want:     []row{{"a", NoOp, ReasonManifest, nil}},
+		},
+		{
+			name:     "refresh: a service that leaves secrets out of GET is not drift",
+			desired:  []Desired{a},
+			lock:     map[string]*lockfile.Entry{"a": applied(a, "id-a", `"e1"`)},
+			observed: &Observed{Connections: []flowservice.Connection{withoutSecrets(live(a, "id-a", `"e1"`))}},
 			want:     []row{{"a", NoOp, ReasonManifest, nil}},
 		},
 		{
