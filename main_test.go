@@ -59,6 +59,7 @@ func TestScript(t *testing.T) {
 			"holdlock": cmdHoldLock,
 			"jsonfile": cmdJSONFile,
 			"nocanary": cmdNoCanary,
+			"size":     cmdSize,
 			"status":   cmdStatus,
 		},
 	})
@@ -467,4 +468,18 @@ func cmdNoCanary(ts *testscript.TestScript, neg bool, args []string) {
 	if len(leaks) > 0 {
 		ts.Fatalf("secrets leaked:\n%s", strings.Join(leaks, "\n"))
 	}
+}
+
+// cmdSize checks that a file is at most MAX bytes: size FILE MAX.
+func cmdSize(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: size FILE MAX")
+	}
+	max, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	n := len(ts.ReadFile(args[0]))
+	if (n <= max) == neg {
+		ts.Fatalf("%s is %d bytes (limit %d, negated %v)", args[0], n, max, neg)
+	}
+	ts.Logf("%s: %d bytes", args[0], n)
 }
