@@ -66,33 +66,12 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 		return err
 	}
 	lockPath := lockfilePath(f.lockfile, f.file)
-	target := lockTarget(m)
-	// Refuse a bad lockfile before taking the run lock or connecting.
-	if _, _, err := readLock(lockPath, target); err != nil {
-		return err
-	}
-	svc, err := connect(ctx, g, m, lockPath, concurrency, maxRPS)
+	w, err := openWriter(ctx, g, m, lockPath, concurrency, maxRPS)
 	if err != nil {
 		return err
 	}
-	defer svc.Close()
-
-	runLock, err := lockfile.Acquire(lockPath)
-	if err != nil {
-		return lockErr(err)
-	}
-	defer runLock.Release()
-	lock, folded, err := readLock(lockPath, target)
-	if err != nil {
-		return err
-	}
-	if folded {
-		// A previous run died: make what its journal recorded part of the lockfile first.
-		if err := saveLock(lock, lockPath); err != nil {
-			return err
-		}
-		g.log.Info("recovered an interrupted run from its journal", "lockfile", lockPath)
-	}
+	defer w.Close()
+	svc, lock := w.svc, w.lock
 
 	cs, err := plan(ctx, g, m, lockPath, lock, want, f, false, svc)
 	if err != nil {

@@ -50,24 +50,12 @@ so the next apply sends them again.`,
 				}
 			}
 			lockPath := lockfilePath(lockPathFlag, file)
-			target := lockTarget(m)
-			if _, _, err := readLock(lockPath, target); err != nil {
-				return err
-			}
-			svc, err := connect(cmd.Context(), g, m, lockPath, 8, 0)
+			w, err := openWriter(cmd.Context(), g, m, lockPath, 8, 0)
 			if err != nil {
 				return err
 			}
-			defer svc.Close()
-			runLock, err := lockfile.Acquire(lockPath)
-			if err != nil {
-				return lockErr(err)
-			}
-			defer runLock.Release()
-			lock, _, err := readLock(lockPath, target)
-			if err != nil {
-				return err
-			}
+			defer w.Close()
+			svc, lock := w.svc, w.lock
 			if byName {
 				err = importByName(cmd, g, svc.client, m, lock)
 			} else {

@@ -230,3 +230,57 @@ func versionString() string {
 	}
 	return "dev"
 }
+
+// writer is what a command that changes the lockfile holds: a connected client, the run lock,
+// and the lockfile with any journal an interrupted run left folded in and saved.
+type writer struct {
+	svc     *service
+	runLock *lockfile.RunLock
+	lock    *lockfile.File
+	path    string
+}
+
+// openWriter refuses a bad lockfile before it connects or takes the run lock, then takes the
+// lock and reads the lockfile again under it.
+func openWriter(ctx context.Context, g *globals, m *manifest.Manifest, lockPath string, concurrency int, maxRPS float64) (*writer, error) {
+	target := lockTarget(m)
+	if _, _, err := readLock(lockPath, target); err != nil {
+		return nil, err
+	}
+	svc, err := connect(ctx, g, m, lockPath, concurrency, maxRPS)
+	if err != nil {
+		return nil, err
+	}
+	w := &writer{svc: svc, path: lockPath}
+	if w.runLock, err = lockfile.Acquire(lockPath); err != nil {
+		w.Close()
+		return nil, lockErr(err)
+	}
+	lock, folded, err := readLock(lockPath, target)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	w.lock = lock
+	if folded {
+		// A previous run died: make what its journal recorded part of the lockfile first.
+		if err := saveLock(lock, lockPath); err != nil {
+			w.Close()
+			return nil, err
+		}
+		if err := lockfile.RemoveJournal(lockPath); err != nil {
+			w.Close()
+			return nil, withHints(ExitError, err, "remove the journal by hand once the lockfile is safe")
+		}
+		g.log.Info("recovered an interrupted run from its journal", "lockfile", lockPath)
+	}
+	return w, nil
+}
+
+// Close releases the run lock and the connection.
+func (w *writer) Close() {
+	if w.runLock != nil {
+		_ = w.runLock.Release()
+	}
+	_ = w.svc.Close()
+}
