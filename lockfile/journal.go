@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"time"
 )
 
 const journalSuffix = ".journal"
@@ -50,22 +51,36 @@ type line struct {
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Journal appends records durably. It is safe for concurrent use, and commits in groups:
-// records of concurrent callers collect in a buffer, and one write and fsync, by whichever
-// waiting caller finds none in progress, makes all of them durable at once.
+// records of concurrent callers collect in a buffer (one batch), and one write and fsync, by
+// a leader, makes all of them durable at once. Only the callers of a flushed batch are woken
+// (each batch has its own channel), and when records arrived during a flush, leadership is
+// handed to exactly one of their callers, so that the leader of a batch never waits for the
+// next one.
 type Journal struct {
 	path string
 
 	mu       sync.Mutex
-	cond     *sync.Cond // signalled when a flush ends
 	f        *os.File
-	buf      []byte // records not yet written, seq up to seq
+	buf      []byte // records not yet taken by a flush, seq up to seq
 	spare    []byte // the other buffer, reused
+	cur      *batch // the batch of buf; nil when buf is empty
 	seq      uint64 // last record appended to buf
-	durable  uint64 // last record written and synced
-	flushing bool
-	err      error // sticky: after a failed write or fsync the journal accepts nothing
+	flushing bool   // a leader is writing, or leadership is being handed over
+	inflight *batch // the batch being written, nil between flushes
+	err      error  // sticky: after a failed write or fsync the journal accepts nothing
 	closed   bool
 	syncs    int64 // fsyncs done, for tests and benchmarks
+}
+
+// batch is the records of one write and fsync, and their callers' wait.
+type batch struct {
+	done chan struct{} // closed once the batch is durable (or failed: err)
+	lead chan struct{} // one token: the receiver flushes this batch
+	err  error
+}
+
+func newBatch() *batch {
+	return &batch{done: make(chan struct{}), lead: make(chan struct{}, 1)}
 }
 
 // OpenJournal opens the journal of the lockfile at lockfilePath for appending, creating it if
@@ -104,10 +119,8 @@ func OpenJournal(lockfilePath string) (*Journal, error) {
 		}
 	}
 	j := &Journal{path: path, f: f}
-	j.cond = sync.NewCond(&j.mu)
 	if n := len(recs); n > 0 {
 		j.seq = recs[n-1].Seq
-		j.durable = j.seq
 	}
 	return j, nil
 }
@@ -127,102 +140,156 @@ func (j *Journal) Begin(name, op, id string) error {
 }
 
 // Commit records, durably before it returns, the entry name after a successful operation
-// (nil: the entry is gone). e is copied; its times are normalised as in the lockfile.
+// (nil: the entry is gone). e is not kept; its times are written normalised as in the
+// lockfile. e must not change during the call.
 func (j *Journal) Commit(name string, e *Entry) error {
 	if name == "" {
 		return errors.New("journal commit: empty name")
 	}
 	if e != nil {
-		e = e.Clone()
-		normalise(e)
-		if err := checkEntry(name, e); err != nil {
+		// normalise without cloning the maps: only the times change (empty maps are
+		// omitted either way), and the record is encoded before Commit returns.
+		c := *e
+		c.CreatedAt = c.CreatedAt.UTC().Truncate(time.Millisecond)
+		c.UpdatedAt = c.UpdatedAt.UTC().Truncate(time.Millisecond)
+		if err := checkEntry(name, &c); err != nil {
 			return fmt.Errorf("journal commit: %w", err)
 		}
+		e = &c
 	}
 	return j.append(&record{Type: recCommit, Name: name, Entry: e})
 }
 
 func (j *Journal) append(r *record) error {
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	if j.closed {
+		j.mu.Unlock()
 		return fmt.Errorf("journal %s: closed", j.path)
 	}
 	if j.err != nil {
-		return j.err
+		err := j.err
+		j.mu.Unlock()
+		return err
 	}
 	r.Seq = j.seq + 1
 	var err error
 	j.buf, err = appendRecord(j.buf, r)
 	if err != nil {
+		j.mu.Unlock()
 		return fmt.Errorf("journal %s %s: %w", r.Type, r.Name, err)
 	}
 	j.seq = r.Seq
-	return j.waitDurable(r.Seq)
-}
-
-// appendRecord appends r's line to buf.
-func appendRecord(buf []byte, r *record) ([]byte, error) {
-	rec, err := json.Marshal(r)
-	if err != nil {
-		return buf, err
+	b := j.cur
+	if b == nil {
+		b = newBatch()
+		j.cur = b
 	}
-	buf = append(buf, `{"crc":"`...)
-	buf = fmt.Appendf(buf, "%08x", crc32.Checksum(rec, castagnoli))
-	buf = append(buf, `","rec":`...)
-	buf = append(buf, rec...)
-	return append(buf, "}\n"...), nil
+	if !j.flushing {
+		j.flushing = true
+		j.flush() // unlocks j.mu
+	} else {
+		j.mu.Unlock()
+	}
+	for {
+		select {
+		case <-b.done:
+			return b.err
+		case <-b.lead:
+			j.mu.Lock()
+			j.flush()
+		}
+	}
 }
 
-// waitDurable returns once record seq is durable, flushing if no one else is. j.mu is held.
-func (j *Journal) waitDurable(seq uint64) error {
-	for j.durable < seq {
-		if j.err != nil {
-			return j.err
-		}
-		if j.flushing {
-			j.cond.Wait()
-			continue
-		}
-		// Lead: take everything buffered so far and make it durable with one fsync.
-		j.flushing = true
-		buf, upto := j.buf, j.seq
-		j.buf = j.spare[:0]
+// flush writes and syncs the current batch, as its leader: j.mu is held and j.flushing set;
+// it returns with j.mu unlocked. If records arrived meanwhile, it hands the leadership to
+// one of their callers; otherwise it clears j.flushing.
+func (j *Journal) flush() {
+	b, buf := j.cur, j.buf
+	j.cur, j.buf = nil, j.spare[:0]
+	if b == nil { // nothing to write (cannot happen: a lead token comes with a batch)
+		j.flushing = false
 		j.mu.Unlock()
-		_, err := j.f.Write(buf)
+		return
+	}
+	err := j.err
+	if err == nil {
+		j.inflight = b
+		j.mu.Unlock()
+		_, err = j.f.Write(buf)
 		if err == nil {
 			err = j.f.Sync()
 		}
 		j.mu.Lock()
 		j.syncs++
-		j.spare = buf[:0]
-		j.flushing = false
+		j.inflight = nil
 		if err != nil {
-			j.err = fmt.Errorf("journal %s: %w", j.path, err)
-		} else {
-			j.durable = upto
+			err = fmt.Errorf("journal %s: %w", j.path, err)
+			j.err = err
 		}
-		j.cond.Broadcast()
 	}
-	return nil
+	j.spare = buf[:0]
+	b.err = err
+	if j.cur != nil {
+		j.cur.lead <- struct{}{} // capacity 1, sent once per batch
+	} else {
+		j.flushing = false
+	}
+	j.mu.Unlock()
+	close(b.done)
+}
+
+// appendRecord appends r's line to buf: the record's JSON exactly as encoding/json writes
+// it, preceded by its CRC-32C, computed in place.
+func appendRecord(buf []byte, r *record) ([]byte, error) {
+	start := len(buf)
+	buf = append(buf, `{"crc":"00000000","rec":`...)
+	recStart := len(buf)
+	buf, err := appendRecordJSON(buf, r)
+	if err != nil {
+		return buf[:start], err
+	}
+	const hexDigits = "0123456789abcdef"
+	sum := crc32.Checksum(buf[recStart:], castagnoli)
+	crc := buf[start+len(`{"crc":"`):]
+	for i := 7; i >= 0; i-- {
+		crc[i] = hexDigits[sum&0xf]
+		sum >>= 4
+	}
+	return append(buf, "}\n"...), nil
 }
 
 // Close waits for buffered records to be durable and closes the journal file. The journal
 // stays on disk for Fold.
 func (j *Journal) Close() error {
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	if j.closed {
+		j.mu.Unlock()
 		return nil
 	}
-	err := j.waitDurable(j.seq)
-	for j.flushing { // a failed flush may still be returning
-		j.cond.Wait()
+	for j.inflight != nil || j.cur != nil {
+		if b := j.inflight; b != nil {
+			j.mu.Unlock()
+			<-b.done
+			j.mu.Lock()
+			continue
+		}
+		b := j.cur
+		if !j.flushing {
+			j.flushing = true
+			j.flush()
+		} else {
+			j.mu.Unlock() // a caller of b is taking the lead
+		}
+		<-b.done
+		j.mu.Lock()
 	}
+	err := j.err
 	j.closed = true
 	if cerr := j.f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close journal: %w", cerr)
 	}
+	j.mu.Unlock()
 	return err
 }
 
