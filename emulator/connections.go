@@ -84,8 +84,12 @@ func (s *Server) create(c *call) {
 		}
 	}
 
+	// The digests, id and sandbox id need no lock: only the etag and the store do.
+	params, digests := s.store.splitSecrets(nc.Auth.Params)
+	id, sbID := newUUID(), s.sandboxID(c.sc)
+	user := c.user + "@AdobeID"
 	s.mu.Lock()
-	rec := s.newRecord(c.sc, nc, c.user+"@AdobeID", c.user, time.Now())
+	rec := s.buildRecord(c.sc, nc, params, digests, id, sbID, user, c.user, time.Now())
 	s.store.put(rec)
 	s.mu.Unlock()
 

@@ -141,6 +141,8 @@ type Server struct {
 
 	saveMu sync.Mutex // serializes Save
 
+	sandboxIDs sync.Map // scope -> sandboxID(scope)
+
 	mu      sync.Mutex // guards everything below
 	store   store
 	tokens  map[string]*token

@@ -82,7 +82,18 @@ func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (s *Server) routes() http.Handler { return http.HandlerFunc(s.serve) }
 
 func (s *Server) newRequestID() string {
-	return fmt.Sprintf("emu-%s-%08d", s.reqBase, s.reqID.Add(1))
+	// "emu-<reqBase>-%08d", without fmt.
+	var b [64]byte
+	out := append(b[:0], "emu-"...)
+	out = append(out, s.reqBase...)
+	out = append(out, '-')
+	n := s.reqID.Add(1)
+	var d [20]byte
+	digits := strconv.AppendUint(d[:0], n, 10)
+	for i := len(digits); i < 8; i++ {
+		out = append(out, '0')
+	}
+	return string(append(out, digits...))
 }
 
 // call is one API request being served.
@@ -97,7 +108,7 @@ type call struct {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	rid := s.newRequestID()
-	w.Header().Set("x-request-id", rid)
+	w.Header()["X-Request-Id"] = []string{rid}
 	if r.URL.Path == IMSPath {
 		s.serveIMS(w, r)
 		return
@@ -335,6 +346,8 @@ func (c *call) gatewayError(status int, code, message string) {
 	writeJSON(c.w, status, map[string]string{"error_code": code, "message": message})
 }
 
+var jsonContentType = []string{"application/json"} // never modified
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
@@ -343,8 +356,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Content-Length"] = []string{strconv.Itoa(b.Len())}
 	w.WriteHeader(status)
 	_, _ = w.Write(b.Bytes())
 }

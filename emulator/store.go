@@ -8,9 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"maps"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/flowsync/flowsync/flowservice"
@@ -30,7 +32,8 @@ type record struct {
 }
 
 type store struct {
-	key     []byte // HMAC key of secret digests
+	key     []byte    // HMAC key of secret digests
+	hmacs   sync.Pool // of hmac.New(sha256.New, key), see digest
 	seq     uint64 // etag counter, persisted so an etag is never handed out twice
 	byID    map[string]*record
 	byScope map[scope]map[string]*record
@@ -104,13 +107,54 @@ func (st *store) get(sc scope, id string) *record {
 // unique for the life of the state.
 func (st *store) newETag(now time.Time) string {
 	st.seq++
-	return fmt.Sprintf(`"%08x-0000-0200-0000-%08x0000"`, uint32(st.seq), uint32(now.Unix()))
+	var b [48]byte
+	out := append(b[:0], '"')
+	out = appendHex32(out, uint32(st.seq))
+	out = append(out, "-0000-0200-0000-"...)
+	out = appendHex32(out, uint32(now.Unix()))
+	return string(append(out, `0000"`...))
 }
 
+// appendHex32 appends v as 8 lower-case hex digits (fmt's %08x).
+func appendHex32(b []byte, v uint32) []byte {
+	const digits = "0123456789abcdef"
+	for i := 28; i >= 0; i -= 4 {
+		b = append(b, digits[v>>uint(i)&0xf])
+	}
+	return b
+}
+
+// digest is the hex HMAC-SHA256 of value keyed by st.key. The keyed hashes are pooled: Reset
+// restores the keyed state without hashing the key again. st.key does not change once the
+// store serves (New sets it, or load before any call).
 func (st *store) digest(value string) string {
-	m := hmac.New(sha256.New, st.key)
-	m.Write([]byte(value))
-	return hex.EncodeToString(m.Sum(nil))
+	h, _ := st.hmacs.Get().(hash.Hash)
+	if h == nil {
+		h = hmac.New(sha256.New, st.key)
+	} else {
+		h.Reset()
+	}
+	h.Write([]byte(value))
+	var sum [sha256.Size]byte
+	out := hex.EncodeToString(h.Sum(sum[:0]))
+	st.hmacs.Put(h)
+	return out
+}
+
+// splitSecrets returns params without its secret params, and the digests of those.
+func (st *store) splitSecrets(all map[string]string) (params, digests map[string]string) {
+	params = make(map[string]string, len(all))
+	for p, v := range all {
+		if flowservice.SecretParams[p] {
+			if digests == nil {
+				digests = make(map[string]string)
+			}
+			digests[p] = st.digest(v)
+			continue
+		}
+		params[p] = v
+	}
+	return params, digests
 }
 
 // view is the connection as GET shows it: secret params masked.
@@ -130,16 +174,42 @@ func newUUID() string {
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	return uuidString(&b)
+}
+
+// uuidString formats b as fmt's "%x-%x-%x-%x-%x" of its 4, 2, 2, 2 and 6 byte groups.
+func uuidString(b *[16]byte) string {
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:36], b[10:16])
+	return string(out[:])
 }
 
 // sandboxID is a stable UUID-shaped id for a sandbox name of an org.
 func sandboxID(sc scope) string {
 	h := sha256.Sum256([]byte(sc.org + "\x00" + sc.sandbox))
-	b := h[:16]
+	var b [16]byte
+	copy(b[:], h[:16])
 	b[6] = b[6]&0x0f | 0x50
 	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	return uuidString(&b)
+}
+
+// sandboxID is sandboxID(sc), remembered per scope.
+func (s *Server) sandboxID(sc scope) string {
+	if v, ok := s.sandboxIDs.Load(sc); ok {
+		return v.(string)
+	}
+	id := sandboxID(sc)
+	s.sandboxIDs.Store(sc, id)
+	return id
 }
 
 // ---- persistence ----
@@ -402,24 +472,19 @@ func (s *Server) RevokeTokens() {
 
 // newRecord builds the record of a new connection; the caller holds s.mu.
 func (s *Server) newRecord(sc scope, nc flowservice.NewConnection, user, client string, now time.Time) *record {
-	params := make(map[string]string, len(nc.Auth.Params))
-	var digests map[string]string
-	for p, v := range nc.Auth.Params {
-		if flowservice.SecretParams[p] {
-			if digests == nil {
-				digests = make(map[string]string)
-			}
-			digests[p] = s.store.digest(v)
-			continue
-		}
-		params[p] = v
-	}
+	params, digests := s.store.splitSecrets(nc.Auth.Params)
+	return s.buildRecord(sc, nc, params, digests, newUUID(), s.sandboxID(sc), user, client, now)
+}
+
+// buildRecord is newRecord with the params already split from their secrets' digests, the id
+// and the sandbox id given; the caller holds s.mu (for the etag).
+func (s *Server) buildRecord(sc scope, nc flowservice.NewConnection, params, digests map[string]string, id, sbID, user, client string, now time.Time) *record {
 	etag := s.store.newETag(now)
 	ms := now.UnixMilli()
 	return &record{
 		scope: sc,
 		conn: flowservice.Connection{
-			ID:             newUUID(),
+			ID:             id,
 			Name:           nc.Name,
 			Description:    nc.Description,
 			ConnectionSpec: nc.ConnectionSpec,
@@ -433,7 +498,7 @@ func (s *Server) newRecord(sc scope, nc flowservice.NewConnection, user, client 
 			UpdatedBy:      user,
 			CreatedClient:  client,
 			UpdatedClient:  client,
-			SandboxID:      sandboxID(sc),
+			SandboxID:      sbID,
 			SandboxName:    sc.sandbox,
 			IMSOrgID:       sc.org,
 		},
