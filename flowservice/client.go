@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -59,6 +60,8 @@ type Client struct {
 	stats     counters
 	retry     retryPolicy
 	do        stage // the request pipeline: retry → auth → throttle → send
+	hdr       headers
+	auth      atomic.Pointer[authValue]
 }
 
 // New checks cfg and returns a Client. It refuses a plain-HTTP endpoint unless it is on
@@ -114,6 +117,7 @@ func New(cfg Config) (*Client, error) {
 		lim:       newLimiter(cfg.Concurrency, cfg.MaxRPS),
 		retry:     defaultRetryPolicy(),
 	}
+	c.hdr = headers{apiKey: []string{cfg.APIKey}, orgID: []string{cfg.OrgID}, sandbox: []string{cfg.Sandbox}, userAgent: []string{cfg.UserAgent}}
 	c.do = c.retrying(c.authenticated(c.throttled(c.send)))
 	return c, nil
 }
@@ -181,7 +185,7 @@ func (c *Client) Create(ctx context.Context, nc NewConnection) (Ref, error) {
 	if err != nil {
 		return Ref{}, fmt.Errorf("create %s: encode: %w", nc.Name, err)
 	}
-	r := &request{op: "create " + nc.Name, method: http.MethodPost, path: "/connections", body: body, secrets: secretValues(nc.Auth.Params)}
+	r := &request{op: "create " + nc.Name, method: http.MethodPost, path: "/connections", body: body, secretParams: nc.Auth.Params}
 	resp, err := c.do(ctx, r)
 	if err != nil {
 		return Ref{}, err
@@ -432,18 +436,43 @@ func (c *Client) newHTTPRequest(ctx context.Context, r *request, token string) (
 	if err != nil {
 		return nil, err
 	}
+	// Canonical keys assigned directly (what Header.Set would store, without canonicalising
+	// and allocating per request); the shared value slices are never modified.
 	h := req.Header
-	h.Set("Authorization", "Bearer "+token)
-	h.Set("x-api-key", c.apiKey)
-	h.Set("x-gw-ims-org-id", c.orgID)
-	h.Set("x-sandbox-name", c.sandbox)
-	h.Set("Accept", "application/json")
-	h.Set("User-Agent", c.userAgent)
+	h["Authorization"] = c.authorization(token)
+	h["X-Api-Key"] = c.hdr.apiKey
+	h["X-Gw-Ims-Org-Id"] = c.hdr.orgID
+	h["X-Sandbox-Name"] = c.hdr.sandbox
+	h["Accept"] = hdrJSON
+	h["User-Agent"] = c.hdr.userAgent
 	if r.body != nil {
-		h.Set("Content-Type", "application/json")
+		h["Content-Type"] = hdrJSON
 	}
 	if r.ifMatch != "" {
-		h.Set("If-Match", r.ifMatch)
+		h["If-Match"] = []string{r.ifMatch}
 	}
 	return req, nil
+}
+
+var hdrJSON = []string{"application/json"} // shared; never modified
+
+// headers are the constant header values of a Client's requests, built once.
+type headers struct {
+	apiKey, orgID, sandbox, userAgent []string
+}
+
+// authValue is an Authorization header value for one token.
+type authValue struct {
+	token string
+	value []string
+}
+
+// authorization returns the Authorization header value for token, built once per token.
+func (c *Client) authorization(token string) []string {
+	if a := c.auth.Load(); a != nil && a.token == token {
+		return a.value
+	}
+	a := &authValue{token: token, value: []string{"Bearer " + token}}
+	c.auth.Store(a)
+	return a.value
 }

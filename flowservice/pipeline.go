@@ -37,6 +37,9 @@ type request struct {
 	body    []byte // JSON; never copied into an error or a log
 	ifMatch string
 	secrets []string // values redacted from any answer text copied into an error
+	// secretParams are auth params whose SecretParams values are redacted too: looked at
+	// only when an error or a log line is built, not on the success path.
+	secretParams map[string]string
 
 	token   string // set by authenticated
 	attempt int    // 1-based, set by retrying
@@ -140,6 +143,9 @@ func redact(s string, r *request) string {
 		if v != "" {
 			s = strings.ReplaceAll(s, v, "(sensitive)")
 		}
+	}
+	for _, v := range secretValues(r.secretParams) {
+		s = strings.ReplaceAll(s, v, "(sensitive)")
 	}
 	return s
 }
