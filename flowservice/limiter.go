@@ -2,6 +2,7 @@ package flowservice
 
 import (
 	"context"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,11 +19,14 @@ import (
 //     a throttled answer (once per congestion event: only a request sent after the last
 //     decrease can cause another, told by its ticket), grown by 1/window per success (one
 //     per window of successes), never above Concurrency;
-//   - MaxRPS: a token bucket (x/time/rate) whose rate is halved and regrown the same way,
-//     never above MaxRPS.
+//   - learned rate: a token bucket (x/time/rate, burst 1), unlimited until the first throttle.
+//     A throttle sets it just below the rate the service accepted over the last half second
+//     of sending (steady state: 90% of it), or halves it when too little was measured; successes
+//     grow it again, fast while it is a guess (doubling each second), slowly once measured (0.5%/s), so a
+//     run settles just under a service's rate limit and probes above it rarely: each probe
+//     costs a Retry-After pause of the whole run. Never above MaxRPS, a hard cap.
 //
-// When nothing is throttled, a request costs one short mutex section on each side and an
-// atomic load; no clock reading (slow on some VMs).
+// When nothing is throttled, a request costs a mutex section on each side and a clock read.
 type limiter struct {
 	mu       sync.Mutex
 	ceiling  float64
@@ -36,10 +40,26 @@ type limiter struct {
 	pauseBase   time.Duration
 	pauseCap    time.Duration
 
-	rate   *rate.Limiter // nil without MaxRPS
-	maxRPS float64
-	rps    float64
+	rate      *rate.Limiter
+	maxRPS    float64                                 // hard cap, 0 = none
+	rps       float64                                 // current limit, 0 = unlimited
+	measured  bool                                    // rps was set from a steady measurement: grow slowly
+	grownAt   time.Time                               // last growth step
+	sendingAt time.Time                               // start of the current stretch of sending (first success, end of a pause)
+	slots     [successSlots + 1]struct{ at, n int64 } // one more than counted: the current slot
+	now       func() time.Time
 }
+
+const (
+	successSlots  = 5                      // the last half second of successes, in slots of
+	slotWidth     = 100 * time.Millisecond // this width
+	steadySpan    = 300 * time.Millisecond // a measurement over less is a guess
+	steadyMin     = 15                     // and so is one of fewer successes
+	guessGrowth   = 1.0                    // per second (doubling), while rps is a guess
+	steadyGrowth  = 0.005                  // per second, once measured
+	steadyMargin  = 0.9                    // of the measured accepted rate
+	firstGuessRPS = 10                     // at least, when throttled before enough was measured
+)
 
 type outcome int
 
@@ -55,10 +75,12 @@ func newLimiter(concurrency int, maxRPS float64) *limiter {
 		window:    float64(concurrency),
 		pauseBase: 250 * time.Millisecond,
 		pauseCap:  30 * time.Second,
+		rate:      rate.NewLimiter(rate.Inf, 1),
+		now:       time.Now,
 	}
 	if maxRPS > 0 {
 		l.maxRPS, l.rps = maxRPS, maxRPS
-		l.rate = rate.NewLimiter(rate.Limit(maxRPS), 1) // burst 1: a hard cap, evenly spaced
+		l.rate.SetLimit(rate.Limit(maxRPS)) // burst 1: a hard cap, evenly spaced
 	}
 	return l
 }
@@ -93,17 +115,22 @@ func (l *limiter) acquire(ctx context.Context) (ticket, error) {
 			return 0, ctx.Err()
 		}
 	}
-	if err := l.waitPause(ctx); err != nil {
-		l.release(0, outcomeOther, 0)
-		return 0, err
-	}
-	if l.rate != nil {
+	// Wait out any pause, then for the rate; if a pause began meanwhile, wait it out and
+	// reserve again, so that requests queued before a decrease go out at the new rate after
+	// the pause instead of in a burst.
+	for {
+		if err := l.waitPause(ctx); err != nil {
+			l.release(0, outcomeOther, 0)
+			return 0, err
+		}
 		if err := l.rate.Wait(ctx); err != nil {
 			l.release(0, outcomeOther, 0)
 			return 0, err
 		}
+		if l.pausedUntil.Load() == 0 || time.Now().UnixNano() >= l.pausedUntil.Load() {
+			return ticket(l.decreases.Load()), nil
+		}
 	}
-	return ticket(l.decreases.Load()), nil
 }
 
 func (l *limiter) waitPause(ctx context.Context) error {
@@ -130,23 +157,20 @@ func (l *limiter) release(t ticket, o outcome, retryAfter time.Duration) {
 	l.inflight--
 	switch o {
 	case outcomeOK:
+		now := l.now()
 		l.streak = 0
 		if l.window < l.ceiling {
 			l.window = min(l.ceiling, l.window+1/l.window)
 		}
-		if l.rate != nil && l.rps < l.maxRPS {
-			l.rps = min(l.maxRPS, l.rps+l.maxRPS/200)
-			l.rate.SetLimit(rate.Limit(l.rps))
-		}
+		l.countSuccess(now)
+		l.grow(now)
 	case outcomeThrottled:
+		now := l.now()
 		if uint64(t) == l.decreases.Load() {
 			l.decreases.Add(1)
 			l.window = max(1, l.window/2)
 			l.streak++
-			if l.rate != nil {
-				l.rps = max(min(1, l.maxRPS), l.rps/2)
-				l.rate.SetLimit(rate.Limit(l.rps))
-			}
+			l.learn(now)
 		}
 		pause := retryAfter
 		if pause <= 0 {
@@ -155,8 +179,15 @@ func (l *limiter) release(t ticket, o outcome, retryAfter time.Duration) {
 				pause = min(l.pauseCap, l.pauseBase<<s)
 			}
 		}
-		if until := time.Now().Add(pause).UnixNano(); until > l.pausedUntil.Load() {
-			l.pausedUntil.Store(until) // only written under mu
+		until := now.Add(pause)
+		if u := until.UnixNano(); u > l.pausedUntil.Load() {
+			l.pausedUntil.Store(u) // only written under mu
+		}
+		if until.After(l.sendingAt) {
+			l.sendingAt = until // the measurement starts again after the pause,
+		}
+		if until.After(l.grownAt) {
+			l.grownAt = until // and so does growth: nothing was learnt while paused
 		}
 	}
 	for len(l.waiters) > 0 && l.inflight < int(l.window) {
@@ -164,6 +195,101 @@ func (l *limiter) release(t ticket, o outcome, retryAfter time.Duration) {
 		close(l.waiters[0])
 		l.waiters = l.waiters[1:]
 	}
+}
+
+// countSuccess adds one success to the slot of now. Called under mu.
+func (l *limiter) countSuccess(now time.Time) {
+	if l.sendingAt.IsZero() {
+		l.sendingAt = now
+	}
+	at := now.UnixNano() / int64(slotWidth)
+	s := &l.slots[at%(successSlots+1)]
+	if s.at != at {
+		s.at, s.n = at, 0
+	}
+	s.n++
+}
+
+// accepted is the rate of successes over the last half second of sending, counted in whole slots
+// (the current, partial one left out), the span it covers and how many successes that was.
+// Called under mu.
+func (l *limiter) accepted(now time.Time) (rps float64, span time.Duration, n int64) {
+	if l.sendingAt.IsZero() {
+		return 0, 0, 0
+	}
+	nowSlot := now.UnixNano() / int64(slotWidth)
+	from := max(nowSlot-successSlots, l.sendingAt.UnixNano()/int64(slotWidth)+1)
+	if from >= nowSlot {
+		// Less than one whole slot of sending: count what there is, over its real span.
+		span = now.Sub(l.sendingAt)
+		from = l.sendingAt.UnixNano() / int64(slotWidth)
+		for _, s := range l.slots {
+			if s.at >= from && s.at <= nowSlot {
+				n += s.n
+			}
+		}
+		if span <= 0 {
+			return 0, 0, n
+		}
+		return float64(n) / span.Seconds(), span, n
+	}
+	for _, s := range l.slots {
+		if s.at >= from && s.at < nowSlot {
+			n += s.n
+		}
+	}
+	span = time.Duration(nowSlot-from) * slotWidth
+	return float64(n) / span.Seconds(), span, n
+}
+
+// learn lowers the rate after a throttle. Called under mu.
+func (l *limiter) learn(now time.Time) {
+	acc, span, n := l.accepted(now)
+	var next float64
+	switch {
+	case span >= steadySpan && n >= steadyMin:
+		// What was accepted includes what the service's bucket had saved up, so it
+		// overstates the limit: step down from the lower of it and the rate sent at.
+		if l.rps > 0 {
+			acc = min(acc, l.rps)
+		}
+		next, l.measured = steadyMargin*acc, true
+	case l.rps > 0:
+		next, l.measured = l.rps/2, false
+	default:
+		// Throttled before enough was measured (the first burst): start from a guess and
+		// double each second of sending until the next throttle measures the service.
+		next, l.measured = max(firstGuessRPS, l.ceiling, acc/2), false
+	}
+	if l.rps > 0 {
+		next = min(next, l.rps)
+	}
+	l.setRate(max(next, 0.5), now)
+}
+
+// grow raises a learned rate a little for the time since it last grew. Called under mu.
+func (l *limiter) grow(now time.Time) {
+	if l.rps == 0 || (l.maxRPS > 0 && l.rps >= l.maxRPS) {
+		return
+	}
+	dt := now.Sub(l.grownAt)
+	if dt < slotWidth {
+		return
+	}
+	g := guessGrowth
+	if l.measured {
+		g = steadyGrowth
+	}
+	next := l.rps * math.Pow(1+g, min(dt, time.Second).Seconds())
+	if l.maxRPS > 0 {
+		next = min(next, l.maxRPS)
+	}
+	l.setRate(next, now)
+}
+
+func (l *limiter) setRate(rps float64, now time.Time) {
+	l.rps, l.grownAt = rps, now
+	l.rate.SetLimit(rate.Limit(rps))
 }
 
 // state reports the current window and rate (for tests and Stats).

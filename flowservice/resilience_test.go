@@ -547,8 +547,11 @@ func TestLimiterAIMD(t *testing.T) {
 		t.Fatalf("after a second event: window %v, want 4", w)
 	}
 	time.Sleep(2 * time.Millisecond)
-	// Successes grow it back, never above the ceiling.
+	// Successes grow it back over time, never above the ceiling nor MaxRPS.
+	clock := time.Now()
+	l.now = func() time.Time { return clock }
 	for range 1000 {
+		clock = clock.Add(10 * time.Millisecond)
 		tk, err := l.acquire(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -557,6 +560,46 @@ func TestLimiterAIMD(t *testing.T) {
 	}
 	if w, r := l.state(); w != 16 || r != 100_000 {
 		t.Fatalf("after successes: window %v rate %v, want 16 and 100000", w, r)
+	}
+}
+
+// The learned rate settles just under what the service accepted over a steady second.
+func TestLimiterLearnsRate(t *testing.T) {
+	l := newLimiter(64, 0)
+	clock := time.Unix(1_000_000, 0)
+	l.now = func() time.Time { return clock }
+	ctx := context.Background()
+	// Two seconds of 200 successes a second, then a throttle.
+	for range 400 {
+		clock = clock.Add(5 * time.Millisecond)
+		tk, err := l.acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.release(tk, outcomeOK, 0)
+	}
+	if _, r := l.state(); r != 0 {
+		t.Fatalf("rate %v before any throttle, want unlimited", r)
+	}
+	tk, err := l.acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.release(tk, outcomeThrottled, time.Nanosecond)
+	if _, r := l.state(); r < 175 || r > 185 {
+		t.Fatalf("learned rate %v, want 90%% of 200/s", r)
+	}
+	// It probes upwards slowly: after 10 more seconds, within 6% of 200/s.
+	for range 100 {
+		clock = clock.Add(100 * time.Millisecond)
+		tk, err := l.acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.release(tk, outcomeOK, 0)
+	}
+	if _, r := l.state(); r < 185 || r > 200 {
+		t.Fatalf("rate after 10 s of successes: %v", r)
 	}
 }
 
