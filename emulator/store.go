@@ -34,7 +34,7 @@ type record struct {
 type store struct {
 	key     []byte    // HMAC key of secret digests
 	hmacs   sync.Pool // of hmac.New(sha256.New, key), see digest
-	seq     uint64 // etag counter, persisted so an etag is never handed out twice
+	seq     uint64    // etag counter, persisted so an etag is never handed out twice
 	byID    map[string]*record
 	byScope map[scope]map[string]*record
 	byName  map[scope]map[string]map[string]*record // name -> id -> record

@@ -115,7 +115,6 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 	return append(b, '}')
 }
 
-
 // appendJSONTime is time.Time's MarshalJSON (RFC 3339 with nanoseconds, years 0–9999).
 func appendJSONTime(b []byte, t time.Time) ([]byte, error) {
 	if y := t.Year(); y < 0 || y > 9999 {
