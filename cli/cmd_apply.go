@@ -118,6 +118,11 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 	})
 	elapsed := time.Since(start)
 	jerr := journal.Close()
+	if jerr == nil {
+		// The journal is the record of what was sent: fold it in once more, so that nothing
+		// it holds (a create whose answer never came) is lost when it is removed.
+		_, jerr = lockfile.Fold(out, lockPath)
+	}
 	if err := saveLock(out, lockPath); err != nil {
 		return err
 	}

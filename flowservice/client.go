@@ -118,7 +118,7 @@ func New(cfg Config) (*Client, error) {
 		retry:     defaultRetryPolicy(),
 	}
 	c.hdr = headers{apiKey: []string{cfg.APIKey}, orgID: []string{cfg.OrgID}, sandbox: []string{cfg.Sandbox}, userAgent: []string{cfg.UserAgent}}
-	c.do = c.retrying(c.authenticated(c.throttled(c.send)))
+	c.do = c.sensitive(c.retrying(c.authenticated(c.throttled(c.send))))
 	return c, nil
 }
 

@@ -37,6 +37,7 @@ type request struct {
 	body    []byte // JSON; never copied into an error or a log
 	ifMatch string
 	secrets []string // values redacted from any answer text copied into an error
+	extra   []string // more of them, shared by every request of a run (WithSensitive)
 	// secretParams are auth params whose SecretParams values are redacted too: looked at
 	// only when an error or a log line is built, not on the success path.
 	secretParams map[string]string
@@ -139,15 +140,9 @@ func redact(s string, r *request) string {
 	if r.token != "" {
 		s = strings.ReplaceAll(s, r.token, "(sensitive)")
 	}
-	for _, v := range r.secrets {
-		if v != "" {
-			s = strings.ReplaceAll(s, v, "(sensitive)")
-		}
-	}
-	for _, v := range secretValues(r.secretParams) {
-		s = strings.ReplaceAll(s, v, "(sensitive)")
-	}
-	return s
+	s = redactAll(s, r.secrets)
+	s = redactAll(s, secretValues(r.secretParams))
+	return redactAll(s, r.extra)
 }
 
 // flexString decodes a JSON string or number (error codes come as either).

@@ -52,7 +52,8 @@ func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.Fil
 	if opts.Requests == nil {
 		opts.Requests = context.WithoutCancel(ctx)
 	}
-	a := &applier{client: client, out: lock.Clone(), opts: opts, rctx: opts.Requests}
+	// Values taken from secret references are redacted from whatever the service answers.
+	a := &applier{client: client, out: lock.Clone(), opts: opts, rctx: flowservice.WithSensitive(opts.Requests, sensitiveValues(cs))}
 
 	var todo []int
 	for i, ch := range cs.Changes {
@@ -226,8 +227,11 @@ func (a *applier) create(ch *Change, r *Result, retired []string) error {
 	for attempt := 0; attempt < attempts; attempt++ {
 		if heal {
 			adopted, err := a.heal(ch, r, retired)
-			if err != nil || adopted {
-				return err
+			if err != nil {
+				return a.unknown(ch, err)
+			}
+			if adopted {
+				return nil
 			}
 		}
 		if err := a.begin(d.Name, "create", ""); err != nil {
@@ -250,7 +254,37 @@ func (a *applier) create(ch *Change, r *Result, retired []string) error {
 		heal = true
 		r.Healed = true
 	}
-	return fmt.Errorf("create: outcome still unknown after %d attempts; the next apply looks the name up before creating", attempts)
+	return a.unknown(ch, fmt.Errorf("outcome still unknown after %d attempts", attempts))
+}
+
+// unknown records that a create of ch may or may not have happened: the entry is marked
+// pending (keeping what it held), so that the next apply looks the name up before creating.
+func (a *applier) unknown(ch *Change, cause error) error {
+	e := &lockfile.Entry{}
+	if ch.Prior != nil {
+		e = ch.Prior.Clone()
+	}
+	e.Pending = lockfile.PendingCreate
+	if err := a.commit(ch.Name, e); err != nil {
+		return errors.Join(cause, err)
+	}
+	return fmt.Errorf("%w; recorded as pending: the next apply looks the name up before creating", cause)
+}
+
+// sensitiveValues are the values of cs's desired params that came from secret references.
+func sensitiveValues(cs *Changeset) []string {
+	var v []string
+	for _, ch := range cs.Changes {
+		if ch.Desired == nil {
+			continue
+		}
+		for _, p := range ch.Desired.Params {
+			if p.Sensitive && p.Known && p.Value != "" {
+				v = append(v, p.Value)
+			}
+		}
+	}
+	return v
 }
 
 // heal looks the name up and adopts exactly one unrecorded live connection that matches the
