@@ -74,9 +74,10 @@ type Journal struct {
 
 // batch is the records of one write and fsync, and their callers' wait.
 type batch struct {
-	done chan struct{} // closed once the batch is durable (or failed: err)
-	lead chan struct{} // one token: the receiver flushes this batch
-	err  error
+	done    chan struct{} // closed once the batch is durable (or failed: err)
+	lead    chan struct{} // one token: the receiver flushes this batch
+	err     error
+	waiters int // callers waiting for it; a batch of Commits alone waits for the next Begin or Close
 }
 
 func newBatch() *batch {
@@ -136,12 +137,16 @@ func (j *Journal) Begin(name, op, id string) error {
 	if name == "" {
 		return errors.New("journal begin: empty name")
 	}
-	return j.append(&record{Type: recBegin, Name: name, Op: op, ID: id})
+	return j.append(&record{Type: recBegin, Name: name, Op: op, ID: id}, true)
 }
 
-// Commit records, durably before it returns, the entry name after a successful operation
-// (nil: the entry is gone). e is not kept; its times are written normalised as in the
-// lockfile. e must not change during the call.
+// Commit records the entry name after a successful operation (nil: the entry is gone). It
+// does not wait for an fsync of its own: the record becomes durable with the next Begin's
+// group commit, or at Close. A crash before then loses only outcomes whose intent is
+// durable, which the next run heals (a create is looked up by name before it is sent again;
+// a lost update meets a 412; a lost delete meets a 404), and it saves one fsync per
+// operation. e is not kept; its times are written normalised as in the lockfile. e must not
+// change during the call.
 func (j *Journal) Commit(name string, e *Entry) error {
 	if name == "" {
 		return errors.New("journal commit: empty name")
@@ -157,10 +162,11 @@ func (j *Journal) Commit(name string, e *Entry) error {
 		}
 		e = &c
 	}
-	return j.append(&record{Type: recCommit, Name: name, Entry: e})
+	return j.append(&record{Type: recCommit, Name: name, Entry: e}, false)
 }
 
-func (j *Journal) append(r *record) error {
+// append adds r to the current batch; with wait, it returns once the batch is durable.
+func (j *Journal) append(r *record, wait bool) error {
 	j.mu.Lock()
 	if j.closed {
 		j.mu.Unlock()
@@ -184,6 +190,11 @@ func (j *Journal) append(r *record) error {
 		b = newBatch()
 		j.cur = b
 	}
+	if !wait {
+		j.mu.Unlock()
+		return nil
+	}
+	b.waiters++
 	if !j.flushing {
 		j.flushing = true
 		j.flush() // unlocks j.mu
@@ -230,10 +241,10 @@ func (j *Journal) flush() {
 	}
 	j.spare = buf[:0]
 	b.err = err
-	if j.cur != nil {
+	if j.cur != nil && j.cur.waiters > 0 {
 		j.cur.lead <- struct{}{} // capacity 1, sent once per batch
 	} else {
-		j.flushing = false
+		j.flushing = false // records without waiters stay for the next Begin or Close
 	}
 	j.mu.Unlock()
 	close(b.done)

@@ -399,3 +399,40 @@ func BenchmarkJournal64(b *testing.B) {
 		})
 	}
 }
+
+// A Commit waits for no fsync of its own: it becomes durable with the next Begin (or Close),
+// so an operation costs one fsync, and a crash before then loses only an outcome whose intent
+// is durable.
+func TestCommitRidesOnTheNextBegin(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.lock.json")
+	j, err := OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Begin("a", "create", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Commit("a", &Entry{ID: "id-a", ConnectionSpec: Spec{ID: "s", Version: "1.0"}}); err != nil {
+		t.Fatal(err)
+	}
+	if j.syncs != 1 {
+		t.Fatalf("%d fsyncs after Begin and Commit, want 1", j.syncs)
+	}
+	if err := j.Begin("b", "create", ""); err != nil {
+		t.Fatal(err)
+	}
+	// Crash here: the journal on disk holds a's outcome and b's intent.
+	f, err := New(Target{OrgID: "o@AdobeOrg", Sandbox: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Fold(f, path); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := f.Connections["a"], f.Connections["b"]; a == nil || a.ID != "id-a" || a.Pending != "" || b == nil || b.Pending != PendingCreate {
+		t.Fatalf("after the crash: a %+v, b %+v", a, b)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
