@@ -114,6 +114,7 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
 				g.log = slog.New(slog.NewTextHandler(g.io.Err, &slog.HandlerOptions{Level: logLevel(g)}))
 			case "json":
 				g.log = slog.New(slog.NewJSONHandler(g.io.Err, &slog.HandlerOptions{Level: logLevel(g)}))
+				g.io.Log = g.log
 			default:
 				return withHints(ExitError, fmt.Errorf("--log-format %q: must be text or json", g.logFormat))
 			}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"io"
+	"log/slog"
 	"os"
 
 	"golang.org/x/term"
@@ -19,6 +20,9 @@ type IO struct {
 	Color bool
 	// Env looks up an environment variable (os.LookupEnv in production).
 	Env func(string) (string, bool)
+	// Log, when set (--log-format json), takes the plain progress lines as structured records
+	// on stderr, for schedulers.
+	Log *slog.Logger
 }
 
 // Std returns the process's streams, detecting terminals on the real file descriptors.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ const progressEvery = 2 * time.Second
 // "apply: 120/300 done, 2 failed" at most every progressEvery. Safe for concurrent use.
 type progress struct {
 	w   io.Writer
+	log *slog.Logger // structured progress instead of plain lines (--log-format json)
 	tty bool
 	now func() time.Time
 
@@ -32,7 +34,7 @@ type progress struct {
 }
 
 func newProgress(io IO) *progress {
-	return &progress{w: io.Err, tty: io.ErrTTY, now: time.Now}
+	return &progress{w: io.Err, log: io.Log, tty: io.ErrTTY, now: time.Now}
 }
 
 func (p *progress) start(total int) {
@@ -88,6 +90,10 @@ func (p *progress) finish() {
 
 func (p *progress) line() {
 	p.printed = true
+	if p.log != nil {
+		p.log.Info("apply progress", "done", p.done, "total", p.total, "failed", p.failed)
+		return
+	}
 	fmt.Fprintf(p.w, "apply: %d/%d done, %d failed\n", p.done, p.total, p.failed)
 }
 
