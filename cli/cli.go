@@ -109,11 +109,15 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
 					g.endpoint = defaultEndpoint
 				}
 			}
+			level, err := logLevel(g)
+			if err != nil {
+				return withHints(ExitError, err)
+			}
 			switch g.logFormat {
 			case "text":
-				g.log = slog.New(slog.NewTextHandler(g.io.Err, &slog.HandlerOptions{Level: logLevel(g)}))
+				g.log = slog.New(slog.NewTextHandler(g.io.Err, &slog.HandlerOptions{Level: level}))
 			case "json":
-				g.log = slog.New(slog.NewJSONHandler(g.io.Err, &slog.HandlerOptions{Level: logLevel(g)}))
+				g.log = slog.New(slog.NewJSONHandler(g.io.Err, &slog.HandlerOptions{Level: level}))
 				g.io.Log = g.log
 			default:
 				return withHints(ExitError, fmt.Errorf("--log-format %q: must be text or json", g.logFormat))
@@ -138,11 +142,16 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
 	return root
 }
 
-func logLevel(g *globals) slog.Level {
-	if v, _ := g.env("FLOWSYNC_LOG_LEVEL"); v == "debug" {
-		return slog.LevelDebug
+// logLevel reads FLOWSYNC_LOG_LEVEL: info (the default) or debug.
+func logLevel(g *globals) (slog.Level, error) {
+	switch v, _ := g.env("FLOWSYNC_LOG_LEVEL"); v {
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "debug":
+		return slog.LevelDebug, nil
+	default:
+		return 0, fmt.Errorf("FLOWSYNC_LOG_LEVEL %q: must be info or debug", v)
 	}
-	return slog.LevelInfo
 }
 
 func newVersionCmd(g *globals) *cobra.Command {

@@ -57,15 +57,10 @@ func newApplyCmd(ctx context.Context, g *globals) *cobra.Command {
 }
 
 func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency int, maxRPS float64, yes bool, output string) error {
-	m, err := loadManifest(f.file)
+	m, want, lockPath, err := f.load(g)
 	if err != nil {
 		return err
 	}
-	want, err := resolveDesired(m, g.env, false)
-	if err != nil {
-		return err
-	}
-	lockPath := lockfilePath(f.lockfile, f.file)
 	w, err := openWriter(ctx, g, m, lockPath, concurrency, maxRPS)
 	if err != nil {
 		return err
@@ -73,7 +68,7 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 	defer w.Close()
 	svc, lock := w.svc, w.lock
 
-	cs, err := plan(ctx, g, m, lockPath, lock, want, f, false, svc)
+	cs, err := plan(ctx, g, f, m, lockPath, lock, want, svc)
 	if err != nil {
 		return err
 	}

@@ -15,11 +15,12 @@ import (
 
 // planFlags are the flags plan and apply share.
 type planFlags struct {
-	file     string
-	lockfile string
-	refresh  bool
-	prune    bool
-	only     []string
+	file      string
+	lockfile  string
+	refresh   bool
+	prune     bool
+	only      []string
+	noSecrets bool // plan only: apply always reads the secrets it sends
 }
 
 func (f *planFlags) register(cmd *cobra.Command) {
@@ -40,16 +41,27 @@ func (f *planFlags) check() error {
 	return nil
 }
 
-func (f *planFlags) options(noSecrets bool) reconcile.Options {
-	return reconcile.Options{Prune: f.prune, Only: f.only, NoSecrets: noSecrets}
+func (f *planFlags) options() reconcile.Options {
+	return reconcile.Options{Prune: f.prune, Only: f.only, NoSecrets: f.noSecrets}
+}
+
+// load reads the manifest, resolves its secret references (unless --no-secrets) and names
+// the lockfile.
+func (f *planFlags) load(g *globals) (m *manifest.Manifest, want []reconcile.Desired, lockPath string, err error) {
+	if m, err = loadManifest(f.file); err != nil {
+		return nil, nil, "", err
+	}
+	if want, err = resolveDesired(m, g.env, f.noSecrets); err != nil {
+		return nil, nil, "", err
+	}
+	return m, want, lockfilePath(f.lockfile, f.file), nil
 }
 
 func newPlanCmd(g *globals) *cobra.Command {
 	var (
-		f         planFlags
-		noSecrets bool
-		output    string
-		detailed  bool
+		f        planFlags
+		output   string
+		detailed bool
 	)
 	cmd := &cobra.Command{
 		Use:   "plan -f MANIFEST",
@@ -66,20 +78,15 @@ network and no credentials.`,
 			if err != nil {
 				return withHints(ExitError, err)
 			}
-			m, err := loadManifest(f.file)
+			m, want, lockPath, err := f.load(g)
 			if err != nil {
 				return err
 			}
-			want, err := resolveDesired(m, g.env, noSecrets)
-			if err != nil {
-				return err
-			}
-			lockPath := lockfilePath(f.lockfile, f.file)
 			lock, _, err := readLock(lockPath, lockTarget(m))
 			if err != nil {
 				return err
 			}
-			cs, err := plan(cmd.Context(), g, m, lockPath, lock, want, &f, noSecrets, nil)
+			cs, err := plan(cmd.Context(), g, &f, m, lockPath, lock, want, nil)
 			if err != nil {
 				return err
 			}
@@ -93,7 +100,7 @@ network and no credentials.`,
 		},
 	}
 	f.register(cmd)
-	cmd.Flags().BoolVar(&noSecrets, "no-secrets", false, "do not read secret references (secret changes are not shown)")
+	cmd.Flags().BoolVar(&f.noSecrets, "no-secrets", false, "do not read secret references (secret changes are not shown)")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: "+strings.Join(PlanFormats(), ", "))
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when there are changes (drift included), 0 when none")
 	return cmd
@@ -101,7 +108,7 @@ network and no credentials.`,
 
 // plan computes the changeset, reading the live state first with --refresh, through svc when
 // the caller has connected already (apply), else through a connection of its own.
-func plan(ctx context.Context, g *globals, m *manifest.Manifest, lockPath string, lock *lockfile.File, want []reconcile.Desired, f *planFlags, noSecrets bool, svc *service) (*reconcile.Changeset, error) {
+func plan(ctx context.Context, g *globals, f *planFlags, m *manifest.Manifest, lockPath string, lock *lockfile.File, want []reconcile.Desired, svc *service) (*reconcile.Changeset, error) {
 	var observed *reconcile.Observed
 	if f.refresh {
 		if svc == nil {
@@ -116,5 +123,5 @@ func plan(ctx context.Context, g *globals, m *manifest.Manifest, lockPath string
 			return nil, err
 		}
 	}
-	return reconcile.Plan(want, lock, observed, f.options(noSecrets)), nil
+	return reconcile.Plan(want, lock, observed, f.options()), nil
 }

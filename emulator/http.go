@@ -251,11 +251,7 @@ func (s *Server) serveAPI(c *call) {
 func (s *Server) checkHeaders(c *call) bool {
 	h := c.r.Header
 	scheme, tok, ok := strings.Cut(h.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || strings.ContainsAny(tok, " \t") {
-		c.gatewayError(http.StatusUnauthorized, "401013", "Oauth token is not valid")
-		return false
-	}
-	if !s.tokenValid(tok) {
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || strings.ContainsAny(tok, " \t") || !s.tokenValid(tok) {
 		c.gatewayError(http.StatusUnauthorized, "401013", "Oauth token is not valid")
 		return false
 	}
