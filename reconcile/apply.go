@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -396,7 +397,7 @@ func (a *applier) patch(d *Desired, prior *lockfile.Entry, etag string, fields [
 		fresh := diffState(d, st, nil, a.out.Salt)
 		// Secrets cannot be read back: whatever secret this change meant to send is sent still.
 		for _, f := range fields {
-			if f.Sensitive && !hasPath(fresh, f.Path) {
+			if f.Sensitive && !slices.ContainsFunc(fresh, func(g FieldChange) bool { return g.Path == f.Path }) {
 				fresh = append(fresh, f)
 			}
 		}
@@ -405,15 +406,6 @@ func (a *applier) patch(d *Desired, prior *lockfile.Entry, etag string, fields [
 		}
 		etag = live.ETag
 	}
-}
-
-func hasPath(fs []FieldChange, path string) bool {
-	for _, f := range fs {
-		if f.Path == path {
-			return true
-		}
-	}
-	return false
 }
 
 const sessionToken = "s3SessionToken"
@@ -482,7 +474,7 @@ func jsonString(s string) json.RawMessage {
 func (a *applier) replace(ch *Change, r *Result) error {
 	old := ch.Prior
 	retired := append([]string(nil), old.Retired...)
-	if old.ID != "" && !contains(retired, old.ID) {
+	if old.ID != "" && !slices.Contains(retired, old.ID) {
 		retired = append(retired, old.ID)
 	}
 	if err := a.create(ch, r, retired); err != nil {
@@ -576,7 +568,7 @@ func (a *applier) delete(ch *Change, r *Result) error {
 				ne.Retired = append(ne.Retired, id)
 			}
 		}
-		if !contains(left, e.ID) {
+		if !slices.Contains(left, e.ID) {
 			ne.ID, ne.ETag = "", ""
 		}
 		if err := a.commit(ch.Name, &ne); err != nil {
@@ -584,13 +576,4 @@ func (a *applier) delete(ch *Change, r *Result) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

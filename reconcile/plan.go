@@ -118,14 +118,13 @@ type state struct {
 }
 
 func stateOfEntry(e *lockfile.Entry) state {
-	s := state{
+	return state{
 		Description: e.Description,
 		Spec:        flowservice.Spec{ID: e.ConnectionSpec.ID, Version: e.ConnectionSpec.Version},
 		SpecName:    e.SpecName,
 		Params:      e.Params,
 		Digests:     e.SecretDigests,
 	}
-	return s
 }
 
 // stateOfLive reads a live connection against what was applied: a param recorded as
@@ -254,10 +253,11 @@ func appendSecretResend(fs []FieldChange, d *Desired) []FieldChange {
 }
 
 func createFields(d *Desired) []FieldChange {
-	fs := []FieldChange{
-		{Path: "description", After: d.Description},
-		{Path: "auth.specName", After: d.SpecName},
+	var fs []FieldChange
+	if d.Description != "" {
+		fs = append(fs, FieldChange{Path: "description", After: d.Description})
 	}
+	fs = append(fs, FieldChange{Path: "auth.specName", After: d.SpecName})
 	for _, k := range sortedKeys(d.Params) {
 		p := d.Params[k]
 		f := FieldChange{Path: "auth.params." + k, Sensitive: p.Sensitive}
@@ -266,11 +266,7 @@ func createFields(d *Desired) []FieldChange {
 		}
 		fs = append(fs, f)
 	}
-	fs = append(fs, FieldChange{Path: "connectionSpec", After: d.Spec.ID + " " + d.Spec.Version})
-	if d.Description == "" {
-		fs = fs[1:]
-	}
-	return fs
+	return append(fs, FieldChange{Path: "connectionSpec", After: d.Spec.ID + " " + d.Spec.Version})
 }
 
 // diffState lists the fields where d differs from cur. When recorded is not nil, cur is live
