@@ -122,9 +122,10 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 		return err
 	}
 	if jerr == nil {
-		if err := lockfile.RemoveJournal(lockPath); err != nil {
-			g.log.Warn("could not remove the journal; the next run folds it in again", "error", err)
-		}
+		jerr = lockfile.RemoveJournal(lockPath)
+	}
+	if jerr != nil {
+		g.log.Warn("the journal is kept beside the lockfile; the next run folds it in again", "error", jerr)
 	}
 	st := svc.client.Stats()
 	av.Done(sum, RunStats{Duration: elapsed, Requests: st.Requests, Throttled: st.Throttled, Retries: st.Retries})
