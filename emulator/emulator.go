@@ -29,7 +29,7 @@
 //   - GET /connections/{id}/test answers {"result": false} when the connection's session token
 //     was set longer than Options.SessionTokenTTL ago (0: never), {"result": true} otherwise.
 //
-// Invariants: a secret auth param (flowservice.SecretParams) is never kept in clear, in memory
+// Invariants: a secret auth param (s3source.Secret) is never kept in clear, in memory
 // or in the state file: only an HMAC-SHA256 of it, keyed by a random key stored beside the
 // connections. A secret is never logged. Every answer carries an x-request-id header. All
 // state lives behind one mutex; every operation but a list is O(1) in the number of connections.
