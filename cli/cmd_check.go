@@ -17,6 +17,7 @@ import (
 	"github.com/flowsync/flowsync/health"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 // checkConcurrency is how many connection tests run at once: apply's default, through the
@@ -120,16 +121,16 @@ func runCheck(ctx context.Context, g *globals, view checkView, file, lockPath st
 	c := svc.client
 
 	// Preflight: the org and sandbox accept the credentials, then the service's description.
-	if err := c.CheckAccess(ctx, flowservice.S3SpecID); err != nil {
+	if err := c.CheckAccess(ctx, s3source.SpecID); err != nil {
 		return checkServiceErr(fmt.Sprintf("preflight: org %s, sandbox %s", m.Target.OrgID, m.Target.Sandbox), err)
 	}
 	rep := &CheckReport{Target: lockTarget(m), Manifest: file, NotTested: notTested}
-	spec, err := c.GetConnectionSpec(ctx, flowservice.S3SpecID)
+	spec, err := c.GetConnectionSpec(ctx, s3source.SpecID)
 	switch {
 	case flowservice.IsNotFound(err):
 		spec = nil
 	case err != nil:
-		return checkServiceErr("preflight: read connection spec "+flowservice.S3SpecID, err)
+		return checkServiceErr("preflight: read connection spec "+s3source.SpecID, err)
 	}
 	rep.Spec = spec
 	rep.Comparison = health.CompareSpec(spec, embeddedAuthSpecs(), entries)

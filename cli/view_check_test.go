@@ -14,6 +14,7 @@ import (
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/health"
 	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 func compileCheckSchema(t *testing.T) *jsonschema.Schema {
@@ -36,7 +37,7 @@ func compileCheckSchema(t *testing.T) *jsonschema.Schema {
 
 func checkReports() map[string]*CheckReport {
 	target := lockfile.Target{OrgID: "ORG@AdobeOrg", Sandbox: "prod"}
-	spec := &flowservice.ConnectionSpec{ID: flowservice.S3SpecID, Name: "amazon-s3", Version: "1.0",
+	spec := &flowservice.ConnectionSpec{ID: s3source.SpecID, Name: "amazon-s3", Version: "1.0",
 		AuthSpec: []flowservice.AuthSpec{{Name: "Access Key"}, {Name: "IAMRole Based"}}}
 	return map[string]*CheckReport{
 		"healthy": {Target: target, Manifest: "m.yaml", Spec: spec,

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 // The read-only calls `flowsync check` makes: the S3 connection spec, with its auth specs as
@@ -35,32 +35,26 @@ var paramDescriptions = map[string]string{
 }
 
 // S3ConnectionSpec is the connection spec the emulator serves for the Amazon S3 source,
-// built from the auth specs it validates connections against.
+// built from the auth specs it validates connections against (s3source).
 func S3ConnectionSpec() flowservice.ConnectionSpec {
-	names := make([]string, 0, len(authSpecs))
-	for n := range authSpecs {
-		names = append(names, n)
-	}
-	sort.Strings(names) // "Access Key", "IAMRole Based": the documented order
-	cs := flowservice.ConnectionSpec{ID: flowservice.S3SpecID, Name: s3SpecName, Version: flowservice.S3SpecVersion}
-	for _, n := range names {
-		a := authSpecs[n]
+	cs := flowservice.ConnectionSpec{ID: s3source.SpecID, Name: s3SpecName, Version: s3source.SpecVersion}
+	for _, a := range s3source.AuthSpecs() {
 		props := map[string]any{}
-		for _, p := range append(append([]string(nil), a.required...), a.optional...) {
-			prop := map[string]any{"type": "string", "description": paramDescriptions[p]}
-			if flowservice.SecretParams[p] {
+		for _, p := range a.Params {
+			prop := map[string]any{"type": "string", "description": paramDescriptions[p.Name]}
+			if p.Secret {
 				prop["format"] = "password"
 			}
-			props[p] = prop
+			props[p.Name] = prop
 		}
 		schema, _ := json.Marshal(map[string]any{
 			"$schema":     "http://json-schema.org/draft-07/schema#",
 			"type":        "object",
-			"description": fmt.Sprintf("Auth params of an Amazon S3 connection with auth spec %q.", n),
+			"description": fmt.Sprintf("Auth params of an Amazon S3 connection with auth spec %q.", a.Name),
 			"properties":  props,
-			"required":    append([]string(nil), a.required...),
+			"required":    a.Required(),
 		})
-		cs.AuthSpec = append(cs.AuthSpec, flowservice.AuthSpec{Name: n, Type: n, Spec: schema})
+		cs.AuthSpec = append(cs.AuthSpec, flowservice.AuthSpec{Name: a.Name, Type: a.Name, Spec: schema})
 	}
 	return cs
 }
@@ -141,9 +135,9 @@ func tokenSetAt(digests map[string]string, nowMS int64) int64 {
 
 // connectionSpec answers GET /connectionSpecs/{id}: the S3 spec, or 404 for any other id.
 func (s *Server) connectionSpec(c *call, id string) {
-	if id != flowservice.S3SpecID {
+	if id != s3source.SpecID {
 		c.serviceError(http.StatusNotFound, "1101-404", "Resource not found",
-			fmt.Sprintf("The requested resource is not found. Connection spec with id %q does not exist (the emulator knows only Amazon S3, %s).", id, flowservice.S3SpecID))
+			fmt.Sprintf("The requested resource is not found. Connection spec with id %q does not exist (the emulator knows only Amazon S3, %s).", id, s3source.SpecID))
 		return
 	}
 	body := *s.specAnswer.Load()

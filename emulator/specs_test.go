@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 func TestConnectionSpecServed(t *testing.T) {
 	h := newHarness(t, Options{})
-	a := h.do("GET", "/connectionSpecs/"+flowservice.S3SpecID, nil, nil)
+	a := h.do("GET", "/connectionSpecs/"+s3source.SpecID, nil, nil)
 	if a.status != http.StatusOK {
 		t.Fatalf("GET connection spec: %d %s", a.status, a.raw)
 	}
@@ -22,11 +23,12 @@ func TestConnectionSpecServed(t *testing.T) {
 		t.Fatalf("answer %s: %v, %d items; want {\"items\":[spec]}", a.raw, err, len(answer.Items))
 	}
 	cs := answer.Items[0]
-	if cs.ID != flowservice.S3SpecID || cs.Version != flowservice.S3SpecVersion {
+	if cs.ID != s3source.SpecID || cs.Version != s3source.SpecVersion {
 		t.Errorf("spec %s %s", cs.ID, cs.Version)
 	}
-	// Each auth spec's schema says exactly what the emulator validates.
-	for name, rules := range authSpecs {
+	// Each auth spec's schema says exactly what the emulator validates (s3source).
+	for _, rules := range s3source.AuthSpecs() {
+		name := rules.Name
 		as, ok := cs.Auth(name)
 		if !ok {
 			t.Errorf("auth spec %q not served", name)
@@ -40,45 +42,53 @@ func TestConnectionSpecServed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := append(append([]string(nil), rules.required...), rules.optional...)
+		var want []string
+		secret := map[string]bool{}
+		for _, p := range rules.Params {
+			want = append(want, p.Name)
+			secret[p.Name] = p.Secret
+		}
 		slices.Sort(want)
 		if got := ps.ParamNames(); !slices.Equal(got, want) {
 			t.Errorf("auth spec %q params %v, want %v", name, got, want)
 		}
 		req := slices.Sorted(slices.Values(ps.Required))
-		wantReq := slices.Sorted(slices.Values(rules.required))
+		wantReq := slices.Sorted(slices.Values(rules.Required()))
 		if !slices.Equal(req, wantReq) {
 			t.Errorf("auth spec %q required %v, want %v", name, req, wantReq)
 		}
 		for p, s := range ps.Properties {
-			if s.Secret() != flowservice.SecretParams[p] {
-				t.Errorf("auth spec %q param %s: format %q, secret %v", name, p, s.Format, flowservice.SecretParams[p])
+			if s.Secret() != secret[p] {
+				t.Errorf("auth spec %q param %s: format %q, secret %v", name, p, s.Format, secret[p])
 			}
 		}
+	}
+	if len(cs.AuthSpec) != len(s3source.AuthSpecs()) {
+		t.Errorf("%d auth specs served, want %d", len(cs.AuthSpec), len(s3source.AuthSpecs()))
 	}
 
 	if a := h.do("GET", "/connectionSpecs/00000000-0000-4000-8000-000000000000", nil, nil); a.status != http.StatusNotFound || a.code() != "1101-404" {
 		t.Errorf("unknown spec: %d %s", a.status, a.raw)
 	}
-	if a := h.do("PUT", "/connectionSpecs/"+flowservice.S3SpecID, "{}", nil); a.status != http.StatusMethodNotAllowed {
+	if a := h.do("PUT", "/connectionSpecs/"+s3source.SpecID, "{}", nil); a.status != http.StatusMethodNotAllowed {
 		t.Errorf("PUT spec: %d %s", a.status, a.raw)
 	}
-	if a := h.do("GET", "/connectionSpecs/"+flowservice.S3SpecID, nil, func(hd http.Header) { hd.Del("Authorization") }); a.status != http.StatusUnauthorized {
+	if a := h.do("GET", "/connectionSpecs/"+s3source.SpecID, nil, func(hd http.Header) { hd.Del("Authorization") }); a.status != http.StatusUnauthorized {
 		t.Errorf("spec without a token: %d %s", a.status, a.raw)
 	}
 
 	// A test can make the service describe itself differently.
-	if err := h.s.SetConnectionSpecAnswer([]byte(`{"id":"` + flowservice.S3SpecID + `","authSpec":[]}`)); err != nil {
+	if err := h.s.SetConnectionSpecAnswer([]byte(`{"id":"` + s3source.SpecID + `","authSpec":[]}`)); err != nil {
 		t.Fatal(err)
 	}
-	if a := h.do("GET", "/connectionSpecs/"+flowservice.S3SpecID, nil, nil); a.body["id"] != flowservice.S3SpecID || a.body["items"] != nil {
+	if a := h.do("GET", "/connectionSpecs/"+s3source.SpecID, nil, nil); a.body["id"] != s3source.SpecID || a.body["items"] != nil {
 		t.Errorf("changed answer: %s", a.raw)
 	}
 	if err := h.s.SetConnectionSpecAnswer([]byte(`[1]`)); err == nil {
 		t.Error("SetConnectionSpecAnswer accepted a JSON array")
 	}
 	_ = h.s.SetConnectionSpecAnswer(nil)
-	if a := h.do("GET", "/connectionSpecs/"+flowservice.S3SpecID, nil, nil); a.body["items"] == nil {
+	if a := h.do("GET", "/connectionSpecs/"+s3source.SpecID, nil, nil); a.body["items"] == nil {
 		t.Errorf("reset answer: %s", a.raw)
 	}
 }

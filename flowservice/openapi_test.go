@@ -667,10 +667,10 @@ func TestOpenAPIChecksCatch(t *testing.T) {
 		{"patch params", req("PATCH", one, `[{"op":"replace","path":"/auth/params","value":{"bucketName":"b"}}]`, nil), nil},
 		{"patch remove", req("PATCH", one, `[{"op":"remove","path":"/auth/params/s3SessionToken"}]`, nil), nil},
 		{"test", req("GET", one+"/test", "", nil), nil},
-		{"connection spec", req("GET", emulator.APIPrefix+"/connectionSpecs/"+flowservice.S3SpecID, "", nil), nil},
+		{"connection spec", req("GET", emulator.APIPrefix+"/connectionSpecs/"+s3source.SpecID, "", nil), nil},
 		{"test without x-gw-ims-org-id", req("GET", one+"/test", "", func(h http.Header) { h.Del("x-gw-ims-org-id") }),
 			[]string{`parameter "x-gw-ims-org-id" in header has an error: value is required`}},
-		{"connection spec without the endpoint prefix", req("GET", "/connectionSpecs/"+flowservice.S3SpecID, "", nil),
+		{"connection spec without the endpoint prefix", req("GET", "/connectionSpecs/"+s3source.SpecID, "", nil),
 			[]string{"lost the endpoint's prefix", "no route in the spec"}},
 
 		{"create without x-api-key", req("POST", conns, createBody, func(h http.Header) { h.Del("x-api-key") }),

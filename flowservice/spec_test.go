@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/flowsync/flowsync/s3source"
 )
 
 const specJSON = `{"id":"ecadc60c-7455-4d87-84dc-2a0e293d997b","name":"amazon-s3","version":"1.0","providerId":"p",
@@ -27,7 +29,7 @@ func TestGetConnectionSpec(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.Method != http.MethodGet || r.URL.Path != prefix+"/connectionSpecs/"+S3SpecID {
+				if r.Method != http.MethodGet || r.URL.Path != prefix+"/connectionSpecs/"+s3source.SpecID {
 					t.Errorf("%s %s", r.Method, r.URL.Path)
 				}
 				if r.Header.Get("x-sandbox-name") != "prod" || r.Header.Get("Authorization") != "Bearer "+canaryToken {
@@ -36,7 +38,7 @@ func TestGetConnectionSpec(t *testing.T) {
 				w.Header().Set("Content-Type", "application/json")
 				_, _ = w.Write([]byte(tc.body))
 			}))
-			cs, err := c.GetConnectionSpec(context.Background(), S3SpecID)
+			cs, err := c.GetConnectionSpec(context.Background(), s3source.SpecID)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
@@ -66,7 +68,7 @@ func TestGetConnectionSpec(t *testing.T) {
 	c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"type": "https://ns.adobe.com/aep/errors/FLOW-1101-404", "title": "Resource not found", "status": 404})
 	}))
-	if _, err := c.GetConnectionSpec(context.Background(), S3SpecID); !IsNotFound(err) {
+	if _, err := c.GetConnectionSpec(context.Background(), s3source.SpecID); !IsNotFound(err) {
 		t.Errorf("404: %v", err)
 	}
 }
