@@ -20,6 +20,7 @@ import (
 
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
+	"github.com/flowsync/flowsync/planfile"
 )
 
 // Exit codes of SPEC.md.
@@ -199,16 +200,26 @@ func newValidateCmd(g *globals) *cobra.Command {
 
 // loadManifest reads and checks a manifest; every problem is reported at once.
 func loadManifest(path string) (*manifest.Manifest, error) {
-	m, err := manifest.Load(path)
+	m, _, err := loadManifestSum(path)
+	return m, err
+}
+
+// loadManifestSum is loadManifest that also returns the hex SHA-256 of the bytes it parsed.
+func loadManifestSum(path string) (*manifest.Manifest, string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", withHints(ExitError, fmt.Errorf("read manifest: %w", err))
+	}
+	m, err := manifest.Parse(path, data)
 	if err != nil {
 		var d manifest.Diagnostics
 		if errors.As(err, &d) {
-			return nil, withHints(ExitError, fmt.Errorf("%s: %d problem(s):\n%w", path, len(d), err),
+			return nil, "", withHints(ExitError, fmt.Errorf("%s: %d problem(s):\n%w", path, len(d), err),
 				"fix the manifest; nothing was sent or written")
 		}
-		return nil, withHints(ExitError, err)
+		return nil, "", withHints(ExitError, err)
 	}
-	return m, nil
+	return m, planfile.SHA256(data), nil
 }
 
 // lockErr turns a lockfile error into a user-facing one with the next step.

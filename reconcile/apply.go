@@ -375,6 +375,9 @@ func (a *applier) patch(d *Desired, prior *lockfile.Entry, etag string, fields [
 			e.Retired = prior.Retired
 			return e, a.commit(d.Name, e)
 		}
+		if a.opts.Saved && flowservice.IsPreconditionFailed(err) {
+			return nil, &StaleError{Moved: "the connection changed on the service since the plan (412 for If-Match " + etag + ")"}
+		}
 		if !flowservice.IsPreconditionFailed(err) || round >= a.opts.MaxStale {
 			if flowservice.IsPreconditionFailed(err) {
 				return nil, fmt.Errorf("still stale after %d re-reads (someone keeps changing it): %w", round, err)

@@ -31,6 +31,9 @@ type ApplyOptions struct {
 	// but lets in-flight requests finish; cancelling Requests aborts them too. Default:
 	// context.WithoutCancel(ctx).
 	Requests context.Context
+	// Saved: the changes come from a saved plan (apply --plan). A 412 is not re-read and
+	// re-diffed: the change fails with a *StaleError.
+	Saved bool
 }
 
 // Result is the outcome of one change.
