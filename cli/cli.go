@@ -210,16 +210,25 @@ func loadManifestSum(path string) (*manifest.Manifest, string, error) {
 	if err != nil {
 		return nil, "", withHints(ExitError, fmt.Errorf("read manifest: %w", err))
 	}
+	m, err := parseManifest(path, data)
+	if err != nil {
+		return nil, "", err
+	}
+	return m, planfile.SHA256(data), nil
+}
+
+// parseManifest parses manifest bytes read from path; every problem is reported at once.
+func parseManifest(path string, data []byte) (*manifest.Manifest, error) {
 	m, err := manifest.Parse(path, data)
 	if err != nil {
 		var d manifest.Diagnostics
 		if errors.As(err, &d) {
-			return nil, "", withHints(ExitError, fmt.Errorf("%s: %d problem(s):\n%w", path, len(d), err),
+			return nil, withHints(ExitError, fmt.Errorf("%s: %d problem(s):\n%w", path, len(d), err),
 				"fix the manifest; nothing was sent or written")
 		}
-		return nil, "", withHints(ExitError, err)
+		return nil, withHints(ExitError, err)
 	}
-	return m, planfile.SHA256(data), nil
+	return m, nil
 }
 
 // lockErr turns a lockfile error into a user-facing one with the next step.

@@ -93,10 +93,13 @@ func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.Fil
 	_ = g.Wait()
 
 	sum := &Summary{Results: results}
+	var stale *StaleError
 	for _, r := range results {
 		switch {
 		case errors.Is(r.Err, ErrNotStarted):
 			sum.NotStarted++
+		case errors.As(r.Err, &stale):
+			sum.Stale++
 		case r.Err != nil:
 			sum.Failed++
 		}
@@ -106,8 +109,8 @@ func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.Fil
 		return a.out, sum, &StoppedError{Err: a.stopErr}
 	case ctx.Err() != nil:
 		return a.out, sum, ctx.Err()
-	case sum.Failed > 0:
-		return a.out, sum, &PartialError{Failed: sum.Failed, Total: len(results)}
+	case sum.Failed+sum.Stale > 0:
+		return a.out, sum, &PartialError{Failed: sum.Failed + sum.Stale, Total: len(results)}
 	}
 	return a.out, sum, nil
 }

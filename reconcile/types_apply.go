@@ -50,6 +50,7 @@ type Result struct {
 // Summary is what Apply did, in plan order.
 type Summary struct {
 	Results    []Result
-	Failed     int // changes that were tried and failed
+	Failed     int // changes that were tried and failed (stale ones not included)
+	Stale      int // changes of a saved plan refused because what they were planned against moved (Err is a *StaleError)
 	NotStarted int // changes never started: the run was interrupted or stopped (Err is ErrNotStarted)
 }
