@@ -11,6 +11,7 @@ import (
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/reconcile"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 var actions = map[string]reconcile.Action{
@@ -133,7 +134,7 @@ func requestsOf(ch *reconcile.Change, salt string) ([]Request, error) {
 		return nil, err
 	}
 	sensitive := func(param string) bool {
-		if flowservice.SecretParams[param] {
+		if s3source.Secret(param) {
 			return true
 		}
 		return ch.Desired != nil && ch.Desired.Params[param].Sensitive
