@@ -138,6 +138,7 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
 		newApplyCmd(ctx, g),
 		newImportCmd(g),
 		newCheckCmd(g),
+		newGenerateCmd(g),
 		newEmulatorCmd(g),
 		newVersionCmd(g),
 	)
