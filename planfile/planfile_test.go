@@ -308,11 +308,15 @@ func TestCheck(t *testing.T) {
 		moved string
 	}{
 		"etag moved": {
-			move:  func(l *lockfile.File, _ []reconcile.Desired, _ *planfile.File) { l.Connections["b-desc"].ETag = `"other"` },
+			move: func(l *lockfile.File, _ []reconcile.Desired, _ *planfile.File) {
+				l.Connections["b-desc"].ETag = `"other"`
+			},
 			stale: "b-desc", moved: `etag moved: planned against "etag-1", the lockfile now records "other"`,
 		},
 		"id moved": {
-			move:  func(l *lockfile.File, _ []reconcile.Desired, _ *planfile.File) { l.Connections["e-orphan"].ID = "id-new" },
+			move: func(l *lockfile.File, _ []reconcile.Desired, _ *planfile.File) {
+				l.Connections["e-orphan"].ID = "id-new"
+			},
 			stale: "e-orphan", moved: "id moved: planned against id-e-orphan, the lockfile now records id-new",
 		},
 		"recorded since": {
