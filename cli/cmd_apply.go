@@ -112,6 +112,7 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 		Requests:    hard,
 	})
 	elapsed := time.Since(start)
+	saveStart := time.Now()
 	jerr := journal.Close()
 	if jerr == nil {
 		// The journal is the record of what was sent: fold it in once more, so that nothing
@@ -127,8 +128,10 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 	if jerr != nil {
 		g.log.Warn("the journal is kept beside the lockfile; the next run folds it in again", "error", jerr)
 	}
+	save := time.Since(saveStart)
 	st := svc.client.Stats()
-	av.Done(sum, RunStats{Duration: elapsed, Requests: st.Requests, Throttled: st.Throttled, Retries: st.Retries})
+	av.Done(sum, RunStats{Duration: elapsed, Requests: st.Requests, Throttled: st.Throttled, Retries: st.Retries,
+		JournalWait: sum.JournalWait, Save: save})
 
 	var stopped *reconcile.StoppedError
 	var partial *reconcile.PartialError

@@ -49,4 +49,9 @@ type Summary struct {
 	Results    []Result
 	Failed     int // changes that were tried and failed
 	NotStarted int // changes never started: the run was interrupted or stopped (Err is ErrNotStarted)
+
+	// JournalWait is the time changes spent in journal calls (waiting for a Begin to be
+	// durable before sending, recording a Commit), summed over all changes: the cost of
+	// durability on the critical path is about JournalWait / Concurrency.
+	JournalWait time.Duration
 }
