@@ -17,6 +17,7 @@ import (
 
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/internal/testmanifest"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 // bareChild is the floor flowsync is measured against: the same POSTs flowsync sends for the
@@ -104,7 +105,7 @@ func body(m *testmanifest.Manifest, i int) []byte {
 	b, _ := json.Marshal(flowservice.NewConnection{
 		Name: e.Name, Description: description,
 		Auth:           flowservice.Auth{SpecName: "Access Key", Params: params},
-		ConnectionSpec: flowservice.Spec{ID: flowservice.S3SpecID, Version: flowservice.S3SpecVersion},
+		ConnectionSpec: s3source.ConnectionSpec(),
 	})
 	return b
 }
