@@ -48,7 +48,7 @@ func newApplyCmd(ctx context.Context, g *globals) *cobra.Command {
 			return applyManifest(cmd.Context(), g, &f, concurrency, maxRPS, yes, output)
 		},
 	}
-	f.register(cmd)
+	f.register(cmd, true)
 	cmd.Flags().IntVar(&concurrency, "concurrency", 8, "requests in flight at once")
 	cmd.Flags().Float64Var(&maxRPS, "max-rps", 0, "hard cap on requests per second (0: none; flowsync still slows down when throttled)")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking (required when not on a terminal)")
@@ -88,7 +88,7 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 		return err
 	}
 
-	journal, err := lockfile.OpenJournal(lockPath)
+	journal, err := lockfile.OpenJournal(lockPath, lockfile.HeaderOf(lock))
 	if err != nil {
 		return withHints(ExitError, err, "check that the lockfile's directory is writable")
 	}
@@ -107,6 +107,7 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 	start := time.Now()
 	out, sum, applyErr := reconcile.Apply(soft, svc.client, cs, lock, reconcile.ApplyOptions{
 		Concurrency: concurrency,
+		APIKey:      svc.client.APIKey(),
 		Journal:     journal,
 		OnResult:    av.Result,
 		Requests:    hard,

@@ -39,12 +39,14 @@ func (v *textPlanView) Plan(cs *reconcile.Changeset) error {
 		writeTextChange(w, ch, p)
 	}
 	for _, u := range cs.Unmanaged {
-		w.WriteString(p.yellow("?") + " unmanaged " + p.bold(u.Name) + ": live " + connectionsWord(len(u.IDs)) + " " +
-			strings.Join(u.IDs, ", ") + ` with a managed name — not touched; run "flowsync import" to adopt` + "\n")
+		w.WriteString(p.yellow("?") + " unmanaged " + p.bold(u.Name) + ": " + unmanagedText(u, cs.Manifest) + "\n")
 	}
 	n := countPlan(cs)
 	if n.shown() > 0 || len(cs.Unmanaged) > 0 {
 		w.WriteString("\n")
+	}
+	if !cs.Refreshed {
+		w.WriteString("Note: compared with the lockfile only (no --refresh): changes made outside flowsync are not shown.\n")
 	}
 	if cs.SecretsUnknown {
 		w.WriteString("Note: secret references were not read (--no-secrets): secret changes are not shown.\n")
