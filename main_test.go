@@ -21,11 +21,13 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/santhosh-tekuri/jsonschema/v5"
 
 	"github.com/flowsync/flowsync/cli"
 	"github.com/flowsync/flowsync/emulator"
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 // The org and sandbox of every manifest the scripts use; the emu commands look there.
@@ -59,6 +61,7 @@ func TestScript(t *testing.T) {
 			"holdlock": cmdHoldLock,
 			"jsonfile": cmdJSONFile,
 			"nocanary": cmdNoCanary,
+			"planfile": cmdPlanFile,
 			"size":     cmdSize,
 			"status":   cmdStatus,
 		},
@@ -272,7 +275,7 @@ func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 			Name:           args[0],
 			Description:    "created outside flowsync",
 			Auth:           flowservice.Auth{SpecName: "IAMRole Based", Params: map[string]string{"bucketName": args[1]}},
-			ConnectionSpec: flowservice.Spec{ID: flowservice.S3SpecID, Version: flowservice.S3SpecVersion},
+			ConnectionSpec: s3source.ConnectionSpec(),
 		})
 		fmt.Fprintln(ts.Stdout(), id)
 	case "inuse":
@@ -310,7 +313,7 @@ func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		nc := flowservice.NewConnection{Name: args[1],
 			Auth:           flowservice.Auth{SpecName: args[2], Params: map[string]string{}},
-			ConnectionSpec: flowservice.Spec{ID: flowservice.S3SpecID, Version: flowservice.S3SpecVersion}}
+			ConnectionSpec: s3source.ConnectionSpec()}
 		for _, kv := range args[3:] {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok {
@@ -569,4 +572,32 @@ func cmdSize(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("%s is %d bytes (limit %d, negated %v)", args[0], n, max, neg)
 	}
 	ts.Logf("%s: %d bytes", args[0], n)
+}
+
+// cmdPlanFile checks saved plans against docs/planfile.schema.json: planfile FILE...
+// With !, every FILE must fail the schema.
+func cmdPlanFile(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) == 0 {
+		ts.Fatalf("usage: planfile FILE...")
+	}
+	c := jsonschema.NewCompiler()
+	c.Draft = jsonschema.Draft2020
+	schema, err := os.ReadFile(filepath.Join("docs", "planfile.schema.json"))
+	ts.Check(err)
+	ts.Check(c.AddResource("planfile.schema.json", bytes.NewReader(schema)))
+	s, err := c.Compile("planfile.schema.json")
+	ts.Check(err)
+	for _, f := range args {
+		var v any
+		if err := json.Unmarshal([]byte(ts.ReadFile(f)), &v); err != nil {
+			ts.Fatalf("%s is not JSON: %v", f, err)
+		}
+		err := s.Validate(v)
+		switch {
+		case err != nil && !neg:
+			ts.Fatalf("%s does not match docs/planfile.schema.json: %#v", f, err)
+		case err == nil && neg:
+			ts.Fatalf("%s matches docs/planfile.schema.json", f)
+		}
+	}
 }

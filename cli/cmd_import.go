@@ -10,6 +10,7 @@ import (
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/reconcile"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 func newImportCmd(g *globals) *cobra.Command {
@@ -86,7 +87,7 @@ func importOne(cmd *cobra.Command, g *globals, w *writer, m *manifest.Manifest, 
 		}
 		return serviceErr("import "+d.Name, err)
 	}
-	if conn.ConnectionSpec.ID != flowservice.S3SpecID {
+	if conn.ConnectionSpec.ID != s3source.SpecID {
 		return withHints(ExitError, fmt.Errorf("import %s: connection %s is not an Amazon S3 connection (spec %s)", d.Name, id, conn.ConnectionSpec.ID))
 	}
 	replaced, err := reconcile.Import(lock, d, conn, force)

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/flowsync/flowsync/s3source"
 )
 
 // Defaults of the production service.
@@ -216,7 +218,7 @@ func (c *Client) Create(ctx context.Context, nc NewConnection) (Ref, error) {
 func secretValues(params map[string]string) []string {
 	var v []string
 	for k, s := range params {
-		if SecretParams[k] && s != "" {
+		if s3source.Secret(k) && s != "" {
 			v = append(v, s)
 		}
 	}
@@ -231,7 +233,7 @@ func patchSecrets(ops []PatchOp) []string {
 			continue
 		}
 		switch name, isParam := strings.CutPrefix(op.Path, "/auth/params/"); {
-		case isParam && SecretParams[name]:
+		case isParam && s3source.Secret(name):
 			var s string
 			if json.Unmarshal(op.Value, &s) == nil && s != "" {
 				v = append(v, s)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 // ErrNotStarted is the Result.Err of a change that was never started because the run was
@@ -94,10 +95,13 @@ func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.Fil
 	_ = g.Wait()
 
 	sum := &Summary{Results: results}
+	var stale *StaleError
 	for _, r := range results {
 		switch {
 		case errors.Is(r.Err, ErrNotStarted):
 			sum.NotStarted++
+		case errors.As(r.Err, &stale):
+			sum.Stale++
 		case r.Err != nil:
 			sum.Failed++
 		}
@@ -107,8 +111,8 @@ func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.Fil
 		return a.out, sum, &StoppedError{Err: a.stopErr}
 	case ctx.Err() != nil:
 		return a.out, sum, ctx.Err()
-	case sum.Failed > 0:
-		return a.out, sum, &PartialError{Failed: sum.Failed, Total: len(results)}
+	case sum.Failed+sum.Stale > 0:
+		return a.out, sum, &PartialError{Failed: sum.Failed + sum.Stale, Total: len(results)}
 	}
 	return a.out, sum, nil
 }
@@ -424,6 +428,9 @@ func (a *applier) patch(d *Desired, prior *lockfile.Entry, etag string, fields [
 		if flowservice.IsNotFound(err) {
 			return nil, errGone
 		}
+		if a.opts.Saved && flowservice.IsPreconditionFailed(err) {
+			return nil, &StaleError{Moved: "the connection changed on the service since the plan (412 for If-Match " + etag + ")"}
+		}
 		if !flowservice.IsPreconditionFailed(err) || round >= a.opts.MaxStale {
 			if flowservice.IsPreconditionFailed(err) {
 				return nil, fmt.Errorf("still stale after %d re-reads (someone keeps changing it): %w", round, err)
@@ -593,9 +600,9 @@ func (a *applier) delete(ch *Change, r *Result) error {
 	if e.Pending == lockfile.PendingCreate {
 		made := ch.Resolved
 		if !a.refreshed {
-			spec := flowservice.Spec{ID: e.ConnectionSpec.ID, Version: e.ConnectionSpec.Version}
+			spec := e.ConnectionSpec
 			if spec.ID == "" {
-				spec = flowservice.Spec{ID: flowservice.S3SpecID, Version: flowservice.S3SpecVersion}
+				spec = s3source.ConnectionSpec()
 			}
 			found, err := a.client.FindByName(a.rctx, ch.Name, spec)
 			if err != nil {

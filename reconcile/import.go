@@ -8,6 +8,7 @@ import (
 
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 // record is the lockfile entry of a connection id at etag holding the given non-secret
@@ -19,7 +20,7 @@ func record(id, etag, description, specName string, spec flowservice.Spec, param
 		ETag:           etag,
 		Description:    description,
 		SpecName:       specName,
-		ConnectionSpec: lockfile.Spec{ID: spec.ID, Version: spec.Version},
+		ConnectionSpec: spec,
 	}
 	for k, v := range params {
 		if sensitive(k) {
@@ -44,7 +45,7 @@ func record(id, etag, description, specName string, spec flowservice.Spec, param
 func importedEntry(c *flowservice.Connection, d *Desired, salt string) *lockfile.Entry {
 	params := make(map[string]string, len(c.Auth.Params))
 	for k, v := range c.Auth.Params {
-		if !flowservice.SecretParams[k] {
+		if !s3source.Secret(k) {
 			params[k] = v
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 // The ownership rule (SPEC "Ownership"). A connection is flowsync's when its id is in the
@@ -44,7 +45,7 @@ func claimOfDesired(d *Desired, since time.Time, apiKey, salt string) *claim {
 		since: since, apiKey: apiKey, salt: salt}
 	for k, p := range d.Params {
 		switch {
-		case flowservice.SecretParams[k]:
+		case s3source.Secret(k):
 		case !p.Known:
 			cl.unknown[k] = true
 		default:
@@ -64,7 +65,7 @@ func claimOfEntry(name string, e *lockfile.Entry, apiKey, salt string) *claim {
 		cl.clear[k] = v
 	}
 	for k, d := range e.SecretDigests {
-		if !flowservice.SecretParams[k] {
+		if !s3source.Secret(k) {
 			cl.digests[k] = d
 		}
 	}
@@ -98,7 +99,7 @@ func (cl *claim) refuse(c *flowservice.Connection, recorded map[string]bool) str
 	}
 	for _, k := range sortedKeys(c.Auth.Params) {
 		v := c.Auth.Params[k]
-		if flowservice.SecretParams[k] || cl.unknown[k] {
+		if s3source.Secret(k) || cl.unknown[k] {
 			continue
 		}
 		if want, ok := cl.clear[k]; ok {
