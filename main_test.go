@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/santhosh-tekuri/jsonschema/v5"
@@ -26,6 +28,7 @@ import (
 	"github.com/flowsync/flowsync/cli"
 	"github.com/flowsync/flowsync/emulator"
 	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/internal/testmanifest"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/s3source"
 )
@@ -56,14 +59,15 @@ func TestScript(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup:               setupScript,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"emu":      cmdEmu,
-			"gen":      cmdGen,
-			"holdlock": cmdHoldLock,
-			"jsonfile": cmdJSONFile,
-			"nocanary": cmdNoCanary,
-			"planfile": cmdPlanFile,
-			"size":     cmdSize,
-			"status":   cmdStatus,
+			"emu":        cmdEmu,
+			"gen":        cmdGen,
+			"holdlock":   cmdHoldLock,
+			"jsonfile":   cmdJSONFile,
+			"jsonschema": cmdJSONSchema,
+			"nocanary":   cmdNoCanary,
+			"planfile":   cmdPlanFile,
+			"size":       cmdSize,
+			"status":     cmdStatus,
 		},
 	})
 }
@@ -93,6 +97,16 @@ func setupScript(env *testscript.Env) error {
 	env.Defer(func() {
 		if err := run.Close(); err != nil {
 			env.T().Log("close emulator: ", err)
+		}
+	})
+	// Every plan file a script leaves behind must match docs/planfile.schema.json.
+	env.Defer(func() {
+		n, err := validatePlanFiles(env.WorkDir)
+		if err != nil {
+			env.T().Fatal(err)
+		}
+		if n > 0 {
+			env.T().Log(fmt.Sprintf("%d plan files match docs/planfile.schema.json", n))
 		}
 	})
 	env.Values[emuKey{}] = run
@@ -190,6 +204,14 @@ func wantInt(ts *testscript.TestScript, neg bool, what string, got int64, wantS 
 //	emu exists ID               connection ID is live
 //	emu revoke                  revoke every token issued or seen so far
 //	emu revoke-after N          revoke every token when the N-th next API call arrives
+//	emu session-ttl D           session tokens expire D after they were set (0: never)
+//	emu age NAME D              NAME's session token looks set D earlier than it was
+//	emu spec require AUTH PARAM the served S3 spec's auth spec AUTH requires PARAM too
+//	emu spec secret AUTH PARAM  the served spec marks PARAM of AUTH format: password
+//	emu spec bare               the served spec is the object itself, not {"items":[spec]}
+//	emu spec default            the served spec is the emulator's own again
+//	emu http METHOD PATH [FILE] send a request to the emulator's API (FILE: JSON body) with
+//	                            the script's credentials; the answer's body goes to stdout
 //	emu post KEY NAME SPEC [P=V]...   POST /connections over HTTP with x-api-key KEY (a
 //	                            colleague's create); SPEC is "Access Key" or "IAMRole Based";
 //	                            P=V are auth params, or description=D; prints the id
@@ -307,6 +329,33 @@ func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 		n, err := strconv.ParseInt(args[0], 10, 64)
 		ts.Check(err)
 		ts.Value(revokeKey{}).(*atomic.Int64).Store(n)
+	case "session-ttl":
+		need(1)
+		d, err := time.ParseDuration(args[0])
+		ts.Check(err)
+		s.SetSessionTokenTTL(d)
+	case "age":
+		need(2)
+		d, err := time.ParseDuration(args[1])
+		ts.Check(err)
+		c := one(ts, args[0])
+		assert(s.AgeSessionToken(c.ID, d), "emu age %s: connection %s has no session token", args[0], c.ID)
+	case "spec":
+		if len(args) == 0 {
+			ts.Fatalf("usage: emu spec (require|secret AUTH PARAM | bare | default)")
+		}
+		ts.Check(editSpec(s, args[0], args[1:]))
+	case "http":
+		if len(args) < 2 || len(args) > 3 {
+			ts.Fatalf("usage: emu http METHOD PATH [FILE]")
+		}
+		var body []byte
+		if len(args) == 3 {
+			body = []byte(ts.ReadFile(args[2]))
+		}
+		status, answer := emuHTTP(ts, args[0], args[1], body)
+		fmt.Fprintf(ts.Stdout(), "%s\n", answer)
+		assert(status >= 200 && status <= 299, "emu http %s %s: %d %s", args[0], args[1], status, answer)
 	case "post":
 		if len(args) < 3 {
 			ts.Fatalf("usage: emu post KEY NAME SPEC [P=V]...")
@@ -378,6 +427,89 @@ func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
+// editSpec changes the S3 connection spec the emulator serves (see cmdEmu).
+func editSpec(s *emulator.Server, sub string, args []string) error {
+	if sub == "default" {
+		return s.SetConnectionSpecAnswer(nil)
+	}
+	var answer struct {
+		Items []map[string]any `json:"items"`
+	}
+	if err := json.Unmarshal(s.ConnectionSpecAnswer(), &answer); err != nil || len(answer.Items) != 1 {
+		return fmt.Errorf("emu spec: the served answer is not {\"items\":[spec]} (%v)", err)
+	}
+	item := answer.Items[0]
+	switch sub {
+	case "bare":
+		b, err := json.Marshal(item)
+		if err != nil {
+			return err
+		}
+		return s.SetConnectionSpecAnswer(b)
+	case "require", "secret":
+		if len(args) != 2 {
+			return fmt.Errorf("usage: emu spec %s AUTH PARAM", sub)
+		}
+		auths, _ := item["authSpec"].([]any)
+		found := false
+		for _, a := range auths {
+			am, _ := a.(map[string]any)
+			if am["name"] != args[0] {
+				continue
+			}
+			found = true
+			spec, _ := am["spec"].(map[string]any)
+			props, _ := spec["properties"].(map[string]any)
+			if sub == "require" {
+				req, _ := spec["required"].([]any)
+				spec["required"] = append(req, args[1])
+				if props[args[1]] == nil {
+					props[args[1]] = map[string]any{"type": "string"}
+				}
+			} else {
+				p, _ := props[args[1]].(map[string]any)
+				if p == nil {
+					return fmt.Errorf("emu spec secret: auth spec %q has no param %s", args[0], args[1])
+				}
+				p["format"] = "password"
+			}
+		}
+		if !found {
+			return fmt.Errorf("emu spec %s: no auth spec %q", sub, args[0])
+		}
+		b, err := json.Marshal(answer)
+		if err != nil {
+			return err
+		}
+		return s.SetConnectionSpecAnswer(b)
+	}
+	return fmt.Errorf("emu spec: unknown %q (want require, secret, bare or default)", sub)
+}
+
+// emuHTTP sends one request to the script's emulator with the Adobe headers and returns the
+// answer's status and body.
+func emuHTTP(ts *testscript.TestScript, method, p string, body []byte) (int, string) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, emu(ts).Endpoint+p, rd)
+	ts.Check(err)
+	req.Header.Set("Authorization", "Bearer "+ts.Getenv("FLOWSYNC_ACCESS_TOKEN"))
+	req.Header.Set("x-api-key", "someone-elses-key")
+	req.Header.Set("x-gw-ims-org-id", testOrg)
+	req.Header.Set("x-sandbox-name", testSandbox)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	ts.Check(err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	ts.Check(err)
+	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
 // cmdGen writes a manifest of N generated Access Key entries name-1 … name-N whose secrets
 // come from $S3_SECRET_KEY and $S3_SESSION_TOKEN:
 //
@@ -405,21 +537,24 @@ func cmdGen(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	n, err := strconv.Atoi(args[0])
 	ts.Check(err)
-	var b strings.Builder
-	fmt.Fprintf(&b, "version: 1\ntarget:\n  orgId: %s\n  sandbox: %s\n", testOrg, testSandbox)
-	fmt.Fprintf(&b, "defaults:\n  description: %q\n  auth:\n    specName: Access Key\n    params:\n", desc)
-	b.WriteString("      s3AccessKey: AKIAIOSFODNN7EXAMPLE\n      s3SecretKey: {env: S3_SECRET_KEY}\n")
-	b.WriteString("connections:\n")
-	for i := 1; i <= n; i++ {
-		name := fmt.Sprintf("name-%d", i)
-		fmt.Fprintf(&b, "  - name: %s\n    auth:\n", name)
-		if name == iam {
-			fmt.Fprintf(&b, "      specName: IAMRole Based\n      params:\n        bucketName: bucket-%d\n", i)
-			continue
-		}
-		fmt.Fprintf(&b, "      params:\n        serviceUrl: https://s3.eu-west-1.amazonaws.com/\n        bucketName: bucket-%d\n        s3SessionToken: {env: S3_SESSION_TOKEN}\n", i)
+	ts.Check(genManifest(n, desc, iam).WriteFile(ts.MkAbs(args[1])))
+}
+
+// genManifest is the manifest of the gen command.
+func genManifest(n int, desc, iam string) *testmanifest.Manifest {
+	m := &testmanifest.Manifest{
+		OrgID: testOrg, Sandbox: testSandbox, From: 1, N: n, Name: "name-%d", Description: desc, IAM: iam,
+		Params: []testmanifest.Param{
+			{Key: "s3AccessKey", Value: "AKIAIOSFODNN7EXAMPLE"},
+			{Key: "s3SecretKey", Value: testmanifest.Env("S3_SECRET_KEY")},
+		},
+		EntryParams: []testmanifest.Param{
+			{Key: "serviceUrl", Value: "https://s3.eu-west-1.amazonaws.com/"},
+			{Key: "bucketName", Value: "bucket-%d"},
+			{Key: "s3SessionToken", Value: testmanifest.Env("S3_SESSION_TOKEN")},
+		},
 	}
-	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(b.String()), 0o644))
+	return m
 }
 
 // cmdStatus runs a command and checks its exit code: status N COMMAND [ARGS...].
@@ -482,6 +617,31 @@ func cmdJSONFile(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("%s is JSON", args[0])
 		}
 		ts.Fatalf("%v", err)
+	}
+}
+
+// cmdJSONSchema checks that a file (stdout, stderr or a path) is a JSON document valid
+// against one of the repository's documented schemas: jsonschema docs/SCHEMA.json FILE.
+func cmdJSONSchema(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: jsonschema docs/SCHEMA.json FILE")
+	}
+	wd, err := os.Getwd() // the test's working directory: the repository's root
+	ts.Check(err)
+	schemaPath := filepath.Join(wd, filepath.FromSlash(args[0]))
+	c := jsonschema.NewCompiler()
+	c.Draft = jsonschema.Draft2020
+	data, err := os.ReadFile(schemaPath)
+	ts.Check(err)
+	ts.Check(c.AddResource(schemaPath, bytes.NewReader(data)))
+	sch, err := c.Compile(schemaPath)
+	ts.Check(err)
+	var v any
+	if err := json.Unmarshal([]byte(ts.ReadFile(args[1])), &v); err != nil {
+		ts.Fatalf("%s is not JSON: %v", args[1], err)
+	}
+	if err := sch.Validate(v); err != nil {
+		ts.Fatalf("%s does not match %s: %#v", args[1], args[0], err)
 	}
 }
 
@@ -574,18 +734,56 @@ func cmdSize(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Logf("%s: %d bytes", args[0], n)
 }
 
+// planFileSchema compiles docs/planfile.schema.json.
+func planFileSchema() (*jsonschema.Schema, error) {
+	data, err := os.ReadFile(filepath.Join("docs", "planfile.schema.json"))
+	if err != nil {
+		return nil, err
+	}
+	c := jsonschema.NewCompiler()
+	c.Draft = jsonschema.Draft2020
+	if err := c.AddResource("planfile.schema.json", bytes.NewReader(data)); err != nil {
+		return nil, err
+	}
+	return c.Compile("planfile.schema.json")
+}
+
+// validatePlanFiles checks every plan file under dir (a JSON object with format_version and
+// flowsync_version) against the schema and returns how many it found.
+func validatePlanFiles(dir string) (int, error) {
+	s, err := planFileSchema()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		var v map[string]any
+		if json.Unmarshal(data, &v) != nil || v["format_version"] == nil || v["flowsync_version"] == nil {
+			return nil
+		}
+		n++
+		if err := s.Validate(v); err != nil {
+			return fmt.Errorf("%s does not match docs/planfile.schema.json: %#v", p, err)
+		}
+		return nil
+	})
+	return n, err
+}
+
 // cmdPlanFile checks saved plans against docs/planfile.schema.json: planfile FILE...
 // With !, every FILE must fail the schema.
 func cmdPlanFile(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
 		ts.Fatalf("usage: planfile FILE...")
 	}
-	c := jsonschema.NewCompiler()
-	c.Draft = jsonschema.Draft2020
-	schema, err := os.ReadFile(filepath.Join("docs", "planfile.schema.json"))
-	ts.Check(err)
-	ts.Check(c.AddResource("planfile.schema.json", bytes.NewReader(schema)))
-	s, err := c.Compile("planfile.schema.json")
+	s, err := planFileSchema()
 	ts.Check(err)
 	for _, f := range args {
 		var v any

@@ -137,6 +137,7 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
 		newPlanCmd(g),
 		newApplyCmd(ctx, g),
 		newImportCmd(g),
+		newCheckCmd(g),
 		newEmulatorCmd(g),
 		newVersionCmd(g),
 	)

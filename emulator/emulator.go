@@ -27,6 +27,11 @@
 //     connectionSpec.id, connectionSpec.version and state, but not for name, description
 //     and auth.specName (a name may hold a comma).
 //   - PATCH "replace" of an absent member adds it; "remove" of an absent one is a 400.
+//   - GET /connectionSpecs/{S3 id} answers {"items":[spec]}: the S3 spec with its auth specs as
+//     draft-07 JSON Schemas of auth.params (secrets format: password), built from the rules it
+//     validates with (SetConnectionSpecAnswer serves another body); any other id is a 404.
+//   - GET /connections/{id}/test answers {"result": false} when the connection's session token
+//     was set longer than Options.SessionTokenTTL ago (0: never), {"result": true} otherwise.
 //
 // Invariants: a secret auth param (s3source.Secret) is never kept in clear, in memory
 // or in the state file: only an HMAC-SHA256 of it, keyed by a random key stored beside the
@@ -84,6 +89,9 @@ type Options struct {
 	Seed            int64         // seed of the fault dice; 0 = time-based
 	StatePath       string        // JSON state file: loaded by New, written by Save; "" = memory only
 	TokenTTL        time.Duration // lifetime of IMS tokens; 0 = DefaultTokenTTL
+	// SessionTokenTTL is how long a connection's s3SessionToken stays valid after it was set:
+	// GET /connections/{id}/test answers {"result": false} once it is older. 0 = forever.
+	SessionTokenTTL time.Duration
 
 	// ClientID and ClientSecret, when set, are the only IMS credentials accepted, and
 	// ClientID is then the only x-api-key accepted.
@@ -92,6 +100,10 @@ type Options struct {
 	// RequireIssuedTokens refuses bearer tokens the emulator's IMS did not issue. By default
 	// any non-empty bearer token is accepted (except revoked or expired ones).
 	RequireIssuedTokens bool
+
+	// Control serves the control routes (StatsPath, RateLimitPath) beside the API, for a
+	// benchmark or test that watches or steers the emulator from another process.
+	Control bool
 
 	// OnRequest, when set, is called with every request and its body before it is handled
 	// (tests use it to watch the traffic). The body may hold secrets: never log it.
@@ -109,8 +121,10 @@ func (o *Options) RegisterFlags(fs *pflag.FlagSet) {
 	fs.Int64Var(&o.Seed, "seed", o.Seed, "seed of the random faults (0 = time-based)")
 	fs.StringVar(&o.StatePath, "state", o.StatePath, "file holding the emulator's connections across restarts (never a secret)")
 	fs.DurationVar(&o.TokenTTL, "token-ttl", o.TokenTTL, "lifetime of IMS access tokens (0 = 86399s)")
+	fs.DurationVar(&o.SessionTokenTTL, "session-token-ttl", o.SessionTokenTTL, "a connection's s3SessionToken expires this long after it was set: its connection test then fails (0 = never)")
 	fs.StringVar(&o.ClientID, "client-id", o.ClientID, "the only IMS client id (and x-api-key) accepted (default: any)")
 	fs.StringVar(&o.ClientSecret, "client-secret", o.ClientSecret, "the only IMS client secret accepted (default: any)")
+	fs.BoolVar(&o.Control, "control", o.Control, "also serve GET "+StatsPath+" (counters) and GET/PUT "+RateLimitPath+" (change --rate-limit while serving), without auth")
 }
 
 func (o *Options) check() error {
@@ -131,6 +145,9 @@ func (o *Options) check() error {
 	if o.TokenTTL < 0 {
 		return fmt.Errorf("token-ttl %v: must not be negative", o.TokenTTL)
 	}
+	if o.SessionTokenTTL < 0 {
+		return fmt.Errorf("session-token-ttl %v: must not be negative", o.SessionTokenTTL)
+	}
 	return nil
 }
 
@@ -138,7 +155,7 @@ func (o *Options) check() error {
 type Server struct {
 	opts    Options
 	ttl     time.Duration
-	limiter *rate.Limiter // nil: unlimited
+	limiter atomic.Pointer[rate.Limiter] // nil: unlimited; SetRateLimit changes it
 	reqID   atomic.Uint64
 	reqBase string
 
@@ -151,6 +168,9 @@ type Server struct {
 	failArmed atomic.Bool   // FailNext was called: look at failNext
 
 	sandboxIDs sync.Map // scope -> sandboxID(scope)
+
+	sessionTTL atomic.Int64           // Options.SessionTokenTTL, changed by SetSessionTokenTTL
+	specAnswer atomic.Pointer[[]byte] // answer of GET /connectionSpecs/{S3}, see specs.go
 
 	mu       sync.Mutex // guards everything below
 	store    store
@@ -185,15 +205,11 @@ func New(o Options) (*Server, error) {
 	if s.ttl == 0 {
 		s.ttl = DefaultTokenTTL
 	}
-	if o.RateLimit > 0 {
-		burst := int(o.RateLimit / 10)
-		if burst < 1 {
-			burst = 1
-		}
-		s.limiter = rate.NewLimiter(rate.Limit(o.RateLimit), burst)
-	}
+	_ = s.SetRateLimit(o.RateLimit) // checked above
 	s.stats = newStats()
 	s.noID.Store(math.Float64bits(o.CreateWithoutID))
+	s.sessionTTL.Store(int64(o.SessionTokenTTL))
+	s.specAnswer.Store(&defaultSpecAnswer)
 	s.store.init()
 	if o.StatePath != "" {
 		if err := s.load(o.StatePath); err != nil {
@@ -220,6 +236,8 @@ func (s *Server) SetCreateWithoutID(p float64) {
 }
 
 // Handler serves the API under APIPrefix and the IMS token call at IMSPath.
+// Handler serves the API under APIPrefix and the IMS token call at IMSPath (and, with
+// Options.Control, the control routes).
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Running is a Server listening on a TCP address.
