@@ -29,9 +29,9 @@ so the next apply sends them again.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case byName && len(args) != 0:
-				return withHints(ExitError, errors.New("import takes either NAME ID or --by-name, not both"))
+				return errors.New("import takes either NAME ID or --by-name, not both")
 			case !byName && len(args) != 2:
-				return withHints(ExitError, fmt.Errorf("import needs NAME and ID (got %d arguments), or --by-name", len(args)),
+				return hint(fmt.Errorf("import needs NAME and ID (got %d arguments), or --by-name", len(args)),
 					"flowsync import -f MANIFEST NAME ID")
 			}
 			m, err := loadManifest(file)
@@ -46,7 +46,7 @@ so the next apply sends them again.`,
 					}
 				}
 				if entry == nil {
-					return withHints(ExitError, fmt.Errorf("%s: no connection named %q", file, args[0]),
+					return hint(fmt.Errorf("%s: no connection named %q", file, args[0]),
 						"add the entry to the manifest first, then import it")
 				}
 			}
@@ -78,18 +78,18 @@ so the next apply sends them again.`,
 func importOne(cmd *cobra.Command, g *globals, c *flowservice.Client, entry *manifest.Connection, id string, lock *lockfile.File) error {
 	for name, e := range lock.Connections {
 		if e.ID == id && name != entry.Name {
-			return withHints(ExitError, fmt.Errorf("connection %s is already recorded as %q", id, name))
+			return fmt.Errorf("connection %s is already recorded as %q", id, name)
 		}
 	}
 	conn, err := c.Get(cmd.Context(), id)
 	if err != nil {
 		if flowservice.IsNotFound(err) {
-			return withHints(ExitError, fmt.Errorf("import %s: connection %s does not exist in sandbox %s", entry.Name, id, lock.Target.Sandbox))
+			return fmt.Errorf("import %s: connection %s does not exist in sandbox %s", entry.Name, id, lock.Target.Sandbox)
 		}
 		return serviceErr("import "+entry.Name, err)
 	}
 	if conn.ConnectionSpec.ID != s3source.SpecID {
-		return withHints(ExitError, fmt.Errorf("import %s: connection %s is not an Amazon S3 connection (spec %s)", entry.Name, id, conn.ConnectionSpec.ID))
+		return fmt.Errorf("import %s: connection %s is not an Amazon S3 connection (spec %s)", entry.Name, id, conn.ConnectionSpec.ID)
 	}
 	if prev := lock.Connections[entry.Name]; prev != nil && prev.ID != "" && prev.ID != id {
 		fmt.Fprintf(g.io.Err, "flowsync: warning: %s was recorded as %s; it now records %s (the old connection is not deleted)\n", entry.Name, prev.ID, id)

@@ -35,7 +35,7 @@ func (f *planFlags) register(cmd *cobra.Command) {
 func (f *planFlags) check() error {
 	for _, g := range f.only {
 		if _, err := path.Match(g, ""); err != nil {
-			return withHints(ExitError, fmt.Errorf("--only %q: %w", g, err), "globs use *, ? and [...] as in path.Match")
+			return hint(fmt.Errorf("--only %q: %w", g, err), "globs use *, ? and [...] as in path.Match")
 		}
 	}
 	return nil
@@ -76,7 +76,7 @@ network and no credentials.`,
 			}
 			view, err := NewPlanView(output, g.io)
 			if err != nil {
-				return withHints(ExitError, err)
+				return err
 			}
 			m, want, lockPath, err := f.load(g)
 			if err != nil {
@@ -91,10 +91,10 @@ network and no credentials.`,
 				return err
 			}
 			if err := view.Plan(cs); err != nil {
-				return withHints(ExitError, err)
+				return err
 			}
 			if detailed && cs.HasChanges() {
-				return &exitError{code: ExitChanges}
+				return errChangesPending
 			}
 			return nil
 		},
