@@ -22,6 +22,7 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/santhosh-tekuri/jsonschema/v5"
 
 	"github.com/flowsync/flowsync/cli"
 	"github.com/flowsync/flowsync/emulator"
@@ -61,6 +62,7 @@ func TestScript(t *testing.T) {
 			"holdlock": cmdHoldLock,
 			"jsonfile": cmdJSONFile,
 			"nocanary": cmdNoCanary,
+			"planfile": cmdPlanFile,
 			"size":     cmdSize,
 			"once":     cmdOnce,
 			"status":   cmdStatus,
@@ -522,4 +524,32 @@ func cmdSize(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("%s is %d bytes (limit %d, negated %v)", args[0], n, max, neg)
 	}
 	ts.Logf("%s: %d bytes", args[0], n)
+}
+
+// cmdPlanFile checks saved plans against docs/planfile.schema.json: planfile FILE...
+// With !, every FILE must fail the schema.
+func cmdPlanFile(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) == 0 {
+		ts.Fatalf("usage: planfile FILE...")
+	}
+	c := jsonschema.NewCompiler()
+	c.Draft = jsonschema.Draft2020
+	schema, err := os.ReadFile(filepath.Join("docs", "planfile.schema.json"))
+	ts.Check(err)
+	ts.Check(c.AddResource("planfile.schema.json", bytes.NewReader(schema)))
+	s, err := c.Compile("planfile.schema.json")
+	ts.Check(err)
+	for _, f := range args {
+		var v any
+		if err := json.Unmarshal([]byte(ts.ReadFile(f)), &v); err != nil {
+			ts.Fatalf("%s is not JSON: %v", f, err)
+		}
+		err := s.Validate(v)
+		switch {
+		case err != nil && !neg:
+			ts.Fatalf("%s does not match docs/planfile.schema.json: %#v", f, err)
+		case err == nil && neg:
+			ts.Fatalf("%s matches docs/planfile.schema.json", f)
+		}
+	}
 }

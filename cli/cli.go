@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flowsync/flowsync/manifest"
+	"github.com/flowsync/flowsync/planfile"
 )
 
 // Version is set at build time with -ldflags "-X github.com/flowsync/flowsync/cli.Version=…".
@@ -171,10 +172,32 @@ func newValidateCmd(g *globals) *cobra.Command {
 
 // loadManifest reads and checks a manifest; every problem is reported at once.
 func loadManifest(path string) (*manifest.Manifest, error) {
-	m, err := manifest.Load(path)
-	var d manifest.Diagnostics
-	if errors.As(err, &d) {
-		return nil, fmt.Errorf("%s: %d problem(s):\n%w", path, len(d), err)
-	}
+	m, _, err := loadManifestSum(path)
 	return m, err
+}
+
+// loadManifestSum is loadManifest that also returns the hex SHA-256 of the bytes it parsed.
+func loadManifestSum(path string) (*manifest.Manifest, string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("read manifest: %w", err)
+	}
+	m, err := parseManifest(path, data)
+	if err != nil {
+		return nil, "", err
+	}
+	return m, planfile.SHA256(data), nil
+}
+
+// parseManifest parses manifest bytes read from path; every problem is reported at once.
+func parseManifest(path string, data []byte) (*manifest.Manifest, error) {
+	m, err := manifest.Parse(path, data)
+	if err != nil {
+		var d manifest.Diagnostics
+		if errors.As(err, &d) {
+			return nil, fmt.Errorf("%s: %d problem(s):\n%w", path, len(d), err)
+		}
+		return nil, err
+	}
+	return m, nil
 }

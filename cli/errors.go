@@ -42,6 +42,7 @@ func exitCode(err error) int {
 		locked      *lockfile.LockedError
 		partial     *reconcile.PartialError
 		interrupted *interruptedError
+		stale       *staleError
 	)
 	switch {
 	case errors.Is(err, errChangesPending):
@@ -50,7 +51,7 @@ func exitCode(err error) int {
 		return ExitLocked
 	case errors.As(err, &interrupted), errors.Is(err, context.Canceled):
 		return ExitInterrupted
-	case errors.As(err, &partial):
+	case errors.As(err, &partial), errors.As(err, &stale):
 		return ExitApplyFailed
 	}
 	return ExitError
@@ -69,6 +70,7 @@ func advice(err error) []string {
 		service     *serviceError
 		partial     *reconcile.PartialError
 		interrupted *interruptedError
+		stale       *staleError
 	)
 	switch {
 	case errors.As(err, &usage):
@@ -92,6 +94,9 @@ func advice(err error) []string {
 		return []string{"run the same apply again to continue; it picks up where this one stopped"}
 	case errors.As(err, &service):
 		return serviceAdvice(service.err)
+	case errors.As(err, &stale):
+		return []string{"every other change is saved; what moved is listed above",
+			"review the stale changes as they now stand: run flowsync plan --out again and apply that plan"}
 	case errors.As(err, &partial):
 		return []string{"every success is saved; fix the failures above and run apply again"}
 	}
@@ -160,6 +165,11 @@ type interruptedError struct{ lockPath string }
 func (e *interruptedError) Error() string {
 	return fmt.Sprintf("interrupted: what finished is saved in %s", e.lockPath)
 }
+
+// staleError ends an apply --plan that refused planned changes which no longer hold.
+type staleError struct{ msg string }
+
+func (e *staleError) Error() string { return e.msg }
 
 // errChangesPending ends plan --detailed-exitcode with changes: exit 2, nothing printed.
 var errChangesPending = errors.New("changes pending")

@@ -31,6 +31,8 @@ type progress struct {
 	total, done, failed int
 	last                time.Time // when the plain line was last printed (or the run started)
 	printed             bool      // a plain line has been printed
+	shownDone           int       // done when the last plain line was printed
+	shownFailed         int       // failed when the last plain line was printed
 }
 
 func newProgress(io IO) *progress {
@@ -83,13 +85,14 @@ func (p *progress) finish() {
 		p.bar = nil
 		return
 	}
-	if p.printed {
-		p.line()
+	if p.printed && (p.done != p.shownDone || p.failed != p.shownFailed) {
+		p.line() // the final count, unless the last line already said it
 	}
 }
 
 func (p *progress) line() {
 	p.printed = true
+	p.shownDone, p.shownFailed = p.done, p.failed
 	if p.log != nil {
 		p.log.Info("apply progress", "done", p.done, "total", p.total, "failed", p.failed)
 		return
@@ -97,8 +100,11 @@ func (p *progress) line() {
 	fmt.Fprintf(p.w, "apply: %d/%d done, %d failed\n", p.done, p.total, p.failed)
 }
 
-// textApplyView shows progress on stderr while the apply runs, then every result in plan
-// order and a summary line on stdout.
+// textApplyView shows progress on stderr while the apply runs, then, on stdout, a compact
+// result: every failure in full, the successes worth a second look (adopted, healed, stale
+// etags re-read, replaced, deleted) one per line, plain creates and updates only counted
+// (the plan above listed them; the lockfile holds their ids), and one headline that says
+// whether the run completed, had failures or stopped early.
 type textApplyView struct {
 	io       IO
 	progress *progress
@@ -120,12 +126,25 @@ func (v *textApplyView) Done(s *reconcile.Summary, stats RunStats) {
 		}
 	}
 	t := tallyResults(s)
-	fmt.Fprintf(&b, "Apply complete: %s created, %s updated, %s replaced, %s deleted, %s failed. ",
-		thousands(t.created), thousands(t.updated), thousands(t.replaced), thousands(t.deleted), thousands(t.failed))
-	if t.notStarted > 0 {
-		fmt.Fprintf(&b, "%s not started. ", thousands(t.notStarted))
+	switch {
+	case t.notStarted > 0:
+		b.WriteString(p.red("Apply stopped early") + ": ")
+	case t.failed > 0:
+		b.WriteString(p.red("Apply finished with failures") + ": ")
+	case t.stale > 0:
+		b.WriteString(p.yellow("Apply finished with stale changes") + ": ")
+	default:
+		b.WriteString(p.green("Apply complete") + ": ")
 	}
-	fmt.Fprintf(&b, "%s requests, ", thousands(int(stats.Requests)))
+	fmt.Fprintf(&b, "%s created, %s updated, %s replaced, %s deleted, %s failed",
+		thousands(t.created), thousands(t.updated), thousands(t.replaced), thousands(t.deleted), thousands(t.failed))
+	if t.stale > 0 {
+		fmt.Fprintf(&b, ", %s stale (not applied)", thousands(t.stale))
+	}
+	if t.notStarted > 0 {
+		fmt.Fprintf(&b, ", %s not started", thousands(t.notStarted))
+	}
+	fmt.Fprintf(&b, ". %s, ", plural(int(stats.Requests), "request", "requests"))
 	if stats.Retries > 0 {
 		fmt.Fprintf(&b, "%s retried, ", thousands(int(stats.Retries)))
 	}
@@ -133,11 +152,17 @@ func (v *textApplyView) Done(s *reconcile.Summary, stats RunStats) {
 	io.WriteString(v.io.Out, b.String()) //nolint:errcheck // stdout gone: nothing left to tell
 }
 
+// textResult is the line of one result, or "" for a plain success or a change not started
+// (both counted in the headline).
 func textResult(r reconcile.Result, p palette) string {
 	style := actionStyle(p, r.Action)
 	name := p.bold(r.Name)
 	if errors.Is(r.Err, reconcile.ErrNotStarted) {
-		return "" // counted in the summary line
+		return ""
+	}
+	var stale *reconcile.StaleError
+	if errors.As(r.Err, &stale) {
+		return "  " + p.yellow("!") + " " + name + ": " + r.Action.String() + " stale, not applied: " + stale.Moved
 	}
 	if r.Err != nil {
 		msg := strings.ReplaceAll(strings.TrimSpace(r.Err.Error()), "\n", "; ")
@@ -153,10 +178,15 @@ func textResult(r reconcile.Result, p palette) string {
 			what = "adopted " + r.ID + " (found by name: an earlier create had succeeded)"
 		case r.Healed:
 			what = "created " + r.ID + " (an earlier attempt's outcome was unknown: looked up by name first, none found)"
-		default:
+		case r.Retries412 > 0:
 			what = "created " + r.ID
+		default:
+			return ""
 		}
 	case reconcile.Update:
+		if r.Retries412 == 0 {
+			return ""
+		}
 		what = "updated"
 	case reconcile.Replace:
 		what = "replaced, now " + r.ID
@@ -171,14 +201,17 @@ func textResult(r reconcile.Result, p palette) string {
 	return "  " + style(r.Action.Symbol()) + " " + name + ": " + what
 }
 
-type resultTally struct{ created, updated, replaced, deleted, failed, notStarted int }
+type resultTally struct{ created, updated, replaced, deleted, failed, stale, notStarted int }
 
 func tallyResults(s *reconcile.Summary) resultTally {
 	var t resultTally
+	var stale *reconcile.StaleError
 	for _, r := range s.Results {
 		switch {
 		case errors.Is(r.Err, reconcile.ErrNotStarted):
 			t.notStarted++
+		case errors.As(r.Err, &stale):
+			t.stale++
 		case r.Err != nil:
 			t.failed++
 		case r.Action == reconcile.Create:
@@ -192,6 +225,7 @@ func tallyResults(s *reconcile.Summary) resultTally {
 		}
 	}
 	t.failed = max(t.failed, s.Failed)
+	t.stale = max(t.stale, s.Stale)
 	t.notStarted = max(t.notStarted, s.NotStarted)
 	return t
 }
@@ -213,7 +247,7 @@ type jsonApply struct {
 type jsonApplyResult struct {
 	Name             string `json:"name"`
 	Action           string `json:"action"`
-	Status           string `json:"status"` // "ok" or "failed"
+	Status           string `json:"status"` // "ok", "failed" or "stale"
 	ID               string `json:"id,omitempty"`
 	Error            string `json:"error,omitempty"`
 	Healed           bool   `json:"healed"`
@@ -227,6 +261,7 @@ type jsonApplySummary struct {
 	Replaced int `json:"replaced"`
 	Deleted  int `json:"deleted"`
 	Failed   int `json:"failed"`
+	Stale    int `json:"stale"`
 }
 
 type jsonApplyStats struct {
@@ -259,13 +294,17 @@ func (v *jsonApplyView) Done(s *reconcile.Summary, stats RunStats) {
 				Name: r.Name, Action: r.Action.String(), Status: "ok", ID: r.ID,
 				Healed: r.Healed, Adopted: r.Adopted, StaleEtagRereads: r.Retries412,
 			}
-			if r.Err != nil {
+			var stale *reconcile.StaleError
+			switch {
+			case errors.As(r.Err, &stale):
+				jr.Status, jr.Error = "stale", r.Err.Error()
+			case r.Err != nil:
 				jr.Status, jr.Error = "failed", r.Err.Error()
 			}
 			doc.Results = append(doc.Results, jr)
 		}
 		t := tallyResults(s)
-		doc.Summary = jsonApplySummary{Created: t.created, Updated: t.updated, Replaced: t.replaced, Deleted: t.deleted, Failed: t.failed}
+		doc.Summary = jsonApplySummary{Created: t.created, Updated: t.updated, Replaced: t.replaced, Deleted: t.deleted, Failed: t.failed, Stale: t.stale}
 	}
 	writeJSON(v.io.Out, doc) //nolint:errcheck // stdout gone: nothing left to tell
 }

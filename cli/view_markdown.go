@@ -24,6 +24,7 @@ const (
 type markdownPlanView struct {
 	io    IO
 	limit int
+	saved string // set by SavedPlan: the line naming the plan file and its SHA-256
 }
 
 // mdSection is one <details> block: its summary and its entries, rendered on demand.
@@ -38,6 +39,7 @@ func (v *markdownPlanView) Plan(cs *reconcile.Changeset) error {
 	n := countPlan(cs)
 	var b strings.Builder
 	b.WriteString("### flowsync plan\n\n")
+	b.WriteString(v.saved)
 	b.WriteString("| action | count |\n| --- | ---: |\n")
 	for _, row := range []struct {
 		label string
@@ -184,9 +186,6 @@ func mdChange(ch *reconcile.Change) string {
 	if r := reasonText(ch); r != "" {
 		b.WriteString("  - " + r + "\n")
 	}
-	if ch.Heal {
-		b.WriteString("  - " + healText + "\n")
-	}
 	for _, n := range ch.Notes {
 		b.WriteString("  - " + mdEscape(n) + "\n")
 	}
@@ -204,7 +203,7 @@ func mdChange(ch *reconcile.Change) string {
 				b.WriteString("  ! " + f.Path + ": (sensitive value changed)" + drift + "\n")
 			case ch.Action == reconcile.Create:
 				b.WriteString("  + " + f.Path + ": " + mdValue(f.After) + "\n")
-			case ch.Action == reconcile.Delete || ch.Action == reconcile.Orphan:
+			case ch.Action == reconcile.Delete || ch.Action == reconcile.Orphan || f.Removed:
 				b.WriteString("  - " + f.Path + ": " + mdValue(f.Before) + drift + "\n")
 			default:
 				b.WriteString("  - " + f.Path + ": " + mdValue(f.Before) + drift + "\n")

@@ -330,7 +330,7 @@ func diffState(d *Desired, cur state, recorded *state, salt string) []FieldChang
 			}
 			fs = append(fs, f)
 		case !want && have:
-			f := FieldChange{Path: path, Before: clear, Sensitive: isDigest}
+			f := FieldChange{Path: path, Before: clear, Sensitive: isDigest, Removed: true}
 			if recorded != nil {
 				_, rc := recorded.Params[k]
 				_, rd := recorded.Digests[k]

@@ -163,9 +163,9 @@ func TestPlan(t *testing.T) {
 			lock:    map[string]*lockfile.Entry{"a": applied(a, "id-a", `"e1"`)},
 			want: []row{{"a", Replace, ReasonManifest, []FieldChange{
 				{Path: "auth.specName", Before: "Access Key", After: "IAMRole Based"},
-				{Path: "auth.params.s3AccessKey", Before: "AKIAEXAMPLEEXAMPLE00"},
-				{Path: "auth.params.s3SecretKey", Sensitive: true},
-				{Path: "auth.params.s3SessionToken", Sensitive: true},
+				{Path: "auth.params.s3AccessKey", Before: "AKIAEXAMPLEEXAMPLE00", Removed: true},
+				{Path: "auth.params.s3SecretKey", Sensitive: true, Removed: true},
+				{Path: "auth.params.s3SessionToken", Sensitive: true, Removed: true},
 			}}},
 		},
 		{
