@@ -59,7 +59,7 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 		err = &usageError{err}
 	}
 	hints, code := describe(err)
-	if !errors.Is(err, errChangesPending) {
+	if !errors.Is(err, errExitChanges) {
 		PrintError(stdio.Err, err, hints...)
 	}
 	return code
@@ -109,6 +109,7 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
 		newPlanCmd(g),
 		newApplyCmd(ctx, g),
 		newImportCmd(g),
+		newCheckCmd(g),
 		newEmulatorCmd(g),
 		newVersionCmd(g),
 	)

@@ -122,7 +122,7 @@ connections) and prints the changes. It writes nothing, except the plan file of 
 				announceSavedPlan(g, output, out, sum)
 			}
 			if detailed && cs.HasChanges() {
-				return errChangesPending
+				return errExitChanges
 			}
 			return nil
 		},

@@ -45,7 +45,7 @@ func exitCode(err error) int {
 		stale       *staleError
 	)
 	switch {
-	case errors.Is(err, errChangesPending):
+	case errors.Is(err, errExitChanges):
 		return ExitChanges
 	case errors.As(err, &locked):
 		return ExitLocked
@@ -91,7 +91,12 @@ func advice(err error) []string {
 	case errors.As(err, &token):
 		return []string{"check FLOWSYNC_CLIENT_ID, FLOWSYNC_CLIENT_SECRET, FLOWSYNC_SCOPES and FLOWSYNC_IMS_URL"}
 	case errors.As(err, &interrupted):
+		if interrupted.lockPath == "" {
+			return nil
+		}
 		return []string{"run the same apply again to continue; it picks up where this one stopped"}
+	case errors.As(err, &service) && service.readOnly:
+		return checkAdvice(service.err)
 	case errors.As(err, &service):
 		return serviceAdvice(service.err)
 	case errors.As(err, &stale):
@@ -129,6 +134,20 @@ func serviceAdvice(err error) []string {
 	return []string{"check --endpoint and your network; nothing was changed"}
 }
 
+// checkAdvice is serviceAdvice for check, which changes nothing.
+func checkAdvice(err error) []string {
+	var fe *flowservice.Error
+	switch {
+	case flowservice.IsAuth(err):
+		return []string{"check FLOWSYNC_ACCESS_TOKEN or FLOWSYNC_CLIENT_ID/FLOWSYNC_CLIENT_SECRET, FLOWSYNC_API_KEY, the manifest's target.orgId and target.sandbox, and the product profile's permissions for this sandbox"}
+	case errors.As(err, &fe) && fe.Status >= 500:
+		return []string{"the service is failing: run check again later"}
+	case errors.Is(err, context.Canceled):
+		return nil
+	}
+	return []string{"check --endpoint and your network"}
+}
+
 // hinted is an error cli raised itself, with the next step it knows from the context.
 type hinted struct {
 	err   error
@@ -149,8 +168,9 @@ func (e *usageError) Unwrap() error { return e.err }
 
 // serviceError is a failed call to Flow Service, named by what it was for.
 type serviceError struct {
-	op  string // "read live connections", "import acme-eu"
-	err error
+	op       string // "read live connections", "import acme-eu"
+	err      error
+	readOnly bool // the command changes nothing (check): no advice about changes
 }
 
 func (e *serviceError) Error() string { return e.op + ": " + e.err.Error() }
@@ -159,10 +179,14 @@ func (e *serviceError) Unwrap() error { return e.err }
 // serviceErr names a failed call to Flow Service by what it was for.
 func serviceErr(op string, err error) error { return &serviceError{op: op, err: err} }
 
-// interruptedError is an apply stopped by a signal after saving what finished.
+// interruptedError is a command stopped by a signal; lockPath is where apply saved what
+// finished, empty for a command that changes nothing.
 type interruptedError struct{ lockPath string }
 
 func (e *interruptedError) Error() string {
+	if e.lockPath == "" {
+		return "interrupted: nothing was changed; run it again"
+	}
 	return fmt.Sprintf("interrupted: what finished is saved in %s", e.lockPath)
 }
 
@@ -171,5 +195,6 @@ type staleError struct{ msg string }
 
 func (e *staleError) Error() string { return e.msg }
 
-// errChangesPending ends plan --detailed-exitcode with changes: exit 2, nothing printed.
-var errChangesPending = errors.New("changes pending")
+// errExitChanges ends plan --detailed-exitcode with changes, and check with a failed check:
+// exit 2, nothing more printed (the view said it).
+var errExitChanges = errors.New("changes pending")

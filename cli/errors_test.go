@@ -45,7 +45,7 @@ func TestDescribe(t *testing.T) {
 		{"cancelled call", serviceErr("apply", context.Canceled), "", ExitInterrupted},
 		{"interrupted", &interruptedError{lockPath: "m.lock.json"}, "run the same apply again", ExitInterrupted},
 		{"partial", &reconcile.PartialError{Failed: 1, Total: 2}, "every success is saved", ExitApplyFailed},
-		{"changes", errChangesPending, "", ExitChanges},
+		{"changes", errExitChanges, "", ExitChanges},
 		{"explicit hint wins", hint(fmt.Errorf("x: %w", corrupt), "do this"), "do this", ExitError},
 	}
 	for _, tt := range tests {
