@@ -29,6 +29,7 @@ import (
 	"github.com/flowsync/flowsync/cli"
 	"github.com/flowsync/flowsync/emulator"
 	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/internal/testmanifest"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/s3source"
 )
@@ -441,21 +442,24 @@ func cmdGen(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	n, err := strconv.Atoi(args[0])
 	ts.Check(err)
-	var b strings.Builder
-	fmt.Fprintf(&b, "version: 1\ntarget:\n  orgId: %s\n  sandbox: %s\n", testOrg, testSandbox)
-	fmt.Fprintf(&b, "defaults:\n  description: %q\n  auth:\n    specName: Access Key\n    params:\n", desc)
-	b.WriteString("      s3AccessKey: AKIAIOSFODNN7EXAMPLE\n      s3SecretKey: {env: S3_SECRET_KEY}\n")
-	b.WriteString("connections:\n")
-	for i := 1; i <= n; i++ {
-		name := fmt.Sprintf("name-%d", i)
-		fmt.Fprintf(&b, "  - name: %s\n    auth:\n", name)
-		if name == iam {
-			fmt.Fprintf(&b, "      specName: IAMRole Based\n      params:\n        bucketName: bucket-%d\n", i)
-			continue
-		}
-		fmt.Fprintf(&b, "      params:\n        serviceUrl: https://s3.eu-west-1.amazonaws.com/\n        bucketName: bucket-%d\n        s3SessionToken: {env: S3_SESSION_TOKEN}\n", i)
+	ts.Check(genManifest(n, desc, iam).WriteFile(ts.MkAbs(args[1])))
+}
+
+// genManifest is the manifest of the gen command.
+func genManifest(n int, desc, iam string) *testmanifest.Manifest {
+	m := &testmanifest.Manifest{
+		OrgID: testOrg, Sandbox: testSandbox, From: 1, N: n, Name: "name-%d", Description: desc, IAM: iam,
+		Params: []testmanifest.Param{
+			{Key: "s3AccessKey", Value: "AKIAIOSFODNN7EXAMPLE"},
+			{Key: "s3SecretKey", Value: testmanifest.Env("S3_SECRET_KEY")},
+		},
+		EntryParams: []testmanifest.Param{
+			{Key: "serviceUrl", Value: "https://s3.eu-west-1.amazonaws.com/"},
+			{Key: "bucketName", Value: "bucket-%d"},
+			{Key: "s3SessionToken", Value: testmanifest.Env("S3_SESSION_TOKEN")},
+		},
 	}
-	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(b.String()), 0o644))
+	return m
 }
 
 // cmdStatus runs a command and checks its exit code: status N COMMAND [ARGS...].
