@@ -101,6 +101,16 @@ func setupScript(env *testscript.Env) error {
 			env.T().Log("close emulator: ", err)
 		}
 	})
+	// Every plan file a script leaves behind must match docs/planfile.schema.json.
+	env.Defer(func() {
+		n, err := validatePlanFiles(env.WorkDir)
+		if err != nil {
+			env.T().Fatal(err)
+		}
+		if n > 0 {
+			env.T().Log(fmt.Sprintf("%d plan files match docs/planfile.schema.json", n))
+		}
+	})
 	env.Values[emuKey{}] = run
 	env.Values[revokeKey{}] = revokeAfter
 	env.Setenv("FLOWSYNC_ENDPOINT", run.Endpoint)
@@ -676,18 +686,56 @@ func cmdSize(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Logf("%s: %d bytes", args[0], n)
 }
 
+// planFileSchema compiles docs/planfile.schema.json.
+func planFileSchema() (*jsonschema.Schema, error) {
+	data, err := os.ReadFile(filepath.Join("docs", "planfile.schema.json"))
+	if err != nil {
+		return nil, err
+	}
+	c := jsonschema.NewCompiler()
+	c.Draft = jsonschema.Draft2020
+	if err := c.AddResource("planfile.schema.json", bytes.NewReader(data)); err != nil {
+		return nil, err
+	}
+	return c.Compile("planfile.schema.json")
+}
+
+// validatePlanFiles checks every plan file under dir (a JSON object with format_version and
+// flowsync_version) against the schema and returns how many it found.
+func validatePlanFiles(dir string) (int, error) {
+	s, err := planFileSchema()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		var v map[string]any
+		if json.Unmarshal(data, &v) != nil || v["format_version"] == nil || v["flowsync_version"] == nil {
+			return nil
+		}
+		n++
+		if err := s.Validate(v); err != nil {
+			return fmt.Errorf("%s does not match docs/planfile.schema.json: %#v", p, err)
+		}
+		return nil
+	})
+	return n, err
+}
+
 // cmdPlanFile checks saved plans against docs/planfile.schema.json: planfile FILE...
 // With !, every FILE must fail the schema.
 func cmdPlanFile(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
 		ts.Fatalf("usage: planfile FILE...")
 	}
-	c := jsonschema.NewCompiler()
-	c.Draft = jsonschema.Draft2020
-	schema, err := os.ReadFile(filepath.Join("docs", "planfile.schema.json"))
-	ts.Check(err)
-	ts.Check(c.AddResource("planfile.schema.json", bytes.NewReader(schema)))
-	s, err := c.Compile("planfile.schema.json")
+	s, err := planFileSchema()
 	ts.Check(err)
 	for _, f := range args {
 		var v any
