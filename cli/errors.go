@@ -113,8 +113,7 @@ func formatAdvice(e *lockfile.FormatError) []string {
 	case errors.Is(e, lockfile.ErrNewerVersion):
 		return []string{"the file was left untouched: upgrade flowsync to use it"}
 	case e.Journal():
-		return []string{"the file was left untouched: it records an interrupted apply; restore it from a backup, " +
-			"or move it aside (the next apply finds connections created meanwhile by name)"}
+		return []string{"the file was left untouched: it records an interrupted apply; restore it from a backup, then run apply again to finish that run"}
 	}
 	return []string{"the file was left untouched: restore it from version control or a backup, " +
 		"or move it aside and rebuild it with flowsync import --by-name"}
