@@ -55,7 +55,7 @@ overwrites a file: the manifest and its lockfile must not exist.`,
 func runGenerate(ctx context.Context, g *globals, org, sandbox, out string, names []string) error {
 	for _, glob := range names {
 		if _, err := path.Match(glob, ""); err != nil {
-			return withHints(ExitError, fmt.Errorf("--name %q: %w", glob, err), "globs use *, ? and [...] as in path.Match")
+			return hint(fmt.Errorf("--name %q: %w", glob, err), "globs use *, ? and [...] as in path.Match")
 		}
 	}
 	target := lockfile.Target{OrgID: org, Sandbox: sandbox}
@@ -98,7 +98,7 @@ func runGenerate(ctx context.Context, g *globals, org, sandbox, out string, name
 		}
 	}
 	if len(unmatched) > 0 {
-		return withHints(ExitError, fmt.Errorf("--name %s: no live Amazon S3 connection of sandbox %s matches; nothing was written", strings.Join(unmatched, ", "), sandbox),
+		return hint(fmt.Errorf("--name %s: no live Amazon S3 connection of sandbox %s matches; nothing was written", strings.Join(unmatched, ", "), sandbox),
 			"check the pattern; names are matched whole, as in path.Match")
 	}
 
@@ -108,7 +108,7 @@ func runGenerate(ctx context.Context, g *globals, org, sandbox, out string, name
 	}
 	if len(gen.entries) == 0 {
 		printLeftOut(g, gen.leftOut, out)
-		return withHints(ExitError, fmt.Errorf("no live Amazon S3 connection of org %s, sandbox %s to write; nothing was written", org, sandbox))
+		return hint(fmt.Errorf("no live Amazon S3 connection of org %s, sandbox %s to write; nothing was written", org, sandbox))
 	}
 
 	// The lockfile first: a manifest without its lockfile would plan creates of connections
@@ -116,7 +116,7 @@ func runGenerate(ctx context.Context, g *globals, org, sandbox, out string, name
 	gen.lock.Serial = 1
 	lockData, err := gen.lock.Marshal()
 	if err != nil {
-		return withHints(ExitError, err)
+		return hint(err)
 	}
 	if err := writeNew(lockPath, lockData, 0o600); err != nil {
 		return writeErr(lockPath, err)
@@ -168,7 +168,7 @@ func checkTarget(t lockfile.Target) error {
 				}
 			}
 			if len(msgs) > 0 {
-				return withHints(ExitError, errors.New(strings.Join(msgs, "\n")),
+				return hint(errors.New(strings.Join(msgs, "\n")),
 					"the org looks like 5C1328435BF324E90A49402A@AdobeOrg; the sandbox is all lowercase, like prod")
 			}
 		}
@@ -181,14 +181,14 @@ func checkTarget(t lockfile.Target) error {
 func refuseExisting(out, lockPath string) error {
 	dir := filepath.Dir(out)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return withHints(ExitError, fmt.Errorf("-o %s: directory %s does not exist", out, dir), "create the directory first")
+		return hint(fmt.Errorf("-o %s: directory %s does not exist", out, dir), "create the directory first")
 	}
 	for _, p := range []string{out, lockPath, lockPath + ".journal"} {
 		if _, err := os.Lstat(p); err == nil {
-			return withHints(ExitError, fmt.Errorf("%s exists: generate never overwrites a file; nothing was sent or written", p),
+			return hint(fmt.Errorf("%s exists: generate never overwrites a file; nothing was sent or written", p),
 				"choose another -o path, or move the existing file away")
 		} else if !errors.Is(err, fs.ErrNotExist) {
-			return withHints(ExitError, fmt.Errorf("%s: %w", p, err))
+			return hint(fmt.Errorf("%s: %w", p, err))
 		}
 	}
 	return nil
@@ -196,9 +196,9 @@ func refuseExisting(out, lockPath string) error {
 
 func writeErr(p string, err error) error {
 	if errors.Is(err, fs.ErrExist) {
-		return withHints(ExitError, fmt.Errorf("%s appeared while generate ran: it was not overwritten", p), "move it away and run generate again")
+		return hint(fmt.Errorf("%s appeared while generate ran: it was not overwritten", p), "move it away and run generate again")
 	}
-	return withHints(ExitError, fmt.Errorf("write %s: %w", p, err), "nothing was written; fix the problem and run generate again")
+	return hint(fmt.Errorf("write %s: %w", p, err), "nothing was written; fix the problem and run generate again")
 }
 
 // generateRules are which params are secret and which are required, per auth spec: what the
@@ -211,7 +211,7 @@ func generateRules(ctx context.Context, g *globals, c *flowservice.Client) (secr
 	case flowservice.IsAuth(err):
 		return nil, nil, serviceErr("read connection spec "+s3source.SpecID, err)
 	case errors.Is(err, context.Canceled):
-		return nil, nil, withHints(ExitInterrupted, errors.New("interrupted: nothing was written"))
+		return nil, nil, &interruptedError{}
 	case err != nil:
 		g.log.Warn("the service did not describe the Amazon S3 connection spec: using flowsync's own rules", "error", err.Error())
 		spec = nil
@@ -265,7 +265,7 @@ func buildGenerated(out string, target lockfile.Target, conns []flowservice.Conn
 		assignEnvVars(entries)
 		data, err := genManifest(target, entries, genDefaults{}, header)
 		if err != nil {
-			return nil, withHints(ExitError, fmt.Errorf("generate %s: %w", out, err))
+			return nil, hint(fmt.Errorf("generate %s: %w", out, err))
 		}
 		_, perr := manifest.Parse(out, data)
 		var diags manifest.Diagnostics
@@ -273,13 +273,13 @@ func buildGenerated(out string, target lockfile.Target, conns []flowservice.Conn
 			break
 		}
 		if !errors.As(perr, &diags) || round > 3 {
-			return nil, withHints(ExitError, fmt.Errorf("generate %s: the manifest does not validate: %w", out, perr))
+			return nil, hint(fmt.Errorf("generate %s: the manifest does not validate: %w", out, perr))
 		}
 		bad := map[int]string{}
 		for _, d := range diags {
 			sub := entryIndex.FindStringSubmatch(d.Path)
 			if sub == nil {
-				return nil, withHints(ExitError, fmt.Errorf("generate %s: the manifest does not validate: %w", out, perr))
+				return nil, hint(fmt.Errorf("generate %s: the manifest does not validate: %w", out, perr))
 			}
 			i, _ := strconv.Atoi(sub[1])
 			if _, seen := bad[i]; !seen && i < len(entries) {
@@ -307,13 +307,13 @@ func buildGenerated(out string, target lockfile.Target, conns []flowservice.Conn
 	}
 	var err error
 	if gen.manifest, err = genManifest(target, entries, factorDefaults(entries), header); err != nil {
-		return nil, withHints(ExitError, fmt.Errorf("generate %s: %w", out, err))
+		return nil, hint(fmt.Errorf("generate %s: %w", out, err))
 	}
 	if _, err := manifest.Parse(out, gen.manifest); err != nil {
-		return nil, withHints(ExitError, fmt.Errorf("generate %s: the manifest with defaults does not validate: %w", out, err))
+		return nil, hint(fmt.Errorf("generate %s: the manifest with defaults does not validate: %w", out, err))
 	}
 	if gen.lock, err = genLock(target, entries); err != nil {
-		return nil, withHints(ExitError, err)
+		return nil, hint(err)
 	}
 	return gen, nil
 }
