@@ -108,8 +108,11 @@ func staleErr(sum *reconcile.Summary) error {
 	if sum.Failed > 0 {
 		msg += "; " + plural(sum.Failed, "change", "changes") + " failed"
 	}
-	return withHints(ExitApplyFailed, errors.New(msg),
-		"every other change is saved; what moved is listed above",
+	done := "every other change is saved; what moved is listed above"
+	if len(sum.Results) == sum.Stale {
+		done = "nothing was sent; what moved is listed above"
+	}
+	return withHints(ExitApplyFailed, errors.New(msg), done,
 		"review the stale changes as they now stand: run flowsync plan --out again and apply that plan")
 }
 
@@ -203,12 +206,15 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 			return withHints(ExitError, err)
 		}
 	}
-	if len(stale) > 0 {
+	if len(stale) > 0 && len(cs.Changes) > 0 {
+		// Before the confirmation: what will not be sent. (With nothing left to send, the
+		// results below say it once.)
 		fmt.Fprintf(planIO.Out, "\n%s not be applied (stale: planned against something that moved):\n", plural(len(stale), "change will", "changes will"))
 		p := palette{on: planIO.Color}
 		for _, r := range stale {
 			fmt.Fprintln(planIO.Out, textResult(r, p))
 		}
+		fmt.Fprintln(planIO.Out) // the results follow: every change, the stale ones again
 	}
 	switch {
 	case len(cs.Changes) == 0 && len(stale) == 0:

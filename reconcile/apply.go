@@ -388,7 +388,7 @@ func (a *applier) patch(d *Desired, prior *lockfile.Entry, etag string, fields [
 			return e, a.commit(d.Name, e)
 		}
 		if a.opts.Saved && flowservice.IsPreconditionFailed(err) {
-			return nil, &StaleError{Moved: "the connection changed on the service since the plan (412 for If-Match " + etag + ")"}
+			return nil, &StaleError{Moved: "the connection was changed outside flowsync since the plan (412 Precondition Failed for If-Match " + etag + ")"}
 		}
 		if !flowservice.IsPreconditionFailed(err) || round >= a.opts.MaxStale {
 			if flowservice.IsPreconditionFailed(err) {
