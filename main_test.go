@@ -166,6 +166,17 @@ func one(ts *testscript.TestScript, name string) flowservice.Connection {
 	return cs[0]
 }
 
+// httpClient is a Flow Service client of the script's emulator sending x-api-key key: what
+// a colleague's tool would use.
+func httpClient(ts *testscript.TestScript, key string) *flowservice.Client {
+	c, err := flowservice.New(flowservice.Config{
+		Endpoint: emu(ts).Endpoint, OrgID: testOrg, Sandbox: testSandbox, APIKey: key,
+		Tokens: flowservice.StaticToken("colleague-token"),
+	})
+	ts.Check(err)
+	return c
+}
+
 func wantInt(ts *testscript.TestScript, neg bool, what string, got int64, wantS string) {
 	want, err := strconv.ParseInt(wantS, 10, 64)
 	ts.Check(err)
@@ -201,6 +212,16 @@ func wantInt(ts *testscript.TestScript, neg bool, what string, got int64, wantS 
 //	emu spec default            the served spec is the emulator's own again
 //	emu http METHOD PATH [FILE] send a request to the emulator's API (FILE: JSON body) with
 //	                            the script's credentials; the answer's body goes to stdout
+//	emu post KEY NAME SPEC [P=V]...   POST /connections over HTTP with x-api-key KEY (a
+//	                            colleague's create); SPEC is "Access Key" or "IAMRole Based";
+//	                            P=V are auth params, or description=D; prints the id
+//	emu patch KEY ID PATH VALUE PATCH /connections/ID over HTTP with x-api-key KEY: one
+//	                            replace of PATH ("/name", "/auth/params/s3SecretKey", …)
+//	emu etag ID VAR             set $VAR to the etag of connection ID
+//	emu unchanged ID ETAG       connection ID is live and its etag is still ETAG
+//	emu createdby ID KEY        connection ID's createdClient is KEY
+//	emu no-id P                 answer this fraction of creates 201 without an id
+//	emu fail METHOD N           answer the next N API calls of METHOD 500, doing nothing
 func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
 		ts.Fatalf("usage: emu SUBCOMMAND ...")
@@ -335,6 +356,72 @@ func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 		status, answer := emuHTTP(ts, args[0], args[1], body)
 		fmt.Fprintf(ts.Stdout(), "%s\n", answer)
 		assert(status >= 200 && status <= 299, "emu http %s %s: %d %s", args[0], args[1], status, answer)
+	case "post":
+		if len(args) < 3 {
+			ts.Fatalf("usage: emu post KEY NAME SPEC [P=V]...")
+		}
+		nc := flowservice.NewConnection{Name: args[1],
+			Auth:           flowservice.Auth{SpecName: args[2], Params: map[string]string{}},
+			ConnectionSpec: s3source.ConnectionSpec()}
+		for _, kv := range args[3:] {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				ts.Fatalf("emu post: %q is not P=V", kv)
+			}
+			if k == "description" {
+				nc.Description = v
+			} else {
+				nc.Auth.Params[k] = v
+			}
+		}
+		ref, err := httpClient(ts, args[0]).Create(context.Background(), nc)
+		ts.Check(err)
+		fmt.Fprintln(ts.Stdout(), ref.ID)
+	case "patch":
+		need(4)
+		c := httpClient(ts, args[0])
+		cur, err := c.Get(context.Background(), args[1])
+		ts.Check(err)
+		v, _ := json.Marshal(args[3])
+		_, err = c.Patch(context.Background(), args[1], cur.ETag, []flowservice.PatchOp{{Op: "replace", Path: args[2], Value: v}})
+		ts.Check(err)
+	case "etag":
+		need(2)
+		for _, c := range live(ts, "") {
+			if c.ID == args[0] {
+				ts.Setenv(args[1], c.ETag)
+				return
+			}
+		}
+		ts.Fatalf("emu etag: connection %s is not live", args[0])
+	case "unchanged":
+		need(2)
+		var etag string
+		for _, c := range live(ts, "") {
+			if c.ID == args[0] {
+				etag = c.ETag
+			}
+		}
+		assert(etag == args[1], "connection %s: etag %q, want %q (missing or changed)", args[0], etag, args[1])
+	case "createdby":
+		need(2)
+		var client string
+		for _, c := range live(ts, "") {
+			if c.ID == args[0] {
+				client = c.CreatedClient
+			}
+		}
+		assert(client == args[1], "connection %s: createdClient %q, want %q", args[0], client, args[1])
+	case "fail":
+		need(2)
+		n, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		s.FailNext(strings.ToUpper(args[0]), n)
+	case "no-id":
+		need(1)
+		p, err := strconv.ParseFloat(args[0], 64)
+		ts.Check(err)
+		s.SetCreateWithoutID(p)
 	default:
 		ts.Fatalf("emu: unknown subcommand %q", sub)
 	}

@@ -52,7 +52,7 @@ func newApplyCmd(ctx context.Context, g *globals) *cobra.Command {
 			return applyManifest(cmd.Context(), g, &f, concurrency, maxRPS, yes, output)
 		},
 	}
-	f.register(cmd)
+	f.register(cmd, true)
 	cmd.Flags().IntVar(&concurrency, "concurrency", 8, "requests in flight at once")
 	cmd.Flags().Float64Var(&maxRPS, "max-rps", 0, "hard cap on requests per second (0: none; flowsync still slows down when throttled)")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking (required when not on a terminal)")
@@ -172,7 +172,7 @@ func interrupts(ctx context.Context, g *globals) (soft, hard context.Context, st
 // the changes come from a saved plan (a 412 is stale, not re-diffed); stale are its changes
 // refused before anything was sent, reported with the results in plan order.
 func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.File, lockPath string, cs *reconcile.Changeset, concurrency int, output string, saved bool, stale []reconcile.Result) error {
-	journal, err := lockfile.OpenJournal(lockPath)
+	journal, err := lockfile.OpenJournal(lockPath, lockfile.HeaderOf(lock))
 	if err != nil {
 		return withHints(ExitError, err, "check that the lockfile's directory is writable")
 	}
@@ -194,6 +194,7 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 	start := time.Now()
 	out, sum, applyErr := reconcile.Apply(soft, svc.client, cs, lock, reconcile.ApplyOptions{
 		Concurrency: concurrency,
+		APIKey:      svc.client.APIKey(),
 		Journal:     journal,
 		OnResult:    av.Result,
 		Requests:    hard,

@@ -25,10 +25,16 @@ type planFlags struct {
 	manifestSum string // set by load: the hex SHA-256 of the manifest's bytes
 }
 
-func (f *planFlags) register(cmd *cobra.Command) {
+// register adds the shared flags; refresh is --refresh's default (apply reads the live state
+// first unless --refresh=false, plan stays offline unless --refresh).
+func (f *planFlags) register(cmd *cobra.Command, refresh bool) {
 	cmd.Flags().StringVarP(&f.file, "file", "f", "", "manifest file (required)")
 	cmd.Flags().StringVar(&f.lockfile, "lockfile", "", "lockfile path (default: the manifest's path with .lock.json)")
-	cmd.Flags().BoolVar(&f.refresh, "refresh", false, "read the live connections and show drift (needs credentials)")
+	usage := "read the live connections and show drift (needs credentials)"
+	if refresh {
+		usage = "read the live connections first (--refresh=false: compare with the lockfile only)"
+	}
+	cmd.Flags().BoolVar(&f.refresh, "refresh", refresh, usage)
 	cmd.Flags().BoolVar(&f.prune, "prune", false, "delete orphans: recorded connections no longer in the manifest")
 	cmd.Flags().StringArrayVar(&f.only, "only", nil, "only names matching this glob (repeatable)")
 	_ = cmd.MarkFlagRequired("file")
@@ -98,7 +104,7 @@ connections) and prints the changes. It writes nothing, except the plan file of 
 			if err != nil {
 				return err
 			}
-			lock, _, err := readLock(lockPath, lockTarget(m))
+			lock, _, err := readLock(lockPath, m)
 			if err != nil {
 				return err
 			}
@@ -127,7 +133,7 @@ connections) and prints the changes. It writes nothing, except the plan file of 
 			return nil
 		},
 	}
-	f.register(cmd)
+	f.register(cmd, false)
 	cmd.Flags().BoolVar(&f.noSecrets, "no-secrets", false, "do not read secret references (secret changes are not shown)")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: "+strings.Join(PlanFormats(), ", "))
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when there are changes (drift included), 0 when none")
@@ -151,6 +157,13 @@ func plan(ctx context.Context, g *globals, f *planFlags, m *manifest.Manifest, l
 		if observed, err = observe(ctx, svc.client); err != nil {
 			return nil, err
 		}
+		opts := f.options()
+		opts.APIKey = svc.client.APIKey()
+		cs := reconcile.Plan(want, lock, observed, opts)
+		cs.Manifest = f.file
+		return cs, nil
 	}
-	return reconcile.Plan(want, lock, observed, f.options()), nil
+	cs := reconcile.Plan(want, lock, observed, f.options())
+	cs.Manifest = f.file
+	return cs, nil
 }
