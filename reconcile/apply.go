@@ -371,6 +371,10 @@ func (a *applier) update(ch *Change, r *Result) error {
 	if len(ch.Fields) > 0 || ch.Resend {
 		ne, err := a.patch(ch.Desired, e, ch.ETag, ch.Fields, ch.Resend, r)
 		if errors.Is(err, errGone) {
+			if a.opts.Saved {
+				// Re-creating it would send what the saved plan did not hold.
+				return &StaleError{Moved: "the connection was deleted outside flowsync since the plan (404 on PATCH)"}
+			}
 			return a.recreate(ch, r)
 		}
 		if err != nil {
