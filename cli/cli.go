@@ -18,42 +18,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/planfile"
 )
 
-// Exit codes of SPEC.md.
-const (
-	ExitOK          = 0
-	ExitError       = 1
-	ExitChanges     = 2
-	ExitApplyFailed = 3
-	ExitLocked      = 4
-	ExitInterrupted = 130
-)
-
 // Version is set at build time with -ldflags "-X github.com/flowsync/flowsync/cli.Version=…".
 var Version = ""
-
-// exitError carries an exit code and hints along with the error to print.
-type exitError struct {
-	code  int
-	err   error // nil: exit with code, print nothing
-	hints []string
-}
-
-func (e *exitError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit %d", e.code)
-	}
-	return e.err.Error()
-}
-func (e *exitError) Unwrap() error { return e.err }
-
-func withHints(code int, err error, hints ...string) error {
-	return &exitError{code: code, err: err, hints: hints}
-}
 
 // globals are the flags every command takes.
 type globals struct {
@@ -61,6 +31,9 @@ type globals struct {
 	logFormat string
 	io        IO
 	log       *slog.Logger
+	// started is set once cobra has parsed the command line and runs flowsync's own code:
+	// an error before that is a usage error.
+	started bool
 }
 
 func (g *globals) env(name string) (string, bool) {
@@ -82,16 +55,14 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 	if err == nil {
 		return ExitOK
 	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.err != nil {
-			PrintError(stdio.Err, ee.err, ee.hints...)
-		}
-		return ee.code
+	if !g.started {
+		err = &usageError{err}
 	}
-	// cobra's own errors: unknown command or flag, wrong number of arguments.
-	PrintError(stdio.Err, err, "run \"flowsync --help\" for usage")
-	return ExitError
+	hints, code := describe(err)
+	if !errors.Is(err, errExitChanges) {
+		PrintError(stdio.Err, err, hints...)
+	}
+	return code
 }
 
 func newRoot(ctx context.Context, g *globals) *cobra.Command {
@@ -103,6 +74,7 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			g.started = true
 			if g.endpoint == "" {
 				if v, ok := g.env("FLOWSYNC_ENDPOINT"); ok && v != "" {
 					g.endpoint = v
@@ -112,7 +84,7 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
 			}
 			level, err := logLevel(g)
 			if err != nil {
-				return withHints(ExitError, err)
+				return err
 			}
 			switch g.logFormat {
 			case "text":
@@ -121,7 +93,7 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
 				g.log = slog.New(slog.NewJSONHandler(g.io.Err, &slog.HandlerOptions{Level: level}))
 				g.io.Log = g.log
 			default:
-				return withHints(ExitError, fmt.Errorf("--log-format %q: must be text or json", g.logFormat))
+				return fmt.Errorf("--log-format %q: must be text or json", g.logFormat)
 			}
 			return nil
 		},
@@ -130,7 +102,7 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.endpoint, "endpoint", "", "Flow Service base URL, or \"emulator\" for an in-process emulator (env FLOWSYNC_ENDPOINT)")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format on stderr: text or json")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return withHints(ExitError, err, "run \"flowsync --help\" for usage")
+		return &usageError{err}
 	})
 	root.AddCommand(
 		newValidateCmd(g),
@@ -209,7 +181,7 @@ func loadManifest(path string) (*manifest.Manifest, error) {
 func loadManifestSum(path string) (*manifest.Manifest, string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, "", withHints(ExitError, fmt.Errorf("read manifest: %w", err))
+		return nil, "", fmt.Errorf("read manifest: %w", err)
 	}
 	m, err := parseManifest(path, data)
 	if err != nil {
@@ -224,26 +196,9 @@ func parseManifest(path string, data []byte) (*manifest.Manifest, error) {
 	if err != nil {
 		var d manifest.Diagnostics
 		if errors.As(err, &d) {
-			return nil, withHints(ExitError, fmt.Errorf("%s: %d problem(s):\n%w", path, len(d), err),
-				"fix the manifest; nothing was sent or written")
+			return nil, fmt.Errorf("%s: %d problem(s):\n%w", path, len(d), err)
 		}
-		return nil, withHints(ExitError, err)
+		return nil, err
 	}
 	return m, nil
-}
-
-// lockErr turns a lockfile error into a user-facing one with the next step.
-func lockErr(err error) error {
-	var fe *lockfile.FormatError
-	var te *lockfile.TargetError
-	var le *lockfile.LockedError
-	switch {
-	case errors.As(err, &le):
-		return withHints(ExitLocked, err, "wait for the other run to finish; if it died, its OS lock is already released and this error will not repeat")
-	case errors.As(err, &te):
-		return withHints(ExitError, err, "this lockfile belongs to another org or sandbox: point --lockfile at the right one; the file was not changed")
-	case errors.As(err, &fe):
-		return withHints(ExitError, err, "the lockfile was left untouched: restore it from version control or a backup")
-	}
-	return withHints(ExitError, err)
 }

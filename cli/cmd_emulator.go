@@ -23,7 +23,7 @@ func newEmulatorCmd(g *globals) *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if err := emulator.ListenAndServe(ctx, opts, listen, g.io.Err); err != nil {
-				return withHints(ExitError, err)
+				return err
 			}
 			return nil
 		},

@@ -43,7 +43,7 @@ func (f *planFlags) register(cmd *cobra.Command, refresh bool) {
 func (f *planFlags) check() error {
 	for _, g := range f.only {
 		if _, err := path.Match(g, ""); err != nil {
-			return withHints(ExitError, fmt.Errorf("--only %q: %w", g, err), "globs use *, ? and [...] as in path.Match")
+			return hint(fmt.Errorf("--only %q: %w", g, err), "globs use *, ? and [...] as in path.Match")
 		}
 	}
 	return nil
@@ -98,7 +98,7 @@ connections) and prints the changes. It writes nothing, except the plan file of 
 			}
 			view, err := NewPlanView(output, g.io)
 			if err != nil {
-				return withHints(ExitError, err)
+				return err
 			}
 			m, want, lockPath, err := f.load(g)
 			if err != nil {
@@ -122,13 +122,13 @@ connections) and prints the changes. It writes nothing, except the plan file of 
 				}
 			}
 			if err := view.Plan(cs); err != nil {
-				return withHints(ExitError, err)
+				return err
 			}
 			if out != "" {
 				announceSavedPlan(g, output, out, sum)
 			}
 			if detailed && cs.HasChanges() {
-				return &exitError{code: ExitChanges}
+				return errExitChanges
 			}
 			return nil
 		},
