@@ -26,7 +26,13 @@ func newImportCmd(g *globals) *cobra.Command {
 		Long: `import records an existing connection in the lockfile for a manifest entry, so that
 flowsync manages it instead of creating a new one. flowsync cannot read a connection's secrets,
 so the next apply sends them again.`,
+		Example: `  flowsync import -f connections.yaml acme-eu 7c1e9a4b-2f3d-4c5e-8a6b-1d2e3f4a5b6c
+  flowsync import -f connections.yaml --by-name`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if file == "-" && lockPathFlag == "" {
+				return withHints(ExitError, errors.New("-f - (manifest on stdin) needs --lockfile: there is no manifest path to put the lockfile beside"),
+					"add --lockfile PATH, the lockfile this manifest is applied with")
+			}
 			switch {
 			case byName && len(args) != 0:
 				return withHints(ExitError, errors.New("import takes either NAME ID or --by-name, not both"))
@@ -34,7 +40,7 @@ so the next apply sends them again.`,
 				return withHints(ExitError, fmt.Errorf("import needs NAME and ID (got %d arguments), or --by-name", len(args)),
 					"flowsync import -f MANIFEST NAME ID")
 			}
-			m, err := loadManifest(file)
+			m, err := g.loadManifest(file)
 			if err != nil {
 				return err
 			}
@@ -68,10 +74,15 @@ so the next apply sends them again.`,
 			return saveLock(lock, lockPath)
 		},
 	}
-	cmd.Flags().StringVarP(&file, "file", "f", "", "manifest file (required)")
-	cmd.Flags().StringVar(&lockPathFlag, "lockfile", "", "lockfile path (default: the manifest's path with .lock.json)")
+	stringOnceVarP(cmd.Flags(), &file, "file", "f", "", "manifest file, - for stdin (then --lockfile is required) (required)")
+	stringOnceVarP(cmd.Flags(), &lockPathFlag, "lockfile", "", "", "lockfile path (default: the manifest's path with .lock.json)")
 	cmd.Flags().BoolVar(&byName, "by-name", false, "import every unrecorded entry whose name matches exactly one live S3 connection")
 	_ = cmd.MarkFlagRequired("file")
+	_ = cmd.MarkFlagFilename("file", "yaml", "yml")
+	setFooter(cmd, helpFooter{
+		exit: []string{exitLineOK, exitLineError + "; --by-name: an ambiguous name", exitLineLocked},
+		env:  append(append([]string{}, envGlobal...), envCredentials...),
+	})
 	return cmd
 }
 
