@@ -23,6 +23,7 @@ import (
 
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
+	"github.com/flowsync/flowsync/planfile"
 	"github.com/flowsync/flowsync/schema"
 )
 
@@ -188,6 +189,7 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
 		newPlanCmd(g),
 		newApplyCmd(ctx, g),
 		newImportCmd(g),
+		newCheckCmd(g),
 		newEmulatorCmd(g),
 		newSchemaCmd(g),
 		newVersionCmd(g),
@@ -321,27 +323,51 @@ const maxStdinManifest = 256 << 20
 // loadManifest reads and checks a manifest; every problem is reported at once. "-" reads it
 // from stdin: references {file: PATH} are then relative to the current directory.
 func (g *globals) loadManifest(path string) (*manifest.Manifest, error) {
+	m, _, err := g.loadManifestSum(path)
+	return m, err
+}
+
+// loadManifestSum is loadManifest that also returns the hex SHA-256 of the bytes it parsed.
+func (g *globals) loadManifestSum(path string) (*manifest.Manifest, string, error) {
 	if path != "-" {
-		return loadManifest(path)
+		return loadManifestSum(path)
 	}
 	data, err := io.ReadAll(io.LimitReader(g.io.In, maxStdinManifest+1))
 	if err != nil {
-		return nil, withHints(ExitError, fmt.Errorf("read manifest from stdin: %w", err))
+		return nil, "", withHints(ExitError, fmt.Errorf("read manifest from stdin: %w", err))
 	}
 	if len(data) > maxStdinManifest {
-		return nil, withHints(ExitError, fmt.Errorf("manifest on stdin is larger than %d MiB", maxStdinManifest>>20))
+		return nil, "", withHints(ExitError, fmt.Errorf("manifest on stdin is larger than %d MiB", maxStdinManifest>>20))
 	}
-	m, err := manifest.Parse(stdinName, data)
-	return checked(stdinName, m, err)
+	m, err := parseManifest(stdinName, data)
+	if err != nil {
+		return nil, "", err
+	}
+	return m, planfile.SHA256(data), nil
 }
 
 // loadManifest reads and checks the manifest at path; every problem is reported at once.
 func loadManifest(path string) (*manifest.Manifest, error) {
-	m, err := manifest.Load(path)
-	return checked(path, m, err)
+	m, _, err := loadManifestSum(path)
+	return m, err
 }
 
-func checked(path string, m *manifest.Manifest, err error) (*manifest.Manifest, error) {
+// loadManifestSum is loadManifest that also returns the hex SHA-256 of the bytes it parsed.
+func loadManifestSum(path string) (*manifest.Manifest, string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", withHints(ExitError, fmt.Errorf("read manifest: %w", err))
+	}
+	m, err := parseManifest(path, data)
+	if err != nil {
+		return nil, "", err
+	}
+	return m, planfile.SHA256(data), nil
+}
+
+// parseManifest parses manifest bytes read from path; every problem is reported at once.
+func parseManifest(path string, data []byte) (*manifest.Manifest, error) {
+	m, err := manifest.Parse(path, data)
 	if err != nil {
 		var d manifest.Diagnostics
 		if errors.As(err, &d) {

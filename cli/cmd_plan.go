@@ -22,6 +22,8 @@ type planFlags struct {
 	prune     bool
 	only      []string
 	noSecrets bool // plan only: apply always reads the secrets it sends
+
+	manifestSum string // set by load: the hex SHA-256 of the manifest's bytes
 }
 
 func (f *planFlags) register(cmd *cobra.Command) {
@@ -55,7 +57,7 @@ func (f *planFlags) options() reconcile.Options {
 // load reads the manifest, resolves its secret references (unless --no-secrets) and names
 // the lockfile.
 func (f *planFlags) load(g *globals) (m *manifest.Manifest, want []reconcile.Desired, lockPath string, err error) {
-	if m, err = g.loadManifest(f.file); err != nil {
+	if m, f.manifestSum, err = g.loadManifestSum(f.file); err != nil {
 		return nil, nil, "", err
 	}
 	if len(f.only) > 0 {
@@ -82,13 +84,14 @@ func newPlanCmd(g *globals) *cobra.Command {
 		f        planFlags
 		output   string
 		detailed bool
+		out      string
 	)
 	cmd := &cobra.Command{
 		Use:   "plan -f MANIFEST",
 		Short: "Show what apply would change; writes nothing",
 		Long: `plan compares the manifest with the lockfile (and, with --refresh, with the live
-connections) and prints the changes. It never writes anything. Without --refresh it needs no
-network and no credentials.
+connections) and prints the changes. It writes nothing, except the plan file of --out. Without
+--refresh it needs no network and no credentials.
 
 The text output starts with the count line, then the changes by action: a field change that
 every change of a group makes is shown once for the group ("each with:"), and past 30 creates
@@ -98,7 +101,8 @@ connection with a managed name that flowsync did not record: never touched).`,
 		Example: `  flowsync plan -f connections.yaml
   flowsync plan -f connections.yaml --refresh --detailed-exitcode    # drift check: exit 2 when changes are pending
   flowsync plan -f connections.yaml --no-secrets --output markdown   # a pull-request comment, no secrets needed
-  flowsync plan -f connections.yaml --only 'acme-eu-*'`,
+  flowsync plan -f connections.yaml --only 'acme-eu-*'
+  flowsync plan -f connections.yaml --out reviewed.plan.json       # then: flowsync apply --plan reviewed.plan.json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := f.check(); err != nil {
@@ -120,8 +124,20 @@ connection with a managed name that flowsync did not record: never touched).`,
 			if err != nil {
 				return err
 			}
+			sum := ""
+			if out != "" {
+				if sum, err = savePlan(g, &f, cs, lock, lockPath, out); err != nil {
+					return err
+				}
+				if mv, ok := view.(*markdownPlanView); ok {
+					mv.saved = savedPlanMarkdown(out, sum)
+				}
+			}
 			if err := view.Plan(cs); err != nil {
 				return withHints(ExitError, err)
+			}
+			if out != "" {
+				announceSavedPlan(g, output, out, sum)
 			}
 			if detailed && cs.HasChanges() {
 				return &exitError{code: ExitChanges}
@@ -134,6 +150,7 @@ connection with a managed name that flowsync did not record: never touched).`,
 	stringOnceVarP(cmd.Flags(), &output, "output", "o", "text", "output format: "+strings.Join(PlanFormats(), ", "))
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(PlanFormats(), cobra.ShellCompDirectiveNoFileComp))
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when there are changes (drift included), 0 when none")
+	stringOnceVarP(cmd.Flags(), &out, "out", "", "", "save the plan to this file, for apply --plan to apply exactly these changes (the only file plan writes)")
 	setFooter(cmd, helpFooter{
 		exit: []string{exitLineOK + "; with --detailed-exitcode: no changes", exitLineError,
 			"2    with --detailed-exitcode: changes pending (drift included)"},
