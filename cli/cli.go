@@ -199,6 +199,11 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
 			"3    apply ran and at least one entry failed; every success is saved", exitLineLocked, exitLineInterrupt},
 		env: append(append([]string{}, envGlobal...), envCredentials...),
 	})
+	for _, c := range root.Commands() {
+		if _, ok := c.Annotations[footerKey]; !ok {
+			c.Annotations = map[string]string{footerKey: root.Annotations[footerKey]} // every exit code, every variable
+		}
+	}
 	installHelp(root)
 	return root
 }
