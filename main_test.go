@@ -29,6 +29,7 @@ import (
 	"github.com/flowsync/flowsync/cli"
 	"github.com/flowsync/flowsync/emulator"
 	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/internal/testmanifest"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/s3source"
 )
@@ -100,6 +101,16 @@ func setupScript(env *testscript.Env) error {
 	env.Defer(func() {
 		if err := run.Close(); err != nil {
 			env.T().Log("close emulator: ", err)
+		}
+	})
+	// Every plan file a script leaves behind must match docs/planfile.schema.json.
+	env.Defer(func() {
+		n, err := validatePlanFiles(env.WorkDir)
+		if err != nil {
+			env.T().Fatal(err)
+		}
+		if n > 0 {
+			env.T().Log(fmt.Sprintf("%d plan files match docs/planfile.schema.json", n))
 		}
 	})
 	env.Values[emuKey{}] = run
@@ -197,6 +208,17 @@ func one(ts *testscript.TestScript, name string) flowservice.Connection {
 	return cs[0]
 }
 
+// httpClient is a Flow Service client of the script's emulator sending x-api-key key: what
+// a colleague's tool would use.
+func httpClient(ts *testscript.TestScript, key string) *flowservice.Client {
+	c, err := flowservice.New(flowservice.Config{
+		Endpoint: emu(ts).Endpoint, OrgID: testOrg, Sandbox: testSandbox, APIKey: key,
+		Tokens: flowservice.StaticToken("colleague-token"),
+	})
+	ts.Check(err)
+	return c
+}
+
 func wantInt(ts *testscript.TestScript, neg bool, what string, got int64, wantS string) {
 	want, err := strconv.ParseInt(wantS, 10, 64)
 	ts.Check(err)
@@ -233,6 +255,16 @@ func wantInt(ts *testscript.TestScript, neg bool, what string, got int64, wantS 
 //	emu spec default            the served spec is the emulator's own again
 //	emu http METHOD PATH [FILE] send a request to the emulator's API (FILE: JSON body) with
 //	                            the script's credentials; the answer's body goes to stdout
+//	emu post KEY NAME SPEC [P=V]...   POST /connections over HTTP with x-api-key KEY (a
+//	                            colleague's create); SPEC is "Access Key" or "IAMRole Based";
+//	                            P=V are auth params, or description=D; prints the id
+//	emu patch KEY ID PATH VALUE PATCH /connections/ID over HTTP with x-api-key KEY: one
+//	                            replace of PATH ("/name", "/auth/params/s3SecretKey", …)
+//	emu etag ID VAR             set $VAR to the etag of connection ID
+//	emu unchanged ID ETAG       connection ID is live and its etag is still ETAG
+//	emu createdby ID KEY        connection ID's createdClient is KEY
+//	emu no-id P                 answer this fraction of creates 201 without an id
+//	emu fail METHOD N           answer the next N API calls of METHOD 500, doing nothing
 func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
 		ts.Fatalf("usage: emu SUBCOMMAND ...")
@@ -371,6 +403,72 @@ func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 		status, answer := emuHTTP(ts, args[0], args[1], body)
 		fmt.Fprintf(ts.Stdout(), "%s\n", answer)
 		assert(status >= 200 && status <= 299, "emu http %s %s: %d %s", args[0], args[1], status, answer)
+	case "post":
+		if len(args) < 3 {
+			ts.Fatalf("usage: emu post KEY NAME SPEC [P=V]...")
+		}
+		nc := flowservice.NewConnection{Name: args[1],
+			Auth:           flowservice.Auth{SpecName: args[2], Params: map[string]string{}},
+			ConnectionSpec: s3source.ConnectionSpec()}
+		for _, kv := range args[3:] {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				ts.Fatalf("emu post: %q is not P=V", kv)
+			}
+			if k == "description" {
+				nc.Description = v
+			} else {
+				nc.Auth.Params[k] = v
+			}
+		}
+		ref, err := httpClient(ts, args[0]).Create(context.Background(), nc)
+		ts.Check(err)
+		fmt.Fprintln(ts.Stdout(), ref.ID)
+	case "patch":
+		need(4)
+		c := httpClient(ts, args[0])
+		cur, err := c.Get(context.Background(), args[1])
+		ts.Check(err)
+		v, _ := json.Marshal(args[3])
+		_, err = c.Patch(context.Background(), args[1], cur.ETag, []flowservice.PatchOp{{Op: "replace", Path: args[2], Value: v}})
+		ts.Check(err)
+	case "etag":
+		need(2)
+		for _, c := range live(ts, "") {
+			if c.ID == args[0] {
+				ts.Setenv(args[1], c.ETag)
+				return
+			}
+		}
+		ts.Fatalf("emu etag: connection %s is not live", args[0])
+	case "unchanged":
+		need(2)
+		var etag string
+		for _, c := range live(ts, "") {
+			if c.ID == args[0] {
+				etag = c.ETag
+			}
+		}
+		assert(etag == args[1], "connection %s: etag %q, want %q (missing or changed)", args[0], etag, args[1])
+	case "createdby":
+		need(2)
+		var client string
+		for _, c := range live(ts, "") {
+			if c.ID == args[0] {
+				client = c.CreatedClient
+			}
+		}
+		assert(client == args[1], "connection %s: createdClient %q, want %q", args[0], client, args[1])
+	case "fail":
+		need(2)
+		n, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		s.FailNext(strings.ToUpper(args[0]), n)
+	case "no-id":
+		need(1)
+		p, err := strconv.ParseFloat(args[0], 64)
+		ts.Check(err)
+		s.SetCreateWithoutID(p)
 	default:
 		ts.Fatalf("emu: unknown subcommand %q", sub)
 	}
@@ -486,21 +584,24 @@ func cmdGen(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	n, err := strconv.Atoi(args[0])
 	ts.Check(err)
-	var b strings.Builder
-	fmt.Fprintf(&b, "version: 1\ntarget:\n  orgId: %s\n  sandbox: %s\n", testOrg, testSandbox)
-	fmt.Fprintf(&b, "defaults:\n  description: %q\n  auth:\n    specName: Access Key\n    params:\n", desc)
-	b.WriteString("      s3AccessKey: AKIAIOSFODNN7EXAMPLE\n      s3SecretKey: {env: S3_SECRET_KEY}\n")
-	b.WriteString("connections:\n")
-	for i := 1; i <= n; i++ {
-		name := fmt.Sprintf("name-%d", i)
-		fmt.Fprintf(&b, "  - name: %s\n    auth:\n", name)
-		if name == iam {
-			fmt.Fprintf(&b, "      specName: IAMRole Based\n      params:\n        bucketName: bucket-%d\n", i)
-			continue
-		}
-		fmt.Fprintf(&b, "      params:\n        serviceUrl: https://s3.eu-west-1.amazonaws.com/\n        bucketName: bucket-%d\n        s3SessionToken: {env: S3_SESSION_TOKEN}\n", i)
+	ts.Check(genManifest(n, desc, iam).WriteFile(ts.MkAbs(args[1])))
+}
+
+// genManifest is the manifest of the gen command.
+func genManifest(n int, desc, iam string) *testmanifest.Manifest {
+	m := &testmanifest.Manifest{
+		OrgID: testOrg, Sandbox: testSandbox, From: 1, N: n, Name: "name-%d", Description: desc, IAM: iam,
+		Params: []testmanifest.Param{
+			{Key: "s3AccessKey", Value: "AKIAIOSFODNN7EXAMPLE"},
+			{Key: "s3SecretKey", Value: testmanifest.Env("S3_SECRET_KEY")},
+		},
+		EntryParams: []testmanifest.Param{
+			{Key: "serviceUrl", Value: "https://s3.eu-west-1.amazonaws.com/"},
+			{Key: "bucketName", Value: "bucket-%d"},
+			{Key: "s3SessionToken", Value: testmanifest.Env("S3_SESSION_TOKEN")},
+		},
 	}
-	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(b.String()), 0o644))
+	return m
 }
 
 // cmdStatus runs a command and checks its exit code: status N COMMAND [ARGS...].
@@ -725,18 +826,56 @@ func TestScriptsStartFromTrackedFiles(t *testing.T) {
 	}
 }
 
+// planFileSchema compiles docs/planfile.schema.json.
+func planFileSchema() (*jsonschema.Schema, error) {
+	data, err := os.ReadFile(filepath.Join("docs", "planfile.schema.json"))
+	if err != nil {
+		return nil, err
+	}
+	c := jsonschema.NewCompiler()
+	c.Draft = jsonschema.Draft2020
+	if err := c.AddResource("planfile.schema.json", bytes.NewReader(data)); err != nil {
+		return nil, err
+	}
+	return c.Compile("planfile.schema.json")
+}
+
+// validatePlanFiles checks every plan file under dir (a JSON object with format_version and
+// flowsync_version) against the schema and returns how many it found.
+func validatePlanFiles(dir string) (int, error) {
+	s, err := planFileSchema()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		var v map[string]any
+		if json.Unmarshal(data, &v) != nil || v["format_version"] == nil || v["flowsync_version"] == nil {
+			return nil
+		}
+		n++
+		if err := s.Validate(v); err != nil {
+			return fmt.Errorf("%s does not match docs/planfile.schema.json: %#v", p, err)
+		}
+		return nil
+	})
+	return n, err
+}
+
 // cmdPlanFile checks saved plans against docs/planfile.schema.json: planfile FILE...
 // With !, every FILE must fail the schema.
 func cmdPlanFile(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
 		ts.Fatalf("usage: planfile FILE...")
 	}
-	c := jsonschema.NewCompiler()
-	c.Draft = jsonschema.Draft2020
-	schema, err := os.ReadFile(filepath.Join("docs", "planfile.schema.json"))
-	ts.Check(err)
-	ts.Check(c.AddResource("planfile.schema.json", bytes.NewReader(schema)))
-	s, err := c.Compile("planfile.schema.json")
+	s, err := planFileSchema()
 	ts.Check(err)
 	for _, f := range args {
 		var v any

@@ -66,7 +66,7 @@ last line says whether the apply completed, had failures or stopped early.`,
 			return applyManifest(cmd.Context(), g, &f, concurrency, maxRPS, yes, output)
 		},
 	}
-	f.register(cmd)
+	f.register(cmd, true)
 	cmd.Flags().IntVar(&concurrency, "concurrency", 8, "requests in flight at once")
 	cmd.Flags().Float64Var(&maxRPS, "max-rps", 0, "hard cap on requests per second (0: none; flowsync still slows down when throttled)")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking (required when not on a terminal)")
@@ -193,7 +193,7 @@ func interrupts(ctx context.Context, g *globals) (soft, hard context.Context, st
 // the changes come from a saved plan (a 412 is stale, not re-diffed); stale are its changes
 // refused before anything was sent, reported with the results in plan order.
 func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.File, lockPath string, cs *reconcile.Changeset, concurrency int, output string, saved bool, stale []reconcile.Result) error {
-	journal, err := lockfile.OpenJournal(lockPath)
+	journal, err := lockfile.OpenJournal(lockPath, lockfile.HeaderOf(lock))
 	if err != nil {
 		return withHints(ExitError, err, "check that the lockfile's directory is writable")
 	}
@@ -215,6 +215,7 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 	start := time.Now()
 	out, sum, applyErr := reconcile.Apply(soft, svc.client, cs, lock, reconcile.ApplyOptions{
 		Concurrency: concurrency,
+		APIKey:      svc.client.APIKey(),
 		Journal:     journal,
 		OnResult:    av.Result,
 		Requests:    hard,
@@ -222,6 +223,7 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 	})
 	sum = withStale(sum, stale)
 	elapsed := time.Since(start)
+	saveStart := time.Now()
 	jerr := journal.Close()
 	if jerr == nil {
 		// The journal is the record of what was sent: fold it in once more, so that nothing
@@ -238,7 +240,8 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 		g.log.Warn("the journal is kept beside the lockfile; the next run folds it in again", "error", jerr)
 	}
 	st := svc.client.Stats()
-	av.Done(sum, RunStats{Duration: elapsed, Requests: st.Requests, Throttled: st.Throttled, Retries: st.Retries})
+	av.Done(sum, RunStats{Duration: elapsed, Requests: st.Requests, Throttled: st.Throttled, Retries: st.Retries,
+		JournalWait: sum.JournalWait, Save: time.Since(saveStart)})
 
 	var stopped *reconcile.StoppedError
 	var partial *reconcile.PartialError

@@ -104,7 +104,7 @@ func runCheck(ctx context.Context, g *globals, view checkView, file, lockPath st
 	if err != nil {
 		return err
 	}
-	lock, _, err := readLock(lockPath, lockTarget(m))
+	lock, _, err := readLock(lockPath, m)
 	if err != nil {
 		return err
 	}

@@ -26,10 +26,16 @@ type planFlags struct {
 	manifestSum string // set by load: the hex SHA-256 of the manifest's bytes
 }
 
-func (f *planFlags) register(cmd *cobra.Command) {
+// register adds the shared flags; refresh is --refresh's default (apply reads the live state
+// first unless --refresh=false, plan stays offline unless --refresh).
+func (f *planFlags) register(cmd *cobra.Command, refresh bool) {
 	stringOnceVarP(cmd.Flags(), &f.file, "file", "f", "", "manifest file, - for stdin (then --lockfile is required) (required)")
 	stringOnceVarP(cmd.Flags(), &f.lockfile, "lockfile", "", "", "lockfile path (default: the manifest's path with .lock.json)")
-	cmd.Flags().BoolVar(&f.refresh, "refresh", false, "read the live connections and show drift (needs credentials)")
+	usage := "read the live connections and show drift (needs credentials)"
+	if refresh {
+		usage = "read the live connections first (--refresh=false: compare with the lockfile only)"
+	}
+	cmd.Flags().BoolVar(&f.refresh, "refresh", refresh, usage)
 	cmd.Flags().BoolVar(&f.prune, "prune", false, "delete orphans: recorded connections no longer in the manifest")
 	cmd.Flags().StringArrayVar(&f.only, "only", nil, "only names matching this glob (repeatable)")
 	_ = cmd.MarkFlagRequired("file")
@@ -116,7 +122,7 @@ connection with a managed name that flowsync did not record: never touched).`,
 			if err != nil {
 				return err
 			}
-			lock, _, err := readLock(lockPath, lockTarget(m))
+			lock, _, err := readLock(lockPath, m)
 			if err != nil {
 				return err
 			}
@@ -145,7 +151,7 @@ connection with a managed name that flowsync did not record: never touched).`,
 			return nil
 		},
 	}
-	f.register(cmd)
+	f.register(cmd, false)
 	cmd.Flags().BoolVar(&f.noSecrets, "no-secrets", false, "do not read secret references (secret changes are not shown)")
 	stringOnceVarP(cmd.Flags(), &output, "output", "o", "text", "output format: "+strings.Join(PlanFormats(), ", "))
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(PlanFormats(), cobra.ShellCompDirectiveNoFileComp))
@@ -175,6 +181,13 @@ func plan(ctx context.Context, g *globals, f *planFlags, m *manifest.Manifest, l
 		if observed, err = observe(ctx, svc.client); err != nil {
 			return nil, err
 		}
+		opts := f.options()
+		opts.APIKey = svc.client.APIKey()
+		cs := reconcile.Plan(want, lock, observed, opts)
+		cs.Manifest = f.file
+		return cs, nil
 	}
-	return reconcile.Plan(want, lock, observed, f.options()), nil
+	cs := reconcile.Plan(want, lock, observed, f.options())
+	cs.Manifest = f.file
+	return cs, nil
 }

@@ -35,9 +35,11 @@ func lockTarget(m *manifest.Manifest) lockfile.Target {
 	return lockfile.Target{OrgID: m.Target.OrgID, Sandbox: m.Target.Sandbox}
 }
 
-// readLock loads the lockfile (a new, empty one when absent) and folds in a leftover journal
-// in memory. It writes nothing; folded reports whether the journal changed anything.
-func readLock(path string, want lockfile.Target) (f *lockfile.File, folded bool, err error) {
+// readLock loads the lockfile of the manifest m (a new, empty one when absent) and folds in a
+// leftover journal in memory. It writes nothing; folded reports whether the journal changed
+// anything.
+func readLock(path string, m *manifest.Manifest) (f *lockfile.File, folded bool, err error) {
+	want := lockTarget(m)
 	if dir := filepath.Dir(path); dir != "" {
 		if st, serr := os.Stat(dir); serr != nil || !st.IsDir() {
 			return nil, false, withHints(ExitError, fmt.Errorf("lockfile %s: directory %s does not exist", path, dir),
@@ -53,9 +55,42 @@ func readLock(path string, want lockfile.Target) (f *lockfile.File, folded bool,
 	}
 	folded, err = lockfile.Fold(f, path)
 	if err != nil {
-		return nil, false, lockErr(fmt.Errorf("journal of %s: %w", path, err))
+		return nil, false, journalErr(err, m.Path, path)
 	}
 	return f, folded, nil
+}
+
+// journalErr says what to do about a journal that cannot be folded into the lockfile at
+// lockPath. Every piece of advice is safe to follow as written: none leads to a connection
+// being created twice or to someone else's being touched.
+func journalErr(err error, manifestPath, lockPath string) error {
+	var me *lockfile.JournalMismatchError
+	var fe *lockfile.FormatError
+	journal := lockPath + ".journal"
+	m, l, j := shellQuote(manifestPath), shellQuote(lockPath), shellQuote(journal)
+	switch {
+	case errors.As(err, &me) && !me.SameTarget():
+		return withHints(ExitError, err,
+			fmt.Sprintf("finish that run first: flowsync apply -f MANIFEST_OF_SANDBOX_%s --lockfile %s (the manifest of org %s sandbox %s); it folds the journal into a lockfile of that target",
+				me.Journal.Target.Sandbox, l, me.Journal.Target.OrgID, me.Journal.Target.Sandbox),
+			fmt.Sprintf("or keep this manifest's state in a lockfile of its own: flowsync apply -f %s --lockfile %s", m, shellQuote(targetLockPath(manifestPath, me.Lockfile.Target))))
+	case errors.As(err, &me):
+		return withHints(ExitError, err,
+			"restore the lockfile this journal belongs to (from version control or a backup) at "+lockPath+", then run apply again to finish that run",
+			fmt.Sprintf("without it: mv %s %s.aside && flowsync import -f %s --by-name, which records each entry whose name matches exactly one live connection (what that run created), then flowsync plan -f %s --refresh before applying", j, j, m, m))
+	case errors.As(err, &fe):
+		return withHints(ExitError, err,
+			"restore the journal from a backup, then run apply again to finish that run",
+			fmt.Sprintf("without it: mv %s %s.aside && flowsync import -f %s --by-name, which records each entry whose name matches exactly one live connection (what that run created), then flowsync plan -f %s --refresh before applying", j, j, m, m))
+	}
+	return lockErr(fmt.Errorf("journal of %s: %w", lockPath, err))
+}
+
+// targetLockPath is a lockfile path for the manifest that names its sandbox:
+// "envs/m.yaml" → "envs/m.dev.lock.json".
+func targetLockPath(manifestPath string, t lockfile.Target) string {
+	ext := filepath.Ext(manifestPath)
+	return manifestPath[:len(manifestPath)-len(ext)] + "." + t.Sandbox + ".lock.json"
 }
 
 // desired resolves the manifest's connections. With noSecrets, references are not read and
@@ -276,8 +311,7 @@ type writer struct {
 // openWriter refuses a bad lockfile before it connects or takes the run lock, then takes the
 // lock and reads the lockfile again under it.
 func openWriter(ctx context.Context, g *globals, m *manifest.Manifest, lockPath string, concurrency int, maxRPS float64) (*writer, error) {
-	target := lockTarget(m)
-	if _, _, err := readLock(lockPath, target); err != nil {
+	if _, _, err := readLock(lockPath, m); err != nil {
 		return nil, err
 	}
 	svc, err := connect(ctx, g, m, lockPath, concurrency, maxRPS)
@@ -289,7 +323,7 @@ func openWriter(ctx context.Context, g *globals, m *manifest.Manifest, lockPath 
 		w.Close()
 		return nil, lockErr(err)
 	}
-	lock, folded, err := readLock(lockPath, target)
+	lock, folded, err := readLock(lockPath, m)
 	if err != nil {
 		w.Close()
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -168,37 +169,44 @@ func textResult(r reconcile.Result, p palette) string {
 		msg := strings.ReplaceAll(strings.TrimSpace(r.Err.Error()), "\n", "; ")
 		// Errors carry their own "update acme-jp: " prefix; the line already says it.
 		msg = strings.TrimPrefix(msg, r.Action.String()+" "+r.Name+": ")
-		return "  " + p.red("x") + " " + name + ": " + r.Action.String() + " failed: " + msg
+		return "  " + p.red("x") + " " + name + ": " + r.Action.String() + " failed: " + msg + unmanagedResult(r)
 	}
 	var what string
 	switch r.Action {
 	case reconcile.Create:
 		switch {
 		case r.Adopted:
-			what = "adopted " + r.ID + " (found by name: an earlier create had succeeded)"
+			what = "adopted " + r.ID + " (an earlier create's outcome was unknown; it passes the ownership rule)"
 		case r.Healed:
-			what = "created " + r.ID + " (an earlier attempt's outcome was unknown: looked up by name first, none found)"
-		case r.Retries412 > 0:
+			what = "created " + r.ID + " (an earlier attempt's outcome was unknown: looked up by name first; no connection passed the ownership rule)"
+		case r.Retries412 > 0 || len(r.Unmanaged) > 0:
 			what = "created " + r.ID
 		default:
 			return ""
 		}
 	case reconcile.Update:
-		if r.Retries412 == 0 {
+		switch {
+		case r.Recreated:
+			what = "deleted outside flowsync: created again as " + r.ID
+		case r.Retries412 > 0:
+			what = "updated"
+		default:
 			return ""
 		}
-		what = "updated"
 	case reconcile.Replace:
 		what = "replaced, now " + r.ID
 	case reconcile.Delete:
 		what = "deleted " + r.ID
+		if r.ID == "" {
+			what = "record dropped (its interrupted create made no connection flowsync can prove is its own: nothing deleted)"
+		}
 	default:
 		return ""
 	}
 	if r.Retries412 > 0 {
 		what += " (" + plural(r.Retries412, "stale etag", "stale etags") + " re-read)"
 	}
-	return "  " + style(r.Action.Symbol()) + " " + name + ": " + what
+	return "  " + style(r.Action.Symbol()) + " " + name + ": " + what + unmanagedResult(r)
 }
 
 type resultTally struct{ created, updated, replaced, deleted, failed, stale, notStarted int }
@@ -220,7 +228,7 @@ func tallyResults(s *reconcile.Summary) resultTally {
 			t.updated++
 		case r.Action == reconcile.Replace:
 			t.replaced++
-		case r.Action == reconcile.Delete:
+		case r.Action == reconcile.Delete && r.ID != "":
 			t.deleted++
 		}
 	}
@@ -270,6 +278,8 @@ type jsonApplyStats struct {
 	Throttled         int64   `json:"throttled"`
 	Retries           int64   `json:"retries"`
 	RequestsPerSecond float64 `json:"requests_per_second"`
+	JournalWaitSecs   float64 `json:"journal_wait_seconds"`
+	SaveSeconds       float64 `json:"save_seconds"`
 }
 
 func (v *jsonApplyView) Started(total int)         { v.progress.start(total) }
@@ -286,6 +296,8 @@ func (v *jsonApplyView) Done(s *reconcile.Summary, stats RunStats) {
 			Throttled:         stats.Throttled,
 			Retries:           stats.Retries,
 			RequestsPerSecond: stats.rate(),
+			JournalWaitSecs:   stats.JournalWait.Seconds(),
+			SaveSeconds:       stats.Save.Seconds(),
 		},
 	}
 	if s != nil {
@@ -307,4 +319,20 @@ func (v *jsonApplyView) Done(s *reconcile.Summary, stats RunStats) {
 		doc.Summary = jsonApplySummary{Created: t.created, Updated: t.updated, Replaced: t.replaced, Deleted: t.deleted, Failed: t.failed, Stale: t.stale}
 	}
 	writeJSON(v.io.Out, doc) //nolint:errcheck // stdout gone: nothing left to tell
+}
+
+// unmanagedResult names the connections an apply looked at and did not touch.
+func unmanagedResult(r reconcile.Result) string {
+	if len(r.Unmanaged) == 0 {
+		return ""
+	}
+	ids := make([]string, 0, len(r.Unmanaged))
+	for id := range r.Unmanaged {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for i, id := range ids {
+		ids[i] = id + " (" + r.Unmanaged[id] + ")"
+	}
+	return "; not touched: " + strings.Join(ids, ", ")
 }

@@ -32,6 +32,7 @@ const (
 	FaultThrottle  = "throttle"
 	FaultRateLimit = "rate-limit"
 	FaultDrop      = "drop"
+	FaultNoID      = "no-id" // a create answered 201 without an id (Options.CreateWithoutID)
 )
 
 func newStats() Stats {
@@ -132,6 +133,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.serveIMS(w, r)
 		return
 	}
+	if s.opts.Control && s.controlHandler(w, r) {
+		return
+	}
 	rec := &recorder{ResponseWriter: w, s: s, method: r.Method}
 	defer func() {
 		if !rec.counted { // nothing written: the client went away, or the handler panicked
@@ -230,8 +234,8 @@ func (s *Server) serveAPI(c *call) {
 	if !s.checkHeaders(c) {
 		return
 	}
-	if s.limiter != nil {
-		res := s.limiter.Reserve()
+	if l := s.limiter.Load(); l != nil {
+		res := l.Reserve()
 		if d := res.Delay(); d > 0 {
 			res.Cancel()
 			s.countFault(FaultRateLimit)
@@ -250,7 +254,7 @@ func (s *Server) serveAPI(c *call) {
 		c.gatewayError(http.StatusTooManyRequests, "429001", "Too many requests")
 		return
 	}
-	if s.chance(s.opts.FailRate) {
+	if s.chance(s.opts.FailRate) || s.takeFailNext(r.Method) {
 		s.countFault(FaultFail)
 		c.serviceError(http.StatusInternalServerError, "1102-500", "Internal Error", "An internal error has occurred. Please try again. If the problem persists, please contact customer support.")
 		return

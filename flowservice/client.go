@@ -179,6 +179,10 @@ func newTransport(concurrency int) *http.Transport {
 // run, so that nothing lingers).
 func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
 
+// APIKey is the x-api-key the client sends: the service records it as a connection's
+// createdClient.
+func (c *Client) APIKey() string { return c.apiKey }
+
 // Create creates a connection. When its outcome is unknown (timeout, reset connection, 5xx
 // after the request was sent) the error is an *UnknownOutcomeError: look the name up before
 // creating again.
@@ -197,7 +201,7 @@ func (c *Client) Create(ctx context.Context, nc NewConnection) (Ref, error) {
 		if err := json.Unmarshal(resp.body, &ref); err != nil {
 			// The service said it created the connection but we cannot tell which one.
 			c.stats.unknownOutcomes.Add(1)
-			return Ref{}, &UnknownOutcomeError{Err: fmt.Errorf("create %s: %d answer is not a connection reference: %v", nc.Name, resp.status, err)}
+			return Ref{}, &UnknownOutcomeError{Status: resp.status, Err: fmt.Errorf("create %s: %d answer is not a connection reference: %v", nc.Name, resp.status, err)}
 		}
 	}
 	if ref.ID == "" {
@@ -205,7 +209,7 @@ func (c *Client) Create(ctx context.Context, nc NewConnection) (Ref, error) {
 	}
 	if ref.ID == "" {
 		c.stats.unknownOutcomes.Add(1)
-		return Ref{}, &UnknownOutcomeError{Err: fmt.Errorf("create %s: %d answer holds no connection id", nc.Name, resp.status)}
+		return Ref{}, &UnknownOutcomeError{Status: resp.status, Err: fmt.Errorf("create %s: %d answer holds no connection id", nc.Name, resp.status)}
 	}
 	return ref, nil
 }

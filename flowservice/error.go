@@ -63,7 +63,12 @@ func IsAuth(err error) bool {
 
 // UnknownOutcomeError wraps the failure of a non-idempotent request (POST) whose outcome is
 // unknown: the request may have been applied (timeout, reset connection, 5xx after sending).
-type UnknownOutcomeError struct{ Err error }
+type UnknownOutcomeError struct {
+	Err error
+	// Status is the 2xx status of an answer that did not say what was done (a create answered
+	// without a connection id); 0 when no usable answer came.
+	Status int
+}
 
 func (e *UnknownOutcomeError) Error() string { return "outcome unknown: " + e.Err.Error() }
 func (e *UnknownOutcomeError) Unwrap() error { return e.Err }

@@ -45,8 +45,8 @@ func Requests(ch *Change) ([]Request, error) {
 		nc := newConnection(ch.Desired)
 		out = append(out, Request{Method: "POST", Create: &nc, LookupFirst: ch.Heal})
 	case Update:
-		if len(ch.Fields) > 0 {
-			ops, err := patchOps(ch.Desired, ch.Prior, ch.Fields)
+		if len(ch.Fields) > 0 || ch.Resend {
+			ops, err := patchOps(ch.Desired, ch.Prior, ch.Fields, ch.Resend)
 			if err != nil {
 				return nil, err
 			}
