@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,6 +67,7 @@ func TestScript(t *testing.T) {
 			"holdlock":   cmdHoldLock,
 			"jsonfile":   cmdJSONFile,
 			"jsonschema": cmdJSONSchema,
+			"once":       cmdOnce,
 			"nocanary":   cmdNoCanary,
 			"planfile":   cmdPlanFile,
 			"size":       cmdSize,
@@ -764,6 +766,43 @@ func cmdNoCanary(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Logf("searched %d files for %d secrets", files, len(args))
 	if len(leaks) > 0 {
 		ts.Fatalf("secrets leaked:\n%s", strings.Join(leaks, "\n"))
+	}
+}
+
+// cmdOnce checks the last command's stderr: exactly one "flowsync: error:" line, no hint line
+// twice, and each PATTERN (a regexp) found on exactly one line: once PATTERN...
+func cmdOnce(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("once does not support !")
+	}
+	lines := strings.Split(ts.ReadFile("stderr"), "\n")
+	errs, hints := 0, map[string]int{}
+	for _, l := range lines {
+		if strings.HasPrefix(l, "flowsync: error: ") {
+			errs++
+		}
+		if strings.HasPrefix(l, "flowsync: hint: ") {
+			hints[l]++
+			if hints[l] > 1 {
+				ts.Fatalf("hint said twice: %s", l)
+			}
+		}
+	}
+	if errs != 1 {
+		ts.Fatalf("%d error lines, want 1", errs)
+	}
+	for _, pat := range args {
+		re, err := regexp.Compile(pat)
+		ts.Check(err)
+		n := 0
+		for _, l := range lines {
+			if re.MatchString(l) {
+				n++
+			}
+		}
+		if n != 1 {
+			ts.Fatalf("%q is on %d lines of stderr, want 1", pat, n)
+		}
 	}
 }
 

@@ -21,43 +21,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/planfile"
 	"github.com/flowsync/flowsync/schema"
 )
 
-// Exit codes of SPEC.md.
-const (
-	ExitOK          = 0
-	ExitError       = 1
-	ExitChanges     = 2
-	ExitApplyFailed = 3
-	ExitLocked      = 4
-	ExitInterrupted = 130
-)
-
 // Version is set at build time with -ldflags "-X github.com/flowsync/flowsync/cli.Version=…".
 var Version = ""
-
-// exitError carries an exit code and hints along with the error to print.
-type exitError struct {
-	code  int
-	err   error // nil: exit with code, print nothing
-	hints []string
-}
-
-func (e *exitError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit %d", e.code)
-	}
-	return e.err.Error()
-}
-func (e *exitError) Unwrap() error { return e.err }
-
-func withHints(code int, err error, hints ...string) error {
-	return &exitError{code: code, err: err, hints: hints}
-}
 
 // globals are the flags every command takes.
 type globals struct {
@@ -65,6 +35,9 @@ type globals struct {
 	logFormat string
 	io        IO
 	log       *slog.Logger
+	// started is set once cobra has parsed the command line and runs flowsync's own code:
+	// an error before that is a usage error.
+	started bool
 }
 
 func (g *globals) env(name string) (string, bool) {
@@ -93,16 +66,20 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 	if err == nil {
 		return ExitOK
 	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.err != nil {
-			PrintError(stdio.Err, ee.err, ee.hints...)
-		}
-		return ee.code
+	if !g.started {
+		err = &usageError{err}
 	}
-	// cobra's own errors: a required flag missing, a bad flag value.
-	PrintError(stdio.Err, err, usageHint(cmd))
-	return ExitError
+	var h *hinted
+	if !g.started && !errors.As(err, &h) {
+		// cobra refused the command line (a required flag missing, flags that exclude each
+		// other): the command's own help says what it takes.
+		err = hint(&usageError{err}, usageHint(cmd))
+	}
+	hints, code := describe(err)
+	if !errors.Is(err, errExitChanges) {
+		PrintError(stdio.Err, err, hints...)
+	}
+	return code
 }
 
 // commandWord is the first argument that is neither a flag nor a global flag's value: the
@@ -149,6 +126,15 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			// cobra checks these after this hook; checked here, their errors are usage errors
+			// that name the command's help.
+			if err := cmd.ValidateRequiredFlags(); err != nil {
+				return usageErr(cmd, err)
+			}
+			if err := cmd.ValidateFlagGroups(); err != nil {
+				return usageErr(cmd, err)
+			}
+			g.started = true
 			if cmd.Flags().Changed("endpoint") {
 				if err := checkEndpoint(g.endpoint); err != nil {
 					return usageErr(cmd, err)
@@ -163,7 +149,7 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
 			}
 			level, err := logLevel(g)
 			if err != nil {
-				return withHints(ExitError, err)
+				return err
 			}
 			switch g.logFormat {
 			case "text":
@@ -261,7 +247,7 @@ beside your manifests and point your editor at it, e.g. with the YAML language s
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if _, err := g.io.Out.Write(schema.JSON); err != nil {
-				return withHints(ExitError, fmt.Errorf("write schema: %w", err))
+				return fmt.Errorf("write schema: %w", err)
 			}
 			return nil
 		},
@@ -339,10 +325,10 @@ func (g *globals) loadManifestSum(path string) (*manifest.Manifest, string, erro
 	}
 	data, err := io.ReadAll(io.LimitReader(g.io.In, maxStdinManifest+1))
 	if err != nil {
-		return nil, "", withHints(ExitError, fmt.Errorf("read manifest from stdin: %w", err))
+		return nil, "", fmt.Errorf("read manifest from stdin: %w", err)
 	}
 	if len(data) > maxStdinManifest {
-		return nil, "", withHints(ExitError, fmt.Errorf("manifest on stdin is larger than %d MiB", maxStdinManifest>>20))
+		return nil, "", fmt.Errorf("manifest on stdin is larger than %d MiB", maxStdinManifest>>20)
 	}
 	m, err := parseManifest(stdinName, data)
 	if err != nil {
@@ -361,7 +347,7 @@ func loadManifest(path string) (*manifest.Manifest, error) {
 func loadManifestSum(path string) (*manifest.Manifest, string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, "", withHints(ExitError, fmt.Errorf("read manifest: %w", err))
+		return nil, "", fmt.Errorf("read manifest: %w", err)
 	}
 	m, err := parseManifest(path, data)
 	if err != nil {
@@ -376,26 +362,9 @@ func parseManifest(path string, data []byte) (*manifest.Manifest, error) {
 	if err != nil {
 		var d manifest.Diagnostics
 		if errors.As(err, &d) {
-			return nil, withHints(ExitError, fmt.Errorf("%s: %d problem(s):\n%w", path, len(d), err),
-				"fix the manifest; nothing was sent or written")
+			return nil, fmt.Errorf("%s: %d problem(s):\n%w", path, len(d), err)
 		}
-		return nil, withHints(ExitError, err)
+		return nil, err
 	}
 	return m, nil
-}
-
-// lockErr turns a lockfile error into a user-facing one with the next step.
-func lockErr(err error) error {
-	var fe *lockfile.FormatError
-	var te *lockfile.TargetError
-	var le *lockfile.LockedError
-	switch {
-	case errors.As(err, &le):
-		return withHints(ExitLocked, err, "wait for the other run to finish; if it died, its OS lock is already released and this error will not repeat")
-	case errors.As(err, &te):
-		return withHints(ExitError, err, "this lockfile belongs to another org or sandbox: point --lockfile at the right one; the file was not changed")
-	case errors.As(err, &fe):
-		return withHints(ExitError, err, "the lockfile was left untouched: restore it from version control or a backup")
-	}
-	return withHints(ExitError, err)
 }

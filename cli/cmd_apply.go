@@ -48,17 +48,17 @@ last line says whether the apply completed, had failures or stopped early.`,
 				return err
 			}
 			if f.file == "-" && !yes {
-				return withHints(ExitError, errors.New("apply -f - reads the manifest from stdin, so it cannot ask for confirmation"),
+				return hint(errors.New("apply -f - reads the manifest from stdin, so it cannot ask for confirmation"),
 					"review the plan first (flowsync plan -f - --lockfile …), then run apply with --yes")
 			}
 			if concurrency < 1 || concurrency > 1024 {
-				return withHints(ExitError, fmt.Errorf("--concurrency %d: must be between 1 and 1024", concurrency))
+				return fmt.Errorf("--concurrency %d: must be between 1 and 1024", concurrency)
 			}
 			if maxRPS < 0 {
-				return withHints(ExitError, fmt.Errorf("--max-rps %g: must not be negative (0 means no cap)", maxRPS))
+				return fmt.Errorf("--max-rps %g: must not be negative (0 means no cap)", maxRPS)
 			}
 			if _, err := NewApplyView(output, g.io); err != nil {
-				return withHints(ExitError, err)
+				return err
 			}
 			if planPath != "" {
 				return applySavedPlan(cmd.Context(), cmd, g, &f, planPath, concurrency, maxRPS, yes, output)
@@ -109,7 +109,7 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 	}
 	view, _ := NewPlanView("text", planIO)
 	if err := view.Plan(cs); err != nil {
-		return withHints(ExitError, err)
+		return err
 	}
 	if !cs.HasChanges() {
 		return nil
@@ -123,7 +123,7 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 
 func saveLock(f *lockfile.File, path string) error {
 	if err := f.Save(path); err != nil {
-		return withHints(ExitError, fmt.Errorf("save lockfile: %w", err),
+		return hint(fmt.Errorf("save lockfile: %w", err),
 			"the journal beside it still holds this run's progress: fix the problem and run apply again")
 	}
 	return nil
@@ -135,16 +135,16 @@ func confirm(g *globals, yes bool) error {
 		return nil
 	}
 	if !g.io.InTTY {
-		return withHints(ExitError, errors.New("apply needs confirmation: stdin is not a terminal"),
+		return hint(errors.New("apply needs confirmation: stdin is not a terminal"),
 			"review the plan above and run again with --yes")
 	}
 	fmt.Fprint(g.io.Err, "\nApply these changes? Only 'yes' will be accepted: ")
 	line, err := bufio.NewReader(g.io.In).ReadString('\n')
 	if err != nil && line == "" {
-		return withHints(ExitError, errors.New("apply cancelled: no answer"))
+		return errors.New("apply cancelled: no answer")
 	}
 	if strings.TrimSpace(line) != "yes" {
-		return withHints(ExitError, errors.New("apply cancelled"), "nothing was changed")
+		return hint(errors.New("apply cancelled"), "nothing was changed")
 	}
 	return nil
 }
@@ -195,7 +195,7 @@ func interrupts(ctx context.Context, g *globals) (soft, hard context.Context, st
 func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.File, lockPath string, cs *reconcile.Changeset, concurrency int, output string, saved bool, stale []reconcile.Result) error {
 	journal, err := lockfile.OpenJournal(lockPath, lockfile.HeaderOf(lock))
 	if err != nil {
-		return withHints(ExitError, err, "check that the lockfile's directory is writable")
+		return hint(err, "check that the lockfile's directory is writable")
 	}
 	soft, hard, stopSignals := interrupts(ctx, g)
 	defer stopSignals()
@@ -244,19 +244,15 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 		JournalWait: sum.JournalWait, Save: time.Since(saveStart)})
 
 	var stopped *reconcile.StoppedError
-	var partial *reconcile.PartialError
 	switch {
 	case applyErr == nil && sum.Stale == 0:
 		return nil
 	case errors.As(applyErr, &stopped):
 		return serviceErr("apply", stopped.Err)
 	case applyErr != nil && soft.Err() != nil:
-		return withHints(ExitInterrupted, errors.New("interrupted: what finished is saved in "+lockPath),
-			"run the same apply again to continue; it picks up where this one stopped")
+		return &interruptedError{lockPath: lockPath}
 	case sum.Stale > 0:
 		return staleErr(sum)
-	case errors.As(applyErr, &partial):
-		return withHints(ExitApplyFailed, applyErr, "every success is saved; fix the failures above and run apply again")
 	}
-	return withHints(ExitError, applyErr)
+	return applyErr
 }

@@ -31,7 +31,7 @@ it accepts any bearer token and API key, and needs the headers Flow Service need
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if err := emulator.ListenAndServe(ctx, opts, listen, g.io.Err); err != nil {
-				return withHints(ExitError, err)
+				return err
 			}
 			return nil
 		},

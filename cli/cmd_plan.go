@@ -45,12 +45,12 @@ func (f *planFlags) register(cmd *cobra.Command, refresh bool) {
 
 func (f *planFlags) check() error {
 	if f.file == "-" && f.lockfile == "" {
-		return withHints(ExitError, errors.New("-f - (manifest on stdin) needs --lockfile: there is no manifest path to put the lockfile beside"),
+		return hint(errors.New("-f - (manifest on stdin) needs --lockfile: there is no manifest path to put the lockfile beside"),
 			"add --lockfile PATH, the lockfile this manifest is applied with")
 	}
 	for _, g := range f.only {
 		if _, err := path.Match(g, ""); err != nil {
-			return withHints(ExitError, fmt.Errorf("--only %q: %w", g, err), "globs use *, ? and [...] as in path.Match")
+			return hint(fmt.Errorf("--only %q: %w", g, err), "globs use *, ? and [...] as in path.Match")
 		}
 	}
 	return nil
@@ -116,7 +116,7 @@ connection with a managed name that flowsync did not record: never touched).`,
 			}
 			view, err := NewPlanView(output, g.io)
 			if err != nil {
-				return withHints(ExitError, err)
+				return err
 			}
 			m, want, lockPath, err := f.load(g)
 			if err != nil {
@@ -140,13 +140,13 @@ connection with a managed name that flowsync did not record: never touched).`,
 				}
 			}
 			if err := view.Plan(cs); err != nil {
-				return withHints(ExitError, err)
+				return err
 			}
 			if out != "" {
 				announceSavedPlan(g, output, out, sum)
 			}
 			if detailed && cs.HasChanges() {
-				return &exitError{code: ExitChanges}
+				return errExitChanges
 			}
 			return nil
 		},

@@ -42,7 +42,7 @@ func readLock(path string, m *manifest.Manifest) (f *lockfile.File, folded bool,
 	want := lockTarget(m)
 	if dir := filepath.Dir(path); dir != "" {
 		if st, serr := os.Stat(dir); serr != nil || !st.IsDir() {
-			return nil, false, withHints(ExitError, fmt.Errorf("lockfile %s: directory %s does not exist", path, dir),
+			return nil, false, hint(fmt.Errorf("lockfile %s: directory %s does not exist", path, dir),
 				"create the directory, or point --lockfile somewhere else")
 		}
 	}
@@ -51,7 +51,7 @@ func readLock(path string, m *manifest.Manifest) (f *lockfile.File, folded bool,
 		f, err = lockfile.New(want)
 	}
 	if err != nil {
-		return nil, false, lockErr(err)
+		return nil, false, err
 	}
 	folded, err = lockfile.Fold(f, path)
 	if err != nil {
@@ -70,20 +70,20 @@ func journalErr(err error, manifestPath, lockPath string) error {
 	m, l, j := shellQuote(manifestPath), shellQuote(lockPath), shellQuote(journal)
 	switch {
 	case errors.As(err, &me) && !me.SameTarget():
-		return withHints(ExitError, err,
+		return hint(err,
 			fmt.Sprintf("finish that run first: flowsync apply -f MANIFEST_OF_SANDBOX_%s --lockfile %s (the manifest of org %s sandbox %s); it folds the journal into a lockfile of that target",
 				me.Journal.Target.Sandbox, l, me.Journal.Target.OrgID, me.Journal.Target.Sandbox),
 			fmt.Sprintf("or keep this manifest's state in a lockfile of its own: flowsync apply -f %s --lockfile %s", m, shellQuote(targetLockPath(manifestPath, me.Lockfile.Target))))
 	case errors.As(err, &me):
-		return withHints(ExitError, err,
+		return hint(err,
 			"restore the lockfile this journal belongs to (from version control or a backup) at "+lockPath+", then run apply again to finish that run",
 			fmt.Sprintf("without it: mv %s %s.aside && flowsync import -f %s --by-name, which records each entry whose name matches exactly one live connection (what that run created), then flowsync plan -f %s --refresh before applying", j, j, m, m))
 	case errors.As(err, &fe):
-		return withHints(ExitError, err,
+		return hint(err,
 			"restore the journal from a backup, then run apply again to finish that run",
 			fmt.Sprintf("without it: mv %s %s.aside && flowsync import -f %s --by-name, which records each entry whose name matches exactly one live connection (what that run created), then flowsync plan -f %s --refresh before applying", j, j, m, m))
 	}
-	return lockErr(fmt.Errorf("journal of %s: %w", lockPath, err))
+	return fmt.Errorf("journal of %s: %w", lockPath, err)
 }
 
 // targetLockPath is a lockfile path for the manifest that names its sandbox:
@@ -113,7 +113,7 @@ func resolveDesired(m *manifest.Manifest, env func(string) (string, bool), noSec
 			if err != nil {
 				var d manifest.Diagnostics
 				if !errors.As(err, &d) {
-					return nil, withHints(ExitError, err)
+					return nil, err
 				}
 				problems = append(problems, d...)
 				continue
@@ -134,7 +134,7 @@ func resolveDesired(m *manifest.Manifest, env func(string) (string, bool), noSec
 		out = append(out, d)
 	}
 	if len(problems) > 0 {
-		return nil, withHints(ExitError, fmt.Errorf("cannot read secret references:\n%s", strings.Join(groupProblems(problems), "\n")),
+		return nil, hint(fmt.Errorf("cannot read secret references:\n%s", strings.Join(groupProblems(problems), "\n")),
 			"set the variables or create the files; or use plan --no-secrets, which does not show secret changes")
 	}
 	return out, nil
@@ -205,7 +205,7 @@ func connect(ctx context.Context, g *globals, m *manifest.Manifest, lockPath str
 		state := filepath.Join(filepath.Dir(lockPath), emulatorStateFile)
 		emu, err := emulator.Start(emulator.Options{StatePath: state}, "127.0.0.1:0")
 		if err != nil {
-			return nil, withHints(ExitError, fmt.Errorf("start the in-process emulator: %w", err))
+			return nil, fmt.Errorf("start the in-process emulator: %w", err)
 		}
 		s.emu = emu
 		cfg.Endpoint = emu.Endpoint
@@ -213,7 +213,7 @@ func connect(ctx context.Context, g *globals, m *manifest.Manifest, lockPath str
 		cfg.Tokens = flowservice.StaticToken("flowsync-emulator")
 	} else {
 		if err := checkEndpoint(g.endpoint); err != nil {
-			return nil, withHints(ExitError, err, "set --endpoint or FLOWSYNC_ENDPOINT to a URL, or leave both unset for "+defaultEndpoint)
+			return nil, hint(err, "set --endpoint or FLOWSYNC_ENDPOINT to a URL, or leave both unset for "+defaultEndpoint)
 		}
 		cfg.Endpoint = g.endpoint
 		if err := credentials(g, &cfg); err != nil {
@@ -223,13 +223,12 @@ func connect(ctx context.Context, g *globals, m *manifest.Manifest, lockPath str
 	c, err := flowservice.New(cfg)
 	if err != nil {
 		_ = s.Close()
-		return nil, withHints(ExitError, err, "use an https:// endpoint, or http:// only on a loopback address")
+		return nil, err
 	}
 	s.client = c
 	if _, err := cfg.Tokens.Token(ctx); err != nil {
 		_ = s.Close()
-		return nil, withHints(ExitError, fmt.Errorf("sign in to Adobe IMS: %w", err),
-			"check FLOWSYNC_CLIENT_ID, FLOWSYNC_CLIENT_SECRET, FLOWSYNC_SCOPES and FLOWSYNC_IMS_URL")
+		return nil, fmt.Errorf("sign in to Adobe IMS: %w", err)
 	}
 	return s, nil
 }
@@ -257,15 +256,15 @@ func credentials(g *globals, cfg *flowservice.Config) error {
 		}
 		cfg.Tokens = flowservice.NewIMSTokenSource(ims)
 	case id != "" || secret != "":
-		return withHints(ExitError, errors.New("incomplete Adobe credentials: FLOWSYNC_CLIENT_ID and FLOWSYNC_CLIENT_SECRET must both be set"),
+		return hint(errors.New("incomplete Adobe credentials: FLOWSYNC_CLIENT_ID and FLOWSYNC_CLIENT_SECRET must both be set"),
 			"set both, or set FLOWSYNC_ACCESS_TOKEN instead")
 	default:
-		return withHints(ExitError, errors.New("no Adobe credentials: this command talks to Flow Service"),
+		return hint(errors.New("no Adobe credentials: this command talks to Flow Service"),
 			"set FLOWSYNC_ACCESS_TOKEN (and FLOWSYNC_API_KEY), or FLOWSYNC_CLIENT_ID and FLOWSYNC_CLIENT_SECRET for OAuth server-to-server",
 			"or try it without an account: --endpoint emulator")
 	}
 	if apiKey == "" {
-		return withHints(ExitError, errors.New("no API key: FLOWSYNC_API_KEY is not set"),
+		return hint(errors.New("no API key: FLOWSYNC_API_KEY is not set"),
 			"set FLOWSYNC_API_KEY to your Developer Console project's client id")
 	}
 	cfg.APIKey = apiKey
@@ -282,21 +281,6 @@ func observe(ctx context.Context, c *flowservice.Client) (*reconcile.Observed, e
 		return nil, serviceErr("read live connections", err)
 	}
 	return &reconcile.Observed{Connections: conns}, nil
-}
-
-// serviceErr adds the next step to a failure of the service.
-func serviceErr(op string, err error) error {
-	err = fmt.Errorf("%s: %w", op, err)
-	var fe *flowservice.Error
-	switch {
-	case flowservice.IsAuth(err):
-		return withHints(ExitError, err, "check FLOWSYNC_ACCESS_TOKEN or FLOWSYNC_CLIENT_ID/FLOWSYNC_CLIENT_SECRET, FLOWSYNC_API_KEY, and the product profile's permissions for this sandbox")
-	case errors.As(err, &fe) && fe.Status >= 500:
-		return withHints(ExitError, err, "the service is failing: try again later")
-	case errors.Is(err, context.Canceled):
-		return withHints(ExitInterrupted, err)
-	}
-	return withHints(ExitError, err, "check --endpoint and your network; nothing was changed")
 }
 
 // writer is what a command that changes the lockfile holds: a connected client, the run lock,
@@ -321,7 +305,7 @@ func openWriter(ctx context.Context, g *globals, m *manifest.Manifest, lockPath 
 	w := &writer{svc: svc, path: lockPath}
 	if w.runLock, err = lockfile.Acquire(lockPath); err != nil {
 		w.Close()
-		return nil, lockErr(err)
+		return nil, err
 	}
 	lock, folded, err := readLock(lockPath, m)
 	if err != nil {
@@ -337,7 +321,7 @@ func openWriter(ctx context.Context, g *globals, m *manifest.Manifest, lockPath 
 		}
 		if err := lockfile.RemoveJournal(lockPath); err != nil {
 			w.Close()
-			return nil, withHints(ExitError, err, "remove the journal by hand once the lockfile is safe")
+			return nil, hint(err, "remove the journal by hand once the lockfile is safe")
 		}
 		g.log.Info("recovered an interrupted run from its journal", "lockfile", lockPath)
 	}

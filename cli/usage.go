@@ -120,12 +120,12 @@ func flagError(cmd *cobra.Command, err error) error {
 		}
 	}
 	hints = append(hints, usageHint(cmd))
-	return withHints(ExitError, err, hints...)
+	return hint(&usageError{err}, hints...)
 }
 
 // usageErr is a usage error of cmd.
 func usageErr(cmd *cobra.Command, err error, hints ...string) error {
-	return withHints(ExitError, err, append(hints, usageHint(cmd))...)
+	return hint(&usageError{err}, append(hints, usageHint(cmd))...)
 }
 
 // noArgs refuses arguments, and names -f when the argument looks like a manifest

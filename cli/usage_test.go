@@ -116,7 +116,8 @@ func TestMissingVariablesOnce(t *testing.T) {
 		t.Fatal("no error for unset variables")
 	}
 	var out bytes.Buffer
-	PrintError(&out, err, err.(*exitError).hints...)
+	hints, _ := describe(err)
+	PrintError(&out, err, hints...)
 	got := out.String()
 	t.Log(got)
 	if n := strings.Count(got, "\n"); n != 5 { // the error, 3 problems, 1 hint
