@@ -181,8 +181,3 @@ func TestConnectionTest(t *testing.T) {
 	}
 }
 
-func TestSessionTokenTTLFlag(t *testing.T) {
-	if err := (&Options{SessionTokenTTL: -time.Second}).check(); err == nil {
-		t.Error("a negative session-token TTL was accepted")
-	}
-}
