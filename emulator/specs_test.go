@@ -180,4 +180,3 @@ func TestConnectionTest(t *testing.T) {
 		t.Errorf("test from another sandbox: %d %s", other.status, other.raw)
 	}
 }
-
