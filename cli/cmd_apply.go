@@ -32,10 +32,24 @@ func newApplyCmd(ctx context.Context, g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "apply (-f MANIFEST | --plan PLANFILE)",
 		Short: "Create, update, replace and (with --prune) delete connections to match the manifest",
-		Args:  cobra.NoArgs,
+		Long: `apply prints the plan (as plan does), asks for confirmation on a terminal (--yes otherwise),
+then sends the changes concurrently and records each success in the lockfile as it happens.
+A failed entry does not stop the others. The result lists every failure in full and the
+successes worth a second look (adopted, healed, replaced, deleted, stale etags re-read); the
+last line says whether the apply completed, had failures or stopped early.`,
+		Example: `  flowsync apply -f connections.yaml
+  flowsync apply -f connections.yaml --yes --refresh          # in a pipeline: correct drift too
+  flowsync apply -f connections.yaml --prune                  # also delete orphans
+  flowsync apply --plan reviewed.plan.json --yes             # exactly what plan --out saved
+  flowsync apply -f examples/quickstart.yaml --endpoint emulator --yes`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := f.check(); err != nil {
 				return err
+			}
+			if f.file == "-" && !yes {
+				return hint(errors.New("apply -f - reads the manifest from stdin, so it cannot ask for confirmation"),
+					"review the plan first (flowsync plan -f - --lockfile …), then run apply with --yes")
 			}
 			if concurrency < 1 || concurrency > 1024 {
 				return fmt.Errorf("--concurrency %d: must be between 1 and 1024", concurrency)
@@ -56,12 +70,19 @@ func newApplyCmd(ctx context.Context, g *globals) *cobra.Command {
 	cmd.Flags().IntVar(&concurrency, "concurrency", 8, "requests in flight at once")
 	cmd.Flags().Float64Var(&maxRPS, "max-rps", 0, "hard cap on requests per second (0: none; flowsync still slows down when throttled)")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking (required when not on a terminal)")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "result format: "+strings.Join(ApplyFormats(), ", ")+" (with json, the plan is shown on stderr)")
-	cmd.Flags().StringVar(&planPath, "plan", "", "apply exactly the changes of this saved plan (plan --out); stale ones are refused")
+	stringOnceVarP(cmd.Flags(), &output, "output", "o", "text", "result format: "+strings.Join(ApplyFormats(), ", ")+" (with json, the plan is shown on stderr)")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(ApplyFormats(), cobra.ShellCompDirectiveNoFileComp))
+	stringOnceVarP(cmd.Flags(), &planPath, "plan", "", "", "apply exactly the changes of this saved plan (plan --out); stale ones are refused")
+	_ = cmd.MarkFlagFilename("plan", "json")
 	// -f is required unless --plan names the manifest.
-	cmd.Flags().Lookup("file").Usage = "manifest file (required unless --plan names it)"
+	cmd.Flags().Lookup("file").Usage = "manifest file, - for stdin (then --lockfile is required) (required unless --plan names it)"
 	_ = cmd.Flags().SetAnnotation("file", cobra.BashCompOneRequiredFlag, []string{"false"})
 	cmd.MarkFlagsOneRequired("file", "plan")
+	setFooter(cmd, helpFooter{
+		exit: []string{exitLineOK + " (nothing to do included)", exitLineError,
+			"3    at least one entry failed, or (with --plan) was stale; every success is saved", exitLineLocked, exitLineInterrupt},
+		env: append(append(append([]string{}, envGlobal...), envReferences), envCredentials...),
+	})
 	return cmd
 }
 

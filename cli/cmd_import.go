@@ -26,7 +26,13 @@ flowsync manages it instead of creating a new one. flowsync cannot read a connec
 so the next apply sends them again. A name already recorded with another connection is kept
 unless --force. --by-name records every unrecorded entry whose name matches exactly one live
 S3 connection, and exits 1 when a name matched several.`,
+		Example: `  flowsync import -f connections.yaml acme-eu 7c1e9a4b-2f3d-4c5e-8a6b-1d2e3f4a5b6c
+  flowsync import -f connections.yaml --by-name`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if file == "-" && lockPathFlag == "" {
+				return hint(errors.New("-f - (manifest on stdin) needs --lockfile: there is no manifest path to put the lockfile beside"),
+					"add --lockfile PATH, the lockfile this manifest is applied with")
+			}
 			switch {
 			case byName && len(args) != 0:
 				return errors.New("import takes either NAME ID or --by-name, not both")
@@ -36,7 +42,7 @@ S3 connection, and exits 1 when a name matched several.`,
 				return hint(fmt.Errorf("import needs NAME and ID (got %d arguments), or --by-name", len(args)),
 					"flowsync import -f MANIFEST NAME ID")
 			}
-			m, err := loadManifest(file)
+			m, err := g.loadManifest(file)
 			if err != nil {
 				return err
 			}
@@ -69,11 +75,16 @@ S3 connection, and exits 1 when a name matched several.`,
 			return importOne(cmd, g, w, m, d, args[1], force)
 		},
 	}
-	cmd.Flags().StringVarP(&file, "file", "f", "", "manifest file (required)")
-	cmd.Flags().StringVar(&lockPathFlag, "lockfile", "", "lockfile path (default: the manifest's path with .lock.json)")
+	stringOnceVarP(cmd.Flags(), &file, "file", "f", "", "manifest file, - for stdin (then --lockfile is required) (required)")
+	stringOnceVarP(cmd.Flags(), &lockPathFlag, "lockfile", "", "", "lockfile path (default: the manifest's path with .lock.json)")
 	cmd.Flags().BoolVar(&byName, "by-name", false, "import every unrecorded entry whose name matches exactly one live S3 connection")
 	cmd.Flags().BoolVar(&force, "force", false, "replace the connection a name already records (the old one is then neither patched nor deleted)")
 	_ = cmd.MarkFlagRequired("file")
+	_ = cmd.MarkFlagFilename("file", "yaml", "yml")
+	setFooter(cmd, helpFooter{
+		exit: []string{exitLineOK, exitLineError + "; --by-name: an ambiguous name", exitLineLocked},
+		env:  append(append([]string{}, envGlobal...), envCredentials...),
+	})
 	return cmd
 }
 

@@ -108,7 +108,7 @@ func staleErr(sum *reconcile.Summary) error {
 	if sum.Failed > 0 {
 		msg += "; " + plural(sum.Failed, "change", "changes") + " failed"
 	}
-	return &staleError{msg: msg}
+	return &staleError{msg: msg, nothingSent: len(sum.Results) == sum.Stale}
 }
 
 // applySavedPlan is apply --plan: it sends exactly the changes of the plan file at planPath
@@ -201,12 +201,15 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 			return err
 		}
 	}
-	if len(stale) > 0 {
+	if len(stale) > 0 && len(cs.Changes) > 0 {
+		// Before the confirmation: what will not be sent. (With nothing left to send, the
+		// results below say it once.)
 		fmt.Fprintf(planIO.Out, "\n%s not be applied (stale: planned against something that moved):\n", plural(len(stale), "change will", "changes will"))
 		p := palette{on: planIO.Color}
 		for _, r := range stale {
 			fmt.Fprintln(planIO.Out, textResult(r, p))
 		}
+		fmt.Fprintln(planIO.Out) // the results follow: every change, the stale ones again
 	}
 	switch {
 	case len(cs.Changes) == 0 && len(stale) == 0:

@@ -100,8 +100,11 @@ func advice(err error) []string {
 	case errors.As(err, &service):
 		return serviceAdvice(service.err)
 	case errors.As(err, &stale):
-		return []string{"every other change is saved; what moved is listed above",
-			"review the stale changes as they now stand: run flowsync plan --out again and apply that plan"}
+		done := "every other change is saved; what moved is listed above"
+		if stale.nothingSent {
+			done = "nothing was sent; what moved is listed above"
+		}
+		return []string{done, "review the stale changes as they now stand: run flowsync plan --out again and apply that plan"}
 	case errors.As(err, &partial):
 		return []string{"every success is saved; fix the failures above and run apply again"}
 	}
@@ -190,7 +193,10 @@ func (e *interruptedError) Error() string {
 }
 
 // staleError ends an apply --plan that refused planned changes which no longer hold.
-type staleError struct{ msg string }
+type staleError struct {
+	msg         string
+	nothingSent bool // every planned change was stale
+}
 
 func (e *staleError) Error() string { return e.msg }
 

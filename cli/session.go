@@ -97,7 +97,7 @@ func targetLockPath(manifestPath string, t lockfile.Target) string {
 // their values are marked unknown.
 func resolveDesired(m *manifest.Manifest, env func(string) (string, bool), noSecrets bool) ([]reconcile.Desired, error) {
 	out := make([]reconcile.Desired, 0, len(m.Connections))
-	var errs []string
+	var problems manifest.Diagnostics
 	for _, c := range m.Connections {
 		d := reconcile.Desired{
 			Name:        c.Name,
@@ -111,7 +111,11 @@ func resolveDesired(m *manifest.Manifest, env func(string) (string, bool), noSec
 			var err error
 			values, err = m.Resolve(c, env)
 			if err != nil {
-				errs = append(errs, err.Error())
+				var d manifest.Diagnostics
+				if !errors.As(err, &d) {
+					return nil, err
+				}
+				problems = append(problems, d...)
 				continue
 			}
 		}
@@ -129,11 +133,43 @@ func resolveDesired(m *manifest.Manifest, env func(string) (string, bool), noSec
 		}
 		out = append(out, d)
 	}
-	if len(errs) > 0 {
-		return nil, hint(fmt.Errorf("cannot read secret references:\n%s", strings.Join(errs, "\n")),
+	if len(problems) > 0 {
+		return nil, hint(fmt.Errorf("cannot read secret references:\n%s", strings.Join(groupProblems(problems), "\n")),
 			"set the variables or create the files; or use plan --no-secrets, which does not show secret changes")
 	}
 	return out, nil
+}
+
+// groupProblems says each unreadable reference once: an unset variable that 500 entries use
+// (through the defaults, or each on its own line) is one line with the count and the first
+// place, not 500 lines. The message names the variable or file, never a value.
+func groupProblems(ds manifest.Diagnostics) []string {
+	type group struct {
+		first manifest.Diagnostic
+		n     int
+	}
+	var order []string
+	groups := map[string]*group{}
+	for _, d := range ds {
+		g, ok := groups[d.Message]
+		if !ok {
+			g = &group{first: d}
+			groups[d.Message] = g
+			order = append(order, d.Message)
+		}
+		g.n++
+	}
+	lines := make([]string, 0, len(order))
+	for _, msg := range order {
+		g := groups[msg]
+		if g.n == 1 {
+			lines = append(lines, g.first.Error())
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("%s:%d:%d: %s: used by %s entries, the first %s",
+			g.first.File, g.first.Pos.Line, g.first.Pos.Col, msg, thousands(g.n), g.first.Path))
+	}
+	return lines
 }
 
 // service is a connected client and what must be closed after use.
@@ -176,6 +212,9 @@ func connect(ctx context.Context, g *globals, m *manifest.Manifest, lockPath str
 		cfg.APIKey = "flowsync-emulator"
 		cfg.Tokens = flowservice.StaticToken("flowsync-emulator")
 	} else {
+		if err := checkEndpoint(g.endpoint); err != nil {
+			return nil, hint(err, "set --endpoint or FLOWSYNC_ENDPOINT to a URL, or leave both unset for "+defaultEndpoint)
+		}
 		cfg.Endpoint = g.endpoint
 		if err := credentials(g, &cfg); err != nil {
 			return nil, err
@@ -242,13 +281,6 @@ func observe(ctx context.Context, c *flowservice.Client) (*reconcile.Observed, e
 		return nil, serviceErr("read live connections", err)
 	}
 	return &reconcile.Observed{Connections: conns}, nil
-}
-
-func versionString() string {
-	if Version != "" {
-		return Version
-	}
-	return "dev"
 }
 
 // writer is what a command that changes the lockfile holds: a connected client, the run lock,
