@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/reconcile"
 )
@@ -39,8 +40,8 @@ func newApplyCmd(ctx context.Context, g *globals) *cobra.Command {
 			if concurrency < 1 || concurrency > 1024 {
 				return withHints(ExitError, fmt.Errorf("--concurrency %d: must be between 1 and 1024", concurrency))
 			}
-			if maxRPS < 0 {
-				return withHints(ExitError, fmt.Errorf("--max-rps %g: must not be negative (0 means no cap)", maxRPS))
+			if err := flowservice.CheckMaxRPS(maxRPS); err != nil {
+				return withHints(ExitError, fmt.Errorf("--max-rps: %w", err))
 			}
 			if _, err := NewApplyView(output, g.io); err != nil {
 				return withHints(ExitError, err)
@@ -109,7 +110,7 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 		Concurrency: concurrency,
 		Journal:     journal,
 		OnResult:    av.Result,
-		Requests:    hard,
+		Requests:    flowservice.StopWaitsOn(hard, soft), // the first Ctrl-C ends retry waits
 	})
 	elapsed := time.Since(start)
 	jerr := journal.Close()

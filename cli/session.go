@@ -173,7 +173,7 @@ func credentials(g *globals, cfg *flowservice.Config) error {
 	case token != "":
 		cfg.Tokens = flowservice.StaticToken(token)
 	case id != "" && secret != "":
-		ims := flowservice.IMSConfig{URL: flowservice.DefaultIMSURL, ClientID: id, ClientSecret: secret, Scopes: flowservice.DefaultScopes}
+		ims := flowservice.IMSConfig{URL: flowservice.DefaultIMSURL, ClientID: id, ClientSecret: secret, Scopes: flowservice.DefaultScopes, Logger: g.log}
 		if v, ok := g.env("FLOWSYNC_IMS_URL"); ok && v != "" {
 			ims.URL = v
 		}
@@ -213,7 +213,13 @@ func observe(ctx context.Context, c *flowservice.Client) (*reconcile.Observed, e
 func serviceErr(op string, err error) error {
 	err = fmt.Errorf("%s: %w", op, err)
 	var fe *flowservice.Error
+	var re *flowservice.RedirectError
+	var wt *flowservice.WaitTooLongError
 	switch {
+	case errors.As(err, &re):
+		return withHints(ExitError, err, "nothing was sent to "+re.To+"; if that address is the real service, set --endpoint (or FLOWSYNC_IMS_URL) to it")
+	case errors.As(err, &wt):
+		return withHints(ExitError, err, "the service is throttling this client: run again later; what finished is saved")
 	case flowservice.IsAuth(err):
 		return withHints(ExitError, err, "check FLOWSYNC_ACCESS_TOKEN or FLOWSYNC_CLIENT_ID/FLOWSYNC_CLIENT_SECRET, FLOWSYNC_API_KEY, and the product profile's permissions for this sandbox")
 	case errors.As(err, &fe) && fe.Status >= 500:
