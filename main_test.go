@@ -54,10 +54,12 @@ func TestScript(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup:               setupScript,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"badsvc":   cmdBadService,
 			"emu":      cmdEmu,
 			"gen":      cmdGen,
 			"holdlock": cmdHoldLock,
 			"jsonfile": cmdJSONFile,
+			"mkfifo":   cmdMkfifo,
 			"nocanary": cmdNoCanary,
 			"size":     cmdSize,
 			"status":   cmdStatus,

@@ -219,7 +219,7 @@ func serviceErr(op string, err error) error {
 	case errors.As(err, &re):
 		return withHints(ExitError, err, "nothing was sent to "+re.To+"; if that address is the real service, set --endpoint (or FLOWSYNC_IMS_URL) to it")
 	case errors.As(err, &wt):
-		return withHints(ExitError, err, "the service is throttling this client: run again later; what finished is saved")
+		return withHints(ExitError, err, "the service is throttling this client: try again later")
 	case flowservice.IsAuth(err):
 		return withHints(ExitError, err, "check FLOWSYNC_ACCESS_TOKEN or FLOWSYNC_CLIENT_ID/FLOWSYNC_CLIENT_SECRET, FLOWSYNC_API_KEY, and the product profile's permissions for this sandbox")
 	case errors.As(err, &fe) && fe.Status >= 500:

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptrace"
 	"strconv"
@@ -250,9 +251,9 @@ func textSnippet(contentType string, body []byte) string {
 	return s
 }
 
-// maxRetryAfter is where parseRetryAfter stops counting (no overflow); anything over MaxWait
-// is refused by the policy anyway.
-const maxRetryAfter = 1000 * 24 * time.Hour
+// maxRetryAfter is where parseRetryAfter stops counting (about 292 years: no overflow);
+// anything over MaxWait is refused by the policy anyway.
+const maxRetryAfter = time.Duration(math.MaxInt64)
 
 // parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP-date. 0 when absent,
 // unparsable or past; at most maxRetryAfter.
@@ -266,7 +267,7 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		if secs <= 0 {
 			return 0
 		}
-		d = time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second
+		d = time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second // no overflow
 	} else if strings.Trim(v, "0123456789") == "" {
 		d = maxRetryAfter // digits beyond int64
 	} else if t, err := http.ParseTime(v); err == nil {

@@ -39,10 +39,16 @@ type Server struct {
 // New starts a plain-http server on 127.0.0.1 answering with h (Sink when nil); it is closed
 // when the test ends.
 func New(t testing.TB, h http.Handler) *Server {
+	s := Start(h)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start is New for callers without a testing.TB (testscript commands): close it when done.
+func Start(h http.Handler) *Server {
 	s := &Server{}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.Handle(h)
-	t.Cleanup(s.Close)
 	return s
 }
 
@@ -100,7 +106,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 // Sink answers 200 with an empty list to everything: a server that should never be reached.
 func Sink() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, map[string]any{"items": []any{}}) }
+	return func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"items": []any{}})
+	}
 }
 
 // Redirect answers every request with status (301, 302, 303, 307, 308) to base followed by
