@@ -26,6 +26,7 @@ import (
 	"github.com/flowsync/flowsync/emulator"
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 // The org and sandbox of every manifest the scripts use; the emu commands look there.
@@ -253,7 +254,7 @@ func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 			Name:           args[0],
 			Description:    "created outside flowsync",
 			Auth:           flowservice.Auth{SpecName: "IAMRole Based", Params: map[string]string{"bucketName": args[1]}},
-			ConnectionSpec: flowservice.Spec{ID: flowservice.S3SpecID, Version: flowservice.S3SpecVersion},
+			ConnectionSpec: s3source.ConnectionSpec(),
 		})
 		fmt.Fprintln(ts.Stdout(), id)
 	case "inuse":

@@ -53,6 +53,7 @@ import (
 
 	"github.com/flowsync/flowsync/emulator"
 	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 const (
@@ -592,7 +593,7 @@ func (b *bench) tutorialScenario(n int) ([]row, error) {
 				"serviceUrl": "https://s3.us-east-1.amazonaws.com/",
 				"bucketName": fmt.Sprintf("tutorial-bucket-%06d", i), "folderPath": fmt.Sprintf("events/%06d", i),
 			}},
-			ConnectionSpec: flowservice.Spec{ID: flowservice.S3SpecID, Version: flowservice.S3SpecVersion},
+			ConnectionSpec: s3source.ConnectionSpec(),
 		})
 		cmd := exec.Command(curl, "-sS", "-f", "-o", "/dev/null", "-X", "POST", e.endpoint+"/connections",
 			"-H", "Authorization: Bearer "+token,

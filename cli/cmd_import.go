@@ -12,6 +12,7 @@ import (
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 func newImportCmd(g *globals) *cobra.Command {
@@ -87,7 +88,7 @@ func importOne(cmd *cobra.Command, g *globals, c *flowservice.Client, entry *man
 		}
 		return serviceErr("import "+entry.Name, err)
 	}
-	if conn.ConnectionSpec.ID != flowservice.S3SpecID {
+	if conn.ConnectionSpec.ID != s3source.SpecID {
 		return withHints(ExitError, fmt.Errorf("import %s: connection %s is not an Amazon S3 connection (spec %s)", entry.Name, id, conn.ConnectionSpec.ID))
 	}
 	if prev := lock.Connections[entry.Name]; prev != nil && prev.ID != "" && prev.ID != id {
@@ -159,10 +160,10 @@ func importedEntry(c *flowservice.Connection, m *manifest.Connection, salt strin
 		ETag:           c.ETag,
 		Description:    c.Description,
 		SpecName:       c.Auth.SpecName,
-		ConnectionSpec: lockfile.Spec{ID: c.ConnectionSpec.ID, Version: c.ConnectionSpec.Version},
+		ConnectionSpec: c.ConnectionSpec,
 	}
 	for k, v := range c.Auth.Params {
-		if flowservice.SecretParams[k] {
+		if s3source.Secret(k) {
 			continue
 		}
 		if v2, ok := m.Params[k]; ok && v2.Sensitive() {

@@ -51,6 +51,19 @@ func (f *planFlags) load(g *globals) (m *manifest.Manifest, want []reconcile.Des
 	if m, err = loadManifest(f.file); err != nil {
 		return nil, nil, "", err
 	}
+	if len(f.only) > 0 {
+		matched := 0
+		for _, c := range m.Connections {
+			for _, glob := range f.only {
+				if ok, _ := path.Match(glob, c.Name); ok {
+					matched++
+					break
+				}
+			}
+		}
+		fmt.Fprintf(g.io.Err, "flowsync: note: --only %s is in effect: %s of %s manifest entries match; changes to the others are neither shown nor made\n",
+			strings.Join(f.only, " --only "), thousands(matched), thousands(len(m.Connections)))
+	}
 	if want, err = resolveDesired(m, g.env, f.noSecrets); err != nil {
 		return nil, nil, "", err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/reconcile"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 const (
@@ -66,7 +67,7 @@ func resolveDesired(m *manifest.Manifest, env func(string) (string, bool), noSec
 		d := reconcile.Desired{
 			Name:        c.Name,
 			Description: c.Description,
-			Spec:        flowservice.Spec{ID: c.ConnectionSpec.ID, Version: c.ConnectionSpec.Version},
+			Spec:        c.ConnectionSpec,
 			SpecName:    c.SpecName,
 			Params:      make(map[string]reconcile.Param, len(c.Params)),
 		}
@@ -200,7 +201,7 @@ func credentials(g *globals, cfg *flowservice.Config) error {
 // observe reads every live connection of the S3 spec: list pages, not one GET per entry.
 func observe(ctx context.Context, c *flowservice.Client) (*reconcile.Observed, error) {
 	conns, err := c.List(ctx, flowservice.ListOptions{
-		Filters: []string{"connectionSpec.id==" + flowservice.S3SpecID},
+		Filters: []string{"connectionSpec.id==" + s3source.SpecID},
 		Limit:   100,
 	})
 	if err != nil {

@@ -133,8 +133,8 @@ func (c planCounts) shown() int { return c.Create + c.Update + c.Replace + c.Del
 // returns "".
 func reasonText(ch *reconcile.Change) string {
 	switch {
-	case ch.Reason == reconcile.ReasonMissing && ch.Action == reconcile.Create && ch.Prior != nil && ch.Prior.ID != "":
-		return "deleted outside flowsync: will be created again"
+	case ch.Reason == reconcile.ReasonMissing && (ch.Heal || ch.Prior != nil && ch.Prior.ID != ""):
+		return "" // reconcile's note says what happened, with the id: saying it twice is noise
 	case ch.Reason == reconcile.ReasonMissing:
 		return "not found on the service: will be created"
 	case ch.Reason == reconcile.ReasonDrift && ch.Action == reconcile.Replace:
@@ -144,9 +144,6 @@ func reasonText(ch *reconcile.Change) string {
 	}
 	return ""
 }
-
-// healText explains a create that first looks its name up.
-const healText = "an earlier create's outcome is unknown: the name is looked up first and adopted if found"
 
 // plural returns "1 thing" or "2 things".
 func plural(n int, one, many string) string {

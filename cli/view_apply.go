@@ -31,6 +31,8 @@ type progress struct {
 	total, done, failed int
 	last                time.Time // when the plain line was last printed (or the run started)
 	printed             bool      // a plain line has been printed
+	shownDone           int       // done when the last plain line was printed
+	shownFailed         int       // failed when the last plain line was printed
 }
 
 func newProgress(io IO) *progress {
@@ -83,13 +85,14 @@ func (p *progress) finish() {
 		p.bar = nil
 		return
 	}
-	if p.printed {
-		p.line()
+	if p.printed && (p.done != p.shownDone || p.failed != p.shownFailed) {
+		p.line() // the final count, unless the last line already said it
 	}
 }
 
 func (p *progress) line() {
 	p.printed = true
+	p.shownDone, p.shownFailed = p.done, p.failed
 	if p.log != nil {
 		p.log.Info("apply progress", "done", p.done, "total", p.total, "failed", p.failed)
 		return
@@ -97,8 +100,11 @@ func (p *progress) line() {
 	fmt.Fprintf(p.w, "apply: %d/%d done, %d failed\n", p.done, p.total, p.failed)
 }
 
-// textApplyView shows progress on stderr while the apply runs, then every result in plan
-// order and a summary line on stdout.
+// textApplyView shows progress on stderr while the apply runs, then, on stdout, a compact
+// result: every failure in full, the successes worth a second look (adopted, healed, stale
+// etags re-read, replaced, deleted) one per line, plain creates and updates only counted
+// (the plan above listed them; the lockfile holds their ids), and one headline that says
+// whether the run completed, had failures or stopped early.
 type textApplyView struct {
 	io       IO
 	progress *progress
@@ -120,12 +126,20 @@ func (v *textApplyView) Done(s *reconcile.Summary, stats RunStats) {
 		}
 	}
 	t := tallyResults(s)
-	fmt.Fprintf(&b, "Apply complete: %s created, %s updated, %s replaced, %s deleted, %s failed. ",
+	switch {
+	case t.notStarted > 0:
+		b.WriteString(p.red("Apply stopped early") + ": ")
+	case t.failed > 0:
+		b.WriteString(p.red("Apply finished with failures") + ": ")
+	default:
+		b.WriteString(p.green("Apply complete") + ": ")
+	}
+	fmt.Fprintf(&b, "%s created, %s updated, %s replaced, %s deleted, %s failed",
 		thousands(t.created), thousands(t.updated), thousands(t.replaced), thousands(t.deleted), thousands(t.failed))
 	if t.notStarted > 0 {
-		fmt.Fprintf(&b, "%s not started. ", thousands(t.notStarted))
+		fmt.Fprintf(&b, ", %s not started", thousands(t.notStarted))
 	}
-	fmt.Fprintf(&b, "%s requests, ", thousands(int(stats.Requests)))
+	fmt.Fprintf(&b, ". %s, ", plural(int(stats.Requests), "request", "requests"))
 	if stats.Retries > 0 {
 		fmt.Fprintf(&b, "%s retried, ", thousands(int(stats.Retries)))
 	}
@@ -133,11 +147,13 @@ func (v *textApplyView) Done(s *reconcile.Summary, stats RunStats) {
 	io.WriteString(v.io.Out, b.String()) //nolint:errcheck // stdout gone: nothing left to tell
 }
 
+// textResult is the line of one result, or "" for a plain success or a change not started
+// (both counted in the headline).
 func textResult(r reconcile.Result, p palette) string {
 	style := actionStyle(p, r.Action)
 	name := p.bold(r.Name)
 	if errors.Is(r.Err, reconcile.ErrNotStarted) {
-		return "" // counted in the summary line
+		return ""
 	}
 	if r.Err != nil {
 		msg := strings.ReplaceAll(strings.TrimSpace(r.Err.Error()), "\n", "; ")
@@ -153,10 +169,15 @@ func textResult(r reconcile.Result, p palette) string {
 			what = "adopted " + r.ID + " (found by name: an earlier create had succeeded)"
 		case r.Healed:
 			what = "created " + r.ID + " (an earlier attempt's outcome was unknown: looked up by name first, none found)"
-		default:
+		case r.Retries412 > 0:
 			what = "created " + r.ID
+		default:
+			return ""
 		}
 	case reconcile.Update:
+		if r.Retries412 == 0 {
+			return ""
+		}
 		what = "updated"
 	case reconcile.Replace:
 		what = "replaced, now " + r.ID

@@ -89,7 +89,7 @@ func (v *jsonPlanView) Plan(cs *reconcile.Changeset) error {
 				if ch.Action != reconcile.Create {
 					jf.Before = &f.Before
 				}
-				if ch.Action != reconcile.Delete && ch.Action != reconcile.Orphan {
+				if ch.Action != reconcile.Delete && ch.Action != reconcile.Orphan && !f.Removed {
 					jf.After = &f.After
 				}
 			}

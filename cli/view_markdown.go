@@ -184,9 +184,6 @@ func mdChange(ch *reconcile.Change) string {
 	if r := reasonText(ch); r != "" {
 		b.WriteString("  - " + r + "\n")
 	}
-	if ch.Heal {
-		b.WriteString("  - " + healText + "\n")
-	}
 	for _, n := range ch.Notes {
 		b.WriteString("  - " + mdEscape(n) + "\n")
 	}
@@ -204,7 +201,7 @@ func mdChange(ch *reconcile.Change) string {
 				b.WriteString("  ! " + f.Path + ": (sensitive value changed)" + drift + "\n")
 			case ch.Action == reconcile.Create:
 				b.WriteString("  + " + f.Path + ": " + mdValue(f.After) + "\n")
-			case ch.Action == reconcile.Delete || ch.Action == reconcile.Orphan:
+			case ch.Action == reconcile.Delete || ch.Action == reconcile.Orphan || f.Removed:
 				b.WriteString("  - " + f.Path + ": " + mdValue(f.Before) + drift + "\n")
 			default:
 				b.WriteString("  - " + f.Path + ": " + mdValue(f.Before) + drift + "\n")

@@ -57,12 +57,14 @@ func sampleChangeset() *reconcile.Changeset {
 			{
 				Name: "acme-br", Action: reconcile.Create, Reason: reconcile.ReasonMissing,
 				Fields:  []reconcile.FieldChange{{Path: "auth.params.bucketName", After: "acme-br-landing"}},
+				Notes:   []string{"deleted outside flowsync (was 0f6b2d1e-5a4c-4e1b-9d3a-7c2e8f1a0b9c): it will be created again"},
 				Desired: desired("acme-br", nil),
 				Prior:   &lockfile.Entry{ID: "0f6b2d1e-5a4c-4e1b-9d3a-7c2e8f1a0b9c"},
 			},
 			{
-				Name: "acme-ca", Action: reconcile.Create, Reason: reconcile.ReasonManifest, Heal: true,
+				Name: "acme-ca", Action: reconcile.Create, Reason: reconcile.ReasonMissing, Heal: true,
 				Fields:  []reconcile.FieldChange{{Path: "auth.params.bucketName", After: "acme-ca-landing"}},
+				Notes:   []string{"an earlier create was interrupted before its outcome was known: flowsync looks the name up before creating again"},
 				Desired: desired("acme-ca", nil),
 			},
 			{
@@ -81,6 +83,7 @@ func sampleChangeset() *reconcile.Changeset {
 				ID: "3b4c5d6e-7f80-4912-a3b4-c5d6e7f80912",
 				Fields: []reconcile.FieldChange{
 					{Path: "description", Before: "edited in the UI", After: "ACME Japan", Drift: true},
+					{Path: "auth.params.folderPath", Before: "oops", Removed: true},
 				},
 				Desired: desired("acme-jp", nil),
 			},
@@ -511,8 +514,9 @@ func runApply(t *testing.T, format string, errTTY bool) (stdout, stderr string) 
 func TestApplyText(t *testing.T) {
 	stdout, stderr := runApply(t, "text", false)
 	checkGolden(t, "apply_text", stdout)
-	// One clock step per result, a line every two seconds, and the final count.
-	want := "apply: 2/6 done, 0 failed\napply: 4/6 done, 1 failed\napply: 6/6 done, 1 failed\napply: 6/6 done, 1 failed\n"
+	// One clock step per result, a line every two seconds; the final count is not repeated
+	// when the last line already said it.
+	want := "apply: 2/6 done, 0 failed\napply: 4/6 done, 1 failed\napply: 6/6 done, 1 failed\n"
 	if diff := cmp.Diff(want, stderr); diff != "" {
 		t.Errorf("progress (-want +got):\n%s", diff)
 	}

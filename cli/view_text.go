@@ -12,8 +12,13 @@ import (
 	"github.com/flowsync/flowsync/reconcile"
 )
 
-// textPlanView renders a plan for a person: one line per change, its fields underneath, then
-// a count line. Colour only when io.Color.
+// textPlanView renders a plan for a person: the count line first, then the changes grouped by
+// action. Within a group, a field change that every change of the group makes (the same
+// connectionSpec on 500 creates, one new default description on 500 updates) is shown once
+// for the group; changes left with nothing of their own are listed by name only; at most
+// maxDetailed changes of a group are shown in full, the rest are counted. Deletes, replaces
+// and orphans are always listed one by one with their ids. A long plan repeats the count line
+// at the end. Colour only when io.Color.
 type textPlanView struct {
 	io IO
 }
@@ -26,37 +31,65 @@ const (
 	diffContext = 24
 	// maxDiffInput bounds the inline diff's work; longer values are shown whole.
 	maxDiffInput = 32 << 10
+	// maxDetailed is how many creates or updates of a plan are shown field by field; the
+	// others are counted (--output json and --only show every one).
+	maxDetailed = 30
+	// maxNameLines bounds a packed list of names.
+	maxNameLines = 6
+	// lineWidth is where a packed list of names wraps.
+	lineWidth = 100
+	// repeatSummaryAfter is the body length (in lines) above which the count line is printed
+	// again at the end, next to apply's question.
+	repeatSummaryAfter = 20
 )
+
+// sectionOrder is the order in which a plan shows its actions (that of the count line).
+var sectionOrder = []reconcile.Action{reconcile.Create, reconcile.Update, reconcile.Replace, reconcile.Delete, reconcile.Orphan}
 
 func (v *textPlanView) Plan(cs *reconcile.Changeset) error {
 	p := palette{on: v.io.Color}
 	w := bufio.NewWriter(v.io.Out)
-	for i := range cs.Changes {
-		ch := &cs.Changes[i]
-		if ch.Action == reconcile.NoOp {
-			continue
+	n := countPlan(cs)
+	if n.shown() == 0 && len(cs.Unmanaged) == 0 {
+		if cs.SecretsUnknown {
+			w.WriteString(noSecretsNote + "\n")
 		}
-		writeTextChange(w, ch, p)
+		w.WriteString("No changes. " + plural(n.Unchanged, "connection", "connections") + " up to date.\n")
+		return w.Flush()
+	}
+	summary := planSummary(n)
+	var body strings.Builder
+	for _, a := range sectionOrder {
+		var group []*reconcile.Change
+		for i := range cs.Changes {
+			if cs.Changes[i].Action == a {
+				group = append(group, &cs.Changes[i])
+			}
+		}
+		writeTextSection(&body, a, group, p)
 	}
 	for _, u := range cs.Unmanaged {
-		w.WriteString(p.yellow("?") + " unmanaged " + p.bold(u.Name) + ": live " + connectionsWord(len(u.IDs)) + " " +
+		body.WriteString(p.yellow("?") + " unmanaged " + p.bold(u.Name) + ": live " + connectionsWord(len(u.IDs)) + " " +
 			strings.Join(u.IDs, ", ") + ` with a managed name — not touched; run "flowsync import" to adopt` + "\n")
 	}
-	n := countPlan(cs)
-	if n.shown() > 0 || len(cs.Unmanaged) > 0 {
-		w.WriteString("\n")
-	}
+	w.WriteString(summary + "\n")
 	if cs.SecretsUnknown {
-		w.WriteString("Note: secret references were not read (--no-secrets): secret changes are not shown.\n")
+		w.WriteString(noSecretsNote + "\n")
 	}
-	if n.shown() == 0 {
-		w.WriteString("No changes. " + plural(n.Unchanged, "connection", "connections") + " up to date.\n")
-	} else {
-		w.WriteString("Plan: " + thousands(n.Create) + " to create, " + thousands(n.Update) + " to update, " +
-			thousands(n.Replace) + " to replace, " + thousands(n.Delete) + " to delete, " +
-			thousands(n.Orphan) + " orphaned (kept), " + thousands(n.Unchanged) + " unchanged.\n")
+	w.WriteString("\n")
+	w.WriteString(body.String())
+	if strings.Count(body.String(), "\n") > repeatSummaryAfter {
+		w.WriteString("\n" + summary + "\n")
 	}
 	return w.Flush()
+}
+
+const noSecretsNote = "Note: secret references were not read (--no-secrets): secret changes are not shown."
+
+func planSummary(n planCounts) string {
+	return "Plan: " + thousands(n.Create) + " to create, " + thousands(n.Update) + " to update, " +
+		thousands(n.Replace) + " to replace, " + thousands(n.Delete) + " to delete, " +
+		thousands(n.Orphan) + " orphaned (kept), " + thousands(n.Unchanged) + " unchanged."
 }
 
 func connectionsWord(n int) string {
@@ -83,33 +116,188 @@ func actionStyle(p palette, a reconcile.Action) func(string) string {
 	return func(s string) string { return s }
 }
 
-func writeTextChange(w *bufio.Writer, ch *reconcile.Change, p palette) {
-	style := actionStyle(p, ch.Action)
-	w.WriteString(style(ch.Action.Symbol() + " " + ch.Action.String()))
-	w.WriteString(" " + p.bold(ch.Name))
-	if ch.ID != "" {
-		w.WriteString(" (" + ch.ID + ")")
+// groupable reports whether changes of a are grouped and counted past maxDetailed. What
+// destroys or is kept by id is always listed one by one.
+func groupable(a reconcile.Action) bool { return a == reconcile.Create || a == reconcile.Update }
+
+// writeTextSection writes the changes of one action.
+func writeTextSection(b *strings.Builder, a reconcile.Action, group []*reconcile.Change, p palette) {
+	if len(group) == 0 {
+		return
 	}
-	if ch.Action == reconcile.Orphan {
-		w.WriteString(" — kept; use --prune to delete")
+	style := actionStyle(p, a)
+	if !groupable(a) {
+		for _, ch := range group {
+			writeTextChange(b, ch, nil, p)
+		}
+		return
 	}
-	w.WriteString("\n")
-	if r := reasonText(ch); r != "" {
-		w.WriteString("    " + p.dim("# "+r) + "\n")
+	shared := sharedFields(group)
+	if len(shared) > 0 {
+		b.WriteString(style(a.Symbol()+" "+a.String()) + " " + thousands(len(group)) + " connections, each with:\n")
+		for _, f := range shared {
+			writeTextField(b, a, f, p)
+		}
 	}
-	if ch.Heal {
-		w.WriteString("    " + p.dim("# "+healText) + "\n")
+	var bare []string // changes left with nothing of their own to show
+	detailed, hidden := 0, 0
+	var hiddenPaths []string
+	seenPath := map[string]bool{}
+	for _, ch := range group {
+		if !hasOwnLines(ch, shared) {
+			bare = append(bare, ch.Name)
+			continue
+		}
+		if detailed >= maxDetailed {
+			hidden++
+			for _, f := range ch.Fields {
+				if !containsField(shared, f) && !seenPath[f.Path] {
+					seenPath[f.Path] = true
+					hiddenPaths = append(hiddenPaths, f.Path)
+				}
+			}
+			continue
+		}
+		detailed++
+		writeTextChange(b, ch, shared, p)
+	}
+	if hidden > 0 {
+		what := ""
+		if len(hiddenPaths) > 0 {
+			what = ", each with its own " + strings.Join(hiddenPaths, ", ")
+		}
+		b.WriteString("    " + p.dim("… and "+thousands(hidden)+" more to "+a.String()+what+
+			" (every change: --output json; fewer: --only GLOB)") + "\n")
+	}
+	if len(bare) > 0 {
+		writeNames(b, style(a.Symbol()+" "+a.String())+" ", bare, p)
+	}
+}
+
+// sharedFields returns the field changes that every change of a group of two or more makes
+// identically, in the order of the first change.
+func sharedFields(group []*reconcile.Change) []reconcile.FieldChange {
+	if len(group) < 2 {
+		return nil
+	}
+	var shared []reconcile.FieldChange
+	for _, f := range group[0].Fields {
+		all := true
+		for _, ch := range group[1:] {
+			if !containsField(ch.Fields, f) {
+				all = false
+				break
+			}
+		}
+		if all {
+			shared = append(shared, f)
+		}
+	}
+	return shared
+}
+
+func containsField(fs []reconcile.FieldChange, f reconcile.FieldChange) bool {
+	for _, g := range fs {
+		if g == f {
+			return true
+		}
+	}
+	return false
+}
+
+// hasOwnLines reports whether ch has anything to show besides its name and the shared fields.
+func hasOwnLines(ch *reconcile.Change, shared []reconcile.FieldChange) bool {
+	if reasonText(ch) != "" || len(ch.Notes) > 0 {
+		return true
 	}
 	for _, f := range ch.Fields {
-		w.WriteString("    " + f.Path + ": " + textFieldValue(ch.Action, f, p))
-		if f.Drift {
-			w.WriteString(" " + p.yellow("(changed outside flowsync)"))
+		if !containsField(shared, f) {
+			return true
 		}
-		w.WriteString("\n")
+	}
+	return false
+}
+
+// writeNames packs names after a prefix, wrapped at lineWidth, at most maxNameLines lines.
+func writeNames(b *strings.Builder, prefix string, names []string, p palette) {
+	const indent = "    "
+	line, lines := prefix, 0
+	lineLen := utf8.RuneCountInString(stripSGR(prefix))
+	for i, name := range names {
+		item := name
+		if i < len(names)-1 {
+			item += ","
+		}
+		if lineLen > len(indent) && lineLen+1+utf8.RuneCountInString(item) > lineWidth && line != prefix {
+			b.WriteString(strings.TrimRight(line, " ") + "\n")
+			lines++
+			if lines == maxNameLines {
+				b.WriteString(indent + p.dim("… and "+thousands(len(names)-i)+" more (every name: --output json)") + "\n")
+				return
+			}
+			line, lineLen = indent, len(indent)
+		}
+		if line != prefix && line != indent {
+			line += " "
+			lineLen++
+		}
+		line += p.bold(name)
+		if i < len(names)-1 {
+			line += ","
+		}
+		lineLen += utf8.RuneCountInString(item)
+	}
+	b.WriteString(line + "\n")
+}
+
+// stripSGR removes ANSI colour codes, to measure what is shown.
+func stripSGR(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0x1b {
+			for i < len(s) && s[i] != 'm' {
+				i++
+			}
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// writeTextChange writes one change: its line, then its reason, fields and notes, leaving out
+// the fields its group shows once.
+func writeTextChange(b *strings.Builder, ch *reconcile.Change, shared []reconcile.FieldChange, p palette) {
+	style := actionStyle(p, ch.Action)
+	b.WriteString(style(ch.Action.Symbol() + " " + ch.Action.String()))
+	b.WriteString(" " + p.bold(ch.Name))
+	if ch.ID != "" {
+		b.WriteString(" (" + ch.ID + ")")
+	}
+	if ch.Action == reconcile.Orphan {
+		b.WriteString(" — kept; use --prune to delete")
+	}
+	b.WriteString("\n")
+	if r := reasonText(ch); r != "" {
+		b.WriteString("    " + p.dim("# "+r) + "\n")
+	}
+	for _, f := range ch.Fields {
+		if containsField(shared, f) {
+			continue
+		}
+		writeTextField(b, ch.Action, f, p)
 	}
 	for _, n := range ch.Notes {
-		w.WriteString("    " + p.dim("# "+n) + "\n")
+		b.WriteString("    " + p.dim("# "+n) + "\n")
 	}
+}
+
+func writeTextField(b *strings.Builder, a reconcile.Action, f reconcile.FieldChange, p palette) {
+	b.WriteString("    " + f.Path + ": " + textFieldValue(a, f, p))
+	if f.Drift {
+		b.WriteString(" " + p.yellow("(changed outside flowsync)"))
+	}
+	b.WriteString("\n")
 }
 
 // textFieldValue renders a field's change. A sensitive field never shows Before or After,
@@ -118,12 +306,16 @@ func textFieldValue(a reconcile.Action, f reconcile.FieldChange, p palette) stri
 	switch {
 	case f.Sensitive && a == reconcile.Create:
 		return "(sensitive)"
+	case f.Sensitive && f.Removed:
+		return "(sensitive value removed)"
 	case f.Sensitive:
 		return "(sensitive value changed)"
 	case a == reconcile.Create:
 		return strconv.Quote(f.After)
 	case a == reconcile.Delete || a == reconcile.Orphan:
 		return strconv.Quote(f.Before)
+	case f.Removed:
+		return strconv.Quote(f.Before) + " → (removed)"
 	case utf8.RuneCountInString(f.Before) > longString && utf8.RuneCountInString(f.After) > longString &&
 		len(f.Before)+len(f.After) <= maxDiffInput:
 		return inlineDiff(f.Before, f.After, p)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 // decodeStrict decodes one JSON value holding only known fields, and nothing after it.
@@ -37,10 +38,7 @@ type createBody struct {
 		SpecName string            `json:"specName"`
 		Params   map[string]string `json:"params"`
 	} `json:"auth"`
-	ConnectionSpec *struct {
-		ID      string `json:"id"`
-		Version string `json:"version"`
-	} `json:"connectionSpec"`
+	ConnectionSpec *s3source.Spec `json:"connectionSpec"`
 }
 
 func (s *Server) create(c *call) {
@@ -62,7 +60,7 @@ func (s *Server) create(c *call) {
 		c.badRequest("", "connectionSpec: is required")
 		return
 	}
-	nc.ConnectionSpec = flowservice.Spec{ID: b.ConnectionSpec.ID, Version: b.ConnectionSpec.Version}
+	nc.ConnectionSpec = *b.ConnectionSpec
 	if b.Auth == nil {
 		c.badRequest("", "auth: is required")
 		return
@@ -183,7 +181,7 @@ func parsePatch(data []byte) ([]patchOp, string, error) {
 			o.field = "params"
 		case strings.HasPrefix(p, "/auth/params/"):
 			name := strings.NewReplacer("~1", "/", "~0", "~").Replace(strings.TrimPrefix(p, "/auth/params/"))
-			if !knownParam(name) {
+			if !s3source.KnownParam(name) {
 				return nil, "1455-400", fmt.Errorf("operation %d: path %q: %q is not an auth param of Amazon S3", i, p, name)
 			}
 			o.field, o.param = "param", name
@@ -332,7 +330,7 @@ func (s *Server) applyPatch(r *record, ops []patchOp, client string) (*record, e
 		digests[p] = r.digests[p]
 	}
 	for p, v := range plain {
-		if flowservice.SecretParams[p] {
+		if s3source.Secret(p) {
 			digests[p] = s.store.digest(v)
 			delete(plain, p)
 		}

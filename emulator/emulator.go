@@ -24,7 +24,7 @@
 //     and auth.specName (a name may hold a comma).
 //   - PATCH "replace" of an absent member adds it; "remove" of an absent one is a 400.
 //
-// Invariants: a secret auth param (flowservice.SecretParams) is never kept in clear, in memory
+// Invariants: a secret auth param (s3source.Secret) is never kept in clear, in memory
 // or in the state file: only an HMAC-SHA256 of it, keyed by a random key stored beside the
 // connections. A secret is never logged. Every answer carries an x-request-id header. All
 // state lives behind one mutex; every operation but a list is O(1) in the number of connections.

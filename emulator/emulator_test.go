@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/s3source"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -137,7 +138,7 @@ func accessKeyConn(name string) flowservice.NewConnection {
 			"folderPath":  "events/2026",
 			"serviceUrl":  "https://s3.eu-west-1.amazonaws.com/",
 		}},
-		ConnectionSpec: flowservice.Spec{ID: flowservice.S3SpecID, Version: flowservice.S3SpecVersion},
+		ConnectionSpec: s3source.ConnectionSpec(),
 	}
 }
 
@@ -299,12 +300,12 @@ func TestRequestStrictness(t *testing.T) {
 		{"long name", "POST", "/connections", body(func(m map[string]any) { m["name"] = long }), nil, 400, "", "name"},
 		{"control char name", "POST", "/connections", body(func(m map[string]any) { m["name"] = "a\tb" }), nil, 400, "", "name"},
 		{"no spec", "POST", "/connections", body(func(m map[string]any) { delete(m, "connectionSpec") }), nil, 400, "", "connectionSpec"},
-		{"no spec version", "POST", "/connections", body(func(m map[string]any) { m["connectionSpec"] = map[string]any{"id": flowservice.S3SpecID} }), nil, 400, "", "connectionSpec.version"},
+		{"no spec version", "POST", "/connections", body(func(m map[string]any) { m["connectionSpec"] = map[string]any{"id": s3source.SpecID} }), nil, 400, "", "connectionSpec.version"},
 		{"other spec", "POST", "/connections", body(func(m map[string]any) {
 			m["connectionSpec"] = map[string]any{"id": "4c10e202-c428-4796-9208-5f1f5732b1cf", "version": "1.0"}
 		}), nil, 400, "", "connectionSpec.id"},
 		{"other spec version", "POST", "/connections", body(func(m map[string]any) {
-			m["connectionSpec"] = map[string]any{"id": flowservice.S3SpecID, "version": "2.0"}
+			m["connectionSpec"] = map[string]any{"id": s3source.SpecID, "version": "2.0"}
 		}), nil, 400, "", "connectionSpec.version"},
 		{"no auth", "POST", "/connections", body(func(m map[string]any) { delete(m, "auth") }), nil, 400, "", "auth"},
 		{"unknown spec name", "POST", "/connections", body(func(m map[string]any) { m["auth"].(map[string]any)["specName"] = "access key" }), nil, 400, "", "auth.specName"},

@@ -57,24 +57,43 @@ func (s *Server) countFault(kind string) {
 	s.mu.Unlock()
 }
 
-// recorder remembers the status written, for Stats.
+// recorder counts an API call in Stats when its answer's status is written, before any byte
+// of the answer can reach the client: whoever has seen an answer finds it counted.
 type recorder struct {
 	http.ResponseWriter
-	status int
+	s       *Server
+	method  string
+	status  int  // 0 = left unanswered
+	counted bool // the call is in Stats
 }
 
 func (w *recorder) WriteHeader(code int) {
-	if w.status == 0 {
+	if !w.counted {
 		w.status = code
+		w.s.countCall(w)
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *recorder) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
+	if !w.counted {
+		w.WriteHeader(http.StatusOK)
 	}
 	return w.ResponseWriter.Write(b)
+}
+
+// countCall adds one API call, with w.status, to Stats; once per call.
+func (s *Server) countCall(w *recorder) {
+	w.counted = true
+	s.mu.Lock()
+	s.stats.Total++
+	m := s.stats.Requests[w.method]
+	if m == nil {
+		m = map[int]int64{}
+		s.stats.Requests[w.method] = m
+	}
+	m[w.status]++
+	s.mu.Unlock()
 }
 
 func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
@@ -113,17 +132,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.serveIMS(w, r)
 		return
 	}
-	rec := &recorder{ResponseWriter: w}
+	rec := &recorder{ResponseWriter: w, s: s, method: r.Method}
 	defer func() {
-		s.mu.Lock()
-		s.stats.Total++
-		m := s.stats.Requests[r.Method]
-		if m == nil {
-			m = map[int]int64{}
-			s.stats.Requests[r.Method] = m
+		if !rec.counted { // nothing written: the client went away, or the handler panicked
+			s.countCall(rec)
 		}
-		m[rec.status]++
-		s.mu.Unlock()
 	}()
 	c := &call{w: rec, r: r, id: rid}
 	s.serveAPI(c)
@@ -369,9 +382,11 @@ func (s *Server) dropAfterCommit(c *call) bool {
 	if err != nil {
 		return false // HTTP/2 cannot be hijacked: answer normally
 	}
+	// Counted (unanswered: status 0) before the close, which the client sees at once.
 	s.countFault(FaultDrop)
-	if rec, ok := c.w.(*recorder); ok {
+	if rec, ok := c.w.(*recorder); ok && !rec.counted {
 		rec.status = 0
+		s.countCall(rec)
 	}
 	conn.Close()
 	return true

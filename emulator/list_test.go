@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/s3source"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -97,10 +98,10 @@ func TestList(t *testing.T) {
 		{"?limit=2&property=name==conn-03", []string{"conn-03", "conn-03"}, 1},
 		{"?limit=1&property=name==conn-03", []string{"conn-03", "conn-03"}, 2},
 		{"?limit=2&property=auth.specName==IAMRole%20Based", iam, 3},
-		{"?limit=3&property=auth.specName!=IAMRole%20Based&property=connectionSpec.id==" + flowservice.S3SpecID, notIAM, 7},
+		{"?limit=3&property=auth.specName!=IAMRole%20Based&property=connectionSpec.id==" + s3source.SpecID, notIAM, 7},
 		{"?property=state==enabled&property=name!=conn-03&orderby=name&limit=20", slices.DeleteFunc(slices.Clone(sorted), func(n string) bool { return n == "conn-03" }), 2},
 		{"?property=state==disabled", nil, 1},
-		{"?property=connectionSpec.id==a,b," + flowservice.S3SpecID + "&limit=13", all, 2},
+		{"?property=connectionSpec.id==a,b," + s3source.SpecID + "&limit=13", all, 2},
 		{"?property=name==nobody", nil, 1},
 	} {
 		t.Run(c.query, func(t *testing.T) {

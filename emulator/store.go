@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 // scope is the (org, sandbox) pair a connection belongs to.
@@ -145,7 +146,7 @@ func (st *store) digest(value string) string {
 func (st *store) splitSecrets(all map[string]string) (params, digests map[string]string) {
 	params = make(map[string]string, len(all))
 	for p, v := range all {
-		if flowservice.SecretParams[p] {
+		if s3source.Secret(p) {
 			if digests == nil {
 				digests = make(map[string]string)
 			}
@@ -266,7 +267,7 @@ func (s *Server) load(path string) error {
 			c.Auth.Params = map[string]string{}
 		}
 		for p := range c.Auth.Params {
-			if flowservice.SecretParams[p] {
+			if s3source.Secret(p) {
 				return fmt.Errorf("emulator: load state %s: connection %s holds secret param %s in clear", path, c.ID, p)
 			}
 		}
@@ -410,7 +411,7 @@ func (s *Server) Mutate(id string, f func(c *flowservice.Connection)) bool {
 	f(&c)
 	digests := maps.Clone(r.digests)
 	for p, v := range c.Auth.Params {
-		if flowservice.SecretParams[p] {
+		if s3source.Secret(p) {
 			if digests == nil {
 				digests = map[string]string{}
 			}

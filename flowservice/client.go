@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/flowsync/flowsync/s3source"
 )
 
 // Defaults of the production service.
@@ -227,7 +229,7 @@ func (c *Client) Create(ctx context.Context, nc NewConnection) (Ref, error) {
 func secretValues(params map[string]string) []string {
 	var v []string
 	for k, s := range params {
-		if SecretParams[k] && s != "" {
+		if s3source.Secret(k) && s != "" {
 			v = append(v, s)
 		}
 	}
@@ -242,7 +244,7 @@ func patchSecrets(ops []PatchOp) []string {
 			continue
 		}
 		switch name, isParam := strings.CutPrefix(op.Path, "/auth/params/"); {
-		case isParam && SecretParams[name]:
+		case isParam && s3source.Secret(name):
 			var s string
 			if json.Unmarshal(op.Value, &s) == nil && s != "" {
 				v = append(v, s)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowsync/flowsync/s3source"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -61,7 +62,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func s3Conn(id, name string) Connection {
-	return Connection{ID: id, Name: name, ConnectionSpec: Spec{ID: S3SpecID, Version: S3SpecVersion}, ETag: `"e-` + id + `"`,
+	return Connection{ID: id, Name: name, ConnectionSpec: s3source.ConnectionSpec(), ETag: `"e-` + id + `"`,
 		Auth: Auth{SpecName: "Access Key", Params: map[string]string{"bucketName": "b"}}}
 }
 
@@ -96,7 +97,7 @@ func TestHeadersOnEveryCall(t *testing.T) {
 	c := newTestClient(t, h)
 	ctx := context.Background()
 
-	ref, err := c.Create(ctx, NewConnection{Name: "acme", Auth: Auth{SpecName: "Access Key", Params: map[string]string{"s3SecretKey": "s"}}, ConnectionSpec: Spec{ID: S3SpecID, Version: S3SpecVersion}})
+	ref, err := c.Create(ctx, NewConnection{Name: "acme", Auth: Auth{SpecName: "Access Key", Params: map[string]string{"s3SecretKey": "s"}}, ConnectionSpec: s3source.ConnectionSpec()})
 	if err != nil || ref != (Ref{ID: "c1", ETag: `"e1"`}) {
 		t.Fatalf("Create = %+v, %v", ref, err)
 	}
@@ -111,7 +112,7 @@ func TestHeadersOnEveryCall(t *testing.T) {
 	if err := c.Delete(ctx, "c1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.List(ctx, ListOptions{Filters: []string{"connectionSpec.id==" + S3SpecID}}); err != nil {
+	if _, err := c.List(ctx, ListOptions{Filters: []string{"connectionSpec.id==" + s3source.SpecID}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -155,7 +156,7 @@ func TestHeadersOnEveryCall(t *testing.T) {
 	if want := `[{"op":"replace","path":"/description","value":"d"}]`; got[2].Body != want {
 		t.Errorf("PATCH body = %s, want %s", got[2].Body, want)
 	}
-	if !strings.Contains(got[4].RawQuery, "limit=100") || !strings.Contains(got[4].RawQuery, "property=connectionSpec.id%3D%3D"+S3SpecID) {
+	if !strings.Contains(got[4].RawQuery, "limit=100") || !strings.Contains(got[4].RawQuery, "property=connectionSpec.id%3D%3D"+s3source.SpecID) {
 		t.Errorf("list query = %s", got[4].RawQuery)
 	}
 }
@@ -336,7 +337,7 @@ func TestListFollowsContinuationWithFilters(t *testing.T) {
 	var queries []string
 	var mu sync.Mutex
 	c := newTestClient(t, pagedService(t, items, &queries, &mu))
-	got, err := c.List(context.Background(), ListOptions{Filters: []string{"connectionSpec.id==" + S3SpecID}})
+	got, err := c.List(context.Background(), ListOptions{Filters: []string{"connectionSpec.id==" + s3source.SpecID}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +348,7 @@ func TestListFollowsContinuationWithFilters(t *testing.T) {
 		t.Fatalf("%d pages asked, want 2: %q", len(queries), queries)
 	}
 	for i, q := range queries {
-		if !strings.Contains(q, "property=connectionSpec.id%3D%3D"+S3SpecID) || !strings.Contains(q, "limit=100") {
+		if !strings.Contains(q, "property=connectionSpec.id%3D%3D"+s3source.SpecID) || !strings.Contains(q, "limit=100") {
 			t.Errorf("page %d query %s lacks the filter or limit", i+1, q)
 		}
 	}
@@ -376,7 +377,7 @@ func TestFindByNameFiltersClientSide(t *testing.T) {
 		// A server that ignores the filters.
 		writeJSON(w, http.StatusOK, map[string]any{"items": []Connection{s3Conn("c1", "acme"), s3Conn("c2", "acme-eu"), other, s3Conn("c4", "ACME"), s3Conn("c5", "acme")}})
 	}))
-	got, err := c.FindByName(context.Background(), "acme", Spec{ID: S3SpecID, Version: "1.0"})
+	got, err := c.FindByName(context.Background(), "acme", Spec{ID: s3source.SpecID, Version: "1.0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +388,7 @@ func TestFindByNameFiltersClientSide(t *testing.T) {
 	if d := cmp.Diff([]string{"c1", "c5"}, ids); d != "" {
 		t.Errorf("ids (-want +got):\n%s", d)
 	}
-	if !strings.Contains(query, "property=name%3D%3Dacme") || !strings.Contains(query, "property=connectionSpec.id%3D%3D"+S3SpecID) {
+	if !strings.Contains(query, "property=name%3D%3Dacme") || !strings.Contains(query, "property=connectionSpec.id%3D%3D"+s3source.SpecID) {
 		t.Errorf("query %s lacks the filters", query)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/flowsync/flowsync/emulator"
 	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 // The client against the emulator over real loopback HTTP: the emulator is as strict about
@@ -57,7 +58,7 @@ func s3(name string) flowservice.NewConnection {
 			"s3SecretKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
 			"bucketName":  "acme-marketing-eu",
 		}},
-		ConnectionSpec: flowservice.Spec{ID: flowservice.S3SpecID, Version: flowservice.S3SpecVersion},
+		ConnectionSpec: s3source.ConnectionSpec(),
 	}
 }
 
@@ -82,11 +83,11 @@ func TestEmulatorLifecycle(t *testing.T) {
 		t.FailNow()
 	}
 
-	all, err := c.List(ctx, flowservice.ListOptions{Filters: []string{"connectionSpec.id==" + flowservice.S3SpecID}})
+	all, err := c.List(ctx, flowservice.ListOptions{Filters: []string{"connectionSpec.id==" + s3source.SpecID}})
 	if err != nil || len(all) != n {
 		t.Fatalf("List = %d connections, %v; want %d", len(all), err, n)
 	}
-	found, err := c.FindByName(ctx, "conn-007", flowservice.Spec{ID: flowservice.S3SpecID})
+	found, err := c.FindByName(ctx, "conn-007", flowservice.Spec{ID: s3source.SpecID})
 	if err != nil || len(found) != 1 || found[0].ID != refs[7].ID {
 		t.Fatalf("FindByName = %+v, %v", found, err)
 	}
@@ -143,7 +144,7 @@ func TestEmulatorFaultsConverge(t *testing.T) {
 					t.Errorf("create %s: %v", name, err)
 					return
 				}
-				found, ferr := c.FindByName(ctx, name, flowservice.Spec{ID: flowservice.S3SpecID})
+				found, ferr := c.FindByName(ctx, name, flowservice.Spec{ID: s3source.SpecID})
 				if ferr != nil {
 					t.Errorf("find %s: %v", name, ferr)
 					return

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/flowsync/flowsync/internal/badservice"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 const canarySecret = "canary-secret-key-5d1e0c9a"
@@ -38,7 +39,7 @@ func hostileClient(t *testing.T, endpoint string, hc *http.Client) (*Client, *sy
 // calls are the client's calls that carry credentials, and a body for some.
 var calls = map[string]func(ctx context.Context, c *Client) error{
 	"create": func(ctx context.Context, c *Client) error {
-		_, err := c.Create(ctx, NewConnection{Name: "acme", Auth: Auth{SpecName: "Access Key", Params: map[string]string{"s3AccessKey": "AKIAEXAMPLE", "s3SecretKey": canarySecret}}, ConnectionSpec: Spec{ID: S3SpecID, Version: S3SpecVersion}})
+		_, err := c.Create(ctx, NewConnection{Name: "acme", Auth: Auth{SpecName: "Access Key", Params: map[string]string{"s3AccessKey": "AKIAEXAMPLE", "s3SecretKey": canarySecret}}, ConnectionSpec: Spec{ID: s3source.SpecID, Version: s3source.SpecVersion}})
 		return err
 	},
 	"list": func(ctx context.Context, c *Client) error {

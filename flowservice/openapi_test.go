@@ -26,6 +26,7 @@ import (
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/reconcile"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 // The client's traffic checked against Adobe's published OpenAPI 3.0.1 spec of Flow Service
@@ -226,7 +227,7 @@ func moduleRoot(t *testing.T) string {
 	}
 }
 
-var oaS3 = flowservice.Spec{ID: flowservice.S3SpecID, Version: flowservice.S3SpecVersion}
+var oaS3 = s3source.ConnectionSpec()
 
 func accessKey(name, description, token string) reconcile.Desired {
 	p := map[string]reconcile.Param{
@@ -305,7 +306,7 @@ func runScenario(t *testing.T, c *flowservice.Client, emu *emulator.Running) {
 	}
 
 	// Refresh as the CLI does: every live S3 connection, pages of 100 (two pages here).
-	live, err := c.List(ctx, flowservice.ListOptions{Filters: []string{"connectionSpec.id==" + flowservice.S3SpecID}, Limit: 100})
+	live, err := c.List(ctx, flowservice.ListOptions{Filters: []string{"connectionSpec.id==" + s3source.SpecID}, Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +351,7 @@ func runScenario(t *testing.T, c *flowservice.Client, emu *emulator.Running) {
 	}
 	// Small pages of an ANDed filter with a comma OR (API.md: property=id==a,b).
 	ids := lock.Connections["iam-a"].ID + "," + lock.Connections["iam-b"].ID + "," + lock.Connections["replace-me"].ID
-	small, err := c.List(ctx, flowservice.ListOptions{Filters: []string{"connectionSpec.id==" + flowservice.S3SpecID, "id==" + ids}, Limit: 1})
+	small, err := c.List(ctx, flowservice.ListOptions{Filters: []string{"connectionSpec.id==" + s3source.SpecID, "id==" + ids}, Limit: 1})
 	if err != nil || len(small) != 3 {
 		t.Fatalf("List(limit 1, id==%s) = %d connections, %v; want 3", ids, len(small), err)
 	}
@@ -628,7 +629,7 @@ func redactBody(b []byte) string {
 func TestOpenAPIChecksCatch(t *testing.T) {
 	doc, router := loadSpec(t)
 	const id = "3751be3a-601a-4437-a67f-a004667bbfc1"
-	const createBody = `{"name":"n","auth":{"specName":"Access Key","params":{"s3AccessKey":"a","s3SecretKey":"b"}},"connectionSpec":{"id":"` + flowservice.S3SpecID + `","version":"1.0"}}`
+	const createBody = `{"name":"n","auth":{"specName":"Access Key","params":{"s3AccessKey":"a","s3SecretKey":"b"}},"connectionSpec":{"id":"` + s3source.SpecID + `","version":"1.0"}}`
 	req := func(method, target, body string, edit func(h http.Header)) captured {
 		u, err := url.Parse(target)
 		if err != nil {
@@ -659,7 +660,7 @@ func TestOpenAPIChecksCatch(t *testing.T) {
 	}{
 		{"create", req("POST", conns, createBody, nil), nil},
 		{"get", req("GET", one, "", nil), nil},
-		{"list", req("GET", conns+"?limit=7&property=name%3D%3Dx&property=connectionSpec.id%3D%3D"+flowservice.S3SpecID+"&continuationToken=abc", "", nil), nil},
+		{"list", req("GET", conns+"?limit=7&property=name%3D%3Dx&property=connectionSpec.id%3D%3D"+s3source.SpecID+"&continuationToken=abc", "", nil), nil},
 		{"delete", req("DELETE", one, "", nil), nil},
 		{"patch string", req("PATCH", one, `[{"op":"replace","path":"/description","value":"d"}]`, nil), nil},
 		{"patch params", req("PATCH", one, `[{"op":"replace","path":"/auth/params","value":{"bucketName":"b"}}]`, nil), nil},

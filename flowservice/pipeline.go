@@ -38,7 +38,7 @@ type request struct {
 	ifMatch string
 	secrets []string // values redacted from any answer text copied into an error
 	extra   []string // more of them, shared by every request of a run (WithSensitive)
-	// secretParams are auth params whose SecretParams values are redacted too: looked at
+	// secretParams are the secret auth params (s3source.Secret), redacted too: looked at
 	// only when an error or a log line is built, not on the success path.
 	secretParams map[string]string
 

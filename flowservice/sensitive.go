@@ -9,7 +9,7 @@ import (
 type sensitiveKey struct{}
 
 // WithSensitive returns a context whose requests redact values from any answer text copied
-// into an error or a log line, besides the access token and the SecretParams values a
+// into an error or a log line, besides the access token and the secret param values a
 // request carries. The caller names what it took from a secret reference (an s3AccessKey
 // from {env: …}, say), which the client cannot know. values is not copied: do not change it.
 func WithSensitive(ctx context.Context, values []string) context.Context {

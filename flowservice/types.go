@@ -6,22 +6,14 @@
 // becomes a *Error; a secret value never appears in an error, a log line or a String().
 package flowservice
 
-import "encoding/json"
+import (
+	"encoding/json"
 
-// S3SpecID is the connection spec of the Amazon S3 source, version S3SpecVersion.
-const (
-	S3SpecID      = "ecadc60c-7455-4d87-84dc-2a0e293d997b"
-	S3SpecVersion = "1.0"
+	"github.com/flowsync/flowsync/s3source"
 )
 
-// SecretParams are the auth params the service never returns in clear.
-var SecretParams = map[string]bool{"s3SecretKey": true, "s3SessionToken": true}
-
 // Spec is a connection spec reference.
-type Spec struct {
-	ID      string `json:"id"`
-	Version string `json:"version"`
-}
+type Spec = s3source.Spec
 
 // Auth is a connection's authentication block.
 type Auth struct {
@@ -37,8 +29,8 @@ type NewConnection struct {
 	ConnectionSpec Spec   `json:"connectionSpec"`
 }
 
-// Connection is one item of a GET /connections answer. Values of SecretParams in
-// Auth.Params are opaque (masked by the service) and must not be compared.
+// Connection is one item of a GET /connections answer. Values of secret params
+// (s3source.Secret) in Auth.Params are opaque (masked by the service) and must not be compared.
 type Connection struct {
 	ID             string `json:"id"`
 	Name           string `json:"name"`

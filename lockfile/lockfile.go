@@ -6,7 +6,11 @@
 // has a newer version or belongs to another target is an error and is never overwritten.
 package lockfile
 
-import "time"
+import (
+	"time"
+
+	"github.com/flowsync/flowsync/s3source"
+)
 
 // Version is the lockfile format version this build writes.
 const Version = 1
@@ -18,10 +22,7 @@ type Target struct {
 }
 
 // Spec is a connection spec reference.
-type Spec struct {
-	ID      string `json:"id"`
-	Version string `json:"version"`
-}
+type Spec = s3source.Spec
 
 // File is the whole lockfile.
 type File struct {

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/flowsync/flowsync/s3source"
 )
 
 // FuzzParse checks that Parse never panics and that what it accepts keeps the invariants the
@@ -36,14 +38,14 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("duplicate name %q accepted", c.Name)
 			}
 			names[c.Name] = true
-			if c.SpecName != AccessKey && c.SpecName != IAMRoleBased {
+			if c.SpecName != s3source.AccessKey && c.SpecName != s3source.IAMRoleBased {
 				t.Fatalf("spec name %q accepted", c.SpecName)
 			}
-			if c.ConnectionSpec != S3Spec {
+			if c.ConnectionSpec != s3source.ConnectionSpec() {
 				t.Fatalf("connection spec %v accepted", c.ConnectionSpec)
 			}
 			for p, v := range c.Params {
-				if Secret(p) && v.Ref == nil {
+				if s3source.Secret(p) && v.Ref == nil {
 					t.Fatalf("%s: literal %s accepted", c.Name, p)
 				}
 				if v.Ref != nil && v.Ref.Name == "" {

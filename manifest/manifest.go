@@ -6,6 +6,8 @@
 // FILE:LINE:COL and a path; a resolved secret value is never part of an error message.
 package manifest
 
+import "github.com/flowsync/flowsync/s3source"
+
 // Pos is a position in the manifest file.
 type Pos struct {
 	Line, Col int
@@ -15,12 +17,6 @@ type Pos struct {
 type Target struct {
 	OrgID   string
 	Sandbox string
-}
-
-// Spec is a connection spec reference.
-type Spec struct {
-	ID      string
-	Version string
 }
 
 // Ref is a secret reference: Kind is "env" or "file"; Name is the variable name or the path
@@ -44,7 +40,7 @@ func (v Value) Sensitive() bool { return v.Ref != nil }
 type Connection struct {
 	Name           string
 	Description    string
-	ConnectionSpec Spec
+	ConnectionSpec s3source.Spec
 	SpecName       string
 	Params         map[string]Value
 	Pos            Pos // position of the entry (its "name" key)

@@ -11,18 +11,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flowsync/flowsync/s3source"
 	"github.com/flowsync/flowsync/schema"
 	"gopkg.in/yaml.v3"
-)
-
-// S3Spec is the Amazon S3 source's connection spec, the only one flowsync manages. An entry
-// without connectionSpec gets it.
-var S3Spec = Spec{ID: "ecadc60c-7455-4d87-84dc-2a0e293d997b", Version: "1.0"}
-
-// Spec names accepted in auth.specName.
-const (
-	AccessKey    = "Access Key"
-	IAMRoleBased = "IAMRole Based"
 )
 
 // Load reads the manifest at path and parses it.
@@ -435,23 +426,6 @@ func (p *parser) isSuperseded(path string) bool {
 	return false
 }
 
-// ipShaped matches ^\d+\.\d+\.\d+\.\d+$.
-func ipShaped(s string) bool {
-	dots, digits := 0, 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= '0' && c <= '9':
-			digits++
-		case c == '.' && digits > 0 && dots < 3:
-			dots++
-			digits = 0
-		default:
-			return false
-		}
-	}
-	return dots == 3 && digits > 0
-}
-
 // checkValues checks the values written in a connection entry or in defaults, each once,
 // where it was written.
 func (p *parser) checkValues(m *yaml.Node, entry int) {
@@ -460,13 +434,13 @@ func (p *parser) checkValues(m *yaml.Node, entry int) {
 	}
 	if _, spec := get(m, "connectionSpec"); spec != nil {
 		if _, id := get(spec, "id"); id != nil {
-			if v, ok := str(id); ok && v != S3Spec.ID {
-				p.add(id, entryPath(entry)+".connectionSpec.id", fmt.Sprintf("flowsync manages the Amazon S3 source only (connection spec %s): leave connectionSpec out", S3Spec.ID))
+			if v, ok := str(id); ok && v != s3source.SpecID {
+				p.add(id, entryPath(entry)+".connectionSpec.id", fmt.Sprintf("flowsync manages the Amazon S3 source only (connection spec %s): leave connectionSpec out", s3source.SpecID))
 			}
 		}
 		if _, ver := get(spec, "version"); ver != nil {
-			if v, ok := str(ver); ok && v != S3Spec.Version {
-				p.add(ver, entryPath(entry)+".connectionSpec.version", fmt.Sprintf("flowsync manages version %q of the Amazon S3 source: leave connectionSpec out", S3Spec.Version))
+			if v, ok := str(ver); ok && v != s3source.SpecVersion {
+				p.add(ver, entryPath(entry)+".connectionSpec.version", fmt.Sprintf("flowsync manages version %q of the Amazon S3 source: leave connectionSpec out", s3source.SpecVersion))
 			}
 		}
 	}
@@ -495,11 +469,11 @@ func (p *parser) checkValues(m *yaml.Node, entry int) {
 func folderProblem(v string) string {
 	for {
 		c, rest, more := strings.Cut(v, "/")
-		switch {
-		case c == "." || c == "..":
+		switch s3source.ComponentFlaw(c) {
+		case s3source.DotName:
 			return fmt.Sprintf("folder path components must not be %q", c)
-		case len(c) > 255:
-			return fmt.Sprintf("folder path components are at most 255 characters, not %d", len(c))
+		case s3source.TooLong:
+			return fmt.Sprintf("folder path components are at most %d characters, not %d", s3source.MaxComponent, len(c))
 		}
 		if !more {
 			break
@@ -628,37 +602,41 @@ func (m merged) param(name string) *param {
 // checkMerged checks the rules that hold for an entry with its defaults.
 func (p *parser) checkMerged(m merged, entry int) {
 	if m.specName == nil {
-		p.add(m.anchor(), entryPath(entry)+".auth.specName", fmt.Sprintf("required field is missing: set it here or in defaults (%q or %q)", AccessKey, IAMRoleBased))
+		p.add(m.anchor(), entryPath(entry)+".auth.specName", fmt.Sprintf("required field is missing: set it here or in defaults (%q or %q)", s3source.AccessKey, s3source.IAMRoleBased))
 		return
 	}
 	specName, _ := str(m.specName)
-	switch specName {
-	case AccessKey:
-		for _, need := range []string{"s3AccessKey", "s3SecretKey"} {
-			if m.param(need) == nil {
-				p.add(m.anchor(), entryPath(entry)+".auth.params."+need, fmt.Sprintf("required by %s: set it here or in defaults.auth.params", AccessKey))
-			}
+	auth, ok := s3source.Auth(specName)
+	if !ok {
+		return // the schema's enum says so
+	}
+	for _, need := range auth.Required() {
+		if m.param(need) == nil {
+			p.add(m.anchor(), entryPath(entry)+".auth.params."+need, fmt.Sprintf("required by %s: set it here or in defaults.auth.params", specName))
 		}
-	case IAMRoleBased:
-		if m.param("bucketName") == nil {
-			p.add(m.anchor(), entryPath(entry)+".auth.params.bucketName", fmt.Sprintf("required by %s: set it here or in defaults.auth.params", IAMRoleBased))
+	}
+	for _, pr := range m.params {
+		if auth.Takes(pr.name) || !s3source.KnownParam(pr.name) {
+			continue // an unknown param is the schema's to report
 		}
-		for _, pr := range m.params {
-			if pr.name == "bucketName" || pr.name == "folderPath" || !knownParam[pr.name] {
-				continue
-			}
-			msg := fmt.Sprintf("%s takes only bucketName and folderPath", IAMRoleBased)
-			if pr.inherited {
-				msg += " (this one comes from defaults)"
-			}
-			p.add(pr.key, entryPath(entry)+".auth.params."+pr.name, msg)
+		msg := fmt.Sprintf("%s takes only %s", specName, takesList(auth))
+		if pr.inherited {
+			msg += " (this one comes from defaults)"
 		}
+		p.add(pr.key, entryPath(entry)+".auth.params."+pr.name, msg)
 	}
 }
 
-var knownParam = map[string]bool{
-	"s3AccessKey": true, "s3SecretKey": true, "s3SessionToken": true,
-	"serviceUrl": true, "bucketName": true, "folderPath": true,
+// takesList names the params an auth spec takes: "bucketName and folderPath".
+func takesList(a s3source.AuthSpec) string {
+	names := make([]string, len(a.Params))
+	for i, p := range a.Params {
+		names[i] = p.Name
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 // build turns a checked tree into a Manifest.
@@ -686,7 +664,7 @@ func (p *parser) build(root *yaml.Node) *Manifest {
 		c := Connection{
 			Index:          i,
 			Name:           mg.name.Value,
-			ConnectionSpec: S3Spec,
+			ConnectionSpec: s3source.ConnectionSpec(),
 			SpecName:       mg.specName.Value,
 			Params:         make(map[string]Value, len(mg.params)),
 			Pos:            posOf(mg.nameKey),

@@ -15,11 +15,6 @@ import (
 // MaxSecretFile is the largest {file: PATH} reference Resolve reads.
 const MaxSecretFile = 64 << 10
 
-// Secret reports whether an auth param holds a secret, which must be written as a reference.
-func Secret(param string) bool {
-	return param == "s3SecretKey" || param == "s3SessionToken"
-}
-
 // Resolve returns every auth param of c with its references read: {env: NAME} through
 // lookupEnv (os.LookupEnv in production; unset or empty is an error), {file: PATH} through
 // ReadRef. A value read from a reference is then held to the rules of a literal written in

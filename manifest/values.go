@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"unicode/utf8"
 
+	"github.com/flowsync/flowsync/s3source"
 	"github.com/flowsync/flowsync/schema"
 )
 
@@ -42,7 +43,7 @@ func textProblem(v string) string {
 func literalProblem(name, v string) string {
 	switch name {
 	case "bucketName":
-		if ipShaped(v) {
+		if s3source.IPShaped(v) {
 			return "a bucket name must not be shaped like an IP address"
 		}
 	case "folderPath":

@@ -16,6 +16,7 @@ import (
 
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 // ErrNotStarted is the Result.Err of a change that was never started because the run was
@@ -182,7 +183,7 @@ func (a *applier) entryFor(d *Desired, id, etag string, prior *lockfile.Entry) *
 		ETag:           etag,
 		Description:    d.Description,
 		SpecName:       d.SpecName,
-		ConnectionSpec: lockfile.Spec{ID: d.Spec.ID, Version: d.Spec.Version},
+		ConnectionSpec: d.Spec,
 		CreatedAt:      now,
 		UpdatedAt:      now,
 	}
@@ -527,9 +528,9 @@ func (a *applier) delete(ch *Change, r *Result) error {
 	if e.ID != "" {
 		ids = append([]string{e.ID}, ids...)
 	} else if ch.Heal {
-		spec := flowservice.Spec{ID: e.ConnectionSpec.ID, Version: e.ConnectionSpec.Version}
+		spec := e.ConnectionSpec
 		if spec.ID == "" {
-			spec = flowservice.Spec{ID: flowservice.S3SpecID, Version: flowservice.S3SpecVersion}
+			spec = s3source.ConnectionSpec()
 		}
 		found, err := a.client.FindByName(a.rctx, ch.Name, spec)
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/reconcile"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 const (
@@ -22,7 +23,7 @@ const (
 	sandbox = "prod"
 )
 
-var s3 = flowservice.Spec{ID: flowservice.S3SpecID, Version: flowservice.S3SpecVersion}
+var s3 = s3source.ConnectionSpec()
 
 func start(t *testing.T, o emulator.Options) *emulator.Running {
 	t.Helper()

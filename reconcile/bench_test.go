@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/reconcile"
@@ -61,7 +60,7 @@ func parseValidatePlan(b *testing.B, data []byte, n int) {
 		}
 		d := reconcile.Desired{
 			Name: c.Name, Description: c.Description, SpecName: c.SpecName,
-			Spec:   flowservice.Spec{ID: c.ConnectionSpec.ID, Version: c.ConnectionSpec.Version},
+			Spec:   c.ConnectionSpec,
 			Params: make(map[string]reconcile.Param, len(c.Params)),
 		}
 		for k, v := range c.Params {

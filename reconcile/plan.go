@@ -7,6 +7,7 @@ import (
 
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 // Plan compares the desired connections with what the lockfile says was applied and, when
@@ -120,7 +121,7 @@ type state struct {
 func stateOfEntry(e *lockfile.Entry) state {
 	return state{
 		Description: e.Description,
-		Spec:        flowservice.Spec{ID: e.ConnectionSpec.ID, Version: e.ConnectionSpec.Version},
+		Spec:        e.ConnectionSpec,
 		SpecName:    e.SpecName,
 		Params:      e.Params,
 		Digests:     e.SecretDigests,
@@ -141,14 +142,14 @@ func stateOfLive(c *flowservice.Connection, e *lockfile.Entry, salt string) stat
 	// The service's secrets come back masked, or not at all: whatever it shows for them is
 	// opaque, so they are taken as applied.
 	for k, d := range e.SecretDigests {
-		if flowservice.SecretParams[k] {
+		if s3source.Secret(k) {
 			s.Digests[k] = d
 		}
 	}
 	for k, v := range c.Auth.Params {
 		_, wasSecret := e.SecretDigests[k]
 		switch {
-		case flowservice.SecretParams[k]:
+		case s3source.Secret(k):
 			continue
 		case wasSecret:
 			s.Digests[k] = lockfile.Digest(salt, v)
@@ -329,7 +330,7 @@ func diffState(d *Desired, cur state, recorded *state, salt string) []FieldChang
 			}
 			fs = append(fs, f)
 		case !want && have:
-			f := FieldChange{Path: path, Before: clear, Sensitive: isDigest}
+			f := FieldChange{Path: path, Before: clear, Sensitive: isDigest, Removed: true}
 			if recorded != nil {
 				_, rc := recorded.Params[k]
 				_, rd := recorded.Digests[k]

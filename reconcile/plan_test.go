@@ -9,11 +9,12 @@ import (
 
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 const salt = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
-var s3 = flowservice.Spec{ID: flowservice.S3SpecID, Version: flowservice.S3SpecVersion}
+var s3 = s3source.ConnectionSpec()
 
 func want(name, desc, bucket, token string) Desired {
 	return Desired{
@@ -30,7 +31,7 @@ func want(name, desc, bucket, token string) Desired {
 // applied is the lockfile entry of d applied as id at etag.
 func applied(d Desired, id, etag string) *lockfile.Entry {
 	e := &lockfile.Entry{ID: id, ETag: etag, Description: d.Description, SpecName: d.SpecName,
-		ConnectionSpec: lockfile.Spec{ID: d.Spec.ID, Version: d.Spec.Version},
+		ConnectionSpec: d.Spec,
 		Params:         map[string]string{}, SecretDigests: map[string]string{},
 		CreatedAt: time.Unix(0, 0).UTC(), UpdatedAt: time.Unix(0, 0).UTC()}
 	for k, p := range d.Params {
@@ -53,7 +54,7 @@ func live(d Desired, id, etag string) flowservice.Connection {
 		Auth: flowservice.Auth{SpecName: d.SpecName, Params: map[string]string{}}}
 	for k, p := range d.Params {
 		c.Auth.Params[k] = p.Value
-		if flowservice.SecretParams[k] {
+		if s3source.Secret(k) {
 			c.Auth.Params[k] = "<redacted>"
 		}
 	}
@@ -63,7 +64,7 @@ func live(d Desired, id, etag string) flowservice.Connection {
 func withoutSecrets(c flowservice.Connection) flowservice.Connection {
 	params := map[string]string{}
 	for k, v := range c.Auth.Params {
-		if !flowservice.SecretParams[k] {
+		if !s3source.Secret(k) {
 			params[k] = v
 		}
 	}
@@ -162,9 +163,9 @@ func TestPlan(t *testing.T) {
 			lock:    map[string]*lockfile.Entry{"a": applied(a, "id-a", `"e1"`)},
 			want: []row{{"a", Replace, ReasonManifest, []FieldChange{
 				{Path: "auth.specName", Before: "Access Key", After: "IAMRole Based"},
-				{Path: "auth.params.s3AccessKey", Before: "AKIAEXAMPLEEXAMPLE00"},
-				{Path: "auth.params.s3SecretKey", Sensitive: true},
-				{Path: "auth.params.s3SessionToken", Sensitive: true},
+				{Path: "auth.params.s3AccessKey", Before: "AKIAEXAMPLEEXAMPLE00", Removed: true},
+				{Path: "auth.params.s3SecretKey", Sensitive: true, Removed: true},
+				{Path: "auth.params.s3SessionToken", Sensitive: true, Removed: true},
 			}}},
 		},
 		{

@@ -91,6 +91,9 @@ type FieldChange struct {
 	Sensitive bool
 	// Drift is true when Before came from the live connection and differs from what was applied.
 	Drift bool
+	// Removed is true when the manifest no longer sets the field (After is empty because
+	// there is no value, not because the value is "").
+	Removed bool
 }
 
 // Change is what happens to one name.

@@ -3,6 +3,7 @@ package schema
 import (
 	"unicode/utf8"
 
+	"github.com/flowsync/flowsync/s3source"
 	"gopkg.in/yaml.v3"
 )
 
@@ -145,7 +146,7 @@ func fastAuth(n *yaml.Node) bool {
 	}
 	if v[0] != nil {
 		s, ok := fastString(v[0])
-		if !ok || s != "Access Key" && s != "IAMRole Based" {
+		if !ok || s != s3source.AccessKey && s != s3source.IAMRoleBased {
 			return false
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flowsync/flowsync/s3source"
 	"github.com/santhosh-tekuri/jsonschema/v5"
 	"gopkg.in/yaml.v3"
 )
@@ -307,7 +308,7 @@ func typeMessage(field string, parent map[string]any, n *yaml.Node) string {
 			want = append(want, fmt.Sprint(x))
 		}
 	}
-	if (field == "s3SecretKey" || field == "s3SessionToken") && (n == nil || n.Kind == yaml.ScalarNode) {
+	if s3source.Secret(field) && (n == nil || n.Kind == yaml.ScalarNode) {
 		return SecretMessage
 	}
 	got := "a " + kindName(n)
