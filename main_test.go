@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -19,8 +20,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/santhosh-tekuri/jsonschema/v5"
 
 	"github.com/flowsync/flowsync/cli"
 	"github.com/flowsync/flowsync/emulator"
@@ -55,15 +58,17 @@ func TestScript(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup:               setupScript,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"badsvc":   cmdBadService,
-			"emu":      cmdEmu,
-			"gen":      cmdGen,
-			"holdlock": cmdHoldLock,
-			"jsonfile": cmdJSONFile,
-			"mkfifo":   cmdMkfifo,
-			"nocanary": cmdNoCanary,
-			"size":     cmdSize,
-			"status":   cmdStatus,
+			"badsvc":     cmdBadService,
+			"emu":        cmdEmu,
+			"gen":        cmdGen,
+			"holdlock":   cmdHoldLock,
+			"jsonfile":   cmdJSONFile,
+			"jsonschema": cmdJSONSchema,
+			"mkfifo":     cmdMkfifo,
+			"nocanary":   cmdNoCanary,
+			"planfile":   cmdPlanFile,
+			"size":       cmdSize,
+			"status":     cmdStatus,
 		},
 	})
 }
@@ -179,6 +184,14 @@ func wantInt(ts *testscript.TestScript, neg bool, what string, got int64, wantS 
 //	emu exists ID               connection ID is live
 //	emu revoke                  revoke every token issued or seen so far
 //	emu revoke-after N          revoke every token when the N-th next API call arrives
+//	emu session-ttl D           session tokens expire D after they were set (0: never)
+//	emu age NAME D              NAME's session token looks set D earlier than it was
+//	emu spec require AUTH PARAM the served S3 spec's auth spec AUTH requires PARAM too
+//	emu spec secret AUTH PARAM  the served spec marks PARAM of AUTH format: password
+//	emu spec bare               the served spec is the object itself, not {"items":[spec]}
+//	emu spec default            the served spec is the emulator's own again
+//	emu http METHOD PATH [FILE] send a request to the emulator's API (FILE: JSON body) with
+//	                            the script's credentials; the answer's body goes to stdout
 func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
 		ts.Fatalf("usage: emu SUBCOMMAND ...")
@@ -286,9 +299,119 @@ func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 		n, err := strconv.ParseInt(args[0], 10, 64)
 		ts.Check(err)
 		ts.Value(revokeKey{}).(*atomic.Int64).Store(n)
+	case "session-ttl":
+		need(1)
+		d, err := time.ParseDuration(args[0])
+		ts.Check(err)
+		s.SetSessionTokenTTL(d)
+	case "age":
+		need(2)
+		d, err := time.ParseDuration(args[1])
+		ts.Check(err)
+		c := one(ts, args[0])
+		assert(s.AgeSessionToken(c.ID, d), "emu age %s: connection %s has no session token", args[0], c.ID)
+	case "spec":
+		if len(args) == 0 {
+			ts.Fatalf("usage: emu spec (require|secret AUTH PARAM | bare | default)")
+		}
+		ts.Check(editSpec(s, args[0], args[1:]))
+	case "http":
+		if len(args) < 2 || len(args) > 3 {
+			ts.Fatalf("usage: emu http METHOD PATH [FILE]")
+		}
+		var body []byte
+		if len(args) == 3 {
+			body = []byte(ts.ReadFile(args[2]))
+		}
+		status, answer := emuHTTP(ts, args[0], args[1], body)
+		fmt.Fprintf(ts.Stdout(), "%s\n", answer)
+		assert(status >= 200 && status <= 299, "emu http %s %s: %d %s", args[0], args[1], status, answer)
 	default:
 		ts.Fatalf("emu: unknown subcommand %q", sub)
 	}
+}
+
+// editSpec changes the S3 connection spec the emulator serves (see cmdEmu).
+func editSpec(s *emulator.Server, sub string, args []string) error {
+	if sub == "default" {
+		return s.SetConnectionSpecAnswer(nil)
+	}
+	var answer struct {
+		Items []map[string]any `json:"items"`
+	}
+	if err := json.Unmarshal(s.ConnectionSpecAnswer(), &answer); err != nil || len(answer.Items) != 1 {
+		return fmt.Errorf("emu spec: the served answer is not {\"items\":[spec]} (%v)", err)
+	}
+	item := answer.Items[0]
+	switch sub {
+	case "bare":
+		b, err := json.Marshal(item)
+		if err != nil {
+			return err
+		}
+		return s.SetConnectionSpecAnswer(b)
+	case "require", "secret":
+		if len(args) != 2 {
+			return fmt.Errorf("usage: emu spec %s AUTH PARAM", sub)
+		}
+		auths, _ := item["authSpec"].([]any)
+		found := false
+		for _, a := range auths {
+			am, _ := a.(map[string]any)
+			if am["name"] != args[0] {
+				continue
+			}
+			found = true
+			spec, _ := am["spec"].(map[string]any)
+			props, _ := spec["properties"].(map[string]any)
+			if sub == "require" {
+				req, _ := spec["required"].([]any)
+				spec["required"] = append(req, args[1])
+				if props[args[1]] == nil {
+					props[args[1]] = map[string]any{"type": "string"}
+				}
+			} else {
+				p, _ := props[args[1]].(map[string]any)
+				if p == nil {
+					return fmt.Errorf("emu spec secret: auth spec %q has no param %s", args[0], args[1])
+				}
+				p["format"] = "password"
+			}
+		}
+		if !found {
+			return fmt.Errorf("emu spec %s: no auth spec %q", sub, args[0])
+		}
+		b, err := json.Marshal(answer)
+		if err != nil {
+			return err
+		}
+		return s.SetConnectionSpecAnswer(b)
+	}
+	return fmt.Errorf("emu spec: unknown %q (want require, secret, bare or default)", sub)
+}
+
+// emuHTTP sends one request to the script's emulator with the Adobe headers and returns the
+// answer's status and body.
+func emuHTTP(ts *testscript.TestScript, method, p string, body []byte) (int, string) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, emu(ts).Endpoint+p, rd)
+	ts.Check(err)
+	req.Header.Set("Authorization", "Bearer "+ts.Getenv("FLOWSYNC_ACCESS_TOKEN"))
+	req.Header.Set("x-api-key", "someone-elses-key")
+	req.Header.Set("x-gw-ims-org-id", testOrg)
+	req.Header.Set("x-sandbox-name", testSandbox)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	ts.Check(err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	ts.Check(err)
+	return resp.StatusCode, strings.TrimSpace(string(b))
 }
 
 // cmdGen writes a manifest of N generated Access Key entries name-1 … name-N whose secrets
@@ -398,6 +521,31 @@ func cmdJSONFile(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
+// cmdJSONSchema checks that a file (stdout, stderr or a path) is a JSON document valid
+// against one of the repository's documented schemas: jsonschema docs/SCHEMA.json FILE.
+func cmdJSONSchema(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: jsonschema docs/SCHEMA.json FILE")
+	}
+	wd, err := os.Getwd() // the test's working directory: the repository's root
+	ts.Check(err)
+	schemaPath := filepath.Join(wd, filepath.FromSlash(args[0]))
+	c := jsonschema.NewCompiler()
+	c.Draft = jsonschema.Draft2020
+	data, err := os.ReadFile(schemaPath)
+	ts.Check(err)
+	ts.Check(c.AddResource(schemaPath, bytes.NewReader(data)))
+	sch, err := c.Compile(schemaPath)
+	ts.Check(err)
+	var v any
+	if err := json.Unmarshal([]byte(ts.ReadFile(args[1])), &v); err != nil {
+		ts.Fatalf("%s is not JSON: %v", args[1], err)
+	}
+	if err := sch.Validate(v); err != nil {
+		ts.Fatalf("%s does not match %s: %#v", args[1], args[0], err)
+	}
+}
+
 // canaryForms are the ways a secret might leak: in clear, base64 (standard and URL, every
 // alignment), hex, and an unkeyed SHA-256 (which would let anyone confirm a guess).
 func canaryForms(secret string) []string {
@@ -485,4 +633,32 @@ func cmdSize(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("%s is %d bytes (limit %d, negated %v)", args[0], n, max, neg)
 	}
 	ts.Logf("%s: %d bytes", args[0], n)
+}
+
+// cmdPlanFile checks saved plans against docs/planfile.schema.json: planfile FILE...
+// With !, every FILE must fail the schema.
+func cmdPlanFile(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) == 0 {
+		ts.Fatalf("usage: planfile FILE...")
+	}
+	c := jsonschema.NewCompiler()
+	c.Draft = jsonschema.Draft2020
+	schema, err := os.ReadFile(filepath.Join("docs", "planfile.schema.json"))
+	ts.Check(err)
+	ts.Check(c.AddResource("planfile.schema.json", bytes.NewReader(schema)))
+	s, err := c.Compile("planfile.schema.json")
+	ts.Check(err)
+	for _, f := range args {
+		var v any
+		if err := json.Unmarshal([]byte(ts.ReadFile(f)), &v); err != nil {
+			ts.Fatalf("%s is not JSON: %v", f, err)
+		}
+		err := s.Validate(v)
+		switch {
+		case err != nil && !neg:
+			ts.Fatalf("%s does not match docs/planfile.schema.json: %#v", f, err)
+		case err == nil && neg:
+			ts.Fatalf("%s matches docs/planfile.schema.json", f)
+		}
+	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
+	"github.com/flowsync/flowsync/planfile"
 )
 
 // Exit codes of SPEC.md.
@@ -136,6 +137,7 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
 		newPlanCmd(g),
 		newApplyCmd(ctx, g),
 		newImportCmd(g),
+		newCheckCmd(g),
 		newEmulatorCmd(g),
 		newVersionCmd(g),
 	)
@@ -199,7 +201,26 @@ func newValidateCmd(g *globals) *cobra.Command {
 
 // loadManifest reads and checks a manifest; every problem is reported at once.
 func loadManifest(path string) (*manifest.Manifest, error) {
-	m, err := manifest.Load(path)
+	m, _, err := loadManifestSum(path)
+	return m, err
+}
+
+// loadManifestSum is loadManifest that also returns the hex SHA-256 of the bytes it parsed.
+func loadManifestSum(path string) (*manifest.Manifest, string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", withHints(ExitError, fmt.Errorf("read manifest: %w", err))
+	}
+	m, err := parseManifest(path, data)
+	if err != nil {
+		return nil, "", err
+	}
+	return m, planfile.SHA256(data), nil
+}
+
+// parseManifest parses manifest bytes read from path; every problem is reported at once.
+func parseManifest(path string, data []byte) (*manifest.Manifest, error) {
+	m, err := manifest.Parse(path, data)
 	if err != nil {
 		var d manifest.Diagnostics
 		if errors.As(err, &d) {

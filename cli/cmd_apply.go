@@ -28,9 +28,10 @@ func newApplyCmd(ctx context.Context, g *globals) *cobra.Command {
 		maxRPS      float64
 		yes         bool
 		output      string
+		planPath    string
 	)
 	cmd := &cobra.Command{
-		Use:   "apply -f MANIFEST",
+		Use:   "apply (-f MANIFEST | --plan PLANFILE)",
 		Short: "Create, update, replace and (with --prune) delete connections to match the manifest",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -46,6 +47,9 @@ func newApplyCmd(ctx context.Context, g *globals) *cobra.Command {
 			if _, err := NewApplyView(output, g.io); err != nil {
 				return withHints(ExitError, err)
 			}
+			if planPath != "" {
+				return applySavedPlan(cmd.Context(), cmd, g, &f, planPath, concurrency, maxRPS, yes, output)
+			}
 			return applyManifest(cmd.Context(), g, &f, concurrency, maxRPS, yes, output)
 		},
 	}
@@ -54,6 +58,11 @@ func newApplyCmd(ctx context.Context, g *globals) *cobra.Command {
 	cmd.Flags().Float64Var(&maxRPS, "max-rps", 0, "hard cap on requests per second (0: none; flowsync still slows down when throttled)")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking (required when not on a terminal)")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "result format: "+strings.Join(ApplyFormats(), ", ")+" (with json, the plan is shown on stderr)")
+	cmd.Flags().StringVar(&planPath, "plan", "", "apply exactly the changes of this saved plan (plan --out); stale ones are refused")
+	// -f is required unless --plan names the manifest.
+	cmd.Flags().Lookup("file").Usage = "manifest file (required unless --plan names it)"
+	_ = cmd.Flags().SetAnnotation("file", cobra.BashCompOneRequiredFlag, []string{"false"})
+	cmd.MarkFlagsOneRequired("file", "plan")
 	return cmd
 }
 
@@ -89,62 +98,7 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 		return err
 	}
 
-	journal, err := lockfile.OpenJournal(lockPath)
-	if err != nil {
-		return withHints(ExitError, err, "check that the lockfile's directory is writable")
-	}
-	soft, hard, stopSignals := interrupts(ctx, g)
-	defer stopSignals()
-
-	av, _ := NewApplyView(output, g.io)
-	total := 0
-	for _, ch := range cs.Changes {
-		switch ch.Action {
-		case reconcile.Create, reconcile.Update, reconcile.Replace, reconcile.Delete:
-			total++
-		}
-	}
-	av.Started(total)
-	start := time.Now()
-	out, sum, applyErr := reconcile.Apply(soft, svc.client, cs, lock, reconcile.ApplyOptions{
-		Concurrency: concurrency,
-		Journal:     journal,
-		OnResult:    av.Result,
-		Requests:    flowservice.StopWaitsOn(hard, soft), // the first Ctrl-C ends retry waits
-	})
-	elapsed := time.Since(start)
-	jerr := journal.Close()
-	if jerr == nil {
-		// The journal is the record of what was sent: fold it in once more, so that nothing
-		// it holds (a create whose answer never came) is lost when it is removed.
-		_, jerr = lockfile.Fold(out, lockPath)
-	}
-	if err := saveLock(out, lockPath); err != nil {
-		return err
-	}
-	if jerr == nil {
-		jerr = lockfile.RemoveJournal(lockPath)
-	}
-	if jerr != nil {
-		g.log.Warn("the journal is kept beside the lockfile; the next run folds it in again", "error", jerr)
-	}
-	st := svc.client.Stats()
-	av.Done(sum, RunStats{Duration: elapsed, Requests: st.Requests, Throttled: st.Throttled, Retries: st.Retries})
-
-	var stopped *reconcile.StoppedError
-	var partial *reconcile.PartialError
-	switch {
-	case applyErr == nil:
-		return nil
-	case errors.As(applyErr, &stopped):
-		return serviceErr("apply", stopped.Err)
-	case soft.Err() != nil:
-		return withHints(ExitInterrupted, errors.New("interrupted: what finished is saved in "+lockPath),
-			"run the same apply again to continue; it picks up where this one stopped")
-	case errors.As(applyErr, &partial):
-		return withHints(ExitApplyFailed, applyErr, "every success is saved; fix the failures above and run apply again")
-	}
-	return withHints(ExitError, applyErr)
+	return executeApply(ctx, g, svc, lock, lockPath, cs, concurrency, output, false, nil)
 }
 
 func saveLock(f *lockfile.File, path string) error {
@@ -213,4 +167,73 @@ func interrupts(ctx context.Context, g *globals) (soft, hard context.Context, st
 		cancelSoft()
 		cancelHard()
 	}
+}
+
+// executeApply applies cs, whose plan the user saw and confirmed, and saves the lockfile. saved:
+// the changes come from a saved plan (a 412 is stale, not re-diffed); stale are its changes
+// refused before anything was sent, reported with the results in plan order.
+func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.File, lockPath string, cs *reconcile.Changeset, concurrency int, output string, saved bool, stale []reconcile.Result) error {
+	journal, err := lockfile.OpenJournal(lockPath)
+	if err != nil {
+		return withHints(ExitError, err, "check that the lockfile's directory is writable")
+	}
+	soft, hard, stopSignals := interrupts(ctx, g)
+	defer stopSignals()
+
+	av, _ := NewApplyView(output, g.io)
+	total := 0
+	for _, ch := range cs.Changes {
+		switch ch.Action {
+		case reconcile.Create, reconcile.Update, reconcile.Replace, reconcile.Delete:
+			total++
+		}
+	}
+	av.Started(total + len(stale))
+	for _, r := range stale {
+		av.Result(r)
+	}
+	start := time.Now()
+	out, sum, applyErr := reconcile.Apply(soft, svc.client, cs, lock, reconcile.ApplyOptions{
+		Concurrency: concurrency,
+		Journal:     journal,
+		OnResult:    av.Result,
+		Requests:    flowservice.StopWaitsOn(hard, soft), // the first Ctrl-C ends retry waits
+		Saved:       saved,
+	})
+	sum = withStale(sum, stale)
+	elapsed := time.Since(start)
+	jerr := journal.Close()
+	if jerr == nil {
+		// The journal is the record of what was sent: fold it in once more, so that nothing
+		// it holds (a create whose answer never came) is lost when it is removed.
+		_, jerr = lockfile.Fold(out, lockPath)
+	}
+	if err := saveLock(out, lockPath); err != nil {
+		return err
+	}
+	if jerr == nil {
+		jerr = lockfile.RemoveJournal(lockPath)
+	}
+	if jerr != nil {
+		g.log.Warn("the journal is kept beside the lockfile; the next run folds it in again", "error", jerr)
+	}
+	st := svc.client.Stats()
+	av.Done(sum, RunStats{Duration: elapsed, Requests: st.Requests, Throttled: st.Throttled, Retries: st.Retries})
+
+	var stopped *reconcile.StoppedError
+	var partial *reconcile.PartialError
+	switch {
+	case applyErr == nil && sum.Stale == 0:
+		return nil
+	case errors.As(applyErr, &stopped):
+		return serviceErr("apply", stopped.Err)
+	case applyErr != nil && soft.Err() != nil:
+		return withHints(ExitInterrupted, errors.New("interrupted: what finished is saved in "+lockPath),
+			"run the same apply again to continue; it picks up where this one stopped")
+	case sum.Stale > 0:
+		return staleErr(sum)
+	case errors.As(applyErr, &partial):
+		return withHints(ExitApplyFailed, applyErr, "every success is saved; fix the failures above and run apply again")
+	}
+	return withHints(ExitError, applyErr)
 }

@@ -21,6 +21,8 @@ type planFlags struct {
 	prune     bool
 	only      []string
 	noSecrets bool // plan only: apply always reads the secrets it sends
+
+	manifestSum string // set by load: the hex SHA-256 of the manifest's bytes
 }
 
 func (f *planFlags) register(cmd *cobra.Command) {
@@ -48,7 +50,7 @@ func (f *planFlags) options() reconcile.Options {
 // load reads the manifest, resolves its secret references (unless --no-secrets) and names
 // the lockfile.
 func (f *planFlags) load(g *globals) (m *manifest.Manifest, want []reconcile.Desired, lockPath string, err error) {
-	if m, err = loadManifest(f.file); err != nil {
+	if m, f.manifestSum, err = loadManifestSum(f.file); err != nil {
 		return nil, nil, "", err
 	}
 	if len(f.only) > 0 {
@@ -75,13 +77,14 @@ func newPlanCmd(g *globals) *cobra.Command {
 		f        planFlags
 		output   string
 		detailed bool
+		out      string
 	)
 	cmd := &cobra.Command{
 		Use:   "plan -f MANIFEST",
 		Short: "Show what apply would change; writes nothing",
 		Long: `plan compares the manifest with the lockfile (and, with --refresh, with the live
-connections) and prints the changes. It never writes anything. Without --refresh it needs no
-network and no credentials.`,
+connections) and prints the changes. It writes nothing, except the plan file of --out. Without
+--refresh it needs no network and no credentials.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := f.check(); err != nil {
@@ -103,8 +106,20 @@ network and no credentials.`,
 			if err != nil {
 				return err
 			}
+			sum := ""
+			if out != "" {
+				if sum, err = savePlan(g, &f, cs, lock, lockPath, out); err != nil {
+					return err
+				}
+				if mv, ok := view.(*markdownPlanView); ok {
+					mv.saved = savedPlanMarkdown(out, sum)
+				}
+			}
 			if err := view.Plan(cs); err != nil {
 				return withHints(ExitError, err)
+			}
+			if out != "" {
+				announceSavedPlan(g, output, out, sum)
 			}
 			if detailed && cs.HasChanges() {
 				return &exitError{code: ExitChanges}
@@ -116,6 +131,7 @@ network and no credentials.`,
 	cmd.Flags().BoolVar(&f.noSecrets, "no-secrets", false, "do not read secret references (secret changes are not shown)")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: "+strings.Join(PlanFormats(), ", "))
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when there are changes (drift included), 0 when none")
+	cmd.Flags().StringVar(&out, "out", "", "save the plan to this file, for apply --plan to apply exactly these changes (the only file plan writes)")
 	return cmd
 }
 

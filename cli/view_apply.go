@@ -131,11 +131,16 @@ func (v *textApplyView) Done(s *reconcile.Summary, stats RunStats) {
 		b.WriteString(p.red("Apply stopped early") + ": ")
 	case t.failed > 0:
 		b.WriteString(p.red("Apply finished with failures") + ": ")
+	case t.stale > 0:
+		b.WriteString(p.yellow("Apply finished with stale changes") + ": ")
 	default:
 		b.WriteString(p.green("Apply complete") + ": ")
 	}
 	fmt.Fprintf(&b, "%s created, %s updated, %s replaced, %s deleted, %s failed",
 		thousands(t.created), thousands(t.updated), thousands(t.replaced), thousands(t.deleted), thousands(t.failed))
+	if t.stale > 0 {
+		fmt.Fprintf(&b, ", %s stale (not applied)", thousands(t.stale))
+	}
 	if t.notStarted > 0 {
 		fmt.Fprintf(&b, ", %s not started", thousands(t.notStarted))
 	}
@@ -154,6 +159,10 @@ func textResult(r reconcile.Result, p palette) string {
 	name := p.bold(r.Name)
 	if errors.Is(r.Err, reconcile.ErrNotStarted) {
 		return ""
+	}
+	var stale *reconcile.StaleError
+	if errors.As(r.Err, &stale) {
+		return "  " + p.yellow("!") + " " + name + ": " + r.Action.String() + " stale, not applied: " + stale.Moved
 	}
 	if r.Err != nil {
 		msg := strings.ReplaceAll(strings.TrimSpace(r.Err.Error()), "\n", "; ")
@@ -192,14 +201,17 @@ func textResult(r reconcile.Result, p palette) string {
 	return "  " + style(r.Action.Symbol()) + " " + name + ": " + what
 }
 
-type resultTally struct{ created, updated, replaced, deleted, failed, notStarted int }
+type resultTally struct{ created, updated, replaced, deleted, failed, stale, notStarted int }
 
 func tallyResults(s *reconcile.Summary) resultTally {
 	var t resultTally
+	var stale *reconcile.StaleError
 	for _, r := range s.Results {
 		switch {
 		case errors.Is(r.Err, reconcile.ErrNotStarted):
 			t.notStarted++
+		case errors.As(r.Err, &stale):
+			t.stale++
 		case r.Err != nil:
 			t.failed++
 		case r.Action == reconcile.Create:
@@ -213,6 +225,7 @@ func tallyResults(s *reconcile.Summary) resultTally {
 		}
 	}
 	t.failed = max(t.failed, s.Failed)
+	t.stale = max(t.stale, s.Stale)
 	t.notStarted = max(t.notStarted, s.NotStarted)
 	return t
 }
@@ -234,7 +247,7 @@ type jsonApply struct {
 type jsonApplyResult struct {
 	Name             string `json:"name"`
 	Action           string `json:"action"`
-	Status           string `json:"status"` // "ok" or "failed"
+	Status           string `json:"status"` // "ok", "failed" or "stale"
 	ID               string `json:"id,omitempty"`
 	Error            string `json:"error,omitempty"`
 	Healed           bool   `json:"healed"`
@@ -248,6 +261,7 @@ type jsonApplySummary struct {
 	Replaced int `json:"replaced"`
 	Deleted  int `json:"deleted"`
 	Failed   int `json:"failed"`
+	Stale    int `json:"stale"`
 }
 
 type jsonApplyStats struct {
@@ -280,13 +294,17 @@ func (v *jsonApplyView) Done(s *reconcile.Summary, stats RunStats) {
 				Name: r.Name, Action: r.Action.String(), Status: "ok", ID: r.ID,
 				Healed: r.Healed, Adopted: r.Adopted, StaleEtagRereads: r.Retries412,
 			}
-			if r.Err != nil {
+			var stale *reconcile.StaleError
+			switch {
+			case errors.As(r.Err, &stale):
+				jr.Status, jr.Error = "stale", r.Err.Error()
+			case r.Err != nil:
 				jr.Status, jr.Error = "failed", r.Err.Error()
 			}
 			doc.Results = append(doc.Results, jr)
 		}
 		t := tallyResults(s)
-		doc.Summary = jsonApplySummary{Created: t.created, Updated: t.updated, Replaced: t.replaced, Deleted: t.deleted, Failed: t.failed}
+		doc.Summary = jsonApplySummary{Created: t.created, Updated: t.updated, Replaced: t.replaced, Deleted: t.deleted, Failed: t.failed, Stale: t.stale}
 	}
 	writeJSON(v.io.Out, doc) //nolint:errcheck // stdout gone: nothing left to tell
 }

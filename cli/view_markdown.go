@@ -24,6 +24,7 @@ const (
 type markdownPlanView struct {
 	io    IO
 	limit int
+	saved string // set by SavedPlan: the line naming the plan file and its SHA-256
 }
 
 // mdSection is one <details> block: its summary and its entries, rendered on demand.
@@ -38,6 +39,7 @@ func (v *markdownPlanView) Plan(cs *reconcile.Changeset) error {
 	n := countPlan(cs)
 	var b strings.Builder
 	b.WriteString("### flowsync plan\n\n")
+	b.WriteString(v.saved)
 	b.WriteString("| action | count |\n| --- | ---: |\n")
 	for _, row := range []struct {
 		label string

@@ -329,21 +329,28 @@ func (s *Server) applyPatch(r *record, ops []patchOp, client string) (*record, e
 	for p := range kept {
 		digests[p] = r.digests[p]
 	}
+	now := time.Now()
+	setAt := int64(0) // the session token's: kept, set by this patch, or gone
+	if kept[sessionTokenParam] {
+		setAt = r.tokenSetAt
+	}
 	for p, v := range plain {
 		if s3source.Secret(p) {
 			digests[p] = s.store.digest(v)
 			delete(plain, p)
+			if p == sessionTokenParam {
+				setAt = now.UnixMilli()
+			}
 		}
 	}
 	if len(digests) == 0 {
 		digests = nil
 	}
-	now := time.Now()
 	c.Auth.Params = plain
 	c.ETag = s.store.newETag(now)
 	c.Version = c.ETag
 	c.UpdatedAt = now.UnixMilli()
 	c.UpdatedBy = client + "@AdobeID"
 	c.UpdatedClient = client
-	return &record{scope: r.scope, conn: c, digests: digests, inUse: r.inUse, created: r.created}, nil
+	return &record{scope: r.scope, conn: c, digests: digests, inUse: r.inUse, created: r.created, tokenSetAt: setAt}, nil
 }

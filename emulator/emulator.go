@@ -23,6 +23,11 @@
 //     connectionSpec.id, connectionSpec.version and state, but not for name, description
 //     and auth.specName (a name may hold a comma).
 //   - PATCH "replace" of an absent member adds it; "remove" of an absent one is a 400.
+//   - GET /connectionSpecs/{S3 id} answers {"items":[spec]}: the S3 spec with its auth specs as
+//     draft-07 JSON Schemas of auth.params (secrets format: password), built from the rules it
+//     validates with (SetConnectionSpecAnswer serves another body); any other id is a 404.
+//   - GET /connections/{id}/test answers {"result": false} when the connection's session token
+//     was set longer than Options.SessionTokenTTL ago (0: never), {"result": true} otherwise.
 //
 // Invariants: a secret auth param (s3source.Secret) is never kept in clear, in memory
 // or in the state file: only an HMAC-SHA256 of it, keyed by a random key stored beside the
@@ -79,6 +84,9 @@ type Options struct {
 	Seed            int64         // seed of the fault dice; 0 = time-based
 	StatePath       string        // JSON state file: loaded by New, written by Save; "" = memory only
 	TokenTTL        time.Duration // lifetime of IMS tokens; 0 = DefaultTokenTTL
+	// SessionTokenTTL is how long a connection's s3SessionToken stays valid after it was set:
+	// GET /connections/{id}/test answers {"result": false} once it is older. 0 = forever.
+	SessionTokenTTL time.Duration
 
 	// ClientID and ClientSecret, when set, are the only IMS credentials accepted, and
 	// ClientID is then the only x-api-key accepted.
@@ -103,6 +111,7 @@ func (o *Options) RegisterFlags(fs *pflag.FlagSet) {
 	fs.Int64Var(&o.Seed, "seed", o.Seed, "seed of the random faults (0 = time-based)")
 	fs.StringVar(&o.StatePath, "state", o.StatePath, "file holding the emulator's connections across restarts (never a secret)")
 	fs.DurationVar(&o.TokenTTL, "token-ttl", o.TokenTTL, "lifetime of IMS access tokens (0 = 86399s)")
+	fs.DurationVar(&o.SessionTokenTTL, "session-token-ttl", o.SessionTokenTTL, "a connection's s3SessionToken expires this long after it was set: its connection test then fails (0 = never)")
 	fs.StringVar(&o.ClientID, "client-id", o.ClientID, "the only IMS client id (and x-api-key) accepted (default: any)")
 	fs.StringVar(&o.ClientSecret, "client-secret", o.ClientSecret, "the only IMS client secret accepted (default: any)")
 }
@@ -125,6 +134,9 @@ func (o *Options) check() error {
 	if o.TokenTTL < 0 {
 		return fmt.Errorf("token-ttl %v: must not be negative", o.TokenTTL)
 	}
+	if o.SessionTokenTTL < 0 {
+		return fmt.Errorf("session-token-ttl %v: must not be negative", o.SessionTokenTTL)
+	}
 	return nil
 }
 
@@ -142,6 +154,9 @@ type Server struct {
 	saveMu sync.Mutex // serializes Save
 
 	sandboxIDs sync.Map // scope -> sandboxID(scope)
+
+	sessionTTL atomic.Int64           // Options.SessionTokenTTL, changed by SetSessionTokenTTL
+	specAnswer atomic.Pointer[[]byte] // answer of GET /connectionSpecs/{S3}, see specs.go
 
 	mu      sync.Mutex // guards everything below
 	store   store
@@ -183,6 +198,8 @@ func New(o Options) (*Server, error) {
 		s.limiter = rate.NewLimiter(rate.Limit(o.RateLimit), burst)
 	}
 	s.stats = newStats()
+	s.sessionTTL.Store(int64(o.SessionTokenTTL))
+	s.specAnswer.Store(&defaultSpecAnswer)
 	s.store.init()
 	if o.StatePath != "" {
 		if err := s.load(o.StatePath); err != nil {

@@ -283,7 +283,7 @@ func TestRequestStrictness(t *testing.T) {
 		{"no sandbox", "GET", "/connections", nil, del("x-sandbox-name"), 400, "2105-400", ""},
 		{"sandbox upper case", "GET", "/connections", nil, set("x-sandbox-name", "Prod"), 400, "2105-400", ""},
 		{"unknown path", "GET", "/flows", nil, nil, 404, "404000", ""},
-		{"sub resource", "GET", "/connections/" + ref.ID + "/test", nil, nil, 404, "", ""},
+		{"sub resource", "GET", "/connections/" + ref.ID + "/explore", nil, nil, 404, "", ""},
 		{"put one", "PUT", "/connections/" + ref.ID, good, nil, 405, "", ""},
 		{"delete collection", "DELETE", "/connections", nil, nil, 405, "", ""},
 		{"get unknown", "GET", "/connections/00000000-0000-4000-8000-000000000000", nil, nil, 404, "1101-404", ""},

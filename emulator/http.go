@@ -143,8 +143,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // route names the operation of an API request: "list", "create", "get", "patch", "delete",
+// "test" (GET /connections/{id}/test), "spec" (GET /connectionSpecs/{id}),
 // or "" with the status (404, 405) to answer.
 func route(method, path string) (op, id string, status int) {
+	if rest, ok := strings.CutPrefix(path, APIPrefix+"/connectionSpecs/"); ok {
+		return routeSpec(method, rest)
+	}
 	rest, ok := strings.CutPrefix(path, APIPrefix+"/connections")
 	if !ok {
 		return "", "", http.StatusNotFound
@@ -163,6 +167,12 @@ func route(method, path string) (op, id string, status int) {
 		return "", "", http.StatusNotFound
 	}
 	rest = strings.TrimSuffix(rest, "/") // Adobe's spec writes PATCH and DELETE with a trailing slash
+	if cid, ok := strings.CutSuffix(rest, "/test"); ok && cid != "" && !strings.Contains(cid, "/") {
+		if method != http.MethodGet {
+			return "", "", http.StatusMethodNotAllowed
+		}
+		return "test", cid, 0
+	}
 	if rest == "" || strings.Contains(rest, "/") {
 		return "", "", http.StatusNotFound
 	}
@@ -197,8 +207,10 @@ func (s *Server) serveAPI(c *call) {
 		c.gatewayError(http.StatusNotFound, "404000", "Resource not found: "+r.URL.Path)
 		return
 	case http.StatusMethodNotAllowed:
-		if strings.HasSuffix(strings.TrimSuffix(r.URL.Path, "/"), "/connections") {
+		if p := strings.TrimSuffix(r.URL.Path, "/"); strings.HasSuffix(p, "/connections") {
 			c.w.Header().Set("Allow", "GET, POST")
+		} else if strings.HasSuffix(p, "/test") || strings.Contains(p, "/connectionSpecs/") {
+			c.w.Header().Set("Allow", "GET")
 		} else {
 			c.w.Header().Set("Allow", "GET, PATCH, DELETE")
 		}
@@ -257,6 +269,10 @@ func (s *Server) serveAPI(c *call) {
 		s.patch(c, id)
 	case "delete":
 		s.delete(c, id)
+	case "spec":
+		s.connectionSpec(c, id)
+	case "test":
+		s.test(c, id)
 	}
 }
 

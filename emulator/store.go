@@ -30,6 +30,9 @@ type record struct {
 	digests map[string]string      // secret param -> hex HMAC-SHA256 of its value
 	inUse   bool
 	created uint64 // creation order, breaks ties of equal createdAt (same millisecond)
+	// tokenSetAt is when the session token was last set (epoch ms), 0 without one: GET
+	// /connections/{id}/test answers false once it is older than the session-token TTL.
+	tokenSetAt int64
 }
 
 type store struct {
@@ -233,6 +236,7 @@ type stateRecord struct {
 	Connection    flowservice.Connection `json:"connection"`
 	SecretDigests map[string]string      `json:"secretDigests,omitempty"`
 	Created       uint64                 `json:"created"`
+	TokenSetAt    int64                  `json:"sessionTokenSetAt,omitempty"` // epoch ms
 }
 
 func (s *Server) load(path string) error {
@@ -271,7 +275,7 @@ func (s *Server) load(path string) error {
 				return fmt.Errorf("emulator: load state %s: connection %s holds secret param %s in clear", path, c.ID, p)
 			}
 		}
-		s.store.put(&record{scope: scope{sr.OrgID, sr.Sandbox}, conn: c, digests: sr.SecretDigests, inUse: sr.InUse, created: sr.Created})
+		s.store.put(&record{scope: scope{sr.OrgID, sr.Sandbox}, conn: c, digests: sr.SecretDigests, inUse: sr.InUse, created: sr.Created, tokenSetAt: sr.TokenSetAt})
 	}
 	s.store.dirty = false
 	return nil
@@ -311,7 +315,7 @@ func (s *Server) Save() error {
 	for _, r := range recs {
 		f.Connections = append(f.Connections, stateRecord{
 			OrgID: r.scope.org, Sandbox: r.scope.sandbox, InUse: r.inUse,
-			Connection: r.conn, SecretDigests: r.digests, Created: r.created,
+			Connection: r.conn, SecretDigests: r.digests, Created: r.created, TokenSetAt: r.tokenSetAt,
 		})
 	}
 	data, err := json.MarshalIndent(f, "", "  ")
@@ -410,6 +414,8 @@ func (s *Server) Mutate(id string, f func(c *flowservice.Connection)) bool {
 	}
 	f(&c)
 	digests := maps.Clone(r.digests)
+	now := time.Now()
+	tokenSetAt := r.tokenSetAt
 	for p, v := range c.Auth.Params {
 		if s3source.Secret(p) {
 			if digests == nil {
@@ -417,15 +423,17 @@ func (s *Server) Mutate(id string, f func(c *flowservice.Connection)) bool {
 			}
 			digests[p] = s.store.digest(v)
 			delete(c.Auth.Params, p)
+			if p == sessionTokenParam {
+				tokenSetAt = now.UnixMilli()
+			}
 		}
 	}
 	c.ID = id
-	now := time.Now()
 	c.ETag = s.store.newETag(now)
 	c.Version = c.ETag
 	c.UpdatedAt = now.UnixMilli()
 	c.UpdatedBy = "someone-else@AdobeID"
-	s.store.put(&record{scope: r.scope, conn: c, digests: digests, inUse: r.inUse, created: r.created})
+	s.store.put(&record{scope: r.scope, conn: c, digests: digests, inUse: r.inUse, created: r.created, tokenSetAt: tokenSetAt})
 	return true
 }
 
@@ -503,7 +511,8 @@ func (s *Server) buildRecord(sc scope, nc flowservice.NewConnection, params, dig
 			SandboxName:    sc.sandbox,
 			IMSOrgID:       sc.org,
 		},
-		digests: digests,
-		created: s.store.seq, // newETag just advanced it
+		digests:    digests,
+		created:    s.store.seq, // newETag just advanced it
+		tokenSetAt: tokenSetAt(digests, ms),
 	}
 }

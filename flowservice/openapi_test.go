@@ -395,7 +395,8 @@ func checkAPIFacts(pr *problems, r captured) {
 	if got := h.Get("x-sandbox-name"); got == "" || got != strings.ToLower(got) || got != oaSandbox {
 		pr.add("%s: x-sandbox-name %q, want the all-lowercase %q", r, got, oaSandbox)
 	}
-	if !strings.HasPrefix(r.URL.Path, emulator.APIPrefix+"/connections") {
+	if !strings.HasPrefix(r.URL.Path, emulator.APIPrefix+"/connections/") && r.URL.Path != emulator.APIPrefix+"/connections" &&
+		!strings.HasPrefix(r.URL.Path, emulator.APIPrefix+"/connectionSpecs/") {
 		pr.add("%s: path %q lost the endpoint's prefix %s", r, r.URL.Path, emulator.APIPrefix)
 	}
 	switch r.Method {
@@ -665,6 +666,12 @@ func TestOpenAPIChecksCatch(t *testing.T) {
 		{"patch string", req("PATCH", one, `[{"op":"replace","path":"/description","value":"d"}]`, nil), nil},
 		{"patch params", req("PATCH", one, `[{"op":"replace","path":"/auth/params","value":{"bucketName":"b"}}]`, nil), nil},
 		{"patch remove", req("PATCH", one, `[{"op":"remove","path":"/auth/params/s3SessionToken"}]`, nil), nil},
+		{"test", req("GET", one+"/test", "", nil), nil},
+		{"connection spec", req("GET", emulator.APIPrefix+"/connectionSpecs/"+s3source.SpecID, "", nil), nil},
+		{"test without x-gw-ims-org-id", req("GET", one+"/test", "", func(h http.Header) { h.Del("x-gw-ims-org-id") }),
+			[]string{`parameter "x-gw-ims-org-id" in header has an error: value is required`}},
+		{"connection spec without the endpoint prefix", req("GET", "/connectionSpecs/"+s3source.SpecID, "", nil),
+			[]string{"lost the endpoint's prefix", "no route in the spec"}},
 
 		{"create without x-api-key", req("POST", conns, createBody, func(h http.Header) { h.Del("x-api-key") }),
 			[]string{"x-api-key \"\"", "does not conform to the spec", `parameter "x-api-key" in header has an error: value is required`}},

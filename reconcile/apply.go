@@ -94,10 +94,13 @@ func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.Fil
 	_ = g.Wait()
 
 	sum := &Summary{Results: results}
+	var stale *StaleError
 	for _, r := range results {
 		switch {
 		case errors.Is(r.Err, ErrNotStarted):
 			sum.NotStarted++
+		case errors.As(r.Err, &stale):
+			sum.Stale++
 		case r.Err != nil:
 			sum.Failed++
 		}
@@ -107,8 +110,8 @@ func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.Fil
 		return a.out, sum, &StoppedError{Err: a.stopErr}
 	case ctx.Err() != nil:
 		return a.out, sum, ctx.Err()
-	case sum.Failed > 0:
-		return a.out, sum, &PartialError{Failed: sum.Failed, Total: len(results)}
+	case sum.Failed+sum.Stale > 0:
+		return a.out, sum, &PartialError{Failed: sum.Failed + sum.Stale, Total: len(results)}
 	}
 	return a.out, sum, nil
 }
@@ -375,6 +378,9 @@ func (a *applier) patch(d *Desired, prior *lockfile.Entry, etag string, fields [
 			e := a.entryFor(d, id, ref.ETag, prior)
 			e.Retired = prior.Retired
 			return e, a.commit(d.Name, e)
+		}
+		if a.opts.Saved && flowservice.IsPreconditionFailed(err) {
+			return nil, &StaleError{Moved: "the connection changed on the service since the plan (412 for If-Match " + etag + ")"}
 		}
 		if !flowservice.IsPreconditionFailed(err) || round >= a.opts.MaxStale {
 			if flowservice.IsPreconditionFailed(err) {

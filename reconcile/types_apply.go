@@ -31,6 +31,9 @@ type ApplyOptions struct {
 	// but lets in-flight requests finish; cancelling Requests aborts them too. Default:
 	// context.WithoutCancel(ctx).
 	Requests context.Context
+	// Saved: the changes come from a saved plan (apply --plan). A 412 is not re-read and
+	// re-diffed: the change fails with a *StaleError.
+	Saved bool
 }
 
 // Result is the outcome of one change.
@@ -47,6 +50,7 @@ type Result struct {
 // Summary is what Apply did, in plan order.
 type Summary struct {
 	Results    []Result
-	Failed     int // changes that were tried and failed
+	Failed     int // changes that were tried and failed (stale ones not included)
+	Stale      int // changes of a saved plan refused because what they were planned against moved (Err is a *StaleError)
 	NotStarted int // changes never started: the run was interrupted or stopped (Err is ErrNotStarted)
 }

@@ -1,0 +1,236 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/health"
+	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/manifest"
+	"github.com/flowsync/flowsync/s3source"
+)
+
+// checkConcurrency is how many connection tests run at once: apply's default, through the
+// same client pipeline (limiter, throttling, retries).
+const checkConcurrency = 8
+
+// CheckFormats are the values --output accepts for check.
+func CheckFormats() []string { return []string{"text", "json"} }
+
+func newCheckCmd(g *globals) *cobra.Command {
+	var (
+		file, lockPathFlag, output string
+		only                       []string
+	)
+	cmd := &cobra.Command{
+		Use:   "check -f MANIFEST",
+		Short: "Check that the service accepts the credentials and can reach every recorded connection; changes nothing",
+		Long: `check is read-only. Preflight: the credentials work, the org and sandbox accept them, the
+Amazon S3 connection spec exists, and its auth specs and params match what flowsync validates
+(each difference is reported; the service's description wins). Then every connection recorded
+in the lockfile is tested (GET /connections/{id}/test): a connection whose stored credentials
+no longer work (an expired s3SessionToken, say) is listed with the service's answer.
+
+Exit codes: 0 healthy, 2 a connection failed its test or the preflight found a difference,
+1 an error stopped the check.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			view, err := newCheckView(output, g.io)
+			if err != nil {
+				return withHints(ExitError, err)
+			}
+			for _, glob := range only {
+				if _, err := path.Match(glob, ""); err != nil {
+					return withHints(ExitError, fmt.Errorf("--only %q: %w", glob, err), "globs use *, ? and [...] as in path.Match")
+				}
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runCheck(ctx, g, view, file, lockfilePath(lockPathFlag, file), only)
+		},
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "manifest file (required)")
+	cmd.Flags().StringVar(&lockPathFlag, "lockfile", "", "lockfile path (default: the manifest's path with .lock.json)")
+	cmd.Flags().StringArrayVar(&only, "only", nil, "only names matching this glob (repeatable)")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: "+strings.Join(CheckFormats(), ", "))
+	_ = cmd.MarkFlagRequired("file")
+	return cmd
+}
+
+// CheckReport is what check found; views render it.
+type CheckReport struct {
+	Target   lockfile.Target
+	Manifest string
+	// Spec is the service's S3 connection spec, nil when the service does not know it.
+	Spec       *flowservice.ConnectionSpec
+	Comparison health.Comparison
+	Results    []health.Result // sorted by name
+	NotTested  []NotTested     // sorted by name
+}
+
+// NotTested is a selected name that was not tested, and why.
+type NotTested struct {
+	Name, Reason string
+}
+
+// Count returns how many results have status s.
+func (r *CheckReport) Count(s health.Status) int {
+	n := 0
+	for _, res := range r.Results {
+		if res.Status == s {
+			n++
+		}
+	}
+	return n
+}
+
+// Healthy reports whether nothing failed and the preflight found no difference.
+func (r *CheckReport) Healthy() bool {
+	return len(r.Comparison.Differences) == 0 && len(r.Results) == r.Count(health.Healthy)
+}
+
+func runCheck(ctx context.Context, g *globals, view checkView, file, lockPath string, only []string) error {
+	m, err := loadManifest(file)
+	if err != nil {
+		return err
+	}
+	lock, _, err := readLock(lockPath, lockTarget(m))
+	if err != nil {
+		return err
+	}
+	targets, notTested, entries, err := checkTargets(m, lock, only)
+	if err != nil {
+		return err
+	}
+
+	svc, err := connect(ctx, g, m, lockPath, checkConcurrency, 0)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	c := svc.client
+
+	// Preflight: the org and sandbox accept the credentials, then the service's description.
+	if err := c.CheckAccess(ctx, s3source.SpecID); err != nil {
+		return checkServiceErr(fmt.Sprintf("preflight: org %s, sandbox %s", m.Target.OrgID, m.Target.Sandbox), err)
+	}
+	rep := &CheckReport{Target: lockTarget(m), Manifest: file, NotTested: notTested}
+	spec, err := c.GetConnectionSpec(ctx, s3source.SpecID)
+	switch {
+	case flowservice.IsNotFound(err):
+		spec = nil
+	case err != nil:
+		return checkServiceErr("preflight: read connection spec "+s3source.SpecID, err)
+	}
+	rep.Spec = spec
+	rep.Comparison = health.CompareSpec(spec, embeddedAuthSpecs(), entries)
+
+	results, err := health.Test(ctx, c, targets, checkConcurrency)
+	var stopped *health.StoppedError
+	switch {
+	case errors.As(err, &stopped):
+		return checkServiceErr("test connections", stopped.Err)
+	case err != nil:
+		return checkServiceErr("test connections", err)
+	}
+	sort.SliceStable(results, func(i, j int) bool { return results[i].Name < results[j].Name })
+	rep.Results = results
+	if err := view.Check(rep); err != nil {
+		return withHints(ExitError, err)
+	}
+	if n := rep.Count(health.Errored); n > 0 {
+		return withHints(ExitError, fmt.Errorf("%d connection(s) could not be tested: the service kept failing", n),
+			"run check again later; the other results above stand")
+	}
+	if !rep.Healthy() {
+		return &exitError{code: ExitChanges}
+	}
+	return nil
+}
+
+// checkServiceErr is serviceErr without its advice about changes: check changes nothing.
+func checkServiceErr(op string, err error) error {
+	err = fmt.Errorf("%s: %w", op, err)
+	var fe *flowservice.Error
+	switch {
+	case flowservice.IsAuth(err):
+		return withHints(ExitError, err, "check FLOWSYNC_ACCESS_TOKEN or FLOWSYNC_CLIENT_ID/FLOWSYNC_CLIENT_SECRET, FLOWSYNC_API_KEY, the manifest's target.orgId and target.sandbox, and the product profile's permissions for this sandbox")
+	case errors.Is(err, context.Canceled):
+		return withHints(ExitInterrupted, errors.New("interrupted: check changes nothing; run it again"))
+	case errors.As(err, &fe) && fe.Status >= 500:
+		return withHints(ExitError, err, "the service is failing: run check again later")
+	}
+	return withHints(ExitError, err, "check --endpoint and your network")
+}
+
+// checkTargets selects the recorded connections to test: every lockfile entry with an id
+// whose name matches --only (orphans included: they are still flowsync's). It also returns
+// the selected names that cannot be tested, and the selected manifest entries as the
+// service's description checks them. A glob that matches no name is an error.
+func checkTargets(m *manifest.Manifest, lock *lockfile.File, only []string) ([]health.Target, []NotTested, []health.Entry, error) {
+	matched := make([]bool, len(only))
+	selected := func(name string) bool {
+		if len(only) == 0 {
+			return true
+		}
+		hit := false
+		for i, glob := range only {
+			if ok, _ := path.Match(glob, name); ok {
+				matched[i], hit = true, true
+			}
+		}
+		return hit
+	}
+	var targets []health.Target
+	var notTested []NotTested
+	var entries []health.Entry
+	inManifest := map[string]bool{}
+	for _, c := range m.Connections {
+		inManifest[c.Name] = true
+		if !selected(c.Name) {
+			continue
+		}
+		e := health.Entry{Name: c.Name, SpecName: c.SpecName}
+		for p := range c.Params {
+			e.Params = append(e.Params, p)
+		}
+		sort.Strings(e.Params)
+		entries = append(entries, e)
+		if rec := lock.Connections[c.Name]; rec == nil {
+			notTested = append(notTested, NotTested{Name: c.Name, Reason: "not recorded in the lockfile: apply has not created it yet"})
+		}
+	}
+	for name, rec := range lock.Connections {
+		if !selected(name) {
+			continue
+		}
+		if rec.ID == "" {
+			notTested = append(notTested, NotTested{Name: name, Reason: "its create was interrupted before the outcome was known: the next apply looks it up"})
+			continue
+		}
+		targets = append(targets, health.Target{Name: name, ID: rec.ID})
+	}
+	var unmatched []string
+	for i, ok := range matched {
+		if !ok {
+			unmatched = append(unmatched, fmt.Sprintf("%q", only[i]))
+		}
+	}
+	if len(unmatched) > 0 {
+		return nil, nil, nil, withHints(ExitError, fmt.Errorf("--only %s: no manifest entry or recorded connection matches", strings.Join(unmatched, ", ")),
+			"check the pattern; names are matched whole, as in path.Match")
+	}
+	sort.Slice(targets, func(i, j int) bool { return targets[i].Name < targets[j].Name })
+	sort.Slice(notTested, func(i, j int) bool { return notTested[i].Name < notTested[j].Name })
+	return targets, notTested, entries, nil
+}

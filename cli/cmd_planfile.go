@@ -1,0 +1,232 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/planfile"
+	"github.com/flowsync/flowsync/reconcile"
+)
+
+// savePlan writes the plan file of plan --out and returns its SHA-256.
+func savePlan(g *globals, f *planFlags, cs *reconcile.Changeset, lock *lockfile.File, lockPath, out string) (string, error) {
+	for _, p := range []struct{ what, path string }{{"the manifest", f.file}, {"the lockfile", lockPath}} {
+		if samePath(out, p.path) {
+			return "", withHints(ExitError, fmt.Errorf("--out %s is %s", out, p.what), "save the plan to a file of its own, such as plan.json")
+		}
+	}
+	_, statErr := os.Stat(lockPath)
+	pf, err := planfile.Build(cs, lock, planfile.Meta{
+		FlowsyncVersion: versionString(),
+		ManifestPath:    f.file,
+		ManifestSHA256:  f.manifestSum,
+		LockfilePath:    lockPath,
+		LockfileExists:  statErr == nil,
+		Options:         planfile.Options{Prune: f.prune, Only: f.only},
+	})
+	if errors.Is(err, planfile.ErrSecretsUnknown) {
+		return "", withHints(ExitError, err, "run plan --out where the secrets can be read (the pipeline that applies), or drop --out")
+	}
+	if err != nil {
+		return "", withHints(ExitError, err)
+	}
+	sum, err := planfile.Write(out, pf)
+	if err != nil {
+		return "", withHints(ExitError, err, "check that the directory of --out exists and is writable; nothing else was written")
+	}
+	g.log.Debug("saved plan", "path", out, "sha256", sum, "changes", len(pf.Changes))
+	return sum, nil
+}
+
+// samePath reports whether a and b name the same file: the same existing file, or the same
+// cleaned absolute path.
+func samePath(a, b string) bool {
+	if sa, err := os.Stat(a); err == nil {
+		if sb, err := os.Stat(b); err == nil {
+			return os.SameFile(sa, sb)
+		}
+	}
+	aa, err1 := filepath.Abs(a)
+	ab, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && aa == ab
+}
+
+// savedPlanMarkdown is the line the markdown plan shows under its title for plan --out.
+func savedPlanMarkdown(path, sum string) string {
+	return "Saved plan **" + mdEscape(path) + "**, SHA-256 `" + sum + "`: `flowsync apply --plan` applies exactly these changes.\n\n"
+}
+
+// announceSavedPlan tells where the plan was saved: after the text plan on stdout, on stderr
+// when stdout holds a JSON document. The markdown plan says it itself.
+func announceSavedPlan(g *globals, output, path, sum string) {
+	w := g.io.Out
+	switch output {
+	case "markdown":
+		return
+	case "json":
+		w = g.io.Err
+	}
+	fmt.Fprintf(w, "\nSaved the plan to %s (SHA-256 %s).\nApply exactly these changes with: flowsync apply --plan %s\n", path, sum, path)
+}
+
+// withStale merges the changes of a saved plan refused before anything was sent into the
+// summary, keeping plan order (both are sorted by name).
+func withStale(sum *reconcile.Summary, stale []reconcile.Result) *reconcile.Summary {
+	if len(stale) == 0 {
+		return sum
+	}
+	if sum == nil {
+		sum = &reconcile.Summary{}
+	}
+	merged := make([]reconcile.Result, 0, len(sum.Results)+len(stale))
+	i, j := 0, 0
+	for i < len(sum.Results) || j < len(stale) {
+		if j == len(stale) || (i < len(sum.Results) && sum.Results[i].Name < stale[j].Name) {
+			merged = append(merged, sum.Results[i])
+			i++
+			continue
+		}
+		merged = append(merged, stale[j])
+		j++
+	}
+	out := *sum
+	out.Results = merged
+	out.Stale += len(stale)
+	return &out
+}
+
+// staleErr is the exit of an apply --plan that refused stale changes.
+func staleErr(sum *reconcile.Summary) error {
+	msg := plural(sum.Stale, "planned change was", "planned changes were") + " stale and not applied"
+	if sum.Failed > 0 {
+		msg += "; " + plural(sum.Failed, "change", "changes") + " failed"
+	}
+	return withHints(ExitApplyFailed, errors.New(msg),
+		"every other change is saved; what moved is listed above",
+		"review the stale changes as they now stand: run flowsync plan --out again and apply that plan")
+}
+
+// applySavedPlan is apply --plan: it sends exactly the changes of the plan file at planPath
+// that still hold, and refuses the stale ones.
+func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *planFlags, planPath string, concurrency int, maxRPS float64, yes bool, output string) error {
+	for _, name := range []string{"refresh", "prune", "only"} {
+		if cmd.Flags().Changed(name) {
+			return withHints(ExitError, fmt.Errorf("--%s cannot be used with --plan: the saved plan fixed it", name),
+				"drop --"+name+"; to plan differently, run flowsync plan --out again")
+		}
+	}
+	pf, sum, err := planfile.Read(planPath)
+	if err != nil {
+		return withHints(ExitError, err, "make a new plan file with flowsync plan -f MANIFEST --out "+planPath)
+	}
+	planIO := g.io
+	if output != "text" {
+		planIO.Out, planIO.Color = g.io.Err, false
+	}
+	fmt.Fprintf(planIO.Out, "Applying saved plan %s (SHA-256 %s)\n", planPath, sum)
+
+	mpath := pf.Manifest.Path
+	if f.file != "" && !samePath(f.file, mpath) {
+		return withHints(ExitError, fmt.Errorf("-f %s: the plan %s was made for manifest %s", f.file, planPath, mpath),
+			"drop -f: apply --plan reads the manifest the plan names", "nothing was sent")
+	}
+	if f.lockfile != "" && !samePath(f.lockfile, pf.Lockfile.Path) {
+		return withHints(ExitError, fmt.Errorf("--lockfile %s: the plan %s was made against lockfile %s", f.lockfile, planPath, pf.Lockfile.Path),
+			"drop --lockfile: apply --plan uses the lockfile the plan names", "nothing was sent")
+	}
+	data, err := os.ReadFile(mpath)
+	if err != nil {
+		return withHints(ExitError, fmt.Errorf("read manifest of the plan: %w", err),
+			"run apply --plan from the directory plan --out ran in (the plan names "+mpath+")", "nothing was sent")
+	}
+	if got := planfile.SHA256(data); got != pf.Manifest.SHA256 {
+		return withHints(ExitError, fmt.Errorf("manifest %s changed since the plan %s was made (SHA-256 %s, planned %s)", mpath, planPath, got, pf.Manifest.SHA256),
+			"nothing was sent; review the changes again: flowsync plan -f "+mpath+" --out "+planPath)
+	}
+	m, err := parseManifest(mpath, data)
+	if err != nil {
+		return err
+	}
+	if t := lockTarget(m); t != pf.Target {
+		return withHints(ExitError, fmt.Errorf("the plan %s is for %s/%s, its manifest for %s/%s", planPath, pf.Target.OrgID, pf.Target.Sandbox, t.OrgID, t.Sandbox), "nothing was sent")
+	}
+	lockPath := pf.Lockfile.Path
+
+	// Only the planned connections' secrets are read: they are what is sent and recorded.
+	planned := make(map[string]bool, len(pf.Changes))
+	for _, c := range pf.Changes {
+		planned[c.Name] = true
+	}
+	mm := *m
+	mm.Connections = nil
+	for _, c := range m.Connections {
+		if planned[c.Name] {
+			mm.Connections = append(mm.Connections, c)
+		}
+	}
+	want, err := resolveDesired(&mm, g.env, false)
+	if err != nil {
+		return err
+	}
+
+	w, err := openWriter(ctx, g, m, lockPath, concurrency, maxRPS)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	lock := w.lock
+	if _, err := os.Lstat(lockPath); errors.Is(err, fs.ErrNotExist) {
+		// The first apply: the digests of the plan are keyed by the salt it chose.
+		lock.Salt = pf.Lockfile.Salt
+	}
+	switch {
+	case !pf.Lockfile.Exists && lock.Serial > 0:
+		fmt.Fprintf(planIO.Out, "The lockfile %s was created since the plan: each change is checked on its own.\n", lockPath)
+	case lock.Serial != pf.Lockfile.Serial:
+		fmt.Fprintf(planIO.Out, "The lockfile changed since the plan (serial %d, now %d): each change is checked on its own.\n", pf.Lockfile.Serial, lock.Serial)
+	}
+	cs, stale, err := planfile.Check(pf, want, lock)
+	if err != nil {
+		return withHints(ExitError, fmt.Errorf("plan %s: %w", planPath, err), "nothing was sent; make a new plan with flowsync plan --out")
+	}
+	view, _ := NewPlanView("text", planIO)
+	if len(cs.Changes) > 0 {
+		fmt.Fprintln(planIO.Out)
+		if err := view.Plan(cs); err != nil {
+			return withHints(ExitError, err)
+		}
+	}
+	if len(stale) > 0 {
+		fmt.Fprintf(planIO.Out, "\n%s not be applied (stale: planned against something that moved):\n", plural(len(stale), "change will", "changes will"))
+		p := palette{on: planIO.Color}
+		for _, r := range stale {
+			fmt.Fprintln(planIO.Out, textResult(r, p))
+		}
+	}
+	switch {
+	case len(cs.Changes) == 0 && len(stale) == 0:
+		fmt.Fprintln(planIO.Out, "No changes: the saved plan is empty.")
+		return nil
+	case len(cs.Changes) == 0:
+		// Nothing left to send: report, and leave the lockfile and the journal alone.
+		av, _ := NewApplyView(output, g.io)
+		av.Started(len(stale))
+		for _, r := range stale {
+			av.Result(r)
+		}
+		sum := withStale(&reconcile.Summary{}, stale)
+		av.Done(sum, RunStats{})
+		return staleErr(sum)
+	}
+	if err := confirm(g, yes); err != nil {
+		return err
+	}
+	return executeApply(ctx, g, w.svc, lock, lockPath, cs, concurrency, output, true, stale)
+}

@@ -1,0 +1,258 @@
+// Package planfile reads and writes saved plans (flowsync plan --out, apply --plan): the
+// changes a plan found, each with the exact requests apply will send and the lockfile entry
+// and etag it was planned against. The format is documented in docs/planfile.md.
+//
+// Invariants: a File never holds a secret value: a sensitive param appears only as its
+// HMAC-SHA256 keyed by the salt the File records; Write is atomic (temp file, fsync, rename);
+// Parse refuses unknown fields and another major format version; Check never re-diffs: each
+// planned change is either sent exactly as recorded or refused as stale.
+package planfile
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/flowsync/flowsync/lockfile"
+)
+
+// FormatVersion is the version of the plan file this build writes: additive changes keep
+// 1.x, breaking ones bump the major. Parse reads any 1.x.
+const FormatVersion = "1.0"
+
+// maxSize bounds how much of a plan file is read: a plan of 10,000 connections takes a few MB.
+const maxSize = 256 << 20
+
+// File is a saved plan.
+type File struct {
+	FormatVersion   string          `json:"format_version"`
+	FlowsyncVersion string          `json:"flowsync_version"`
+	Manifest        Manifest        `json:"manifest"`
+	Lockfile        Lockfile        `json:"lockfile"`
+	Target          lockfile.Target `json:"target"`
+	Options         Options         `json:"options"`
+	Summary         Summary         `json:"summary"`
+	// Changes are the changes that send something (create, update, replace, delete), sorted by
+	// name. Unchanged connections and kept orphans are not listed: apply --plan leaves them.
+	Changes []Change `json:"changes"`
+}
+
+// Manifest is the manifest a plan was made from.
+type Manifest struct {
+	Path   string `json:"path"`   // as given to plan -f (relative to plan's working directory)
+	SHA256 string `json:"sha256"` // of its bytes, hex
+}
+
+// Lockfile is the lockfile a plan was made against.
+type Lockfile struct {
+	Path   string `json:"path"`   // as plan used it (relative to plan's working directory)
+	Exists bool   `json:"exists"` // false: no lockfile yet; apply --plan starts one with Salt
+	Serial int64  `json:"serial"`
+	// Salt keys every digest in the file: the lockfile's, or the one a first apply will use.
+	Salt string `json:"salt"`
+}
+
+// Options are the flags the plan was made with.
+type Options struct {
+	Prune   bool     `json:"prune"`
+	Only    []string `json:"only"`
+	Refresh bool     `json:"refresh"`
+}
+
+// Summary counts the changes by action.
+type Summary struct {
+	Create  int `json:"create"`
+	Update  int `json:"update"`
+	Replace int `json:"replace"`
+	Delete  int `json:"delete"`
+}
+
+// Change is one planned change.
+type Change struct {
+	Name   string `json:"name"`
+	Action string `json:"action"` // create, update, replace, delete
+	Reason string `json:"reason"`
+	ID     string `json:"id,omitempty"`   // the connection acted on (absent for a create)
+	ETag   string `json:"etag,omitempty"` // the etag planned against: If-Match of its PATCH
+	// LookupFirst: an earlier create's outcome is unknown; apply looks the name up first.
+	LookupFirst bool `json:"lookup_first,omitempty"`
+	// Recorded is the lockfile entry the change was planned against; nil: none was recorded.
+	Recorded *Recorded `json:"recorded"`
+	Fields   []Field   `json:"fields"`
+	Notes    []string  `json:"notes"`
+	// Secrets maps each sensitive param of the desired connection to its digest: the values
+	// apply must read again (and records as applied).
+	Secrets  map[string]string `json:"secrets"`
+	Requests []Request         `json:"requests"`
+}
+
+// Recorded is a lockfile entry as it was when planned.
+type Recorded struct {
+	ID      string `json:"id,omitempty"`
+	ETag    string `json:"etag,omitempty"`
+	Pending string `json:"pending,omitempty"`
+}
+
+// Field is a field that changes, as in the JSON plan (docs/plan-json.md).
+type Field struct {
+	Path      string  `json:"path"`
+	Before    *string `json:"before,omitempty"`
+	After     *string `json:"after,omitempty"`
+	Sensitive bool    `json:"sensitive"`
+	Drift     bool    `json:"drift"`
+}
+
+// Request is one call apply sends, its secrets replaced by {"hmac_sha256": DIGEST}.
+type Request struct {
+	Method      string          `json:"method"`
+	Path        string          `json:"path"`
+	IfMatch     string          `json:"if_match,omitempty"`
+	LookupFirst bool            `json:"lookup_first,omitempty"`
+	Body        json.RawMessage `json:"body,omitempty"`
+}
+
+// Marshal returns f's bytes: 2-space indented JSON with a trailing newline, <, > and & kept.
+func (f *File) Marshal() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(f); err != nil {
+		return nil, fmt.Errorf("marshal plan file: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Write writes f to path atomically and returns the hex SHA-256 of the bytes written.
+func Write(path string, f *File) (sum string, err error) {
+	data, err := f.Marshal()
+	if err != nil {
+		return "", err
+	}
+	if err := lockfile.WriteFile(path, data); err != nil {
+		return "", fmt.Errorf("write plan file %s: %w", path, err)
+	}
+	return SHA256(data), nil
+}
+
+// SHA256 is the hex SHA-256 of data.
+func SHA256(data []byte) string {
+	s := sha256.Sum256(data)
+	return hex.EncodeToString(s[:])
+}
+
+// FormatError is a plan file that cannot be used: it does not parse, is of another format
+// version or is inconsistent.
+type FormatError struct {
+	Path string
+	Err  error
+}
+
+func (e *FormatError) Error() string { return "plan file " + e.Path + ": " + e.Err.Error() }
+func (e *FormatError) Unwrap() error { return e.Err }
+
+// Read reads and parses the plan file at path and returns it with the hex SHA-256 of its bytes.
+func Read(path string) (*File, string, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("read plan file: %w", err)
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, "", fmt.Errorf("read plan file: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, "", &FormatError{Path: path, Err: errors.New("not a regular file")}
+	}
+	data, err := io.ReadAll(io.LimitReader(fh, maxSize+1))
+	if err != nil {
+		return nil, "", fmt.Errorf("read plan file: %w", err)
+	}
+	if len(data) > maxSize {
+		return nil, "", &FormatError{Path: path, Err: fmt.Errorf("larger than %d MiB", maxSize>>20)}
+	}
+	f, err := Parse(data)
+	if err != nil {
+		return nil, "", &FormatError{Path: path, Err: err}
+	}
+	return f, SHA256(data), nil
+}
+
+// Parse decodes and checks plan file bytes.
+func Parse(data []byte) (*File, error) {
+	var head struct {
+		FormatVersion *string `json:"format_version"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, fmt.Errorf("does not parse: %w", err)
+	}
+	if head.FormatVersion == nil {
+		return nil, errors.New("no format_version: not a flowsync plan file")
+	}
+	if major, _, _ := strings.Cut(*head.FormatVersion, "."); major != "1" {
+		return nil, fmt.Errorf("format_version %q: this build reads 1.x (made by another flowsync version?)", *head.FormatVersion)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var f File
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("does not parse: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("does not parse: data after the top-level object")
+	}
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+func hex64(s string) bool {
+	b, err := hex.DecodeString(s)
+	return err == nil && len(b) == 32 && hex.EncodeToString(b) == s
+}
+
+// check reports what makes a parsed file unusable.
+func (f *File) check() error {
+	switch {
+	case f.Manifest.Path == "":
+		return errors.New("manifest.path is empty")
+	case !hex64(f.Manifest.SHA256):
+		return errors.New("manifest.sha256: want 64 lowercase hex digits")
+	case f.Lockfile.Path == "":
+		return errors.New("lockfile.path is empty")
+	case !hex64(f.Lockfile.Salt):
+		return errors.New("lockfile.salt: want 64 lowercase hex digits")
+	case f.Target.OrgID == "" || f.Target.Sandbox == "":
+		return errors.New("target: orgId and sandbox are required")
+	}
+	seen := make(map[string]bool, len(f.Changes))
+	for i, c := range f.Changes {
+		at := fmt.Sprintf("changes[%d]", i)
+		switch {
+		case c.Name == "":
+			return errors.New(at + ": no name")
+		case seen[c.Name]:
+			return fmt.Errorf("%s: %q is planned twice", at, c.Name)
+		case i > 0 && c.Name < f.Changes[i-1].Name:
+			return fmt.Errorf("%s: %q: changes are not sorted by name", at, c.Name)
+		}
+		seen[c.Name] = true
+		if _, ok := actions[c.Action]; !ok {
+			return fmt.Errorf("%s: unknown action %q", at, c.Action)
+		}
+		for k, d := range c.Secrets {
+			if !hex64(d) {
+				return fmt.Errorf("%s: secrets.%s: want a 64-hex-digit digest", at, k)
+			}
+		}
+	}
+	return nil
+}
