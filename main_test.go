@@ -28,6 +28,7 @@ import (
 	"github.com/flowsync/flowsync/cli"
 	"github.com/flowsync/flowsync/emulator"
 	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/internal/testmanifest"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/s3source"
 )
@@ -98,6 +99,16 @@ func setupScript(env *testscript.Env) error {
 	env.Defer(func() {
 		if err := run.Close(); err != nil {
 			env.T().Log("close emulator: ", err)
+		}
+	})
+	// Every plan file a script leaves behind must match docs/planfile.schema.json.
+	env.Defer(func() {
+		n, err := validatePlanFiles(env.WorkDir)
+		if err != nil {
+			env.T().Fatal(err)
+		}
+		if n > 0 {
+			env.T().Log(fmt.Sprintf("%d plan files match docs/planfile.schema.json", n))
 		}
 	})
 	env.Values[emuKey{}] = run
@@ -441,21 +452,24 @@ func cmdGen(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	n, err := strconv.Atoi(args[0])
 	ts.Check(err)
-	var b strings.Builder
-	fmt.Fprintf(&b, "version: 1\ntarget:\n  orgId: %s\n  sandbox: %s\n", testOrg, testSandbox)
-	fmt.Fprintf(&b, "defaults:\n  description: %q\n  auth:\n    specName: Access Key\n    params:\n", desc)
-	b.WriteString("      s3AccessKey: AKIAIOSFODNN7EXAMPLE\n      s3SecretKey: {env: S3_SECRET_KEY}\n")
-	b.WriteString("connections:\n")
-	for i := 1; i <= n; i++ {
-		name := fmt.Sprintf("name-%d", i)
-		fmt.Fprintf(&b, "  - name: %s\n    auth:\n", name)
-		if name == iam {
-			fmt.Fprintf(&b, "      specName: IAMRole Based\n      params:\n        bucketName: bucket-%d\n", i)
-			continue
-		}
-		fmt.Fprintf(&b, "      params:\n        serviceUrl: https://s3.eu-west-1.amazonaws.com/\n        bucketName: bucket-%d\n        s3SessionToken: {env: S3_SESSION_TOKEN}\n", i)
+	ts.Check(genManifest(n, desc, iam).WriteFile(ts.MkAbs(args[1])))
+}
+
+// genManifest is the manifest of the gen command.
+func genManifest(n int, desc, iam string) *testmanifest.Manifest {
+	m := &testmanifest.Manifest{
+		OrgID: testOrg, Sandbox: testSandbox, From: 1, N: n, Name: "name-%d", Description: desc, IAM: iam,
+		Params: []testmanifest.Param{
+			{Key: "s3AccessKey", Value: "AKIAIOSFODNN7EXAMPLE"},
+			{Key: "s3SecretKey", Value: testmanifest.Env("S3_SECRET_KEY")},
+		},
+		EntryParams: []testmanifest.Param{
+			{Key: "serviceUrl", Value: "https://s3.eu-west-1.amazonaws.com/"},
+			{Key: "bucketName", Value: "bucket-%d"},
+			{Key: "s3SessionToken", Value: testmanifest.Env("S3_SESSION_TOKEN")},
+		},
 	}
-	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(b.String()), 0o644))
+	return m
 }
 
 // cmdStatus runs a command and checks its exit code: status N COMMAND [ARGS...].
@@ -635,18 +649,56 @@ func cmdSize(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Logf("%s: %d bytes", args[0], n)
 }
 
+// planFileSchema compiles docs/planfile.schema.json.
+func planFileSchema() (*jsonschema.Schema, error) {
+	data, err := os.ReadFile(filepath.Join("docs", "planfile.schema.json"))
+	if err != nil {
+		return nil, err
+	}
+	c := jsonschema.NewCompiler()
+	c.Draft = jsonschema.Draft2020
+	if err := c.AddResource("planfile.schema.json", bytes.NewReader(data)); err != nil {
+		return nil, err
+	}
+	return c.Compile("planfile.schema.json")
+}
+
+// validatePlanFiles checks every plan file under dir (a JSON object with format_version and
+// flowsync_version) against the schema and returns how many it found.
+func validatePlanFiles(dir string) (int, error) {
+	s, err := planFileSchema()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		var v map[string]any
+		if json.Unmarshal(data, &v) != nil || v["format_version"] == nil || v["flowsync_version"] == nil {
+			return nil
+		}
+		n++
+		if err := s.Validate(v); err != nil {
+			return fmt.Errorf("%s does not match docs/planfile.schema.json: %#v", p, err)
+		}
+		return nil
+	})
+	return n, err
+}
+
 // cmdPlanFile checks saved plans against docs/planfile.schema.json: planfile FILE...
 // With !, every FILE must fail the schema.
 func cmdPlanFile(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
 		ts.Fatalf("usage: planfile FILE...")
 	}
-	c := jsonschema.NewCompiler()
-	c.Draft = jsonschema.Draft2020
-	schema, err := os.ReadFile(filepath.Join("docs", "planfile.schema.json"))
-	ts.Check(err)
-	ts.Check(c.AddResource("planfile.schema.json", bytes.NewReader(schema)))
-	s, err := c.Compile("planfile.schema.json")
+	s, err := planFileSchema()
 	ts.Check(err)
 	for _, f := range args {
 		var v any

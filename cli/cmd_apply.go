@@ -202,6 +202,7 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 	})
 	sum = withStale(sum, stale)
 	elapsed := time.Since(start)
+	saveStart := time.Now()
 	jerr := journal.Close()
 	if jerr == nil {
 		// The journal is the record of what was sent: fold it in once more, so that nothing
@@ -218,7 +219,8 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 		g.log.Warn("the journal is kept beside the lockfile; the next run folds it in again", "error", jerr)
 	}
 	st := svc.client.Stats()
-	av.Done(sum, RunStats{Duration: elapsed, Requests: st.Requests, Throttled: st.Throttled, Retries: st.Retries})
+	av.Done(sum, RunStats{Duration: elapsed, Requests: st.Requests, Throttled: st.Throttled, Retries: st.Retries,
+		JournalWait: sum.JournalWait, Save: time.Since(saveStart)})
 
 	var stopped *reconcile.StoppedError
 	var partial *reconcile.PartialError

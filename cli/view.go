@@ -27,7 +27,9 @@ type ApplyView interface {
 type RunStats struct {
 	Duration                     time.Duration
 	Requests, Throttled, Retries int64
-	RatePerSec                   float64 // achieved request rate; 0: computed from Requests/Duration
+	RatePerSec                   float64       // achieved request rate; 0: computed from Requests/Duration
+	JournalWait                  time.Duration // time changes spent in journal calls, summed over changes
+	Save                         time.Duration // closing and folding the journal, saving the lockfile
 }
 
 func (s RunStats) rate() float64 {

@@ -270,6 +270,8 @@ type jsonApplyStats struct {
 	Throttled         int64   `json:"throttled"`
 	Retries           int64   `json:"retries"`
 	RequestsPerSecond float64 `json:"requests_per_second"`
+	JournalWaitSecs   float64 `json:"journal_wait_seconds"`
+	SaveSeconds       float64 `json:"save_seconds"`
 }
 
 func (v *jsonApplyView) Started(total int)         { v.progress.start(total) }
@@ -286,6 +288,8 @@ func (v *jsonApplyView) Done(s *reconcile.Summary, stats RunStats) {
 			Throttled:         stats.Throttled,
 			Retries:           stats.Retries,
 			RequestsPerSecond: stats.rate(),
+			JournalWaitSecs:   stats.JournalWait.Seconds(),
+			SaveSeconds:       stats.Save.Seconds(),
 		},
 	}
 	if s != nil {

@@ -96,6 +96,10 @@ type Options struct {
 	// any non-empty bearer token is accepted (except revoked or expired ones).
 	RequireIssuedTokens bool
 
+	// Control serves the control routes (StatsPath, RateLimitPath) beside the API, for a
+	// benchmark or test that watches or steers the emulator from another process.
+	Control bool
+
 	// OnRequest, when set, is called with every request and its body before it is handled
 	// (tests use it to watch the traffic). The body may hold secrets: never log it.
 	OnRequest func(r *http.Request, body []byte)
@@ -114,6 +118,7 @@ func (o *Options) RegisterFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.SessionTokenTTL, "session-token-ttl", o.SessionTokenTTL, "a connection's s3SessionToken expires this long after it was set: its connection test then fails (0 = never)")
 	fs.StringVar(&o.ClientID, "client-id", o.ClientID, "the only IMS client id (and x-api-key) accepted (default: any)")
 	fs.StringVar(&o.ClientSecret, "client-secret", o.ClientSecret, "the only IMS client secret accepted (default: any)")
+	fs.BoolVar(&o.Control, "control", o.Control, "also serve GET "+StatsPath+" (counters) and GET/PUT "+RateLimitPath+" (change --rate-limit while serving), without auth")
 }
 
 func (o *Options) check() error {
@@ -144,7 +149,7 @@ func (o *Options) check() error {
 type Server struct {
 	opts    Options
 	ttl     time.Duration
-	limiter *rate.Limiter // nil: unlimited
+	limiter atomic.Pointer[rate.Limiter] // nil: unlimited; SetRateLimit changes it
 	reqID   atomic.Uint64
 	reqBase string
 
@@ -190,13 +195,7 @@ func New(o Options) (*Server, error) {
 	if s.ttl == 0 {
 		s.ttl = DefaultTokenTTL
 	}
-	if o.RateLimit > 0 {
-		burst := int(o.RateLimit / 10)
-		if burst < 1 {
-			burst = 1
-		}
-		s.limiter = rate.NewLimiter(rate.Limit(o.RateLimit), burst)
-	}
+	_ = s.SetRateLimit(o.RateLimit) // checked above
 	s.stats = newStats()
 	s.sessionTTL.Store(int64(o.SessionTokenTTL))
 	s.specAnswer.Store(&defaultSpecAnswer)
@@ -216,7 +215,8 @@ func New(o Options) (*Server, error) {
 	return s, nil
 }
 
-// Handler serves the API under APIPrefix and the IMS token call at IMSPath.
+// Handler serves the API under APIPrefix and the IMS token call at IMSPath (and, with
+// Options.Control, the control routes).
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Running is a Server listening on a TCP address.

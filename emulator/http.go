@@ -132,6 +132,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.serveIMS(w, r)
 		return
 	}
+	if s.opts.Control && s.controlHandler(w, r) {
+		return
+	}
 	rec := &recorder{ResponseWriter: w, s: s, method: r.Method}
 	defer func() {
 		if !rec.counted { // nothing written: the client went away, or the handler panicked
@@ -230,8 +233,8 @@ func (s *Server) serveAPI(c *call) {
 	if !s.checkHeaders(c) {
 		return
 	}
-	if s.limiter != nil {
-		res := s.limiter.Reserve()
+	if l := s.limiter.Load(); l != nil {
+		res := l.Reserve()
 		if d := res.Delay(); d > 0 {
 			res.Cancel()
 			s.countFault(FaultRateLimit)

@@ -93,7 +93,7 @@ func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.Fil
 	}
 	_ = g.Wait()
 
-	sum := &Summary{Results: results}
+	sum := &Summary{Results: results, JournalWait: time.Duration(a.journalWait.Load())}
 	var stale *StaleError
 	for _, r := range results {
 		switch {
@@ -123,6 +123,8 @@ type applier struct {
 
 	mu  sync.Mutex // guards out.Connections
 	out *lockfile.File
+
+	journalWait atomic.Int64 // nanoseconds in journal calls, summed over changes
 
 	stopped  atomic.Bool
 	stopOnce sync.Once
@@ -154,7 +156,10 @@ func (a *applier) run(ch *Change) Result {
 // commit records e (nil: removes the name) in the journal and in the output lockfile.
 func (a *applier) commit(name string, e *lockfile.Entry) error {
 	if a.opts.Journal != nil {
-		if err := a.opts.Journal.Commit(name, e); err != nil {
+		start := time.Now()
+		err := a.opts.Journal.Commit(name, e)
+		a.journalWait.Add(int64(time.Since(start)))
+		if err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
 	}
@@ -172,7 +177,10 @@ func (a *applier) begin(name, op, id string) error {
 	if a.opts.Journal == nil {
 		return nil
 	}
-	if err := a.opts.Journal.Begin(name, op, id); err != nil {
+	start := time.Now()
+	err := a.opts.Journal.Begin(name, op, id)
+	a.journalWait.Add(int64(time.Since(start)))
+	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
 	return nil

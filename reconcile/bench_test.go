@@ -1,38 +1,18 @@
 package reconcile_test
 
 import (
-	"fmt"
-	"strings"
 	"testing"
 
+	"github.com/flowsync/flowsync/internal/testmanifest"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/reconcile"
 )
 
-// benchManifest is a manifest of n Access Key entries, keys from the environment, as
-// `go run ./bench` generates it.
+// benchManifest is a manifest of n Access Key entries, keys from the environment: the
+// manifest of `go run ./bench`.
 func benchManifest(n int) []byte {
-	var b strings.Builder
-	b.WriteString(`version: 1
-target:
-  orgId: 5C1328435BF324E90A49402A@AdobeOrg
-  sandbox: prod
-defaults:
-  description: Managed by flowsync (benchmark)
-  auth:
-    specName: Access Key
-    params:
-      serviceUrl: https://s3.us-east-1.amazonaws.com/
-      s3AccessKey: {env: BENCH_S3_ACCESS_KEY}
-      s3SecretKey: {env: BENCH_S3_SECRET_KEY}
-connections:
-`)
-	for i := 1; i <= n; i++ {
-		fmt.Fprintf(&b, "  - name: bench-%06d\n    description: Events of team %d, bucket %d\n    auth:\n      params:\n        bucketName: bench-bucket-%06d\n        folderPath: events/%06d\n",
-			i, i%97, i, i, i)
-	}
-	return []byte(b.String())
+	return testmanifest.Bench(org, sandbox, "bench", n).Bytes()
 }
 
 func benchEnv(name string) (string, bool) {

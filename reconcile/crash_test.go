@@ -1,7 +1,6 @@
 package reconcile_test
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/flowsync/flowsync/emulator"
+	"github.com/flowsync/flowsync/internal/testmanifest"
 )
 
 // buildFlowsync builds the real binary once per test binary run.
@@ -24,17 +24,20 @@ func buildFlowsync(t *testing.T) string {
 	return bin
 }
 
-// writeManifest writes a manifest of want's entries; secrets come from the environment.
+// writeManifest writes the manifest of entries(n, token): secrets come from the environment.
 func writeManifest(t *testing.T, path string, n int) {
 	t.Helper()
-	var b strings.Builder
-	fmt.Fprintf(&b, "version: 1\ntarget:\n  orgId: %s\n  sandbox: %s\n", org, sandbox)
-	b.WriteString("defaults:\n  auth:\n    specName: Access Key\n    params:\n      s3AccessKey: AKIAIOSFODNN7EXAMPLE\n      s3SecretKey: {env: S3_SECRET_KEY}\n      s3SessionToken: {env: S3_SESSION_TOKEN}\nconnections:\n")
-	for i := 0; i < n; i++ {
-		name := fmt.Sprintf("bucket-%04d", i)
-		fmt.Fprintf(&b, "  - name: %s\n    description: entry %s\n    auth:\n      params:\n        bucketName: %s\n", name, name, name)
+	m := testmanifest.Manifest{
+		OrgID: org, Sandbox: sandbox, From: 0, N: n, Name: "bucket-%04d",
+		Params: []testmanifest.Param{
+			{Key: "s3AccessKey", Value: "AKIAIOSFODNN7EXAMPLE"},
+			{Key: "s3SecretKey", Value: testmanifest.Env("S3_SECRET_KEY")},
+			{Key: "s3SessionToken", Value: testmanifest.Env("S3_SESSION_TOKEN")},
+		},
+		EntryDescription: "entry bucket-%04d",
+		EntryParams:      []testmanifest.Param{{Key: "bucketName", Value: "bucket-%04d"}},
 	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+	if err := m.WriteFile(path); err != nil {
 		t.Fatal(err)
 	}
 }

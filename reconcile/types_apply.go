@@ -53,4 +53,9 @@ type Summary struct {
 	Failed     int // changes that were tried and failed (stale ones not included)
 	Stale      int // changes of a saved plan refused because what they were planned against moved (Err is a *StaleError)
 	NotStarted int // changes never started: the run was interrupted or stopped (Err is ErrNotStarted)
+
+	// JournalWait is the time changes spent in journal calls (waiting for a Begin to be
+	// durable before sending, recording a Commit), summed over all changes: the cost of
+	// durability on the critical path is about JournalWait / Concurrency.
+	JournalWait time.Duration
 }
