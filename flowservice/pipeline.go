@@ -30,7 +30,6 @@ import (
 
 // request is one call of the Client; its attempts share it (they run one after another).
 type request struct {
-	op      string // "create acme-eu", "get 8b1c…": Error.Op
 	method  string
 	path    string // below the endpoint, escaped: "/connections/8b1c…"
 	query   string // encoded
@@ -46,6 +45,9 @@ type request struct {
 	attempt  int    // 1-based, set by retrying
 	timeouts int    // attempts that ended by a timeout
 }
+
+// label names r in a log line or a policy error: "GET /connections".
+func (r *request) label() string { return r.method + " " + r.path }
 
 // response is a 2xx answer.
 type response struct {
@@ -85,7 +87,7 @@ func (c *Client) send(ctx context.Context, r *request) (*response, error) {
 	}
 	start := time.Now()
 	c.stats.request(start)
-	slow := c.waits.watch(ctx, "for the service's answer", r.op)
+	slow := c.waits.watch(ctx, "for the service's answer", r.label())
 	defer slow()
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -94,7 +96,7 @@ func (c *Client) send(ctx context.Context, r *request) (*response, error) {
 		var re *RedirectError
 		if errors.As(err, &re) {
 			// Nothing reached the other side; the service answered with a redirect.
-			return nil, fmt.Errorf("%s: %w", r.op, re)
+			return nil, re
 		}
 		return nil, &transportError{err: err, sent: sent.Load()}
 	}
@@ -187,7 +189,6 @@ type errorBody struct {
 // parseError turns a non-2xx answer into an *Error. The request body is never looked at.
 func parseError(r *request, status int, h http.Header, body []byte, now time.Time) *Error {
 	e := &Error{
-		Op:         r.op,
 		Method:     r.method,
 		Status:     status,
 		RequestID:  h.Get("x-request-id"),
@@ -280,7 +281,7 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 func (c *Client) throttled(next stage) stage {
 	return func(ctx context.Context, r *request) (*response, error) {
 		wctx, done := waitContext(ctx)
-		slow := c.waits.watch(ctx, "for the run-wide throttle", r.op)
+		slow := c.waits.watch(ctx, "for the run-wide throttle", r.label())
 		t, err := c.lim.acquire(wctx)
 		slow()
 		done()
@@ -432,10 +433,10 @@ func (c *Client) retrying(next stage) stage {
 				retryAfter = e.RetryAfter
 			}
 			if retryAfter > MaxWait {
-				return nil, &WaitTooLongError{Op: r.op, Wait: retryAfter, Err: gaveUp(attempt, err)}
+				return nil, &WaitTooLongError{Op: r.label(), Wait: retryAfter, Err: gaveUp(attempt, err)}
 			}
 			d := c.retry.delay(attempt, retryAfter)
-			c.waits.planned(ctx, "to retry", r.op, d, retryReason(err, retryAfter))
+			c.waits.planned(ctx, "to retry", r.label(), d, retryReason(err, retryAfter))
 			if werr := wait(ctx, d); werr != nil {
 				return nil, fmt.Errorf("%w (stopped waiting to retry: %w)", gaveUp(attempt, err), werr)
 			}
