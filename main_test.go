@@ -88,11 +88,13 @@ func TestScript(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup:               setupScript,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"badsvc":     cmdBadService,
 			"emu":        cmdEmu,
 			"gen":        cmdGen,
 			"holdlock":   cmdHoldLock,
 			"jsonfile":   cmdJSONFile,
 			"jsonschema": cmdJSONSchema,
+			"mkfifo":     cmdMkfifo,
 			"once":       cmdOnce,
 			"nocanary":   cmdNoCanary,
 			"planfile":   cmdPlanFile,
