@@ -175,10 +175,6 @@ func newTransport(concurrency int) *http.Transport {
 	}
 }
 
-// CloseIdleConnections closes the connections kept alive for later calls (at the end of a
-// run, so that nothing lingers).
-func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
-
 // APIKey is the x-api-key the client sends: the service records it as a connection's
 // createdClient.
 func (c *Client) APIKey() string { return c.apiKey }
@@ -191,7 +187,7 @@ func (c *Client) Create(ctx context.Context, nc NewConnection) (Ref, error) {
 	if err != nil {
 		return Ref{}, fmt.Errorf("create %s: encode: %w", nc.Name, err)
 	}
-	r := &request{op: "create " + nc.Name, method: http.MethodPost, path: "/connections", body: body, secretParams: nc.Auth.Params}
+	r := &request{method: http.MethodPost, path: "/connections", body: body, secretParams: nc.Auth.Params}
 	resp, err := c.do(ctx, r)
 	if err != nil {
 		return Ref{}, err
@@ -271,7 +267,7 @@ func (c *Client) Get(ctx context.Context, id string) (*Connection, error) {
 	if id == "" {
 		return nil, errors.New("get connection: empty id")
 	}
-	r := &request{op: "get " + id, method: http.MethodGet, path: "/connections/" + url.PathEscape(id)}
+	r := &request{method: http.MethodGet, path: "/connections/" + url.PathEscape(id)}
 	resp, err := c.do(ctx, r)
 	if err != nil {
 		return nil, err
@@ -285,7 +281,7 @@ func (c *Client) Get(ctx context.Context, id string) (*Connection, error) {
 			return &page.Items[i], nil
 		}
 	}
-	return nil, &Error{Op: r.op, Method: r.method, Status: http.StatusNotFound, Message: fmt.Sprintf("connection %s is not in the 200 answer (%d items)", id, len(page.Items)), RequestID: resp.header.Get("x-request-id")}
+	return nil, &Error{Method: r.method, Status: http.StatusNotFound, Message: fmt.Sprintf("connection %s is not in the 200 answer (%d items)", id, len(page.Items)), RequestID: resp.header.Get("x-request-id")}
 }
 
 // Patch applies ops to the connection id whose current etag is etag (quoted, as the service
@@ -304,7 +300,7 @@ func (c *Client) Patch(ctx context.Context, id, etag string, ops []PatchOp) (Ref
 	if err != nil {
 		return Ref{}, fmt.Errorf("patch %s: encode: %w", id, err)
 	}
-	r := &request{op: "patch " + id, method: http.MethodPatch, path: "/connections/" + url.PathEscape(id), body: body, ifMatch: etag, secrets: patchSecrets(ops)}
+	r := &request{method: http.MethodPatch, path: "/connections/" + url.PathEscape(id), body: body, ifMatch: etag, secrets: patchSecrets(ops)}
 	resp, err := c.do(ctx, r)
 	if err != nil {
 		return Ref{}, err
@@ -325,7 +321,7 @@ func (c *Client) Delete(ctx context.Context, id string) error {
 	if id == "" {
 		return errors.New("delete connection: empty id")
 	}
-	r := &request{op: "delete " + id, method: http.MethodDelete, path: "/connections/" + url.PathEscape(id)}
+	r := &request{method: http.MethodDelete, path: "/connections/" + url.PathEscape(id)}
 	_, err := c.do(ctx, r)
 	return err
 }
@@ -367,7 +363,7 @@ func (c *Client) List(ctx context.Context, opts ListOptions) ([]Connection, erro
 		if pages >= maxPages {
 			return nil, fmt.Errorf("list connections: more than %d pages: giving up", maxPages)
 		}
-		r := &request{op: "list connections", method: http.MethodGet, path: "/connections", query: q.Encode()}
+		r := &request{method: http.MethodGet, path: "/connections", query: q.Encode()}
 		resp, err := c.do(ctx, r)
 		if err != nil {
 			return nil, err

@@ -201,7 +201,7 @@ func (s *imsSource) fetchOnce(ctx context.Context) (tok string, ttl time.Duratio
 		return "", 0, true, s.fail(err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		r := &request{op: "get access token", method: http.MethodPost, secrets: []string{s.cfg.ClientSecret}}
+		r := &request{method: http.MethodPost, secrets: []string{s.cfg.ClientSecret}}
 		e := parseError(r, resp.StatusCode, resp.Header, body, s.now())
 		again := resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
 		return "", 0, again, s.fail(e)
