@@ -88,11 +88,13 @@ func TestScript(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup:               setupScript,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"badsvc":     cmdBadService,
 			"emu":        cmdEmu,
 			"gen":        cmdGen,
 			"holdlock":   cmdHoldLock,
 			"jsonfile":   cmdJSONFile,
 			"jsonschema": cmdJSONSchema,
+			"mkfifo":     cmdMkfifo,
 			"once":       cmdOnce,
 			"nocanary":   cmdNoCanary,
 			"planfile":   cmdPlanFile,
@@ -279,6 +281,7 @@ func wantInt(ts *testscript.TestScript, neg bool, what string, got int64, wantS 
 //	emu exists ID               connection ID is live
 //	emu revoke                  revoke every token issued or seen so far
 //	emu useragent               print the User-Agent of the last API request
+//	emu wait-requests N         wait until N API requests have arrived
 //	emu revoke-after N          revoke every token when the N-th next API call arrives
 //	emu session-ttl D           session tokens expire D after they were set (0: never)
 //	emu age NAME D              NAME's session token looks set D earlier than it was
@@ -341,6 +344,19 @@ func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 			wantInt(ts, neg, args[0]+" requests", n, args[1])
 		default:
 			ts.Fatalf("usage: emu requests [METHOD] N")
+		}
+	case "wait-requests":
+		// Polls until the emulator has seen at least N API requests (a minute at most): a
+		// background apply is then past its setup, signal handlers included.
+		need(1)
+		n, err := strconv.ParseInt(args[0], 10, 64)
+		ts.Check(err)
+		deadline := time.Now().Add(time.Minute)
+		for s.Stats().Total < n {
+			if time.Now().After(deadline) {
+				ts.Fatalf("emu wait-requests %d: only %d after a minute", n, s.Stats().Total)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 	case "useragent":
 		need(0)
