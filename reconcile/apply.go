@@ -231,6 +231,7 @@ func (a *applier) create(ch *Change, r *Result, retired []string) error {
 	const attempts = 5
 	for attempt := 0; attempt < attempts; attempt++ {
 		if heal {
+			r.Healed = true
 			adopted, err := a.heal(ch, r, retired, since)
 			if err != nil {
 				return a.unknown(ch, since, err)
