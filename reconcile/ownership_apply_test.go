@@ -2,6 +2,7 @@ package reconcile_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -31,8 +32,17 @@ func pendingLock(t *testing.T, desired []reconcile.Desired, since time.Time) *lo
 		t.Fatal(err)
 	}
 	for _, d := range desired {
-		lock.Connections[d.Name] = &lockfile.Entry{Pending: lockfile.PendingCreate, PendingAt: since,
-			Description: d.Description, SpecName: d.SpecName, ConnectionSpec: d.Spec}
+		e := &lockfile.Entry{Pending: lockfile.PendingCreate, PendingAt: since,
+			Description: d.Description, SpecName: d.SpecName, ConnectionSpec: d.Spec,
+			Params: map[string]string{}, SecretDigests: map[string]string{}}
+		for k, p := range d.Params {
+			if p.Sensitive {
+				e.SecretDigests[k] = lockfile.Digest(lock.Salt, p.Value)
+			} else {
+				e.Params[k] = p.Value
+			}
+		}
+		lock.Connections[d.Name] = e
 	}
 	return lock
 }
@@ -103,4 +113,49 @@ func newConn(d reconcile.Desired) flowservice.NewConnection {
 	}
 	return flowservice.NewConnection{Name: d.Name, Description: d.Description,
 		Auth: flowservice.Auth{SpecName: d.SpecName, Params: params}, ConnectionSpec: d.Spec}
+}
+
+// --prune of a pending entry deletes the connection its create made, named in the plan, and
+// never a colleague's namesake; offline (the name looked up at apply time) likewise.
+func TestPrunePendingDeletesOnlyItsOwn(t *testing.T) {
+	for _, refreshed := range []bool{true, false} {
+		t.Run(fmt.Sprint("refreshed=", refreshed), func(t *testing.T) {
+			emu := start(t, emulator.Options{})
+			ours := clientWithKey(t, emu, "our-key")
+			theirs := clientWithKey(t, emu, "colleague-key")
+			want := entries(1, "token-1")
+			lock := pendingLock(t, want, time.Now())
+			mine, err := ours.Create(context.Background(), newConn(want[0]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			theirRef, err := theirs.Create(context.Background(), newConn(want[0]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var observed *reconcile.Observed
+			if refreshed {
+				live, err := ours.List(context.Background(), flowservice.ListOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				observed = &reconcile.Observed{Connections: live}
+			}
+			cs := reconcile.Plan(nil, lock, observed, reconcile.Options{Prune: true, APIKey: "our-key"})
+			if refreshed && cs.Changes[0].ID != mine.ID {
+				t.Errorf("planned delete of %q, want %s", cs.Changes[0].ID, mine.ID)
+			}
+			out, sum, err := reconcile.Apply(context.Background(), ours, cs, lock, reconcile.ApplyOptions{APIKey: "our-key"})
+			if err != nil {
+				t.Fatalf("apply: %v", err)
+			}
+			if r := sum.Results[0]; r.ID != mine.ID || len(out.Connections) != 0 {
+				t.Errorf("result %+v, lockfile %v", r, out.Connections)
+			}
+			left := emu.Server.Connections(org, sandbox)
+			if len(left) != 1 || left[0].ID != theirRef.ID {
+				t.Errorf("left %+v, want only the colleague's %s", left, theirRef.ID)
+			}
+		})
+	}
 }
