@@ -16,6 +16,8 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -41,8 +43,9 @@ const (
 
 // Keys of testscript.Env.Values.
 type (
-	emuKey    struct{}
-	revokeKey struct{}
+	emuKey       struct{}
+	revokeKey    struct{}
+	userAgentKey struct{}
 )
 
 func TestMain(m *testing.M) {
@@ -64,6 +67,7 @@ func TestScript(t *testing.T) {
 			"holdlock":   cmdHoldLock,
 			"jsonfile":   cmdJSONFile,
 			"jsonschema": cmdJSONSchema,
+			"once":       cmdOnce,
 			"nocanary":   cmdNoCanary,
 			"planfile":   cmdPlanFile,
 			"size":       cmdSize,
@@ -75,6 +79,7 @@ func TestScript(t *testing.T) {
 func setupScript(env *testscript.Env) error {
 	// revokeAfter counts down API requests; at zero the emulator revokes every token (emu revoke-after).
 	revokeAfter := new(atomic.Int64)
+	userAgent := new(atomic.Value)
 	var srv atomic.Pointer[emulator.Server]
 	run, err := emulator.Start(emulator.Options{
 		Seed:      1,
@@ -83,6 +88,7 @@ func setupScript(env *testscript.Env) error {
 			if r.URL.Path == emulator.IMSPath {
 				return // IMS calls are seen too; count API calls only
 			}
+			userAgent.Store(r.UserAgent())
 			if revokeAfter.Load() > 0 && revokeAfter.Add(-1) == 0 {
 				if s := srv.Load(); s != nil {
 					s.RevokeTokens()
@@ -111,30 +117,68 @@ func setupScript(env *testscript.Env) error {
 	})
 	env.Values[emuKey{}] = run
 	env.Values[revokeKey{}] = revokeAfter
+	env.Values[userAgentKey{}] = userAgent
 	env.Setenv("FLOWSYNC_ENDPOINT", run.Endpoint)
 	env.Setenv("FLOWSYNC_IMS_URL", run.IMSURL)
 	env.Setenv("FLOWSYNC_ACCESS_TOKEN", "test-token")
 	env.Setenv("FLOWSYNC_API_KEY", "test-key")
 	env.Setenv("NO_COLOR", "1")
-	return copyDir("examples", filepath.Join(env.WorkDir, "examples"))
+	return copyTracked("examples", env.WorkDir)
 }
 
-func copyDir(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+// copyTracked copies the files of dir that are part of the source tree into dst (keeping
+// their paths), and nothing a user's run left beside them: the README's quickstart writes a
+// lockfile and the emulator's state into examples/, and a script must not start from them.
+// The files are those git tracks; outside a git checkout (a source archive), every file
+// except what flowsync itself writes.
+func copyTracked(dir, dst string) error {
+	files, err := trackedFiles(dir)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(src, p)
-		out := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(out, 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
+		out := filepath.Join(dst, f)
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 			return err
 		}
-		return os.WriteFile(out, data, 0o644)
+		if err := os.WriteFile(out, data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func trackedFiles(dir string) ([]string, error) {
+	if out, err := exec.Command("git", "ls-files", "-z", "--", dir).Output(); err == nil && len(out) > 0 {
+		var files []string
+		for f := range strings.SplitSeq(strings.TrimRight(string(out), "\x00"), "\x00") {
+			files = append(files, filepath.FromSlash(f))
+		}
+		return files, nil
+	}
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if generatedFile(d.Name()) {
+			return nil
+		}
+		files = append(files, p)
+		return nil
 	})
+	return files, err
+}
+
+// generatedFile reports whether name is a file flowsync writes (and .gitignore lists).
+func generatedFile(name string) bool {
+	return name == ".flowsync-emulator.json" || strings.HasSuffix(name, ".lock.json") ||
+		strings.HasSuffix(name, ".lock.json.lock") || strings.HasSuffix(name, ".lock.json.journal") ||
+		strings.HasSuffix(name, ".tmp")
 }
 
 func emu(ts *testscript.TestScript) *emulator.Running {
@@ -203,6 +247,7 @@ func wantInt(ts *testscript.TestScript, neg bool, what string, got int64, wantS 
 //	emu id NAME VAR             set $VAR to the id of NAME
 //	emu exists ID               connection ID is live
 //	emu revoke                  revoke every token issued or seen so far
+//	emu useragent               print the User-Agent of the last API request
 //	emu revoke-after N          revoke every token when the N-th next API call arrives
 //	emu session-ttl D           session tokens expire D after they were set (0: never)
 //	emu age NAME D              NAME's session token looks set D earlier than it was
@@ -266,6 +311,10 @@ func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 		default:
 			ts.Fatalf("usage: emu requests [METHOD] N")
 		}
+	case "useragent":
+		need(0)
+		ua, _ := ts.Value(userAgentKey{}).(*atomic.Value).Load().(string)
+		fmt.Fprintln(ts.Stdout(), ua)
 	case "tokens":
 		need(1)
 		wantInt(ts, neg, "IMS tokens issued", s.Stats().TokensIssued, args[0])
@@ -733,6 +782,43 @@ func cmdNoCanary(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
+// cmdOnce checks the last command's stderr: exactly one "flowsync: error:" line, no hint line
+// twice, and each PATTERN (a regexp) found on exactly one line: once PATTERN...
+func cmdOnce(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("once does not support !")
+	}
+	lines := strings.Split(ts.ReadFile("stderr"), "\n")
+	errs, hints := 0, map[string]int{}
+	for _, l := range lines {
+		if strings.HasPrefix(l, "flowsync: error: ") {
+			errs++
+		}
+		if strings.HasPrefix(l, "flowsync: hint: ") {
+			hints[l]++
+			if hints[l] > 1 {
+				ts.Fatalf("hint said twice: %s", l)
+			}
+		}
+	}
+	if errs != 1 {
+		ts.Fatalf("%d error lines, want 1", errs)
+	}
+	for _, pat := range args {
+		re, err := regexp.Compile(pat)
+		ts.Check(err)
+		n := 0
+		for _, l := range lines {
+			if re.MatchString(l) {
+				n++
+			}
+		}
+		if n != 1 {
+			ts.Fatalf("%q is on %d lines of stderr, want 1", pat, n)
+		}
+	}
+}
+
 // cmdSize checks that a file is at most MAX bytes: size FILE MAX.
 func cmdSize(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 2 {
@@ -745,6 +831,51 @@ func cmdSize(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("%s is %d bytes (limit %d, negated %v)", args[0], n, max, neg)
 	}
 	ts.Logf("%s: %d bytes", args[0], n)
+}
+
+// TestScriptsStartFromTrackedFiles: what the README's quickstart leaves in examples/ (its
+// lockfile, the emulator's state) never reaches a script's copy, in a checkout or not.
+func TestScriptsStartFromTrackedFiles(t *testing.T) {
+	files, err := trackedFiles("examples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(files, filepath.Join("examples", "quickstart.yaml")) {
+		t.Errorf("examples/quickstart.yaml not among %q", files)
+	}
+	for _, f := range files {
+		if generatedFile(filepath.Base(f)) {
+			t.Errorf("%s would be copied into every script", f)
+		}
+	}
+
+	// Outside a git checkout: leftovers beside the manifest are skipped.
+	t.Chdir(t.TempDir())
+	for _, f := range []string{"examples/quickstart.yaml", "examples/quickstart.lock.json", "examples/.flowsync-emulator.json",
+		"examples/quickstart.lock.json.lock", "examples/quickstart.lock.json.journal", "examples/s/key"} {
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dst := t.TempDir()
+	if err := copyTracked("examples", dst); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	filepath.WalkDir(dst, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dst, p)
+			got = append(got, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	want := []string{"examples/quickstart.yaml", "examples/s/key"}
+	if !slices.Equal(got, want) {
+		t.Errorf("copied %q, want %q", got, want)
+	}
 }
 
 // planFileSchema compiles docs/planfile.schema.json.

@@ -26,17 +26,23 @@ flowsync manages it instead of creating a new one. flowsync cannot read a connec
 so the next apply sends them again. A name already recorded with another connection is kept
 unless --force. --by-name records every unrecorded entry whose name matches exactly one live
 S3 connection, and exits 1 when a name matched several.`,
+		Example: `  flowsync import -f connections.yaml acme-eu 7c1e9a4b-2f3d-4c5e-8a6b-1d2e3f4a5b6c
+  flowsync import -f connections.yaml --by-name`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if file == "-" && lockPathFlag == "" {
+				return hint(errors.New("-f - (manifest on stdin) needs --lockfile: there is no manifest path to put the lockfile beside"),
+					"add --lockfile PATH, the lockfile this manifest is applied with")
+			}
 			switch {
 			case byName && len(args) != 0:
-				return withHints(ExitError, errors.New("import takes either NAME ID or --by-name, not both"))
+				return errors.New("import takes either NAME ID or --by-name, not both")
 			case byName && force:
-				return withHints(ExitError, errors.New("--force applies to import NAME ID only: --by-name never replaces a recorded connection"))
+				return errors.New("--force applies to import NAME ID only: --by-name never replaces a recorded connection")
 			case !byName && len(args) != 2:
-				return withHints(ExitError, fmt.Errorf("import needs NAME and ID (got %d arguments), or --by-name", len(args)),
+				return hint(fmt.Errorf("import needs NAME and ID (got %d arguments), or --by-name", len(args)),
 					"flowsync import -f MANIFEST NAME ID")
 			}
-			m, err := loadManifest(file)
+			m, err := g.loadManifest(file)
 			if err != nil {
 				return err
 			}
@@ -53,7 +59,7 @@ S3 connection, and exits 1 when a name matched several.`,
 					}
 				}
 				if d == nil {
-					return withHints(ExitError, fmt.Errorf("%s: no connection named %q", file, args[0]),
+					return hint(fmt.Errorf("%s: no connection named %q", file, args[0]),
 						"add the entry to the manifest first, then import it")
 				}
 			}
@@ -69,11 +75,16 @@ S3 connection, and exits 1 when a name matched several.`,
 			return importOne(cmd, g, w, m, d, args[1], force)
 		},
 	}
-	cmd.Flags().StringVarP(&file, "file", "f", "", "manifest file (required)")
-	cmd.Flags().StringVar(&lockPathFlag, "lockfile", "", "lockfile path (default: the manifest's path with .lock.json)")
+	stringOnceVarP(cmd.Flags(), &file, "file", "f", "", "manifest file, - for stdin (then --lockfile is required) (required)")
+	stringOnceVarP(cmd.Flags(), &lockPathFlag, "lockfile", "", "", "lockfile path (default: the manifest's path with .lock.json)")
 	cmd.Flags().BoolVar(&byName, "by-name", false, "import every unrecorded entry whose name matches exactly one live S3 connection")
 	cmd.Flags().BoolVar(&force, "force", false, "replace the connection a name already records (the old one is then neither patched nor deleted)")
 	_ = cmd.MarkFlagRequired("file")
+	_ = cmd.MarkFlagFilename("file", "yaml", "yml")
+	setFooter(cmd, helpFooter{
+		exit: []string{exitLineOK, exitLineError + "; --by-name: an ambiguous name", exitLineLocked},
+		env:  append(append([]string{}, envGlobal...), envCredentials...),
+	})
 	return cmd
 }
 
@@ -82,24 +93,24 @@ func importOne(cmd *cobra.Command, g *globals, w *writer, m *manifest.Manifest, 
 	conn, err := w.svc.client.Get(cmd.Context(), id)
 	if err != nil {
 		if flowservice.IsNotFound(err) {
-			return withHints(ExitError, fmt.Errorf("import %s: connection %s does not exist in sandbox %s", d.Name, id, lock.Target.Sandbox),
+			return hint(fmt.Errorf("import %s: connection %s does not exist in sandbox %s", d.Name, id, lock.Target.Sandbox),
 				fmt.Sprintf("list the candidates with: flowsync plan -f %s --refresh", shellQuote(m.Path)))
 		}
 		return serviceErr("import "+d.Name, err)
 	}
 	if conn.ConnectionSpec.ID != s3source.SpecID {
-		return withHints(ExitError, fmt.Errorf("import %s: connection %s is not an Amazon S3 connection (spec %s)", d.Name, id, conn.ConnectionSpec.ID))
+		return fmt.Errorf("import %s: connection %s is not an Amazon S3 connection (spec %s)", d.Name, id, conn.ConnectionSpec.ID)
 	}
 	replaced, err := reconcile.Import(lock, d, conn, force)
 	var conflict *reconcile.ImportConflictError
 	switch {
 	case errors.As(err, &conflict):
-		return withHints(ExitError, err,
+		return hint(err,
 			"nothing was changed; the plan shows live connections named like a recorded one as unmanaged: they are someone else's, leave them alone",
 			fmt.Sprintf("to make flowsync manage %s instead of %s (which it will then neither patch nor delete): flowsync import -f %s %s %s --force",
 				id, conflict.Recorded, shellQuote(m.Path), shellQuote(d.Name), id))
 	case err != nil:
-		return withHints(ExitError, err, "nothing was changed")
+		return hint(err, "nothing was changed")
 	}
 	if err := saveLock(lock, w.path); err != nil {
 		return err
@@ -134,7 +145,7 @@ func importByName(cmd *cobra.Command, g *globals, w *writer, m *manifest.Manifes
 		fmt.Fprintf(g.io.Out, "  ambiguous %s: %s\n", a.Name, strings.Join(a.IDs, ", "))
 	}
 	if len(rep.Ambiguous) > 0 {
-		return withHints(ExitError, fmt.Errorf("%d names match more than one live connection and were not imported", len(rep.Ambiguous)),
+		return hint(fmt.Errorf("%d names match more than one live connection and were not imported", len(rep.Ambiguous)),
 			fmt.Sprintf("record the right one of each: flowsync import -f %s NAME ID (the others are someone else's: flowsync never touches them)", shellQuote(m.Path)))
 	}
 	return nil

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -74,7 +75,11 @@ func NewApplyView(format string, io IO) (ApplyView, error) {
 }
 
 func unknownFormat(format string, valid []string) error {
-	return fmt.Errorf("unknown output format %q: valid formats are %s", format, strings.Join(valid, ", "))
+	msg := fmt.Sprintf("unknown output format %q: valid formats are %s", format, strings.Join(valid, ", "))
+	if s := suggest(format, valid); s != "" {
+		msg += " (did you mean " + s + "?)"
+	}
+	return errors.New(msg)
 }
 
 // PrintError prints err as "flowsync: error: …", once, followed by a "flowsync: hint: …" line

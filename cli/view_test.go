@@ -606,6 +606,13 @@ func TestColorEnabled(t *testing.T) {
 		{"NO_COLOR", true, env("NO_COLOR", "1"), false},
 		{"NO_COLOR empty", true, env("NO_COLOR", ""), false},
 		{"dumb", true, env("TERM", "dumb"), false},
+		{"FORCE_COLOR in a CI log", false, env("FORCE_COLOR", "1"), true},
+		{"CLICOLOR_FORCE in a CI log", false, env("CLICOLOR_FORCE", "1"), true},
+		{"FORCE_COLOR=0", false, env("FORCE_COLOR", "0"), false},
+		{"FORCE_COLOR empty", false, env("FORCE_COLOR", ""), false},
+		{"CLICOLOR_FORCE=0 on a terminal", true, env("CLICOLOR_FORCE", "0"), true},
+		{"FORCE_COLOR on a dumb terminal", true, env("TERM", "dumb", "FORCE_COLOR", "true"), true},
+		{"NO_COLOR wins over FORCE_COLOR", false, env("NO_COLOR", "", "FORCE_COLOR", "1"), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -80,16 +80,16 @@ func New(cfg Config) (*Client, error) {
 	base.RawPath = ""
 	var missing []string
 	if cfg.OrgID == "" {
-		missing = append(missing, "OrgID (the manifest's target.orgId)")
+		missing = append(missing, "OrgID")
 	}
 	if cfg.Sandbox == "" {
-		missing = append(missing, "Sandbox (the manifest's target.sandbox)")
+		missing = append(missing, "Sandbox")
 	}
 	if cfg.APIKey == "" {
-		missing = append(missing, "APIKey (FLOWSYNC_API_KEY or FLOWSYNC_CLIENT_ID)")
+		missing = append(missing, "APIKey")
 	}
 	if cfg.Tokens == nil {
-		missing = append(missing, "Tokens (FLOWSYNC_ACCESS_TOKEN, or FLOWSYNC_CLIENT_ID and FLOWSYNC_CLIENT_SECRET)")
+		missing = append(missing, "Tokens")
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("flowservice client: missing %s", strings.Join(missing, ", "))
@@ -125,23 +125,23 @@ func New(cfg Config) (*Client, error) {
 }
 
 // checkURL parses raw and refuses what would leak a token: plain HTTP off loopback. what
-// names the setting in the error.
+// names the setting in the *URLError.
 func checkURL(what, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%s %q is not a URL: %w", what, raw, err)
+		return nil, &URLError{What: what, URL: raw, Reason: "is not a URL"}
 	}
 	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("%s %q must be an absolute https:// URL", what, raw)
+		return nil, &URLError{What: what, URL: u.Redacted(), Reason: "is not an absolute https:// URL"}
 	}
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return nil, fmt.Errorf("%s %q has a query or fragment: give only scheme, host and path", what, u.Redacted())
+		return nil, &URLError{What: what, URL: u.Redacted(), Reason: "has a query or fragment"}
 	}
 	if u.User != nil {
-		return nil, fmt.Errorf("%s %q must not hold credentials: pass them through the environment", what, u.Redacted())
+		return nil, &URLError{What: what, URL: u.Redacted(), Reason: "holds credentials"}
 	}
 	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		return nil, fmt.Errorf("%s %q is plain http: use https:// (plain http is allowed only on loopback: 127.0.0.1, ::1, localhost)", what, raw)
+		return nil, &URLError{What: what, URL: raw, Reason: "is plain http off loopback (127.0.0.1, ::1, localhost)"}
 	}
 	return u, nil
 }

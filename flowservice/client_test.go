@@ -406,8 +406,8 @@ func TestNewRefusesUnsafeEndpoints(t *testing.T) {
 		{"http://127.1.2.3:8080/x", true, ""},
 		{"http://[::1]:8080/x", true, ""},
 		{"http://localhost:8080/x", true, ""},
-		{"http://platform.adobe.io/data/foundation/flowservice", false, "use https://"},
-		{"http://10.0.0.1/x", false, "use https://"},
+		{"http://platform.adobe.io/data/foundation/flowservice", false, "plain http off loopback"},
+		{"http://10.0.0.1/x", false, "plain http off loopback"},
 		{"https://platform.adobe.io/x?debug=1", false, "query or fragment"},
 		{"https://platform.adobe.io/x#frag", false, "query or fragment"},
 		{"ftp://platform.adobe.io/x", false, "https://"},
@@ -421,10 +421,13 @@ func TestNewRefusesUnsafeEndpoints(t *testing.T) {
 		}
 	}
 	_, err := New(Config{Endpoint: "https://x"})
-	for _, want := range []string{"OrgID", "Sandbox", "FLOWSYNC_API_KEY", "FLOWSYNC_ACCESS_TOKEN"} {
+	for _, want := range []string{"OrgID", "Sandbox", "APIKey", "Tokens"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("New without settings: %v lacks %s", err, want)
 		}
+	}
+	if err != nil && strings.Contains(err.Error(), "FLOWSYNC_") {
+		t.Errorf("New without settings: %v names the CLI's variables; advice is the CLI's", err)
 	}
 }
 

@@ -78,3 +78,24 @@ func IsUnknownOutcome(err error) bool {
 	var u *UnknownOutcomeError
 	return errors.As(err, &u)
 }
+
+// TokenError is a failure to get an access token from Adobe IMS: a refused or failed
+// request, or an answer without a bearer token. It never holds the client secret.
+type TokenError struct {
+	URL string // the IMS token endpoint
+	Err error
+}
+
+func (e *TokenError) Error() string { return "get access token from " + e.URL + ": " + e.Err.Error() }
+func (e *TokenError) Unwrap() error { return e.Err }
+
+// URLError is an endpoint or IMS URL the client refuses: it is not an absolute http(s) URL,
+// has a query, fragment or credentials, or is plain http off loopback (a token would travel
+// in clear).
+type URLError struct {
+	What   string // "endpoint", "IMS URL"
+	URL    string // with any password redacted
+	Reason string // "is plain http off loopback (127.0.0.1, ::1, localhost)"
+}
+
+func (e *URLError) Error() string { return fmt.Sprintf("%s %q %s", e.What, e.URL, e.Reason) }

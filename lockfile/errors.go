@@ -18,21 +18,13 @@ type FormatError struct {
 	Err  error
 }
 
-func (e *FormatError) Error() string {
-	var advice string
-	switch {
-	case errors.Is(e.Err, ErrNewerVersion):
-		advice = "upgrade flowsync to use it"
-	case strings.HasSuffix(e.Path, journalSuffix):
-		advice = "it records an interrupted apply"
-	default:
-		advice = "restore it from version control or a backup, or move it aside and rebuild it " +
-			"with flowsync import --by-name"
-	}
-	return fmt.Sprintf("%s: %v; the file was left untouched: %s", e.Path, e.Err, advice)
-}
+func (e *FormatError) Error() string { return fmt.Sprintf("%s: %v", e.Path, e.Err) }
 
 func (e *FormatError) Unwrap() error { return e.Err }
+
+// Journal reports whether the file is a journal (the record of an interrupted apply) rather
+// than a lockfile.
+func (e *FormatError) Journal() bool { return strings.HasSuffix(e.Path, journalSuffix) }
 
 // TargetError reports a lockfile that belongs to another org or sandbox than the manifest's.
 // The file is never modified.
@@ -43,8 +35,7 @@ type TargetError struct {
 }
 
 func (e *TargetError) Error() string {
-	return fmt.Sprintf("%s: lockfile belongs to org %s sandbox %s, but the manifest targets org %s sandbox %s; "+
-		"the file was left untouched: pass --lockfile with the lockfile of this target",
+	return fmt.Sprintf("%s: lockfile belongs to org %s sandbox %s, but the manifest targets org %s sandbox %s",
 		e.Path, e.Have.OrgID, e.Have.Sandbox, e.Want.OrgID, e.Want.Sandbox)
 }
 

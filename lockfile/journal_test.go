@@ -274,8 +274,8 @@ func TestJournalDamage(t *testing.T) {
 			_, err := Fold(f, lockPath)
 			if tt.wantErr != "" {
 				var fe *FormatError
-				if !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("Fold = %v, want *FormatError containing %q", err, tt.wantErr)
+				if !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.wantErr) || !fe.Journal() {
+					t.Fatalf("Fold = %v, want a journal's *FormatError containing %q", err, tt.wantErr)
 				}
 				if len(f.Connections) != 0 {
 					t.Errorf("a refused journal changed the file: %v", f.Connections)

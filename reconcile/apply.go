@@ -372,6 +372,10 @@ func (a *applier) update(ch *Change, r *Result) error {
 	if len(ch.Fields) > 0 || ch.Resend {
 		ne, err := a.patch(ch.Desired, e, ch.ETag, ch.Fields, ch.Resend, r)
 		if errors.Is(err, errGone) {
+			if a.opts.Saved {
+				// Re-creating it would send what the saved plan did not hold.
+				return &StaleError{Moved: "the connection was deleted outside flowsync since the plan (404 on PATCH)"}
+			}
 			return a.recreate(ch, r)
 		}
 		if err != nil {
@@ -438,7 +442,7 @@ func (a *applier) patch(d *Desired, prior *lockfile.Entry, etag string, fields [
 			return nil, errGone
 		}
 		if a.opts.Saved && flowservice.IsPreconditionFailed(err) {
-			return nil, &StaleError{Moved: "the connection changed on the service since the plan (412 for If-Match " + etag + ")"}
+			return nil, &StaleError{Moved: "the connection was changed outside flowsync since the plan (412 Precondition Failed for If-Match " + etag + ")"}
 		}
 		if !flowservice.IsPreconditionFailed(err) || round >= a.opts.MaxStale {
 			if flowservice.IsPreconditionFailed(err) {

@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/lockfile"
 )
 
 // StaleError is the error of a change of a saved plan (apply --plan) that no longer holds:
@@ -64,10 +65,14 @@ func Requests(ch *Change) ([]Request, error) {
 		}
 		deletes(retired)
 	case Delete:
+		ids := slices.Clone(ch.Prior.Retired)
 		if ch.Prior.ID != "" {
-			deletes([]string{ch.Prior.ID})
+			ids = append([]string{ch.Prior.ID}, ids...)
 		}
-		deletes(ch.Prior.Retired)
+		if ch.Prior.Pending == lockfile.PendingCreate && ch.Resolved != "" && !slices.Contains(ids, ch.Resolved) {
+			ids = append(ids, ch.Resolved)
+		}
+		deletes(ids)
 	}
 	return out, nil
 }
