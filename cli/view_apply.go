@@ -112,7 +112,7 @@ type textApplyView struct {
 }
 
 func (v *textApplyView) Started(total int)         { v.progress.start(total) }
-func (v *textApplyView) Result(r reconcile.Result) { v.progress.add(r.Err != nil) }
+func (v *textApplyView) Result(r reconcile.Result) { v.progress.add(failed(r)) }
 
 func (v *textApplyView) Done(s *reconcile.Summary, stats RunStats) {
 	v.progress.finish()
@@ -209,6 +209,13 @@ func textResult(r reconcile.Result, p palette) string {
 	return "  " + style(r.Action.Symbol()) + " " + name + ": " + what + unmanagedResult(r)
 }
 
+// failed reports whether r failed; a stale change of a saved plan (refused, not failed) and
+// a success did not.
+func failed(r reconcile.Result) bool {
+	var stale *reconcile.StaleError
+	return r.Err != nil && !errors.As(r.Err, &stale)
+}
+
 type resultTally struct{ created, updated, replaced, deleted, failed, stale, notStarted int }
 
 func tallyResults(s *reconcile.Summary) resultTally {
@@ -283,7 +290,7 @@ type jsonApplyStats struct {
 }
 
 func (v *jsonApplyView) Started(total int)         { v.progress.start(total) }
-func (v *jsonApplyView) Result(r reconcile.Result) { v.progress.add(r.Err != nil) }
+func (v *jsonApplyView) Result(r reconcile.Result) { v.progress.add(failed(r)) }
 
 func (v *jsonApplyView) Done(s *reconcile.Summary, stats RunStats) {
 	v.progress.finish()
