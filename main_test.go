@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -45,8 +46,33 @@ const (
 type (
 	emuKey       struct{}
 	revokeKey    struct{}
+	patchesKey   struct{}
 	userAgentKey struct{}
 )
+
+// patchLog keeps the operations (op and path, never a value) of every PATCH the emulator
+// received, one line per request: "ID: replace /auth/params/s3SecretKey, add /description".
+type patchLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *patchLog) record(urlPath string, body []byte) {
+	var ops []struct{ Op, Path string }
+	line := path.Base(urlPath) + ":"
+	if err := json.Unmarshal(body, &ops); err != nil {
+		line += " (not a JSON Patch array)"
+	}
+	for i, op := range ops {
+		if i > 0 {
+			line += ","
+		}
+		line += " " + op.Op + " " + op.Path
+	}
+	l.mu.Lock()
+	l.lines = append(l.lines, line)
+	l.mu.Unlock()
+}
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
@@ -79,14 +105,18 @@ func TestScript(t *testing.T) {
 func setupScript(env *testscript.Env) error {
 	// revokeAfter counts down API requests; at zero the emulator revokes every token (emu revoke-after).
 	revokeAfter := new(atomic.Int64)
+	patches := &patchLog{}
 	userAgent := new(atomic.Value)
 	var srv atomic.Pointer[emulator.Server]
 	run, err := emulator.Start(emulator.Options{
 		Seed:      1,
 		StatePath: filepath.Join(env.WorkDir, "emulator-state.json"),
-		OnRequest: func(r *http.Request, _ []byte) {
+		OnRequest: func(r *http.Request, body []byte) {
 			if r.URL.Path == emulator.IMSPath {
 				return // IMS calls are seen too; count API calls only
+			}
+			if r.Method == http.MethodPatch {
+				patches.record(r.URL.Path, body)
 			}
 			userAgent.Store(r.UserAgent())
 			if revokeAfter.Load() > 0 && revokeAfter.Add(-1) == 0 {
@@ -117,6 +147,7 @@ func setupScript(env *testscript.Env) error {
 	})
 	env.Values[emuKey{}] = run
 	env.Values[revokeKey{}] = revokeAfter
+	env.Values[patchesKey{}] = patches
 	env.Values[userAgentKey{}] = userAgent
 	env.Setenv("FLOWSYNC_ENDPOINT", run.Endpoint)
 	env.Setenv("FLOWSYNC_IMS_URL", run.IMSURL)
@@ -255,6 +286,7 @@ func wantInt(ts *testscript.TestScript, neg bool, what string, got int64, wantS 
 //	emu spec secret AUTH PARAM  the served spec marks PARAM of AUTH format: password
 //	emu spec bare               the served spec is the object itself, not {"items":[spec]}
 //	emu spec default            the served spec is the emulator's own again
+//	emu patches                 print every PATCH received so far, one per line: "ID: op path, …"
 //	emu http METHOD PATH [FILE] send a request to the emulator's API (FILE: JSON body) with
 //	                            the script's credentials; the answer's body goes to stdout
 //	emu post KEY NAME SPEC [P=V]...   POST /connections over HTTP with x-api-key KEY (a
@@ -395,6 +427,16 @@ func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("usage: emu spec (require|secret AUTH PARAM | bare | default)")
 		}
 		ts.Check(editSpec(s, args[0], args[1:]))
+	case "patches":
+		need(0)
+		l := ts.Value(patchesKey{}).(*patchLog)
+		l.mu.Lock()
+		lines := slices.Clone(l.lines)
+		l.mu.Unlock()
+		slices.Sort(lines)
+		for _, line := range lines {
+			fmt.Fprintln(ts.Stdout(), line)
+		}
 	case "http":
 		if len(args) < 2 || len(args) > 3 {
 			ts.Fatalf("usage: emu http METHOD PATH [FILE]")

@@ -176,6 +176,7 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
 		newApplyCmd(ctx, g),
 		newImportCmd(g),
 		newCheckCmd(g),
+		newGenerateCmd(g),
 		newEmulatorCmd(g),
 		newSchemaCmd(g),
 		newVersionCmd(g),

@@ -482,8 +482,9 @@ const sessionToken = "s3SessionToken"
 
 // patchOps is the minimal JSON Patch for fields: /name and /description when they changed;
 // the session token alone as /auth/params/s3SessionToken when only it changed (the documented
-// rotation); otherwise the whole /auth/params, secrets included, since the service replaces
-// every param. resend sends the whole /auth/params in any case.
+// rotation); each secret at /auth/params/<param> when only secrets the manifest sets changed;
+// otherwise the whole /auth/params, secrets included, since the service replaces every param.
+// resend sends the whole /auth/params in any case.
 func patchOps(d *Desired, prior *lockfile.Entry, fields []FieldChange, resend bool) ([]flowservice.PatchOp, error) {
 	var ops []flowservice.PatchOp
 	var params []string
@@ -531,6 +532,21 @@ func patchOps(d *Desired, prior *lockfile.Entry, fields []FieldChange, resend bo
 		default:
 			ops = append(ops, flowservice.PatchOp{Op: "add", Path: "/auth/params/" + sessionToken, Value: jsonString(p.Value)})
 		}
+	case len(params) > 0 && !resend && onlySecretsSet(d, params):
+		// Only secrets change (rotated credentials, or secrets never sent by flowsync, as after
+		// generate or import): each is sent alone at its own path, nothing else is touched.
+		slices.Sort(params)
+		for _, k := range params {
+			_, had := prior.SecretDigests[k]
+			if _, clear := prior.Params[k]; clear {
+				had = true
+			}
+			op := "add"
+			if had {
+				op = "replace"
+			}
+			ops = append(ops, flowservice.PatchOp{Op: op, Path: "/auth/params/" + k, Value: jsonString(d.Params[k].Value)})
+		}
 	case len(params) > 0:
 		all := make(map[string]string, len(d.Params))
 		for k, p := range d.Params {
@@ -543,6 +559,16 @@ func patchOps(d *Desired, prior *lockfile.Entry, fields []FieldChange, resend bo
 		ops = append(ops, flowservice.PatchOp{Op: "replace", Path: "/auth/params", Value: v})
 	}
 	return ops, nil
+}
+
+// onlySecretsSet reports whether every param in params is a secret the manifest sets.
+func onlySecretsSet(d *Desired, params []string) bool {
+	for _, k := range params {
+		if p, ok := d.Params[k]; !ok || !p.Sensitive {
+			return false
+		}
+	}
+	return true
 }
 
 func jsonString(s string) json.RawMessage {

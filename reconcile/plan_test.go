@@ -269,4 +269,46 @@ func TestPatchOps(t *testing.T) {
 	if len(ops) != 2 || ops[0].Path != "/description" || ops[1].Path != "/auth/params" {
 		t.Fatalf("description + bucket: got %+v", ops)
 	}
+
+	// Only secrets change: each at its own path, replace where one was set, add where not.
+	noToken := prior.Clone()
+	delete(noToken.SecretDigests, "s3SessionToken")
+	ops, err = patchOps(&aTok, noToken, []FieldChange{{Path: "auth.params.s3SessionToken", Sensitive: true}, {Path: "auth.params.s3SecretKey", Sensitive: true}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOps = []flowservice.PatchOp{
+		{Op: "replace", Path: "/auth/params/s3SecretKey", Value: jsonString("secret-a")},
+		{Op: "add", Path: "/auth/params/s3SessionToken", Value: jsonString("tok2")},
+	}
+	if diff := cmp.Diff(wantOps, ops); diff != "" {
+		t.Fatalf("secrets only (-want +got):\n%s", diff)
+	}
+	// A secret with a plain param: the whole params, since the service replaces them all.
+	ops, err = patchOps(&aTok, prior, []FieldChange{{Path: "auth.params.s3SecretKey", Sensitive: true}, {Path: "auth.params.bucketName"}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ops) != 1 || ops[0].Path != "/auth/params" {
+		t.Fatalf("secret + bucket: got %+v", ops)
+	}
+	// A resend (etag moved with nothing visible) sends the whole params even when only
+	// secrets are named.
+	ops, err = patchOps(&aTok, prior, []FieldChange{{Path: "auth.params.s3SecretKey", Sensitive: true}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ops) != 1 || ops[0].Path != "/auth/params" {
+		t.Fatalf("resend: got %+v", ops)
+	}
+	// A secret removed is not "only secrets set".
+	noSecret := aTok
+	noSecret.Params = map[string]Param{"s3AccessKey": aTok.Params["s3AccessKey"], "s3SessionToken": aTok.Params["s3SessionToken"], "bucketName": aTok.Params["bucketName"]}
+	ops, err = patchOps(&noSecret, prior, []FieldChange{{Path: "auth.params.s3SecretKey", Sensitive: true}, {Path: "auth.params.s3SessionToken", Sensitive: true}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ops) != 1 || ops[0].Path != "/auth/params" {
+		t.Fatalf("secret removed: got %+v", ops)
+	}
 }
