@@ -71,8 +71,14 @@ func advice(err error) []string {
 		partial     *reconcile.PartialError
 		interrupted *interruptedError
 		stale       *staleError
+		redirect    *flowservice.RedirectError
+		tooLong     *flowservice.WaitTooLongError
 	)
 	switch {
+	case errors.As(err, &redirect):
+		return []string{"nothing was sent to " + redirect.To + "; if that address is the real service, set --endpoint (or FLOWSYNC_IMS_URL) to it"}
+	case errors.As(err, &tooLong):
+		return []string{"the service is throttling this client: try again later"}
 	case errors.As(err, &usage):
 		return []string{`run "flowsync --help" for usage`}
 	case errors.As(err, &locked):

@@ -28,15 +28,11 @@ type ApplyView interface {
 type RunStats struct {
 	Duration                     time.Duration
 	Requests, Throttled, Retries int64
-	RatePerSec                   float64       // achieved request rate; 0: computed from Requests/Duration
 	JournalWait                  time.Duration // time changes spent in journal calls, summed over changes
 	Save                         time.Duration // closing and folding the journal, saving the lockfile
 }
 
 func (s RunStats) rate() float64 {
-	if s.RatePerSec > 0 {
-		return s.RatePerSec
-	}
 	if s.Duration > 0 {
 		return float64(s.Requests) / s.Duration.Seconds()
 	}

@@ -167,8 +167,6 @@ func textResult(r reconcile.Result, p palette) string {
 	}
 	if r.Err != nil {
 		msg := strings.ReplaceAll(strings.TrimSpace(r.Err.Error()), "\n", "; ")
-		// Errors carry their own "update acme-jp: " prefix; the line already says it.
-		msg = strings.TrimPrefix(msg, r.Action.String()+" "+r.Name+": ")
 		return "  " + p.red("x") + " " + name + ": " + r.Action.String() + " failed: " + msg + unmanagedResult(r)
 	}
 	var what string

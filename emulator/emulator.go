@@ -1,13 +1,13 @@
 // Package emulator is an in-memory Adobe Experience Platform Flow Service: the
-// /connections API (../shared/flowservice/API.md) and Adobe IMS's token call, served over HTTP.
+// /connections API and Adobe IMS's token call, served over HTTP.
 //
 // It is strict about what it accepts, like the real service: every call needs the Adobe
 // headers, bodies may hold only known fields, connections are validated as the Amazon S3
 // source, PATCH needs the current quoted etag in If-Match. Faults (latency, 500s, 429s, a rate
 // limit, connections dropped after a commit) are injected on demand for API calls only.
 //
-// What it answers, beyond flowservice/API.md (codes are those of Adobe's Flow Service error
-// catalogue where one exists):
+// What it answers, beyond Adobe's Flow Service API reference (codes are those of Adobe's Flow
+// Service error catalogue where one exists):
 //   - 401 gateway 401013 for a missing, malformed, revoked or expired bearer token; 403
 //     gateway 403000 without x-api-key (403003 for a key other than Options.ClientID);
 //     400 gateway 400003 without x-gw-ims-org-id; 400 2105-400 without, or with a non

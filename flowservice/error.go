@@ -10,7 +10,6 @@ import (
 
 // Error is a non-2xx answer of the service or of its gateway.
 type Error struct {
-	Op         string        // "create acme-eu", "patch 8b1c…", set by the caller of the client
 	Method     string        // HTTP method
 	Status     int           // HTTP status
 	Code       string        // Adobe code: "FLOW-1404-412" → "1404-412"; gateway: "401013"
