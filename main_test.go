@@ -16,8 +16,11 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -41,9 +44,35 @@ const (
 
 // Keys of testscript.Env.Values.
 type (
-	emuKey    struct{}
-	revokeKey struct{}
+	emuKey       struct{}
+	revokeKey    struct{}
+	patchesKey   struct{}
+	userAgentKey struct{}
 )
+
+// patchLog keeps the operations (op and path, never a value) of every PATCH the emulator
+// received, one line per request: "ID: replace /auth/params/s3SecretKey, add /description".
+type patchLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *patchLog) record(urlPath string, body []byte) {
+	var ops []struct{ Op, Path string }
+	line := path.Base(urlPath) + ":"
+	if err := json.Unmarshal(body, &ops); err != nil {
+		line += " (not a JSON Patch array)"
+	}
+	for i, op := range ops {
+		if i > 0 {
+			line += ","
+		}
+		line += " " + op.Op + " " + op.Path
+	}
+	l.mu.Lock()
+	l.lines = append(l.lines, line)
+	l.mu.Unlock()
+}
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
@@ -64,6 +93,7 @@ func TestScript(t *testing.T) {
 			"holdlock":   cmdHoldLock,
 			"jsonfile":   cmdJSONFile,
 			"jsonschema": cmdJSONSchema,
+			"once":       cmdOnce,
 			"nocanary":   cmdNoCanary,
 			"planfile":   cmdPlanFile,
 			"size":       cmdSize,
@@ -75,14 +105,20 @@ func TestScript(t *testing.T) {
 func setupScript(env *testscript.Env) error {
 	// revokeAfter counts down API requests; at zero the emulator revokes every token (emu revoke-after).
 	revokeAfter := new(atomic.Int64)
+	patches := &patchLog{}
+	userAgent := new(atomic.Value)
 	var srv atomic.Pointer[emulator.Server]
 	run, err := emulator.Start(emulator.Options{
 		Seed:      1,
 		StatePath: filepath.Join(env.WorkDir, "emulator-state.json"),
-		OnRequest: func(r *http.Request, _ []byte) {
+		OnRequest: func(r *http.Request, body []byte) {
 			if r.URL.Path == emulator.IMSPath {
 				return // IMS calls are seen too; count API calls only
 			}
+			if r.Method == http.MethodPatch {
+				patches.record(r.URL.Path, body)
+			}
+			userAgent.Store(r.UserAgent())
 			if revokeAfter.Load() > 0 && revokeAfter.Add(-1) == 0 {
 				if s := srv.Load(); s != nil {
 					s.RevokeTokens()
@@ -99,32 +135,81 @@ func setupScript(env *testscript.Env) error {
 			env.T().Log("close emulator: ", err)
 		}
 	})
+	// Every plan file a script leaves behind must match docs/planfile.schema.json.
+	env.Defer(func() {
+		n, err := validatePlanFiles(env.WorkDir)
+		if err != nil {
+			env.T().Fatal(err)
+		}
+		if n > 0 {
+			env.T().Log(fmt.Sprintf("%d plan files match docs/planfile.schema.json", n))
+		}
+	})
 	env.Values[emuKey{}] = run
 	env.Values[revokeKey{}] = revokeAfter
+	env.Values[patchesKey{}] = patches
+	env.Values[userAgentKey{}] = userAgent
 	env.Setenv("FLOWSYNC_ENDPOINT", run.Endpoint)
 	env.Setenv("FLOWSYNC_IMS_URL", run.IMSURL)
 	env.Setenv("FLOWSYNC_ACCESS_TOKEN", "test-token")
 	env.Setenv("FLOWSYNC_API_KEY", "test-key")
 	env.Setenv("NO_COLOR", "1")
-	return copyDir("examples", filepath.Join(env.WorkDir, "examples"))
+	return copyTracked("examples", env.WorkDir)
 }
 
-func copyDir(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+// copyTracked copies the files of dir that are part of the source tree into dst (keeping
+// their paths), and nothing a user's run left beside them: the README's quickstart writes a
+// lockfile and the emulator's state into examples/, and a script must not start from them.
+// The files are those git tracks; outside a git checkout (a source archive), every file
+// except what flowsync itself writes.
+func copyTracked(dir, dst string) error {
+	files, err := trackedFiles(dir)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(src, p)
-		out := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(out, 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
+		out := filepath.Join(dst, f)
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 			return err
 		}
-		return os.WriteFile(out, data, 0o644)
+		if err := os.WriteFile(out, data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func trackedFiles(dir string) ([]string, error) {
+	if out, err := exec.Command("git", "ls-files", "-z", "--", dir).Output(); err == nil && len(out) > 0 {
+		var files []string
+		for f := range strings.SplitSeq(strings.TrimRight(string(out), "\x00"), "\x00") {
+			files = append(files, filepath.FromSlash(f))
+		}
+		return files, nil
+	}
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if generatedFile(d.Name()) {
+			return nil
+		}
+		files = append(files, p)
+		return nil
 	})
+	return files, err
+}
+
+// generatedFile reports whether name is a file flowsync writes (and .gitignore lists).
+func generatedFile(name string) bool {
+	return name == ".flowsync-emulator.json" || strings.HasSuffix(name, ".lock.json") ||
+		strings.HasSuffix(name, ".lock.json.lock") || strings.HasSuffix(name, ".lock.json.journal") ||
+		strings.HasSuffix(name, ".tmp")
 }
 
 func emu(ts *testscript.TestScript) *emulator.Running {
@@ -156,6 +241,17 @@ func one(ts *testscript.TestScript, name string) flowservice.Connection {
 	return cs[0]
 }
 
+// httpClient is a Flow Service client of the script's emulator sending x-api-key key: what
+// a colleague's tool would use.
+func httpClient(ts *testscript.TestScript, key string) *flowservice.Client {
+	c, err := flowservice.New(flowservice.Config{
+		Endpoint: emu(ts).Endpoint, OrgID: testOrg, Sandbox: testSandbox, APIKey: key,
+		Tokens: flowservice.StaticToken("colleague-token"),
+	})
+	ts.Check(err)
+	return c
+}
+
 func wantInt(ts *testscript.TestScript, neg bool, what string, got int64, wantS string) {
 	want, err := strconv.ParseInt(wantS, 10, 64)
 	ts.Check(err)
@@ -182,6 +278,7 @@ func wantInt(ts *testscript.TestScript, neg bool, what string, got int64, wantS 
 //	emu id NAME VAR             set $VAR to the id of NAME
 //	emu exists ID               connection ID is live
 //	emu revoke                  revoke every token issued or seen so far
+//	emu useragent               print the User-Agent of the last API request
 //	emu revoke-after N          revoke every token when the N-th next API call arrives
 //	emu session-ttl D           session tokens expire D after they were set (0: never)
 //	emu age NAME D              NAME's session token looks set D earlier than it was
@@ -189,8 +286,19 @@ func wantInt(ts *testscript.TestScript, neg bool, what string, got int64, wantS 
 //	emu spec secret AUTH PARAM  the served spec marks PARAM of AUTH format: password
 //	emu spec bare               the served spec is the object itself, not {"items":[spec]}
 //	emu spec default            the served spec is the emulator's own again
+//	emu patches                 print every PATCH received so far, one per line: "ID: op path, …"
 //	emu http METHOD PATH [FILE] send a request to the emulator's API (FILE: JSON body) with
 //	                            the script's credentials; the answer's body goes to stdout
+//	emu post KEY NAME SPEC [P=V]...   POST /connections over HTTP with x-api-key KEY (a
+//	                            colleague's create); SPEC is "Access Key" or "IAMRole Based";
+//	                            P=V are auth params, or description=D; prints the id
+//	emu patch KEY ID PATH VALUE PATCH /connections/ID over HTTP with x-api-key KEY: one
+//	                            replace of PATH ("/name", "/auth/params/s3SecretKey", …)
+//	emu etag ID VAR             set $VAR to the etag of connection ID
+//	emu unchanged ID ETAG       connection ID is live and its etag is still ETAG
+//	emu createdby ID KEY        connection ID's createdClient is KEY
+//	emu no-id P                 answer this fraction of creates 201 without an id
+//	emu fail METHOD N           answer the next N API calls of METHOD 500, doing nothing
 func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
 		ts.Fatalf("usage: emu SUBCOMMAND ...")
@@ -234,6 +342,10 @@ func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 		default:
 			ts.Fatalf("usage: emu requests [METHOD] N")
 		}
+	case "useragent":
+		need(0)
+		ua, _ := ts.Value(userAgentKey{}).(*atomic.Value).Load().(string)
+		fmt.Fprintln(ts.Stdout(), ua)
 	case "tokens":
 		need(1)
 		wantInt(ts, neg, "IMS tokens issued", s.Stats().TokensIssued, args[0])
@@ -314,6 +426,16 @@ func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("usage: emu spec (require|secret AUTH PARAM | bare | default)")
 		}
 		ts.Check(editSpec(s, args[0], args[1:]))
+	case "patches":
+		need(0)
+		l := ts.Value(patchesKey{}).(*patchLog)
+		l.mu.Lock()
+		lines := slices.Clone(l.lines)
+		l.mu.Unlock()
+		slices.Sort(lines)
+		for _, line := range lines {
+			fmt.Fprintln(ts.Stdout(), line)
+		}
 	case "http":
 		if len(args) < 2 || len(args) > 3 {
 			ts.Fatalf("usage: emu http METHOD PATH [FILE]")
@@ -325,6 +447,72 @@ func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 		status, answer := emuHTTP(ts, args[0], args[1], body)
 		fmt.Fprintf(ts.Stdout(), "%s\n", answer)
 		assert(status >= 200 && status <= 299, "emu http %s %s: %d %s", args[0], args[1], status, answer)
+	case "post":
+		if len(args) < 3 {
+			ts.Fatalf("usage: emu post KEY NAME SPEC [P=V]...")
+		}
+		nc := flowservice.NewConnection{Name: args[1],
+			Auth:           flowservice.Auth{SpecName: args[2], Params: map[string]string{}},
+			ConnectionSpec: s3source.ConnectionSpec()}
+		for _, kv := range args[3:] {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				ts.Fatalf("emu post: %q is not P=V", kv)
+			}
+			if k == "description" {
+				nc.Description = v
+			} else {
+				nc.Auth.Params[k] = v
+			}
+		}
+		ref, err := httpClient(ts, args[0]).Create(context.Background(), nc)
+		ts.Check(err)
+		fmt.Fprintln(ts.Stdout(), ref.ID)
+	case "patch":
+		need(4)
+		c := httpClient(ts, args[0])
+		cur, err := c.Get(context.Background(), args[1])
+		ts.Check(err)
+		v, _ := json.Marshal(args[3])
+		_, err = c.Patch(context.Background(), args[1], cur.ETag, []flowservice.PatchOp{{Op: "replace", Path: args[2], Value: v}})
+		ts.Check(err)
+	case "etag":
+		need(2)
+		for _, c := range live(ts, "") {
+			if c.ID == args[0] {
+				ts.Setenv(args[1], c.ETag)
+				return
+			}
+		}
+		ts.Fatalf("emu etag: connection %s is not live", args[0])
+	case "unchanged":
+		need(2)
+		var etag string
+		for _, c := range live(ts, "") {
+			if c.ID == args[0] {
+				etag = c.ETag
+			}
+		}
+		assert(etag == args[1], "connection %s: etag %q, want %q (missing or changed)", args[0], etag, args[1])
+	case "createdby":
+		need(2)
+		var client string
+		for _, c := range live(ts, "") {
+			if c.ID == args[0] {
+				client = c.CreatedClient
+			}
+		}
+		assert(client == args[1], "connection %s: createdClient %q, want %q", args[0], client, args[1])
+	case "fail":
+		need(2)
+		n, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		s.FailNext(strings.ToUpper(args[0]), n)
+	case "no-id":
+		need(1)
+		p, err := strconv.ParseFloat(args[0], 64)
+		ts.Check(err)
+		s.SetCreateWithoutID(p)
 	default:
 		ts.Fatalf("emu: unknown subcommand %q", sub)
 	}
@@ -623,6 +811,43 @@ func cmdNoCanary(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
+// cmdOnce checks the last command's stderr: exactly one "flowsync: error:" line, no hint line
+// twice, and each PATTERN (a regexp) found on exactly one line: once PATTERN...
+func cmdOnce(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("once does not support !")
+	}
+	lines := strings.Split(ts.ReadFile("stderr"), "\n")
+	errs, hints := 0, map[string]int{}
+	for _, l := range lines {
+		if strings.HasPrefix(l, "flowsync: error: ") {
+			errs++
+		}
+		if strings.HasPrefix(l, "flowsync: hint: ") {
+			hints[l]++
+			if hints[l] > 1 {
+				ts.Fatalf("hint said twice: %s", l)
+			}
+		}
+	}
+	if errs != 1 {
+		ts.Fatalf("%d error lines, want 1", errs)
+	}
+	for _, pat := range args {
+		re, err := regexp.Compile(pat)
+		ts.Check(err)
+		n := 0
+		for _, l := range lines {
+			if re.MatchString(l) {
+				n++
+			}
+		}
+		if n != 1 {
+			ts.Fatalf("%q is on %d lines of stderr, want 1", pat, n)
+		}
+	}
+}
+
 // cmdSize checks that a file is at most MAX bytes: size FILE MAX.
 func cmdSize(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 2 {
@@ -637,18 +862,101 @@ func cmdSize(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Logf("%s: %d bytes", args[0], n)
 }
 
+// TestScriptsStartFromTrackedFiles: what the README's quickstart leaves in examples/ (its
+// lockfile, the emulator's state) never reaches a script's copy, in a checkout or not.
+func TestScriptsStartFromTrackedFiles(t *testing.T) {
+	files, err := trackedFiles("examples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(files, filepath.Join("examples", "quickstart.yaml")) {
+		t.Errorf("examples/quickstart.yaml not among %q", files)
+	}
+	for _, f := range files {
+		if generatedFile(filepath.Base(f)) {
+			t.Errorf("%s would be copied into every script", f)
+		}
+	}
+
+	// Outside a git checkout: leftovers beside the manifest are skipped.
+	t.Chdir(t.TempDir())
+	for _, f := range []string{"examples/quickstart.yaml", "examples/quickstart.lock.json", "examples/.flowsync-emulator.json",
+		"examples/quickstart.lock.json.lock", "examples/quickstart.lock.json.journal", "examples/s/key"} {
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dst := t.TempDir()
+	if err := copyTracked("examples", dst); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	filepath.WalkDir(dst, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dst, p)
+			got = append(got, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	want := []string{"examples/quickstart.yaml", "examples/s/key"}
+	if !slices.Equal(got, want) {
+		t.Errorf("copied %q, want %q", got, want)
+	}
+}
+
+// planFileSchema compiles docs/planfile.schema.json.
+func planFileSchema() (*jsonschema.Schema, error) {
+	data, err := os.ReadFile(filepath.Join("docs", "planfile.schema.json"))
+	if err != nil {
+		return nil, err
+	}
+	c := jsonschema.NewCompiler()
+	c.Draft = jsonschema.Draft2020
+	if err := c.AddResource("planfile.schema.json", bytes.NewReader(data)); err != nil {
+		return nil, err
+	}
+	return c.Compile("planfile.schema.json")
+}
+
+// validatePlanFiles checks every plan file under dir (a JSON object with format_version and
+// flowsync_version) against the schema and returns how many it found.
+func validatePlanFiles(dir string) (int, error) {
+	s, err := planFileSchema()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		var v map[string]any
+		if json.Unmarshal(data, &v) != nil || v["format_version"] == nil || v["flowsync_version"] == nil {
+			return nil
+		}
+		n++
+		if err := s.Validate(v); err != nil {
+			return fmt.Errorf("%s does not match docs/planfile.schema.json: %#v", p, err)
+		}
+		return nil
+	})
+	return n, err
+}
+
 // cmdPlanFile checks saved plans against docs/planfile.schema.json: planfile FILE...
 // With !, every FILE must fail the schema.
 func cmdPlanFile(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
 		ts.Fatalf("usage: planfile FILE...")
 	}
-	c := jsonschema.NewCompiler()
-	c.Draft = jsonschema.Draft2020
-	schema, err := os.ReadFile(filepath.Join("docs", "planfile.schema.json"))
-	ts.Check(err)
-	ts.Check(c.AddResource("planfile.schema.json", bytes.NewReader(schema)))
-	s, err := c.Compile("planfile.schema.json")
+	s, err := planFileSchema()
 	ts.Check(err)
 	for _, f := range args {
 		var v any

@@ -12,48 +12,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/planfile"
-)
-
-// Exit codes of SPEC.md.
-const (
-	ExitOK          = 0
-	ExitError       = 1
-	ExitChanges     = 2
-	ExitApplyFailed = 3
-	ExitLocked      = 4
-	ExitInterrupted = 130
+	"github.com/flowsync/flowsync/schema"
 )
 
 // Version is set at build time with -ldflags "-X github.com/flowsync/flowsync/cli.Version=…".
 var Version = ""
-
-// exitError carries an exit code and hints along with the error to print.
-type exitError struct {
-	code  int
-	err   error // nil: exit with code, print nothing
-	hints []string
-}
-
-func (e *exitError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit %d", e.code)
-	}
-	return e.err.Error()
-}
-func (e *exitError) Unwrap() error { return e.err }
-
-func withHints(code int, err error, hints ...string) error {
-	return &exitError{code: code, err: err, hints: hints}
-}
 
 // globals are the flags every command takes.
 type globals struct {
@@ -61,6 +35,9 @@ type globals struct {
 	logFormat string
 	io        IO
 	log       *slog.Logger
+	// started is set once cobra has parsed the command line and runs flowsync's own code:
+	// an error before that is a usage error.
+	started bool
 }
 
 func (g *globals) env(name string) (string, bool) {
@@ -78,20 +55,61 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 	root.SetIn(stdio.In)
 	root.SetOut(stdio.Out)
 	root.SetErr(stdio.Err)
-	err := root.ExecuteContext(ctx)
+	root.InitDefaultCompletionCmd(args...) // so that "completion" is a command for the check below
+	var err error
+	cmd := root
+	if word := commandWord(args); word != "" && !isCommand(root, word) {
+		err = rootArgs(root, []string{word})
+	} else {
+		cmd, err = root.ExecuteContextC(ctx)
+	}
 	if err == nil {
 		return ExitOK
 	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.err != nil {
-			PrintError(stdio.Err, ee.err, ee.hints...)
-		}
-		return ee.code
+	if !g.started {
+		err = &usageError{err}
 	}
-	// cobra's own errors: unknown command or flag, wrong number of arguments.
-	PrintError(stdio.Err, err, "run \"flowsync --help\" for usage")
-	return ExitError
+	var h *hinted
+	if !g.started && !errors.As(err, &h) {
+		// cobra refused the command line (a required flag missing, flags that exclude each
+		// other): the command's own help says what it takes.
+		err = hint(&usageError{err}, usageHint(cmd))
+	}
+	hints, code := describe(err)
+	if !errors.Is(err, errExitChanges) {
+		PrintError(stdio.Err, err, hints...)
+	}
+	return code
+}
+
+// commandWord is the first argument that is neither a flag nor a global flag's value: the
+// command's name.
+func commandWord(args []string) string {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return ""
+		case a == "--endpoint" || a == "--log-format":
+			i++ // its value
+		case strings.HasPrefix(a, "-"):
+		default:
+			return a
+		}
+	}
+	return ""
+}
+
+func isCommand(root *cobra.Command, name string) bool {
+	if name == "help" || strings.HasPrefix(name, "__complete") {
+		return true
+	}
+	for _, c := range root.Commands() {
+		if c.Name() == name || c.HasAlias(name) {
+			return true
+		}
+	}
+	return false
 }
 
 func newRoot(ctx context.Context, g *globals) *cobra.Command {
@@ -100,9 +118,28 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
 		Short: "Keep Adobe Experience Platform S3 base connections in the state a manifest declares",
 		Long: `flowsync keeps many Adobe Experience Platform Amazon S3 base connections (Flow Service
 /connections) in the state that one YAML manifest declares: validate, plan, apply.`,
+		Example: `  flowsync validate -f connections.yaml
+  flowsync plan -f connections.yaml
+  flowsync apply -f connections.yaml
+  flowsync apply -f examples/quickstart.yaml --endpoint emulator --yes   # no account needed`,
+		Version:       versionString(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			// cobra checks these after this hook; checked here, their errors are usage errors
+			// that name the command's help.
+			if err := cmd.ValidateRequiredFlags(); err != nil {
+				return usageErr(cmd, err)
+			}
+			if err := cmd.ValidateFlagGroups(); err != nil {
+				return usageErr(cmd, err)
+			}
+			g.started = true
+			if cmd.Flags().Changed("endpoint") {
+				if err := checkEndpoint(g.endpoint); err != nil {
+					return usageErr(cmd, err)
+				}
+			}
 			if g.endpoint == "" {
 				if v, ok := g.env("FLOWSYNC_ENDPOINT"); ok && v != "" {
 					g.endpoint = v
@@ -112,7 +149,7 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
 			}
 			level, err := logLevel(g)
 			if err != nil {
-				return withHints(ExitError, err)
+				return err
 			}
 			switch g.logFormat {
 			case "text":
@@ -121,27 +158,54 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
 				g.log = slog.New(slog.NewJSONHandler(g.io.Err, &slog.HandlerOptions{Level: level}))
 				g.io.Log = g.log
 			default:
-				return withHints(ExitError, fmt.Errorf("--log-format %q: must be text or json", g.logFormat))
+				return usageErr(cmd, choice("log-format", g.logFormat, []string{"text", "json"}))
 			}
 			return nil
 		},
 	}
-	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.Version = versionLine()
 	root.PersistentFlags().StringVar(&g.endpoint, "endpoint", "", "Flow Service base URL, or \"emulator\" for an in-process emulator (env FLOWSYNC_ENDPOINT)")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format on stderr: text or json")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return withHints(ExitError, err, "run \"flowsync --help\" for usage")
-	})
+	_ = root.RegisterFlagCompletionFunc("endpoint", cobra.FixedCompletions([]string{emulatorWord, defaultEndpoint}, cobra.ShellCompDirectiveNoFileComp))
+	_ = root.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(
 		newValidateCmd(g),
 		newPlanCmd(g),
 		newApplyCmd(ctx, g),
 		newImportCmd(g),
 		newCheckCmd(g),
+		newGenerateCmd(g),
 		newEmulatorCmd(g),
+		newSchemaCmd(g),
 		newVersionCmd(g),
 	)
+	setFooter(root, helpFooter{
+		exit: []string{exitLineOK, exitLineError, "2    plan --detailed-exitcode: changes pending (drift included)",
+			"3    apply ran and at least one entry failed; every success is saved", exitLineLocked, exitLineInterrupt},
+		env: append(append([]string{}, envGlobal...), envCredentials...),
+	})
+	for _, c := range root.Commands() {
+		if _, ok := c.Annotations[footerKey]; !ok {
+			c.Annotations = map[string]string{footerKey: root.Annotations[footerKey]} // every exit code, every variable
+		}
+	}
+	installHelp(root)
 	return root
+}
+
+// checkEndpoint refuses an --endpoint that is neither a URL nor the word emulator, naming the
+// word it is closest to.
+func checkEndpoint(endpoint string) error {
+	if endpoint == emulatorWord || strings.Contains(endpoint, "://") {
+		return nil
+	}
+	msg := fmt.Sprintf("--endpoint %q: not a URL: give the Flow Service base URL (https://…) or the word %s", endpoint, emulatorWord)
+	if s := suggest(endpoint, []string{emulatorWord}); s != "" {
+		msg += " (did you mean " + s + "?)"
+	}
+	return errors.New(msg)
 }
 
 // logLevel reads FLOWSYNC_LOG_LEVEL: info (the default) or debug.
@@ -157,26 +221,59 @@ func logLevel(g *globals) (slog.Level, error) {
 }
 
 func newVersionCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "version",
-		Short: "Print flowsync's version",
-		Args:  cobra.NoArgs,
+		Short: "Print flowsync's version (the same as --version and the User-Agent it sends)",
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v := Version
-			goVersion := ""
-			if bi, ok := debug.ReadBuildInfo(); ok {
-				goVersion = bi.GoVersion
-				if v == "" {
-					v = bi.Main.Version
-				}
-			}
-			if v == "" || v == "(devel)" {
-				v = "dev"
-			}
-			fmt.Fprintf(g.io.Out, "flowsync %s (%s)\n", v, goVersion)
+			fmt.Fprintln(g.io.Out, versionLine())
 			return nil
 		},
 	}
+	setFooter(cmd, helpFooter{exit: []string{exitLineOK}})
+	return cmd
+}
+
+func newSchemaCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "schema",
+		Short: "Print the manifest's JSON Schema, for editors and other tools",
+		Long: `schema prints the JSON Schema (draft-07) that flowsync validates manifests against. Save it
+beside your manifests and point your editor at it, e.g. with the YAML language server:
+
+    flowsync schema > manifest.schema.json
+    # first line of the manifest:
+    # yaml-language-server: $schema=manifest.schema.json`,
+		Example: `  flowsync schema > .flowsync/manifest.schema.json`,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := g.io.Out.Write(schema.JSON); err != nil {
+				return fmt.Errorf("write schema: %w", err)
+			}
+			return nil
+		},
+	}
+	setFooter(cmd, helpFooter{exit: []string{exitLineOK, exitLineError}})
+	return cmd
+}
+
+// versionString is flowsync's version, the one every place shows (version, --version, the
+// User-Agent): the one stamped into a release (-ldflags "-X …/cli.Version=v1.2.3"), else
+// the module version the go command recorded (v1.2.3 for go install …@v1.2.3; a
+// pseudo-version for a build from a checkout), else "dev" (go run, go test).
+func versionString() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// versionLine is what version and --version print.
+func versionLine() string {
+	return "flowsync " + versionString() + " (" + runtime.Version() + ", " + runtime.GOOS + "/" + runtime.GOARCH + ")"
 }
 
 func newValidateCmd(g *globals) *cobra.Command {
@@ -184,22 +281,64 @@ func newValidateCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate -f MANIFEST",
 		Short: "Check a manifest against the schema and flowsync's rules; sends nothing",
-		Args:  cobra.NoArgs,
+		Long: `validate checks a manifest against the JSON Schema (flowsync schema) and flowsync's rules,
+reporting every problem at once as FILE:LINE:COL: path: message. It reads no secret reference,
+needs no credentials and sends nothing. -f - reads the manifest from stdin.`,
+		Example: `  flowsync validate -f connections.yaml
+  cat connections.yaml | flowsync validate -f -`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := loadManifest(file)
+			m, err := g.loadManifest(file)
 			if err != nil {
 				return err
+			}
+			if file == "-" {
+				file = stdinName
 			}
 			fmt.Fprintf(g.io.Out, "%s: valid: %d connections for %s in sandbox %s\n", file, len(m.Connections), m.Target.OrgID, m.Target.Sandbox)
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&file, "file", "f", "", "manifest file (required)")
+	stringOnceVarP(cmd.Flags(), &file, "file", "f", "", "manifest file, - for stdin (required)")
 	_ = cmd.MarkFlagRequired("file")
+	_ = cmd.MarkFlagFilename("file", "yaml", "yml")
+	setFooter(cmd, helpFooter{exit: []string{exitLineOK + ": the manifest is valid", "1    the manifest has problems (all listed), or cannot be read"}})
 	return cmd
 }
 
-// loadManifest reads and checks a manifest; every problem is reported at once.
+// stdinName is how a manifest read from stdin (-f -) is named in messages.
+const stdinName = "<stdin>"
+
+// maxStdinManifest bounds a manifest read from stdin.
+const maxStdinManifest = 256 << 20
+
+// loadManifest reads and checks a manifest; every problem is reported at once. "-" reads it
+// from stdin: references {file: PATH} are then relative to the current directory.
+func (g *globals) loadManifest(path string) (*manifest.Manifest, error) {
+	m, _, err := g.loadManifestSum(path)
+	return m, err
+}
+
+// loadManifestSum is loadManifest that also returns the hex SHA-256 of the bytes it parsed.
+func (g *globals) loadManifestSum(path string) (*manifest.Manifest, string, error) {
+	if path != "-" {
+		return loadManifestSum(path)
+	}
+	data, err := io.ReadAll(io.LimitReader(g.io.In, maxStdinManifest+1))
+	if err != nil {
+		return nil, "", fmt.Errorf("read manifest from stdin: %w", err)
+	}
+	if len(data) > maxStdinManifest {
+		return nil, "", fmt.Errorf("manifest on stdin is larger than %d MiB", maxStdinManifest>>20)
+	}
+	m, err := parseManifest(stdinName, data)
+	if err != nil {
+		return nil, "", err
+	}
+	return m, planfile.SHA256(data), nil
+}
+
+// loadManifest reads and checks the manifest at path; every problem is reported at once.
 func loadManifest(path string) (*manifest.Manifest, error) {
 	m, _, err := loadManifestSum(path)
 	return m, err
@@ -209,7 +348,7 @@ func loadManifest(path string) (*manifest.Manifest, error) {
 func loadManifestSum(path string) (*manifest.Manifest, string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, "", withHints(ExitError, fmt.Errorf("read manifest: %w", err))
+		return nil, "", fmt.Errorf("read manifest: %w", err)
 	}
 	m, err := parseManifest(path, data)
 	if err != nil {
@@ -224,26 +363,9 @@ func parseManifest(path string, data []byte) (*manifest.Manifest, error) {
 	if err != nil {
 		var d manifest.Diagnostics
 		if errors.As(err, &d) {
-			return nil, withHints(ExitError, fmt.Errorf("%s: %d problem(s):\n%w", path, len(d), err),
-				"fix the manifest; nothing was sent or written")
+			return nil, fmt.Errorf("%s: %d problem(s):\n%w", path, len(d), err)
 		}
-		return nil, withHints(ExitError, err)
+		return nil, err
 	}
 	return m, nil
-}
-
-// lockErr turns a lockfile error into a user-facing one with the next step.
-func lockErr(err error) error {
-	var fe *lockfile.FormatError
-	var te *lockfile.TargetError
-	var le *lockfile.LockedError
-	switch {
-	case errors.As(err, &le):
-		return withHints(ExitLocked, err, "wait for the other run to finish; if it died, its OS lock is already released and this error will not repeat")
-	case errors.As(err, &te):
-		return withHints(ExitError, err, "this lockfile belongs to another org or sandbox: point --lockfile at the right one; the file was not changed")
-	case errors.As(err, &fe):
-		return withHints(ExitError, err, "the lockfile was left untouched: restore it from version control or a backup")
-	}
-	return withHints(ExitError, err)
 }

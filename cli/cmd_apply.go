@@ -32,19 +32,33 @@ func newApplyCmd(ctx context.Context, g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "apply (-f MANIFEST | --plan PLANFILE)",
 		Short: "Create, update, replace and (with --prune) delete connections to match the manifest",
-		Args:  cobra.NoArgs,
+		Long: `apply prints the plan (as plan does), asks for confirmation on a terminal (--yes otherwise),
+then sends the changes concurrently and records each success in the lockfile as it happens.
+A failed entry does not stop the others. The result lists every failure in full and the
+successes worth a second look (adopted, healed, replaced, deleted, stale etags re-read); the
+last line says whether the apply completed, had failures or stopped early.`,
+		Example: `  flowsync apply -f connections.yaml
+  flowsync apply -f connections.yaml --yes --refresh          # in a pipeline: correct drift too
+  flowsync apply -f connections.yaml --prune                  # also delete orphans
+  flowsync apply --plan reviewed.plan.json --yes             # exactly what plan --out saved
+  flowsync apply -f examples/quickstart.yaml --endpoint emulator --yes`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := f.check(); err != nil {
 				return err
 			}
+			if f.file == "-" && !yes {
+				return hint(errors.New("apply -f - reads the manifest from stdin, so it cannot ask for confirmation"),
+					"review the plan first (flowsync plan -f - --lockfile …), then run apply with --yes")
+			}
 			if concurrency < 1 || concurrency > 1024 {
-				return withHints(ExitError, fmt.Errorf("--concurrency %d: must be between 1 and 1024", concurrency))
+				return fmt.Errorf("--concurrency %d: must be between 1 and 1024", concurrency)
 			}
 			if maxRPS < 0 {
-				return withHints(ExitError, fmt.Errorf("--max-rps %g: must not be negative (0 means no cap)", maxRPS))
+				return fmt.Errorf("--max-rps %g: must not be negative (0 means no cap)", maxRPS)
 			}
 			if _, err := NewApplyView(output, g.io); err != nil {
-				return withHints(ExitError, err)
+				return err
 			}
 			if planPath != "" {
 				return applySavedPlan(cmd.Context(), cmd, g, &f, planPath, concurrency, maxRPS, yes, output)
@@ -52,16 +66,23 @@ func newApplyCmd(ctx context.Context, g *globals) *cobra.Command {
 			return applyManifest(cmd.Context(), g, &f, concurrency, maxRPS, yes, output)
 		},
 	}
-	f.register(cmd)
+	f.register(cmd, true)
 	cmd.Flags().IntVar(&concurrency, "concurrency", 8, "requests in flight at once")
 	cmd.Flags().Float64Var(&maxRPS, "max-rps", 0, "hard cap on requests per second (0: none; flowsync still slows down when throttled)")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking (required when not on a terminal)")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "result format: "+strings.Join(ApplyFormats(), ", ")+" (with json, the plan is shown on stderr)")
-	cmd.Flags().StringVar(&planPath, "plan", "", "apply exactly the changes of this saved plan (plan --out); stale ones are refused")
+	stringOnceVarP(cmd.Flags(), &output, "output", "o", "text", "result format: "+strings.Join(ApplyFormats(), ", ")+" (with json, the plan is shown on stderr)")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(ApplyFormats(), cobra.ShellCompDirectiveNoFileComp))
+	stringOnceVarP(cmd.Flags(), &planPath, "plan", "", "", "apply exactly the changes of this saved plan (plan --out); stale ones are refused")
+	_ = cmd.MarkFlagFilename("plan", "json")
 	// -f is required unless --plan names the manifest.
-	cmd.Flags().Lookup("file").Usage = "manifest file (required unless --plan names it)"
+	cmd.Flags().Lookup("file").Usage = "manifest file, - for stdin (then --lockfile is required) (required unless --plan names it)"
 	_ = cmd.Flags().SetAnnotation("file", cobra.BashCompOneRequiredFlag, []string{"false"})
 	cmd.MarkFlagsOneRequired("file", "plan")
+	setFooter(cmd, helpFooter{
+		exit: []string{exitLineOK + " (nothing to do included)", exitLineError,
+			"3    at least one entry failed, or (with --plan) was stale; every success is saved", exitLineLocked, exitLineInterrupt},
+		env: append(append(append([]string{}, envGlobal...), envReferences), envCredentials...),
+	})
 	return cmd
 }
 
@@ -88,7 +109,7 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 	}
 	view, _ := NewPlanView("text", planIO)
 	if err := view.Plan(cs); err != nil {
-		return withHints(ExitError, err)
+		return err
 	}
 	if !cs.HasChanges() {
 		return nil
@@ -102,7 +123,7 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 
 func saveLock(f *lockfile.File, path string) error {
 	if err := f.Save(path); err != nil {
-		return withHints(ExitError, fmt.Errorf("save lockfile: %w", err),
+		return hint(fmt.Errorf("save lockfile: %w", err),
 			"the journal beside it still holds this run's progress: fix the problem and run apply again")
 	}
 	return nil
@@ -114,16 +135,16 @@ func confirm(g *globals, yes bool) error {
 		return nil
 	}
 	if !g.io.InTTY {
-		return withHints(ExitError, errors.New("apply needs confirmation: stdin is not a terminal"),
+		return hint(errors.New("apply needs confirmation: stdin is not a terminal"),
 			"review the plan above and run again with --yes")
 	}
 	fmt.Fprint(g.io.Err, "\nApply these changes? Only 'yes' will be accepted: ")
 	line, err := bufio.NewReader(g.io.In).ReadString('\n')
 	if err != nil && line == "" {
-		return withHints(ExitError, errors.New("apply cancelled: no answer"))
+		return errors.New("apply cancelled: no answer")
 	}
 	if strings.TrimSpace(line) != "yes" {
-		return withHints(ExitError, errors.New("apply cancelled"), "nothing was changed")
+		return hint(errors.New("apply cancelled"), "nothing was changed")
 	}
 	return nil
 }
@@ -172,9 +193,9 @@ func interrupts(ctx context.Context, g *globals) (soft, hard context.Context, st
 // the changes come from a saved plan (a 412 is stale, not re-diffed); stale are its changes
 // refused before anything was sent, reported with the results in plan order.
 func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.File, lockPath string, cs *reconcile.Changeset, concurrency int, output string, saved bool, stale []reconcile.Result) error {
-	journal, err := lockfile.OpenJournal(lockPath)
+	journal, err := lockfile.OpenJournal(lockPath, lockfile.HeaderOf(lock))
 	if err != nil {
-		return withHints(ExitError, err, "check that the lockfile's directory is writable")
+		return hint(err, "check that the lockfile's directory is writable")
 	}
 	soft, hard, stopSignals := interrupts(ctx, g)
 	defer stopSignals()
@@ -194,6 +215,7 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 	start := time.Now()
 	out, sum, applyErr := reconcile.Apply(soft, svc.client, cs, lock, reconcile.ApplyOptions{
 		Concurrency: concurrency,
+		APIKey:      svc.client.APIKey(),
 		Journal:     journal,
 		OnResult:    av.Result,
 		Requests:    hard,
@@ -222,19 +244,15 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 		JournalWait: sum.JournalWait, Save: time.Since(saveStart)})
 
 	var stopped *reconcile.StoppedError
-	var partial *reconcile.PartialError
 	switch {
 	case applyErr == nil && sum.Stale == 0:
 		return nil
 	case errors.As(applyErr, &stopped):
 		return serviceErr("apply", stopped.Err)
 	case applyErr != nil && soft.Err() != nil:
-		return withHints(ExitInterrupted, errors.New("interrupted: what finished is saved in "+lockPath),
-			"run the same apply again to continue; it picks up where this one stopped")
+		return &interruptedError{lockPath: lockPath}
 	case sum.Stale > 0:
 		return staleErr(sum)
-	case errors.As(applyErr, &partial):
-		return withHints(ExitApplyFailed, applyErr, "every success is saved; fix the failures above and run apply again")
 	}
-	return withHints(ExitError, applyErr)
+	return applyErr
 }

@@ -47,11 +47,11 @@ Exit codes: 0 healthy, 2 a connection failed its test or the preflight found a d
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			view, err := newCheckView(output, g.io)
 			if err != nil {
-				return withHints(ExitError, err)
+				return err
 			}
 			for _, glob := range only {
 				if _, err := path.Match(glob, ""); err != nil {
-					return withHints(ExitError, fmt.Errorf("--only %q: %w", glob, err), "globs use *, ? and [...] as in path.Match")
+					return hint(fmt.Errorf("--only %q: %w", glob, err), "globs use *, ? and [...] as in path.Match")
 				}
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -104,7 +104,7 @@ func runCheck(ctx context.Context, g *globals, view checkView, file, lockPath st
 	if err != nil {
 		return err
 	}
-	lock, _, err := readLock(lockPath, lockTarget(m))
+	lock, _, err := readLock(lockPath, m)
 	if err != nil {
 		return err
 	}
@@ -146,31 +146,24 @@ func runCheck(ctx context.Context, g *globals, view checkView, file, lockPath st
 	sort.SliceStable(results, func(i, j int) bool { return results[i].Name < results[j].Name })
 	rep.Results = results
 	if err := view.Check(rep); err != nil {
-		return withHints(ExitError, err)
+		return err
 	}
 	if n := rep.Count(health.Errored); n > 0 {
-		return withHints(ExitError, fmt.Errorf("%d connection(s) could not be tested: the service kept failing", n),
+		return hint(fmt.Errorf("%d connection(s) could not be tested: the service kept failing", n),
 			"run check again later; the other results above stand")
 	}
 	if !rep.Healthy() {
-		return &exitError{code: ExitChanges}
+		return errExitChanges
 	}
 	return nil
 }
 
-// checkServiceErr is serviceErr without its advice about changes: check changes nothing.
+// checkServiceErr is serviceErr for check, which changes nothing.
 func checkServiceErr(op string, err error) error {
-	err = fmt.Errorf("%s: %w", op, err)
-	var fe *flowservice.Error
-	switch {
-	case flowservice.IsAuth(err):
-		return withHints(ExitError, err, "check FLOWSYNC_ACCESS_TOKEN or FLOWSYNC_CLIENT_ID/FLOWSYNC_CLIENT_SECRET, FLOWSYNC_API_KEY, the manifest's target.orgId and target.sandbox, and the product profile's permissions for this sandbox")
-	case errors.Is(err, context.Canceled):
-		return withHints(ExitInterrupted, errors.New("interrupted: check changes nothing; run it again"))
-	case errors.As(err, &fe) && fe.Status >= 500:
-		return withHints(ExitError, err, "the service is failing: run check again later")
+	if errors.Is(err, context.Canceled) {
+		return &interruptedError{}
 	}
-	return withHints(ExitError, err, "check --endpoint and your network")
+	return &serviceError{op: op, err: err, readOnly: true}
 }
 
 // checkTargets selects the recorded connections to test: every lockfile entry with an id
@@ -227,7 +220,7 @@ func checkTargets(m *manifest.Manifest, lock *lockfile.File, only []string) ([]h
 		}
 	}
 	if len(unmatched) > 0 {
-		return nil, nil, nil, withHints(ExitError, fmt.Errorf("--only %s: no manifest entry or recorded connection matches", strings.Join(unmatched, ", ")),
+		return nil, nil, nil, hint(fmt.Errorf("--only %s: no manifest entry or recorded connection matches", strings.Join(unmatched, ", ")),
 			"check the pattern; names are matched whole, as in path.Match")
 	}
 	sort.Slice(targets, func(i, j int) bool { return targets[i].Name < targets[j].Name })

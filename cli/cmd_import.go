@@ -3,50 +3,63 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/flowsync/flowsync/flowservice"
-	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
+	"github.com/flowsync/flowsync/reconcile"
 	"github.com/flowsync/flowsync/s3source"
 )
 
 func newImportCmd(g *globals) *cobra.Command {
 	var (
 		file, lockPathFlag string
-		byName             bool
+		byName, force      bool
 	)
 	cmd := &cobra.Command{
-		Use:   "import -f MANIFEST (NAME ID | --by-name)",
+		Use:   "import -f MANIFEST (NAME ID [--force] | --by-name)",
 		Short: "Record existing connections for manifest entries",
 		Long: `import records an existing connection in the lockfile for a manifest entry, so that
 flowsync manages it instead of creating a new one. flowsync cannot read a connection's secrets,
-so the next apply sends them again.`,
+so the next apply sends them again. A name already recorded with another connection is kept
+unless --force. --by-name records every unrecorded entry whose name matches exactly one live
+S3 connection, and exits 1 when a name matched several.`,
+		Example: `  flowsync import -f connections.yaml acme-eu 7c1e9a4b-2f3d-4c5e-8a6b-1d2e3f4a5b6c
+  flowsync import -f connections.yaml --by-name`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if file == "-" && lockPathFlag == "" {
+				return hint(errors.New("-f - (manifest on stdin) needs --lockfile: there is no manifest path to put the lockfile beside"),
+					"add --lockfile PATH, the lockfile this manifest is applied with")
+			}
 			switch {
 			case byName && len(args) != 0:
-				return withHints(ExitError, errors.New("import takes either NAME ID or --by-name, not both"))
+				return errors.New("import takes either NAME ID or --by-name, not both")
+			case byName && force:
+				return errors.New("--force applies to import NAME ID only: --by-name never replaces a recorded connection")
 			case !byName && len(args) != 2:
-				return withHints(ExitError, fmt.Errorf("import needs NAME and ID (got %d arguments), or --by-name", len(args)),
+				return hint(fmt.Errorf("import needs NAME and ID (got %d arguments), or --by-name", len(args)),
 					"flowsync import -f MANIFEST NAME ID")
 			}
-			m, err := loadManifest(file)
+			m, err := g.loadManifest(file)
 			if err != nil {
 				return err
 			}
-			var entry *manifest.Connection
+			// Only which params come from references matters here: no secret is read.
+			desired, err := resolveDesired(m, g.env, true)
+			if err != nil {
+				return err
+			}
+			var d *reconcile.Desired
 			if !byName {
-				for i := range m.Connections {
-					if m.Connections[i].Name == args[0] {
-						entry = &m.Connections[i]
+				for i := range desired {
+					if desired[i].Name == args[0] {
+						d = &desired[i]
 					}
 				}
-				if entry == nil {
-					return withHints(ExitError, fmt.Errorf("%s: no connection named %q", file, args[0]),
+				if d == nil {
+					return hint(fmt.Errorf("%s: no connection named %q", file, args[0]),
 						"add the entry to the manifest first, then import it")
 				}
 			}
@@ -56,133 +69,84 @@ so the next apply sends them again.`,
 				return err
 			}
 			defer w.Close()
-			svc, lock := w.svc, w.lock
 			if byName {
-				err = importByName(cmd, g, svc.client, m, lock)
-			} else {
-				err = importOne(cmd, g, svc.client, entry, args[1], lock)
+				return importByName(cmd, g, w, m, desired)
 			}
-			if err != nil {
-				return err
-			}
-			return saveLock(lock, lockPath)
+			return importOne(cmd, g, w, m, d, args[1], force)
 		},
 	}
-	cmd.Flags().StringVarP(&file, "file", "f", "", "manifest file (required)")
-	cmd.Flags().StringVar(&lockPathFlag, "lockfile", "", "lockfile path (default: the manifest's path with .lock.json)")
+	stringOnceVarP(cmd.Flags(), &file, "file", "f", "", "manifest file, - for stdin (then --lockfile is required) (required)")
+	stringOnceVarP(cmd.Flags(), &lockPathFlag, "lockfile", "", "", "lockfile path (default: the manifest's path with .lock.json)")
 	cmd.Flags().BoolVar(&byName, "by-name", false, "import every unrecorded entry whose name matches exactly one live S3 connection")
+	cmd.Flags().BoolVar(&force, "force", false, "replace the connection a name already records (the old one is then neither patched nor deleted)")
 	_ = cmd.MarkFlagRequired("file")
+	_ = cmd.MarkFlagFilename("file", "yaml", "yml")
+	setFooter(cmd, helpFooter{
+		exit: []string{exitLineOK, exitLineError + "; --by-name: an ambiguous name", exitLineLocked},
+		env:  append(append([]string{}, envGlobal...), envCredentials...),
+	})
 	return cmd
 }
 
-func importOne(cmd *cobra.Command, g *globals, c *flowservice.Client, entry *manifest.Connection, id string, lock *lockfile.File) error {
-	for name, e := range lock.Connections {
-		if e.ID == id && name != entry.Name {
-			return withHints(ExitError, fmt.Errorf("connection %s is already recorded as %q", id, name))
-		}
-	}
-	conn, err := c.Get(cmd.Context(), id)
+func importOne(cmd *cobra.Command, g *globals, w *writer, m *manifest.Manifest, d *reconcile.Desired, id string, force bool) error {
+	lock := w.lock
+	conn, err := w.svc.client.Get(cmd.Context(), id)
 	if err != nil {
 		if flowservice.IsNotFound(err) {
-			return withHints(ExitError, fmt.Errorf("import %s: connection %s does not exist in sandbox %s", entry.Name, id, lock.Target.Sandbox))
+			return hint(fmt.Errorf("import %s: connection %s does not exist in sandbox %s", d.Name, id, lock.Target.Sandbox),
+				fmt.Sprintf("list the candidates with: flowsync plan -f %s --refresh", shellQuote(m.Path)))
 		}
-		return serviceErr("import "+entry.Name, err)
+		return serviceErr("import "+d.Name, err)
 	}
 	if conn.ConnectionSpec.ID != s3source.SpecID {
-		return withHints(ExitError, fmt.Errorf("import %s: connection %s is not an Amazon S3 connection (spec %s)", entry.Name, id, conn.ConnectionSpec.ID))
+		return fmt.Errorf("import %s: connection %s is not an Amazon S3 connection (spec %s)", d.Name, id, conn.ConnectionSpec.ID)
 	}
-	if prev := lock.Connections[entry.Name]; prev != nil && prev.ID != "" && prev.ID != id {
-		fmt.Fprintf(g.io.Err, "flowsync: warning: %s was recorded as %s; it now records %s (the old connection is not deleted)\n", entry.Name, prev.ID, id)
+	replaced, err := reconcile.Import(lock, d, conn, force)
+	var conflict *reconcile.ImportConflictError
+	switch {
+	case errors.As(err, &conflict):
+		return hint(err,
+			"nothing was changed; the plan shows live connections named like a recorded one as unmanaged: they are someone else's, leave them alone",
+			fmt.Sprintf("to make flowsync manage %s instead of %s (which it will then neither patch nor delete): flowsync import -f %s %s %s --force",
+				id, conflict.Recorded, shellQuote(m.Path), shellQuote(d.Name), id))
+	case err != nil:
+		return hint(err, "nothing was changed")
 	}
-	if conn.Name != entry.Name {
-		fmt.Fprintf(g.io.Err, "flowsync: warning: connection %s is named %q on the service; the next apply does not rename it\n", id, conn.Name)
+	if err := saveLock(lock, w.path); err != nil {
+		return err
 	}
-	lock.Connections[entry.Name] = importedEntry(conn, entry, lock.Salt)
-	fmt.Fprintf(g.io.Out, "imported %s: %s\n", entry.Name, id)
+	if replaced != "" {
+		fmt.Fprintf(g.io.Out, "imported %s: %s (replaces %s, which flowsync no longer manages and did not delete)\n", d.Name, id, replaced)
+	} else {
+		fmt.Fprintf(g.io.Out, "imported %s: %s\n", d.Name, id)
+	}
+	if conn.Name != d.Name {
+		fmt.Fprintf(g.io.Err, "flowsync: warning: connection %s is named %q on the service; the next apply renames it to %q\n", id, conn.Name, d.Name)
+	}
 	return nil
 }
 
-func importByName(cmd *cobra.Command, g *globals, c *flowservice.Client, m *manifest.Manifest, lock *lockfile.File) error {
-	observed, err := observe(cmd.Context(), c)
+func importByName(cmd *cobra.Command, g *globals, w *writer, m *manifest.Manifest, desired []reconcile.Desired) error {
+	observed, err := observe(cmd.Context(), w.svc.client)
 	if err != nil {
 		return err
 	}
-	recorded := map[string]bool{}
-	for _, e := range lock.Connections {
-		recorded[e.ID] = true
-		for _, id := range e.Retired {
-			recorded[id] = true
+	rep := reconcile.ImportByName(w.lock, desired, observed)
+	if len(rep.Imported) > 0 {
+		if err := saveLock(w.lock, w.path); err != nil {
+			return err
 		}
 	}
-	byName := map[string][]*flowservice.Connection{}
-	for i := range observed.Connections {
-		conn := &observed.Connections[i]
-		if !recorded[conn.ID] {
-			byName[conn.Name] = append(byName[conn.Name], conn)
-		}
+	for _, im := range rep.Imported {
+		fmt.Fprintf(g.io.Out, "imported %s: %s\n", im.Name, im.ID)
 	}
-	var imported, missing int
-	var ambiguous []string
-	for _, entry := range m.Connections {
-		if e := lock.Connections[entry.Name]; e != nil && e.ID != "" {
-			continue
-		}
-		switch found := byName[entry.Name]; len(found) {
-		case 0:
-			missing++
-		case 1:
-			lock.Connections[entry.Name] = importedEntry(found[0], &entry, lock.Salt)
-			fmt.Fprintf(g.io.Out, "imported %s: %s\n", entry.Name, found[0].ID)
-			imported++
-		default:
-			ids := make([]string, len(found))
-			for i, f := range found {
-				ids[i] = f.ID
-			}
-			sort.Strings(ids)
-			ambiguous = append(ambiguous, fmt.Sprintf("%s: %s", entry.Name, strings.Join(ids, ", ")))
-		}
+	fmt.Fprintf(g.io.Out, "Import: %d imported, %d ambiguous, %d not found on the service.\n", len(rep.Imported), len(rep.Ambiguous), len(rep.Missing))
+	for _, a := range rep.Ambiguous {
+		fmt.Fprintf(g.io.Out, "  ambiguous %s: %s\n", a.Name, strings.Join(a.IDs, ", "))
 	}
-	fmt.Fprintf(g.io.Out, "Import: %d imported, %d ambiguous, %d not found on the service.\n", imported, len(ambiguous), missing)
-	for _, a := range ambiguous {
-		fmt.Fprintf(g.io.Out, "  ambiguous %s (run \"flowsync import -f %s NAME ID\" with the right one)\n", a, m.Path)
+	if len(rep.Ambiguous) > 0 {
+		return hint(fmt.Errorf("%d names match more than one live connection and were not imported", len(rep.Ambiguous)),
+			fmt.Sprintf("record the right one of each: flowsync import -f %s NAME ID (the others are someone else's: flowsync never touches them)", shellQuote(m.Path)))
 	}
 	return nil
-}
-
-// importedEntry records a live connection's visible fields. A param the manifest takes from a
-// reference is recorded only as a digest, like every applied secret. The service's secrets
-// cannot be read, so no digest is recorded for them: the next plan shows them as changed and
-// apply sends them again.
-func importedEntry(c *flowservice.Connection, m *manifest.Connection, salt string) *lockfile.Entry {
-	e := &lockfile.Entry{
-		ID:             c.ID,
-		ETag:           c.ETag,
-		Description:    c.Description,
-		SpecName:       c.Auth.SpecName,
-		ConnectionSpec: c.ConnectionSpec,
-	}
-	for k, v := range c.Auth.Params {
-		if s3source.Secret(k) {
-			continue
-		}
-		if v2, ok := m.Params[k]; ok && v2.Sensitive() {
-			if e.SecretDigests == nil {
-				e.SecretDigests = map[string]string{}
-			}
-			e.SecretDigests[k] = lockfile.Digest(salt, v)
-			continue
-		}
-		if e.Params == nil {
-			e.Params = map[string]string{}
-		}
-		e.Params[k] = v
-	}
-	if c.CreatedAt > 0 {
-		e.CreatedAt = time.UnixMilli(c.CreatedAt).UTC()
-	}
-	if c.UpdatedAt > 0 {
-		e.UpdatedAt = time.UnixMilli(c.UpdatedAt).UTC()
-	}
-	return e
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -25,19 +26,31 @@ type planFlags struct {
 	manifestSum string // set by load: the hex SHA-256 of the manifest's bytes
 }
 
-func (f *planFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&f.file, "file", "f", "", "manifest file (required)")
-	cmd.Flags().StringVar(&f.lockfile, "lockfile", "", "lockfile path (default: the manifest's path with .lock.json)")
-	cmd.Flags().BoolVar(&f.refresh, "refresh", false, "read the live connections and show drift (needs credentials)")
+// register adds the shared flags; refresh is --refresh's default (apply reads the live state
+// first unless --refresh=false, plan stays offline unless --refresh).
+func (f *planFlags) register(cmd *cobra.Command, refresh bool) {
+	stringOnceVarP(cmd.Flags(), &f.file, "file", "f", "", "manifest file, - for stdin (then --lockfile is required) (required)")
+	stringOnceVarP(cmd.Flags(), &f.lockfile, "lockfile", "", "", "lockfile path (default: the manifest's path with .lock.json)")
+	usage := "read the live connections and show drift (needs credentials)"
+	if refresh {
+		usage = "read the live connections first (--refresh=false: compare with the lockfile only)"
+	}
+	cmd.Flags().BoolVar(&f.refresh, "refresh", refresh, usage)
 	cmd.Flags().BoolVar(&f.prune, "prune", false, "delete orphans: recorded connections no longer in the manifest")
 	cmd.Flags().StringArrayVar(&f.only, "only", nil, "only names matching this glob (repeatable)")
 	_ = cmd.MarkFlagRequired("file")
+	_ = cmd.MarkFlagFilename("file", "yaml", "yml")
+	_ = cmd.MarkFlagFilename("lockfile", "json")
 }
 
 func (f *planFlags) check() error {
+	if f.file == "-" && f.lockfile == "" {
+		return hint(errors.New("-f - (manifest on stdin) needs --lockfile: there is no manifest path to put the lockfile beside"),
+			"add --lockfile PATH, the lockfile this manifest is applied with")
+	}
 	for _, g := range f.only {
 		if _, err := path.Match(g, ""); err != nil {
-			return withHints(ExitError, fmt.Errorf("--only %q: %w", g, err), "globs use *, ? and [...] as in path.Match")
+			return hint(fmt.Errorf("--only %q: %w", g, err), "globs use *, ? and [...] as in path.Match")
 		}
 	}
 	return nil
@@ -50,7 +63,7 @@ func (f *planFlags) options() reconcile.Options {
 // load reads the manifest, resolves its secret references (unless --no-secrets) and names
 // the lockfile.
 func (f *planFlags) load(g *globals) (m *manifest.Manifest, want []reconcile.Desired, lockPath string, err error) {
-	if m, f.manifestSum, err = loadManifestSum(f.file); err != nil {
+	if m, f.manifestSum, err = g.loadManifestSum(f.file); err != nil {
 		return nil, nil, "", err
 	}
 	if len(f.only) > 0 {
@@ -84,21 +97,32 @@ func newPlanCmd(g *globals) *cobra.Command {
 		Short: "Show what apply would change; writes nothing",
 		Long: `plan compares the manifest with the lockfile (and, with --refresh, with the live
 connections) and prints the changes. It writes nothing, except the plan file of --out. Without
---refresh it needs no network and no credentials.`,
-		Args: cobra.NoArgs,
+--refresh it needs no network and no credentials.
+
+The text output starts with the count line, then the changes by action: a field change that
+every change of a group makes is shown once for the group ("each with:"), and past 30 creates
+or updates the rest are counted (--output json lists every one; --only narrows the plan).
+Symbols: + create, ~ update, -/+ replace, - delete, ! orphan (kept), ? unmanaged (a live
+connection with a managed name that flowsync did not record: never touched).`,
+		Example: `  flowsync plan -f connections.yaml
+  flowsync plan -f connections.yaml --refresh --detailed-exitcode    # drift check: exit 2 when changes are pending
+  flowsync plan -f connections.yaml --no-secrets --output markdown   # a pull-request comment, no secrets needed
+  flowsync plan -f connections.yaml --only 'acme-eu-*'
+  flowsync plan -f connections.yaml --out reviewed.plan.json       # then: flowsync apply --plan reviewed.plan.json`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := f.check(); err != nil {
 				return err
 			}
 			view, err := NewPlanView(output, g.io)
 			if err != nil {
-				return withHints(ExitError, err)
+				return err
 			}
 			m, want, lockPath, err := f.load(g)
 			if err != nil {
 				return err
 			}
-			lock, _, err := readLock(lockPath, lockTarget(m))
+			lock, _, err := readLock(lockPath, m)
 			if err != nil {
 				return err
 			}
@@ -116,22 +140,28 @@ connections) and prints the changes. It writes nothing, except the plan file of 
 				}
 			}
 			if err := view.Plan(cs); err != nil {
-				return withHints(ExitError, err)
+				return err
 			}
 			if out != "" {
 				announceSavedPlan(g, output, out, sum)
 			}
 			if detailed && cs.HasChanges() {
-				return &exitError{code: ExitChanges}
+				return errExitChanges
 			}
 			return nil
 		},
 	}
-	f.register(cmd)
+	f.register(cmd, false)
 	cmd.Flags().BoolVar(&f.noSecrets, "no-secrets", false, "do not read secret references (secret changes are not shown)")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: "+strings.Join(PlanFormats(), ", "))
+	stringOnceVarP(cmd.Flags(), &output, "output", "o", "text", "output format: "+strings.Join(PlanFormats(), ", "))
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(PlanFormats(), cobra.ShellCompDirectiveNoFileComp))
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when there are changes (drift included), 0 when none")
-	cmd.Flags().StringVar(&out, "out", "", "save the plan to this file, for apply --plan to apply exactly these changes (the only file plan writes)")
+	stringOnceVarP(cmd.Flags(), &out, "out", "", "", "save the plan to this file, for apply --plan to apply exactly these changes (the only file plan writes)")
+	setFooter(cmd, helpFooter{
+		exit: []string{exitLineOK + "; with --detailed-exitcode: no changes", exitLineError,
+			"2    with --detailed-exitcode: changes pending (drift included)"},
+		env: append(append(append([]string{}, envGlobal...), envReferences), envCredentials...),
+	})
 	return cmd
 }
 
@@ -151,6 +181,13 @@ func plan(ctx context.Context, g *globals, f *planFlags, m *manifest.Manifest, l
 		if observed, err = observe(ctx, svc.client); err != nil {
 			return nil, err
 		}
+		opts := f.options()
+		opts.APIKey = svc.client.APIKey()
+		cs := reconcile.Plan(want, lock, observed, opts)
+		cs.Manifest = f.file
+		return cs, nil
 	}
-	return reconcile.Plan(want, lock, observed, f.options()), nil
+	cs := reconcile.Plan(want, lock, observed, f.options())
+	cs.Manifest = f.file
+	return cs, nil
 }

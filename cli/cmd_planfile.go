@@ -19,7 +19,7 @@ import (
 func savePlan(g *globals, f *planFlags, cs *reconcile.Changeset, lock *lockfile.File, lockPath, out string) (string, error) {
 	for _, p := range []struct{ what, path string }{{"the manifest", f.file}, {"the lockfile", lockPath}} {
 		if samePath(out, p.path) {
-			return "", withHints(ExitError, fmt.Errorf("--out %s is %s", out, p.what), "save the plan to a file of its own, such as plan.json")
+			return "", hint(fmt.Errorf("--out %s is %s", out, p.what), "save the plan to a file of its own, such as plan.json")
 		}
 	}
 	_, statErr := os.Stat(lockPath)
@@ -32,14 +32,14 @@ func savePlan(g *globals, f *planFlags, cs *reconcile.Changeset, lock *lockfile.
 		Options:         planfile.Options{Prune: f.prune, Only: f.only},
 	})
 	if errors.Is(err, planfile.ErrSecretsUnknown) {
-		return "", withHints(ExitError, err, "run plan --out where the secrets can be read (the pipeline that applies), or drop --out")
+		return "", hint(err, "run plan --out where the secrets can be read (the pipeline that applies), or drop --out")
 	}
 	if err != nil {
-		return "", withHints(ExitError, err)
+		return "", err
 	}
 	sum, err := planfile.Write(out, pf)
 	if err != nil {
-		return "", withHints(ExitError, err, "check that the directory of --out exists and is writable; nothing else was written")
+		return "", hint(err, "check that the directory of --out exists and is writable; nothing else was written")
 	}
 	g.log.Debug("saved plan", "path", out, "sha256", sum, "changes", len(pf.Changes))
 	return sum, nil
@@ -108,9 +108,7 @@ func staleErr(sum *reconcile.Summary) error {
 	if sum.Failed > 0 {
 		msg += "; " + plural(sum.Failed, "change", "changes") + " failed"
 	}
-	return withHints(ExitApplyFailed, errors.New(msg),
-		"every other change is saved; what moved is listed above",
-		"review the stale changes as they now stand: run flowsync plan --out again and apply that plan")
+	return &staleError{msg: msg, nothingSent: len(sum.Results) == sum.Stale}
 }
 
 // applySavedPlan is apply --plan: it sends exactly the changes of the plan file at planPath
@@ -118,13 +116,13 @@ func staleErr(sum *reconcile.Summary) error {
 func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *planFlags, planPath string, concurrency int, maxRPS float64, yes bool, output string) error {
 	for _, name := range []string{"refresh", "prune", "only"} {
 		if cmd.Flags().Changed(name) {
-			return withHints(ExitError, fmt.Errorf("--%s cannot be used with --plan: the saved plan fixed it", name),
+			return hint(fmt.Errorf("--%s cannot be used with --plan: the saved plan fixed it", name),
 				"drop --"+name+"; to plan differently, run flowsync plan --out again")
 		}
 	}
 	pf, sum, err := planfile.Read(planPath)
 	if err != nil {
-		return withHints(ExitError, err, "make a new plan file with flowsync plan -f MANIFEST --out "+planPath)
+		return hint(err, "make a new plan file with flowsync plan -f MANIFEST --out "+planPath)
 	}
 	planIO := g.io
 	if output != "text" {
@@ -134,20 +132,20 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 
 	mpath := pf.Manifest.Path
 	if f.file != "" && !samePath(f.file, mpath) {
-		return withHints(ExitError, fmt.Errorf("-f %s: the plan %s was made for manifest %s", f.file, planPath, mpath),
+		return hint(fmt.Errorf("-f %s: the plan %s was made for manifest %s", f.file, planPath, mpath),
 			"drop -f: apply --plan reads the manifest the plan names", "nothing was sent")
 	}
 	if f.lockfile != "" && !samePath(f.lockfile, pf.Lockfile.Path) {
-		return withHints(ExitError, fmt.Errorf("--lockfile %s: the plan %s was made against lockfile %s", f.lockfile, planPath, pf.Lockfile.Path),
+		return hint(fmt.Errorf("--lockfile %s: the plan %s was made against lockfile %s", f.lockfile, planPath, pf.Lockfile.Path),
 			"drop --lockfile: apply --plan uses the lockfile the plan names", "nothing was sent")
 	}
 	data, err := os.ReadFile(mpath)
 	if err != nil {
-		return withHints(ExitError, fmt.Errorf("read manifest of the plan: %w", err),
+		return hint(fmt.Errorf("read manifest of the plan: %w", err),
 			"run apply --plan from the directory plan --out ran in (the plan names "+mpath+")", "nothing was sent")
 	}
 	if got := planfile.SHA256(data); got != pf.Manifest.SHA256 {
-		return withHints(ExitError, fmt.Errorf("manifest %s changed since the plan %s was made (SHA-256 %s, planned %s)", mpath, planPath, got, pf.Manifest.SHA256),
+		return hint(fmt.Errorf("manifest %s changed since the plan %s was made (SHA-256 %s, planned %s)", mpath, planPath, got, pf.Manifest.SHA256),
 			"nothing was sent; review the changes again: flowsync plan -f "+mpath+" --out "+planPath)
 	}
 	m, err := parseManifest(mpath, data)
@@ -155,7 +153,7 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 		return err
 	}
 	if t := lockTarget(m); t != pf.Target {
-		return withHints(ExitError, fmt.Errorf("the plan %s is for %s/%s, its manifest for %s/%s", planPath, pf.Target.OrgID, pf.Target.Sandbox, t.OrgID, t.Sandbox), "nothing was sent")
+		return hint(fmt.Errorf("the plan %s is for %s/%s, its manifest for %s/%s", planPath, pf.Target.OrgID, pf.Target.Sandbox, t.OrgID, t.Sandbox), "nothing was sent")
 	}
 	lockPath := pf.Lockfile.Path
 
@@ -194,21 +192,24 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 	}
 	cs, stale, err := planfile.Check(pf, want, lock)
 	if err != nil {
-		return withHints(ExitError, fmt.Errorf("plan %s: %w", planPath, err), "nothing was sent; make a new plan with flowsync plan --out")
+		return hint(fmt.Errorf("plan %s: %w", planPath, err), "nothing was sent; make a new plan with flowsync plan --out")
 	}
 	view, _ := NewPlanView("text", planIO)
 	if len(cs.Changes) > 0 {
 		fmt.Fprintln(planIO.Out)
 		if err := view.Plan(cs); err != nil {
-			return withHints(ExitError, err)
+			return err
 		}
 	}
-	if len(stale) > 0 {
+	if len(stale) > 0 && len(cs.Changes) > 0 {
+		// Before the confirmation: what will not be sent. (With nothing left to send, the
+		// results below say it once.)
 		fmt.Fprintf(planIO.Out, "\n%s not be applied (stale: planned against something that moved):\n", plural(len(stale), "change will", "changes will"))
 		p := palette{on: planIO.Color}
 		for _, r := range stale {
 			fmt.Fprintln(planIO.Out, textResult(r, p))
 		}
+		fmt.Fprintln(planIO.Out) // the results follow: every change, the stale ones again
 	}
 	switch {
 	case len(cs.Changes) == 0 && len(stale) == 0:

@@ -40,17 +40,24 @@ func Std() IO {
 	return s
 }
 
-// ColorEnabled reports whether colour should be used on a stream: only on a terminal, and only
-// when NO_COLOR is unset (any value, even empty, disables it: https://no-color.org) and TERM is
-// not "dumb".
+// ColorEnabled reports whether colour should be used on a stream. NO_COLOR set (any value,
+// even empty: https://no-color.org) disables it, whatever else is set. FORCE_COLOR or
+// CLICOLOR_FORCE set to anything but "" or "0" enables it even when the stream is not a
+// terminal (CI logs such as GitHub Actions render ANSI colour). Otherwise: only on a terminal
+// whose TERM is not "dumb".
 func ColorEnabled(tty bool, env func(string) (string, bool)) bool {
-	if !tty {
-		return false
-	}
 	if env == nil {
-		return true
+		return tty
 	}
 	if _, ok := env("NO_COLOR"); ok {
+		return false
+	}
+	for _, name := range []string{"FORCE_COLOR", "CLICOLOR_FORCE"} {
+		if v, ok := env(name); ok && v != "" && v != "0" {
+			return true
+		}
+	}
+	if !tty {
 		return false
 	}
 	if t, ok := env("TERM"); ok && t == "dumb" {

@@ -35,12 +35,14 @@ func lockTarget(m *manifest.Manifest) lockfile.Target {
 	return lockfile.Target{OrgID: m.Target.OrgID, Sandbox: m.Target.Sandbox}
 }
 
-// readLock loads the lockfile (a new, empty one when absent) and folds in a leftover journal
-// in memory. It writes nothing; folded reports whether the journal changed anything.
-func readLock(path string, want lockfile.Target) (f *lockfile.File, folded bool, err error) {
+// readLock loads the lockfile of the manifest m (a new, empty one when absent) and folds in a
+// leftover journal in memory. It writes nothing; folded reports whether the journal changed
+// anything.
+func readLock(path string, m *manifest.Manifest) (f *lockfile.File, folded bool, err error) {
+	want := lockTarget(m)
 	if dir := filepath.Dir(path); dir != "" {
 		if st, serr := os.Stat(dir); serr != nil || !st.IsDir() {
-			return nil, false, withHints(ExitError, fmt.Errorf("lockfile %s: directory %s does not exist", path, dir),
+			return nil, false, hint(fmt.Errorf("lockfile %s: directory %s does not exist", path, dir),
 				"create the directory, or point --lockfile somewhere else")
 		}
 	}
@@ -49,20 +51,53 @@ func readLock(path string, want lockfile.Target) (f *lockfile.File, folded bool,
 		f, err = lockfile.New(want)
 	}
 	if err != nil {
-		return nil, false, lockErr(err)
+		return nil, false, err
 	}
 	folded, err = lockfile.Fold(f, path)
 	if err != nil {
-		return nil, false, lockErr(fmt.Errorf("journal of %s: %w", path, err))
+		return nil, false, journalErr(err, m.Path, path)
 	}
 	return f, folded, nil
+}
+
+// journalErr says what to do about a journal that cannot be folded into the lockfile at
+// lockPath. Every piece of advice is safe to follow as written: none leads to a connection
+// being created twice or to someone else's being touched.
+func journalErr(err error, manifestPath, lockPath string) error {
+	var me *lockfile.JournalMismatchError
+	var fe *lockfile.FormatError
+	journal := lockPath + ".journal"
+	m, l, j := shellQuote(manifestPath), shellQuote(lockPath), shellQuote(journal)
+	switch {
+	case errors.As(err, &me) && !me.SameTarget():
+		return hint(err,
+			fmt.Sprintf("finish that run first: flowsync apply -f MANIFEST_OF_SANDBOX_%s --lockfile %s (the manifest of org %s sandbox %s); it folds the journal into a lockfile of that target",
+				me.Journal.Target.Sandbox, l, me.Journal.Target.OrgID, me.Journal.Target.Sandbox),
+			fmt.Sprintf("or keep this manifest's state in a lockfile of its own: flowsync apply -f %s --lockfile %s", m, shellQuote(targetLockPath(manifestPath, me.Lockfile.Target))))
+	case errors.As(err, &me):
+		return hint(err,
+			"restore the lockfile this journal belongs to (from version control or a backup) at "+lockPath+", then run apply again to finish that run",
+			fmt.Sprintf("without it: mv %s %s.aside && flowsync import -f %s --by-name, which records each entry whose name matches exactly one live connection (what that run created), then flowsync plan -f %s --refresh before applying", j, j, m, m))
+	case errors.As(err, &fe):
+		return hint(err,
+			"restore the journal from a backup, then run apply again to finish that run",
+			fmt.Sprintf("without it: mv %s %s.aside && flowsync import -f %s --by-name, which records each entry whose name matches exactly one live connection (what that run created), then flowsync plan -f %s --refresh before applying", j, j, m, m))
+	}
+	return fmt.Errorf("journal of %s: %w", lockPath, err)
+}
+
+// targetLockPath is a lockfile path for the manifest that names its sandbox:
+// "envs/m.yaml" → "envs/m.dev.lock.json".
+func targetLockPath(manifestPath string, t lockfile.Target) string {
+	ext := filepath.Ext(manifestPath)
+	return manifestPath[:len(manifestPath)-len(ext)] + "." + t.Sandbox + ".lock.json"
 }
 
 // desired resolves the manifest's connections. With noSecrets, references are not read and
 // their values are marked unknown.
 func resolveDesired(m *manifest.Manifest, env func(string) (string, bool), noSecrets bool) ([]reconcile.Desired, error) {
 	out := make([]reconcile.Desired, 0, len(m.Connections))
-	var errs []string
+	var problems manifest.Diagnostics
 	for _, c := range m.Connections {
 		d := reconcile.Desired{
 			Name:        c.Name,
@@ -76,7 +111,11 @@ func resolveDesired(m *manifest.Manifest, env func(string) (string, bool), noSec
 			var err error
 			values, err = m.Resolve(c, env)
 			if err != nil {
-				errs = append(errs, err.Error())
+				var d manifest.Diagnostics
+				if !errors.As(err, &d) {
+					return nil, err
+				}
+				problems = append(problems, d...)
 				continue
 			}
 		}
@@ -94,11 +133,43 @@ func resolveDesired(m *manifest.Manifest, env func(string) (string, bool), noSec
 		}
 		out = append(out, d)
 	}
-	if len(errs) > 0 {
-		return nil, withHints(ExitError, fmt.Errorf("cannot read secret references:\n%s", strings.Join(errs, "\n")),
+	if len(problems) > 0 {
+		return nil, hint(fmt.Errorf("cannot read secret references:\n%s", strings.Join(groupProblems(problems), "\n")),
 			"set the variables or create the files; or use plan --no-secrets, which does not show secret changes")
 	}
 	return out, nil
+}
+
+// groupProblems says each unreadable reference once: an unset variable that 500 entries use
+// (through the defaults, or each on its own line) is one line with the count and the first
+// place, not 500 lines. The message names the variable or file, never a value.
+func groupProblems(ds manifest.Diagnostics) []string {
+	type group struct {
+		first manifest.Diagnostic
+		n     int
+	}
+	var order []string
+	groups := map[string]*group{}
+	for _, d := range ds {
+		g, ok := groups[d.Message]
+		if !ok {
+			g = &group{first: d}
+			groups[d.Message] = g
+			order = append(order, d.Message)
+		}
+		g.n++
+	}
+	lines := make([]string, 0, len(order))
+	for _, msg := range order {
+		g := groups[msg]
+		if g.n == 1 {
+			lines = append(lines, g.first.Error())
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("%s:%d:%d: %s: used by %s entries, the first %s",
+			g.first.File, g.first.Pos.Line, g.first.Pos.Col, msg, thousands(g.n), g.first.Path))
+	}
+	return lines
 }
 
 // service is a connected client and what must be closed after use.
@@ -134,13 +205,16 @@ func connect(ctx context.Context, g *globals, m *manifest.Manifest, lockPath str
 		state := filepath.Join(filepath.Dir(lockPath), emulatorStateFile)
 		emu, err := emulator.Start(emulator.Options{StatePath: state}, "127.0.0.1:0")
 		if err != nil {
-			return nil, withHints(ExitError, fmt.Errorf("start the in-process emulator: %w", err))
+			return nil, fmt.Errorf("start the in-process emulator: %w", err)
 		}
 		s.emu = emu
 		cfg.Endpoint = emu.Endpoint
 		cfg.APIKey = "flowsync-emulator"
 		cfg.Tokens = flowservice.StaticToken("flowsync-emulator")
 	} else {
+		if err := checkEndpoint(g.endpoint); err != nil {
+			return nil, hint(err, "set --endpoint or FLOWSYNC_ENDPOINT to a URL, or leave both unset for "+defaultEndpoint)
+		}
 		cfg.Endpoint = g.endpoint
 		if err := credentials(g, &cfg); err != nil {
 			return nil, err
@@ -149,13 +223,12 @@ func connect(ctx context.Context, g *globals, m *manifest.Manifest, lockPath str
 	c, err := flowservice.New(cfg)
 	if err != nil {
 		_ = s.Close()
-		return nil, withHints(ExitError, err, "use an https:// endpoint, or http:// only on a loopback address")
+		return nil, err
 	}
 	s.client = c
 	if _, err := cfg.Tokens.Token(ctx); err != nil {
 		_ = s.Close()
-		return nil, withHints(ExitError, fmt.Errorf("sign in to Adobe IMS: %w", err),
-			"check FLOWSYNC_CLIENT_ID, FLOWSYNC_CLIENT_SECRET, FLOWSYNC_SCOPES and FLOWSYNC_IMS_URL")
+		return nil, fmt.Errorf("sign in to Adobe IMS: %w", err)
 	}
 	return s, nil
 }
@@ -183,15 +256,15 @@ func credentials(g *globals, cfg *flowservice.Config) error {
 		}
 		cfg.Tokens = flowservice.NewIMSTokenSource(ims)
 	case id != "" || secret != "":
-		return withHints(ExitError, errors.New("incomplete Adobe credentials: FLOWSYNC_CLIENT_ID and FLOWSYNC_CLIENT_SECRET must both be set"),
+		return hint(errors.New("incomplete Adobe credentials: FLOWSYNC_CLIENT_ID and FLOWSYNC_CLIENT_SECRET must both be set"),
 			"set both, or set FLOWSYNC_ACCESS_TOKEN instead")
 	default:
-		return withHints(ExitError, errors.New("no Adobe credentials: this command talks to Flow Service"),
+		return hint(errors.New("no Adobe credentials: this command talks to Flow Service"),
 			"set FLOWSYNC_ACCESS_TOKEN (and FLOWSYNC_API_KEY), or FLOWSYNC_CLIENT_ID and FLOWSYNC_CLIENT_SECRET for OAuth server-to-server",
 			"or try it without an account: --endpoint emulator")
 	}
 	if apiKey == "" {
-		return withHints(ExitError, errors.New("no API key: FLOWSYNC_API_KEY is not set"),
+		return hint(errors.New("no API key: FLOWSYNC_API_KEY is not set"),
 			"set FLOWSYNC_API_KEY to your Developer Console project's client id")
 	}
 	cfg.APIKey = apiKey
@@ -210,28 +283,6 @@ func observe(ctx context.Context, c *flowservice.Client) (*reconcile.Observed, e
 	return &reconcile.Observed{Connections: conns}, nil
 }
 
-// serviceErr adds the next step to a failure of the service.
-func serviceErr(op string, err error) error {
-	err = fmt.Errorf("%s: %w", op, err)
-	var fe *flowservice.Error
-	switch {
-	case flowservice.IsAuth(err):
-		return withHints(ExitError, err, "check FLOWSYNC_ACCESS_TOKEN or FLOWSYNC_CLIENT_ID/FLOWSYNC_CLIENT_SECRET, FLOWSYNC_API_KEY, and the product profile's permissions for this sandbox")
-	case errors.As(err, &fe) && fe.Status >= 500:
-		return withHints(ExitError, err, "the service is failing: try again later")
-	case errors.Is(err, context.Canceled):
-		return withHints(ExitInterrupted, err)
-	}
-	return withHints(ExitError, err, "check --endpoint and your network; nothing was changed")
-}
-
-func versionString() string {
-	if Version != "" {
-		return Version
-	}
-	return "dev"
-}
-
 // writer is what a command that changes the lockfile holds: a connected client, the run lock,
 // and the lockfile with any journal an interrupted run left folded in and saved.
 type writer struct {
@@ -244,8 +295,7 @@ type writer struct {
 // openWriter refuses a bad lockfile before it connects or takes the run lock, then takes the
 // lock and reads the lockfile again under it.
 func openWriter(ctx context.Context, g *globals, m *manifest.Manifest, lockPath string, concurrency int, maxRPS float64) (*writer, error) {
-	target := lockTarget(m)
-	if _, _, err := readLock(lockPath, target); err != nil {
+	if _, _, err := readLock(lockPath, m); err != nil {
 		return nil, err
 	}
 	svc, err := connect(ctx, g, m, lockPath, concurrency, maxRPS)
@@ -255,9 +305,9 @@ func openWriter(ctx context.Context, g *globals, m *manifest.Manifest, lockPath 
 	w := &writer{svc: svc, path: lockPath}
 	if w.runLock, err = lockfile.Acquire(lockPath); err != nil {
 		w.Close()
-		return nil, lockErr(err)
+		return nil, err
 	}
-	lock, folded, err := readLock(lockPath, target)
+	lock, folded, err := readLock(lockPath, m)
 	if err != nil {
 		w.Close()
 		return nil, err
@@ -271,7 +321,7 @@ func openWriter(ctx context.Context, g *globals, m *manifest.Manifest, lockPath 
 		}
 		if err := lockfile.RemoveJournal(lockPath); err != nil {
 			w.Close()
-			return nil, withHints(ExitError, err, "remove the journal by hand once the lockfile is safe")
+			return nil, hint(err, "remove the journal by hand once the lockfile is safe")
 		}
 		g.log.Info("recovered an interrupted run from its journal", "lockfile", lockPath)
 	}

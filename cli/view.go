@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -27,15 +28,11 @@ type ApplyView interface {
 type RunStats struct {
 	Duration                     time.Duration
 	Requests, Throttled, Retries int64
-	RatePerSec                   float64       // achieved request rate; 0: computed from Requests/Duration
 	JournalWait                  time.Duration // time changes spent in journal calls, summed over changes
 	Save                         time.Duration // closing and folding the journal, saving the lockfile
 }
 
 func (s RunStats) rate() float64 {
-	if s.RatePerSec > 0 {
-		return s.RatePerSec
-	}
 	if s.Duration > 0 {
 		return float64(s.Requests) / s.Duration.Seconds()
 	}
@@ -74,7 +71,11 @@ func NewApplyView(format string, io IO) (ApplyView, error) {
 }
 
 func unknownFormat(format string, valid []string) error {
-	return fmt.Errorf("unknown output format %q: valid formats are %s", format, strings.Join(valid, ", "))
+	msg := fmt.Sprintf("unknown output format %q: valid formats are %s", format, strings.Join(valid, ", "))
+	if s := suggest(format, valid); s != "" {
+		msg += " (did you mean " + s + "?)"
+	}
+	return errors.New(msg)
 }
 
 // PrintError prints err as "flowsync: error: …", once, followed by a "flowsync: hint: …" line
@@ -173,4 +174,48 @@ func thousands(n int) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// unmanagedText describes live connections flowsync does not own and says how to resolve
+// them: nothing to do when flowsync manages another connection under the name (they are
+// someone else's namesakes), else how to record the right one.
+func unmanagedText(u reconcile.Unmanaged, manifest string) string {
+	var b strings.Builder
+	b.WriteString("live " + connectionsWord(len(u.IDs)) + " ")
+	for i, id := range u.IDs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(id)
+		if why := u.Reasons[id]; why != "" {
+			b.WriteString(" (" + why + ")")
+		}
+	}
+	b.WriteString(" not owned by flowsync — never patched or deleted")
+	switch {
+	case u.Orphan:
+		b.WriteString("; the name is no longer in the manifest")
+	case u.Recorded != "":
+		b.WriteString("; flowsync manages " + u.Recorded + " under this name")
+	case manifest != "":
+		b.WriteString(`; if one is this entry's, record it: flowsync import -f ` + shellQuote(manifest) + " " + shellQuote(u.Name) + " ID")
+	default:
+		b.WriteString("; if one is this entry's, record it with flowsync import NAME ID")
+	}
+	return b.String()
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but safe characters.
+func shellQuote(s string) string {
+	safe := s != ""
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:@+,", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -111,7 +112,7 @@ type textApplyView struct {
 }
 
 func (v *textApplyView) Started(total int)         { v.progress.start(total) }
-func (v *textApplyView) Result(r reconcile.Result) { v.progress.add(r.Err != nil) }
+func (v *textApplyView) Result(r reconcile.Result) { v.progress.add(failed(r)) }
 
 func (v *textApplyView) Done(s *reconcile.Summary, stats RunStats) {
 	v.progress.finish()
@@ -166,39 +167,51 @@ func textResult(r reconcile.Result, p palette) string {
 	}
 	if r.Err != nil {
 		msg := strings.ReplaceAll(strings.TrimSpace(r.Err.Error()), "\n", "; ")
-		// Errors carry their own "update acme-jp: " prefix; the line already says it.
-		msg = strings.TrimPrefix(msg, r.Action.String()+" "+r.Name+": ")
-		return "  " + p.red("x") + " " + name + ": " + r.Action.String() + " failed: " + msg
+		return "  " + p.red("x") + " " + name + ": " + r.Action.String() + " failed: " + msg + unmanagedResult(r)
 	}
 	var what string
 	switch r.Action {
 	case reconcile.Create:
 		switch {
 		case r.Adopted:
-			what = "adopted " + r.ID + " (found by name: an earlier create had succeeded)"
+			what = "adopted " + r.ID + " (an earlier create's outcome was unknown; it passes the ownership rule)"
 		case r.Healed:
-			what = "created " + r.ID + " (an earlier attempt's outcome was unknown: looked up by name first, none found)"
-		case r.Retries412 > 0:
+			what = "created " + r.ID + " (an earlier attempt's outcome was unknown: looked up by name first; no connection passed the ownership rule)"
+		case r.Retries412 > 0 || len(r.Unmanaged) > 0:
 			what = "created " + r.ID
 		default:
 			return ""
 		}
 	case reconcile.Update:
-		if r.Retries412 == 0 {
+		switch {
+		case r.Recreated:
+			what = "deleted outside flowsync: created again as " + r.ID
+		case r.Retries412 > 0:
+			what = "updated"
+		default:
 			return ""
 		}
-		what = "updated"
 	case reconcile.Replace:
 		what = "replaced, now " + r.ID
 	case reconcile.Delete:
 		what = "deleted " + r.ID
+		if r.ID == "" {
+			what = "record dropped (its interrupted create made no connection flowsync can prove is its own: nothing deleted)"
+		}
 	default:
 		return ""
 	}
 	if r.Retries412 > 0 {
 		what += " (" + plural(r.Retries412, "stale etag", "stale etags") + " re-read)"
 	}
-	return "  " + style(r.Action.Symbol()) + " " + name + ": " + what
+	return "  " + style(r.Action.Symbol()) + " " + name + ": " + what + unmanagedResult(r)
+}
+
+// failed reports whether r failed; a stale change of a saved plan (refused, not failed) and
+// a success did not.
+func failed(r reconcile.Result) bool {
+	var stale *reconcile.StaleError
+	return r.Err != nil && !errors.As(r.Err, &stale)
 }
 
 type resultTally struct{ created, updated, replaced, deleted, failed, stale, notStarted int }
@@ -220,7 +233,7 @@ func tallyResults(s *reconcile.Summary) resultTally {
 			t.updated++
 		case r.Action == reconcile.Replace:
 			t.replaced++
-		case r.Action == reconcile.Delete:
+		case r.Action == reconcile.Delete && r.ID != "":
 			t.deleted++
 		}
 	}
@@ -275,7 +288,7 @@ type jsonApplyStats struct {
 }
 
 func (v *jsonApplyView) Started(total int)         { v.progress.start(total) }
-func (v *jsonApplyView) Result(r reconcile.Result) { v.progress.add(r.Err != nil) }
+func (v *jsonApplyView) Result(r reconcile.Result) { v.progress.add(failed(r)) }
 
 func (v *jsonApplyView) Done(s *reconcile.Summary, stats RunStats) {
 	v.progress.finish()
@@ -311,4 +324,20 @@ func (v *jsonApplyView) Done(s *reconcile.Summary, stats RunStats) {
 		doc.Summary = jsonApplySummary{Created: t.created, Updated: t.updated, Replaced: t.replaced, Deleted: t.deleted, Failed: t.failed, Stale: t.stale}
 	}
 	writeJSON(v.io.Out, doc) //nolint:errcheck // stdout gone: nothing left to tell
+}
+
+// unmanagedResult names the connections an apply looked at and did not touch.
+func unmanagedResult(r reconcile.Result) string {
+	if len(r.Unmanaged) == 0 {
+		return ""
+	}
+	ids := make([]string, 0, len(r.Unmanaged))
+	for id := range r.Unmanaged {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for i, id := range ids {
+		ids[i] = id + " (" + r.Unmanaged[id] + ")"
+	}
+	return "; not touched: " + strings.Join(ids, ", ")
 }

@@ -220,8 +220,7 @@ func mdUnmanaged(u reconcile.Unmanaged) string {
 	for i, id := range u.IDs {
 		ids[i] = mdEscape(id)
 	}
-	return "- **" + mdEscape(u.Name) + "**: live " + connectionsWord(len(u.IDs)) + " " + strings.Join(ids, ", ") +
-		" with a managed name — not touched; run `flowsync import` to adopt\n"
+	return "- **" + mdEscape(u.Name) + "**: " + mdEscape(unmanagedText(u, "")) + "\n"
 }
 
 // mdValue quotes a value for a diff block (one line, escapes visible), cut to

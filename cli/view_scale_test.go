@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/reconcile"
@@ -140,7 +142,7 @@ func TestApplyTextScales(t *testing.T) {
 	for i := range 500 {
 		r := reconcile.Result{Name: fmt.Sprintf("name-%03d", i+1), Action: reconcile.Create, ID: fmt.Sprintf("id-%d", i+1)}
 		if i == 99 {
-			r.Err = fmt.Errorf("create %s: 400 bad request: auth.params.bucketName: invalid bucket name", r.Name)
+			r.Err = errors.New("400 bad request: auth.params.bucketName: invalid bucket name")
 			s.Failed++
 		}
 		s.Results = append(s.Results, r)
@@ -151,7 +153,7 @@ func TestApplyTextScales(t *testing.T) {
 		t.Fatal(err)
 	}
 	v.Started(len(s.Results))
-	v.Done(s, RunStats{Requests: 1, RatePerSec: 1})
+	v.Done(s, RunStats{Requests: 1, Duration: time.Second})
 	checkGolden(t, "apply_create500_text", out.String())
 	if n := strings.Count(out.String(), "\n"); n != 2 {
 		t.Errorf("%d lines, want 2 (the failure and the headline):\n%s", n, out.String())

@@ -457,7 +457,7 @@ func sampleSummary() *reconcile.Summary {
 			{Name: "acme-br", Action: reconcile.Create, ID: "0f6b2d1e-5a4c-4e1b-9d3a-7c2e8f1a0b9c", Healed: true, Adopted: true},
 			{Name: "acme-eu", Action: reconcile.Update, ID: "3b4c5d6e-7f80-4912-a3b4-c5d6e7f80912", Retries412: 1},
 			{Name: "acme-jp", Action: reconcile.Update, ID: "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
-				Err: errors.New("update acme-jp: 400 bad request: auth.params.bucketName: invalid bucket name")},
+				Err: errors.New("400 bad request: auth.params.bucketName: invalid bucket name")},
 			{Name: "acme-mx", Action: reconcile.Replace, ID: "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9"},
 			{Name: "acme-retired", Action: reconcile.Delete, ID: "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e"},
 		},
@@ -465,7 +465,7 @@ func sampleSummary() *reconcile.Summary {
 	}
 }
 
-var sampleStats = RunStats{Duration: 2225 * time.Millisecond, Requests: 412, Throttled: 3, Retries: 2, RatePerSec: 185.2}
+var sampleStats = RunStats{Duration: 2225 * time.Millisecond, Requests: 412, Throttled: 3, Retries: 2}
 
 // fakeClock advances by step on every reading.
 type fakeClock struct {
@@ -606,6 +606,13 @@ func TestColorEnabled(t *testing.T) {
 		{"NO_COLOR", true, env("NO_COLOR", "1"), false},
 		{"NO_COLOR empty", true, env("NO_COLOR", ""), false},
 		{"dumb", true, env("TERM", "dumb"), false},
+		{"FORCE_COLOR in a CI log", false, env("FORCE_COLOR", "1"), true},
+		{"CLICOLOR_FORCE in a CI log", false, env("CLICOLOR_FORCE", "1"), true},
+		{"FORCE_COLOR=0", false, env("FORCE_COLOR", "0"), false},
+		{"FORCE_COLOR empty", false, env("FORCE_COLOR", ""), false},
+		{"CLICOLOR_FORCE=0 on a terminal", true, env("CLICOLOR_FORCE", "0"), true},
+		{"FORCE_COLOR on a dumb terminal", true, env("TERM", "dumb", "FORCE_COLOR", "true"), true},
+		{"NO_COLOR wins over FORCE_COLOR", false, env("NO_COLOR", "", "FORCE_COLOR", "1"), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -51,6 +51,9 @@ func (v *textPlanView) Plan(cs *reconcile.Changeset) error {
 	w := bufio.NewWriter(v.io.Out)
 	n := countPlan(cs)
 	if n.shown() == 0 && len(cs.Unmanaged) == 0 {
+		if !cs.Refreshed {
+			w.WriteString(offlineNote + "\n")
+		}
 		if cs.SecretsUnknown {
 			w.WriteString(noSecretsNote + "\n")
 		}
@@ -69,10 +72,12 @@ func (v *textPlanView) Plan(cs *reconcile.Changeset) error {
 		writeTextSection(&body, a, group, p)
 	}
 	for _, u := range cs.Unmanaged {
-		body.WriteString(p.yellow("?") + " unmanaged " + p.bold(u.Name) + ": live " + connectionsWord(len(u.IDs)) + " " +
-			strings.Join(u.IDs, ", ") + ` with a managed name — not touched; run "flowsync import" to adopt` + "\n")
+		body.WriteString(p.yellow("?") + " unmanaged " + p.bold(u.Name) + ": " + unmanagedText(u, cs.Manifest) + "\n")
 	}
 	w.WriteString(summary + "\n")
+	if !cs.Refreshed {
+		w.WriteString(offlineNote + "\n")
+	}
 	if cs.SecretsUnknown {
 		w.WriteString(noSecretsNote + "\n")
 	}
@@ -83,6 +88,9 @@ func (v *textPlanView) Plan(cs *reconcile.Changeset) error {
 	}
 	return w.Flush()
 }
+
+// offlineNote says what a plan without --refresh could not see.
+const offlineNote = "Note: compared with the lockfile only (no --refresh): changes made outside flowsync are not shown."
 
 const noSecretsNote = "Note: secret references were not read (--no-secrets): secret changes are not shown."
 

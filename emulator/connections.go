@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -92,6 +93,12 @@ func (s *Server) create(c *call) {
 	s.mu.Unlock()
 
 	if s.dropAfterCommit(c) {
+		return
+	}
+	if s.chance(math.Float64frombits(s.noID.Load())) {
+		// Created, but the answer names nothing: the client cannot tell which connection.
+		s.countFault(FaultNoID)
+		writeJSON(c.w, http.StatusCreated, struct{}{})
 		return
 	}
 	c.w.Header().Set("Location", APIPrefix+"/connections/"+rec.conn.ID)

@@ -1,13 +1,13 @@
 // Package emulator is an in-memory Adobe Experience Platform Flow Service: the
-// /connections API (../shared/flowservice/API.md) and Adobe IMS's token call, served over HTTP.
+// /connections API and Adobe IMS's token call, served over HTTP.
 //
 // It is strict about what it accepts, like the real service: every call needs the Adobe
 // headers, bodies may hold only known fields, connections are validated as the Amazon S3
 // source, PATCH needs the current quoted etag in If-Match. Faults (latency, 500s, 429s, a rate
 // limit, connections dropped after a commit) are injected on demand for API calls only.
 //
-// What it answers, beyond flowservice/API.md (codes are those of Adobe's Flow Service error
-// catalogue where one exists):
+// What it answers, beyond Adobe's Flow Service API reference (codes are those of Adobe's Flow
+// Service error catalogue where one exists):
 //   - 401 gateway 401013 for a missing, malformed, revoked or expired bearer token; 403
 //     gateway 403000 without x-api-key (403003 for a key other than Options.ClientID);
 //     400 gateway 400003 without x-gw-ims-org-id; 400 2105-400 without, or with a non
@@ -16,7 +16,11 @@
 //     1403-400 If-Match missing; 1414-400 patch of the connection or auth spec; 1455-400
 //     other patch paths; 1418-400 delete of a connection in use; 1401-400 count with limit;
 //     404 1101-404 unknown connection (or one of another org or sandbox); 412 1404-412
-//     stale etag; 500 1102-500 injected failure; 429 gateway 429001 throttled.
+//     stale etag; 500 1102-500 injected failure; 429 gateway 429001 throttled; with
+//     Options.CreateWithoutID, a create that is committed and answered 201 {} (no id, no
+//     Location).
+//   - createdClient and updatedClient are the x-api-key of the creating and of the last
+//     changing request; createdAt and updatedAt are set then (epoch ms). PATCH /name renames.
 //   - Secret params come back as Mask. Lists default to DefaultListLimit items a page,
 //     ordered by createdAt (creation order breaking ties); a continuationToken carries the
 //     filters and order of the first page. In property filters a comma means OR for id,
@@ -80,6 +84,7 @@ type Options struct {
 	FailRate        float64       // fraction of API calls answered 500 before doing anything
 	ThrottleRate    float64       // fraction of API calls answered 429 with Retry-After: 1
 	DropAfterCommit float64       // fraction of successful mutating calls whose connection is closed, unanswered, after the commit
+	CreateWithoutID float64       // fraction of successful creates answered 201 with neither an id nor a Location
 	RateLimit       float64       // API calls per second (token bucket, burst RateLimit/10, min 1); 0 = unlimited
 	Seed            int64         // seed of the fault dice; 0 = time-based
 	StatePath       string        // JSON state file: loaded by New, written by Save; "" = memory only
@@ -112,6 +117,7 @@ func (o *Options) RegisterFlags(fs *pflag.FlagSet) {
 	fs.Float64Var(&o.ThrottleRate, "throttle-rate", o.ThrottleRate, "fraction (0..1) of API calls answered 429 with Retry-After: 1")
 	fs.Float64Var(&o.RateLimit, "rate-limit", o.RateLimit, "API calls per second beyond which calls are answered 429 (0 = unlimited)")
 	fs.Float64Var(&o.DropAfterCommit, "drop-after-commit", o.DropAfterCommit, "fraction (0..1) of mutating calls committed and then left unanswered (connection closed)")
+	fs.Float64Var(&o.CreateWithoutID, "create-without-id", o.CreateWithoutID, "fraction (0..1) of creates committed and answered 201 without an id or Location")
 	fs.Int64Var(&o.Seed, "seed", o.Seed, "seed of the random faults (0 = time-based)")
 	fs.StringVar(&o.StatePath, "state", o.StatePath, "file holding the emulator's connections across restarts (never a secret)")
 	fs.DurationVar(&o.TokenTTL, "token-ttl", o.TokenTTL, "lifetime of IMS access tokens (0 = 86399s)")
@@ -125,7 +131,7 @@ func (o *Options) check() error {
 	for _, f := range []struct {
 		name string
 		v    float64
-	}{{"fail-rate", o.FailRate}, {"throttle-rate", o.ThrottleRate}, {"drop-after-commit", o.DropAfterCommit}} {
+	}{{"fail-rate", o.FailRate}, {"throttle-rate", o.ThrottleRate}, {"drop-after-commit", o.DropAfterCommit}, {"create-without-id", o.CreateWithoutID}} {
 		if math.IsNaN(f.v) || f.v < 0 || f.v > 1 {
 			return fmt.Errorf("%s %v: want a fraction between 0 and 1", f.name, f.v)
 		}
@@ -158,16 +164,20 @@ type Server struct {
 
 	saveMu sync.Mutex // serializes Save
 
+	noID      atomic.Uint64 // math.Float64bits of the create-without-id fraction (SetCreateWithoutID)
+	failArmed atomic.Bool   // FailNext was called: look at failNext
+
 	sandboxIDs sync.Map // scope -> sandboxID(scope)
 
 	sessionTTL atomic.Int64           // Options.SessionTokenTTL, changed by SetSessionTokenTTL
 	specAnswer atomic.Pointer[[]byte] // answer of GET /connectionSpecs/{S3}, see specs.go
 
-	mu      sync.Mutex // guards everything below
-	store   store
-	tokens  map[string]*token
-	stats   Stats
-	handler http.Handler
+	mu       sync.Mutex // guards everything below
+	store    store
+	tokens   map[string]*token
+	stats    Stats
+	failNext map[string]int // method -> API calls still to answer 500 (FailNext)
+	handler  http.Handler
 }
 
 type token struct {
@@ -197,6 +207,7 @@ func New(o Options) (*Server, error) {
 	}
 	_ = s.SetRateLimit(o.RateLimit) // checked above
 	s.stats = newStats()
+	s.noID.Store(math.Float64bits(o.CreateWithoutID))
 	s.sessionTTL.Store(int64(o.SessionTokenTTL))
 	s.specAnswer.Store(&defaultSpecAnswer)
 	s.store.init()
@@ -215,6 +226,16 @@ func New(o Options) (*Server, error) {
 	return s, nil
 }
 
+// SetCreateWithoutID changes, while the server runs, the fraction of successful creates
+// answered 201 without an id (Options.CreateWithoutID). p is clamped to [0, 1].
+func (s *Server) SetCreateWithoutID(p float64) {
+	if math.IsNaN(p) || p < 0 {
+		p = 0
+	}
+	s.noID.Store(math.Float64bits(min(p, 1)))
+}
+
+// Handler serves the API under APIPrefix and the IMS token call at IMSPath.
 // Handler serves the API under APIPrefix and the IMS token call at IMSPath (and, with
 // Options.Control, the control routes).
 func (s *Server) Handler() http.Handler { return s.handler }

@@ -32,6 +32,7 @@ const (
 	FaultThrottle  = "throttle"
 	FaultRateLimit = "rate-limit"
 	FaultDrop      = "drop"
+	FaultNoID      = "no-id" // a create answered 201 without an id (Options.CreateWithoutID)
 )
 
 func newStats() Stats {
@@ -253,7 +254,7 @@ func (s *Server) serveAPI(c *call) {
 		c.gatewayError(http.StatusTooManyRequests, "429001", "Too many requests")
 		return
 	}
-	if s.chance(s.opts.FailRate) {
+	if s.chance(s.opts.FailRate) || s.takeFailNext(r.Method) {
 		s.countFault(FaultFail)
 		c.serviceError(http.StatusInternalServerError, "1102-500", "Internal Error", "An internal error has occurred. Please try again. If the problem persists, please contact customer support.")
 		return

@@ -470,6 +470,31 @@ func (s *Server) SetInUse(id string, inUse bool) bool {
 	return true
 }
 
+// FailNext makes the next n API calls of method (POST, GET, PATCH, DELETE) answer 500
+// 1102-500 before doing anything, like the fail-rate fault. It is a test helper.
+func (s *Server) FailNext(method string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failNext == nil {
+		s.failNext = map[string]int{}
+	}
+	s.failNext[method] = n
+	s.failArmed.Store(true)
+}
+
+func (s *Server) takeFailNext(method string) bool {
+	if !s.failArmed.Load() {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failNext[method] <= 0 {
+		return false
+	}
+	s.failNext[method]--
+	return true
+}
+
 // RevokeTokens makes every bearer token issued or seen so far answer 401. It is a test helper.
 func (s *Server) RevokeTokens() {
 	s.mu.Lock()

@@ -80,16 +80,16 @@ func New(cfg Config) (*Client, error) {
 	base.RawPath = ""
 	var missing []string
 	if cfg.OrgID == "" {
-		missing = append(missing, "OrgID (the manifest's target.orgId)")
+		missing = append(missing, "OrgID")
 	}
 	if cfg.Sandbox == "" {
-		missing = append(missing, "Sandbox (the manifest's target.sandbox)")
+		missing = append(missing, "Sandbox")
 	}
 	if cfg.APIKey == "" {
-		missing = append(missing, "APIKey (FLOWSYNC_API_KEY or FLOWSYNC_CLIENT_ID)")
+		missing = append(missing, "APIKey")
 	}
 	if cfg.Tokens == nil {
-		missing = append(missing, "Tokens (FLOWSYNC_ACCESS_TOKEN, or FLOWSYNC_CLIENT_ID and FLOWSYNC_CLIENT_SECRET)")
+		missing = append(missing, "Tokens")
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("flowservice client: missing %s", strings.Join(missing, ", "))
@@ -125,23 +125,23 @@ func New(cfg Config) (*Client, error) {
 }
 
 // checkURL parses raw and refuses what would leak a token: plain HTTP off loopback. what
-// names the setting in the error.
+// names the setting in the *URLError.
 func checkURL(what, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%s %q is not a URL: %w", what, raw, err)
+		return nil, &URLError{What: what, URL: raw, Reason: "is not a URL"}
 	}
 	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("%s %q must be an absolute https:// URL", what, raw)
+		return nil, &URLError{What: what, URL: u.Redacted(), Reason: "is not an absolute https:// URL"}
 	}
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return nil, fmt.Errorf("%s %q has a query or fragment: give only scheme, host and path", what, u.Redacted())
+		return nil, &URLError{What: what, URL: u.Redacted(), Reason: "has a query or fragment"}
 	}
 	if u.User != nil {
-		return nil, fmt.Errorf("%s %q must not hold credentials: pass them through the environment", what, u.Redacted())
+		return nil, &URLError{What: what, URL: u.Redacted(), Reason: "holds credentials"}
 	}
 	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		return nil, fmt.Errorf("%s %q is plain http: use https:// (plain http is allowed only on loopback: 127.0.0.1, ::1, localhost)", what, raw)
+		return nil, &URLError{What: what, URL: raw, Reason: "is plain http off loopback (127.0.0.1, ::1, localhost)"}
 	}
 	return u, nil
 }
@@ -175,9 +175,9 @@ func newTransport(concurrency int) *http.Transport {
 	}
 }
 
-// CloseIdleConnections closes the connections kept alive for later calls (at the end of a
-// run, so that nothing lingers).
-func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
+// APIKey is the x-api-key the client sends: the service records it as a connection's
+// createdClient.
+func (c *Client) APIKey() string { return c.apiKey }
 
 // Create creates a connection. When its outcome is unknown (timeout, reset connection, 5xx
 // after the request was sent) the error is an *UnknownOutcomeError: look the name up before
@@ -187,7 +187,7 @@ func (c *Client) Create(ctx context.Context, nc NewConnection) (Ref, error) {
 	if err != nil {
 		return Ref{}, fmt.Errorf("create %s: encode: %w", nc.Name, err)
 	}
-	r := &request{op: "create " + nc.Name, method: http.MethodPost, path: "/connections", body: body, secretParams: nc.Auth.Params}
+	r := &request{method: http.MethodPost, path: "/connections", body: body, secretParams: nc.Auth.Params}
 	resp, err := c.do(ctx, r)
 	if err != nil {
 		return Ref{}, err
@@ -197,7 +197,7 @@ func (c *Client) Create(ctx context.Context, nc NewConnection) (Ref, error) {
 		if err := json.Unmarshal(resp.body, &ref); err != nil {
 			// The service said it created the connection but we cannot tell which one.
 			c.stats.unknownOutcomes.Add(1)
-			return Ref{}, &UnknownOutcomeError{Err: fmt.Errorf("create %s: %d answer is not a connection reference: %v", nc.Name, resp.status, err)}
+			return Ref{}, &UnknownOutcomeError{Status: resp.status, Err: fmt.Errorf("create %s: %d answer is not a connection reference: %v", nc.Name, resp.status, err)}
 		}
 	}
 	if ref.ID == "" {
@@ -205,7 +205,7 @@ func (c *Client) Create(ctx context.Context, nc NewConnection) (Ref, error) {
 	}
 	if ref.ID == "" {
 		c.stats.unknownOutcomes.Add(1)
-		return Ref{}, &UnknownOutcomeError{Err: fmt.Errorf("create %s: %d answer holds no connection id", nc.Name, resp.status)}
+		return Ref{}, &UnknownOutcomeError{Status: resp.status, Err: fmt.Errorf("create %s: %d answer holds no connection id", nc.Name, resp.status)}
 	}
 	return ref, nil
 }
@@ -267,7 +267,7 @@ func (c *Client) Get(ctx context.Context, id string) (*Connection, error) {
 	if id == "" {
 		return nil, errors.New("get connection: empty id")
 	}
-	r := &request{op: "get " + id, method: http.MethodGet, path: "/connections/" + url.PathEscape(id)}
+	r := &request{method: http.MethodGet, path: "/connections/" + url.PathEscape(id)}
 	resp, err := c.do(ctx, r)
 	if err != nil {
 		return nil, err
@@ -281,7 +281,7 @@ func (c *Client) Get(ctx context.Context, id string) (*Connection, error) {
 			return &page.Items[i], nil
 		}
 	}
-	return nil, &Error{Op: r.op, Method: r.method, Status: http.StatusNotFound, Message: fmt.Sprintf("connection %s is not in the 200 answer (%d items)", id, len(page.Items)), RequestID: resp.header.Get("x-request-id")}
+	return nil, &Error{Method: r.method, Status: http.StatusNotFound, Message: fmt.Sprintf("connection %s is not in the 200 answer (%d items)", id, len(page.Items)), RequestID: resp.header.Get("x-request-id")}
 }
 
 // Patch applies ops to the connection id whose current etag is etag (quoted, as the service
@@ -300,7 +300,7 @@ func (c *Client) Patch(ctx context.Context, id, etag string, ops []PatchOp) (Ref
 	if err != nil {
 		return Ref{}, fmt.Errorf("patch %s: encode: %w", id, err)
 	}
-	r := &request{op: "patch " + id, method: http.MethodPatch, path: "/connections/" + url.PathEscape(id), body: body, ifMatch: etag, secrets: patchSecrets(ops)}
+	r := &request{method: http.MethodPatch, path: "/connections/" + url.PathEscape(id), body: body, ifMatch: etag, secrets: patchSecrets(ops)}
 	resp, err := c.do(ctx, r)
 	if err != nil {
 		return Ref{}, err
@@ -321,7 +321,7 @@ func (c *Client) Delete(ctx context.Context, id string) error {
 	if id == "" {
 		return errors.New("delete connection: empty id")
 	}
-	r := &request{op: "delete " + id, method: http.MethodDelete, path: "/connections/" + url.PathEscape(id)}
+	r := &request{method: http.MethodDelete, path: "/connections/" + url.PathEscape(id)}
 	_, err := c.do(ctx, r)
 	return err
 }
@@ -363,7 +363,7 @@ func (c *Client) List(ctx context.Context, opts ListOptions) ([]Connection, erro
 		if pages >= maxPages {
 			return nil, fmt.Errorf("list connections: more than %d pages: giving up", maxPages)
 		}
-		r := &request{op: "list connections", method: http.MethodGet, path: "/connections", query: q.Encode()}
+		r := &request{method: http.MethodGet, path: "/connections", query: q.Encode()}
 		resp, err := c.do(ctx, r)
 		if err != nil {
 			return nil, err

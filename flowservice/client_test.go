@@ -196,42 +196,42 @@ func TestErrorShapes(t *testing.T) {
 			name:   "service",
 			status: 412,
 			body:   `{"type":"https://ns.adobe.com/aep/errors/FLOW-1404-412","title":"Precondition failed","status":412,"report":{"detailed-message":"The etag does not match","request-id":"req-1"},"errorMessage":"etag mismatch"}`,
-			want:   Error{Op: "get c1", Method: "GET", Status: 412, Code: "1404-412", Title: "Precondition failed", Message: "The etag does not match", RequestID: "req-1"},
+			want:   Error{Method: "GET", Status: 412, Code: "1404-412", Title: "Precondition failed", Message: "The etag does not match", RequestID: "req-1"},
 		},
 		{
 			name:   "service without report",
 			status: 400,
 			body:   `{"type":"https://ns.adobe.com/aep/errors/FLOW-1414-400","title":"Bad request","status":400,"errorMessage":"spec cannot change","errorDetails":"connectionSpec.id"}`,
 			header: map[string]string{"x-request-id": "hdr-1"},
-			want:   Error{Op: "get c1", Method: "GET", Status: 400, Code: "1414-400", Title: "Bad request", Message: "spec cannot change (connectionSpec.id)", RequestID: "hdr-1"},
+			want:   Error{Method: "GET", Status: 400, Code: "1414-400", Title: "Bad request", Message: "spec cannot change (connectionSpec.id)", RequestID: "hdr-1"},
 		},
 		{
 			name:   "gateway",
 			status: 401,
 			body:   `{"error_code":"401013","message":"Oauth token is not valid"}`,
 			header: map[string]string{"x-request-id": "gw-9"},
-			want:   Error{Op: "get c1", Method: "GET", Status: 401, Code: "401013", Message: "Oauth token is not valid", RequestID: "gw-9"},
+			want:   Error{Method: "GET", Status: 401, Code: "401013", Message: "Oauth token is not valid", RequestID: "gw-9"},
 		},
 		{
 			name:   "numeric code and retry-after",
 			status: 429,
 			body:   `{"error_code":429050,"message":"Too many requests"}`,
 			header: map[string]string{"Retry-After": "120"},
-			want:   Error{Op: "get c1", Method: "GET", Status: 429, Code: "429050", Message: "Too many requests", RetryAfter: 2 * time.Minute},
+			want:   Error{Method: "GET", Status: 429, Code: "429050", Message: "Too many requests", RetryAfter: 2 * time.Minute},
 		},
 		{
 			name:   "plain text",
 			status: 404,
 			header: map[string]string{"Content-Type": "text/plain"},
 			body:   "no such\nconnection",
-			want:   Error{Op: "get c1", Method: "GET", Status: 404, Message: "no such connection"},
+			want:   Error{Method: "GET", Status: 404, Message: "no such connection"},
 		},
 		{
 			name:   "html",
 			status: 404,
 			header: map[string]string{"Content-Type": "text/html"},
 			body:   "<html>gone</html>",
-			want:   Error{Op: "get c1", Method: "GET", Status: 404},
+			want:   Error{Method: "GET", Status: 404},
 		},
 	}
 	for _, tt := range tests {
@@ -406,8 +406,8 @@ func TestNewRefusesUnsafeEndpoints(t *testing.T) {
 		{"http://127.1.2.3:8080/x", true, ""},
 		{"http://[::1]:8080/x", true, ""},
 		{"http://localhost:8080/x", true, ""},
-		{"http://platform.adobe.io/data/foundation/flowservice", false, "use https://"},
-		{"http://10.0.0.1/x", false, "use https://"},
+		{"http://platform.adobe.io/data/foundation/flowservice", false, "plain http off loopback"},
+		{"http://10.0.0.1/x", false, "plain http off loopback"},
 		{"https://platform.adobe.io/x?debug=1", false, "query or fragment"},
 		{"https://platform.adobe.io/x#frag", false, "query or fragment"},
 		{"ftp://platform.adobe.io/x", false, "https://"},
@@ -421,10 +421,13 @@ func TestNewRefusesUnsafeEndpoints(t *testing.T) {
 		}
 	}
 	_, err := New(Config{Endpoint: "https://x"})
-	for _, want := range []string{"OrgID", "Sandbox", "FLOWSYNC_API_KEY", "FLOWSYNC_ACCESS_TOKEN"} {
+	for _, want := range []string{"OrgID", "Sandbox", "APIKey", "Tokens"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("New without settings: %v lacks %s", err, want)
 		}
+	}
+	if err != nil && strings.Contains(err.Error(), "FLOWSYNC_") {
+		t.Errorf("New without settings: %v names the CLI's variables; advice is the CLI's", err)
 	}
 }
 

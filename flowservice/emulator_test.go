@@ -45,7 +45,6 @@ func startEmulator(t *testing.T, o emulator.Options, concurrency int) (*emulator
 	}
 	// Runs before run.Close: a server's graceful shutdown waits for connections the
 	// client dialed but never used.
-	t.Cleanup(c.CloseIdleConnections)
 	return run, c
 }
 

@@ -10,7 +10,6 @@ import (
 
 // Error is a non-2xx answer of the service or of its gateway.
 type Error struct {
-	Op         string        // "create acme-eu", "patch 8b1c…", set by the caller of the client
 	Method     string        // HTTP method
 	Status     int           // HTTP status
 	Code       string        // Adobe code: "FLOW-1404-412" → "1404-412"; gateway: "401013"
@@ -63,7 +62,12 @@ func IsAuth(err error) bool {
 
 // UnknownOutcomeError wraps the failure of a non-idempotent request (POST) whose outcome is
 // unknown: the request may have been applied (timeout, reset connection, 5xx after sending).
-type UnknownOutcomeError struct{ Err error }
+type UnknownOutcomeError struct {
+	Err error
+	// Status is the 2xx status of an answer that did not say what was done (a create answered
+	// without a connection id); 0 when no usable answer came.
+	Status int
+}
 
 func (e *UnknownOutcomeError) Error() string { return "outcome unknown: " + e.Err.Error() }
 func (e *UnknownOutcomeError) Unwrap() error { return e.Err }
@@ -73,3 +77,24 @@ func IsUnknownOutcome(err error) bool {
 	var u *UnknownOutcomeError
 	return errors.As(err, &u)
 }
+
+// TokenError is a failure to get an access token from Adobe IMS: a refused or failed
+// request, or an answer without a bearer token. It never holds the client secret.
+type TokenError struct {
+	URL string // the IMS token endpoint
+	Err error
+}
+
+func (e *TokenError) Error() string { return "get access token from " + e.URL + ": " + e.Err.Error() }
+func (e *TokenError) Unwrap() error { return e.Err }
+
+// URLError is an endpoint or IMS URL the client refuses: it is not an absolute http(s) URL,
+// has a query, fragment or credentials, or is plain http off loopback (a token would travel
+// in clear).
+type URLError struct {
+	What   string // "endpoint", "IMS URL"
+	URL    string // with any password redacted
+	Reason string // "is plain http off loopback (127.0.0.1, ::1, localhost)"
+}
+
+func (e *URLError) Error() string { return fmt.Sprintf("%s %q %s", e.What, e.URL, e.Reason) }

@@ -17,11 +17,12 @@ import (
 	"github.com/flowsync/flowsync/reconcile"
 )
 
-// TestOpenAPIConformanceCheck runs the real `flowsync check` command (cli.Main, as the binary
-// does) against the emulator and validates every request it sends against Adobe's spec, like
-// TestOpenAPIConformance does for the client's other calls: the preflight's list page and
-// connection spec, and a connection test per recorded connection.
-func TestOpenAPIConformanceCheck(t *testing.T) {
+// TestOpenAPIConformanceCheckGenerate runs the real `flowsync check` and `flowsync generate`
+// commands (cli.Main, as the binary does) against the emulator and validates every request
+// they send against Adobe's spec, like TestOpenAPIConformance does for the client's other
+// calls: check's preflight list page and connection spec and a connection test per recorded
+// connection; generate's connection spec and list pages.
+func TestOpenAPIConformanceCheckGenerate(t *testing.T) {
 	doc, router := loadSpec(t)
 	var mu sync.Mutex
 	var reqs []captured
@@ -77,38 +78,51 @@ connections:
 	mu.Unlock()
 
 	env := map[string]string{"FLOWSYNC_ENDPOINT": emu.Endpoint, "FLOWSYNC_ACCESS_TOKEN": oaToken, "FLOWSYNC_API_KEY": oaAPIKey}
-	var stdout, stderr bytes.Buffer
-	code := cli.Main(context.Background(), []string{"check", "-f", manifestPath}, cli.IO{
-		In: strings.NewReader(""), Out: &stdout, Err: &stderr,
-		Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
-	})
-	if code != 0 {
-		t.Fatalf("check exited %d:\n%s%s", code, stdout.String(), stderr.String())
+	// run runs one flowsync command and validates every request it sent against the spec.
+	run := func(want map[string]int, args ...string) {
+		t.Helper()
+		mu.Lock()
+		reqs = nil
+		mu.Unlock()
+		var stdout, stderr bytes.Buffer
+		code := cli.Main(context.Background(), args, cli.IO{
+			In: strings.NewReader(""), Out: &stdout, Err: &stderr,
+			Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		})
+		if code != 0 {
+			t.Fatalf("%s exited %d:\n%s%s", args[0], code, stdout.String(), stderr.String())
+		}
+		mu.Lock()
+		all := append([]captured(nil), reqs...)
+		mu.Unlock()
+		ops := map[string]int{}
+		for _, r := range all {
+			var pr problems
+			checkAPIFacts(&pr, r)
+			ops[validateAgainstSpec(&pr, doc, router, r)]++
+			for _, p := range pr {
+				t.Error(p)
+			}
+			if r.Method != http.MethodGet {
+				t.Errorf("%s sent %s: it must only read", args[0], r)
+			}
+		}
+		t.Logf("validated %d requests of %s against the spec: %v", len(all), args[0], ops)
+		n := 0
+		for op, w := range want {
+			n += w
+			if ops[op] != w {
+				t.Errorf("%s: %s: %d requests, want %d", args[0], op, ops[op], w)
+			}
+		}
+		if len(all) != n {
+			t.Errorf("%s sent %d requests, want %d", args[0], len(all), n)
+		}
 	}
 
-	mu.Lock()
-	all := append([]captured(nil), reqs...)
-	mu.Unlock()
-	ops := map[string]int{}
-	for _, r := range all {
-		var pr problems
-		checkAPIFacts(&pr, r)
-		ops[validateAgainstSpec(&pr, doc, router, r)]++
-		for _, p := range pr {
-			t.Error(p)
-		}
-		if r.Method != http.MethodGet {
-			t.Errorf("check sent %s: it must only read", r)
-		}
-	}
-	t.Logf("validated %d requests of check against the spec: %v", len(all), ops)
-	want := map[string]int{"listConnections": 1, "retrieveConnectionSpec": 1, "testConnection": 3}
-	for op, n := range want {
-		if ops[op] != n {
-			t.Errorf("%s: %d requests, want %d", op, ops[op], n)
-		}
-	}
-	if len(all) != 5 {
-		t.Errorf("check sent %d requests, want 5", len(all))
+	run(map[string]int{"listConnections": 1, "retrieveConnectionSpec": 1, "testConnection": 3}, "check", "-f", manifestPath)
+	run(map[string]int{"listConnections": 1, "retrieveConnectionSpec": 1}, "generate", "--org", oaOrg, "--sandbox", oaSandbox, "-o", filepath.Join(dir, "generated.yaml"))
+	if _, err := os.Stat(filepath.Join(dir, "generated.lock.json")); err != nil {
+		t.Errorf("generate wrote no lockfile: %v", err)
 	}
 }

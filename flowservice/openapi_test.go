@@ -253,7 +253,7 @@ func iamRole(name, description string) reconcile.Desired {
 func applyOnce(t *testing.T, c *flowservice.Client, want []reconcile.Desired, lock *lockfile.File, lockPath string, observed *reconcile.Observed, prune bool) (*lockfile.File, reconcile.Counts) {
 	t.Helper()
 	cs := reconcile.Plan(want, lock, observed, reconcile.Options{Prune: prune})
-	j, err := lockfile.OpenJournal(lockPath)
+	j, err := lockfile.OpenJournal(lockPath, lockfile.HeaderOf(lock))
 	if err != nil {
 		t.Fatal(err)
 	}

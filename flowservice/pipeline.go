@@ -30,7 +30,6 @@ import (
 
 // request is one call of the Client; its attempts share it (they run one after another).
 type request struct {
-	op      string // "create acme-eu", "get 8b1c…": Error.Op
 	method  string
 	path    string // below the endpoint, escaped: "/connections/8b1c…"
 	query   string // encoded
@@ -185,7 +184,6 @@ type errorBody struct {
 // parseError turns a non-2xx answer into an *Error. The request body is never looked at.
 func parseError(r *request, status int, h http.Header, body []byte, now time.Time) *Error {
 	e := &Error{
-		Op:         r.op,
 		Method:     r.method,
 		Status:     status,
 		RequestID:  h.Get("x-request-id"),

@@ -336,8 +336,9 @@ func TestSecretsNeverInErrors(t *testing.T) {
 	if !IsAuth(err) {
 		t.Errorf("IMS 401 is not IsAuth: %v", err)
 	}
-	if !strings.Contains(err.Error(), "FLOWSYNC_CLIENT_SECRET") {
-		t.Errorf("IMS error does not name the variables: %v", err)
+	var te *TokenError
+	if !errors.As(err, &te) || te.URL != ims.URL || strings.Contains(err.Error(), "FLOWSYNC_") {
+		t.Errorf("IMS error is not a *TokenError naming the IMS URL (and no CLI variable): %v", err)
 	}
 
 	refused := NewIMSTokenSource(IMSConfig{URL: "http://" + closedAddr(t), ClientID: "cid", ClientSecret: secret})
@@ -357,11 +358,12 @@ func TestSecretsNeverInErrors(t *testing.T) {
 
 func TestIMSRefusesPlainHTTPOffLoopback(t *testing.T) {
 	_, err := NewIMSTokenSource(IMSConfig{URL: "http://ims.example.com/ims/token/v3", ClientID: "a", ClientSecret: "b"}).Token(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "FLOWSYNC_IMS_URL") || !strings.Contains(err.Error(), "https://") {
+	var ue *URLError
+	if !errors.As(err, &ue) || ue.What != "IMS URL" || !strings.Contains(err.Error(), "plain http") {
 		t.Fatalf("err = %v", err)
 	}
 	_, err = NewIMSTokenSource(IMSConfig{ClientID: "a"}).Token(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "FLOWSYNC_CLIENT_SECRET") {
+	if err == nil || !strings.Contains(err.Error(), "client secret") {
 		t.Fatalf("err = %v", err)
 	}
 }

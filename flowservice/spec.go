@@ -96,7 +96,7 @@ func (c *Client) GetConnectionSpec(ctx context.Context, id string) (*ConnectionS
 	if id == "" {
 		return nil, errors.New("get connection spec: empty id")
 	}
-	r := &request{op: "get connection spec " + id, method: http.MethodGet, path: "/connectionSpecs/" + url.PathEscape(id)}
+	r := &request{method: http.MethodGet, path: "/connectionSpecs/" + url.PathEscape(id)}
 	resp, err := c.do(ctx, r)
 	if err != nil {
 		return nil, err
@@ -122,7 +122,7 @@ func (c *Client) GetConnectionSpec(ctx context.Context, id string) (*ConnectionS
 			return &(*answer.Items)[i], nil
 		}
 	}
-	return nil, &Error{Op: r.op, Method: r.method, Status: http.StatusNotFound, Message: fmt.Sprintf("connection spec %s is not in the 200 answer (%d items)", id, len(*answer.Items)), RequestID: resp.header.Get("x-request-id")}
+	return nil, &Error{Method: r.method, Status: http.StatusNotFound, Message: fmt.Sprintf("connection spec %s is not in the 200 answer (%d items)", id, len(*answer.Items)), RequestID: resp.header.Get("x-request-id")}
 }
 
 // TestConnection asks the service whether it can reach the source of connection id with
@@ -133,7 +133,7 @@ func (c *Client) TestConnection(ctx context.Context, id string) (bool, error) {
 	if id == "" {
 		return false, errors.New("test connection: empty id")
 	}
-	r := &request{op: "test " + id, method: http.MethodGet, path: "/connections/" + url.PathEscape(id) + "/test"}
+	r := &request{method: http.MethodGet, path: "/connections/" + url.PathEscape(id) + "/test"}
 	resp, err := c.do(ctx, r)
 	if err != nil {
 		return false, err
@@ -156,7 +156,7 @@ func (c *Client) CheckAccess(ctx context.Context, specID string) error {
 	q := url.Values{}
 	q.Set("limit", "1")
 	q.Add("property", "connectionSpec.id=="+specID)
-	r := &request{op: "list connections", method: http.MethodGet, path: "/connections", query: q.Encode()}
+	r := &request{method: http.MethodGet, path: "/connections", query: q.Encode()}
 	resp, err := c.do(ctx, r)
 	if err != nil {
 		return err

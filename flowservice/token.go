@@ -22,14 +22,14 @@ type TokenSource interface {
 	Invalidate(token string)
 }
 
-// StaticToken is a fixed access token (FLOWSYNC_ACCESS_TOKEN). It cannot be renewed.
+// StaticToken is a fixed access token. It cannot be renewed.
 func StaticToken(token string) TokenSource { return staticToken(token) }
 
 type staticToken string
 
 func (t staticToken) Token(context.Context) (string, error) {
 	if t == "" {
-		return "", errors.New("the access token is empty: set FLOWSYNC_ACCESS_TOKEN, or FLOWSYNC_CLIENT_ID and FLOWSYNC_CLIENT_SECRET")
+		return "", errors.New("the access token is empty")
 	}
 	return string(t), nil
 }
@@ -62,10 +62,10 @@ func NewIMSTokenSource(cfg IMSConfig) TokenSource {
 	if s.http == nil {
 		s.http = &http.Client{Timeout: 30 * time.Second}
 	}
-	if _, err := checkURL("IMS URL (FLOWSYNC_IMS_URL)", cfg.URL); err != nil {
+	if _, err := checkURL("IMS URL", cfg.URL); err != nil {
 		s.configErr = err
 	} else if cfg.ClientID == "" || cfg.ClientSecret == "" {
-		s.configErr = errors.New("adobe IMS needs a client id and secret: set FLOWSYNC_CLIENT_ID and FLOWSYNC_CLIENT_SECRET")
+		s.configErr = errors.New("adobe IMS needs a client id and a client secret")
 	}
 	return s
 }
@@ -201,7 +201,7 @@ func (s *imsSource) fetchOnce(ctx context.Context) (tok string, ttl time.Duratio
 		return "", 0, true, s.fail(err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		r := &request{op: "get access token", method: http.MethodPost, secrets: []string{s.cfg.ClientSecret}}
+		r := &request{method: http.MethodPost, secrets: []string{s.cfg.ClientSecret}}
 		e := parseError(r, resp.StatusCode, resp.Header, body, s.now())
 		again := resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
 		return "", 0, again, s.fail(e)
@@ -220,11 +220,10 @@ func (s *imsSource) fetchOnce(ctx context.Context) (tok string, ttl time.Duratio
 	return answer.AccessToken, time.Duration(answer.ExpiresIn) * time.Second, false, nil
 }
 
-// fail says what to check; the secret is never in it.
+// fail returns a *TokenError; the secret is never in it.
 func (s *imsSource) fail(err error) error {
-	msg := fmt.Errorf("get access token from %s: %w (check FLOWSYNC_CLIENT_ID, FLOWSYNC_CLIENT_SECRET and FLOWSYNC_SCOPES)", s.cfg.URL, err)
-	if s.cfg.ClientSecret != "" && strings.Contains(msg.Error(), s.cfg.ClientSecret) {
-		return errors.New(strings.ReplaceAll(msg.Error(), s.cfg.ClientSecret, "(sensitive)"))
+	if s.cfg.ClientSecret != "" && strings.Contains(err.Error(), s.cfg.ClientSecret) {
+		err = errors.New(strings.ReplaceAll(err.Error(), s.cfg.ClientSecret, "(sensitive)"))
 	}
-	return msg
+	return &TokenError{URL: s.cfg.URL, Err: err}
 }

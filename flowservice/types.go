@@ -1,5 +1,5 @@
 // Package flowservice is the HTTP client of Adobe Experience Platform's Flow Service
-// /connections API (../shared/flowservice/API.md).
+// /connections API.
 //
 // Invariants: every request carries Authorization, x-api-key, x-gw-ims-org-id and
 // x-sandbox-name; PATCH always carries If-Match with the quoted etag; every non-2xx answer

@@ -18,22 +18,13 @@ type FormatError struct {
 	Err  error
 }
 
-func (e *FormatError) Error() string {
-	var advice string
-	switch {
-	case errors.Is(e.Err, ErrNewerVersion):
-		advice = "upgrade flowsync to use it"
-	case strings.HasSuffix(e.Path, journalSuffix):
-		advice = "it records an interrupted apply; restore it from a backup, or move it aside " +
-			"(the next apply finds connections created meanwhile by name)"
-	default:
-		advice = "restore it from version control or a backup, or move it aside and rebuild it " +
-			"with flowsync import --by-name"
-	}
-	return fmt.Sprintf("%s: %v; the file was left untouched: %s", e.Path, e.Err, advice)
-}
+func (e *FormatError) Error() string { return fmt.Sprintf("%s: %v", e.Path, e.Err) }
 
 func (e *FormatError) Unwrap() error { return e.Err }
+
+// Journal reports whether the file is a journal (the record of an interrupted apply) rather
+// than a lockfile.
+func (e *FormatError) Journal() bool { return strings.HasSuffix(e.Path, journalSuffix) }
 
 // TargetError reports a lockfile that belongs to another org or sandbox than the manifest's.
 // The file is never modified.
@@ -44,8 +35,7 @@ type TargetError struct {
 }
 
 func (e *TargetError) Error() string {
-	return fmt.Sprintf("%s: lockfile belongs to org %s sandbox %s, but the manifest targets org %s sandbox %s; "+
-		"the file was left untouched: pass --lockfile with the lockfile of this target",
+	return fmt.Sprintf("%s: lockfile belongs to org %s sandbox %s, but the manifest targets org %s sandbox %s",
 		e.Path, e.Have.OrgID, e.Have.Sandbox, e.Want.OrgID, e.Want.Sandbox)
 }
 
@@ -57,4 +47,35 @@ type LockedError struct {
 
 func (e *LockedError) Error() string {
 	return fmt.Sprintf("%s is held by %s", e.Path, e.Holder)
+}
+
+// JournalMismatchError reports a journal that belongs to another lockfile: another target, or
+// the same target with another salt (the lockfile was replaced or deleted since the journal
+// was written). It is never folded in, and neither file is modified.
+type JournalMismatchError struct {
+	Path     string // the journal
+	Journal  Header // what the journal records
+	Lockfile Header // the lockfile's
+}
+
+func (e *JournalMismatchError) Error() string {
+	if e.Journal.Target != e.Lockfile.Target {
+		return fmt.Sprintf("%s: journal of an interrupted apply to org %s sandbox %s, but the lockfile is for org %s sandbox %s; "+
+			"it was not folded in, and neither file was changed",
+			e.Path, e.Journal.Target.OrgID, e.Journal.Target.Sandbox, e.Lockfile.Target.OrgID, e.Lockfile.Target.Sandbox)
+	}
+	return fmt.Sprintf("%s: journal of an interrupted apply to another lockfile of org %s sandbox %s (salt %s…, the lockfile's is %s…); "+
+		"it was not folded in, and neither file was changed",
+		e.Path, e.Journal.Target.OrgID, e.Journal.Target.Sandbox, short(e.Journal.Salt), short(e.Lockfile.Salt))
+}
+
+// SameTarget reports whether the journal and the lockfile have the same target (the salt
+// differs).
+func (e *JournalMismatchError) SameTarget() bool { return e.Journal.Target == e.Lockfile.Target }
+
+func short(salt string) string {
+	if len(salt) > 8 {
+		return salt[:8]
+	}
+	return salt
 }

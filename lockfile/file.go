@@ -143,7 +143,7 @@ func checkEntry(name string, e *Entry) error {
 	case e.Pending == "" && e.ID == "":
 		return fmt.Errorf("connection %q: no id", name)
 	}
-	for _, t := range []time.Time{e.CreatedAt, e.UpdatedAt} {
+	for _, t := range []time.Time{e.CreatedAt, e.UpdatedAt, e.PendingAt} {
 		if y := t.Year(); y < 0 || y > 9999 {
 			return fmt.Errorf("connection %q: time %v out of range", name, t)
 		}
@@ -156,6 +156,11 @@ func checkEntry(name string, e *Entry) error {
 func normalise(e *Entry) {
 	e.CreatedAt = e.CreatedAt.UTC().Truncate(time.Millisecond)
 	e.UpdatedAt = e.UpdatedAt.UTC().Truncate(time.Millisecond)
+	if e.PendingAt.IsZero() {
+		e.PendingAt = time.Time{}
+	} else {
+		e.PendingAt = e.PendingAt.UTC().Truncate(time.Millisecond)
+	}
 	if len(e.Params) == 0 {
 		e.Params = nil
 	}

@@ -215,9 +215,10 @@ func TestLoadRefuses(t *testing.T) {
 			if !errors.As(err, &fe) {
 				t.Fatalf("err = %v (%T), want *FormatError", err, err)
 			}
-			if !strings.Contains(err.Error(), substr) || !strings.Contains(err.Error(), "left untouched") {
-				t.Errorf("err = %q, want it to contain %q and say the file was left untouched", err, substr)
+			if !strings.Contains(err.Error(), substr) || fe.Journal() {
+				t.Errorf("err = %q (journal %v), want it to contain %q", err, fe.Journal(), substr)
 			}
+			noAdvice(t, err)
 		}
 	}
 	tests := []struct {
@@ -250,9 +251,10 @@ func TestLoadRefuses(t *testing.T) {
 			if d := cmp.Diff(Target{OrgID: testTarget.OrgID, Sandbox: "dev"}, te.Have); d != "" {
 				t.Errorf("Have (-want +got):\n%s", d)
 			}
-			if te.Want != testTarget || !strings.Contains(err.Error(), "left untouched") {
+			if te.Want != testTarget {
 				t.Errorf("err = %v", err)
 			}
+			noAdvice(t, err)
 		}},
 	}
 	for _, tt := range tests {
@@ -367,6 +369,17 @@ func TestDefaultPath(t *testing.T) {
 	for _, tt := range tests {
 		if got := DefaultPath(tt.in); got != tt.want {
 			t.Errorf("DefaultPath(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// noAdvice fails when an error gives the CLI's advice: the lockfile states facts, and cli
+// says what to do next, once.
+func noAdvice(t *testing.T, err error) {
+	t.Helper()
+	for _, advice := range []string{"--lockfile", "flowsync import", "upgrade", "restore", "untouched"} {
+		if strings.Contains(err.Error(), advice) {
+			t.Errorf("err = %q gives advice (%q); that is cli's to give", err, advice)
 		}
 	}
 }

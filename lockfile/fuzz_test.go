@@ -56,11 +56,12 @@ func FuzzJournal(f *testing.F) {
 	f.Add(journalBytes(f, 0), false)
 	good := journalBytes(f, 2)
 	f.Add(good[:len(good)-7], false)
-	f.Add([]byte(`{"seq":1,"type":"begin","name":"a","op":"create"}
-{"seq":2,"type":"commit","name":"a","entry":{"id":"x","pending":"create","connectionSpec":{"id":"","version":""},"createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00.5+01:00"}}
-{"seq":3,"type":"begin","name":"b","op":"create"}
-{"seq":4,"type":"begin","name":"acme-eu","op":"create"}
-{"seq":5,"type":"commit","name":"acme-us"}
+	f.Add([]byte(`{"seq":1,"type":"header","name":"","target":{"orgId":"5C1328435BF324E90A49402A@AdobeOrg","sandbox":"prod"},"salt":"`+testSalt+`"}
+{"seq":2,"type":"begin","name":"a","op":"create","at":"2026-01-01T00:00:00Z"}
+{"seq":3,"type":"commit","name":"a","entry":{"id":"x","pending":"create","connectionSpec":{"id":"","version":""},"createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00.5+01:00"}}
+{"seq":4,"type":"begin","name":"b","op":"create","entry":{"description":"d","pendingAt":"2020-01-01T00:00:00Z","connectionSpec":{"id":"s","version":"1.0"},"createdAt":"0001-01-01T00:00:00Z","updatedAt":"0001-01-01T00:00:00Z"}}
+{"seq":5,"type":"begin","name":"acme-eu","op":"create"}
+{"seq":6,"type":"commit","name":"acme-us"}
 `), true)
 	f.Fuzz(func(t *testing.T, data []byte, wrap bool) {
 		if wrap {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -20,8 +21,16 @@ const journalSuffix = ".journal"
 // apply loses at most its in-flight requests without rewriting the lockfile per operation.
 // Each line is one record:
 //
-//	{"crc":"1c291ca3","rec":{"seq":1,"type":"begin","name":"acme-eu","op":"create"}}
-//	{"crc":"8a0b2d4e","rec":{"seq":2,"type":"commit","name":"acme-eu","entry":{...}}}
+//	{"crc":"5e0c7a21","rec":{"seq":1,"type":"header","name":"","at":"…","target":{…},"salt":"…"}}
+//	{"crc":"1c291ca3","rec":{"seq":2,"type":"begin","name":"acme-eu","op":"create","at":"…","entry":{...}}}
+//	{"crc":"8a0b2d4e","rec":{"seq":3,"type":"commit","name":"acme-eu","entry":{...}}}
+//
+// The first record is the header: the target and the salt of the lockfile the journal
+// belongs to. A journal is folded only into that lockfile (same target, same salt), or into
+// a new one of the same target, which then takes the journal's salt: the digests the journal
+// holds were keyed with it. A begin records when it was begun and, for a create, the entry
+// being created (its non-secret fields and digests), so that a create whose outcome is lost
+// can later be matched against live connections by the ownership rule.
 //
 // crc is the CRC-32C (Castagnoli) of the bytes of rec exactly as written, in 8 hex digits;
 // seq starts at 1 and grows by one per record. A final run of lines that fail to parse or
@@ -30,18 +39,33 @@ const journalSuffix = ".journal"
 // valid one, or a sequence gap, is a *FormatError. Records hold names, ids and Entries,
 // which hold digests, never a secret.
 type record struct {
-	Seq   uint64 `json:"seq"`
-	Type  string `json:"type"` // recBegin or recCommit
-	Name  string `json:"name"`
-	Op    string `json:"op,omitempty"`    // begin: create, update or delete
-	ID    string `json:"id,omitempty"`    // begin: the connection's id (none for a create)
-	Entry *Entry `json:"entry,omitempty"` // commit: the entry after the operation; nil: removed
+	Seq  uint64    `json:"seq"`
+	Type string    `json:"type"`         // recHeader, recBegin or recCommit
+	Name string    `json:"name"`         // empty in the header
+	Op   string    `json:"op,omitempty"` // begin: create, update or delete
+	ID   string    `json:"id,omitempty"` // begin: the connection's id (none for a create)
+	At   time.Time `json:"at,omitzero"`  // header and begin: when it was written
+	// commit: the entry after the operation (nil: removed); begin of a create: the entry
+	// being created (optional).
+	Entry  *Entry  `json:"entry,omitempty"`
+	Target *Target `json:"target,omitempty"` // header: the lockfile's target
+	Salt   string  `json:"salt,omitempty"`   // header: the lockfile's salt
 }
 
 const (
+	recHeader = "header"
 	recBegin  = "begin"
 	recCommit = "commit"
 )
+
+// Header is what a journal records about the lockfile it belongs to.
+type Header struct {
+	Target Target
+	Salt   string
+}
+
+// HeaderOf is f's journal header.
+func HeaderOf(f *File) Header { return Header{Target: f.Target, Salt: f.Salt} }
 
 type line struct {
 	CRC string          `json:"crc"`
@@ -58,6 +82,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // next one.
 type Journal struct {
 	path string
+	now  func() time.Time // clock of begin records
 
 	mu       sync.Mutex
 	f        *os.File
@@ -85,10 +110,14 @@ func newBatch() *batch {
 }
 
 // OpenJournal opens the journal of the lockfile at lockfilePath for appending, creating it if
-// absent (mode 0600). If a journal is left over, its records are kept and numbering continues
+// absent (mode 0600) with a header recording h, durably. If a journal is left over, it must
+// belong to h (else a *JournalMismatchError); its records are kept and numbering continues
 // after them; a torn final line is cut off first. A corrupt journal gives a *FormatError and
 // is left as it was. Callers normally Fold and RemoveJournal before opening a new one.
-func OpenJournal(lockfilePath string) (*Journal, error) {
+func OpenJournal(lockfilePath string, h Header) (*Journal, error) {
+	if h.Salt == "" {
+		return nil, errors.New("open journal: no salt")
+	}
 	path := lockfilePath + journalSuffix
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
@@ -104,6 +133,12 @@ func OpenJournal(lockfilePath string) (*Journal, error) {
 		f.Close()
 		return nil, &FormatError{Path: path, Err: err}
 	}
+	if len(recs) > 0 {
+		if have := recs[0].header(); have != h {
+			f.Close()
+			return nil, &JournalMismatchError{Path: path, Journal: have, Lockfile: h}
+		}
+	}
 	if valid < len(data) {
 		if err := f.Truncate(int64(valid)); err != nil {
 			f.Close()
@@ -113,22 +148,38 @@ func OpenJournal(lockfilePath string) (*Journal, error) {
 			f.Close()
 			return nil, fmt.Errorf("open journal: %w", err)
 		}
-	} else if len(data) == 0 {
-		if err := syncDir(filepath.Dir(path)); err != nil { // the journal's creation
-			f.Close()
-			return nil, fmt.Errorf("open journal: %w", err)
-		}
 	}
-	j := &Journal{path: path, f: f}
+	j := &Journal{path: path, f: f, now: time.Now}
 	if n := len(recs); n > 0 {
 		j.seq = recs[n-1].Seq
+		return j, nil
+	}
+	// A new journal: its header first, durable with the journal's creation.
+	t := h.Target
+	if err := j.append(&record{Type: recHeader, At: j.now().UTC().Truncate(time.Millisecond), Target: &t, Salt: h.Salt}, true); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open journal: %w", err)
 	}
 	return j, nil
 }
 
+func (r *record) header() Header {
+	h := Header{Salt: r.Salt}
+	if r.Target != nil {
+		h.Target = *r.Target
+	}
+	return h
+}
+
 // Begin records, durably before it returns, that op ("create", "update" or "delete") is about
-// to be sent for the entry name (id: the connection's, empty for a create).
-func (j *Journal) Begin(name, op, id string) error {
+// to be sent for the entry name (id: the connection's, empty for a create), and when. For a
+// create, intent is the entry being created (nil: not known); it must not change during the
+// call.
+func (j *Journal) Begin(name, op, id string, intent *Entry) error {
 	switch op {
 	case "create", "update", "delete":
 	default:
@@ -137,7 +188,15 @@ func (j *Journal) Begin(name, op, id string) error {
 	if name == "" {
 		return errors.New("journal begin: empty name")
 	}
-	return j.append(&record{Type: recBegin, Name: name, Op: op, ID: id}, true)
+	if intent != nil && op != "create" {
+		return fmt.Errorf("journal begin %s: an intent is recorded for a create only", name)
+	}
+	if intent != nil {
+		c := *intent
+		normalise(&c)
+		intent = &c
+	}
+	return j.append(&record{Type: recBegin, Name: name, Op: op, ID: id, At: j.now().UTC().Truncate(time.Millisecond), Entry: intent}, true)
 }
 
 // Commit records the entry name after a successful operation (nil: the entry is gone). It
@@ -157,6 +216,9 @@ func (j *Journal) Commit(name string, e *Entry) error {
 		c := *e
 		c.CreatedAt = c.CreatedAt.UTC().Truncate(time.Millisecond)
 		c.UpdatedAt = c.UpdatedAt.UTC().Truncate(time.Millisecond)
+		if !c.PendingAt.IsZero() {
+			c.PendingAt = c.PendingAt.UTC().Truncate(time.Millisecond)
+		}
 		if err := checkEntry(name, &c); err != nil {
 			return fmt.Errorf("journal commit: %w", err)
 		}
@@ -333,6 +395,12 @@ func parseJournal(data []byte) (recs []record, valid int, err error) {
 		if want := uint64(len(recs)) + 1; r.Seq != want {
 			return nil, 0, fmt.Errorf("line %d: sequence %d, want %d", n, r.Seq, want)
 		}
+		if (r.Type == recHeader) != (len(recs) == 0) {
+			if r.Type == recHeader {
+				return nil, 0, fmt.Errorf("line %d: a second header", n)
+			}
+			return nil, 0, fmt.Errorf("line %d: no header (the journal's target and salt are unknown)", n)
+		}
 		recs = append(recs, *r)
 		off = next
 		valid = next
@@ -375,6 +443,18 @@ func parseLine(b []byte, unterminated bool) (*record, error) {
 }
 
 func (r *record) check() error {
+	if r.Type == recHeader {
+		switch {
+		case r.Name != "" || r.Op != "" || r.ID != "" || r.Entry != nil:
+			return errors.New("header: has a name, op, id or entry")
+		case r.Target == nil || r.Salt == "":
+			return errors.New("header: no target or salt")
+		}
+		return nil
+	}
+	if r.Target != nil || r.Salt != "" {
+		return fmt.Errorf("%s %s: has a target or salt", r.Type, r.Name)
+	}
 	if r.Name == "" {
 		return errors.New("empty name")
 	}
@@ -386,11 +466,17 @@ func (r *record) check() error {
 			return fmt.Errorf("begin %s: unknown op %q", r.Name, r.Op)
 		}
 		if r.Entry != nil {
-			return fmt.Errorf("begin %s: has an entry", r.Name)
+			if r.Op != "create" {
+				return fmt.Errorf("begin %s: an entry on a %s", r.Name, r.Op)
+			}
+			normalise(r.Entry)
+		}
+		if y := r.At.Year(); y < 0 || y > 9999 {
+			return fmt.Errorf("begin %s: time out of range", r.Name)
 		}
 	case recCommit:
-		if r.Op != "" || r.ID != "" {
-			return fmt.Errorf("commit %s: has an op or id", r.Name)
+		if r.Op != "" || r.ID != "" || !r.At.IsZero() {
+			return fmt.Errorf("commit %s: has an op, id or time", r.Name)
 		}
 		if r.Entry != nil {
 			normalise(r.Entry)
@@ -404,12 +490,18 @@ func (r *record) check() error {
 
 // Fold applies the journal left beside the lockfile at lockfilePath, if any, to f in order: a
 // commit sets the entry (or removes it); a create begun and never committed marks the entry
-// PendingCreate (creating it, or keeping the ID and Retired of the entry being replaced), so
-// the next apply looks the connection up by name before creating it again. A begun update or
-// delete without outcome changes nothing: the next apply tolerates a stale etag (412) or a
-// missing connection (404). changed reports whether f changed. A corrupt journal gives a
-// *FormatError and leaves f and the journal as they were. The caller then Saves f and calls
-// RemoveJournal.
+// PendingCreate with the fields of the create that was sent and the time of its earliest
+// begin (keeping the ID, ETag and Retired of an entry being replaced), so that the next apply
+// looks the connection up by name and adopts only what the ownership rule proves is that
+// create's. A begun update or delete without outcome changes nothing: the next apply
+// tolerates a stale etag (412) or a missing connection (404). changed reports whether f
+// changed.
+//
+// The journal must belong to f: same target and salt, else a *JournalMismatchError. A File
+// never saved (serial 0, no connections: the lockfile did not exist) of the journal's target
+// takes the journal's salt, since the journal's digests were keyed with it. A corrupt journal
+// gives a *FormatError. On error f and the journal are left as they were. The caller then
+// Saves f and calls RemoveJournal.
 func Fold(f *File, lockfilePath string) (changed bool, err error) {
 	path := lockfilePath + journalSuffix
 	data, err := os.ReadFile(path)
@@ -428,15 +520,41 @@ func fold(f *File, path string, data []byte) (changed bool, err error) {
 	if err != nil {
 		return false, &FormatError{Path: path, Err: err}
 	}
-	if f.Connections == nil && len(recs) > 0 {
+	if len(recs) == 0 {
+		return false, nil
+	}
+	h := recs[0].header()
+	if h != HeaderOf(f) {
+		fresh := f.Serial == 0 && len(f.Connections) == 0
+		if !fresh || h.Target != f.Target {
+			return false, &JournalMismatchError{Path: path, Journal: h, Lockfile: HeaderOf(f)}
+		}
+		f.Salt = h.Salt
+		changed = true
+	}
+	if f.Connections == nil {
 		f.Connections = map[string]*Entry{}
 	}
-	pending := map[string]bool{} // creates begun and not committed
-	for _, r := range recs {
+	type intent struct {
+		at    time.Time
+		entry *Entry
+	}
+	pending := map[string]*intent{} // creates begun and not committed
+	for _, r := range recs[1:] {
 		switch r.Type {
 		case recBegin:
-			if r.Op == "create" {
-				pending[r.Name] = true
+			if r.Op != "create" {
+				continue
+			}
+			p := pending[r.Name]
+			if p == nil {
+				p = &intent{at: r.At}
+				pending[r.Name] = p
+			} else if r.At.Before(p.at) {
+				p.at = r.At
+			}
+			if r.Entry != nil {
+				p.entry = r.Entry
 			}
 		case recCommit:
 			delete(pending, r.Name)
@@ -454,16 +572,31 @@ func fold(f *File, path string, data []byte) (changed bool, err error) {
 			f.Connections[r.Name] = r.Entry
 		}
 	}
-	for name := range pending {
-		e := f.Connections[name]
+	for name, p := range pending {
+		old := f.Connections[name]
+		var e *Entry
 		switch {
-		case e == nil:
-			f.Connections[name] = &Entry{Pending: PendingCreate}
-			changed = true
-		case e.Pending != PendingCreate:
-			e.Pending = PendingCreate
+		case p.entry != nil:
+			e = p.entry.Clone()
+			e.ID, e.ETag, e.Retired = "", "", nil
+			if old != nil {
+				e.ID, e.ETag, e.Retired = old.ID, old.ETag, slices.Clone(old.Retired)
+			}
+		case old != nil:
+			e = old.Clone()
+		default:
+			e = &Entry{}
+		}
+		at := p.at
+		if old != nil && old.Pending == PendingCreate && !old.PendingAt.IsZero() && (at.IsZero() || old.PendingAt.Before(at)) {
+			at = old.PendingAt
+		}
+		e.Pending, e.PendingAt = PendingCreate, at
+		normalise(e)
+		if old == nil || !sameEntry(old, e) {
 			changed = true
 		}
+		f.Connections[name] = e
 	}
 	return changed, nil
 }

@@ -26,12 +26,30 @@ func appendRecordJSON(b []byte, r *record) ([]byte, error) {
 		b = append(b, `,"id":`...)
 		b = appendJSONString(b, r.ID)
 	}
+	if !r.At.IsZero() {
+		b = append(b, `,"at":`...)
+		var err error
+		if b, err = appendJSONTime(b, r.At); err != nil {
+			return b, err
+		}
+	}
 	if r.Entry != nil {
 		b = append(b, `,"entry":`...)
 		var err error
 		if b, err = appendEntryJSON(b, r.Entry); err != nil {
 			return b, err
 		}
+	}
+	if r.Target != nil {
+		b = append(b, `,"target":{"orgId":`...)
+		b = appendJSONString(b, r.Target.OrgID)
+		b = append(b, `,"sandbox":`...)
+		b = appendJSONString(b, r.Target.Sandbox)
+		b = append(b, '}')
+	}
+	if r.Salt != "" {
+		b = append(b, `,"salt":`...)
+		b = appendJSONString(b, r.Salt)
 	}
 	return append(b, '}'), nil
 }
@@ -57,6 +75,13 @@ func appendEntryJSON(b []byte, e *Entry) ([]byte, error) {
 	str("id", e.ID)
 	str("etag", e.ETag)
 	str("pending", e.Pending)
+	if !e.PendingAt.IsZero() {
+		field("pendingAt")
+		var err error
+		if b, err = appendJSONTime(b, e.PendingAt); err != nil {
+			return b, err
+		}
+	}
 	str("description", e.Description)
 	str("specName", e.SpecName)
 	field("connectionSpec")

@@ -41,6 +41,9 @@ func TestRecordEncodingMatchesJSON(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(1, 2))
 	pick := func() string { return strs[rnd.IntN(len(strs))] }
 	checkRecordEncoding(t, &record{Seq: 1, Type: recBegin, Name: "x", Op: "create"})
+	checkRecordEncoding(t, &record{Seq: 1, Type: recHeader, At: time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC), Target: &Target{OrgID: "o<&>", Sandbox: "prod"}, Salt: "abc"})
+	checkRecordEncoding(t, &record{Seq: 2, Type: recBegin, Name: "x", Op: "create", At: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		Entry: &Entry{Description: "d", Pending: PendingCreate, PendingAt: time.Date(2026, 1, 2, 3, 4, 5, 7e6, time.UTC)}})
 	checkRecordEncoding(t, &record{Seq: 18446744073709551615, Type: recCommit, Name: "x"})
 	checkRecordEncoding(t, &record{Seq: 3, Type: recCommit, Name: "x", Entry: &Entry{}})
 	checkRecordEncoding(t, &record{Seq: 3, Type: recCommit, Name: "x", Entry: &Entry{CreatedAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}})

@@ -30,12 +30,18 @@ func entry(id string) *Entry {
 
 func openJournal(t testing.TB, lockPath string) *Journal {
 	t.Helper()
-	j, err := OpenJournal(lockPath)
+	j, err := OpenJournal(lockPath, testHeader)
 	if err != nil {
 		t.Fatal(err)
 	}
+	j.now = func() time.Time { return testNow }
 	return j
 }
+
+var (
+	testHeader = Header{Target: testTarget, Salt: testSalt}
+	testNow    = time.Date(2026, 5, 6, 7, 8, 9, 10_000_000, time.UTC)
+)
 
 func TestJournalGroupCommit(t *testing.T) {
 	lockPath := filepath.Join(t.TempDir(), "m.lock.json")
@@ -47,7 +53,7 @@ func TestJournalGroupCommit(t *testing.T) {
 		wg.Go(func() {
 			for i := range perWorker {
 				name := fmt.Sprintf("conn-%02d-%d", w, i)
-				if err := j.Begin(name, "create", ""); err != nil {
+				if err := j.Begin(name, "create", "", nil); err != nil {
 					errs <- err
 					return
 				}
@@ -108,6 +114,7 @@ func TestFold(t *testing.T) {
 		e      *Entry
 	}
 	begin := func(name, op, id string) step { return step{begin: true, name: name, op: op, id: id} }
+	intent := func(name string, e *Entry) step { return step{begin: true, name: name, op: "create", e: e} }
 	commit := func(name string, e *Entry) step { return step{name: name, e: e} }
 	with := func(e *Entry, f func(*Entry)) *Entry { f(e); return e }
 	base := func() map[string]*Entry {
@@ -123,9 +130,21 @@ func TestFold(t *testing.T) {
 		{"create committed", []step{begin("new", "create", ""), commit("new", entry("n"))},
 			with2(base(), "new", entry("n")), true},
 		{"create in flight", []step{begin("new", "create", "")},
-			with2(base(), "new", &Entry{Pending: PendingCreate}), true},
+			with2(base(), "new", &Entry{Pending: PendingCreate, PendingAt: testNow.Truncate(time.Millisecond)}), true},
+		{"create in flight keeps its intent", []step{intent("new", with(entry(""), func(e *Entry) { e.Description = "intended" }))},
+			with2(base(), "new", with(entry(""), func(e *Entry) {
+				e.Description, e.ETag = "intended", ""
+				e.Pending, e.PendingAt = PendingCreate, testNow.Truncate(time.Millisecond)
+			})), true},
 		{"replace in flight keeps id and retired", []step{begin("replaced", "create", "")},
-			with2(base(), "replaced", with(entry("r"), func(e *Entry) { e.Pending = PendingCreate })), true},
+			with2(base(), "replaced", with(entry("r"), func(e *Entry) {
+				e.Pending, e.PendingAt = PendingCreate, testNow.Truncate(time.Millisecond)
+			})), true},
+		{"replace in flight with intent keeps id, etag and retired", []step{intent("replaced", with(entry("new"), func(e *Entry) { e.SpecName = "IAMRole Based" }))},
+			with2(base(), "replaced", with(entry("new"), func(e *Entry) {
+				e.ID, e.ETag, e.SpecName = "r", `"r-etag"`, "IAMRole Based"
+				e.Pending, e.PendingAt = PendingCreate, testNow.Truncate(time.Millisecond)
+			})), true},
 		{"replace done", []step{
 			begin("replaced", "create", ""),
 			commit("replaced", with(entry("r2"), func(e *Entry) { e.Retired = []string{"r"} })),
@@ -147,7 +166,7 @@ func TestFold(t *testing.T) {
 			for _, s := range tt.steps {
 				var err error
 				if s.begin {
-					err = j.Begin(s.name, s.op, s.id)
+					err = j.Begin(s.name, s.op, s.id, s.e)
 				} else {
 					err = j.Commit(s.name, s.e)
 				}
@@ -213,8 +232,13 @@ func journalBytes(t testing.TB, n int) []byte {
 
 func TestJournalDamage(t *testing.T) {
 	good := journalBytes(t, 3)
-	lines := bytes.SplitAfter(good, []byte("\n"))[:3]
-	join := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	all := bytes.SplitAfter(good, []byte("\n"))
+	hdr, lines := all[0], all[1:4]
+	join := func(parts ...[]byte) []byte { return bytes.Join(append([][]byte{hdr}, parts...), nil) }
+	hdr2, err := appendRecord(nil, &record{Seq: 3, Type: recHeader, Target: &testTarget, Salt: testSalt})
+	if err != nil {
+		t.Fatal(err)
+	}
 	flip := func(l []byte) []byte {
 		c := bytes.Clone(l)
 		i := bytes.Index(c, []byte("id1"))
@@ -232,11 +256,14 @@ func TestJournalDamage(t *testing.T) {
 		{"last line without newline", join(lines[0], lines[1], lines[2][:len(lines[2])-1]), []string{"c0", "c1"}, ""},
 		{"zeros at the end", join(lines[0], make([]byte, 100)), []string{"c0"}, ""},
 		{"corrupt last line", join(lines[0], flip(lines[1])), []string{"c0"}, ""},
-		{"corrupt middle line", join(lines[0], flip(lines[1]), lines[2]), nil, "line 2: checksum mismatch"},
-		{"garbage middle line", join(lines[0], []byte("{oops\n"), lines[2]), nil, "line 2: bad record"},
-		{"data after a record", join(lines[0], bytes.Replace(lines[1], []byte("}\n"), []byte("}}\n"), 1), lines[2]), nil, "line 2: bad record"},
-		{"missing record", join(lines[0], lines[2]), nil, "line 2: sequence 3, want 2"},
-		{"duplicated record", join(lines[0], lines[0], lines[1]), nil, "line 2: sequence 1, want 2"},
+		{"torn header", hdr[:len(hdr)/2], nil, ""},
+		{"corrupt middle line", join(lines[0], flip(lines[1]), lines[2]), nil, "line 3: checksum mismatch"},
+		{"garbage middle line", join(lines[0], []byte("{oops\n"), lines[2]), nil, "line 3: bad record"},
+		{"data after a record", join(lines[0], bytes.Replace(lines[1], []byte("}\n"), []byte("}}\n"), 1), lines[2]), nil, "line 3: bad record"},
+		{"missing record", join(lines[0], lines[2]), nil, "line 3: sequence 4, want 3"},
+		{"duplicated record", join(lines[0], lines[0], lines[1]), nil, "line 3: sequence 2, want 3"},
+		{"no header", bytes.Join(lines, nil), nil, "line 1: sequence 2, want 1"},
+		{"second header", join(lines[0], hdr2, lines[2]), nil, "line 3: a second header"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -247,13 +274,13 @@ func TestJournalDamage(t *testing.T) {
 			_, err := Fold(f, lockPath)
 			if tt.wantErr != "" {
 				var fe *FormatError
-				if !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("Fold = %v, want *FormatError containing %q", err, tt.wantErr)
+				if !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.wantErr) || !fe.Journal() {
+					t.Fatalf("Fold = %v, want a journal's *FormatError containing %q", err, tt.wantErr)
 				}
 				if len(f.Connections) != 0 {
 					t.Errorf("a refused journal changed the file: %v", f.Connections)
 				}
-				if _, err := OpenJournal(lockPath); !errors.As(err, &fe) {
+				if _, err := OpenJournal(lockPath, testHeader); !errors.As(err, &fe) {
 					t.Errorf("OpenJournal of a corrupt journal = %v, want *FormatError", err)
 				}
 				after, _ := os.ReadFile(lockPath + journalSuffix)
@@ -297,10 +324,10 @@ var sortStrings = cmpopts.SortSlices(func(a, b string) bool { return a < b })
 func TestJournalRejects(t *testing.T) {
 	lockPath := filepath.Join(t.TempDir(), "m.lock.json")
 	j := openJournal(t, lockPath)
-	if err := j.Begin("x", "replace", ""); err == nil {
+	if err := j.Begin("x", "replace", "", nil); err == nil {
 		t.Error("Begin with an unknown op succeeded")
 	}
-	if err := j.Begin("", "create", ""); err == nil {
+	if err := j.Begin("", "create", "", nil); err == nil {
 		t.Error("Begin with no name succeeded")
 	}
 	if err := j.Commit("x", &Entry{}); err == nil {
@@ -312,11 +339,11 @@ func TestJournalRejects(t *testing.T) {
 	if err := j.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	if err := j.Begin("x", "create", ""); err == nil {
+	if err := j.Begin("x", "create", "", nil); err == nil {
 		t.Error("Begin after Close succeeded")
 	}
 	data, _ := os.ReadFile(lockPath + journalSuffix)
-	if len(data) != 0 {
+	if bytes.Count(data, []byte("\n")) != 1 || !bytes.Contains(data, []byte(`"type":"header"`)) {
 		t.Errorf("rejected records were written: %q", data)
 	}
 }
@@ -326,11 +353,11 @@ func TestJournalRejects(t *testing.T) {
 func TestJournalFailureIsSticky(t *testing.T) {
 	lockPath := filepath.Join(t.TempDir(), "m.lock.json")
 	j := openJournal(t, lockPath)
-	if err := j.Begin("a", "create", ""); err != nil {
+	if err := j.Begin("a", "create", "", nil); err != nil {
 		t.Fatal(err)
 	}
 	j.f.Close() // make the next write fail
-	if err := j.Begin("b", "create", ""); err == nil {
+	if err := j.Begin("b", "create", "", nil); err == nil {
 		t.Fatal("Begin on a failed file succeeded")
 	}
 	if err := j.Commit("a", entry("a")); err == nil || !strings.Contains(err.Error(), "file already closed") {
@@ -346,7 +373,7 @@ func TestJournalHoldsNoSecret(t *testing.T) {
 	j := openJournal(t, lockPath)
 	e := entry("x")
 	e.SecretDigests["s3SessionToken"] = Digest(testSalt, "canary-session-token-4711")
-	if err := j.Begin("x", "create", ""); err != nil {
+	if err := j.Begin("x", "create", "", nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := j.Commit("x", e); err != nil {
@@ -379,7 +406,7 @@ func BenchmarkJournal64(b *testing.B) {
 				wg.Go(func() {
 					for i := range work {
 						name := fmt.Sprintf("c%d", i)
-						if err := j.Begin(name, "create", ""); err != nil {
+						if err := j.Begin(name, "create", "", nil); err != nil {
 							b.Error(err)
 							return
 						}
@@ -405,24 +432,22 @@ func BenchmarkJournal64(b *testing.B) {
 // is durable.
 func TestCommitRidesOnTheNextBegin(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "m.lock.json")
-	j, err := OpenJournal(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := j.Begin("a", "create", ""); err != nil {
+	j := openJournal(t, path)
+	opened := j.syncs
+	if err := j.Begin("a", "create", "", nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := j.Commit("a", &Entry{ID: "id-a", ConnectionSpec: Spec{ID: "s", Version: "1.0"}}); err != nil {
 		t.Fatal(err)
 	}
-	if j.syncs != 1 {
-		t.Fatalf("%d fsyncs after Begin and Commit, want 1", j.syncs)
+	if j.syncs-opened != 1 {
+		t.Fatalf("%d fsyncs after Begin and Commit, want 1", j.syncs-opened)
 	}
-	if err := j.Begin("b", "create", ""); err != nil {
+	if err := j.Begin("b", "create", "", nil); err != nil {
 		t.Fatal(err)
 	}
 	// Crash here: the journal on disk holds a's outcome and b's intent.
-	f, err := New(Target{OrgID: "o@AdobeOrg", Sandbox: "prod"})
+	f, err := New(testTarget)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,5 +459,89 @@ func TestCommitRidesOnTheNextBegin(t *testing.T) {
 	}
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A journal is folded only into the lockfile it was written for; a new lockfile of its
+// target takes its salt, so that the digests it holds still compare.
+func TestJournalBelongsToItsLockfile(t *testing.T) {
+	lockPath := filepath.Join(t.TempDir(), "m.lock.json")
+	j := openJournal(t, lockPath)
+	if err := j.Begin("a", "create", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Commit("a", entry("a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(lockPath + journalSuffix)
+
+	other := Target{OrgID: testTarget.OrgID, Sandbox: "dev"}
+	fresh, err := New(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var me *JournalMismatchError
+	if _, err := Fold(fresh, lockPath); !errors.As(err, &me) || me.SameTarget() ||
+		!strings.Contains(err.Error(), "sandbox prod") || !strings.Contains(err.Error(), "sandbox dev") {
+		t.Errorf("Fold into another target = %v, want a *JournalMismatchError naming both", err)
+	}
+	if len(fresh.Connections) != 0 {
+		t.Errorf("a refused journal was folded: %v", fresh.Connections)
+	}
+	if _, err := OpenJournal(lockPath, HeaderOf(fresh)); !errors.As(err, &me) {
+		t.Errorf("OpenJournal for another target = %v, want *JournalMismatchError", err)
+	}
+
+	saved := sampleFile()
+	saved.Salt = strings.Repeat("ab", 32)
+	if _, err := Fold(saved, lockPath); !errors.As(err, &me) || !me.SameTarget() || !strings.Contains(err.Error(), "abababab") {
+		t.Errorf("Fold into a saved lockfile with another salt = %v, want *JournalMismatchError", err)
+	}
+
+	fresh, err = New(testTarget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed, err := Fold(fresh, lockPath)
+	if err != nil || !changed {
+		t.Fatalf("Fold into a new lockfile of the target = %v, %v", changed, err)
+	}
+	if fresh.Salt != testSalt || fresh.Connections["a"] == nil {
+		t.Errorf("new lockfile after Fold: salt %s, connections %v", fresh.Salt, fresh.Connections)
+	}
+	after, _ := os.ReadFile(lockPath + journalSuffix)
+	if !bytes.Equal(before, after) {
+		t.Error("Fold changed the journal")
+	}
+}
+
+// A create begun again in a later run keeps the time of the earliest begin: the connection
+// may come from the first attempt.
+func TestPendingKeepsTheEarliestBegin(t *testing.T) {
+	lockPath := filepath.Join(t.TempDir(), "m.lock.json")
+	f := sampleFile()
+	f.Connections = map[string]*Entry{}
+	for i, at := range []time.Time{testNow, testNow.Add(time.Hour)} {
+		j := openJournal(t, lockPath)
+		j.now = func() time.Time { return at }
+		if err := j.Begin("a", "create", "", &Entry{Description: fmt.Sprint("try ", i)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Fold(f, lockPath); err != nil {
+			t.Fatal(err)
+		}
+		if err := RemoveJournal(lockPath); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := f.Connections["a"]
+	if e == nil || e.Pending != PendingCreate || !e.PendingAt.Equal(testNow.Truncate(time.Millisecond)) || e.Description != "try 1" {
+		t.Errorf("pending entry after two runs: %+v", e)
 	}
 }

@@ -37,16 +37,27 @@ type File struct {
 // Pending values of Entry.Pending.
 const (
 	// PendingCreate: a POST was sent and its outcome never arrived (crash, timeout). The
-	// connection may exist: look it up by name before creating again. ID is empty.
+	// connection may exist: look it up by name before creating again, and adopt only what
+	// the ownership rule proves to be that create's.
 	PendingCreate = "create"
 )
+
+// AdoptionSlack is how much earlier than the Begin of a create (as the journal recorded it)
+// a live connection may have been created and still be that create's: clocks of the client
+// and of the service differ.
+const AdoptionSlack = 5 * time.Minute
 
 // Entry is what was applied for one manifest name.
 type Entry struct {
 	ID   string `json:"id,omitempty"`
 	ETag string `json:"etag,omitempty"` // with its quotes, as the service sent it
-	// Pending is set when an operation's outcome is unknown (see PendingCreate).
-	Pending        string            `json:"pending,omitempty"`
+	// Pending is set when an operation's outcome is unknown (see PendingCreate). The other
+	// fields of a pending entry are those of the create that was sent (ID, ETag and Retired
+	// excepted: they belong to the connection being replaced, if any).
+	Pending string `json:"pending,omitempty"`
+	// PendingAt is when the earliest unanswered create of a pending entry was begun (zero:
+	// unknown). A connection created more than AdoptionSlack before it is not that create's.
+	PendingAt      time.Time         `json:"pendingAt,omitzero"`
 	Description    string            `json:"description,omitempty"`
 	SpecName       string            `json:"specName,omitempty"`
 	ConnectionSpec Spec              `json:"connectionSpec"`

@@ -85,6 +85,8 @@ func buildChange(ch *reconcile.Change, salt string) (Change, error) {
 		ID:          ch.ID,
 		ETag:        ch.ETag,
 		LookupFirst: ch.Heal,
+		Resend:      ch.Resend,
+		Resolved:    ch.Resolved,
 		Recorded:    recordedOf(ch.Prior),
 		Fields:      make([]Field, 0, len(ch.Fields)),
 		Notes:       append([]string{}, ch.Notes...),

@@ -29,14 +29,16 @@ func Check(f *File, desired []reconcile.Desired, lock *lockfile.File) (*reconcil
 		pc := &f.Changes[i]
 		action := actions[pc.Action]
 		ch := reconcile.Change{
-			Name:   pc.Name,
-			Action: action,
-			Reason: reconcile.Reason(pc.Reason),
-			ID:     pc.ID,
-			ETag:   pc.ETag,
-			Notes:  pc.Notes,
-			Heal:   pc.LookupFirst,
-			Prior:  lock.Connections[pc.Name],
+			Name:     pc.Name,
+			Action:   action,
+			Reason:   reconcile.Reason(pc.Reason),
+			ID:       pc.ID,
+			ETag:     pc.ETag,
+			Notes:    pc.Notes,
+			Heal:     pc.LookupFirst,
+			Resend:   pc.Resend,
+			Resolved: pc.Resolved,
+			Prior:    lock.Connections[pc.Name],
 		}
 		if action != reconcile.Delete {
 			d := byName[pc.Name]

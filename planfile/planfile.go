@@ -82,6 +82,12 @@ type Change struct {
 	ETag   string `json:"etag,omitempty"` // the etag planned against: If-Match of its PATCH
 	// LookupFirst: an earlier create's outcome is unknown; apply looks the name up first.
 	LookupFirst bool `json:"lookup_first,omitempty"`
+	// Resend: the connection changed outside flowsync in a way no GET shows; every secret is
+	// sent again.
+	Resend bool `json:"resend,omitempty"`
+	// Resolved: on the delete of a pending orphan planned with --refresh, the id its
+	// interrupted create made, as the ownership rule proved.
+	Resolved string `json:"resolved,omitempty"`
 	// Recorded is the lockfile entry the change was planned against; nil: none was recorded.
 	Recorded *Recorded `json:"recorded"`
 	Fields   []Field   `json:"fields"`

@@ -55,7 +55,8 @@ func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.Fil
 		opts.Requests = context.WithoutCancel(ctx)
 	}
 	// Values taken from secret references are redacted from whatever the service answers.
-	a := &applier{client: client, out: lock.Clone(), opts: opts, rctx: flowservice.WithSensitive(opts.Requests, sensitiveValues(cs))}
+	a := &applier{client: client, out: lock.Clone(), opts: opts, refreshed: cs.Refreshed,
+		rctx: flowservice.WithSensitive(opts.Requests, sensitiveValues(cs))}
 
 	var todo []int
 	for i, ch := range cs.Changes {
@@ -117,9 +118,10 @@ func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.Fil
 }
 
 type applier struct {
-	client Client
-	opts   ApplyOptions
-	rctx   context.Context
+	client    Client
+	opts      ApplyOptions
+	rctx      context.Context
+	refreshed bool // the plan was made against the live state
 
 	mu  sync.Mutex // guards out.Connections
 	out *lockfile.File
@@ -173,12 +175,12 @@ func (a *applier) commit(name string, e *lockfile.Entry) error {
 	return nil
 }
 
-func (a *applier) begin(name, op, id string) error {
+func (a *applier) begin(name, op, id string, intent *lockfile.Entry) error {
 	if a.opts.Journal == nil {
 		return nil
 	}
 	start := time.Now()
-	err := a.opts.Journal.Begin(name, op, id)
+	err := a.opts.Journal.Begin(name, op, id, intent)
 	a.journalWait.Add(int64(time.Since(start)))
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
@@ -189,30 +191,14 @@ func (a *applier) begin(name, op, id string) error {
 // entryFor is what the lockfile records after d was applied as connection id at etag.
 func (a *applier) entryFor(d *Desired, id, etag string, prior *lockfile.Entry) *lockfile.Entry {
 	now := a.opts.Now().UTC()
-	e := &lockfile.Entry{
-		ID:             id,
-		ETag:           etag,
-		Description:    d.Description,
-		SpecName:       d.SpecName,
-		ConnectionSpec: d.Spec,
-		CreatedAt:      now,
-		UpdatedAt:      now,
+	params := make(map[string]string, len(d.Params))
+	for k, p := range d.Params {
+		params[k] = p.Value
 	}
+	e := record(id, etag, d.Description, d.SpecName, d.Spec, params, func(k string) bool { return d.Params[k].Sensitive }, a.out.Salt)
+	e.CreatedAt, e.UpdatedAt = now, now
 	if prior != nil && prior.ID == id && !prior.CreatedAt.IsZero() {
 		e.CreatedAt = prior.CreatedAt
-	}
-	for k, p := range d.Params {
-		if p.Sensitive {
-			if e.SecretDigests == nil {
-				e.SecretDigests = map[string]string{}
-			}
-			e.SecretDigests[k] = lockfile.Digest(a.out.Salt, p.Value)
-			continue
-		}
-		if e.Params == nil {
-			e.Params = map[string]string{}
-		}
-		e.Params[k] = p.Value
 	}
 	return e
 }
@@ -231,24 +217,35 @@ func newConnection(d *Desired) flowservice.NewConnection {
 }
 
 // create POSTs ch.Desired, never blindly twice: when an earlier attempt's outcome is unknown
-// (ch.Heal, or a POST of this run), the name is looked up first and a single unrecorded
-// match is adopted. retired, when not nil, is recorded in the new entry (a replace's old ids).
+// (ch.Heal, or a POST of this run), the name is looked up first and a connection is adopted
+// only under the ownership rule. A create answered 2xx without an id is not sent again in this
+// run: it is recorded as pending. retired, when not nil, is recorded in the new entry (a
+// replace's old ids).
 func (a *applier) create(ch *Change, r *Result, retired []string) error {
 	d := ch.Desired
 	heal := ch.Heal
+	var since time.Time // the earliest Begin of a create of d whose outcome is unknown
+	if p := ch.Prior; p != nil && p.Pending == lockfile.PendingCreate {
+		since = p.PendingAt
+	}
 	const attempts = 5
 	for attempt := 0; attempt < attempts; attempt++ {
 		if heal {
-			adopted, err := a.heal(ch, r, retired)
+			adopted, err := a.heal(ch, r, retired, since)
 			if err != nil {
-				return a.unknown(ch, err)
+				return a.unknown(ch, since, err)
 			}
 			if adopted {
 				return nil
 			}
 		}
-		if err := a.begin(d.Name, "create", ""); err != nil {
+		intent := a.entryFor(d, "", "", nil)
+		at := a.opts.Now()
+		if err := a.begin(d.Name, "create", "", intent); err != nil {
 			return err
+		}
+		if since.IsZero() || at.Before(since) {
+			since = at
 		}
 		ref, err := a.client.Create(a.rctx, newConnection(d))
 		if err == nil {
@@ -256,6 +253,16 @@ func (a *applier) create(ch *Change, r *Result, retired []string) error {
 			e.Retired = retired
 			r.ID = ref.ID
 			return a.commit(d.Name, e)
+		}
+		var u *flowservice.UnknownOutcomeError
+		if errors.As(err, &u) && u.Status >= 200 && u.Status < 300 {
+			// Accepted, but which connection? Never POST it again in this run: look it up
+			// once, adopt only under the ownership rule, else leave it pending.
+			adopted, herr := a.heal(ch, r, retired, since)
+			if herr == nil && adopted {
+				return nil
+			}
+			return a.unknown(ch, since, errors.Join(&NoIDError{Name: d.Name, Err: err}, herr))
 		}
 		if !flowservice.IsUnknownOutcome(err) {
 			// The service refused: nothing was created. Undo the journal's intent.
@@ -267,19 +274,27 @@ func (a *applier) create(ch *Change, r *Result, retired []string) error {
 		heal = true
 		r.Healed = true
 	}
-	return a.unknown(ch, fmt.Errorf("outcome still unknown after %d attempts", attempts))
+	return a.unknown(ch, since, fmt.Errorf("outcome still unknown after %d attempts", attempts))
 }
 
 // unknown records that a create of ch may or may not have happened: the entry is marked
-// pending (keeping what it held), so that the next apply looks the name up before creating.
-func (a *applier) unknown(ch *Change, cause error) error {
-	e := &lockfile.Entry{}
-	if ch.Prior != nil {
-		e = ch.Prior.Clone()
+// pending with what the create sent and since when (keeping the id, etag and retired ids of
+// a connection being replaced), so that the next apply looks the name up before creating.
+func (a *applier) unknown(ch *Change, since time.Time, cause error) error {
+	e := a.entryFor(ch.Desired, "", "", nil)
+	if p := ch.Prior; p != nil {
+		e.ID, e.ETag, e.Retired = p.ID, p.ETag, slices.Clone(p.Retired)
+		if p.Pending == lockfile.PendingCreate && !p.PendingAt.IsZero() && (since.IsZero() || p.PendingAt.Before(since)) {
+			since = p.PendingAt
+		}
 	}
-	e.Pending = lockfile.PendingCreate
+	e.Pending, e.PendingAt = lockfile.PendingCreate, since
 	if err := a.commit(ch.Name, e); err != nil {
 		return errors.Join(cause, err)
+	}
+	var noID *NoIDError
+	if errors.As(cause, &noID) {
+		return cause
 	}
 	return fmt.Errorf("%w; recorded as pending: the next apply looks the name up before creating", cause)
 }
@@ -300,9 +315,11 @@ func sensitiveValues(cs *Changeset) []string {
 	return v
 }
 
-// heal looks the name up and adopts exactly one unrecorded live connection that matches the
-// desired bucket. It reports whether it adopted one.
-func (a *applier) heal(ch *Change, r *Result, retired []string) (bool, error) {
+// heal looks the name up and adopts the one live connection the ownership rule proves was
+// made by a create of ch.Desired begun at since. It reports whether it adopted one; two or
+// more candidates are an *AmbiguousError. Connections the rule refuses are listed in
+// r.Unmanaged and never touched.
+func (a *applier) heal(ch *Change, r *Result, retired []string, since time.Time) (bool, error) {
 	d := ch.Desired
 	found, err := a.client.FindByName(a.rctx, d.Name, d.Spec)
 	if err != nil {
@@ -311,36 +328,33 @@ func (a *applier) heal(ch *Change, r *Result, retired []string) (bool, error) {
 	a.mu.Lock()
 	recorded := recordedIDs(a.out.Connections)
 	a.mu.Unlock()
-	var match []flowservice.Connection
-	for _, c := range found {
-		if recorded[c.ID] || c.Name != d.Name || c.ConnectionSpec.ID != d.Spec.ID {
-			continue
-		}
-		if b, ok := d.Params["bucketName"]; ok && !b.Sensitive && c.Auth.Params["bucketName"] != b.Value {
-			continue
-		}
-		match = append(match, c)
+	ptrs := make([]*flowservice.Connection, len(found))
+	for i := range found {
+		ptrs[i] = &found[i]
 	}
-	switch len(match) {
+	res := claimOfDesired(d, since, a.opts.APIKey, a.out.Salt).resolve(ptrs, recorded)
+	if len(res.unmanaged) > 0 {
+		r.Unmanaged = res.unmanaged
+	}
+	switch len(res.owned) {
 	case 0:
 		return false, nil
 	case 1:
 	default:
-		ids := make([]string, len(match))
-		for i, c := range match {
-			ids[i] = c.ID
-		}
-		sort.Strings(ids)
-		return false, fmt.Errorf("%d live connections are named %q (%s) and none is recorded: run \"flowsync import -f MANIFEST %s ID\" with the right one and delete the others",
-			len(match), d.Name, strings.Join(ids, ", "), d.Name)
+		return false, &AmbiguousError{Name: d.Name, IDs: res.owned}
 	}
-	c := match[0]
+	var c *flowservice.Connection
+	for _, p := range ptrs {
+		if p.ID == res.owned[0] {
+			c = p
+		}
+	}
 	r.Healed, r.Adopted, r.ID = true, true, c.ID
 	// Adopt: the lost create carried the desired values, secrets included; record them with
 	// the live etag, then patch whatever visible field differs.
 	e := a.entryFor(d, c.ID, c.ETag, nil)
 	e.Retired = retired
-	live := stateOfLive(&c, e, a.out.Salt)
+	live := stateOfLive(c, e, a.out.Salt)
 	fields := diffState(d, live, nil, a.out.Salt)
 	if err := a.commit(d.Name, e); err != nil {
 		return true, err
@@ -348,14 +362,21 @@ func (a *applier) heal(ch *Change, r *Result, retired []string) (bool, error) {
 	if len(fields) == 0 {
 		return true, nil
 	}
-	_, err = a.patch(d, e, c.ETag, fields, r)
+	_, err = a.patch(d, e, c.ETag, fields, false, r)
 	return true, err
 }
 
 func (a *applier) update(ch *Change, r *Result) error {
 	e := ch.Prior
-	if len(ch.Fields) > 0 {
-		ne, err := a.patch(ch.Desired, e, ch.ETag, ch.Fields, r)
+	if len(ch.Fields) > 0 || ch.Resend {
+		ne, err := a.patch(ch.Desired, e, ch.ETag, ch.Fields, ch.Resend, r)
+		if errors.Is(err, errGone) {
+			if a.opts.Saved {
+				// Re-creating it would send what the saved plan did not hold.
+				return &StaleError{Moved: "the connection was deleted outside flowsync since the plan (404 on PATCH)"}
+			}
+			return a.recreate(ch, r)
+		}
 		if err != nil {
 			return err
 		}
@@ -364,11 +385,40 @@ func (a *applier) update(ch *Change, r *Result) error {
 	return a.retire(ch.Name, e)
 }
 
-// patch sends the minimal JSON Patch for fields with If-Match etag, re-reading and re-diffing
-// on 412 (at most MaxStale times), and records the result.
-func (a *applier) patch(d *Desired, prior *lockfile.Entry, etag string, fields []FieldChange, r *Result) (*lockfile.Entry, error) {
+// errGone is patch's error for a connection deleted outside flowsync.
+var errGone = errors.New("deleted outside flowsync")
+
+// recreate creates ch.Desired again after its connection was found deleted outside flowsync
+// (an update answered 404). The old id is no longer recorded; connections it replaced are
+// still retired.
+func (a *applier) recreate(ch *Change, r *Result) error {
+	r.Recreated = true
+	c := *ch
+	c.Heal = false
+	if p := ch.Prior; p != nil {
+		prior := p.Clone()
+		prior.ID, prior.ETag = "", ""
+		c.Prior = prior
+	}
+	var retired []string
+	if ch.Prior != nil {
+		retired = slices.Clone(ch.Prior.Retired)
+	}
+	if err := a.create(&c, r, retired); err != nil {
+		return fmt.Errorf("deleted outside flowsync; creating it again: %w", err)
+	}
+	a.mu.Lock()
+	e := a.out.Connections[ch.Name]
+	a.mu.Unlock()
+	return a.retire(ch.Name, e)
+}
+
+// patch sends the minimal JSON Patch for fields (every param, secrets included, when resend)
+// with If-Match etag, re-reading and re-diffing on 412 (at most MaxStale times), and records
+// the result. A connection that is gone (404) gives errGone.
+func (a *applier) patch(d *Desired, prior *lockfile.Entry, etag string, fields []FieldChange, resend bool, r *Result) (*lockfile.Entry, error) {
 	id := prior.ID
-	ops, err := patchOps(d, prior, fields)
+	ops, err := patchOps(d, prior, fields, resend)
 	if err != nil {
 		return nil, err
 	}
@@ -378,7 +428,7 @@ func (a *applier) patch(d *Desired, prior *lockfile.Entry, etag string, fields [
 			e.Retired = prior.Retired
 			return e, a.commit(d.Name, e)
 		}
-		if err := a.begin(d.Name, "update", id); err != nil {
+		if err := a.begin(d.Name, "update", id, nil); err != nil {
 			return nil, err
 		}
 		ref, err := a.client.Patch(a.rctx, id, etag, ops)
@@ -387,8 +437,11 @@ func (a *applier) patch(d *Desired, prior *lockfile.Entry, etag string, fields [
 			e.Retired = prior.Retired
 			return e, a.commit(d.Name, e)
 		}
+		if flowservice.IsNotFound(err) {
+			return nil, errGone
+		}
 		if a.opts.Saved && flowservice.IsPreconditionFailed(err) {
-			return nil, &StaleError{Moved: "the connection changed on the service since the plan (412 for If-Match " + etag + ")"}
+			return nil, &StaleError{Moved: "the connection was changed outside flowsync since the plan (412 Precondition Failed for If-Match " + etag + ")"}
 		}
 		if !flowservice.IsPreconditionFailed(err) || round >= a.opts.MaxStale {
 			if flowservice.IsPreconditionFailed(err) {
@@ -401,7 +454,7 @@ func (a *applier) patch(d *Desired, prior *lockfile.Entry, etag string, fields [
 		live, gerr := a.client.Get(a.rctx, id)
 		if gerr != nil {
 			if flowservice.IsNotFound(gerr) {
-				return nil, fmt.Errorf("deleted outside flowsync while being updated: run apply again to create it")
+				return nil, errGone
 			}
 			return nil, fmt.Errorf("re-read after 412: %w", gerr)
 		}
@@ -416,7 +469,8 @@ func (a *applier) patch(d *Desired, prior *lockfile.Entry, etag string, fields [
 				fresh = append(fresh, f)
 			}
 		}
-		if ops, err = patchOps(d, prior, fresh); err != nil {
+		// The 412 itself says something changed; what it was may not be visible.
+		if ops, err = patchOps(d, prior, fresh, true); err != nil {
 			return nil, err
 		}
 		etag = live.ETag
@@ -425,14 +479,18 @@ func (a *applier) patch(d *Desired, prior *lockfile.Entry, etag string, fields [
 
 const sessionToken = "s3SessionToken"
 
-// patchOps is the minimal JSON Patch for fields: /description when it changed; the session
-// token alone as /auth/params/s3SessionToken when only it changed (the documented rotation);
+// patchOps is the minimal JSON Patch for fields: /name and /description when they changed;
+// the session token alone as /auth/params/s3SessionToken when only it changed (the documented
+// rotation); each secret at /auth/params/<param> when only secrets the manifest sets changed;
 // otherwise the whole /auth/params, secrets included, since the service replaces every param.
-func patchOps(d *Desired, prior *lockfile.Entry, fields []FieldChange) ([]flowservice.PatchOp, error) {
+// resend sends the whole /auth/params in any case.
+func patchOps(d *Desired, prior *lockfile.Entry, fields []FieldChange, resend bool) ([]flowservice.PatchOp, error) {
 	var ops []flowservice.PatchOp
 	var params []string
 	for _, f := range fields {
 		switch {
+		case f.Path == "name":
+			ops = append(ops, flowservice.PatchOp{Op: "replace", Path: "/name", Value: jsonString(d.Name)})
 		case f.Path == "description":
 			op := "replace"
 			if prior.Description == "" && f.Before == "" {
@@ -445,13 +503,21 @@ func patchOps(d *Desired, prior *lockfile.Entry, fields []FieldChange) ([]flowse
 			return nil, fmt.Errorf("%s cannot be patched", f.Path)
 		}
 	}
+	if resend {
+		for k := range d.Params {
+			if !slices.Contains(params, k) {
+				params = append(params, k)
+			}
+		}
+		sort.Strings(params)
+	}
 	for _, k := range params {
 		if p, ok := d.Params[k]; ok && !p.Known && p.Sensitive {
 			return nil, fmt.Errorf("auth.params.%s was not read: secrets are needed to apply", k)
 		}
 	}
 	switch {
-	case len(params) == 1 && params[0] == sessionToken:
+	case len(params) == 1 && params[0] == sessionToken && !resend:
 		p, want := d.Params[sessionToken]
 		_, had := prior.SecretDigests[sessionToken]
 		if _, clear := prior.Params[sessionToken]; clear {
@@ -465,6 +531,21 @@ func patchOps(d *Desired, prior *lockfile.Entry, fields []FieldChange) ([]flowse
 		default:
 			ops = append(ops, flowservice.PatchOp{Op: "add", Path: "/auth/params/" + sessionToken, Value: jsonString(p.Value)})
 		}
+	case len(params) > 0 && !resend && onlySecretsSet(d, params):
+		// Only secrets change (rotated credentials, or secrets never sent by flowsync, as after
+		// generate or import): each is sent alone at its own path, nothing else is touched.
+		slices.Sort(params)
+		for _, k := range params {
+			_, had := prior.SecretDigests[k]
+			if _, clear := prior.Params[k]; clear {
+				had = true
+			}
+			op := "add"
+			if had {
+				op = "replace"
+			}
+			ops = append(ops, flowservice.PatchOp{Op: op, Path: "/auth/params/" + k, Value: jsonString(d.Params[k].Value)})
+		}
 	case len(params) > 0:
 		all := make(map[string]string, len(d.Params))
 		for k, p := range d.Params {
@@ -477,6 +558,16 @@ func patchOps(d *Desired, prior *lockfile.Entry, fields []FieldChange) ([]flowse
 		ops = append(ops, flowservice.PatchOp{Op: "replace", Path: "/auth/params", Value: v})
 	}
 	return ops, nil
+}
+
+// onlySecretsSet reports whether every param in params is a secret the manifest sets.
+func onlySecretsSet(d *Desired, params []string) bool {
+	for _, k := range params {
+		if p, ok := d.Params[k]; !ok || !p.Sensitive {
+			return false
+		}
+	}
+	return true
 }
 
 func jsonString(s string) json.RawMessage {
@@ -524,7 +615,7 @@ func (a *applier) retire(name string, e *lockfile.Entry) error {
 
 // deleteID deletes one connection; a 404 means it is already gone.
 func (a *applier) deleteID(name, id string) error {
-	if err := a.begin(name, "delete", id); err != nil {
+	if err := a.begin(name, "delete", id, nil); err != nil {
 		return err
 	}
 	err := a.client.Delete(a.rctx, id)
@@ -534,35 +625,52 @@ func (a *applier) deleteID(name, id string) error {
 	return nil
 }
 
-// delete removes a pruned orphan: its connection and any it replaced. A refusal (a dataflow
-// still uses it) keeps it in the lockfile.
+// delete removes a pruned orphan: its connection and any it replaced. A pending create of it
+// is resolved by the ownership rule first: as planned against the live state (ch.Resolved),
+// or by looking the name up now when the plan was offline. A refusal (a dataflow still uses
+// it) keeps it in the lockfile.
 func (a *applier) delete(ch *Change, r *Result) error {
 	e := ch.Prior
 	ids := append([]string(nil), e.Retired...)
 	if e.ID != "" {
 		ids = append([]string{e.ID}, ids...)
-	} else if ch.Heal {
-		spec := e.ConnectionSpec
-		if spec.ID == "" {
-			spec = s3source.ConnectionSpec()
-		}
-		found, err := a.client.FindByName(a.rctx, ch.Name, spec)
-		if err != nil {
-			return fmt.Errorf("look up %q: %w", ch.Name, err)
-		}
-		a.mu.Lock()
-		recorded := recordedIDs(a.out.Connections)
-		a.mu.Unlock()
-		var match []string
-		for _, c := range found {
-			if !recorded[c.ID] && c.Name == ch.Name {
-				match = append(match, c.ID)
+	}
+	if e.Pending == lockfile.PendingCreate {
+		made := ch.Resolved
+		if !a.refreshed {
+			spec := e.ConnectionSpec
+			if spec.ID == "" {
+				spec = s3source.ConnectionSpec()
+			}
+			found, err := a.client.FindByName(a.rctx, ch.Name, spec)
+			if err != nil {
+				return fmt.Errorf("look up %q: %w", ch.Name, err)
+			}
+			a.mu.Lock()
+			recorded := recordedIDs(a.out.Connections)
+			a.mu.Unlock()
+			ptrs := make([]*flowservice.Connection, len(found))
+			for i := range found {
+				ptrs[i] = &found[i]
+			}
+			res := claimOfEntry(ch.Name, e, a.opts.APIKey, a.out.Salt).resolve(ptrs, recorded)
+			if len(res.unmanaged) > 0 {
+				r.Unmanaged = res.unmanaged
+			}
+			switch len(res.owned) {
+			case 0:
+			case 1:
+				made = res.owned[0]
+			default:
+				return &AmbiguousError{Name: ch.Name, IDs: res.owned}
 			}
 		}
-		if len(match) > 1 {
-			return fmt.Errorf("%d unrecorded live connections are named %q (%s): delete the right one by hand", len(match), ch.Name, strings.Join(match, ", "))
+		if made != "" && !slices.Contains(ids, made) {
+			ids = append(ids, made)
 		}
-		ids = append(match, ids...)
+		if r.ID == "" {
+			r.ID = made
+		}
 	}
 	var left []string
 	var errs []error
@@ -575,16 +683,28 @@ func (a *applier) delete(ch *Change, r *Result) error {
 	if len(errs) == 0 {
 		return a.commit(ch.Name, nil)
 	}
-	if len(left) < len(ids) {
+	if len(left) < len(ids) || e.Pending != "" {
+		// What is left is recorded as known connections: the pending create is resolved.
 		ne := *e
-		ne.Retired = nil
+		ne.Pending, ne.PendingAt = "", time.Time{}
+		ne.ID, ne.ETag, ne.Retired = "", "", nil
 		for _, id := range left {
-			if id != e.ID {
+			switch {
+			case ne.ID == "" && (id == e.ID || e.ID == ""):
+				ne.ID = id
+				if id == e.ID {
+					ne.ETag = e.ETag
+				}
+			default:
 				ne.Retired = append(ne.Retired, id)
 			}
 		}
-		if !slices.Contains(left, e.ID) {
-			ne.ID, ne.ETag = "", ""
+		if ne.ID == "" && len(ne.Retired) > 0 {
+			ne.ID, ne.Retired = ne.Retired[0], ne.Retired[1:]
+		}
+		if ne.ID == "" {
+			// Nothing left: cannot happen with errors, but keep the record as it was.
+			ne = *e
 		}
 		if err := a.commit(ch.Name, &ne); err != nil {
 			errs = append(errs, err)

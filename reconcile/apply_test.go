@@ -79,7 +79,7 @@ func run(t *testing.T, c reconcile.Client, want []reconcile.Desired, lockPath st
 		t.Fatal(err)
 	}
 	cs := reconcile.Plan(want, lock, nil, reconcile.Options{})
-	j, err := lockfile.OpenJournal(lockPath)
+	j, err := lockfile.OpenJournal(lockPath, lockfile.HeaderOf(lock))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,29 +35,66 @@ func Plan(desired []Desired, lock *lockfile.File, observed *Observed, opts Optio
 			continue
 		}
 		e := entries[d.Name]
-		cs.Changes = append(cs.Changes, planDesired(d, e, salt, live))
+		ch := planDesired(d, e, salt, live)
 		if live != nil {
-			var ids []string
-			for _, c := range live.byName[d.Name] {
-				if !recorded[c.ID] {
-					ids = append(ids, c.ID)
-				}
-			}
-			if len(ids) > 0 {
-				sort.Strings(ids)
-				cs.Unmanaged = append(cs.Unmanaged, Unmanaged{Name: d.Name, IDs: ids})
+			if u := planUnmanaged(&ch, d, e, salt, live, recorded, opts.APIKey); u != nil {
+				cs.Unmanaged = append(cs.Unmanaged, *u)
 			}
 		}
+		cs.Changes = append(cs.Changes, ch)
 	}
 	for name, e := range entries {
 		if want[name] || !selected(name, opts.Only) {
 			continue
 		}
-		cs.Changes = append(cs.Changes, planOrphan(name, e, live, opts.Prune))
+		ch, u := planOrphan(name, e, salt, live, recorded, opts)
+		cs.Changes = append(cs.Changes, ch)
+		if u != nil {
+			cs.Unmanaged = append(cs.Unmanaged, *u)
+		}
 	}
 	sort.Slice(cs.Changes, func(i, j int) bool { return cs.Changes[i].Name < cs.Changes[j].Name })
 	sort.Slice(cs.Unmanaged, func(i, j int) bool { return cs.Unmanaged[i].Name < cs.Unmanaged[j].Name })
 	return cs
+}
+
+// planUnmanaged finds the live connections named like d that flowsync did not record. For a
+// pending create it applies the ownership rule and says in ch what apply will do; every
+// connection the rule does not adopt is returned as unmanaged.
+func planUnmanaged(ch *Change, d *Desired, e *lockfile.Entry, salt string, live *liveIndex, recorded map[string]bool, apiKey string) *Unmanaged {
+	found := live.byName[d.Name]
+	u := &Unmanaged{Name: d.Name, Reasons: map[string]string{}}
+	if e != nil && e.ID != "" && e.Pending == "" {
+		u.Recorded = e.ID
+	}
+	if ch.Heal {
+		res := claimOfDesired(d, e.PendingAt, apiKey, salt).resolve(found, recorded)
+		switch len(res.owned) {
+		case 0:
+			ch.Notes = append(ch.Notes, "no live connection passes the ownership rule (same name, spec, fields and API key, created after the interrupted create began): it is created")
+		case 1:
+			ch.Notes = append(ch.Notes, "the interrupted create made "+res.owned[0]+" (it passes the ownership rule): it is adopted, not created again")
+		default:
+			ch.Notes = append(ch.Notes, (&AmbiguousError{Name: d.Name, IDs: res.owned}).Error()+": apply fails this entry; record the right one with flowsync import")
+		}
+		u.Reasons = res.unmanaged
+	} else {
+		for _, c := range found {
+			if recorded[c.ID] {
+				continue
+			}
+			why := "not in the lockfile"
+			if apiKey != "" && c.CreatedClient != "" && c.CreatedClient != apiKey {
+				why = "created by another API key"
+			}
+			u.Reasons[c.ID] = why
+		}
+	}
+	if len(u.Reasons) == 0 {
+		return nil
+	}
+	u.IDs = sortedKeys(u.Reasons)
+	return u
 }
 
 // selected reports whether name matches one of the globs (or there are none).
@@ -111,6 +148,7 @@ func recordedIDs(entries map[string]*lockfile.Entry) map[string]bool {
 // state is a connection as flowsync sees it: its non-secret fields, and for each param
 // either a clear value or (for sensitive ones) a digest.
 type state struct {
+	Name        string // "" when not known (as applied: the entry's key)
 	Description string
 	Spec        flowservice.Spec
 	SpecName    string
@@ -133,6 +171,7 @@ func stateOfEntry(e *lockfile.Entry) state {
 // service shows it in clear (s3AccessKey from a reference, say).
 func stateOfLive(c *flowservice.Connection, e *lockfile.Entry, salt string) state {
 	s := state{
+		Name:        c.Name,
 		Description: c.Description,
 		Spec:        c.ConnectionSpec,
 		SpecName:    c.Auth.SpecName,
@@ -179,6 +218,7 @@ func planDesired(d *Desired, e *lockfile.Entry, salt string, live *liveIndex) Ch
 		}
 	}
 	cur := stateOfEntry(e)
+	cur.Name = d.Name
 	driftFrom := (*state)(nil)
 	if live != nil && e.ID != "" {
 		c := live.byID[e.ID]
@@ -208,15 +248,17 @@ func planDesired(d *Desired, e *lockfile.Entry, salt string, live *liveIndex) Ch
 			ch.Reason = ReasonDrift
 		}
 	}
-	if driftFrom != nil && ch.ETag != e.ETag && !anyDrift(ch.Fields) {
-		ch.Notes = append(ch.Notes, "etag moved with no visible change: a secret or hidden field was changed outside flowsync; the secrets are sent again")
+	if driftFrom != nil && ch.ETag != e.ETag && !anyDrift(ch.Fields) && !ch.Heal {
+		// Something changed that no GET shows: a secret, or a field the service hides. Which
+		// one is not known, so no field is blamed; every secret is sent again.
+		ch.Notes = append(ch.Notes, HiddenChangeNote)
 		ch.Reason = ReasonDrift
-		ch.Fields = appendSecretResend(ch.Fields, d)
+		ch.Resend = true
 	}
 	switch {
 	case ch.Heal:
 		ch.Action = Replace
-	case len(ch.Fields) > 0:
+	case len(ch.Fields) > 0 || ch.Resend:
 		ch.Action = Update
 	case len(e.Retired) > 0:
 		ch.Action = Update
@@ -227,6 +269,10 @@ func planDesired(d *Desired, e *lockfile.Entry, salt string, live *liveIndex) Ch
 	return ch
 }
 
+// HiddenChangeNote is the note on an entry whose etag moved outside flowsync with nothing
+// visible changed.
+const HiddenChangeNote = "a hidden value changed outside flowsync; secrets will be sent again"
+
 func anyDrift(fs []FieldChange) bool {
 	for _, f := range fs {
 		if f.Drift {
@@ -234,23 +280,6 @@ func anyDrift(fs []FieldChange) bool {
 		}
 	}
 	return false
-}
-
-// appendSecretResend adds a field for every desired secret not already changing, so that an
-// update sends the secrets again after an invisible out-of-band edit.
-func appendSecretResend(fs []FieldChange, d *Desired) []FieldChange {
-	have := map[string]bool{}
-	for _, f := range fs {
-		have[f.Path] = true
-	}
-	for _, k := range sortedKeys(d.Params) {
-		p := d.Params[k]
-		path := "auth.params." + k
-		if p.Sensitive && !have[path] {
-			fs = append(fs, FieldChange{Path: path, Sensitive: true, Drift: true})
-		}
-	}
-	return fs
 }
 
 func createFields(d *Desired) []FieldChange {
@@ -274,6 +303,10 @@ func createFields(d *Desired) []FieldChange {
 // and a field whose live value differs from the recorded one is marked as drift.
 func diffState(d *Desired, cur state, recorded *state, salt string) []FieldChange {
 	var fs []FieldChange
+	if cur.Name != "" && cur.Name != d.Name {
+		fs = append(fs, FieldChange{Path: "name", Before: cur.Name, After: d.Name,
+			Drift: recorded != nil && recorded.Name != cur.Name})
+	}
 	if d.Description != cur.Description {
 		fs = append(fs, FieldChange{Path: "description", Before: cur.Description, After: d.Description,
 			Drift: recorded != nil && recorded.Description != cur.Description})
@@ -342,14 +375,40 @@ func diffState(d *Desired, cur state, recorded *state, salt string) []FieldChang
 	return fs
 }
 
-func planOrphan(name string, e *lockfile.Entry, live *liveIndex, prune bool) Change {
+func planOrphan(name string, e *lockfile.Entry, salt string, live *liveIndex, recorded map[string]bool, opts Options) (Change, *Unmanaged) {
 	ch := Change{Name: name, Action: Orphan, Reason: ReasonOrphan, ID: e.ID, ETag: e.ETag, Prior: e}
-	if prune {
+	if opts.Prune {
 		ch.Action = Delete
 	}
-	if e.Pending == lockfile.PendingCreate && e.ID == "" {
+	var u *Unmanaged
+	if e.Pending == lockfile.PendingCreate {
 		ch.Heal = true
-		ch.Notes = append(ch.Notes, "its create was interrupted before the outcome was known: flowsync looks the name up")
+		switch {
+		case live == nil && opts.Prune:
+			ch.Notes = append(ch.Notes, "its create was interrupted before the outcome was known: apply looks the name up and deletes only a connection the ownership rule proves is that create's")
+		case live == nil:
+			ch.Notes = append(ch.Notes, "its create was interrupted before the outcome was known")
+		default:
+			res := claimOfEntry(name, e, opts.APIKey, salt).resolve(live.byName[name], recorded)
+			if len(res.unmanaged) > 0 {
+				u = &Unmanaged{Name: name, IDs: sortedKeys(res.unmanaged), Reasons: res.unmanaged, Orphan: true}
+			}
+			switch len(res.owned) {
+			case 0:
+				ch.Notes = append(ch.Notes, "its interrupted create made no connection flowsync can prove is its own: nothing found to delete; the record is dropped")
+			case 1:
+				ch.Resolved = res.owned[0]
+				if ch.ID == "" {
+					ch.ID = ch.Resolved
+				} else {
+					ch.Notes = append(ch.Notes, "also deletes "+ch.Resolved+", made by its interrupted create")
+				}
+				ch.Notes = append(ch.Notes, "its interrupted create made "+ch.Resolved+" (it passes the ownership rule)")
+			default:
+				ch.Action = Orphan
+				ch.Notes = append(ch.Notes, (&AmbiguousError{Name: name, IDs: res.owned}).Error()+": kept; delete the right one by hand")
+			}
+		}
 	}
 	if live != nil && e.ID != "" && live.byID[e.ID] == nil {
 		ch.Notes = append(ch.Notes, "already deleted outside flowsync")
@@ -357,7 +416,7 @@ func planOrphan(name string, e *lockfile.Entry, live *liveIndex, prune bool) Cha
 	if len(e.Retired) > 0 {
 		ch.Notes = append(ch.Notes, "also replaced earlier: "+strings.Join(e.Retired, ", "))
 	}
-	return ch
+	return ch, u
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -202,14 +202,12 @@ func TestPlan(t *testing.T) {
 			want:     []row{{"a", Update, ReasonDrift, []FieldChange{{Path: "description", Before: "edited in the UI", After: "A", Drift: true}}}},
 		},
 		{
+			// No field is blamed: which hidden value changed is not known (TestHiddenChange).
 			name:     "refresh: etag moved with nothing visible resends secrets",
 			desired:  []Desired{a},
 			lock:     map[string]*lockfile.Entry{"a": applied(a, "id-a", `"e1"`)},
 			observed: &Observed{Connections: []flowservice.Connection{hidden}},
-			want: []row{{"a", Update, ReasonDrift, []FieldChange{
-				{Path: "auth.params.s3SecretKey", Sensitive: true, Drift: true},
-				{Path: "auth.params.s3SessionToken", Sensitive: true, Drift: true},
-			}}},
+			want:     []row{{"a", Update, ReasonDrift, nil}},
 		},
 		{
 			name:     "refresh: unchanged live state is a no-op",
@@ -247,7 +245,7 @@ func TestPlan(t *testing.T) {
 func TestPlanUnmanaged(t *testing.T) {
 	a := want("a", "A", "bucket-a", "tok1")
 	cs := Plan([]Desired{a}, lockOf(nil), &Observed{Connections: []flowservice.Connection{live(a, "someone-elses", `"x"`)}}, Options{})
-	if diff := cmp.Diff([]Unmanaged{{Name: "a", IDs: []string{"someone-elses"}}}, cs.Unmanaged); diff != "" {
+	if diff := cmp.Diff([]Unmanaged{{Name: "a", IDs: []string{"someone-elses"}, Reasons: map[string]string{"someone-elses": "not in the lockfile"}}}, cs.Unmanaged); diff != "" {
 		t.Fatalf("unmanaged (-want +got):\n%s", diff)
 	}
 }
@@ -256,7 +254,7 @@ func TestPatchOps(t *testing.T) {
 	a := want("a", "A", "bucket-a", "tok1")
 	prior := applied(a, "id-a", `"e1"`)
 	aTok := want("a", "A", "bucket-a", "tok2")
-	ops, err := patchOps(&aTok, prior, []FieldChange{{Path: "auth.params.s3SessionToken", Sensitive: true}})
+	ops, err := patchOps(&aTok, prior, []FieldChange{{Path: "auth.params.s3SessionToken", Sensitive: true}}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,11 +262,53 @@ func TestPatchOps(t *testing.T) {
 	if diff := cmp.Diff(wantOps, ops); diff != "" {
 		t.Fatalf("token rotation (-want +got):\n%s", diff)
 	}
-	ops, err = patchOps(&a, prior, []FieldChange{{Path: "description"}, {Path: "auth.params.bucketName"}})
+	ops, err = patchOps(&a, prior, []FieldChange{{Path: "description"}, {Path: "auth.params.bucketName"}}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ops) != 2 || ops[0].Path != "/description" || ops[1].Path != "/auth/params" {
 		t.Fatalf("description + bucket: got %+v", ops)
+	}
+
+	// Only secrets change: each at its own path, replace where one was set, add where not.
+	noToken := prior.Clone()
+	delete(noToken.SecretDigests, "s3SessionToken")
+	ops, err = patchOps(&aTok, noToken, []FieldChange{{Path: "auth.params.s3SessionToken", Sensitive: true}, {Path: "auth.params.s3SecretKey", Sensitive: true}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOps = []flowservice.PatchOp{
+		{Op: "replace", Path: "/auth/params/s3SecretKey", Value: jsonString("secret-a")},
+		{Op: "add", Path: "/auth/params/s3SessionToken", Value: jsonString("tok2")},
+	}
+	if diff := cmp.Diff(wantOps, ops); diff != "" {
+		t.Fatalf("secrets only (-want +got):\n%s", diff)
+	}
+	// A secret with a plain param: the whole params, since the service replaces them all.
+	ops, err = patchOps(&aTok, prior, []FieldChange{{Path: "auth.params.s3SecretKey", Sensitive: true}, {Path: "auth.params.bucketName"}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ops) != 1 || ops[0].Path != "/auth/params" {
+		t.Fatalf("secret + bucket: got %+v", ops)
+	}
+	// A resend (etag moved with nothing visible) sends the whole params even when only
+	// secrets are named.
+	ops, err = patchOps(&aTok, prior, []FieldChange{{Path: "auth.params.s3SecretKey", Sensitive: true}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ops) != 1 || ops[0].Path != "/auth/params" {
+		t.Fatalf("resend: got %+v", ops)
+	}
+	// A secret removed is not "only secrets set".
+	noSecret := aTok
+	noSecret.Params = map[string]Param{"s3AccessKey": aTok.Params["s3AccessKey"], "s3SessionToken": aTok.Params["s3SessionToken"], "bucketName": aTok.Params["bucketName"]}
+	ops, err = patchOps(&noSecret, prior, []FieldChange{{Path: "auth.params.s3SecretKey", Sensitive: true}, {Path: "auth.params.s3SessionToken", Sensitive: true}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ops) != 1 || ops[0].Path != "/auth/params" {
+		t.Fatalf("secret removed: got %+v", ops)
 	}
 }

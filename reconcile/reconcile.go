@@ -104,19 +104,34 @@ type Change struct {
 	ID     string // the current connection id (update, replace, delete, orphan)
 	ETag   string // the etag an update must send in If-Match
 	Fields []FieldChange
-	Notes  []string // facts the user should see ("etag moved with no visible change: …")
+	Notes  []string // facts the user should see ("a hidden value changed outside flowsync: …")
+	// Resend is set on an Update whose connection changed outside flowsync in a way no GET
+	// shows (its etag moved, nothing visible did): every secret is sent again. No particular
+	// field is blamed.
+	Resend bool
 	// Desired is nil for Delete and Orphan; Prior is nil when nothing was recorded.
 	Desired *Desired
 	Prior   *lockfile.Entry
 	// Heal is set on a Create whose earlier outcome is unknown: look the name up first.
 	Heal bool
+	// Resolved is, on the Delete of a pending orphan planned against the live state, the id
+	// its interrupted create made as the ownership rule proves ("" when none was found: the
+	// record is dropped and nothing else is deleted).
+	Resolved string
 }
 
-// Unmanaged is a live connection of the S3 spec whose name is in the manifest but whose id
-// flowsync did not record. It is reported, never touched.
+// Unmanaged is a live connection of the S3 spec whose name is in the manifest (or is a
+// pending orphan's) but whose id flowsync did not record and cannot prove it created (SPEC
+// "Ownership"). It is reported, never touched.
 type Unmanaged struct {
-	Name string
-	IDs  []string
+	Name    string
+	IDs     []string          // sorted
+	Reasons map[string]string // id → why flowsync does not own it ("created by another API key")
+	// Recorded is the id flowsync manages under Name, if any: the unmanaged connections are
+	// someone else's namesakes, and importing one would replace it.
+	Recorded string
+	// Orphan is set when Name is no longer in the manifest (a pending orphan's namesakes).
+	Orphan bool
 }
 
 // Changeset is the result of Plan.
@@ -125,6 +140,9 @@ type Changeset struct {
 	Refreshed      bool     // live state was read (--refresh)
 	SecretsUnknown bool     // secret references were not read (--no-secrets)
 	Unmanaged      []Unmanaged
+	// Manifest is the manifest's path, for the commands a view suggests (set by the caller;
+	// Plan leaves it empty).
+	Manifest string
 }
 
 // Counts is how many changes of each action a changeset holds.
@@ -164,9 +182,10 @@ type Client interface {
 }
 
 // Journal records operations durably. Begin must be durable before the request is sent (op is
-// "create", "update" or "delete"; id is empty for a create); Commit records the entry's state
+// "create", "update" or "delete"; id is empty for a create, intent is the entry a create
+// would record, nil otherwise) and records when it was begun; Commit records the entry's state
 // after a success (nil: the entry is gone). *lockfile.Journal satisfies it.
 type Journal interface {
-	Begin(name, op, id string) error
+	Begin(name, op, id string, intent *lockfile.Entry) error
 	Commit(name string, e *lockfile.Entry) error
 }

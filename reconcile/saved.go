@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/lockfile"
 )
 
 // StaleError is the error of a change of a saved plan (apply --plan) that no longer holds:
@@ -45,8 +46,8 @@ func Requests(ch *Change) ([]Request, error) {
 		nc := newConnection(ch.Desired)
 		out = append(out, Request{Method: "POST", Create: &nc, LookupFirst: ch.Heal})
 	case Update:
-		if len(ch.Fields) > 0 {
-			ops, err := patchOps(ch.Desired, ch.Prior, ch.Fields)
+		if len(ch.Fields) > 0 || ch.Resend {
+			ops, err := patchOps(ch.Desired, ch.Prior, ch.Fields, ch.Resend)
 			if err != nil {
 				return nil, err
 			}
@@ -64,10 +65,14 @@ func Requests(ch *Change) ([]Request, error) {
 		}
 		deletes(retired)
 	case Delete:
+		ids := slices.Clone(ch.Prior.Retired)
 		if ch.Prior.ID != "" {
-			deletes([]string{ch.Prior.ID})
+			ids = append([]string{ch.Prior.ID}, ids...)
 		}
-		deletes(ch.Prior.Retired)
+		if ch.Prior.Pending == lockfile.PendingCreate && ch.Resolved != "" && !slices.Contains(ids, ch.Resolved) {
+			ids = append(ids, ch.Resolved)
+		}
+		deletes(ids)
 	}
 	return out, nil
 }

@@ -18,6 +18,9 @@ type Options struct {
 	Prune     bool     // plan deletes for orphans
 	Only      []string // path.Match globs on names; empty means every name
 	NoSecrets bool     // secret references were not read; secret changes are not shown
+	// APIKey is the x-api-key in use, for the ownership rule's createdClient test ("": the
+	// test is skipped). Used only with observed state.
+	APIKey string
 }
 
 // ApplyOptions tune Apply.
@@ -27,6 +30,8 @@ type ApplyOptions struct {
 	Now         func() time.Time // clock for lockfile timestamps; default time.Now
 	OnResult    func(Result)     // called as each change finishes (any goroutine, serialized)
 	MaxStale    int              // 412 re-read rounds per entry, default 3
+	// APIKey is the x-api-key in use: a connection created by another key is never adopted.
+	APIKey string
 	// Requests is the context of the requests themselves. Cancelling Apply's ctx stops new work
 	// but lets in-flight requests finish; cancelling Requests aborts them too. Default:
 	// context.WithoutCancel(ctx).
@@ -38,13 +43,17 @@ type ApplyOptions struct {
 
 // Result is the outcome of one change.
 type Result struct {
-	Name       string
-	Action     Action
-	ID         string // the connection id after the change (the old one for a delete)
-	Err        error
-	Healed     bool // a create whose earlier outcome was unknown found its connection by name
-	Adopted    bool // ... and recorded it instead of creating again
-	Retries412 int  // stale-etag rounds resolved
+	Name      string
+	Action    Action
+	ID        string // the connection id after the change (the old one for a delete)
+	Err       error
+	Healed    bool // a create whose earlier outcome was unknown found its connection by name
+	Adopted   bool // ... and recorded it instead of creating again
+	Recreated bool // the connection had been deleted outside flowsync: it was created again
+	// Unmanaged lists live connections with this name that the ownership rule refused (id →
+	// why), when the name was looked up; they were not touched.
+	Unmanaged  map[string]string
+	Retries412 int // stale-etag rounds resolved
 }
 
 // Summary is what Apply did, in plan order.

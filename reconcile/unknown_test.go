@@ -31,7 +31,7 @@ func TestUnknownCreateIsRecordedPending(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs := reconcile.Plan(want, lock, nil, reconcile.Options{})
-	j, err := lockfile.OpenJournal(filepath.Join(t.TempDir(), "m.lock.json"))
+	j, err := lockfile.OpenJournal(filepath.Join(t.TempDir(), "m.lock.json"), lockfile.HeaderOf(lock))
 	if err != nil {
 		t.Fatal(err)
 	}

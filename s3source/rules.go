@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// CheckBucketName reports the first S3 bucket naming rule (flowservice/API.md) that b
-// breaks, or nil. The error names the rule, never the value.
+// CheckBucketName reports the first S3 bucket naming rule that b breaks, or nil. The error
+// names the rule, never the value.
 func CheckBucketName(b string) error {
 	if len(b) < 3 || len(b) > 63 {
 		return fmt.Errorf("bucket names are 3 to 63 characters long, this one has %d", len(b))

@@ -56,7 +56,7 @@ type AuthSpec struct {
 	Params []Param
 }
 
-// authSpecs are the auth specs of the S3 source (flowservice/API.md, "Auth specs").
+// authSpecs are the auth specs of the S3 source, as Adobe documents them.
 var authSpecs = []AuthSpec{
 	{Name: AccessKey, Params: []Param{
 		{Name: ParamAccessKey, Required: true},

@@ -1,0 +1,376 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/manifest"
+	"github.com/flowsync/flowsync/s3source"
+)
+
+func newGenerateCmd(g *globals) *cobra.Command {
+	var (
+		org, sandbox, out string
+		names             []string
+	)
+	cmd := &cobra.Command{
+		Use:   "generate --org ORG --sandbox SANDBOX -o MANIFEST",
+		Short: "Write a manifest and lockfile for the live S3 connections of a sandbox, to bring them under flowsync",
+		Long: `generate reads every live Amazon S3 connection of the org and sandbox and writes a manifest
+(entries sorted by name, values every entry shares in defaults, secrets as {env: ...}
+references, one variable per secret param of each connection) and its lockfile recording them
+all, so that "flowsync plan --no-secrets" right after shows no change. The service never
+answers secrets: once the variables are set, the first apply sends them, and nothing else.
+
+A name held by several live connections is listed with their ids and left out. generate never
+overwrites a file: the manifest and its lockfile must not exist.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runGenerate(cmd.Context(), g, org, sandbox, out, names)
+		},
+	}
+	cmd.Flags().StringVar(&org, "org", "", "IMS organization id, e.g. 5C1328435BF324E90A49402A@AdobeOrg (required)")
+	cmd.Flags().StringVar(&sandbox, "sandbox", "", "sandbox name, all lowercase, e.g. prod (required)")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "manifest file to write; its lockfile is written beside it (required; neither may exist)")
+	cmd.Flags().StringArrayVar(&names, "name", nil, "only connections whose name matches this glob (repeatable)")
+	_ = cmd.MarkFlagRequired("org")
+	_ = cmd.MarkFlagRequired("sandbox")
+	_ = cmd.MarkFlagRequired("out")
+	return cmd
+}
+
+func runGenerate(ctx context.Context, g *globals, org, sandbox, out string, names []string) error {
+	for _, glob := range names {
+		if _, err := path.Match(glob, ""); err != nil {
+			return hint(fmt.Errorf("--name %q: %w", glob, err), "globs use *, ? and [...] as in path.Match")
+		}
+	}
+	target := lockfile.Target{OrgID: org, Sandbox: sandbox}
+	if err := checkTarget(target); err != nil {
+		return err
+	}
+	lockPath := lockfile.DefaultPath(out)
+	// Before any network call: never overwrite anything.
+	if err := refuseExisting(out, lockPath); err != nil {
+		return err
+	}
+
+	m := &manifest.Manifest{Path: out, Target: manifest.Target{OrgID: org, Sandbox: sandbox}}
+	svc, err := connect(ctx, g, m, lockPath, 8, 0)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	c := svc.client
+
+	secret, required, err := generateRules(ctx, g, c)
+	if err != nil {
+		return err
+	}
+	observed, err := observe(ctx, c)
+	if err != nil {
+		return err
+	}
+	hit := make([]bool, len(names))
+	var conns []flowservice.Connection
+	for _, conn := range observed.Connections {
+		if conn.ConnectionSpec.ID == s3source.SpecID && matchesAny(conn.Name, names, hit) {
+			conns = append(conns, conn)
+		}
+	}
+	var unmatched []string
+	for i, ok := range hit {
+		if !ok {
+			unmatched = append(unmatched, strconv.Quote(names[i]))
+		}
+	}
+	if len(unmatched) > 0 {
+		return hint(fmt.Errorf("--name %s: no live Amazon S3 connection of sandbox %s matches; nothing was written", strings.Join(unmatched, ", "), sandbox),
+			"check the pattern; names are matched whole, as in path.Match")
+	}
+
+	gen, err := buildGenerated(out, target, conns, secret, required)
+	if err != nil {
+		return err
+	}
+	if len(gen.entries) == 0 {
+		printLeftOut(g, gen.leftOut, out)
+		return hint(fmt.Errorf("no live Amazon S3 connection of org %s, sandbox %s to write; nothing was written", org, sandbox))
+	}
+
+	// The lockfile first: a manifest without its lockfile would plan creates of connections
+	// that exist. If the manifest then cannot be written, the lockfile is removed again.
+	gen.lock.Serial = 1
+	lockData, err := gen.lock.Marshal()
+	if err != nil {
+		return hint(err)
+	}
+	if err := writeNew(lockPath, lockData, 0o600); err != nil {
+		return writeErr(lockPath, err)
+	}
+	if err := writeNew(out, gen.manifest, 0o644); err != nil {
+		_ = os.Remove(lockPath)
+		return writeErr(out, err)
+	}
+
+	w := g.io.Out
+	fmt.Fprintf(w, "Wrote %s: %s of org %s, sandbox %s.\n", out, plural(len(gen.entries), "connection", "connections"), org, sandbox)
+	fmt.Fprintf(w, "Wrote %s: each of them recorded with its id and etag.\n", lockPath)
+	printLeftOut(g, gen.leftOut, out)
+	if len(gen.envVars) > 0 {
+		fmt.Fprintf(w, "\nThe service never answers secrets: each is a reference to an environment variable of its own.\nSet them before apply (connections that share credentials may share one reference in defaults):\n")
+		for _, v := range gen.envVars {
+			fmt.Fprintf(w, "  %s\n", v)
+		}
+	}
+	fmt.Fprintf(w, "\nNext: \"flowsync plan -f %s --no-secrets\" shows no change. With the variables set, \"flowsync apply -f %s\" sends the secrets once, and nothing else.\n", out, out)
+	return nil
+}
+
+func printLeftOut(g *globals, left []LeftOut, out string) {
+	if len(left) == 0 {
+		return
+	}
+	w := g.io.Out
+	fmt.Fprintf(w, "\nLeft out (%d): add each by hand and run \"flowsync import -f %s NAME ID\" with the right id.\n", len(left), out)
+	for _, l := range left {
+		fmt.Fprintf(w, "  %s: %s: %s\n", l.Name, strings.Join(l.IDs, ", "), l.Reason)
+	}
+	fmt.Fprintf(g.io.Err, "flowsync: warning: %s left out; see the list above\n", plural(len(left), "connection name", "connection names"))
+}
+
+// checkTarget refuses an org or sandbox a manifest would refuse, before any network call.
+func checkTarget(t lockfile.Target) error {
+	doc := fmt.Sprintf("version: 1\ntarget:\n  orgId: %s\n  sandbox: %s\nconnections: []\n", strconv.Quote(t.OrgID), strconv.Quote(t.Sandbox))
+	if _, err := manifest.Parse("generate", []byte(doc)); err != nil {
+		var d manifest.Diagnostics
+		if errors.As(err, &d) {
+			var msgs []string
+			for _, x := range d {
+				switch {
+				case strings.HasPrefix(x.Path, "target.orgId"):
+					msgs = append(msgs, "--org: "+x.Message)
+				case strings.HasPrefix(x.Path, "target.sandbox"):
+					msgs = append(msgs, "--sandbox: "+x.Message)
+				}
+			}
+			if len(msgs) > 0 {
+				return hint(errors.New(strings.Join(msgs, "\n")),
+					"the org looks like 5C1328435BF324E90A49402A@AdobeOrg; the sandbox is all lowercase, like prod")
+			}
+		}
+	}
+	return nil
+}
+
+// refuseExisting fails when the manifest, its lockfile or a journal beside it exists, or
+// the directory does not.
+func refuseExisting(out, lockPath string) error {
+	dir := filepath.Dir(out)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return hint(fmt.Errorf("-o %s: directory %s does not exist", out, dir), "create the directory first")
+	}
+	for _, p := range []string{out, lockPath, lockPath + ".journal"} {
+		if _, err := os.Lstat(p); err == nil {
+			return hint(fmt.Errorf("%s exists: generate never overwrites a file; nothing was sent or written", p),
+				"choose another -o path, or move the existing file away")
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return hint(fmt.Errorf("%s: %w", p, err))
+		}
+	}
+	return nil
+}
+
+func writeErr(p string, err error) error {
+	if errors.Is(err, fs.ErrExist) {
+		return hint(fmt.Errorf("%s appeared while generate ran: it was not overwritten", p), "move it away and run generate again")
+	}
+	return hint(fmt.Errorf("write %s: %w", p, err), "nothing was written; fix the problem and run generate again")
+}
+
+// generateRules are which params are secret and which are required, per auth spec: what the
+// service's own description says (format: password, required) together with flowsync's rules,
+// which are the fallback when the service cannot describe itself. A param either calls secret
+// is written as a reference: a masked value must never become a literal.
+func generateRules(ctx context.Context, g *globals, c *flowservice.Client) (secretRule, func(string) []string, error) {
+	spec, err := c.GetConnectionSpec(ctx, s3source.SpecID)
+	switch {
+	case flowservice.IsAuth(err):
+		return nil, nil, serviceErr("read connection spec "+s3source.SpecID, err)
+	case errors.Is(err, context.Canceled):
+		return nil, nil, &interruptedError{}
+	case err != nil:
+		g.log.Warn("the service did not describe the Amazon S3 connection spec: using flowsync's own rules", "error", err.Error())
+		spec = nil
+	}
+	service := map[string]flowservice.ParamsSchema{}
+	if spec != nil {
+		for _, a := range spec.AuthSpec {
+			if ps, err := a.Params(); err == nil {
+				service[a.Name] = ps
+			}
+		}
+	}
+	secret := func(specName, p string) bool {
+		if s3source.Secret(p) {
+			return true
+		}
+		if a, ok := s3source.Auth(specName); ok {
+			for _, q := range a.Params {
+				if q.Name == p && q.Secret {
+					return true
+				}
+			}
+		}
+		return service[specName].Properties[p].Secret()
+	}
+	required := func(specName string) []string {
+		var out []string
+		if a, ok := s3source.Auth(specName); ok {
+			out = a.Required()
+		}
+		for _, p := range service[specName].Required {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	return secret, required, nil
+}
+
+var entryIndex = regexp.MustCompile(`^connections\[(\d+)\]`)
+
+// buildGenerated turns the live connections into the manifest and lockfile. An entry the
+// manifest's own rules refuse (a legacy bucket name, an auth spec flowsync does not manage,
+// two names equal after normalisation) is left out with the rule's message, so that what
+// is written always validates.
+func buildGenerated(out string, target lockfile.Target, conns []flowservice.Connection, secret secretRule, required func(string) []string) (*generated, error) {
+	entries, left := genEntries(conns, secret, required)
+	header := fmt.Sprintf("Generated by \"flowsync generate\" from the live Amazon S3 connections of\norg %s, sandbox %s.\nThe service never answers secrets: each secret param is a reference to an environment\nvariable of its own. Set them before \"flowsync apply\", which then sends them once.\nConnections that share credentials may share one reference in defaults.auth.params.", target.OrgID, target.Sandbox)
+	for round := 0; ; round++ {
+		assignEnvVars(entries)
+		data, err := genManifest(target, entries, genDefaults{}, header)
+		if err != nil {
+			return nil, hint(fmt.Errorf("generate %s: %w", out, err))
+		}
+		_, perr := manifest.Parse(out, data)
+		var diags manifest.Diagnostics
+		if perr == nil {
+			break
+		}
+		if !errors.As(perr, &diags) || round > 3 {
+			return nil, hint(fmt.Errorf("generate %s: the manifest does not validate: %w", out, perr))
+		}
+		bad := map[int]string{}
+		for _, d := range diags {
+			sub := entryIndex.FindStringSubmatch(d.Path)
+			if sub == nil {
+				return nil, hint(fmt.Errorf("generate %s: the manifest does not validate: %w", out, perr))
+			}
+			i, _ := strconv.Atoi(sub[1])
+			if _, seen := bad[i]; !seen && i < len(entries) {
+				rest := strings.TrimPrefix(strings.TrimPrefix(d.Path, sub[0]), ".")
+				if rest != "" {
+					rest += ": "
+				}
+				bad[i] = "flowsync's manifest rules refuse it: " + rest + d.Message
+			}
+		}
+		var kept []*genEntry
+		for i, e := range entries {
+			if reason, ok := bad[i]; ok {
+				left = append(left, LeftOut{Name: e.conn.Name, IDs: []string{e.conn.ID}, Reason: reason})
+				continue
+			}
+			kept = append(kept, e)
+		}
+		entries = kept
+	}
+	slices.SortStableFunc(left, func(a, b LeftOut) int { return strings.Compare(a.Name, b.Name) })
+	gen := &generated{entries: entries, leftOut: left, envVars: assignEnvVars(entries)}
+	if len(entries) == 0 {
+		return gen, nil
+	}
+	var err error
+	if gen.manifest, err = genManifest(target, entries, factorDefaults(entries), header); err != nil {
+		return nil, hint(fmt.Errorf("generate %s: %w", out, err))
+	}
+	if _, err := manifest.Parse(out, gen.manifest); err != nil {
+		return nil, hint(fmt.Errorf("generate %s: the manifest with defaults does not validate: %w", out, err))
+	}
+	if gen.lock, err = genLock(target, entries); err != nil {
+		return nil, hint(err)
+	}
+	return gen, nil
+}
+
+// writeNew writes data to a new file p atomically, and never over an existing one: a temp
+// file in the same directory, synced, then hard-linked to p (which fails when p exists),
+// then the directory synced.
+func writeNew(p string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(p)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(p)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Link(tmp.Name(), p); err != nil {
+		var le *os.LinkError
+		if errors.As(err, &le) && errors.Is(le.Err, fs.ErrExist) {
+			return fs.ErrExist
+		}
+		// A file system without hard links: create it exclusively instead.
+		f, cerr := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+		if cerr != nil {
+			return cerr
+		}
+		if _, werr := f.Write(data); werr != nil {
+			f.Close()
+			os.Remove(p)
+			return werr
+		}
+		if serr := f.Sync(); serr != nil {
+			f.Close()
+			os.Remove(p)
+			return serr
+		}
+		if cerr := f.Close(); cerr != nil {
+			os.Remove(p)
+			return cerr
+		}
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}

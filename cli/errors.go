@@ -1,0 +1,205 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/manifest"
+	"github.com/flowsync/flowsync/reconcile"
+)
+
+// Exit codes of the product contract.
+const (
+	ExitOK          = 0
+	ExitError       = 1
+	ExitChanges     = 2
+	ExitApplyFailed = 3
+	ExitLocked      = 4
+	ExitInterrupted = 130
+)
+
+// Errors reach the user in one place: describe maps an error to its hint lines and exit code,
+// and Main prints it once. Libraries return typed errors that state facts; the few errors
+// cli raises itself carry their advice with hint.
+
+// describe returns what to print after an error's message (hint lines, maybe none) and the
+// exit code. A hint given with hint wins over the advice of the error's type, so that no
+// advice is said twice.
+func describe(err error) (hints []string, code int) {
+	code = exitCode(err)
+	var h *hinted
+	if errors.As(err, &h) {
+		return h.hints, code
+	}
+	return advice(err), code
+}
+
+func exitCode(err error) int {
+	var (
+		locked      *lockfile.LockedError
+		partial     *reconcile.PartialError
+		interrupted *interruptedError
+		stale       *staleError
+	)
+	switch {
+	case errors.Is(err, errExitChanges):
+		return ExitChanges
+	case errors.As(err, &locked):
+		return ExitLocked
+	case errors.As(err, &interrupted), errors.Is(err, context.Canceled):
+		return ExitInterrupted
+	case errors.As(err, &partial), errors.As(err, &stale):
+		return ExitApplyFailed
+	}
+	return ExitError
+}
+
+// advice is the next step for an error of a known type, or nil.
+func advice(err error) []string {
+	var (
+		usage       *usageError
+		locked      *lockfile.LockedError
+		target      *lockfile.TargetError
+		format      *lockfile.FormatError
+		diags       manifest.Diagnostics
+		badURL      *flowservice.URLError
+		token       *flowservice.TokenError
+		service     *serviceError
+		partial     *reconcile.PartialError
+		interrupted *interruptedError
+		stale       *staleError
+	)
+	switch {
+	case errors.As(err, &usage):
+		return []string{`run "flowsync --help" for usage`}
+	case errors.As(err, &locked):
+		return []string{"wait for the other run to finish; if it died, its OS lock is already released and this error will not repeat"}
+	case errors.As(err, &target):
+		return []string{"point --lockfile at the lockfile of this org and sandbox; the file was left untouched"}
+	case errors.As(err, &format):
+		return formatAdvice(format)
+	case errors.As(err, &diags):
+		return []string{"fix the manifest; nothing was sent or written"}
+	case errors.As(err, &badURL):
+		if badURL.What == "endpoint" {
+			return []string{"use an https:// endpoint, or http:// only on a loopback address"}
+		}
+		return []string{"set FLOWSYNC_IMS_URL to an https:// URL, or http:// only on a loopback address"}
+	case errors.As(err, &token):
+		return []string{"check FLOWSYNC_CLIENT_ID, FLOWSYNC_CLIENT_SECRET, FLOWSYNC_SCOPES and FLOWSYNC_IMS_URL"}
+	case errors.As(err, &interrupted):
+		if interrupted.lockPath == "" {
+			return nil
+		}
+		return []string{"run the same apply again to continue; it picks up where this one stopped"}
+	case errors.As(err, &service) && service.readOnly:
+		return checkAdvice(service.err)
+	case errors.As(err, &service):
+		return serviceAdvice(service.err)
+	case errors.As(err, &stale):
+		done := "every other change is saved; what moved is listed above"
+		if stale.nothingSent {
+			done = "nothing was sent; what moved is listed above"
+		}
+		return []string{done, "review the stale changes as they now stand: run flowsync plan --out again and apply that plan"}
+	case errors.As(err, &partial):
+		return []string{"every success is saved; fix the failures above and run apply again"}
+	}
+	return nil
+}
+
+func formatAdvice(e *lockfile.FormatError) []string {
+	switch {
+	case errors.Is(e, lockfile.ErrNewerVersion):
+		return []string{"the file was left untouched: upgrade flowsync to use it"}
+	case e.Journal():
+		return []string{"the file was left untouched: it records an interrupted apply; restore it from a backup, then run apply again to finish that run"}
+	}
+	return []string{"the file was left untouched: restore it from version control or a backup, " +
+		"or move it aside and rebuild it with flowsync import --by-name"}
+}
+
+// serviceAdvice is the next step after a call to Flow Service failed.
+func serviceAdvice(err error) []string {
+	var fe *flowservice.Error
+	switch {
+	case flowservice.IsAuth(err):
+		return []string{"check FLOWSYNC_ACCESS_TOKEN or FLOWSYNC_CLIENT_ID/FLOWSYNC_CLIENT_SECRET, FLOWSYNC_API_KEY, and the product profile's permissions for this sandbox"}
+	case errors.As(err, &fe) && fe.Status >= 500:
+		return []string{"the service is failing: try again later"}
+	case errors.Is(err, context.Canceled):
+		return nil
+	}
+	return []string{"check --endpoint and your network; nothing was changed"}
+}
+
+// checkAdvice is serviceAdvice for check, which changes nothing.
+func checkAdvice(err error) []string {
+	var fe *flowservice.Error
+	switch {
+	case flowservice.IsAuth(err):
+		return []string{"check FLOWSYNC_ACCESS_TOKEN or FLOWSYNC_CLIENT_ID/FLOWSYNC_CLIENT_SECRET, FLOWSYNC_API_KEY, the manifest's target.orgId and target.sandbox, and the product profile's permissions for this sandbox"}
+	case errors.As(err, &fe) && fe.Status >= 500:
+		return []string{"the service is failing: run check again later"}
+	case errors.Is(err, context.Canceled):
+		return nil
+	}
+	return []string{"check --endpoint and your network"}
+}
+
+// hinted is an error cli raised itself, with the next step it knows from the context.
+type hinted struct {
+	err   error
+	hints []string
+}
+
+func (e *hinted) Error() string { return e.err.Error() }
+func (e *hinted) Unwrap() error { return e.err }
+
+// hint attaches the next step to an error cli raises itself.
+func hint(err error, hints ...string) error { return &hinted{err: err, hints: hints} }
+
+// usageError is a command line cobra refused: unknown command or flag, wrong arguments.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// serviceError is a failed call to Flow Service, named by what it was for.
+type serviceError struct {
+	op       string // "read live connections", "import acme-eu"
+	err      error
+	readOnly bool // the command changes nothing (check): no advice about changes
+}
+
+func (e *serviceError) Error() string { return e.op + ": " + e.err.Error() }
+func (e *serviceError) Unwrap() error { return e.err }
+
+// serviceErr names a failed call to Flow Service by what it was for.
+func serviceErr(op string, err error) error { return &serviceError{op: op, err: err} }
+
+// interruptedError is a command stopped by a signal; lockPath is where apply saved what
+// finished, empty for a command that changes nothing.
+type interruptedError struct{ lockPath string }
+
+func (e *interruptedError) Error() string {
+	if e.lockPath == "" {
+		return "interrupted: nothing was changed; run it again"
+	}
+	return fmt.Sprintf("interrupted: what finished is saved in %s", e.lockPath)
+}
+
+// staleError ends an apply --plan that refused planned changes which no longer hold.
+type staleError struct {
+	msg         string
+	nothingSent bool // every planned change was stale
+}
+
+func (e *staleError) Error() string { return e.msg }
+
+// errExitChanges ends plan --detailed-exitcode with changes, and check with a failed check:
+// exit 2, nothing more printed (the view said it).
+var errExitChanges = errors.New("changes pending")

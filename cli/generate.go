@@ -1,0 +1,348 @@
+package cli
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/s3source"
+)
+
+// What `flowsync generate` builds from the live connections: a manifest and the lockfile that
+// records them. Pure: no I/O, the same connections give the same bytes.
+
+// secretRule says whether param of auth spec specName is secret (written as a reference).
+type secretRule func(specName, param string) bool
+
+// genEntry is one live connection as a manifest entry.
+type genEntry struct {
+	conn   flowservice.Connection
+	params map[string]string // non-secret params: literal values
+	refs   map[string]string // secret params: environment variable
+}
+
+// LeftOut is a live connection generate did not write, and why.
+type LeftOut struct {
+	Name   string
+	IDs    []string
+	Reason string
+}
+
+// generated is what generate writes.
+type generated struct {
+	manifest []byte
+	lock     *lockfile.File
+	entries  []*genEntry // kept, sorted by name
+	leftOut  []LeftOut   // sorted by name
+	envVars  []string    // every variable the manifest references, sorted
+}
+
+// genEntries groups live connections by name: a name held by one connection becomes an
+// entry, a name held by several is left out with their ids. Entries are sorted by name.
+func genEntries(conns []flowservice.Connection, secret secretRule, required func(specName string) []string) ([]*genEntry, []LeftOut) {
+	byName := map[string][]flowservice.Connection{}
+	for _, c := range conns {
+		byName[c.Name] = append(byName[c.Name], c)
+	}
+	names := make([]string, 0, len(byName))
+	for n := range byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var entries []*genEntry
+	var left []LeftOut
+	for _, n := range names {
+		cs := byName[n]
+		if len(cs) > 1 {
+			ids := make([]string, len(cs))
+			for i, c := range cs {
+				ids[i] = c.ID
+			}
+			sort.Strings(ids)
+			left = append(left, LeftOut{Name: n, IDs: ids, Reason: fmt.Sprintf("%d live connections have this name", len(cs))})
+			continue
+		}
+		c := cs[0]
+		if c.ConnectionSpec.Version != s3source.SpecVersion {
+			left = append(left, LeftOut{Name: n, IDs: []string{c.ID},
+				Reason: fmt.Sprintf("connection spec version %q: flowsync manages version %s only", c.ConnectionSpec.Version, s3source.SpecVersion)})
+			continue
+		}
+		e := &genEntry{conn: c, params: map[string]string{}, refs: map[string]string{}}
+		for p, v := range c.Auth.Params {
+			if secret(c.Auth.SpecName, p) {
+				e.refs[p] = ""
+				continue
+			}
+			e.params[p] = v
+		}
+		// A secret the auth spec requires is set on the connection, whether or not the
+		// service lists it (masked) in its answer.
+		for _, p := range required(c.Auth.SpecName) {
+			if _, ok := e.params[p]; !ok && secret(c.Auth.SpecName, p) {
+				e.refs[p] = ""
+			}
+		}
+		entries = append(entries, e)
+	}
+	return entries, left
+}
+
+// assignEnvVars names one environment variable per secret param of each entry:
+// PARAM_NAME in upper snake case ("S3_SECRET_KEY_ACME_MARKETING_EU"), made unique with a
+// numeric suffix. The service never answers secrets, and two connections may hold different
+// ones: each gets its own variable; connections known to share credentials can share one
+// reference in defaults.
+func assignEnvVars(entries []*genEntry) []string {
+	used := map[string]bool{}
+	var all []string
+	for _, e := range entries {
+		for _, p := range sortedKeys(e.refs) {
+			base := envName(p) + "_" + envName(e.conn.Name)
+			if envName(e.conn.Name) == "" {
+				base = envName(p) + "_CONNECTION"
+			}
+			v := base
+			for i := 2; used[v]; i++ {
+				v = base + "_" + strconv.Itoa(i)
+			}
+			used[v] = true
+			e.refs[p] = v
+			all = append(all, v)
+		}
+	}
+	sort.Strings(all)
+	return all
+}
+
+// envName is s in upper snake case, ASCII letters and digits only: "s3SecretKey" →
+// "S3_SECRET_KEY", "acme-marketing.eu" → "ACME_MARKETING_EU".
+func envName(s string) string {
+	var b strings.Builder
+	prevLower, pendingSep := false, false
+	for _, r := range s {
+		switch {
+		case r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)):
+			if unicode.IsUpper(r) && prevLower {
+				pendingSep = true
+			}
+			if pendingSep && b.Len() > 0 {
+				b.WriteByte('_')
+			}
+			pendingSep = false
+			b.WriteRune(unicode.ToUpper(r))
+			prevLower = unicode.IsLower(r) || unicode.IsDigit(r)
+		default:
+			pendingSep, prevLower = true, false
+		}
+	}
+	return b.String()
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// genDefaults returns what every entry shares: description, specName, and non-secret params
+// with the same value in all of them (only when they share the specName, since an entry of
+// another specName inherits no default params). Fewer than two entries share nothing.
+type genDefaults struct {
+	description *string
+	specName    string
+	params      map[string]string
+}
+
+func factorDefaults(entries []*genEntry) genDefaults {
+	var d genDefaults
+	if len(entries) < 2 {
+		return d
+	}
+	first := entries[0].conn
+	sameDesc, sameSpec := first.Description != "", true
+	for _, e := range entries[1:] {
+		sameDesc = sameDesc && e.conn.Description == first.Description
+		sameSpec = sameSpec && e.conn.Auth.SpecName == first.Auth.SpecName
+	}
+	if sameDesc {
+		d.description = &first.Description
+	}
+	if !sameSpec {
+		return d
+	}
+	d.specName = first.Auth.SpecName
+	d.params = map[string]string{}
+	for p, v := range entries[0].params {
+		shared := true
+		for _, e := range entries[1:] {
+			if w, ok := e.params[p]; !ok || w != v {
+				shared = false
+				break
+			}
+		}
+		if shared {
+			d.params[p] = v
+		}
+	}
+	return d
+}
+
+// genManifest renders the manifest of entries under target, factoring d into defaults.
+func genManifest(target lockfile.Target, entries []*genEntry, d genDefaults, header string) ([]byte, error) {
+	root := mapping()
+	root.HeadComment = header
+	add(root, "version", scalarInt(1))
+	t := mapping()
+	add(t, "orgId", scalar(target.OrgID))
+	add(t, "sandbox", scalar(target.Sandbox))
+	add(root, "target", t)
+	if d.description != nil || d.specName != "" {
+		def := mapping()
+		if d.description != nil {
+			add(def, "description", scalar(*d.description))
+		}
+		if d.specName != "" {
+			auth := mapping()
+			add(auth, "specName", scalar(d.specName))
+			if len(d.params) > 0 {
+				params := mapping()
+				for _, p := range sortedKeys(d.params) {
+					add(params, p, scalar(d.params[p]))
+				}
+				add(auth, "params", params)
+			}
+			add(def, "auth", auth)
+		}
+		add(root, "defaults", def)
+	}
+	list := &yaml.Node{Kind: yaml.SequenceNode}
+	for _, e := range entries {
+		item := mapping()
+		add(item, "name", scalar(e.conn.Name))
+		if e.conn.Description != "" && d.description == nil {
+			add(item, "description", scalar(e.conn.Description))
+		}
+		auth := mapping()
+		if d.specName == "" {
+			add(auth, "specName", scalar(e.conn.Auth.SpecName))
+		}
+		params := mapping()
+		for _, p := range sortedKeys(e.params) {
+			if _, shared := d.params[p]; shared {
+				continue
+			}
+			add(params, p, scalar(e.params[p]))
+		}
+		for _, p := range sortedKeys(e.refs) {
+			ref := mapping()
+			ref.Style = yaml.FlowStyle
+			add(ref, "env", scalar(e.refs[p]))
+			add(params, p, ref)
+		}
+		if len(params.Content) > 0 {
+			add(auth, "params", params)
+		}
+		if len(auth.Content) > 0 {
+			add(item, "auth", auth)
+		}
+		list.Content = append(list.Content, item)
+	}
+	add(root, "connections", list)
+	var b strings.Builder
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{root}}); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return []byte(b.String()), nil
+}
+
+func mapping() *yaml.Node { return &yaml.Node{Kind: yaml.MappingNode} }
+
+func scalar(s string) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+	if strings.ContainsAny(s, "\n") {
+		n.Style = yaml.DoubleQuotedStyle // one line per value; no trailing-newline surprises
+	}
+	return n
+}
+
+func scalarInt(i int) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(i)}
+}
+
+func add(m *yaml.Node, key string, v *yaml.Node) {
+	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key}, v)
+}
+
+// genLock records every entry as applied: id, etag, the non-secret fields as the service
+// shows them, and for each secret param an empty digest: "set on the service, value
+// unknown". A plan that does not read secrets (--no-secrets) then shows no change, and one
+// that does shows each secret as changed, so the first apply sends the secrets and nothing
+// else.
+func genLock(target lockfile.Target, entries []*genEntry) (*lockfile.File, error) {
+	lock, err := lockfile.New(target)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		c := e.conn
+		le := &lockfile.Entry{
+			ID:             c.ID,
+			ETag:           c.ETag,
+			Description:    c.Description,
+			SpecName:       c.Auth.SpecName,
+			ConnectionSpec: lockfile.Spec{ID: c.ConnectionSpec.ID, Version: c.ConnectionSpec.Version},
+		}
+		if len(e.params) > 0 {
+			le.Params = map[string]string{}
+			for k, v := range e.params {
+				le.Params[k] = v
+			}
+		}
+		if len(e.refs) > 0 {
+			le.SecretDigests = map[string]string{}
+			for k := range e.refs {
+				le.SecretDigests[k] = ""
+			}
+		}
+		if c.CreatedAt > 0 {
+			le.CreatedAt = time.UnixMilli(c.CreatedAt).UTC()
+		}
+		if c.UpdatedAt > 0 {
+			le.UpdatedAt = time.UnixMilli(c.UpdatedAt).UTC()
+		}
+		lock.Connections[c.Name] = le
+	}
+	return lock, nil
+}
+
+// matchesAny reports whether name matches one of globs (or there are none), marking each
+// glob that matched in hit.
+func matchesAny(name string, globs []string, hit []bool) bool {
+	if len(globs) == 0 {
+		return true
+	}
+	ok := false
+	for i, g := range globs {
+		if m, _ := path.Match(g, name); m {
+			hit[i], ok = true, true
+		}
+	}
+	return ok
+}
