@@ -88,11 +88,13 @@ func TestScript(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup:               setupScript,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"badsvc":     cmdBadService,
 			"emu":        cmdEmu,
 			"gen":        cmdGen,
 			"holdlock":   cmdHoldLock,
 			"jsonfile":   cmdJSONFile,
 			"jsonschema": cmdJSONSchema,
+			"mkfifo":     cmdMkfifo,
 			"once":       cmdOnce,
 			"nocanary":   cmdNoCanary,
 			"planfile":   cmdPlanFile,
@@ -279,12 +281,14 @@ func wantInt(ts *testscript.TestScript, neg bool, what string, got int64, wantS 
 //	emu exists ID               connection ID is live
 //	emu revoke                  revoke every token issued or seen so far
 //	emu useragent               print the User-Agent of the last API request
+//	emu wait-requests N         wait until N API requests have arrived
 //	emu revoke-after N          revoke every token when the N-th next API call arrives
 //	emu session-ttl D           session tokens expire D after they were set (0: never)
 //	emu age NAME D              NAME's session token looks set D earlier than it was
 //	emu spec require AUTH PARAM the served S3 spec's auth spec AUTH requires PARAM too
 //	emu spec secret AUTH PARAM  the served spec marks PARAM of AUTH format: password
 //	emu spec bare               the served spec is the object itself, not {"items":[spec]}
+//	emu spec missing            the service answers {"items":[]}: it does not know the spec
 //	emu spec default            the served spec is the emulator's own again
 //	emu patches                 print every PATCH received so far, one per line: "ID: op path, …"
 //	emu http METHOD PATH [FILE] send a request to the emulator's API (FILE: JSON body) with
@@ -341,6 +345,19 @@ func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 			wantInt(ts, neg, args[0]+" requests", n, args[1])
 		default:
 			ts.Fatalf("usage: emu requests [METHOD] N")
+		}
+	case "wait-requests":
+		// Polls until the emulator has seen at least N API requests (a minute at most): a
+		// background apply is then past its setup, signal handlers included.
+		need(1)
+		n, err := strconv.ParseInt(args[0], 10, 64)
+		ts.Check(err)
+		deadline := time.Now().Add(time.Minute)
+		for s.Stats().Total < n {
+			if time.Now().After(deadline) {
+				ts.Fatalf("emu wait-requests %d: only %d after a minute", n, s.Stats().Total)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 	case "useragent":
 		need(0)
@@ -423,7 +440,7 @@ func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 		assert(s.AgeSessionToken(c.ID, d), "emu age %s: connection %s has no session token", args[0], c.ID)
 	case "spec":
 		if len(args) == 0 {
-			ts.Fatalf("usage: emu spec (require|secret AUTH PARAM | bare | default)")
+			ts.Fatalf("usage: emu spec (require|secret AUTH PARAM | bare | missing | default)")
 		}
 		ts.Check(editSpec(s, args[0], args[1:]))
 	case "patches":
@@ -531,6 +548,8 @@ func editSpec(s *emulator.Server, sub string, args []string) error {
 	}
 	item := answer.Items[0]
 	switch sub {
+	case "missing":
+		return s.SetConnectionSpecAnswer([]byte(`{"items":[]}`))
 	case "bare":
 		b, err := json.Marshal(item)
 		if err != nil {
@@ -574,7 +593,7 @@ func editSpec(s *emulator.Server, sub string, args []string) error {
 		}
 		return s.SetConnectionSpecAnswer(b)
 	}
-	return fmt.Errorf("emu spec: unknown %q (want require, secret, bare or default)", sub)
+	return fmt.Errorf("emu spec: unknown %q (want require, secret, bare, missing or default)", sub)
 }
 
 // emuHTTP sends one request to the script's emulator with the Adobe headers and returns the
