@@ -80,6 +80,11 @@ func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.Fil
 				return nil
 			}
 			r := a.run(ch)
+			if ch.Action != Replace && errors.Is(r.Err, flowservice.ErrStoppedWaiting) {
+				// The interrupt ended its wait for the throttle or a retry: its request was
+				// not sent again, as if the change had not started.
+				r.Err = fmt.Errorf("%w (%w)", ErrNotStarted, r.Err)
+			}
 			if r.Err != nil && flowservice.IsAuth(r.Err) {
 				a.stop(r.Err)
 			}
