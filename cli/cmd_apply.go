@@ -68,7 +68,7 @@ last line says whether the apply completed, had failures or stopped early.`,
 		},
 	}
 	f.register(cmd, true)
-	cmd.Flags().IntVar(&concurrency, "concurrency", 8, "requests in flight at once")
+	cmd.Flags().IntVar(&concurrency, "concurrency", defaultConcurrency, "requests in flight at once")
 	cmd.Flags().Float64Var(&maxRPS, "max-rps", 0, "hard cap on requests per second (0: none; flowsync still slows down when throttled)")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking (required when not on a terminal)")
 	stringOnceVarP(cmd.Flags(), &output, "output", "o", "text", "result format: "+strings.Join(ApplyFormats(), ", ")+" (with json, the plan is shown on stderr)")
@@ -124,10 +124,14 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 
 func saveLock(f *lockfile.File, path string) error {
 	if err := f.Save(path); err != nil {
-		return hint(fmt.Errorf("save lockfile: %w", err),
-			"the journal beside it still holds this run's progress: fix the problem and run apply again")
+		return saveErr(err)
 	}
 	return nil
+}
+
+func saveErr(err error) error {
+	return hint(fmt.Errorf("save lockfile: %w", err),
+		"the journal beside it still holds this run's progress: fix the problem and run apply again")
 }
 
 // confirm asks on a terminal and needs --yes otherwise.
@@ -202,14 +206,7 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 	defer stopSignals()
 
 	av, _ := NewApplyView(output, g.io)
-	total := 0
-	for _, ch := range cs.Changes {
-		switch ch.Action {
-		case reconcile.Create, reconcile.Update, reconcile.Replace, reconcile.Delete:
-			total++
-		}
-	}
-	av.Started(total + len(stale))
+	av.Started(cs.Sends() + len(stale))
 	for _, r := range stale {
 		av.Result(r)
 	}
@@ -225,20 +222,12 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 	sum = withStale(sum, stale)
 	elapsed := time.Since(start)
 	saveStart := time.Now()
-	jerr := journal.Close()
-	if jerr == nil {
-		// The journal is the record of what was sent: fold it in once more, so that nothing
-		// it holds (a create whose answer never came) is lost when it is removed.
-		_, jerr = lockfile.Fold(out, lockPath)
+	kept, err := lockfile.Commit(out, lockPath, journal)
+	if err != nil {
+		return saveErr(err)
 	}
-	if err := saveLock(out, lockPath); err != nil {
-		return err
-	}
-	if jerr == nil {
-		jerr = lockfile.RemoveJournal(lockPath)
-	}
-	if jerr != nil {
-		g.log.Warn("the journal is kept beside the lockfile; the next run folds it in again", "error", jerr)
+	if kept != nil {
+		g.log.Warn("the journal is kept beside the lockfile; the next run folds it in again", "error", kept)
 	}
 	st := svc.client.Stats()
 	av.Done(sum, RunStats{Duration: elapsed, Requests: st.Requests, Throttled: st.Throttled, Retries: st.Retries,
