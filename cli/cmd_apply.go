@@ -122,16 +122,20 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 	return executeApply(ctx, g, svc, lock, lockPath, cs, concurrency, output, false, nil)
 }
 
+// saveLockfile saves a lockfile; tests replace it to see what a full disk does.
+var saveLockfile = (*lockfile.File).Save
+
 func saveLock(f *lockfile.File, path string) error {
-	if err := f.Save(path); err != nil {
+	if err := saveLockfile(f, path); err != nil {
 		return saveErr(err)
 	}
 	return nil
 }
 
+// saveErr is a lockfile that could not be saved after requests were sent. lockfile's error
+// already says "save lockfile PATH: …": nothing is added before it.
 func saveErr(err error) error {
-	return hint(fmt.Errorf("save lockfile: %w", err),
-		"the journal beside it still holds this run's progress: fix the problem and run apply again")
+	return hint(err, "the journal beside it still holds this run's progress: fix the problem and run apply again")
 }
 
 // confirm asks on a terminal and needs --yes otherwise.
@@ -222,16 +226,16 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 	sum = withStale(sum, stale)
 	elapsed := time.Since(start)
 	saveStart := time.Now()
-	kept, err := lockfile.Commit(out, lockPath, journal)
-	if err != nil {
-		return saveErr(err)
-	}
+	kept, saveFailed := lockfile.Commit(out, lockPath, journal, saveLockfile)
 	if kept != nil {
 		g.log.Warn("the journal is kept beside the lockfile; the next run folds it in again", "error", kept)
 	}
 	st := svc.client.Stats()
 	av.Done(sum, RunStats{Duration: elapsed, Requests: st.Requests, Throttled: st.Throttled, Retries: st.Retries,
 		JournalWait: sum.JournalWait, Save: time.Since(saveStart)})
+	if saveFailed != nil {
+		return saveErr(saveFailed) // after the summary: what was done is worth knowing even when it could not be saved
+	}
 
 	var stopped *reconcile.StoppedError
 	switch {

@@ -19,7 +19,7 @@ func TestCommit(t *testing.T) {
 	if err := j.Begin("sent-no-answer", "create", "", &Entry{Description: "d"}); err != nil {
 		t.Fatal(err)
 	}
-	kept, err := Commit(f, lockPath, j)
+	kept, err := Commit(f, lockPath, j, (*File).Save)
 	if err != nil || kept != nil {
 		t.Fatalf("Commit = %v, %v", kept, err)
 	}
@@ -46,7 +46,7 @@ func TestCommit(t *testing.T) {
 	if err := j.Begin("x", "create", "", &Entry{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Commit(f, bad, j); err == nil {
+	if _, err := Commit(f, bad, j, (*File).Save); err == nil {
 		t.Fatal("Commit over a directory succeeded")
 	}
 	if _, err := os.Stat(bad + journalSuffix); err != nil {
