@@ -4,6 +4,14 @@
 // Invariants: Validate never panics on any yaml.Node tree, reports every problem at once (leaf
 // errors only, one per unknown field or missing field), and gives each problem the line and
 // column of the YAML node it is about. The compiled schema is built once and never changes.
+//
+// fast.go is a hand-written mirror of the schema for the common, valid entry, kept for one
+// measured reason: on the 10,000 entries of the bench manifest, the compiled schema alone takes
+// 0.63–0.70 s and 58 MB (1.05 M allocations) per validation, the fast path 6–19 ms and no
+// allocation per entry (`go test -run '^$' -bench Validate10k ./schema/`, 2 shared CPUs, load
+// ≈ 24), and a whole offline plan of 10,000 entries has a 0.5 s budget. It only ever answers
+// "valid" or "ask the schema": every message still comes from the schema, and
+// TestFastEquivalence and FuzzFastConnection hold the two to the same verdicts.
 package schema
 
 import (
