@@ -88,11 +88,13 @@ func TestScript(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup:               setupScript,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"badsvc":     cmdBadService,
 			"emu":        cmdEmu,
 			"gen":        cmdGen,
 			"holdlock":   cmdHoldLock,
 			"jsonfile":   cmdJSONFile,
 			"jsonschema": cmdJSONSchema,
+			"mkfifo":     cmdMkfifo,
 			"once":       cmdOnce,
 			"nocanary":   cmdNoCanary,
 			"planfile":   cmdPlanFile,
@@ -286,6 +288,7 @@ func wantInt(ts *testscript.TestScript, neg bool, what string, got int64, wantS 
 //	emu spec require AUTH PARAM the served S3 spec's auth spec AUTH requires PARAM too
 //	emu spec secret AUTH PARAM  the served spec marks PARAM of AUTH format: password
 //	emu spec bare               the served spec is the object itself, not {"items":[spec]}
+//	emu spec missing            the service answers {"items":[]}: it does not know the spec
 //	emu spec default            the served spec is the emulator's own again
 //	emu patches                 print every PATCH received so far, one per line: "ID: op path, …"
 //	emu http METHOD PATH [FILE] send a request to the emulator's API (FILE: JSON body) with
@@ -437,7 +440,7 @@ func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 		assert(s.AgeSessionToken(c.ID, d), "emu age %s: connection %s has no session token", args[0], c.ID)
 	case "spec":
 		if len(args) == 0 {
-			ts.Fatalf("usage: emu spec (require|secret AUTH PARAM | bare | default)")
+			ts.Fatalf("usage: emu spec (require|secret AUTH PARAM | bare | missing | default)")
 		}
 		ts.Check(editSpec(s, args[0], args[1:]))
 	case "patches":
@@ -545,6 +548,8 @@ func editSpec(s *emulator.Server, sub string, args []string) error {
 	}
 	item := answer.Items[0]
 	switch sub {
+	case "missing":
+		return s.SetConnectionSpecAnswer([]byte(`{"items":[]}`))
 	case "bare":
 		b, err := json.Marshal(item)
 		if err != nil {
@@ -588,7 +593,7 @@ func editSpec(s *emulator.Server, sub string, args []string) error {
 		}
 		return s.SetConnectionSpecAnswer(b)
 	}
-	return fmt.Errorf("emu spec: unknown %q (want require, secret, bare or default)", sub)
+	return fmt.Errorf("emu spec: unknown %q (want require, secret, bare, missing or default)", sub)
 }
 
 // emuHTTP sends one request to the script's emulator with the Adobe headers and returns the

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/reconcile"
 )
@@ -54,8 +55,8 @@ last line says whether the apply completed, had failures or stopped early.`,
 			if concurrency < 1 || concurrency > 1024 {
 				return fmt.Errorf("--concurrency %d: must be between 1 and 1024", concurrency)
 			}
-			if maxRPS < 0 {
-				return fmt.Errorf("--max-rps %g: must not be negative (0 means no cap)", maxRPS)
+			if err := flowservice.CheckMaxRPS(maxRPS); err != nil {
+				return fmt.Errorf("--max-rps: %w", err)
 			}
 			if _, err := NewApplyView(output, g.io); err != nil {
 				return err
@@ -218,7 +219,7 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 		APIKey:      svc.client.APIKey(),
 		Journal:     journal,
 		OnResult:    av.Result,
-		Requests:    hard,
+		Requests:    flowservice.StopWaitsOn(hard, soft), // the first Ctrl-C ends retry waits
 		Saved:       saved,
 	})
 	sum = withStale(sum, stale)

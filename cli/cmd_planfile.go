@@ -108,7 +108,7 @@ func staleErr(sum *reconcile.Summary) error {
 	if sum.Failed > 0 {
 		msg += "; " + plural(sum.Failed, "change", "changes") + " failed"
 	}
-	return &staleError{msg: msg, nothingSent: len(sum.Results) == sum.Stale}
+	return &staleError{msg: msg, nothingApplied: len(sum.Results) == sum.Stale}
 }
 
 // applySavedPlan is apply --plan: it sends exactly the changes of the plan file at planPath

@@ -71,8 +71,14 @@ func advice(err error) []string {
 		partial     *reconcile.PartialError
 		interrupted *interruptedError
 		stale       *staleError
+		redirect    *flowservice.RedirectError
+		tooLong     *flowservice.WaitTooLongError
 	)
 	switch {
+	case errors.As(err, &redirect):
+		return []string{"nothing was sent to " + redirect.To + "; if that address is the real service, set --endpoint (or FLOWSYNC_IMS_URL) to it"}
+	case errors.As(err, &tooLong):
+		return []string{"the service is throttling this client: try again later"}
 	case errors.As(err, &usage):
 		return []string{`run "flowsync --help" for usage`}
 	case errors.As(err, &locked):
@@ -101,8 +107,8 @@ func advice(err error) []string {
 		return serviceAdvice(service.err)
 	case errors.As(err, &stale):
 		done := "every other change is saved; what moved is listed above"
-		if stale.nothingSent {
-			done = "nothing was sent; what moved is listed above"
+		if stale.nothingApplied {
+			done = "nothing was applied; what moved is listed above"
 		}
 		return []string{done, "review the stale changes as they now stand: run flowsync plan --out again and apply that plan"}
 	case errors.As(err, &partial):
@@ -195,7 +201,7 @@ func (e *interruptedError) Error() string {
 // staleError ends an apply --plan that refused planned changes which no longer hold.
 type staleError struct {
 	msg         string
-	nothingSent bool // every planned change was stale
+	nothingApplied bool // every planned change was stale
 }
 
 func (e *staleError) Error() string { return e.msg }

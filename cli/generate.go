@@ -6,13 +6,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/reconcile"
 	"github.com/flowsync/flowsync/s3source"
 )
 
@@ -290,11 +290,11 @@ func add(m *yaml.Node, key string, v *yaml.Node) {
 	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key}, v)
 }
 
-// genLock records every entry as applied: id, etag, the non-secret fields as the service
-// shows them, and for each secret param an empty digest: "set on the service, value
-// unknown". A plan that does not read secrets (--no-secrets) then shows no change, and one
-// that does shows each secret as changed, so the first apply sends the secrets and nothing
-// else.
+// genLock records every entry as applied, as import does (reconcile.Import): id, etag, the
+// non-secret fields as the service shows them. Each secret param gets an empty digest: "set
+// on the service, value unknown". A plan that does not read secrets (--no-secrets) then
+// shows no change, and one that does shows each secret as changed, so the first apply sends
+// the secrets and nothing else.
 func genLock(target lockfile.Target, entries []*genEntry) (*lockfile.File, error) {
 	lock, err := lockfile.New(target)
 	if err != nil {
@@ -302,32 +302,24 @@ func genLock(target lockfile.Target, entries []*genEntry) (*lockfile.File, error
 	}
 	for _, e := range entries {
 		c := e.conn
-		le := &lockfile.Entry{
-			ID:             c.ID,
-			ETag:           c.ETag,
-			Description:    c.Description,
-			SpecName:       c.Auth.SpecName,
-			ConnectionSpec: lockfile.Spec{ID: c.ConnectionSpec.ID, Version: c.ConnectionSpec.Version},
+		d := reconcile.Desired{Name: c.Name, Description: c.Description, Spec: c.ConnectionSpec, SpecName: c.Auth.SpecName,
+			Params: make(map[string]reconcile.Param, len(e.params)+len(e.refs))}
+		for k, v := range e.params {
+			d.Params[k] = reconcile.Param{Value: v, Known: true}
 		}
-		if len(e.params) > 0 {
-			le.Params = map[string]string{}
-			for k, v := range e.params {
-				le.Params[k] = v
+		for k := range e.refs {
+			d.Params[k] = reconcile.Param{Sensitive: true}
+		}
+		if _, err := reconcile.Import(lock, &d, &c, false); err != nil {
+			return nil, fmt.Errorf("record %s: %w", c.Name, err)
+		}
+		le := lock.Connections[c.Name]
+		for k := range e.refs {
+			if le.SecretDigests == nil {
+				le.SecretDigests = map[string]string{}
 			}
+			le.SecretDigests[k] = ""
 		}
-		if len(e.refs) > 0 {
-			le.SecretDigests = map[string]string{}
-			for k := range e.refs {
-				le.SecretDigests[k] = ""
-			}
-		}
-		if c.CreatedAt > 0 {
-			le.CreatedAt = time.UnixMilli(c.CreatedAt).UTC()
-		}
-		if c.UpdatedAt > 0 {
-			le.UpdatedAt = time.UnixMilli(c.UpdatedAt).UTC()
-		}
-		lock.Connections[c.Name] = le
 	}
 	return lock, nil
 }

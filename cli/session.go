@@ -247,7 +247,7 @@ func credentials(g *globals, cfg *flowservice.Config) error {
 	case token != "":
 		cfg.Tokens = flowservice.StaticToken(token)
 	case id != "" && secret != "":
-		ims := flowservice.IMSConfig{URL: flowservice.DefaultIMSURL, ClientID: id, ClientSecret: secret, Scopes: flowservice.DefaultScopes}
+		ims := flowservice.IMSConfig{URL: flowservice.DefaultIMSURL, ClientID: id, ClientSecret: secret, Scopes: flowservice.DefaultScopes, Logger: g.log}
 		if v, ok := g.env("FLOWSYNC_IMS_URL"); ok && v != "" {
 			ims.URL = v
 		}

@@ -466,16 +466,16 @@ func TestRegisterFlags(t *testing.T) {
 	fs := pflag.NewFlagSet("emulator", pflag.ContinueOnError)
 	o.RegisterFlags(fs)
 	err := fs.Parse([]string{"--latency=5ms", "--fail-rate=0.1", "--throttle-rate=0.2", "--rate-limit=50",
-		"--drop-after-commit=0.05", "--seed=3", "--state=s.json", "--client-id=c", "--client-secret=x", "--token-ttl=1m"})
+		"--drop-after-commit=0.05", "--seed=3", "--state=s.json", "--client-id=c", "--client-secret=x", "--token-ttl=1m", "--session-token-ttl=2h"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Options{Latency: 5 * time.Millisecond, FailRate: 0.1, ThrottleRate: 0.2, RateLimit: 50, DropAfterCommit: 0.05,
-		Seed: 3, StatePath: "s.json", ClientID: "c", ClientSecret: "x", TokenTTL: time.Minute}
+		Seed: 3, StatePath: "s.json", ClientID: "c", ClientSecret: "x", TokenTTL: time.Minute, SessionTokenTTL: 2 * time.Hour}
 	if diff := cmp.Diff(want, o, cmp.Comparer(func(a, b func(*http.Request, []byte)) bool { return a == nil && b == nil })); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	for _, bad := range []Options{{FailRate: 1.5}, {ThrottleRate: -0.1}, {RateLimit: -1}, {DropAfterCommit: 2}} {
+	for _, bad := range []Options{{FailRate: 1.5}, {ThrottleRate: -0.1}, {RateLimit: -1}, {DropAfterCommit: 2}, {SessionTokenTTL: -time.Second}} {
 		if _, err := New(bad); err == nil {
 			t.Errorf("New(%+v): no error", bad)
 		}

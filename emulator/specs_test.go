@@ -180,9 +180,3 @@ func TestConnectionTest(t *testing.T) {
 		t.Errorf("test from another sandbox: %d %s", other.status, other.raw)
 	}
 }
-
-func TestSessionTokenTTLFlag(t *testing.T) {
-	if err := (&Options{SessionTokenTTL: -time.Second}).check(); err == nil {
-		t.Error("a negative session-token TTL was accepted")
-	}
-}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -28,9 +29,6 @@ const (
 
 const (
 	defaultConcurrency = 8
-	requestTimeout     = 60 * time.Second // one attempt, answer included
-	maxAnswerBytes     = 32 << 20         // a page of 100 connections is a few hundred KiB
-	maxErrorBytes      = 1 << 20
 	maxPageLimit       = 100
 )
 
@@ -59,6 +57,7 @@ type Client struct {
 	http      *http.Client
 	logger    *slog.Logger
 	lim       *limiter
+	waits     *waitLog
 	stats     counters
 	retry     retryPolicy
 	do        stage // the request pipeline: retry → auth → throttle → send
@@ -94,8 +93,8 @@ func New(cfg Config) (*Client, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("flowservice client: missing %s", strings.Join(missing, ", "))
 	}
-	if cfg.MaxRPS < 0 {
-		return nil, fmt.Errorf("flowservice client: max rps %g is negative: use 0 for no cap", cfg.MaxRPS)
+	if err := CheckMaxRPS(cfg.MaxRPS); err != nil {
+		return nil, fmt.Errorf("flowservice client: %w", err)
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = defaultConcurrency
@@ -103,10 +102,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "flowsync"
 	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: requestTimeout, Transport: newTransport(cfg.Concurrency)}
-	}
+	hc := withPolicy(cfg.HTTPClient, base, requestTimeout, func() http.RoundTripper { return newTransport(cfg.Concurrency) })
 	c := &Client{
 		endpoint:  base.String(),
 		orgID:     cfg.OrgID,
@@ -117,11 +113,29 @@ func New(cfg Config) (*Client, error) {
 		http:      hc,
 		logger:    cfg.Logger,
 		lim:       newLimiter(cfg.Concurrency, cfg.MaxRPS),
+		waits:     newWaitLog(cfg.Logger),
 		retry:     defaultRetryPolicy(),
 	}
 	c.hdr = headers{apiKey: []string{cfg.APIKey}, orgID: []string{cfg.OrgID}, sandbox: []string{cfg.Sandbox}, userAgent: []string{cfg.UserAgent}}
 	c.do = c.sensitive(c.retrying(c.authenticated(c.throttled(c.send))))
 	return c, nil
+}
+
+// MinMaxRPS is the smallest rate cap that makes sense: one request every 100 seconds.
+const MinMaxRPS = 0.01
+
+// CheckMaxRPS refuses a rate cap that makes no sense: NaN, infinite, negative, or above 0 and
+// below MinMaxRPS (1e-300 would never send anything). 0 means no cap.
+func CheckMaxRPS(v float64) error {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return fmt.Errorf("max rps %g is not a number of requests per second (0 means no cap)", v)
+	case v < 0:
+		return fmt.Errorf("max rps %g is negative (0 means no cap)", v)
+	case v > 0 && v < MinMaxRPS:
+		return fmt.Errorf("max rps %g is below %g (one request every %g seconds); use 0 for no cap", v, MinMaxRPS, 1/MinMaxRPS)
+	}
+	return nil
 }
 
 // checkURL parses raw and refuses what would leak a token: plain HTTP off loopback. what
@@ -162,7 +176,7 @@ func newTransport(concurrency int) *http.Transport {
 	return &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
 		DialContext: (&net.Dialer{
-			Timeout:   30 * time.Second,
+			Timeout:   dialTimeout,
 			KeepAlive: 30 * time.Second,
 		}).DialContext,
 		ForceAttemptHTTP2:     true,
@@ -170,7 +184,8 @@ func newTransport(concurrency int) *http.Transport {
 		MaxIdleConnsPerHost:   idle,
 		MaxConnsPerHost:       0,
 		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
+		TLSHandshakeTimeout:   tlsHandshakeTimeout,
+		ResponseHeaderTimeout: responseHeaderTimeout,
 		ExpectContinueTimeout: time.Second,
 	}
 }
@@ -332,21 +347,10 @@ type ListOptions struct {
 	Limit   int      // page size, at most 100 (the default)
 }
 
-type listPage struct {
-	Items []Connection `json:"items"`
-	Links struct {
-		Next *struct {
-			Href string `json:"href"`
-		} `json:"next"`
-	} `json:"_links"`
-}
-
-// maxPages bounds a List: 100,000 pages of 100 is far beyond any sandbox.
-const maxPages = 100_000
-
 // List returns every connection matching opts, following continuation tokens. Each next
 // page is asked with the same filters and limit plus the token, so it works whether or not
-// the service encodes the filters in the token.
+// the service encodes the filters in the token. A listing that repeats a connection id or a
+// continuation token is an error (listing.go): it would never end.
 func (c *Client) List(ctx context.Context, opts ListOptions) ([]Connection, error) {
 	limit := opts.Limit
 	if limit <= 0 || limit > maxPageLimit {
@@ -357,47 +361,22 @@ func (c *Client) List(ctx context.Context, opts ListOptions) ([]Connection, erro
 	for _, f := range opts.Filters {
 		q.Add("property", f)
 	}
-	var all []Connection
-	seen := map[string]bool{}
-	for pages := 0; ; pages++ {
-		if pages >= maxPages {
-			return nil, fmt.Errorf("list connections: more than %d pages: giving up", maxPages)
-		}
+	var l listing
+	for {
 		r := &request{method: http.MethodGet, path: "/connections", query: q.Encode()}
 		resp, err := c.do(ctx, r)
 		if err != nil {
 			return nil, err
 		}
-		var page listPage
-		if err := json.Unmarshal(resp.body, &page); err != nil {
-			return nil, fmt.Errorf("list connections: decode page %d: %w", pages+1, err)
-		}
-		all = append(all, page.Items...)
-		if page.Links.Next == nil || page.Links.Next.Href == "" {
-			return all, nil
-		}
-		token, err := continuationToken(page.Links.Next.Href)
+		token, err := l.add(resp.body)
 		if err != nil {
-			return nil, fmt.Errorf("list connections: page %d: %w", pages+1, err)
+			return nil, fmt.Errorf("list connections: %w", err)
 		}
-		if seen[token] {
-			return nil, fmt.Errorf("list connections: page %d: the service sent continuation token %q again: giving up instead of looping", pages+1, token)
+		if token == "" {
+			return l.items, nil
 		}
-		seen[token] = true
 		q.Set("continuationToken", token)
 	}
-}
-
-func continuationToken(href string) (string, error) {
-	u, err := url.Parse(href)
-	if err != nil {
-		return "", fmt.Errorf("next link %q is not a URL: %w", href, err)
-	}
-	token := u.Query().Get("continuationToken")
-	if token == "" {
-		return "", fmt.Errorf("next link %q has no continuationToken", href)
-	}
-	return token, nil
 }
 
 // FindByName returns the live connections of spec whose name is exactly name (of any spec

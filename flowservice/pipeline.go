@@ -7,8 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptrace"
 	"strconv"
@@ -41,9 +41,13 @@ type request struct {
 	// only when an error or a log line is built, not on the success path.
 	secretParams map[string]string
 
-	token   string // set by authenticated
-	attempt int    // 1-based, set by retrying
+	token    string // set by authenticated
+	attempt  int    // 1-based, set by retrying
+	timeouts int    // attempts that ended by a timeout
 }
+
+// label names r in a log line or a policy error: "GET /connections".
+func (r *request) label() string { return r.method + " " + r.path }
 
 // response is a 2xx answer.
 type response struct {
@@ -70,7 +74,8 @@ type tokenError struct{ err error }
 func (e *tokenError) Error() string { return "access token: " + e.err.Error() }
 func (e *tokenError) Unwrap() error { return e.err }
 
-// send performs one HTTP exchange.
+// send performs one HTTP exchange, within the HTTP policy (policy.go): a redirect only within
+// the endpoint's origin, a bounded answer, a bounded time, and a log line while it is slow.
 func (c *Client) send(ctx context.Context, r *request) (*response, error) {
 	var sent atomic.Bool // trace hooks may run on the transport's goroutines
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
@@ -82,10 +87,17 @@ func (c *Client) send(ctx context.Context, r *request) (*response, error) {
 	}
 	start := time.Now()
 	c.stats.request(start)
+	slow := c.waits.watch(ctx, "for the service's answer", r.label())
+	defer slow()
 	resp, err := c.http.Do(req)
 	if err != nil {
 		c.stats.networkErrors.Add(1)
 		c.logRequest(ctx, r, 0, start, err)
+		var re *RedirectError
+		if errors.As(err, &re) {
+			// Nothing reached the other side; the service answered with a redirect.
+			return nil, re
+		}
 		return nil, &transportError{err: err, sent: sent.Load()}
 	}
 	defer resp.Body.Close()
@@ -93,7 +105,7 @@ func (c *Client) send(ctx context.Context, r *request) (*response, error) {
 	if resp.StatusCode >= 300 {
 		limit = maxErrorBytes
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	body, tooBig, err := readBody(resp.Body, limit)
 	c.stats.status(resp.StatusCode)
 	if err != nil {
 		c.stats.networkErrors.Add(1)
@@ -102,19 +114,12 @@ func (c *Client) send(ctx context.Context, r *request) (*response, error) {
 	}
 	c.logRequest(ctx, r, resp.StatusCode, start, nil)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, parseError(r, resp.StatusCode, resp.Header, truncate(body, limit), start)
+		return nil, parseError(r, resp.StatusCode, resp.Header, body, start)
 	}
-	if int64(len(body)) > limit {
+	if tooBig {
 		return nil, fmt.Errorf("%s %s: answer larger than %d bytes", r.method, req.URL.Path, limit)
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: body}, nil
-}
-
-func truncate(b []byte, n int64) []byte {
-	if int64(len(b)) > n {
-		return b[:n]
-	}
-	return b
 }
 
 func (c *Client) logRequest(ctx context.Context, r *request, status int, start time.Time, err error) {
@@ -247,11 +252,12 @@ func textSnippet(contentType string, body []byte) string {
 	return s
 }
 
-// maxRetryAfter bounds what a Retry-After can make the run wait.
-const maxRetryAfter = 10 * time.Minute
+// maxRetryAfter is where parseRetryAfter stops counting (about 292 years: no overflow);
+// anything over MaxWait is refused by the policy anyway.
+const maxRetryAfter = time.Duration(math.MaxInt64)
 
 // parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP-date. 0 when absent,
-// unparsable or past.
+// unparsable or past; at most maxRetryAfter.
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -262,7 +268,9 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		if secs <= 0 {
 			return 0
 		}
-		d = time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second
+		d = time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second // no overflow
+	} else if strings.Trim(v, "0123456789") == "" {
+		d = maxRetryAfter // digits beyond int64
 	} else if t, err := http.ParseTime(v); err == nil {
 		d = t.Sub(now)
 	}
@@ -272,8 +280,15 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 // throttled runs each attempt inside the run-wide limiter and tells it what came back.
 func (c *Client) throttled(next stage) stage {
 	return func(ctx context.Context, r *request) (*response, error) {
-		t, err := c.lim.acquire(ctx)
+		wctx, done := waitContext(ctx)
+		slow := c.waits.watch(ctx, "for the run-wide throttle", r.label())
+		t, err := c.lim.acquire(wctx)
+		slow()
+		done()
 		if err != nil {
+			if cause := context.Cause(wctx); errors.Is(cause, errStoppedWaiting) && ctx.Err() == nil {
+				return nil, cause
+			}
 			return nil, err
 		}
 		resp, err := next(ctx, r)
@@ -283,7 +298,11 @@ func (c *Client) throttled(next stage) stage {
 			c.lim.release(t, outcomeOK, 0)
 		case errors.As(err, &e) && (e.Status == http.StatusTooManyRequests || e.Status == http.StatusServiceUnavailable):
 			c.stats.throttled.Add(1)
-			c.lim.release(t, outcomeThrottled, e.RetryAfter)
+			pause := e.RetryAfter
+			if pause > MaxWait {
+				pause = 0 // refused by retrying; the limiter's own pause applies
+			}
+			c.lim.release(t, outcomeThrottled, pause)
 		default:
 			c.lim.release(t, outcomeOther, 0)
 		}
@@ -340,8 +359,9 @@ func classify(ctx context.Context, r *request, err error) verdict {
 		return final
 	}
 	var tokErr *tokenError
-	if errors.As(err, &tokErr) {
-		return final // the token source retries on its own
+	var redirect *RedirectError
+	if errors.As(err, &tokErr) || errors.As(err, &redirect) || errors.Is(err, errStoppedWaiting) {
+		return final // the token source retries on its own; a redirect is an answer
 	}
 	var e *Error
 	if errors.As(err, &e) {
@@ -359,6 +379,12 @@ func classify(ctx context.Context, r *request, err error) verdict {
 	if isTransport {
 		if isCertificateError(err) {
 			return final // no retry mends a certificate
+		}
+		if isTimeout(err) {
+			r.timeouts++
+			if r.timeouts >= maxTimeoutAttempts && (idempotent || !te.sent) {
+				return final // a service this slow is not waited for again and again
+			}
 		}
 		if idempotent || !te.sent {
 			return retry
@@ -406,11 +432,29 @@ func (c *Client) retrying(next stage) stage {
 			if errors.As(err, &e) {
 				retryAfter = e.RetryAfter
 			}
-			if werr := sleep(ctx, c.retry.delay(attempt, retryAfter)); werr != nil {
+			if retryAfter > MaxWait {
+				return nil, &WaitTooLongError{Op: r.label(), Wait: retryAfter, Err: gaveUp(attempt, err)}
+			}
+			d := c.retry.delay(attempt, retryAfter)
+			c.waits.planned(ctx, "to retry", r.label(), d, retryReason(err, retryAfter))
+			if werr := wait(ctx, d); werr != nil {
 				return nil, fmt.Errorf("%w (stopped waiting to retry: %w)", gaveUp(attempt, err), werr)
 			}
 		}
 	}
+}
+
+// retryReason says why a retry waits, for the log line of a long wait.
+func retryReason(err error, retryAfter time.Duration) string {
+	var e *Error
+	if errors.As(err, &e) {
+		s := fmt.Sprintf("%d %s", e.Status, strings.ToLower(http.StatusText(e.Status)))
+		if retryAfter > 0 {
+			s += fmt.Sprintf(", Retry-After %s", roundWait(retryAfter))
+		}
+		return s
+	}
+	return "no answer"
 }
 
 func gaveUp(attempts int, err error) error {
@@ -430,16 +474,4 @@ func (c *Client) takeRetry() bool {
 	return true
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func sleep(ctx context.Context, d time.Duration) error { return wait(ctx, d) }

@@ -428,7 +428,8 @@ func TestParseRetryAfter(t *testing.T) {
 		"0":                             0,
 		"-5":                            0,
 		"soon":                          0,
-		"99999999":                      maxRetryAfter,
+		"99999999":                      99999999 * time.Second,
+		"99999999999999999999999":       maxRetryAfter,
 		"Fri, 02 Jan 2026 03:04:35 GMT": 30 * time.Second,
 		"Fri, 02 Jan 2026 03:00:00 GMT": 0,
 	} {

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -40,10 +40,13 @@ func (staticToken) Invalidate(string) {}
 func (staticToken) String() string { return "StaticToken(sensitive)" }
 
 // IMSConfig configures an Adobe IMS OAuth server-to-server token source. URL defaults to
-// DefaultIMSURL, Scopes to DefaultScopes, HTTPClient to one with a 30s timeout.
+// DefaultIMSURL, Scopes to DefaultScopes, HTTPClient to one with a 30s timeout. Whatever the
+// client, the HTTP policy applies (policy.go): no redirect off the IMS URL's origin, so the
+// client secret goes nowhere else.
 type IMSConfig struct {
 	URL, ClientID, ClientSecret, Scopes string
 	HTTPClient                          *http.Client
+	Logger                              *slog.Logger // optional: long waits are logged
 }
 
 // NewIMSTokenSource returns a TokenSource that fetches tokens with the client credentials
@@ -58,13 +61,18 @@ func NewIMSTokenSource(cfg IMSConfig) TokenSource {
 	if cfg.Scopes == "" {
 		cfg.Scopes = DefaultScopes
 	}
-	s := &imsSource{cfg: cfg, http: cfg.HTTPClient, now: time.Now, retryBase: 250 * time.Millisecond}
-	if s.http == nil {
-		s.http = &http.Client{Timeout: 30 * time.Second}
-	}
-	if _, err := checkURL("IMS URL", cfg.URL); err != nil {
+	s := &imsSource{cfg: cfg, now: time.Now, retryBase: 250 * time.Millisecond, waits: newWaitLog(cfg.Logger)}
+	u, err := checkURL("IMS URL", cfg.URL)
+	if err != nil {
 		s.configErr = err
-	} else if cfg.ClientID == "" || cfg.ClientSecret == "" {
+		return s
+	}
+	s.http = withPolicy(cfg.HTTPClient, u, imsTimeout, func() http.RoundTripper {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.ResponseHeaderTimeout = responseHeaderTimeout
+		return t
+	})
+	if cfg.ClientID == "" || cfg.ClientSecret == "" {
 		s.configErr = errors.New("adobe IMS needs a client id and a client secret")
 	}
 	return s
@@ -76,6 +84,7 @@ type imsSource struct {
 	now       func() time.Time
 	configErr error
 	retryBase time.Duration
+	waits     *waitLog
 	count     atomic.Int64
 
 	mu      sync.Mutex
@@ -191,14 +200,20 @@ func (s *imsSource) fetchOnce(ctx context.Context) (tok string, ttl time.Duratio
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	s.count.Add(1)
+	slow := s.waits.watch(ctx, "for Adobe IMS's answer", "get access token")
+	defer slow()
 	resp, err := s.http.Do(req)
 	if err != nil {
-		return "", 0, !isCertificateError(err), s.fail(err)
+		var re *RedirectError
+		return "", 0, !isCertificateError(err) && !errors.As(err, &re), s.fail(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBytes))
+	body, tooBig, err := readBody(resp.Body, maxErrorBytes)
 	if err != nil {
 		return "", 0, true, s.fail(err)
+	}
+	if tooBig {
+		return "", 0, false, s.fail(fmt.Errorf("%d answer larger than %d bytes", resp.StatusCode, maxErrorBytes))
 	}
 	if resp.StatusCode != http.StatusOK {
 		r := &request{method: http.MethodPost, secrets: []string{s.cfg.ClientSecret}}

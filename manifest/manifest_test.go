@@ -173,12 +173,12 @@ func TestResolve(t *testing.T) {
 		{"env empty", "{env: EMPTY}", "", ":17:25: connections[0] (acme-eu): auth.params.s3SessionToken: environment variable EMPTY is empty"},
 		{"file LF trimmed", "{file: lf}", "secret-from-file", ""},
 		{"file CRLF trimmed", "{file: crlf}", "secret-crlf", ""},
-		{"only one newline trimmed", "{file: two}", "secret-two\n", ""},
+		{"only one newline trimmed", "{file: two}", "", ":17:25: connections[0] (acme-eu): auth.params.s3SessionToken: value read from {file: two}: holds a line break (at byte 10): a value is one line"},
 		{"file of 64 KiB", "{file: max}", strings.Repeat("y", MaxSecretFile), ""},
 		{"file too big", "{file: big}", "", ":17:25: connections[0] (acme-eu): auth.params.s3SessionToken: file " + filepath.Join(dir, "big") + " is larger than 64 KiB"},
 		{"file empty", "{file: empty}", "", ":17:25: connections[0] (acme-eu): auth.params.s3SessionToken: file " + filepath.Join(dir, "empty") + " is empty"},
 		{"file missing", "{file: missing}", "", ":17:25: connections[0] (acme-eu): auth.params.s3SessionToken: cannot read file " + filepath.Join(dir, "missing") + ": no such file or directory"},
-		{"file is a directory", "{file: .}", "", ":17:25: connections[0] (acme-eu): auth.params.s3SessionToken: cannot read file " + dir + ": is a directory"},
+		{"file is a directory", "{file: .}", "", ":17:25: connections[0] (acme-eu): auth.params.s3SessionToken: file " + dir + " is a directory, not a regular file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -446,16 +446,20 @@ func (p *parser) checkValues(m *yaml.Node, entry int) {
 	}
 	_, auth := get(m, "auth")
 	_, params := get(auth, "params")
-	if _, b := get(params, s3source.ParamBucketName); b != nil {
-		if v, ok := str(b); ok && s3source.IPShaped(v) {
-			p.supersede(b, entryPath(entry)+".auth.params.bucketName", "a bucket name must not be shaped like an IP address")
-		}
+	if params == nil || params.Kind != yaml.MappingNode {
+		return
 	}
-	if _, f := get(params, s3source.ParamFolderPath); f != nil {
-		if v, ok := str(f); ok {
-			if msg := folderProblem(v); msg != "" {
-				p.add(f, entryPath(entry)+".auth.params.folderPath", msg)
-			}
+	for i := 0; i+1 < len(params.Content); i += 2 {
+		name, vn := params.Content[i].Value, params.Content[i+1]
+		v, ok := str(vn)
+		if !ok {
+			continue
+		}
+		path := entryPath(entry) + ".auth.params." + name
+		if msg := textProblem(v); msg != "" {
+			p.supersede(vn, path, msg)
+		} else if msg := literalProblem(name, v); msg != "" {
+			p.supersede(vn, path, msg)
 		}
 	}
 }

@@ -9,15 +9,17 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 )
 
 // MaxSecretFile is the largest {file: PATH} reference Resolve reads.
 const MaxSecretFile = 64 << 10
 
 // Resolve returns every auth param of c with its references read: {env: NAME} through
-// lookupEnv (os.LookupEnv in production; unset or empty is an error), {file: PATH} relative to
-// m.Dir (one trailing newline trimmed; at most MaxSecretFile bytes). Its error is Diagnostics
-// naming the entry, the param and the variable or file, never a value.
+// lookupEnv (os.LookupEnv in production; unset or empty is an error), {file: PATH} through
+// ReadRef. A value read from a reference is then held to the rules of a literal written in
+// its place (valueProblem), so that nothing a file or variable holds is sent unchecked. Its
+// error is Diagnostics naming the entry, the param and the variable or file, never a value.
 func (m *Manifest) Resolve(c Connection, lookupEnv func(string) (string, bool)) (map[string]string, error) {
 	out := make(map[string]string, len(c.Params))
 	names := make([]string, 0, len(c.Params))
@@ -32,14 +34,21 @@ func (m *Manifest) Resolve(c Connection, lookupEnv func(string) (string, bool)) 
 			out[name] = v.Literal
 			continue
 		}
-		val, err := m.read(*v.Ref, lookupEnv)
-		if err != nil {
+		fail := func(msg string) {
 			diags = append(diags, Diagnostic{
 				File:    m.Path,
 				Pos:     v.Pos,
 				Path:    fmt.Sprintf("connections[%d] (%s): auth.params.%s", c.Index, c.Name, name),
-				Message: err.Error(),
+				Message: msg,
 			})
+		}
+		val, err := m.ReadRef(*v.Ref, lookupEnv)
+		if err != nil {
+			fail(err.Error())
+			continue
+		}
+		if msg := valueProblem(name, val); msg != "" {
+			fail(fmt.Sprintf("value read from %s: %s", v.Ref, msg))
 			continue
 		}
 		out[name] = val
@@ -51,8 +60,15 @@ func (m *Manifest) Resolve(c Connection, lookupEnv func(string) (string, bool)) 
 	return out, nil
 }
 
-// read resolves one reference. Its errors never hold the value.
-func (m *Manifest) read(r Ref, lookupEnv func(string) (string, bool)) (string, error) {
+// String renders r as written: {env: NAME} or {file: PATH}.
+func (r Ref) String() string { return "{" + r.Kind + ": " + r.Name + "}" }
+
+// ReadRef is the one reader of secret references. {env: NAME} is looked up with lookupEnv;
+// {file: PATH} is read relative to the manifest's directory (absolute paths are allowed, for
+// mounted secrets): a regular file only (a FIFO, device or directory is an error, never a
+// wait), at most MaxSecretFile bytes, one trailing newline trimmed, not empty. Its errors
+// never hold the value.
+func (m *Manifest) ReadRef(r Ref, lookupEnv func(string) (string, bool)) (string, error) {
 	switch r.Kind {
 	case "env":
 		if lookupEnv == nil {
@@ -71,8 +87,11 @@ func (m *Manifest) read(r Ref, lookupEnv func(string) (string, bool)) (string, e
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(m.Dir, path)
 		}
-		b, err := readLimited(path)
+		b, err := readSecretFile(path)
 		if err != nil {
+			if strings.HasPrefix(r.Name, "~") && errors.Is(err, fs.ErrNotExist) {
+				return "", fmt.Errorf("%w (~ is not expanded: write the absolute path)", err)
+			}
 			return "", err
 		}
 		s := string(b)
@@ -89,12 +108,25 @@ func (m *Manifest) read(r Ref, lookupEnv func(string) (string, bool)) (string, e
 	return "", fmt.Errorf("unknown reference kind %q", r.Kind)
 }
 
-func readLimited(path string) ([]byte, error) {
-	f, err := os.Open(path)
+// readSecretFile reads a regular file of at most MaxSecretFile bytes. It opens without
+// blocking (a FIFO with no writer would otherwise wait forever) and checks what it opened,
+// not what the path named a moment before.
+func readSecretFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fileError(path, err)
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fileError(path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("file %s is %s, not a regular file", path, fileKind(st.Mode()))
+	}
+	if st.Size() > MaxSecretFile {
+		return nil, fmt.Errorf("file %s is larger than %d KiB", path, MaxSecretFile>>10)
+	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxSecretFile+1))
 	if err != nil {
 		return nil, fileError(path, err)
@@ -103,6 +135,22 @@ func readLimited(path string) ([]byte, error) {
 		return nil, fmt.Errorf("file %s is larger than %d KiB", path, MaxSecretFile>>10)
 	}
 	return b, nil
+}
+
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "not a regular file"
 }
 
 // fileError names the file once, with the operating system's reason.

@@ -67,7 +67,7 @@ func applied(lock *lockfile.File, d reconcile.Desired, id, etag string, retired 
 // scenario is a lockfile and a manifest whose plan holds every kind of change: creates,
 // updates (token alone, description, every param), a replace, deletes (one with leftovers of
 // an earlier replace), and a heal of an unknown create.
-func scenario(t *testing.T) (*lockfile.File, []reconcile.Desired) {
+func scenario(t testing.TB) (*lockfile.File, []reconcile.Desired) {
 	t.Helper()
 	lock, err := lockfile.New(target)
 	if err != nil {
@@ -110,7 +110,7 @@ func scenario(t *testing.T) (*lockfile.File, []reconcile.Desired) {
 	return lock, want
 }
 
-func build(t *testing.T, lock *lockfile.File, want []reconcile.Desired) (*planfile.File, []byte) {
+func build(t testing.TB, lock *lockfile.File, want []reconcile.Desired) (*planfile.File, []byte) {
 	t.Helper()
 	cs := reconcile.Plan(want, lock, nil, reconcile.Options{Prune: true})
 	f, err := planfile.Build(cs, lock, planfile.Meta{

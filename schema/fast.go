@@ -358,3 +358,28 @@ func fastRoot(n *yaml.Node) bool {
 	}
 	return true
 }
+
+// ParamProblem checks value, read from a secret reference, against the form the schema
+// gives a literal auth param name: "" when it fits, else a message that never quotes the
+// value (it may be a secret), worded to follow "the value of {env: X}".
+func ParamProblem(name, value string) string {
+	switch name {
+	case "s3AccessKey", "s3SecretKey", "s3SessionToken":
+		if value == "" {
+			return "is empty"
+		}
+	case "serviceUrl":
+		if !serviceURL(value) {
+			return "is not an https:// URL such as https://s3.us-east-1.amazonaws.com/"
+		}
+	case "bucketName":
+		if !bucketName(value) {
+			return "is not a bucket name: 3 to 63 lowercase letters, digits and hyphens, starting and ending with a letter or digit"
+		}
+	case "folderPath":
+		if !folderPath(value) {
+			return `is not a folder path: it must not contain any of " \ : | < > * ?`
+		}
+	}
+	return ""
+}
