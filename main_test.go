@@ -301,6 +301,7 @@ func wantInt(ts *testscript.TestScript, neg bool, what string, got int64, wantS 
 //	emu etag ID VAR             set $VAR to the etag of connection ID
 //	emu unchanged ID ETAG       connection ID is live and its etag is still ETAG
 //	emu createdby ID KEY        connection ID's createdClient is KEY
+//	emu idby KEY NAME VAR       set $VAR to the id of the one connection NAME made by KEY
 //	emu no-id P                 answer this fraction of creates 201 without an id
 //	emu fail METHOD N           answer the next N API calls of METHOD 500, doing nothing
 func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
@@ -511,6 +512,18 @@ func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 			}
 		}
 		assert(etag == args[1], "connection %s: etag %q, want %q (missing or changed)", args[0], etag, args[1])
+	case "idby":
+		need(3)
+		var ids []string
+		for _, c := range live(ts, args[1]) {
+			if c.CreatedClient == args[0] {
+				ids = append(ids, c.ID)
+			}
+		}
+		if len(ids) != 1 {
+			ts.Fatalf("emu idby: %d connections named %q made by %s, want 1", len(ids), args[1], args[0])
+		}
+		ts.Setenv(args[2], ids[0])
 	case "createdby":
 		need(2)
 		var client string

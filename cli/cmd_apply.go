@@ -122,10 +122,13 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 	return executeApply(ctx, g, svc, lock, lockPath, cs, concurrency, output, false, nil)
 }
 
+// saveLockfile saves a lockfile; tests replace it to see what a full disk does.
+var saveLockfile = (*lockfile.File).Save
+
 func saveLock(f *lockfile.File, path string) error {
-	if err := f.Save(path); err != nil {
-		return hint(fmt.Errorf("save lockfile: %w", err),
-			"the journal beside it still holds this run's progress: fix the problem and run apply again")
+	if err := saveLockfile(f, path); err != nil {
+		// lockfile's error already says "save lockfile PATH: …": nothing is added before it.
+		return hint(err, "the journal beside it still holds this run's progress: fix the problem and run apply again")
 	}
 	return nil
 }
@@ -231,10 +234,8 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 		// it holds (a create whose answer never came) is lost when it is removed.
 		_, jerr = lockfile.Fold(out, lockPath)
 	}
-	if err := saveLock(out, lockPath); err != nil {
-		return err
-	}
-	if jerr == nil {
+	saveErr := saveLock(out, lockPath)
+	if jerr == nil && saveErr == nil {
 		jerr = lockfile.RemoveJournal(lockPath)
 	}
 	if jerr != nil {
@@ -243,6 +244,9 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 	st := svc.client.Stats()
 	av.Done(sum, RunStats{Duration: elapsed, Requests: st.Requests, Throttled: st.Throttled, Retries: st.Retries,
 		JournalWait: sum.JournalWait, Save: time.Since(saveStart)})
+	if saveErr != nil {
+		return saveErr // after the summary: what was done is worth knowing even when it could not be saved
+	}
 
 	var stopped *reconcile.StoppedError
 	switch {

@@ -9,7 +9,7 @@ import (
 
 // jsonFormatVersion is the version of the plan and apply JSON documents (docs/plan-json.md):
 // additive changes keep 1.x, breaking ones bump the major.
-const jsonFormatVersion = "1.1"
+const jsonFormatVersion = "1.2"
 
 // jsonPlanView writes the plan as one JSON document (docs/plan-json.md).
 type jsonPlanView struct {
@@ -40,6 +40,7 @@ type jsonChange struct {
 	Reason string      `json:"reason"`
 	ID     string      `json:"id,omitempty"`
 	Heal   bool        `json:"lookup_first,omitempty"`
+	Resend bool        `json:"resend_secrets,omitempty"`
 	Fields []jsonField `json:"fields"`
 	Notes  []string    `json:"notes"`
 }
@@ -55,8 +56,11 @@ type jsonField struct {
 }
 
 type jsonUnmanaged struct {
-	Name string   `json:"name"`
-	IDs  []string `json:"ids"`
+	Name     string            `json:"name"`
+	IDs      []string          `json:"ids"`
+	Reasons  map[string]string `json:"reasons,omitempty"`
+	Recorded string            `json:"recorded,omitempty"`
+	Orphan   bool              `json:"orphan,omitempty"`
 }
 
 func (v *jsonPlanView) Plan(cs *reconcile.Changeset) error {
@@ -80,6 +84,7 @@ func (v *jsonPlanView) Plan(cs *reconcile.Changeset) error {
 			Reason: string(ch.Reason),
 			ID:     ch.ID,
 			Heal:   ch.Heal,
+			Resend: ch.Resend,
 			Fields: make([]jsonField, 0, len(ch.Fields)),
 			Notes:  append([]string{}, ch.Notes...),
 		}
@@ -98,7 +103,8 @@ func (v *jsonPlanView) Plan(cs *reconcile.Changeset) error {
 		doc.Changes = append(doc.Changes, jc)
 	}
 	for _, u := range cs.Unmanaged {
-		doc.Unmanaged = append(doc.Unmanaged, jsonUnmanaged{Name: u.Name, IDs: append([]string{}, u.IDs...)})
+		doc.Unmanaged = append(doc.Unmanaged, jsonUnmanaged{Name: u.Name, IDs: append([]string{}, u.IDs...),
+			Reasons: u.Reasons, Recorded: u.Recorded, Orphan: u.Orphan})
 	}
 	return writeJSON(v.io.Out, doc)
 }

@@ -277,6 +277,42 @@ func (s *Server) patch(c *call, id string) {
 }
 
 // applyPatch returns r changed by ops, validated, with a new etag; the caller holds s.mu.
+// applyOp applies one patch operation to c and to its auth params: plain holds values in
+// clear, kept the secret params whose digest is kept.
+func applyOp(c *flowservice.Connection, plain map[string]string, kept map[string]bool, o patchOp) (map[string]string, map[string]bool, error) {
+	switch o.field {
+	case "name":
+		if o.op == "remove" {
+			return nil, nil, fmt.Errorf("name cannot be removed")
+		}
+		c.Name = o.str
+	case "description":
+		switch {
+		case o.op != "remove":
+			c.Description = o.str
+		case c.Description == "":
+			return nil, nil, fmt.Errorf("remove /description: the connection has no description")
+		default:
+			c.Description = ""
+		}
+	case "params":
+		plain, kept = map[string]string{}, map[string]bool{}
+		if o.op != "remove" {
+			maps.Copy(plain, o.obj)
+		}
+	case "param":
+		if _, inPlain := plain[o.param]; o.op == "remove" && !inPlain && !kept[o.param] {
+			return nil, nil, fmt.Errorf("remove /auth/params/%s: the connection has no such param", o.param)
+		}
+		delete(plain, o.param)
+		delete(kept, o.param)
+		if o.op != "remove" {
+			plain[o.param] = o.str
+		}
+	}
+	return plain, kept, nil
+}
+
 func (s *Server) applyPatch(r *record, ops []patchOp, client string) (*record, error) {
 	c := r.conn
 	plain := maps.Clone(c.Auth.Params) // non-secret params, then secrets set by the patch, in clear
@@ -288,39 +324,9 @@ func (s *Server) applyPatch(r *record, ops []patchOp, client string) (*record, e
 		kept[p] = true
 	}
 	for i, o := range ops {
-		switch o.field {
-		case "name":
-			if o.op == "remove" {
-				return nil, fmt.Errorf("operation %d: name cannot be removed", i)
-			}
-			c.Name = o.str
-		case "description":
-			if o.op == "remove" {
-				if c.Description == "" {
-					return nil, fmt.Errorf("operation %d: remove /description: the connection has no description", i)
-				}
-				c.Description = ""
-			} else {
-				c.Description = o.str
-			}
-		case "params":
-			plain = map[string]string{}
-			kept = map[string]bool{}
-			if o.op != "remove" {
-				maps.Copy(plain, o.obj)
-			}
-		case "param":
-			if o.op == "remove" {
-				_, inPlain := plain[o.param]
-				if !inPlain && !kept[o.param] {
-					return nil, fmt.Errorf("operation %d: remove /auth/params/%s: the connection has no such param", i, o.param)
-				}
-				delete(plain, o.param)
-				delete(kept, o.param)
-			} else {
-				plain[o.param] = o.str
-				delete(kept, o.param)
-			}
+		var err error
+		if plain, kept, err = applyOp(&c, plain, kept, o); err != nil {
+			return nil, fmt.Errorf("operation %d: %w", i, err)
 		}
 	}
 	if err := validateName(c.Name); err != nil {

@@ -206,57 +206,11 @@ func (s *Server) serveAPI(c *call) {
 	if s.opts.OnRequest != nil {
 		s.opts.OnRequest(r, body)
 	}
-	switch status {
-	case http.StatusNotFound:
-		c.gatewayError(http.StatusNotFound, "404000", "Resource not found: "+r.URL.Path)
-		return
-	case http.StatusMethodNotAllowed:
-		if p := strings.TrimSuffix(r.URL.Path, "/"); strings.HasSuffix(p, "/connections") {
-			c.w.Header().Set("Allow", "GET, POST")
-		} else if strings.HasSuffix(p, "/test") || strings.Contains(p, "/connectionSpecs/") {
-			c.w.Header().Set("Allow", "GET")
-		} else {
-			c.w.Header().Set("Allow", "GET, PATCH, DELETE")
-		}
-		c.serviceError(http.StatusMethodNotAllowed, "1100-405", "Method not allowed", fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path))
+	if status == http.StatusNotFound || status == http.StatusMethodNotAllowed {
+		routeError(c, status)
 		return
 	}
-
-	if d := s.opts.Latency; d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
-	}
-	if !s.checkHeaders(c) {
-		return
-	}
-	if l := s.limiter.Load(); l != nil {
-		res := l.Reserve()
-		if d := res.Delay(); d > 0 {
-			res.Cancel()
-			s.countFault(FaultRateLimit)
-			secs := int(math.Ceil(d.Seconds()))
-			if secs < 1 {
-				secs = 1
-			}
-			c.w.Header().Set("Retry-After", strconv.Itoa(secs))
-			c.gatewayError(http.StatusTooManyRequests, "429001", "Too many requests: rate limit exceeded")
-			return
-		}
-	}
-	if s.chance(s.opts.ThrottleRate) {
-		s.countFault(FaultThrottle)
-		c.w.Header().Set("Retry-After", "1")
-		c.gatewayError(http.StatusTooManyRequests, "429001", "Too many requests")
-		return
-	}
-	if s.chance(s.opts.FailRate) || s.takeFailNext(r.Method) {
-		s.countFault(FaultFail)
-		c.serviceError(http.StatusInternalServerError, "1102-500", "Internal Error", "An internal error has occurred. Please try again. If the problem persists, please contact customer support.")
+	if !s.wait(r) || !s.checkHeaders(c) || s.fault(c) {
 		return
 	}
 	if (op == "create" || op == "patch") && !c.jsonContent() {
@@ -278,6 +232,67 @@ func (s *Server) serveAPI(c *call) {
 	case "test":
 		s.test(c, id)
 	}
+}
+
+// routeError answers a path the API does not have (404) or a method it does not allow there
+// (405, with Allow).
+func routeError(c *call, status int) {
+	r := c.r
+	if status == http.StatusNotFound {
+		c.gatewayError(http.StatusNotFound, "404000", "Resource not found: "+r.URL.Path)
+		return
+	}
+	if p := strings.TrimSuffix(r.URL.Path, "/"); strings.HasSuffix(p, "/connections") {
+		c.w.Header().Set("Allow", "GET, POST")
+	} else if strings.HasSuffix(p, "/test") || strings.Contains(p, "/connectionSpecs/") {
+		c.w.Header().Set("Allow", "GET")
+	} else {
+		c.w.Header().Set("Allow", "GET, PATCH, DELETE")
+	}
+	c.serviceError(http.StatusMethodNotAllowed, "1100-405", "Method not allowed", fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path))
+}
+
+// wait sleeps Options.Latency; false when the client went away meanwhile.
+func (s *Server) wait(r *http.Request) bool {
+	d := s.opts.Latency
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+// fault answers an injected fault (rate limit, throttling, failure) and reports whether it did.
+func (s *Server) fault(c *call) bool {
+	if l := s.limiter.Load(); l != nil {
+		res := l.Reserve()
+		if d := res.Delay(); d > 0 {
+			res.Cancel()
+			s.countFault(FaultRateLimit)
+			secs := max(int(math.Ceil(d.Seconds())), 1)
+			c.w.Header().Set("Retry-After", strconv.Itoa(secs))
+			c.gatewayError(http.StatusTooManyRequests, "429001", "Too many requests: rate limit exceeded")
+			return true
+		}
+	}
+	if s.chance(s.opts.ThrottleRate) {
+		s.countFault(FaultThrottle)
+		c.w.Header().Set("Retry-After", "1")
+		c.gatewayError(http.StatusTooManyRequests, "429001", "Too many requests")
+		return true
+	}
+	if s.chance(s.opts.FailRate) || s.takeFailNext(c.r.Method) {
+		s.countFault(FaultFail)
+		c.serviceError(http.StatusInternalServerError, "1102-500", "Internal Error", "An internal error has occurred. Please try again. If the problem persists, please contact customer support.")
+		return true
+	}
+	return false
 }
 
 // checkHeaders answers a call that lacks a required header, as the gateway and the service do.

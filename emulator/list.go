@@ -159,103 +159,20 @@ func single(q url.Values, name string) (string, bool, error) {
 }
 
 func (s *Server) list(c *call) {
-	q, err := url.ParseQuery(c.r.URL.RawQuery)
-	if err != nil {
-		c.badRequest("", "query: "+err.Error())
+	lq, bad := parseListQuery(c.r.URL.RawQuery, scopeKey(c.sc))
+	if bad != nil {
+		c.badRequest(bad.code, bad.msg)
 		return
 	}
-	for name := range q {
-		if !slices.Contains(listParams, name) {
-			c.badRequest("", fmt.Sprintf("query parameter %q is not supported (supported: %s)", name, strings.Join(listParams, ", ")))
-			return
-		}
-	}
-	limitStr, hasLimit, err1 := single(q, "limit")
-	tokStr, hasTok, err2 := single(q, "continuationToken")
-	orderby, hasOrder, err3 := single(q, "orderby")
-	countStr, hasCount, err4 := single(q, "count")
-	for _, err := range []error{err1, err2, err3, err4} {
-		if err != nil {
-			c.badRequest("", err.Error())
-			return
-		}
-	}
-	count := false
-	if hasCount {
-		switch countStr {
-		case "true":
-			count = true
-		case "false":
-		default:
-			c.badRequest("", fmt.Sprintf("query parameter count: %q is not a boolean (true or false)", countStr))
-			return
-		}
-	}
-	limit := DefaultListLimit
-	if hasLimit {
-		n, err := strconv.Atoi(limitStr)
-		if err != nil || n < 1 || n > MaxListLimit {
-			c.badRequest("", fmt.Sprintf("query parameter limit: %q must be an integer from 1 to %d", limitStr, MaxListLimit))
-			return
-		}
-		limit = n
-	}
-	if count && hasLimit {
-		c.badRequest("1401-400", "The limit and count parameters cannot be given together in the same request. Please provide either only the limit or the count parameter and try again.")
-		return
-	}
-	if hasOrder && !slices.Contains(orderFields, orderby) {
-		c.badRequest("", fmt.Sprintf("query parameter orderby: %q is not supported (supported: %s)", orderby, strings.Join(orderFields, ", ")))
-		return
-	}
-	props := q["property"]
-	tok := pageToken{Limit: limit, Properties: props, OrderBy: orderby, Scope: scopeKey(c.sc)}
-	if !hasOrder {
-		tok.OrderBy = "createdAt"
-	}
-	if hasTok {
-		if count {
-			c.badRequest("", "count=true cannot be combined with a continuationToken")
-			return
-		}
-		t, err := decodePageToken(tokStr)
-		if err != nil {
-			c.badRequest("", err.Error())
-			return
-		}
-		if t.Scope != tok.Scope {
-			c.badRequest("", "continuationToken: issued for another org or sandbox")
-			return
-		}
-		// The token carries the query; filters or an order sent beside it must be the same.
-		if (len(props) > 0 && !slices.Equal(props, t.Properties)) || (hasOrder && orderby != t.OrderBy) {
-			c.badRequest("", "continuationToken: the property and orderby parameters differ from those of the first page; send the token alone")
-			return
-		}
-		if !hasLimit {
-			limit = t.Limit
-		}
-		tok = t
-		tok.Limit = limit
-	}
-	filters := make([]filter, 0, len(tok.Properties))
-	for _, p := range tok.Properties {
-		f, err := parseFilter(p)
-		if err != nil {
-			c.badRequest("", err.Error())
-			return
-		}
-		filters = append(filters, f)
-	}
-
-	recs := s.query(c.sc, filters)
-	if count {
+	recs := s.query(c.sc, lq.filters)
+	if lq.count {
 		writeJSON(c.w, http.StatusOK, map[string]int{"count": len(recs)})
 		return
 	}
+	tok := lq.tok
 	sortRecords(recs, tok.OrderBy)
 	start := min(tok.Offset, len(recs))
-	end := min(start+limit, len(recs))
+	end := min(start+tok.Limit, len(recs))
 	items := make([]flowservice.Connection, 0, end-start)
 	for _, r := range recs[start:end] {
 		items = append(items, r.view())
@@ -269,6 +186,124 @@ func (s *Server) list(c *call) {
 		}
 	}
 	writeJSON(c.w, http.StatusOK, out)
+}
+
+// listQuery is a checked GET /connections query: count only, or the page tok describes.
+type listQuery struct {
+	count   bool
+	tok     pageToken // filters, order, limit and offset of the page to answer
+	filters []filter  // tok.Properties, parsed
+}
+
+// badQuery is a query the service answers 400 with code (empty: the generic validation code).
+type badQuery struct{ code, msg string }
+
+func badQueryf(format string, a ...any) *badQuery { return &badQuery{msg: fmt.Sprintf(format, a...)} }
+
+// listArgs are the query's parameters, each given at most once.
+type listArgs struct {
+	limit, token, orderby          string
+	hasLimit, hasToken, hasOrderBy bool
+	count                          bool
+	properties                     []string
+}
+
+// parseListQuery checks a GET /connections query of the org and sandbox scope.
+func parseListQuery(raw, scope string) (*listQuery, *badQuery) {
+	p, bad := parseListArgs(raw)
+	if bad != nil {
+		return nil, bad
+	}
+	limit := DefaultListLimit
+	if p.hasLimit {
+		n, err := strconv.Atoi(p.limit)
+		if err != nil || n < 1 || n > MaxListLimit {
+			return nil, badQueryf("query parameter limit: %q must be an integer from 1 to %d", p.limit, MaxListLimit)
+		}
+		limit = n
+	}
+	if p.count && p.hasLimit {
+		return nil, &badQuery{"1401-400", "The limit and count parameters cannot be given together in the same request. Please provide either only the limit or the count parameter and try again."}
+	}
+	if p.hasOrderBy && !slices.Contains(orderFields, p.orderby) {
+		return nil, badQueryf("query parameter orderby: %q is not supported (supported: %s)", p.orderby, strings.Join(orderFields, ", "))
+	}
+	tok := pageToken{Limit: limit, Properties: p.properties, OrderBy: p.orderby, Scope: scope}
+	if !p.hasOrderBy {
+		tok.OrderBy = "createdAt"
+	}
+	if p.hasToken {
+		if p.count {
+			return nil, badQueryf("count=true cannot be combined with a continuationToken")
+		}
+		var bad *badQuery
+		if tok, bad = resumePage(p, tok); bad != nil {
+			return nil, bad
+		}
+	}
+	lq := &listQuery{count: p.count, tok: tok, filters: make([]filter, 0, len(tok.Properties))}
+	for _, prop := range tok.Properties {
+		f, err := parseFilter(prop)
+		if err != nil {
+			return nil, badQueryf("%s", err)
+		}
+		lq.filters = append(lq.filters, f)
+	}
+	return lq, nil
+}
+
+// parseListArgs refuses unknown parameters and repeated ones.
+func parseListArgs(raw string) (listArgs, *badQuery) {
+	var p listArgs
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return p, badQueryf("query: %s", err)
+	}
+	for name := range q {
+		if !slices.Contains(listParams, name) {
+			return p, badQueryf("query parameter %q is not supported (supported: %s)", name, strings.Join(listParams, ", "))
+		}
+	}
+	var count string
+	var hasCount bool
+	var errs [4]error
+	p.limit, p.hasLimit, errs[0] = single(q, "limit")
+	p.token, p.hasToken, errs[1] = single(q, "continuationToken")
+	p.orderby, p.hasOrderBy, errs[2] = single(q, "orderby")
+	count, hasCount, errs[3] = single(q, "count")
+	for _, err := range errs {
+		if err != nil {
+			return p, badQueryf("%s", err)
+		}
+	}
+	switch {
+	case !hasCount, count == "false":
+	case count == "true":
+		p.count = true
+	default:
+		return p, badQueryf("query parameter count: %q is not a boolean (true or false)", count)
+	}
+	p.properties = q["property"]
+	return p, nil
+}
+
+// resumePage is the page a continuationToken asks for. The token carries the query: filters
+// or an order sent beside it must be the same; a limit beside it replaces the token's.
+func resumePage(p listArgs, first pageToken) (pageToken, *badQuery) {
+	t, err := decodePageToken(p.token)
+	if err != nil {
+		return t, badQueryf("%s", err)
+	}
+	if t.Scope != first.Scope {
+		return t, badQueryf("continuationToken: issued for another org or sandbox")
+	}
+	if (len(p.properties) > 0 && !slices.Equal(p.properties, t.Properties)) || (p.hasOrderBy && p.orderby != t.OrderBy) {
+		return t, badQueryf("continuationToken: the property and orderby parameters differ from those of the first page; send the token alone")
+	}
+	if p.hasLimit {
+		t.Limit = first.Limit
+	}
+	return t, nil
 }
 
 // query returns the records of sc that pass every filter, using the name and id indexes

@@ -51,8 +51,8 @@ func newTestClient(t *testing.T, handler http.Handler, mods ...func(*Config)) *C
 func fastRetries(c *Client) {
 	c.retry.base = time.Millisecond
 	c.retry.cap = 5 * time.Millisecond
-	c.lim.pauseBase = time.Millisecond
-	c.lim.pauseCap = 5 * time.Millisecond
+	c.lim.pace.pauseBase = time.Millisecond
+	c.lim.pace.pauseCap = 5 * time.Millisecond
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

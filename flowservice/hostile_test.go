@@ -220,7 +220,7 @@ func TestAbsurdRetryAfterFailsNamingTheWait(t *testing.T) {
 			if n := len(srv.Requests()); n != 1 {
 				t.Errorf("%d requests, want 1", n)
 			}
-			if w, _ := c.lim.state(); c.lim.pausedUntil.Load() != 0 && time.Until(time.Unix(0, c.lim.pausedUntil.Load())) > MaxWait {
+			if w, _ := c.lim.state(); c.lim.pace.pausedUntil.Load() != 0 && time.Until(time.Unix(0, c.lim.pace.pausedUntil.Load())) > MaxWait {
 				t.Errorf("the run-wide throttle was paused beyond MaxWait (window %v)", w)
 			}
 		})
@@ -268,7 +268,7 @@ func TestLongRetryWaitLoggedAndStopped(t *testing.T) {
 func TestThrottleWaitStopped(t *testing.T) {
 	srv := badservice.New(t, nil)
 	c, _ := hostileClient(t, srv.Endpoint(), nil)
-	c.lim.pausedUntil.Store(time.Now().Add(time.Hour).UnixNano())
+	c.lim.pace.pausedUntil.Store(time.Now().Add(time.Hour).UnixNano())
 	stop, interrupt := context.WithCancel(context.Background())
 	interrupt()
 	err := calls["list"](StopWaitsOn(context.Background(), stop), c)

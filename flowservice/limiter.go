@@ -10,44 +10,178 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// limiter is the one throttle every request of a Client goes through. It keeps the run
-// polite as a whole, not request by request:
+// limiter is the one throttle every request of a Client goes through. It keeps the run polite
+// as a whole, not request by request, with two independent parts:
 //
-//   - pause: a 429 or 503 stops every caller until its Retry-After has passed (or, without
-//     one, for an exponential pause: pauseBase·2^(streak-1), at most pauseCap);
-//   - AIMD window: at most window requests in flight, window in [1, Concurrency]; halved on
-//     a throttled answer (once per congestion event: only a request sent after the last
-//     decrease can cause another, told by its ticket), grown by 1/window per success (one
-//     per window of successes), never above Concurrency;
-//   - learned rate: a token bucket (x/time/rate, burst 1), unlimited until the first throttle.
-//     A throttle sets it just below the rate the service accepted over the last half second
-//     of sending (steady state: 90% of it), or halves it when too little was measured; successes
-//     grow it again, fast while it is a guess (doubling each second), slowly once measured (0.5%/s), so a
-//     run settles just under a service's rate limit and probes above it rarely: each probe
+//   - window: at most size requests in flight (AIMD slots), size in [1, Concurrency];
+//     halved on a throttled answer once per congestion event (only a request sent after the
+//     last decrease can cause another, told by its ticket), grown by one per window of
+//     successes;
+//   - pacer: when requests may start. A 429 or 503 pauses every caller until its
+//     Retry-After has passed (or, without one, for pauseBase·2^(streak-1), at most
+//     pauseCap); between pauses, a learned rate (token bucket, burst 1) spaces requests out.
+//     The rate is unlimited until the first throttle, which sets it just below what the
+//     service accepted over the last half second of sending, or to a guess that doubles each
+//     second when too little was measured. A measured rate then grows slowly (0.5 %/s), so
+//     that a run settles just under a service's limit and probes above it rarely: every probe
 //     costs a Retry-After pause of the whole run. Never above MaxRPS, a hard cap.
 //
-// When nothing is throttled, a request costs a mutex section on each side and a clock read.
+// Both read time from one clock, which tests replace. When nothing is throttled, a request
+// costs a mutex section of the window on each side, one of the pacer and a clock read.
 type limiter struct {
+	win  *window
+	pace *pacer
+}
+
+// clock is the limiter's one source of time.
+type clock struct {
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+var wallClock = clock{now: time.Now, sleep: sleep}
+
+type outcome int
+
+const (
+	outcomeOK outcome = iota
+	outcomeThrottled
+	outcomeOther // neither: no signal about load
+)
+
+// ticket identifies the congestion period a request was sent in.
+type ticket uint64
+
+func newLimiter(concurrency int, maxRPS float64) *limiter {
+	return newLimiterWithClock(concurrency, maxRPS, wallClock)
+}
+
+func newLimiterWithClock(concurrency int, maxRPS float64, c clock) *limiter {
+	return &limiter{win: newWindow(concurrency), pace: newPacer(maxRPS, float64(concurrency), c)}
+}
+
+// acquire waits for a slot in the window, then for the pacer. The caller must release the
+// slot with the ticket, unless acquire fails.
+func (l *limiter) acquire(ctx context.Context) (ticket, error) {
+	if err := l.win.acquire(ctx); err != nil {
+		return 0, err
+	}
+	if err := l.pace.wait(ctx); err != nil {
+		l.win.release(0, outcomeOther)
+		return 0, err
+	}
+	return l.win.ticket(), nil
+}
+
+// release gives back the slot of a request holding ticket t and learns from its outcome.
+func (l *limiter) release(t ticket, o outcome, retryAfter time.Duration) {
+	event := l.win.release(t, o)
+	switch o {
+	case outcomeOK:
+		l.pace.success()
+	case outcomeThrottled:
+		l.pace.throttled(event, retryAfter)
+	}
+}
+
+// state reports the current window and rate (for tests and Stats).
+func (l *limiter) state() (window, rps float64) {
+	return l.win.current(), l.pace.current()
+}
+
+// window is the AIMD limit on requests in flight.
+type window struct {
 	mu       sync.Mutex
 	ceiling  float64
-	window   float64
+	size     float64
 	inflight int
 	waiters  []chan struct{} // FIFO; closing one hands its waiter a slot
+	events   atomic.Uint64   // congestion events so far: a request's ticket; written under mu
+}
 
-	pausedUntil atomic.Int64  // unix nanoseconds; 0 when no pause was asked since the last one ended
-	decreases   atomic.Uint64 // congestion events so far: a request's ticket; written under mu
-	streak      int           // congestion events since the last success
-	pauseBase   time.Duration
-	pauseCap    time.Duration
+func newWindow(concurrency int) *window {
+	return &window{ceiling: float64(concurrency), size: float64(concurrency)}
+}
 
-	rate      *rate.Limiter
+func (w *window) acquire(ctx context.Context) error {
+	w.mu.Lock()
+	if len(w.waiters) == 0 && w.inflight < int(w.size) {
+		w.inflight++
+		w.mu.Unlock()
+		return nil
+	}
+	ready := make(chan struct{})
+	w.waiters = append(w.waiters, ready)
+	w.mu.Unlock()
+	select {
+	case <-ready:
+		return nil
+	case <-ctx.Done():
+		w.mu.Lock()
+		for i, c := range w.waiters {
+			if c == ready {
+				w.waiters = append(w.waiters[:i], w.waiters[i+1:]...)
+				w.mu.Unlock()
+				return ctx.Err()
+			}
+		}
+		w.mu.Unlock()
+		w.release(0, outcomeOther) // a slot was handed over meanwhile: pass it on
+		return ctx.Err()
+	}
+}
+
+func (w *window) ticket() ticket { return ticket(w.events.Load()) }
+
+// release gives back a slot and resizes the window for o. It reports whether o was the first
+// throttle of a new congestion event.
+func (w *window) release(t ticket, o outcome) (event bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.inflight--
+	switch o {
+	case outcomeOK:
+		if w.size < w.ceiling {
+			w.size = min(w.ceiling, w.size+1/w.size)
+		}
+	case outcomeThrottled:
+		if uint64(t) == w.events.Load() {
+			w.events.Add(1)
+			w.size = max(1, w.size/2)
+			event = true
+		}
+	}
+	for len(w.waiters) > 0 && w.inflight < int(w.size) {
+		w.inflight++
+		close(w.waiters[0])
+		w.waiters = w.waiters[1:]
+	}
+	return event
+}
+
+func (w *window) current() float64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.size
+}
+
+// pacer decides when a request may start: pauses asked by the service, and a learned rate.
+type pacer struct {
+	clock       clock
+	pausedUntil atomic.Int64 // unix nanoseconds of the clock; 0 when no pause was asked since the last one ended
+	bucket      *rate.Limiter
+
+	mu        sync.Mutex
+	streak    int // congestion events since the last success
+	pauseBase time.Duration
+	pauseCap  time.Duration
+	floor     float64                                 // the first guess is at least this (the window's ceiling)
 	maxRPS    float64                                 // hard cap, 0 = none
-	rps       float64                                 // current limit, 0 = unlimited
-	measured  bool                                    // rps was set from a steady measurement: grow slowly
+	rps       float64                                 // current rate, 0 = unlimited
+	measured  bool                                    // rps was set from a steady measurement: probe slowly
 	grownAt   time.Time                               // last growth step
 	sendingAt time.Time                               // start of the current stretch of sending (first success, end of a pause)
 	slots     [successSlots + 1]struct{ at, n int64 } // one more than counted: the current slot
-	now       func() time.Time
 }
 
 const (
@@ -61,169 +195,115 @@ const (
 	firstGuessRPS = 10                     // at least, when throttled before enough was measured
 )
 
-type outcome int
-
-const (
-	outcomeOK outcome = iota
-	outcomeThrottled
-	outcomeOther // neither: no signal about load
-)
-
-func newLimiter(concurrency int, maxRPS float64) *limiter {
-	l := &limiter{
-		ceiling:   float64(concurrency),
-		window:    float64(concurrency),
+func newPacer(maxRPS, floor float64, c clock) *pacer {
+	p := &pacer{
+		clock:     c,
+		bucket:    rate.NewLimiter(rate.Inf, 1),
 		pauseBase: 250 * time.Millisecond,
 		pauseCap:  30 * time.Second,
-		rate:      rate.NewLimiter(rate.Inf, 1),
-		now:       time.Now,
+		floor:     floor,
 	}
 	if maxRPS > 0 {
-		l.maxRPS, l.rps = maxRPS, maxRPS
-		l.rate.SetLimit(rate.Limit(maxRPS)) // burst 1: a hard cap, evenly spaced
+		p.maxRPS, p.rps = maxRPS, maxRPS
+		p.bucket.SetLimitAt(c.now(), rate.Limit(maxRPS)) // burst 1: a hard cap, evenly spaced
 	}
-	return l
+	return p
 }
 
-// ticket identifies the congestion period a request was sent in.
-type ticket uint64
-
-// acquire waits for a slot in the window, then for the end of any pause, then for the rate.
-// The caller must release the slot with the ticket, unless acquire fails.
-func (l *limiter) acquire(ctx context.Context) (ticket, error) {
-	l.mu.Lock()
-	if len(l.waiters) == 0 && l.inflight < int(l.window) {
-		l.inflight++
-		l.mu.Unlock()
-	} else {
-		ready := make(chan struct{})
-		l.waiters = append(l.waiters, ready)
-		l.mu.Unlock()
-		select {
-		case <-ready:
-		case <-ctx.Done():
-			l.mu.Lock()
-			for i, w := range l.waiters {
-				if w == ready {
-					l.waiters = append(l.waiters[:i], l.waiters[i+1:]...)
-					l.mu.Unlock()
-					return 0, ctx.Err()
+// wait returns when a request may start: after any pause, at the rate. If a pause began while
+// it waited for the rate, it waits that out and reserves again, so that requests queued before
+// a decrease go out at the new rate after the pause instead of in a burst.
+func (p *pacer) wait(ctx context.Context) error {
+	for {
+		now := p.clock.now()
+		if until := p.pausedUntil.Load(); until != 0 {
+			if d := time.Duration(until - now.UnixNano()); d > 0 {
+				if err := p.clock.sleep(ctx, d); err != nil {
+					return err
 				}
+				continue
 			}
-			l.mu.Unlock()
-			l.release(0, outcomeOther, 0) // a slot was handed over meanwhile: pass it on
-			return 0, ctx.Err()
+			p.pausedUntil.CompareAndSwap(until, 0)
 		}
-	}
-	// Wait out any pause, then for the rate; if a pause began meanwhile, wait it out and
-	// reserve again, so that requests queued before a decrease go out at the new rate after
-	// the pause instead of in a burst.
-	for {
-		if err := l.waitPause(ctx); err != nil {
-			l.release(0, outcomeOther, 0)
-			return 0, err
+		r := p.bucket.ReserveN(now, 1)
+		if d := r.DelayFrom(now); d > 0 {
+			if err := p.clock.sleep(ctx, d); err != nil {
+				r.CancelAt(p.clock.now())
+				return err
+			}
 		}
-		if err := l.rate.Wait(ctx); err != nil {
-			l.release(0, outcomeOther, 0)
-			return 0, err
-		}
-		if l.pausedUntil.Load() == 0 || time.Now().UnixNano() >= l.pausedUntil.Load() {
-			return ticket(l.decreases.Load()), nil
+		if until := p.pausedUntil.Load(); until == 0 || p.clock.now().UnixNano() >= until {
+			return nil
 		}
 	}
 }
 
-func (l *limiter) waitPause(ctx context.Context) error {
-	for {
-		until := l.pausedUntil.Load()
-		if until == 0 {
-			return nil
-		}
-		d := time.Until(time.Unix(0, until))
-		if d <= 0 {
-			l.pausedUntil.CompareAndSwap(until, 0)
-			return nil
-		}
-		if err := sleep(ctx, d); err != nil {
-			return err
-		}
-	}
+// success learns from a request the service accepted.
+func (p *pacer) success() {
+	now := p.clock.now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.streak = 0
+	p.countSuccess(now)
+	p.grow(now)
 }
 
-// release gives back the slot of a request holding ticket t and learns from its outcome.
-func (l *limiter) release(t ticket, o outcome, retryAfter time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.inflight--
-	switch o {
-	case outcomeOK:
-		now := l.now()
-		l.streak = 0
-		if l.window < l.ceiling {
-			l.window = min(l.ceiling, l.window+1/l.window)
-		}
-		l.countSuccess(now)
-		l.grow(now)
-	case outcomeThrottled:
-		now := l.now()
-		if uint64(t) == l.decreases.Load() {
-			l.decreases.Add(1)
-			l.window = max(1, l.window/2)
-			l.streak++
-			l.learn(now)
-		}
-		pause := retryAfter
-		if pause <= 0 {
-			pause = l.pauseCap
-			if s := max(l.streak, 1) - 1; s < 20 {
-				pause = min(l.pauseCap, l.pauseBase<<s)
-			}
-		}
-		until := now.Add(pause)
-		if u := until.UnixNano(); u > l.pausedUntil.Load() {
-			l.pausedUntil.Store(u) // only written under mu
-		}
-		if until.After(l.sendingAt) {
-			l.sendingAt = until // the measurement starts again after the pause,
-		}
-		if until.After(l.grownAt) {
-			l.grownAt = until // and so does growth: nothing was learnt while paused
+// throttled pauses every caller for retryAfter (or a backoff without one); the first throttle
+// of a congestion event (event) also lowers the rate.
+func (p *pacer) throttled(event bool, retryAfter time.Duration) {
+	now := p.clock.now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if event {
+		p.streak++
+		p.learn(now)
+	}
+	pause := retryAfter
+	if pause <= 0 {
+		pause = p.pauseCap
+		if s := max(p.streak, 1) - 1; s < 20 {
+			pause = min(p.pauseCap, p.pauseBase<<s)
 		}
 	}
-	for len(l.waiters) > 0 && l.inflight < int(l.window) {
-		l.inflight++
-		close(l.waiters[0])
-		l.waiters = l.waiters[1:]
+	until := now.Add(pause)
+	if u := until.UnixNano(); u > p.pausedUntil.Load() {
+		p.pausedUntil.Store(u) // only written under mu
+	}
+	// Nothing is learnt while paused: the measurement and growth start again after it.
+	for _, t := range []*time.Time{&p.sendingAt, &p.grownAt} {
+		if until.After(*t) {
+			*t = until
+		}
 	}
 }
 
 // countSuccess adds one success to the slot of now. Called under mu.
-func (l *limiter) countSuccess(now time.Time) {
-	if l.sendingAt.IsZero() {
-		l.sendingAt = now
+func (p *pacer) countSuccess(now time.Time) {
+	if p.sendingAt.IsZero() {
+		p.sendingAt = now
 	}
 	at := now.UnixNano() / int64(slotWidth)
-	s := &l.slots[at%(successSlots+1)]
+	s := &p.slots[at%(successSlots+1)]
 	if s.at != at {
 		s.at, s.n = at, 0
 	}
 	s.n++
 }
 
-// accepted is the rate of successes over the last half second of sending, counted in whole slots
-// (the current, partial one left out), the span it covers and how many successes that was.
-// Called under mu.
-func (l *limiter) accepted(now time.Time) (rps float64, span time.Duration, n int64) {
-	if l.sendingAt.IsZero() {
+// accepted is the rate of successes over the last half second of sending, counted in whole
+// slots (the current, partial one left out), the span it covers and how many successes that
+// was. Called under mu.
+func (p *pacer) accepted(now time.Time) (rps float64, span time.Duration, n int64) {
+	if p.sendingAt.IsZero() {
 		return 0, 0, 0
 	}
 	nowSlot := now.UnixNano() / int64(slotWidth)
-	from := max(nowSlot-successSlots, l.sendingAt.UnixNano()/int64(slotWidth)+1)
+	from := max(nowSlot-successSlots, p.sendingAt.UnixNano()/int64(slotWidth)+1)
 	if from >= nowSlot {
 		// Less than one whole slot of sending: count what there is, over its real span.
-		span = now.Sub(l.sendingAt)
-		from = l.sendingAt.UnixNano() / int64(slotWidth)
-		for _, s := range l.slots {
+		span = now.Sub(p.sendingAt)
+		from = p.sendingAt.UnixNano() / int64(slotWidth)
+		for _, s := range p.slots {
 			if s.at >= from && s.at <= nowSlot {
 				n += s.n
 			}
@@ -233,7 +313,7 @@ func (l *limiter) accepted(now time.Time) (rps float64, span time.Duration, n in
 		}
 		return float64(n) / span.Seconds(), span, n
 	}
-	for _, s := range l.slots {
+	for _, s := range p.slots {
 		if s.at >= from && s.at < nowSlot {
 			n += s.n
 		}
@@ -243,58 +323,57 @@ func (l *limiter) accepted(now time.Time) (rps float64, span time.Duration, n in
 }
 
 // learn lowers the rate after a throttle. Called under mu.
-func (l *limiter) learn(now time.Time) {
-	acc, span, n := l.accepted(now)
+func (p *pacer) learn(now time.Time) {
+	acc, span, n := p.accepted(now)
 	var next float64
 	switch {
 	case span >= steadySpan && n >= steadyMin:
 		// What was accepted includes what the service's bucket had saved up, so it
 		// overstates the limit: step down from the lower of it and the rate sent at.
-		if l.rps > 0 {
-			acc = min(acc, l.rps)
+		if p.rps > 0 {
+			acc = min(acc, p.rps)
 		}
-		next, l.measured = steadyMargin*acc, true
-	case l.rps > 0:
-		next, l.measured = l.rps/2, false
+		next, p.measured = steadyMargin*acc, true
+	case p.rps > 0:
+		next, p.measured = p.rps/2, false
 	default:
 		// Throttled before enough was measured (the first burst): start from a guess and
 		// double each second of sending until the next throttle measures the service.
-		next, l.measured = max(firstGuessRPS, l.ceiling, acc/2), false
+		next, p.measured = max(firstGuessRPS, p.floor, acc/2), false
 	}
-	if l.rps > 0 {
-		next = min(next, l.rps)
+	if p.rps > 0 {
+		next = min(next, p.rps)
 	}
-	l.setRate(max(next, 0.5), now)
+	p.setRate(max(next, 0.5), now)
 }
 
-// grow raises a learned rate a little for the time since it last grew. Called under mu.
-func (l *limiter) grow(now time.Time) {
-	if l.rps == 0 || (l.maxRPS > 0 && l.rps >= l.maxRPS) {
+// grow raises a learned rate for the time since it last grew. Called under mu.
+func (p *pacer) grow(now time.Time) {
+	if p.rps == 0 || (p.maxRPS > 0 && p.rps >= p.maxRPS) {
 		return
 	}
-	dt := now.Sub(l.grownAt)
+	dt := now.Sub(p.grownAt)
 	if dt < slotWidth {
 		return
 	}
 	g := guessGrowth
-	if l.measured {
+	if p.measured {
 		g = steadyGrowth
 	}
-	next := l.rps * math.Pow(1+g, min(dt, time.Second).Seconds())
-	if l.maxRPS > 0 {
-		next = min(next, l.maxRPS)
+	next := p.rps * math.Pow(1+g, min(dt, time.Second).Seconds())
+	if p.maxRPS > 0 {
+		next = min(next, p.maxRPS)
 	}
-	l.setRate(next, now)
+	p.setRate(next, now)
 }
 
-func (l *limiter) setRate(rps float64, now time.Time) {
-	l.rps, l.grownAt = rps, now
-	l.rate.SetLimit(rate.Limit(rps))
+func (p *pacer) setRate(rps float64, now time.Time) {
+	p.rps, p.grownAt = rps, now
+	p.bucket.SetLimitAt(now, rate.Limit(rps))
 }
 
-// state reports the current window and rate (for tests and Stats).
-func (l *limiter) state() (window, rps float64) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.window, l.rps
+func (p *pacer) current() float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.rps
 }

@@ -286,7 +286,7 @@ func (c *Client) throttled(next stage) stage {
 		slow()
 		done()
 		if err != nil {
-			if cause := context.Cause(wctx); errors.Is(cause, errStoppedWaiting) && ctx.Err() == nil {
+			if cause := context.Cause(wctx); errors.Is(cause, ErrStoppedWaiting) && ctx.Err() == nil {
 				return nil, cause
 			}
 			return nil, err
@@ -360,7 +360,7 @@ func classify(ctx context.Context, r *request, err error) verdict {
 	}
 	var tokErr *tokenError
 	var redirect *RedirectError
-	if errors.As(err, &tokErr) || errors.As(err, &redirect) || errors.Is(err, errStoppedWaiting) {
+	if errors.As(err, &tokErr) || errors.As(err, &redirect) || errors.Is(err, ErrStoppedWaiting) {
 		return final // the token source retries on its own; a redirect is an answer
 	}
 	var e *Error

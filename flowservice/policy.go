@@ -152,14 +152,15 @@ func StopWaitsOn(ctx, stop context.Context) context.Context {
 	return context.WithValue(ctx, stopKey{}, stop)
 }
 
-// errStoppedWaiting is returned by a wait that StopWaitsOn's context ended.
-var errStoppedWaiting = fmt.Errorf("stopped waiting: %w", context.Canceled)
+// ErrStoppedWaiting is the error of a call whose wait (to retry, for the throttle) the
+// StopWaitsOn context ended: its next attempt was never sent. It is a context.Canceled.
+var ErrStoppedWaiting = fmt.Errorf("stopped waiting: %w", context.Canceled)
 
 // wait sleeps d, or less when ctx or the StopWaitsOn context ends first.
 func wait(ctx context.Context, d time.Duration) error {
 	stop, _ := ctx.Value(stopKey{}).(context.Context)
 	if stop != nil && stop.Err() != nil {
-		return errStoppedWaiting
+		return ErrStoppedWaiting
 	}
 	if d <= 0 {
 		return ctx.Err()
@@ -176,7 +177,7 @@ func wait(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-stopped:
-		return errStoppedWaiting
+		return ErrStoppedWaiting
 	}
 }
 
@@ -188,7 +189,7 @@ func waitContext(ctx context.Context) (context.Context, func()) {
 		return ctx, func() {}
 	}
 	wctx, cancel := context.WithCancelCause(ctx)
-	unhook := context.AfterFunc(stop, func() { cancel(errStoppedWaiting) })
+	unhook := context.AfterFunc(stop, func() { cancel(ErrStoppedWaiting) })
 	return wctx, func() { unhook(); cancel(nil) }
 }
 

@@ -521,8 +521,49 @@ func TestConcurrencyNeverAboveWindow(t *testing.T) {
 	}
 }
 
+// fakeClock is a limiter clock that moves only when told to, or when slept on.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Unix(1_000_000, 0)} }
+
+func (f *fakeClock) clock() clock { return clock{now: f.now, sleep: f.sleep} }
+
+func (f *fakeClock) now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.t
+}
+
+func (f *fakeClock) advance(d time.Duration) {
+	f.mu.Lock()
+	f.t = f.t.Add(d)
+	f.mu.Unlock()
+}
+
+func (f *fakeClock) sleep(ctx context.Context, d time.Duration) error {
+	f.advance(d)
+	return ctx.Err()
+}
+
+// successes sends n requests, each answered OK, every ms of the clock.
+func successes(t *testing.T, l *limiter, fc *fakeClock, n int, every time.Duration) {
+	t.Helper()
+	for range n {
+		fc.advance(every)
+		tk, err := l.acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.release(tk, outcomeOK, 0)
+	}
+}
+
 func TestLimiterAIMD(t *testing.T) {
-	l := newLimiter(16, 100_000)
+	fc := newFakeClock()
+	l := newLimiterWithClock(16, 100_000, fc.clock())
 	ctx := context.Background()
 	// A burst of throttled answers from one congestion event halves once.
 	var tickets []ticket
@@ -539,7 +580,6 @@ func TestLimiterAIMD(t *testing.T) {
 	if w, r := l.state(); w != 8 || r != 50_000 {
 		t.Fatalf("after one event: window %v rate %v, want 8 and 50000", w, r)
 	}
-	time.Sleep(2 * time.Millisecond)
 	// A request sent after the decrease may decrease again.
 	tk, err := l.acquire(ctx)
 	if err != nil {
@@ -549,42 +589,42 @@ func TestLimiterAIMD(t *testing.T) {
 	if w, _ := l.state(); w != 4 {
 		t.Fatalf("after a second event: window %v, want 4", w)
 	}
-	time.Sleep(2 * time.Millisecond)
 	// Successes grow it back over time, never above the ceiling nor MaxRPS.
-	clock := time.Now()
-	l.now = func() time.Time { return clock }
-	for range 1000 {
-		clock = clock.Add(10 * time.Millisecond)
-		tk, err := l.acquire(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.release(tk, outcomeOK, 0)
-	}
+	successes(t, l, fc, 1000, 10*time.Millisecond)
 	if w, r := l.state(); w != 16 || r != 100_000 {
 		t.Fatalf("after successes: window %v rate %v, want 16 and 100000", w, r)
 	}
 }
 
-// The learned rate settles just under what the service accepted over a steady second.
-func TestLimiterLearnsRate(t *testing.T) {
-	l := newLimiter(64, 0)
-	clock := time.Unix(1_000_000, 0)
-	l.now = func() time.Time { return clock }
-	ctx := context.Background()
-	// Two seconds of 200 successes a second, then a throttle.
-	for range 400 {
-		clock = clock.Add(5 * time.Millisecond)
-		tk, err := l.acquire(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.release(tk, outcomeOK, 0)
+// A pause holds every caller back for the Retry-After, on the limiter's clock.
+func TestPacerPausesEveryCaller(t *testing.T) {
+	fc := newFakeClock()
+	l := newLimiterWithClock(4, 0, fc.clock())
+	tk, err := l.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
+	start := fc.now()
+	l.release(tk, outcomeThrottled, 3*time.Second)
+	if _, err := l.acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := fc.now().Sub(start); d < 3*time.Second {
+		t.Errorf("the next request started %v after a Retry-After of 3s", d)
+	}
+}
+
+// The learned rate settles just under what the service accepted over a steady second, and
+// probes upwards slowly.
+func TestLimiterLearnsRate(t *testing.T) {
+	fc := newFakeClock()
+	l := newLimiterWithClock(64, 0, fc.clock())
+	// Two seconds of 200 successes a second, then a throttle.
+	successes(t, l, fc, 400, 5*time.Millisecond)
 	if _, r := l.state(); r != 0 {
 		t.Fatalf("rate %v before any throttle, want unlimited", r)
 	}
-	tk, err := l.acquire(ctx)
+	tk, err := l.acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -593,14 +633,7 @@ func TestLimiterLearnsRate(t *testing.T) {
 		t.Fatalf("learned rate %v, want 90%% of 200/s", r)
 	}
 	// It probes upwards slowly: after 10 more seconds, within 6% of 200/s.
-	for range 100 {
-		clock = clock.Add(100 * time.Millisecond)
-		tk, err := l.acquire(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.release(tk, outcomeOK, 0)
-	}
+	successes(t, l, fc, 100, 100*time.Millisecond)
 	if _, r := l.state(); r < 185 || r > 200 {
 		t.Fatalf("rate after 10 s of successes: %v", r)
 	}

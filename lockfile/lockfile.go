@@ -62,7 +62,7 @@ type Entry struct {
 	SpecName       string            `json:"specName,omitempty"`
 	ConnectionSpec Spec              `json:"connectionSpec"`
 	Params         map[string]string `json:"params,omitempty"`        // non-secret params, applied values
-	SecretDigests  map[string]string `json:"secretDigests,omitempty"` // param → Digest(salt, value)
+	SecretDigests  map[string]string `json:"secretDigests,omitempty"` // param → Digest(salt, value); "" = set on the service, value unknown (generate)
 	// Retired lists ids of connections this entry replaced (-/+) whose delete has not yet
 	// succeeded; the next apply deletes them.
 	Retired   []string  `json:"retired,omitempty"`

@@ -80,8 +80,18 @@ func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.Fil
 				return nil
 			}
 			r := a.run(ch)
+			if ch.Action != Replace && errors.Is(r.Err, flowservice.ErrStoppedWaiting) {
+				// The interrupt ended its wait for the throttle or a retry: its request was
+				// not sent again, as if the change had not started.
+				r.Err = fmt.Errorf("%w (%w)", ErrNotStarted, r.Err)
+			}
 			if r.Err != nil && flowservice.IsAuth(r.Err) {
 				a.stop(r.Err)
+			}
+			if r.Err != nil && ctx.Err() != nil && errors.Is(r.Err, context.Canceled) && !flowservice.IsUnknownOutcome(r.Err) {
+				// Interrupted while waiting to send (the throttle, a retry's backoff): what
+				// it committed is saved, and nothing more of it was sent.
+				r.Err = fmt.Errorf("%w (%v)", ErrNotStarted, r.Err)
 			}
 			results[k] = r
 			if opts.OnResult != nil {
@@ -231,6 +241,7 @@ func (a *applier) create(ch *Change, r *Result, retired []string) error {
 	const attempts = 5
 	for attempt := 0; attempt < attempts; attempt++ {
 		if heal {
+			r.Healed = true
 			adopted, err := a.heal(ch, r, retired, since)
 			if err != nil {
 				return a.unknown(ch, since, err)

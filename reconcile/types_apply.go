@@ -47,7 +47,7 @@ type Result struct {
 	Action    Action
 	ID        string // the connection id after the change (the old one for a delete)
 	Err       error
-	Healed    bool // a create whose earlier outcome was unknown found its connection by name
+	Healed    bool // a create whose earlier outcome was unknown looked its name up first
 	Adopted   bool // ... and recorded it instead of creating again
 	Recreated bool // the connection had been deleted outside flowsync: it was created again
 	// Unmanaged lists live connections with this name that the ownership rule refused (id →

@@ -133,51 +133,13 @@ func (c *compiled) problems(root *yaml.Node, ve *jsonschema.ValidationError) []P
 
 	switch kw {
 	case "additionalProperties":
-		known := propertyNames(parent)
-		var out []Problem
 		if n == nil || n.Kind != yaml.MappingNode {
 			return one(ve.Message)
 		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := keyString(n.Content[i])
-			if _, ok := parent["properties"].(map[string]any)[k]; ok {
-				continue
-			}
-			msg := "unknown field"
-			if isReference(parent) {
-				msg += ": a secret reference is {env: NAME} or {file: PATH}"
-			} else if s := suggest(k, known); s != "" {
-				msg += fmt.Sprintf(": did you mean %q?", s)
-			} else if len(known) > 0 {
-				msg += ": expected one of " + strings.Join(known, ", ")
-			}
-			kn := n.Content[i]
-			out = append(out, Problem{Line: kn.Line, Col: kn.Column, Path: JoinPath(path, k), Message: msg})
-		}
-		return out
+		return unknownFields(n, parent, path)
 
 	case "required":
-		present := map[string]bool{}
-		if n != nil && n.Kind == yaml.MappingNode {
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				present[keyString(n.Content[i])] = true
-			}
-		}
-		var out []Problem
-		req, _ := parent["required"].([]any)
-		for _, r := range req {
-			name, _ := r.(string)
-			if present[name] {
-				continue
-			}
-			msg := "required field is missing"
-			if path == "" && name == "version" {
-				msg += ": add \"version: 1\""
-			}
-			l, c := loc.pos()
-			out = append(out, Problem{Line: l, Col: c, Path: JoinPath(path, name), Message: msg})
-		}
-		return out
+		return missingFields(loc, n, parent, path)
 
 	case "type":
 		return one(typeMessage(field, parent, n))
@@ -199,24 +161,7 @@ func (c *compiled) problems(root *yaml.Node, ve *jsonschema.ValidationError) []P
 		return one(patternMessage(field, n))
 
 	case "minLength", "maxLength":
-		got := 0
-		if n != nil {
-			got = len([]rune(n.Value))
-		}
-		minL, _ := toInt(parent["minLength"])
-		maxL, hasMax := toInt(parent["maxLength"])
-		switch {
-		case field == "bucketName":
-			return one(fmt.Sprintf("bucket names are 3 to 63 characters long, not %d", got))
-		case got == 0:
-			return one("must not be empty")
-		case hasMax && minL > 0:
-			return one(fmt.Sprintf("must be %d to %d characters long, not %d", minL, maxL, got))
-		case kw == "maxLength":
-			return one(fmt.Sprintf("must be at most %d characters long, not %d", maxL, got))
-		default:
-			return one(fmt.Sprintf("must be at least %d characters long, not %d", minL, got))
-		}
+		return one(lengthMessage(kw, field, parent, n))
 
 	case "minProperties", "maxProperties":
 		if isReference(parent) {
@@ -224,6 +169,76 @@ func (c *compiled) problems(root *yaml.Node, ve *jsonschema.ValidationError) []P
 		}
 	}
 	return one(ve.Message)
+}
+
+// unknownFields reports each key of the mapping n that parent does not declare.
+func unknownFields(n *yaml.Node, parent map[string]any, path string) []Problem {
+	known := propertyNames(parent)
+	var out []Problem
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := keyString(n.Content[i])
+		if _, ok := parent["properties"].(map[string]any)[k]; ok {
+			continue
+		}
+		msg := "unknown field"
+		if isReference(parent) {
+			msg += ": a secret reference is {env: NAME} or {file: PATH}"
+		} else if s := suggest(k, known); s != "" {
+			msg += fmt.Sprintf(": did you mean %q?", s)
+		} else if len(known) > 0 {
+			msg += ": expected one of " + strings.Join(known, ", ")
+		}
+		kn := n.Content[i]
+		out = append(out, Problem{Line: kn.Line, Col: kn.Column, Path: JoinPath(path, k), Message: msg})
+	}
+	return out
+}
+
+// missingFields reports each field parent requires that the mapping n lacks, at n's key.
+func missingFields(loc located, n *yaml.Node, parent map[string]any, path string) []Problem {
+	present := map[string]bool{}
+	if n != nil && n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			present[keyString(n.Content[i])] = true
+		}
+	}
+	var out []Problem
+	req, _ := parent["required"].([]any)
+	for _, r := range req {
+		name, _ := r.(string)
+		if present[name] {
+			continue
+		}
+		msg := "required field is missing"
+		if path == "" && name == "version" {
+			msg += ": add \"version: 1\""
+		}
+		l, c := loc.pos()
+		out = append(out, Problem{Line: l, Col: c, Path: JoinPath(path, name), Message: msg})
+	}
+	return out
+}
+
+// lengthMessage says how long a string must be (kw: minLength or maxLength).
+func lengthMessage(kw, field string, parent map[string]any, n *yaml.Node) string {
+	got := 0
+	if n != nil {
+		got = len([]rune(n.Value))
+	}
+	minL, _ := toInt(parent["minLength"])
+	maxL, hasMax := toInt(parent["maxLength"])
+	switch {
+	case field == "bucketName":
+		return fmt.Sprintf("bucket names are 3 to 63 characters long, not %d", got)
+	case got == 0:
+		return "must not be empty"
+	case hasMax && minL > 0:
+		return fmt.Sprintf("must be %d to %d characters long, not %d", minL, maxL, got)
+	case kw == "maxLength":
+		return fmt.Sprintf("must be at most %d characters long, not %d", maxL, got)
+	default:
+		return fmt.Sprintf("must be at least %d characters long, not %d", minL, got)
+	}
 }
 
 // schemaAt returns the schema object that holds the keyword at an absolute keyword location.

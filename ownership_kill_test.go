@@ -1,0 +1,314 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/flowsync/flowsync/emulator"
+	"github.com/flowsync/flowsync/internal/testmanifest"
+	"github.com/flowsync/flowsync/lockfile"
+)
+
+// Issue 8's cases that need a real flowsync process killed with SIGKILL in the middle of an
+// apply: a first run killed before its lockfile existed, a journal left for another sandbox,
+// and the advice printed for a damaged journal, followed literally.
+
+const killN = 120
+
+// killFixture is a built flowsync, an emulator with some latency, and a work directory.
+type killFixture struct {
+	t   *testing.T
+	bin string
+	emu *emulator.Running
+	dir string
+	env []string
+}
+
+func newKillFixture(t *testing.T) *killFixture {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary and kills it mid-apply")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(t.TempDir(), "flowsync")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	emu, err := emulator.Start(emulator.Options{Latency: 15 * time.Millisecond}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = emu.Close() })
+	env := append(os.Environ(),
+		"FLOWSYNC_ENDPOINT="+emu.Endpoint, "FLOWSYNC_ACCESS_TOKEN=test-token", "FLOWSYNC_API_KEY=test-key",
+		"S3_SECRET_KEY=kill-test-secret-key", "NO_COLOR=1",
+		"PATH="+filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return &killFixture{t: t, bin: bin, emu: emu, dir: dir, env: env}
+}
+
+// manifest writes m.yaml: killN entries in sandbox.
+func (f *killFixture) manifest(sandbox string, n int) {
+	f.t.Helper()
+	m := testmanifest.Manifest{
+		OrgID: testOrg, Sandbox: sandbox, N: n, Name: "conn-%03d",
+		Params: []testmanifest.Param{
+			{Key: "s3AccessKey", Value: "AKIAIOSFODNN7EXAMPLE"},
+			{Key: "s3SecretKey", Value: testmanifest.Env("S3_SECRET_KEY")},
+		},
+		EntryParams: []testmanifest.Param{{Key: "bucketName", Value: "bucket-%03d"}},
+	}
+	if err := m.WriteFile(filepath.Join(f.dir, "m.yaml")); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// run runs flowsync in the work directory and returns its exit code, stdout and stderr.
+func (f *killFixture) run(args ...string) (int, string, string) {
+	f.t.Helper()
+	return f.shell(f.bin, args...)
+}
+
+func (f *killFixture) shell(name string, args ...string) (int, string, string) {
+	f.t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir, cmd.Env = f.dir, f.env
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		f.t.Fatal(err)
+	}
+	return code, out.String(), errb.String()
+}
+
+// killedApply starts apply and SIGKILLs it once the sandbox holds at least `at` connections.
+func (f *killFixture) killedApply(sandbox string, at int) {
+	f.t.Helper()
+	cmd := exec.Command(f.bin, "apply", "-f", "m.yaml", "--yes", "--concurrency", "4")
+	cmd.Dir, cmd.Env = f.dir, f.env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		f.t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for f.count(sandbox) < at {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			f.t.Fatalf("no progress before the kill:\n%s", out.String())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		f.t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if n := f.count(sandbox); n >= killN {
+		f.t.Fatalf("the run finished (%d connections) before it was killed", n)
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "m.lock.json.journal")); err != nil {
+		f.t.Fatalf("no journal left by the killed run: %v", err)
+	}
+}
+
+func (f *killFixture) count(sandbox string) int {
+	return len(f.emu.Server.Connections(testOrg, sandbox))
+}
+
+// exactlyOnce fails unless sandbox holds one connection per entry, none twice.
+func (f *killFixture) exactlyOnce(sandbox string) {
+	f.t.Helper()
+	seen := map[string]int{}
+	for _, c := range f.emu.Server.Connections(testOrg, sandbox) {
+		seen[c.Name]++
+	}
+	for i := range killN {
+		if name := fmt.Sprintf("conn-%03d", i); seen[name] != 1 {
+			f.t.Errorf("sandbox %s: %d connections named %s, want 1", sandbox, seen[name], name)
+		}
+	}
+	if len(seen) != killN {
+		f.t.Errorf("sandbox %s: %d names, want %d", sandbox, len(seen), killN)
+	}
+}
+
+func (f *killFixture) requests(method string) int64 {
+	var n int64
+	for _, c := range f.emu.Server.Stats().Requests[method] {
+		n += c
+	}
+	return n
+}
+
+// A first run killed before any lockfile existed: the journal keeps the salt its digests were
+// keyed with, so the next plan shows no secret as changed and apply PATCHes nothing.
+func TestKilledFirstRunKeepsItsSalt(t *testing.T) {
+	f := newKillFixture(t)
+	f.manifest("prod", killN)
+	f.killedApply("prod", killN/3)
+	if _, err := os.Stat(filepath.Join(f.dir, "m.lock.json")); err == nil {
+		t.Fatal("the killed first run left a lockfile: this test needs one that did not")
+	}
+	code, out, errOut := f.run("plan", "-f", "m.yaml")
+	if code != 0 || strings.Contains(out, "sensitive value changed") || !strings.Contains(out, " 0 to update") {
+		t.Fatalf("plan after the kill: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, errOut := f.run("apply", "-f", "m.yaml", "--yes"); code != 0 {
+		t.Fatalf("apply after the kill: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if n := f.requests("PATCH"); n != 0 {
+		t.Errorf("%d PATCHes after the kill, want 0 (no secret changed)", n)
+	}
+	f.exactlyOnce("prod")
+	if code, out, _ := f.run("plan", "-f", "m.yaml", "--refresh", "--detailed-exitcode"); code != 0 {
+		t.Errorf("plan --refresh after healing: exit %d\n%s", code, out)
+	}
+}
+
+// A journal left by an apply killed against prod is refused, never merged, when the manifest
+// now targets dev and the lockfile is gone; both hints, followed as printed, finish each
+// sandbox with exactly one connection per entry.
+func TestJournalOfAnotherSandboxIsRefused(t *testing.T) {
+	f := newKillFixture(t)
+	f.manifest("prod", killN)
+	f.killedApply("prod", killN/3)
+	journal := filepath.Join(f.dir, "m.lock.json.journal")
+	before, err := os.ReadFile(journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	f.manifest("dev", killN)
+	_ = os.Remove(filepath.Join(f.dir, "m.lock.json"))
+	var hints string
+	for range 2 {
+		code, out, errOut := f.run("apply", "-f", "m.yaml", "--yes")
+		if code != 1 || !strings.Contains(errOut, "sandbox prod") || !strings.Contains(errOut, "sandbox dev") {
+			t.Fatalf("apply to dev with prod's journal: exit %d, want 1 naming both sandboxes\n%s\n%s", code, out, errOut)
+		}
+		hints = errOut
+	}
+	if n := f.count("dev"); n != 0 {
+		t.Fatalf("%d connections in dev: the refused run sent something", n)
+	}
+	if after, _ := os.ReadFile(journal); !bytes.Equal(before, after) {
+		t.Fatal("the refused journal was changed")
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "m.lock.json")); err == nil {
+		t.Fatal("a lockfile was written for dev")
+	}
+
+	// The hint for this manifest, as printed (plus --yes: no terminal here).
+	m := regexp.MustCompile(`hint: or keep this manifest's state in a lockfile of its own: (flowsync apply .*)`).FindStringSubmatch(hints)
+	if m == nil {
+		t.Fatalf("no hint for this manifest:\n%s", hints)
+	}
+	if code, out, errOut := f.shell("sh", "-c", m[1]+" --yes"); code != 0 {
+		t.Fatalf("%s: exit %d\n%s\n%s", m[1], code, out, errOut)
+	}
+	f.exactlyOnce("dev")
+
+	// The hint for the journal's own run: prod's manifest, this lockfile path.
+	if !strings.Contains(hints, "--lockfile m.lock.json (the manifest of org "+testOrg+" sandbox prod)") {
+		t.Fatalf("no hint to finish prod's run:\n%s", hints)
+	}
+	f.manifest("prod", killN)
+	if code, out, errOut := f.run("apply", "-f", "m.yaml", "--lockfile", "m.lock.json", "--yes"); code != 0 {
+		t.Fatalf("finishing prod: exit %d\n%s\n%s", code, out, errOut)
+	}
+	f.exactlyOnce("prod")
+	f.exactlyOnce("dev")
+}
+
+// The advice printed for a damaged journal, followed literally, creates no duplicate of the
+// connections the killed run made.
+func TestDamagedJournalAdviceMakesNoDuplicates(t *testing.T) {
+	f := newKillFixture(t)
+	f.manifest("prod", killN/4)
+	if code, out, errOut := f.run("apply", "-f", "m.yaml", "--yes"); code != 0 {
+		t.Fatalf("first apply: %d\n%s\n%s", code, out, errOut)
+	}
+	f.manifest("prod", killN)
+	f.killedApply("prod", killN/2)
+	journal := filepath.Join(f.dir, "m.lock.json.journal")
+	data, err := os.ReadFile(journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Damage a record in the middle: valid records follow it, so it is not a torn tail.
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	if len(lines) < 6 {
+		t.Fatalf("journal of %d lines", len(lines))
+	}
+	mid := lines[len(lines)/2]
+	i := bytes.Index(mid, []byte(`"name":"`))
+	mid[i+len(`"name":"`)] ^= 0x01
+	if err := os.WriteFile(journal, bytes.Join(lines, nil), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	code, out, errOut := f.run("apply", "-f", "m.yaml", "--yes")
+	if code != 1 {
+		t.Fatalf("apply with a damaged journal: exit %d, want 1\n%s\n%s", code, out, errOut)
+	}
+	m := regexp.MustCompile(`hint: without it: (mv .*? && flowsync import -f m\.yaml --by-name), which .*then (flowsync plan -f m\.yaml --refresh) before applying`).FindStringSubmatch(errOut)
+	if m == nil {
+		t.Fatalf("no advice for the damaged journal:\n%s", errOut)
+	}
+	for _, step := range []string{m[1], m[2], "flowsync apply -f m.yaml --yes"} {
+		if code, out, errOut := f.shell("sh", "-c", step); code != 0 {
+			t.Fatalf("%s: exit %d\n%s\n%s", step, code, out, errOut)
+		}
+	}
+	f.exactlyOnce("prod")
+}
+
+// A journal of another lockfile of the same target (the lockfile was replaced after the kill)
+// is refused naming both salts; the advice to go on without it, followed as printed, creates
+// no duplicate.
+func TestJournalOfAnotherLockfileIsRefused(t *testing.T) {
+	f := newKillFixture(t)
+	f.manifest("prod", killN/4)
+	if code, out, errOut := f.run("apply", "-f", "m.yaml", "--yes"); code != 0 {
+		t.Fatalf("first apply: %d\n%s\n%s", code, out, errOut)
+	}
+	f.manifest("prod", killN)
+	f.killedApply("prod", killN/2)
+	// Someone replaces the lockfile with a new one of the same target (a new salt).
+	lockPath := filepath.Join(f.dir, "m.lock.json")
+	fresh, err := lockfile.New(lockfile.Target{OrgID: testOrg, Sandbox: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fresh.Save(lockPath); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := f.run("apply", "-f", "m.yaml", "--yes")
+	if code != 1 || !strings.Contains(errOut, "another lockfile") || !strings.Contains(errOut, fresh.Salt[:8]) {
+		t.Fatalf("apply with another lockfile's journal: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if n := f.requests("POST"); n > int64(killN) {
+		t.Fatalf("%d POSTs", n)
+	}
+	m := regexp.MustCompile(`hint: without it: (mv .*? && flowsync import -f m\.yaml --by-name), which .*then (flowsync plan -f m\.yaml --refresh) before applying`).FindStringSubmatch(errOut)
+	if m == nil {
+		t.Fatalf("no advice to go on without the journal:\n%s", errOut)
+	}
+	for _, step := range []string{m[1], m[2], "flowsync apply -f m.yaml --yes"} {
+		if code, out, errOut := f.shell("sh", "-c", step); code != 0 {
+			t.Fatalf("%s: exit %d\n%s\n%s", step, code, out, errOut)
+		}
+	}
+	f.exactlyOnce("prod")
+}
