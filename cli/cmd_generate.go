@@ -69,7 +69,7 @@ func runGenerate(ctx context.Context, g *globals, org, sandbox, out string, name
 	}
 
 	m := &manifest.Manifest{Path: out, Target: manifest.Target{OrgID: org, Sandbox: sandbox}}
-	svc, err := connect(ctx, g, m, lockPath, 8, 0)
+	svc, err := connect(ctx, g, m, lockPath, defaultConcurrency, 0)
 	if err != nil {
 		return err
 	}
