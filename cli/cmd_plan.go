@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -58,6 +59,37 @@ func (f *planFlags) check() error {
 
 func (f *planFlags) options() reconcile.Options {
 	return reconcile.Options{Prune: f.prune, Only: f.only, NoSecrets: f.noSecrets}
+}
+
+// onlyMatches refuses --only patterns that match no manifest entry and no recorded
+// connection: a typo would otherwise read as "no changes".
+func onlyMatches(globs []string, m *manifest.Manifest, lock *lockfile.File) error {
+	var unmatched []string
+	for _, glob := range globs {
+		found := false
+		for _, c := range m.Connections {
+			if ok, _ := path.Match(glob, c.Name); ok {
+				found = true
+				break
+			}
+		}
+		if !found && lock != nil {
+			for name := range lock.Connections {
+				if ok, _ := path.Match(glob, name); ok {
+					found = true
+					break
+				}
+			}
+		}
+		if !found {
+			unmatched = append(unmatched, strconv.Quote(glob))
+		}
+	}
+	if len(unmatched) == 0 {
+		return nil
+	}
+	return hint(fmt.Errorf("--only %s: no manifest entry or recorded connection matches", strings.Join(unmatched, ", ")),
+		"check the pattern; names are matched whole, as in path.Match (use * for any run of characters)")
 }
 
 // load reads the manifest, resolves its secret references (unless --no-secrets) and names
@@ -168,11 +200,14 @@ connection with a managed name that flowsync did not record: never touched).`,
 // plan computes the changeset, reading the live state first with --refresh, through svc when
 // the caller has connected already (apply), else through a connection of its own.
 func plan(ctx context.Context, g *globals, f *planFlags, m *manifest.Manifest, lockPath string, lock *lockfile.File, want []reconcile.Desired, svc *service) (*reconcile.Changeset, error) {
+	if err := onlyMatches(f.only, m, lock); err != nil {
+		return nil, err
+	}
 	var observed *reconcile.Observed
 	if f.refresh {
 		if svc == nil {
 			var err error
-			if svc, err = connect(ctx, g, m, lockPath, 8, 0); err != nil {
+			if svc, err = connect(ctx, g, m, lockPath, defaultConcurrency, 0); err != nil {
 				return nil, err
 			}
 			defer svc.Close()

@@ -200,7 +200,7 @@ func (e *interruptedError) Error() string {
 
 // staleError ends an apply --plan that refused planned changes which no longer hold.
 type staleError struct {
-	msg         string
+	msg            string
 	nothingApplied bool // every planned change was stale
 }
 

@@ -76,7 +76,7 @@ func (v *textCheckView) Check(r *CheckReport) error {
 		if len(r.Results) == 0 {
 			b.WriteString("  (no recorded connection to test)\n")
 		} else {
-			fmt.Fprintf(&b, "  all %d recorded connections reach their source\n", len(r.Results))
+			fmt.Fprintf(&b, "  all %s recorded connections reach their source\n", thousands(len(r.Results)))
 		}
 	}
 
@@ -85,7 +85,7 @@ func (v *textCheckView) Check(r *CheckReport) error {
 	if !r.Healthy() {
 		verdict = p.red("unhealthy")
 	}
-	fmt.Fprintf(&b, "\nCheck: %s: %s; %s.\n", verdict, plural(diffs, "preflight difference", "preflight differences"), health.Describe(r.Results))
+	fmt.Fprintf(&b, "\nCheck: %s: %s; %s.\n", verdict, plural(diffs, "preflight difference", "preflight differences"), describeResults(r))
 
 	if r.Count(health.Failing) > 0 {
 		fmt.Fprintf(&b, "\nThe failing connections' stored credentials no longer work: put fresh credentials where the manifest's secret references point, run \"flowsync apply -f %s\" (it sends only the changed secrets, one PATCH per connection), then run check again.\n", r.Manifest)
@@ -100,6 +100,18 @@ func (v *textCheckView) Check(r *CheckReport) error {
 	}
 	_, err := fmt.Fprint(v.io.Out, b.String())
 	return err
+}
+
+// describeResults is the count part of the check line: "3 tested: 2 ok, 1 failing".
+func describeResults(r *CheckReport) string {
+	parts := []string{thousands(r.Count(health.Healthy)) + " ok", thousands(r.Count(health.Failing)) + " failing"}
+	if n := r.Count(health.NotFound); n > 0 {
+		parts = append(parts, thousands(n)+" not found")
+	}
+	if n := r.Count(health.Errored); n > 0 {
+		parts = append(parts, thousands(n)+" could not be tested")
+	}
+	return thousands(len(r.Results)) + " tested: " + strings.Join(parts, ", ")
 }
 
 // checkFormatVersion is the version of the check JSON document (docs/check-json.md): additive

@@ -136,8 +136,8 @@ func (o *Options) check() error {
 			return fmt.Errorf("%s %v: want a fraction between 0 and 1", f.name, f.v)
 		}
 	}
-	if math.IsNaN(o.RateLimit) || o.RateLimit < 0 {
-		return fmt.Errorf("rate-limit %v: want 0 (unlimited) or a positive number of calls per second", o.RateLimit)
+	if math.IsNaN(o.RateLimit) || math.IsInf(o.RateLimit, 0) || o.RateLimit < 0 || o.RateLimit > 0 && o.RateLimit < 0.01 {
+		return fmt.Errorf("rate-limit %v: want 0 (unlimited) or at least 0.01 calls per second", o.RateLimit)
 	}
 	if o.Latency < 0 {
 		return fmt.Errorf("latency %v: must not be negative", o.Latency)

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -310,20 +309,4 @@ func Test(ctx context.Context, t Tester, targets []Target, concurrency int) ([]R
 		return out, fmt.Errorf("%d of %d tests did not run", len(targets)-len(out), len(targets))
 	}
 	return out, nil
-}
-
-// Describe is a one-line summary of results: "3 tested: 2 ok, 1 failing".
-func Describe(results []Result) string {
-	n := map[Status]int{}
-	for _, r := range results {
-		n[r.Status]++
-	}
-	parts := []string{fmt.Sprintf("%d ok", n[Healthy]), fmt.Sprintf("%d failing", n[Failing])}
-	if n[NotFound] > 0 {
-		parts = append(parts, fmt.Sprintf("%d not found", n[NotFound]))
-	}
-	if n[Errored] > 0 {
-		parts = append(parts, fmt.Sprintf("%d could not be tested", n[Errored]))
-	}
-	return fmt.Sprintf("%d tested: %s", len(results), strings.Join(parts, ", "))
 }

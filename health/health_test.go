@@ -204,9 +204,6 @@ func TestTest(t *testing.T) {
 	if len(f.asked) != len(targets) {
 		t.Errorf("%d ids asked, want %d", len(f.asked), len(targets))
 	}
-	if s := Describe(got); s != "40 tested: 32 ok, 6 failing, 1 not found, 1 could not be tested" {
-		t.Errorf("Describe = %q", s)
-	}
 
 	// A 401 stops the run: every other call would fail the same way.
 	f2 := &fakeTester{answers: map[string]error{"id-00": &flowservice.Error{Status: http.StatusUnauthorized}}, results: f.results}

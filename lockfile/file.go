@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"math"
 	"os"
@@ -95,6 +96,11 @@ func parse(data []byte) (*File, error) {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("does not parse: data after the top-level object")
+	}
+	if dup, err := duplicateKey(data); err != nil {
+		return nil, fmt.Errorf("does not parse: %w", err)
+	} else if dup != "" {
+		return nil, fmt.Errorf("corrupt: %s (JSON would keep only the last)", dup)
 	}
 	if f.Connections == nil {
 		f.Connections = map[string]*Entry{}
@@ -206,6 +212,7 @@ func (f *File) Save(path string) (err error) {
 	if f.Serial == math.MaxInt64 {
 		return fmt.Errorf("save lockfile %s: serial overflow", path)
 	}
+	// Errors name the lockfile once, here; callers add nothing before "save lockfile".
 	f.Serial++
 	defer func() {
 		if err != nil {
@@ -214,15 +221,19 @@ func (f *File) Save(path string) (err error) {
 	}()
 	data, err := f.Marshal()
 	if err != nil {
-		return err
+		return fmt.Errorf("save lockfile %s: %w", path, err)
 	}
 	if err := writeAtomic(path, data); err != nil {
-		return fmt.Errorf("save lockfile: %w", err)
+		return fmt.Errorf("save lockfile %s: %w", path, err)
 	}
 	return nil
 }
 
 func writeAtomic(path string, data []byte) (err error) {
+	path = RealPath(path) // through a symbolic link, never replacing it
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return fmt.Errorf("%s is a symbolic link that leads nowhere (a loop): not replacing it", path)
+	}
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."

@@ -235,6 +235,9 @@ func TestLoadRefuses(t *testing.T) {
 		{"no salt", replace(`"salt": "`+testSalt+`",`, ``), format("no salt")},
 		{"bad salt", replace(testSalt, "xyz"), format("bad salt")},
 		{"no version", replace(`"version": 1,`, ``), format("no version")},
+		{"duplicate id", replace(`"id": "c0ffee00-0000-4000-8000-000000000001",`, `"id": "c0ffee00-0000-4000-8000-000000000001", "id": "other",`), format(`corrupt: connections.acme-eu: key "id" appears twice (JSON would keep only the last)`)},
+		{"duplicate entry", replace(`"connections": {`, `"connections": {"acme-eu": {"pending": "create", "connectionSpec": {"id": "x", "version": "1"}},`), format(`corrupt: connections: key "acme-eu" appears twice`)},
+		{"duplicate top-level key", replace(`"serial": 7,`, `"serial": 7, "serial": 8,`), format(`corrupt: the top-level object: key "serial" appears twice`)},
 		{"null entry", replace(`"connections": {`, `"connections": {"zz": null,`), format("null entry")},
 		{"bad pending", replace(`"pending": "create"`, `"pending": "delete"`), format("unknown pending")},
 		{"newer version", replace(`"version": 1,`, `"version": 2, "future": true,`), func(t *testing.T, err error) {

@@ -124,7 +124,7 @@ func OpenJournal(lockfilePath string, h Header) (*Journal, error) {
 	if h.Salt == "" {
 		return nil, errors.New("open journal: no salt")
 	}
-	path := lockfilePath + journalSuffix
+	path := RealPath(lockfilePath) + journalSuffix
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
@@ -559,7 +559,7 @@ func (r *record) check() error {
 // gives a *FormatError. On error f and the journal are left as they were. The caller then
 // Saves f and calls RemoveJournal.
 func Fold(f *File, lockfilePath string) (changed bool, err error) {
-	path := lockfilePath + journalSuffix
+	path := RealPath(lockfilePath) + journalSuffix
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
@@ -706,7 +706,7 @@ func sameEntry(a, b *Entry) bool {
 // RemoveJournal removes the journal of the lockfile at lockfilePath, durably. An absent
 // journal is not an error.
 func RemoveJournal(lockfilePath string) error {
-	path := lockfilePath + journalSuffix
+	path := RealPath(lockfilePath) + journalSuffix
 	if err := os.Remove(path); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil

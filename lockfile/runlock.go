@@ -47,7 +47,7 @@ func Acquire(lockfilePath string) (*RunLock, error) {
 // AcquireAs is Acquire with the command recorded for the holder given explicitly
 // (e.g. "flowsync apply").
 func AcquireAs(lockfilePath, command string) (*RunLock, error) {
-	path := lockfilePath + lockSuffix
+	path := RealPath(lockfilePath) + lockSuffix
 	fl := flock.New(path) // created with mode 0600 if absent
 	ok, err := fl.TryLock()
 	if err != nil {

@@ -54,6 +54,7 @@ func Build(cs *reconcile.Changeset, lock *lockfile.File, meta Meta) (*File, erro
 		Options:         Options{Prune: meta.Options.Prune, Only: only, Refresh: cs.Refreshed},
 		Changes:         []Change{},
 	}
+	dg := newDigester(lock.Salt)
 	for i := range cs.Changes {
 		ch := &cs.Changes[i]
 		switch ch.Action {
@@ -68,7 +69,7 @@ func Build(cs *reconcile.Changeset, lock *lockfile.File, meta Meta) (*File, erro
 		default:
 			continue
 		}
-		c, err := buildChange(ch, lock.Salt)
+		c, err := buildChange(ch, dg)
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", ch.Action, ch.Name, err)
 		}
@@ -77,7 +78,7 @@ func Build(cs *reconcile.Changeset, lock *lockfile.File, meta Meta) (*File, erro
 	return f, nil
 }
 
-func buildChange(ch *reconcile.Change, salt string) (Change, error) {
+func buildChange(ch *reconcile.Change, dg *digester) (Change, error) {
 	c := Change{
 		Name:        ch.Name,
 		Action:      ch.Action.String(),
@@ -110,11 +111,11 @@ func buildChange(ch *reconcile.Change, salt string) (Change, error) {
 				if !p.Known {
 					return Change{}, ErrSecretsUnknown
 				}
-				c.Secrets[k] = lockfile.Digest(salt, p.Value)
+				c.Secrets[k] = dg.digest(p.Value)
 			}
 		}
 	}
-	reqs, err := requestsOf(ch, salt)
+	reqs, err := requestsOf(ch, dg)
 	if err != nil {
 		return Change{}, err
 	}
@@ -130,7 +131,7 @@ func recordedOf(e *lockfile.Entry) *Recorded {
 }
 
 // requestsOf is reconcile.Requests of ch with every sensitive value replaced by its digest.
-func requestsOf(ch *reconcile.Change, salt string) ([]Request, error) {
+func requestsOf(ch *reconcile.Change, dg *digester) ([]Request, error) {
 	reqs, err := reconcile.Requests(ch)
 	if err != nil {
 		return nil, err
@@ -150,9 +151,9 @@ func requestsOf(ch *reconcile.Change, salt string) ([]Request, error) {
 		var body any
 		switch {
 		case r.Create != nil:
-			body = redactCreate(r.Create, sensitive, salt)
+			body = redactCreate(r.Create, sensitive, dg)
 		case r.Patch != nil:
-			if body, err = redactPatch(r.Patch, sensitive, salt); err != nil {
+			if body, err = redactPatch(r.Patch, sensitive, dg); err != nil {
 				return nil, err
 			}
 		}
@@ -183,11 +184,11 @@ type createAuth struct {
 	Params   map[string]any `json:"params"`
 }
 
-func redactParams(params map[string]string, sensitive func(string) bool, salt string) map[string]any {
+func redactParams(params map[string]string, sensitive func(string) bool, dg *digester) map[string]any {
 	out := make(map[string]any, len(params))
 	for k, v := range params {
 		if sensitive(k) {
-			out[k] = digestValue{HMACSHA256: lockfile.Digest(salt, v)}
+			out[k] = digestValue{HMACSHA256: dg.digest(v)}
 		} else {
 			out[k] = v
 		}
@@ -195,11 +196,11 @@ func redactParams(params map[string]string, sensitive func(string) bool, salt st
 	return out
 }
 
-func redactCreate(nc *flowservice.NewConnection, sensitive func(string) bool, salt string) createBody {
+func redactCreate(nc *flowservice.NewConnection, sensitive func(string) bool, dg *digester) createBody {
 	return createBody{
 		Name:           nc.Name,
 		Description:    nc.Description,
-		Auth:           createAuth{SpecName: nc.Auth.SpecName, Params: redactParams(nc.Auth.Params, sensitive, salt)},
+		Auth:           createAuth{SpecName: nc.Auth.SpecName, Params: redactParams(nc.Auth.Params, sensitive, dg)},
 		ConnectionSpec: nc.ConnectionSpec,
 	}
 }
@@ -210,7 +211,7 @@ type patchOp struct {
 	Value any    `json:"value,omitempty"`
 }
 
-func redactPatch(ops []flowservice.PatchOp, sensitive func(string) bool, salt string) ([]patchOp, error) {
+func redactPatch(ops []flowservice.PatchOp, sensitive func(string) bool, dg *digester) ([]patchOp, error) {
 	out := make([]patchOp, 0, len(ops))
 	for _, op := range ops {
 		o := patchOp{Op: op.Op, Path: op.Path}
@@ -221,13 +222,13 @@ func redactPatch(ops []flowservice.PatchOp, sensitive func(string) bool, salt st
 			if err := json.Unmarshal(op.Value, &params); err != nil {
 				return nil, fmt.Errorf("patch %s: %w", op.Path, err)
 			}
-			o.Value = redactParams(params, sensitive, salt)
+			o.Value = redactParams(params, sensitive, dg)
 		case isParam && sensitive(param):
 			var v string
 			if err := json.Unmarshal(op.Value, &v); err != nil {
 				return nil, fmt.Errorf("patch %s: %w", op.Path, err)
 			}
-			o.Value = digestValue{HMACSHA256: lockfile.Digest(salt, v)}
+			o.Value = digestValue{HMACSHA256: dg.digest(v)}
 		default:
 			o.Value = op.Value
 		}
@@ -246,4 +247,22 @@ func marshalBody(v any) (json.RawMessage, error) {
 		return nil, err
 	}
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// digester computes lockfile.Digest with one salt, once per distinct value: the same secret is
+// usually shared by many connections. It lives for one Build or Check.
+type digester struct {
+	salt string
+	memo map[string]string
+}
+
+func newDigester(salt string) *digester { return &digester{salt: salt, memo: map[string]string{}} }
+
+func (d *digester) digest(value string) string {
+	if s, ok := d.memo[value]; ok {
+		return s
+	}
+	s := lockfile.Digest(d.salt, value)
+	d.memo[value] = s
+	return s
 }

@@ -1,6 +1,7 @@
 package planfile
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -24,6 +25,7 @@ func Check(f *File, desired []reconcile.Desired, lock *lockfile.File) (*reconcil
 		byName[desired[i].Name] = &desired[i]
 	}
 	cs := &reconcile.Changeset{Refreshed: f.Options.Refresh}
+	dg := newDigester(f.Lockfile.Salt)
 	var stale []reconcile.Result
 	for i := range f.Changes {
 		pc := &f.Changes[i]
@@ -57,7 +59,7 @@ func Check(f *File, desired []reconcile.Desired, lock *lockfile.File) (*reconcil
 			}
 			ch.Fields = append(ch.Fields, c)
 		}
-		if moved := movedSince(pc, &ch, f.Lockfile.Salt); moved != "" {
+		if moved := movedSince(pc, &ch, dg); moved != "" {
 			stale = append(stale, reconcile.Result{Name: ch.Name, Action: ch.Action, ID: ch.ID, Err: &reconcile.StaleError{Moved: moved}})
 			continue
 		}
@@ -67,7 +69,7 @@ func Check(f *File, desired []reconcile.Desired, lock *lockfile.File) (*reconcil
 }
 
 // movedSince says what moved since pc was planned, or "" when nothing did.
-func movedSince(pc *Change, ch *reconcile.Change, salt string) string {
+func movedSince(pc *Change, ch *reconcile.Change, dg *digester) string {
 	if m := entryMoved(pc.Recorded, ch.Prior); m != "" {
 		return m
 	}
@@ -80,7 +82,7 @@ func movedSince(pc *Change, ch *reconcile.Change, salt string) string {
 				return "auth.params." + k + " is a secret the plan did not read"
 			case planned && !p.Sensitive:
 				return "auth.params." + k + " is no longer a secret reference"
-			case planned && lockfile.Digest(salt, p.Value) != want:
+			case planned && dg.digest(p.Value) != want:
 				return "auth.params." + k + ": the secret's value is not the one planned (rotated since the plan)"
 			}
 		}
@@ -90,7 +92,7 @@ func movedSince(pc *Change, ch *reconcile.Change, salt string) string {
 			}
 		}
 	}
-	reqs, err := requestsOf(ch, salt)
+	reqs, err := requestsOf(ch, dg)
 	if err != nil {
 		return "its requests cannot be rebuilt: " + err.Error()
 	}
@@ -139,6 +141,9 @@ func orNone(s string) string {
 func sameJSON(a, b json.RawMessage) bool {
 	if len(a) == 0 || len(b) == 0 {
 		return len(a) == len(b)
+	}
+	if bytes.Equal(a, b) {
+		return true // as written: the common case
 	}
 	var va, vb any
 	if json.Unmarshal(a, &va) != nil || json.Unmarshal(b, &vb) != nil {

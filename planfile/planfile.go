@@ -123,16 +123,47 @@ type Request struct {
 	Body        json.RawMessage `json:"body,omitempty"`
 }
 
-// Marshal returns f's bytes: 2-space indented JSON with a trailing newline, <, > and & kept.
+// Marshal returns f's bytes: 2-space indented JSON with a trailing newline, <, > and & kept,
+// except that each change is one compact line, so that a plan of thousands of connections is
+// written fast and reads (and diffs) one change per line.
 func (f *File) Marshal() ([]byte, error) {
+	head := *f
+	head.Changes = []Change{}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(f); err != nil {
+	if err := enc.Encode(&head); err != nil {
 		return nil, fmt.Errorf("marshal plan file: %w", err)
 	}
-	return buf.Bytes(), nil
+	const empty = "\"changes\": []\n}\n"
+	b := buf.Bytes()
+	if !bytes.HasSuffix(b, []byte(empty)) {
+		return nil, errors.New("marshal plan file: changes is not the last field")
+	}
+	if len(f.Changes) == 0 {
+		return b, nil
+	}
+	out := bytes.NewBuffer(make([]byte, 0, len(b)+len(f.Changes)*2048))
+	out.Write(b[:len(b)-len(empty)])
+	out.WriteString("\"changes\": [\n")
+	var line bytes.Buffer
+	lenc := json.NewEncoder(&line)
+	lenc.SetEscapeHTML(false)
+	for i := range f.Changes {
+		line.Reset()
+		if err := lenc.Encode(&f.Changes[i]); err != nil {
+			return nil, fmt.Errorf("marshal plan file: %s: %w", f.Changes[i].Name, err)
+		}
+		out.WriteString("    ")
+		out.Write(bytes.TrimSuffix(line.Bytes(), []byte("\n")))
+		if i < len(f.Changes)-1 {
+			out.WriteByte(',')
+		}
+		out.WriteByte('\n')
+	}
+	out.WriteString("  ]\n}\n")
+	return out.Bytes(), nil
 }
 
 // Write writes f to path atomically and returns the hex SHA-256 of the bytes written.
@@ -193,31 +224,53 @@ func Read(path string) (*File, string, error) {
 
 // Parse decodes and checks plan file bytes.
 func Parse(data []byte) (*File, error) {
-	var head struct {
-		FormatVersion *string `json:"format_version"`
-	}
-	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, fmt.Errorf("does not parse: %w", err)
-	}
-	if head.FormatVersion == nil {
-		return nil, errors.New("no format_version: not a flowsync plan file")
-	}
-	if major, _, _ := strings.Cut(*head.FormatVersion, "."); major != "1" {
-		return nil, fmt.Errorf("format_version %q: this build reads 1.x (made by another flowsync version?)", *head.FormatVersion)
-	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var f File
-	if err := dec.Decode(&f); err != nil {
+	err := dec.Decode(&f)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errors.New("data after the top-level object")
+		}
+	}
+	if err != nil {
+		// A file of another version may well not decode: say that first.
+		if verr := checkVersion(data); verr != nil {
+			return nil, verr
+		}
 		return nil, fmt.Errorf("does not parse: %w", err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("does not parse: data after the top-level object")
+	if f.FormatVersion == "" {
+		return nil, errors.New("no format_version: not a flowsync plan file")
+	}
+	if err := checkMajor(f.FormatVersion); err != nil {
+		return nil, err
 	}
 	if err := f.check(); err != nil {
 		return nil, err
 	}
 	return &f, nil
+}
+
+// checkVersion reports a format_version this build does not read, or its absence.
+func checkVersion(data []byte) error {
+	var head struct {
+		FormatVersion *string `json:"format_version"`
+	}
+	if json.Unmarshal(data, &head) != nil {
+		return nil // not JSON at all: the caller says so
+	}
+	if head.FormatVersion == nil {
+		return errors.New("no format_version: not a flowsync plan file")
+	}
+	return checkMajor(*head.FormatVersion)
+}
+
+func checkMajor(v string) error {
+	if major, _, _ := strings.Cut(v, "."); major != "1" {
+		return fmt.Errorf("format_version %q: this build reads 1.x (made by another flowsync version?)", v)
+	}
+	return nil
 }
 
 func hex64(s string) bool {
