@@ -14,6 +14,7 @@ import (
 
 	"github.com/flowsync/flowsync/emulator"
 	"github.com/flowsync/flowsync/internal/testmanifest"
+	"github.com/flowsync/flowsync/lockfile"
 )
 
 // Issue 8's cases that need a real flowsync process killed with SIGKILL in the middle of an
@@ -264,6 +265,45 @@ func TestDamagedJournalAdviceMakesNoDuplicates(t *testing.T) {
 	m := regexp.MustCompile(`hint: without it: (mv .*? && flowsync import -f m\.yaml --by-name), which .*then (flowsync plan -f m\.yaml --refresh) before applying`).FindStringSubmatch(errOut)
 	if m == nil {
 		t.Fatalf("no advice for the damaged journal:\n%s", errOut)
+	}
+	for _, step := range []string{m[1], m[2], "flowsync apply -f m.yaml --yes"} {
+		if code, out, errOut := f.shell("sh", "-c", step); code != 0 {
+			t.Fatalf("%s: exit %d\n%s\n%s", step, code, out, errOut)
+		}
+	}
+	f.exactlyOnce("prod")
+}
+
+// A journal of another lockfile of the same target (the lockfile was replaced after the kill)
+// is refused naming both salts; the advice to go on without it, followed as printed, creates
+// no duplicate.
+func TestJournalOfAnotherLockfileIsRefused(t *testing.T) {
+	f := newKillFixture(t)
+	f.manifest("prod", killN/4)
+	if code, out, errOut := f.run("apply", "-f", "m.yaml", "--yes"); code != 0 {
+		t.Fatalf("first apply: %d\n%s\n%s", code, out, errOut)
+	}
+	f.manifest("prod", killN)
+	f.killedApply("prod", killN/2)
+	// Someone replaces the lockfile with a new one of the same target (a new salt).
+	lockPath := filepath.Join(f.dir, "m.lock.json")
+	fresh, err := lockfile.New(lockfile.Target{OrgID: testOrg, Sandbox: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fresh.Save(lockPath); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := f.run("apply", "-f", "m.yaml", "--yes")
+	if code != 1 || !strings.Contains(errOut, "another lockfile") || !strings.Contains(errOut, fresh.Salt[:8]) {
+		t.Fatalf("apply with another lockfile's journal: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if n := f.requests("POST"); n > int64(killN) {
+		t.Fatalf("%d POSTs", n)
+	}
+	m := regexp.MustCompile(`hint: without it: (mv .*? && flowsync import -f m\.yaml --by-name), which .*then (flowsync plan -f m\.yaml --refresh) before applying`).FindStringSubmatch(errOut)
+	if m == nil {
+		t.Fatalf("no advice to go on without the journal:\n%s", errOut)
 	}
 	for _, step := range []string{m[1], m[2], "flowsync apply -f m.yaml --yes"} {
 		if code, out, errOut := f.shell("sh", "-c", step); code != 0 {

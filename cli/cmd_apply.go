@@ -68,7 +68,7 @@ last line says whether the apply completed, had failures or stopped early.`,
 		},
 	}
 	f.register(cmd, true)
-	cmd.Flags().IntVar(&concurrency, "concurrency", 8, "requests in flight at once")
+	cmd.Flags().IntVar(&concurrency, "concurrency", defaultConcurrency, "requests in flight at once")
 	cmd.Flags().Float64Var(&maxRPS, "max-rps", 0, "hard cap on requests per second (0: none; flowsync still slows down when throttled)")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking (required when not on a terminal)")
 	stringOnceVarP(cmd.Flags(), &output, "output", "o", "text", "result format: "+strings.Join(ApplyFormats(), ", ")+" (with json, the plan is shown on stderr)")
@@ -127,10 +127,15 @@ var saveLockfile = (*lockfile.File).Save
 
 func saveLock(f *lockfile.File, path string) error {
 	if err := saveLockfile(f, path); err != nil {
-		// lockfile's error already says "save lockfile PATH: …": nothing is added before it.
-		return hint(err, "the journal beside it still holds this run's progress: fix the problem and run apply again")
+		return saveErr(err)
 	}
 	return nil
+}
+
+// saveErr is a lockfile that could not be saved after requests were sent. lockfile's error
+// already says "save lockfile PATH: …": nothing is added before it.
+func saveErr(err error) error {
+	return hint(err, "the journal beside it still holds this run's progress: fix the problem and run apply again")
 }
 
 // confirm asks on a terminal and needs --yes otherwise.
@@ -205,14 +210,7 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 	defer stopSignals()
 
 	av, _ := NewApplyView(output, g.io)
-	total := 0
-	for _, ch := range cs.Changes {
-		switch ch.Action {
-		case reconcile.Create, reconcile.Update, reconcile.Replace, reconcile.Delete:
-			total++
-		}
-	}
-	av.Started(total + len(stale))
+	av.Started(cs.Sends() + len(stale))
 	for _, r := range stale {
 		av.Result(r)
 	}
@@ -228,24 +226,15 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 	sum = withStale(sum, stale)
 	elapsed := time.Since(start)
 	saveStart := time.Now()
-	jerr := journal.Close()
-	if jerr == nil {
-		// The journal is the record of what was sent: fold it in once more, so that nothing
-		// it holds (a create whose answer never came) is lost when it is removed.
-		_, jerr = lockfile.Fold(out, lockPath)
-	}
-	saveErr := saveLock(out, lockPath)
-	if jerr == nil && saveErr == nil {
-		jerr = lockfile.RemoveJournal(lockPath)
-	}
-	if jerr != nil {
-		g.log.Warn("the journal is kept beside the lockfile; the next run folds it in again", "error", jerr)
+	kept, saveFailed := lockfile.Commit(out, lockPath, journal, saveLockfile)
+	if kept != nil {
+		g.log.Warn("the journal is kept beside the lockfile; the next run folds it in again", "error", kept)
 	}
 	st := svc.client.Stats()
 	av.Done(sum, RunStats{Duration: elapsed, Requests: st.Requests, Throttled: st.Throttled, Retries: st.Retries,
 		JournalWait: sum.JournalWait, Save: time.Since(saveStart)})
-	if saveErr != nil {
-		return saveErr // after the summary: what was done is worth knowing even when it could not be saved
+	if saveFailed != nil {
+		return saveErr(saveFailed) // after the summary: what was done is worth knowing even when it could not be saved
 	}
 
 	var stopped *reconcile.StoppedError

@@ -65,7 +65,7 @@ S3 connection, and exits 1 when a name matched several.`,
 				}
 			}
 			lockPath := lockfilePath(lockPathFlag, file)
-			w, err := openWriter(cmd.Context(), g, m, lockPath, 8, 0)
+			w, err := openWriter(cmd.Context(), g, m, lockPath, defaultConcurrency, 0)
 			if err != nil {
 				return err
 			}

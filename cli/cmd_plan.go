@@ -209,7 +209,7 @@ func plan(ctx context.Context, g *globals, f *planFlags, m *manifest.Manifest, l
 	if f.refresh {
 		if svc == nil {
 			var err error
-			if svc, err = connect(ctx, g, m, lockPath, 8, 0); err != nil {
+			if svc, err = connect(ctx, g, m, lockPath, defaultConcurrency, 0); err != nil {
 				return nil, err
 			}
 			defer svc.Close()

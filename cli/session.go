@@ -18,9 +18,12 @@ import (
 )
 
 const (
-	defaultEndpoint   = flowservice.DefaultEndpoint
-	emulatorWord      = "emulator"
-	emulatorStateFile = ".flowsync-emulator.json"
+	// defaultConcurrency is how many requests a command has in flight at once, unless
+	// apply --concurrency says otherwise.
+	defaultConcurrency = 8
+	defaultEndpoint    = flowservice.DefaultEndpoint
+	emulatorWord       = "emulator"
+	emulatorStateFile  = ".flowsync-emulator.json"
 )
 
 // lockfilePath is --lockfile, or the manifest's path with its extension replaced.

@@ -53,6 +53,16 @@ func (a Action) Symbol() string {
 	return string(a)
 }
 
+// Sends reports whether applying a change of this action sends a request: orphans kept and
+// unmanaged connections are never touched.
+func (a Action) Sends() bool {
+	switch a {
+	case Create, Update, Replace, Delete:
+		return true
+	}
+	return false
+}
+
 func (a Action) String() string {
 	switch a {
 	case NoOp:
@@ -160,14 +170,17 @@ func (c *Changeset) Counts() Counts {
 // HasChanges reports whether applying the changeset would send anything (drift that apply
 // corrects included). Orphans that are merely kept and unmanaged connections, which apply
 // never touches, are not changes.
-func (c *Changeset) HasChanges() bool {
+func (c *Changeset) HasChanges() bool { return c.Sends() > 0 }
+
+// Sends returns how many changes send a request when applied.
+func (c *Changeset) Sends() int {
+	n := 0
 	for _, ch := range c.Changes {
-		switch ch.Action {
-		case Create, Update, Replace, Delete:
-			return true
+		if ch.Action.Sends() {
+			n++
 		}
 	}
-	return false
+	return n
 }
 
 // Client is what Apply needs of the service. *flowservice.Client satisfies it; retries,

@@ -53,3 +53,41 @@ func TestUnknownCreateIsRecordedPending(t *testing.T) {
 		}
 	}
 }
+
+// noIDClient answers every create 201 without an id, and its lookups find nothing yet (a
+// service whose list lags): the create must not be sent twice in the run.
+type noIDClient struct {
+	reconcile.Client
+	creates int
+}
+
+func (c *noIDClient) Create(context.Context, flowservice.NewConnection) (flowservice.Ref, error) {
+	c.creates++
+	return flowservice.Ref{}, &flowservice.UnknownOutcomeError{Status: 201, Err: errors.New("create x: 201 answer holds no connection id")}
+}
+
+func (c *noIDClient) FindByName(context.Context, string, flowservice.Spec) ([]flowservice.Connection, error) {
+	return nil, nil
+}
+
+func TestCreateWithoutIDIsPendingNotResent(t *testing.T) {
+	want := entries(1, "token-1")
+	lock, err := lockfile.New(lockfile.Target{OrgID: org, Sandbox: sandbox})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &noIDClient{}
+	cs := reconcile.Plan(want, lock, nil, reconcile.Options{})
+	out, sum, err := reconcile.Apply(context.Background(), c, cs, lock, reconcile.ApplyOptions{})
+	var noID *reconcile.NoIDError
+	if err == nil || !errors.As(sum.Results[0].Err, &noID) {
+		t.Fatalf("apply: %v, result %v; want a *NoIDError", err, sum.Results[0].Err)
+	}
+	if c.creates != 1 {
+		t.Errorf("%d POSTs in one run, want 1", c.creates)
+	}
+	e := out.Connections[want[0].Name]
+	if e == nil || e.Pending != lockfile.PendingCreate || e.PendingAt.IsZero() || e.Params["bucketName"] != want[0].Name {
+		t.Errorf("entry %+v, want pending with the create's fields and time", e)
+	}
+}
