@@ -218,6 +218,7 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 	out, sum, applyErr := reconcile.Apply(soft, svc.client, cs, lock, reconcile.ApplyOptions{
 		Concurrency: concurrency,
 		APIKey:      svc.client.APIKey(),
+		Manifest:    quotedPath(cs.Manifest),
 		Journal:     journal,
 		OnResult:    av.Result,
 		Requests:    flowservice.StopWaitsOn(hard, soft), // the first Ctrl-C ends retry waits
@@ -249,4 +250,12 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 		return staleErr(sum)
 	}
 	return applyErr
+}
+
+// quotedPath is path quoted for a shell, or "" for "".
+func quotedPath(path string) string {
+	if path == "" {
+		return ""
+	}
+	return shellQuote(path)
 }

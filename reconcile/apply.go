@@ -352,7 +352,7 @@ func (a *applier) heal(ch *Change, r *Result, retired []string, since time.Time)
 		return false, nil
 	case 1:
 	default:
-		return false, &AmbiguousError{Name: d.Name, IDs: res.owned}
+		return false, &AmbiguousError{Name: d.Name, IDs: res.owned, Manifest: a.opts.Manifest}
 	}
 	var c *flowservice.Connection
 	for _, p := range ptrs {
@@ -673,7 +673,7 @@ func (a *applier) delete(ch *Change, r *Result) error {
 			case 1:
 				made = res.owned[0]
 			default:
-				return &AmbiguousError{Name: ch.Name, IDs: res.owned}
+				return &AmbiguousError{Name: ch.Name, IDs: res.owned, Manifest: a.opts.Manifest}
 			}
 		}
 		if made != "" && !slices.Contains(ids, made) {

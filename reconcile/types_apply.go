@@ -32,6 +32,8 @@ type ApplyOptions struct {
 	MaxStale    int              // 412 re-read rounds per entry, default 3
 	// APIKey is the x-api-key in use: a connection created by another key is never adopted.
 	APIKey string
+	// Manifest is the manifest's path, named in the commands an error suggests.
+	Manifest string
 	// Requests is the context of the requests themselves. Cancelling Apply's ctx stops new work
 	// but lets in-flight requests finish; cancelling Requests aborts them too. Default:
 	// context.WithoutCancel(ctx).
