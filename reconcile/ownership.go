@@ -8,6 +8,7 @@ import (
 
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/s3source"
 )
 
@@ -78,7 +79,7 @@ func (cl *claim) refuse(c *flowservice.Connection, recorded map[string]bool) str
 	switch {
 	case recorded[c.ID]:
 		return "recorded under another name"
-	case c.Name != cl.name:
+	case !names.Same(c.Name, cl.name):
 		return "another name"
 	case c.ConnectionSpec != cl.spec:
 		return "another connection spec"
