@@ -224,7 +224,9 @@ func newVersionCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print flowsync's version (the same as --version and the User-Agent it sends)",
-		Args:  noArgs,
+		Example: `  flowsync version
+  flowsync --version`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fmt.Fprintln(g.io.Out, versionLine())
 			return nil
@@ -342,12 +344,6 @@ func (g *globals) loadManifestSum(path string) (m *manifest.Manifest, sum string
 		return nil, "", err
 	}
 	return m, planfile.SHA256(data), nil
-}
-
-// loadManifest reads and checks the manifest at path; every problem is reported at once.
-func loadManifest(path string) (*manifest.Manifest, error) {
-	m, _, err := loadManifestSum(path)
-	return m, err
 }
 
 // loadManifestSum is loadManifest that also returns the hex SHA-256 of the bytes it parsed.
