@@ -301,7 +301,8 @@ func wantInt(ts *testscript.TestScript, neg bool, what string, got int64, wantS 
 //	emu etag ID VAR             set $VAR to the etag of connection ID
 //	emu unchanged ID ETAG       connection ID is live and its etag is still ETAG
 //	emu createdby ID KEY        connection ID's createdClient is KEY
-//	emu idby KEY NAME VAR       set $VAR to the id of the one connection NAME made by KEY
+//	emu idby KEY NAME VAR [N]   set $VAR to the id of the one connection NAME made by KEY
+//	                            (the N-th, oldest first, when there are several)
 //	emu no-id P                 answer this fraction of creates 201 without an id
 //	emu fail METHOD N           answer the next N API calls of METHOD 500, doing nothing
 func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
@@ -513,17 +514,27 @@ func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		assert(etag == args[1], "connection %s: etag %q, want %q (missing or changed)", args[0], etag, args[1])
 	case "idby":
-		need(3)
+		if len(args) != 3 && len(args) != 4 {
+			ts.Fatalf("usage: emu idby KEY NAME VAR [N]")
+		}
 		var ids []string
 		for _, c := range live(ts, args[1]) {
 			if c.CreatedClient == args[0] {
 				ids = append(ids, c.ID)
 			}
 		}
-		if len(ids) != 1 {
+		i := 0
+		if len(args) == 4 {
+			var err error
+			i, err = strconv.Atoi(args[3])
+			ts.Check(err)
+		} else if len(ids) != 1 {
 			ts.Fatalf("emu idby: %d connections named %q made by %s, want 1", len(ids), args[1], args[0])
 		}
-		ts.Setenv(args[2], ids[0])
+		if i < 0 || i >= len(ids) {
+			ts.Fatalf("emu idby: no connection %d of %d named %q made by %s", i, len(ids), args[1], args[0])
+		}
+		ts.Setenv(args[2], ids[i])
 	case "createdby":
 		need(2)
 		var client string

@@ -220,6 +220,7 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 	out, sum, applyErr := reconcile.Apply(flowservice.StopWaitsOn(hard, soft), svc.client, cs, lock, reconcile.ApplyOptions{
 		Concurrency: concurrency,
 		APIKey:      svc.client.APIKey(),
+		Manifest:    quotedPath(cs.Manifest),
 		Journal:     journal,
 		OnResult:    av.Result,
 		Stop:        soft.Done(),
@@ -251,4 +252,12 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 		return staleErr(sum)
 	}
 	return applyErr
+}
+
+// quotedPath is path quoted for a shell, or "" for "".
+func quotedPath(path string) string {
+	if path == "" {
+		return ""
+	}
+	return shellQuote(path)
 }

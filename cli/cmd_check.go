@@ -39,15 +39,19 @@ func newCheckCmd(g *globals) *cobra.Command {
 Amazon S3 connection spec exists, and its auth specs and params match what flowsync validates
 (each difference is reported; the service's description wins). Then every connection recorded
 in the lockfile is tested (GET /connections/{id}/test): a connection whose stored credentials
-no longer work (an expired s3SessionToken, say) is listed with the service's answer.
-
-Exit codes: 0 healthy, 2 a connection failed its test or the preflight found a difference,
-1 an error stopped the check.`,
-		Args: cobra.NoArgs,
+no longer work (an expired s3SessionToken, say) is listed with the service's answer. -f - reads
+the manifest from stdin (then --lockfile is required).`,
+		Example: `  flowsync check -f connections.yaml
+  flowsync check -f connections.yaml --only 'acme-*' --output json > check.json`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			view, err := newCheckView(output, g.io)
 			if err != nil {
-				return err
+				return usageErr(cmd, err)
+			}
+			if file == "-" && lockPathFlag == "" {
+				return hint(errors.New("-f - (manifest on stdin) needs --lockfile: there is no manifest path to put the lockfile beside"),
+					"add --lockfile PATH, the lockfile this manifest is applied with")
 			}
 			for _, glob := range only {
 				if _, err := path.Match(glob, ""); err != nil {
@@ -59,11 +63,20 @@ Exit codes: 0 healthy, 2 a connection failed its test or the preflight found a d
 			return runCheck(ctx, g, view, file, lockfilePath(lockPathFlag, file), only)
 		},
 	}
-	cmd.Flags().StringVarP(&file, "file", "f", "", "manifest file (required)")
-	cmd.Flags().StringVar(&lockPathFlag, "lockfile", "", "lockfile path (default: the manifest's path with .lock.json)")
+	stringOnceVarP(cmd.Flags(), &file, "file", "f", "", "manifest file, - for stdin (then --lockfile is required) (required)")
+	stringOnceVarP(cmd.Flags(), &lockPathFlag, "lockfile", "", "", "lockfile path (default: the manifest's path with .lock.json)")
 	cmd.Flags().StringArrayVar(&only, "only", nil, "only names matching this glob (repeatable)")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: "+strings.Join(CheckFormats(), ", "))
+	stringOnceVarP(cmd.Flags(), &output, "output", "o", "text", "output format: "+strings.Join(CheckFormats(), ", "))
 	_ = cmd.MarkFlagRequired("file")
+	_ = cmd.MarkFlagFilename("file", "yaml", "yml")
+	_ = cmd.MarkFlagFilename("lockfile", "json")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(CheckFormats(), cobra.ShellCompDirectiveNoFileComp))
+	setFooter(cmd, helpFooter{
+		exit: []string{exitLineOK + ": healthy, no preflight difference", exitLineError,
+			"2    a connection failed its test (or is gone), or the preflight found a difference",
+			"130  interrupted (SIGINT or SIGTERM); check changes nothing"},
+		env: append(append(append([]string{}, envGlobal...), envReferences+" (read only to redact them)"), envCredentials...),
+	})
 	return cmd
 }
 

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/signal"
 	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -37,18 +39,28 @@ answers secrets: once the variables are set, the first apply sends them, and not
 
 A name held by several live connections is listed with their ids and left out. generate never
 overwrites a file: the manifest and its lockfile must not exist.`,
-		Args: cobra.NoArgs,
+		Example: `  flowsync generate --org 5C1328435BF324E90A49402A@AdobeOrg --sandbox prod -o connections.yaml
+  flowsync generate --org 5C1328435BF324E90A49402A@AdobeOrg --sandbox prod -o marketing.yaml --name 'mkt-*'`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runGenerate(cmd.Context(), g, org, sandbox, out, names)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runGenerate(ctx, g, org, sandbox, out, names)
 		},
 	}
-	cmd.Flags().StringVar(&org, "org", "", "IMS organization id, e.g. 5C1328435BF324E90A49402A@AdobeOrg (required)")
-	cmd.Flags().StringVar(&sandbox, "sandbox", "", "sandbox name, all lowercase, e.g. prod (required)")
-	cmd.Flags().StringVarP(&out, "out", "o", "", "manifest file to write; its lockfile is written beside it (required; neither may exist)")
+	stringOnceVarP(cmd.Flags(), &org, "org", "", "", "IMS organization id, e.g. 5C1328435BF324E90A49402A@AdobeOrg (required)")
+	stringOnceVarP(cmd.Flags(), &sandbox, "sandbox", "", "", "sandbox name, all lowercase, e.g. prod (required)")
+	stringOnceVarP(cmd.Flags(), &out, "out", "o", "", "manifest file to write; its lockfile is written beside it (required; neither may exist)")
 	cmd.Flags().StringArrayVar(&names, "name", nil, "only connections whose name matches this glob (repeatable)")
 	_ = cmd.MarkFlagRequired("org")
 	_ = cmd.MarkFlagRequired("sandbox")
 	_ = cmd.MarkFlagRequired("out")
+	_ = cmd.MarkFlagFilename("out", "yaml", "yml")
+	setFooter(cmd, helpFooter{
+		exit: []string{exitLineOK + ": the manifest and its lockfile were written (names left out are listed)", exitLineError + "; nothing was written",
+			"130  interrupted (SIGINT or SIGTERM); nothing was written"},
+		env: append(append([]string{}, envGlobal...), envCredentials...),
+	})
 	return cmd
 }
 

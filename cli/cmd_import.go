@@ -9,6 +9,7 @@ import (
 
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/manifest"
+	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/reconcile"
 	"github.com/flowsync/flowsync/s3source"
 )
@@ -54,7 +55,7 @@ S3 connection, and exits 1 when a name matched several.`,
 			var d *reconcile.Desired
 			if !byName {
 				for i := range desired {
-					if desired[i].Name == args[0] {
+					if names.Same(desired[i].Name, args[0]) {
 						d = &desired[i]
 					}
 				}
@@ -120,7 +121,7 @@ func importOne(cmd *cobra.Command, g *globals, w *writer, m *manifest.Manifest, 
 	} else {
 		fmt.Fprintf(g.io.Out, "imported %s: %s\n", d.Name, id)
 	}
-	if conn.Name != d.Name {
+	if !names.Same(conn.Name, d.Name) {
 		fmt.Fprintf(g.io.Err, "flowsync: warning: connection %s is named %q on the service; the next apply renames it to %q\n", id, conn.Name, d.Name)
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
+	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/reconcile"
 )
 
@@ -49,10 +50,11 @@ func (f *planFlags) check() error {
 		return hint(errors.New("-f - (manifest on stdin) needs --lockfile: there is no manifest path to put the lockfile beside"),
 			"add --lockfile PATH, the lockfile this manifest is applied with")
 	}
-	for _, g := range f.only {
+	for i, g := range f.only {
 		if _, err := path.Match(g, ""); err != nil {
 			return hint(fmt.Errorf("--only %q: %w", g, err), "globs use *, ? and [...] as in path.Match")
 		}
+		f.only[i] = names.Normalize(g) // as the names it is matched with
 	}
 	return nil
 }

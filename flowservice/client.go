@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/s3source"
 )
 
@@ -403,7 +404,7 @@ func (c *Client) FindByName(ctx context.Context, name string, spec Spec) ([]Conn
 	}
 	var found []Connection
 	for _, conn := range all {
-		if conn.Name == name && (spec.ID == "" || conn.ConnectionSpec.ID == spec.ID) {
+		if names.Same(conn.Name, name) && (spec.ID == "" || conn.ConnectionSpec.ID == spec.ID) {
 			found = append(found, conn)
 		}
 	}

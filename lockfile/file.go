@@ -17,7 +17,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"time"
+
+	"github.com/flowsync/flowsync/names"
 )
 
 // New returns an empty lockfile for t: Version, serial 0, a fresh random salt.
@@ -110,6 +113,9 @@ func parse(data []byte) (*File, error) {
 			normalise(e)
 		}
 	}
+	if err := normaliseNames(&f); err != nil {
+		return nil, err
+	}
 	if err := f.check(); err != nil {
 		return nil, err
 	}
@@ -153,6 +159,30 @@ func checkEntry(name string, e *Entry) error {
 		if y := t.Year(); y < 0 || y > 9999 {
 			return fmt.Errorf("connection %q: time %v out of range", name, t)
 		}
+	}
+	return nil
+}
+
+// normaliseNames keys f's entries by their names in NFC, as the manifest's names are (a
+// lockfile written before names were normalised may hold another form). Two entries that
+// are one name once normalised are corrupt: one of them would silently win.
+func normaliseNames(f *File) error {
+	var renamed map[string]*Entry
+	for name, e := range f.Connections {
+		if n := names.Normalize(name); n != name {
+			if renamed == nil {
+				renamed = map[string]*Entry{}
+			}
+			renamed[name] = e
+		}
+	}
+	for name, e := range renamed {
+		n := names.Normalize(name)
+		if _, dup := f.Connections[n]; dup {
+			return fmt.Errorf("corrupt: connections %s and %s are the same name once Unicode-normalised (NFC)", strconv.Quote(name), strconv.Quote(n))
+		}
+		delete(f.Connections, name)
+		f.Connections[n] = e
 	}
 	return nil
 }

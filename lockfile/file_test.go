@@ -237,6 +237,7 @@ func TestLoadRefuses(t *testing.T) {
 		{"no version", replace(`"version": 1,`, ``), format("no version")},
 		{"duplicate id", replace(`"id": "c0ffee00-0000-4000-8000-000000000001",`, `"id": "c0ffee00-0000-4000-8000-000000000001", "id": "other",`), format(`corrupt: connections.acme-eu: key "id" appears twice (JSON would keep only the last)`)},
 		{"duplicate entry", replace(`"connections": {`, `"connections": {"acme-eu": {"pending": "create", "connectionSpec": {"id": "x", "version": "1"}},`), format(`corrupt: connections: key "acme-eu" appears twice`)},
+		{"one name twice once normalised", replace(`"connections": {`, `"connections": {"cafe\u0301": {"pending": "create", "connectionSpec": {"id": "x", "version": "1"}}, "caf\u00e9": {"pending": "create", "connectionSpec": {"id": "x", "version": "1"}},`), format(`are the same name once Unicode-normalised (NFC)`)},
 		{"duplicate top-level key", replace(`"serial": 7,`, `"serial": 7, "serial": 8,`), format(`corrupt: the top-level object: key "serial" appears twice`)},
 		{"null entry", replace(`"connections": {`, `"connections": {"zz": null,`), format("null entry")},
 		{"bad pending", replace(`"pending": "create"`, `"pending": "delete"`), format("unknown pending")},

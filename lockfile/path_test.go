@@ -2,8 +2,10 @@ package lockfile
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -79,5 +81,24 @@ func TestRealPathLoop(t *testing.T) {
 	}
 	if err := sampleFile().Save(a); err == nil {
 		t.Errorf("Save through a loop of links succeeded")
+	}
+}
+
+// A lockfile written with a name in NFD (before names were normalised) is read in NFC, the
+// form the manifest's names have, so that its entry is not taken for an orphan.
+func TestLoadNormalisesNames(t *testing.T) {
+	f := sampleFile()
+	f.Connections["cafe\u0301"] = f.Connections["acme-eu"]
+	delete(f.Connections, "acme-eu")
+	path := filepath.Join(t.TempDir(), "m.lock.json")
+	if err := f.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(path, testTarget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Connections["caf\u00e9"] == nil || got.Connections["cafe\u0301"] != nil {
+		t.Errorf("names after Load: %v", slices.Collect(maps.Keys(got.Connections)))
 	}
 }

@@ -14,8 +14,15 @@ type Diagnostic struct {
 	Message string
 }
 
-// Error formats the diagnostic as FILE:LINE:COL: path: message.
+// Error formats the diagnostic as FILE:LINE:COL: path: message, or FILE: path: message when
+// the position is not known (Pos.Line 0).
 func (d Diagnostic) Error() string {
+	if d.Pos.Line == 0 {
+		if d.Path == "" {
+			return fmt.Sprintf("%s: %s", d.File, d.Message)
+		}
+		return fmt.Sprintf("%s: %s: %s", d.File, d.Path, d.Message)
+	}
 	if d.Path == "" {
 		return fmt.Sprintf("%s:%d:%d: %s", d.File, d.Pos.Line, d.Pos.Col, d.Message)
 	}

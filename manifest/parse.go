@@ -10,7 +10,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/s3source"
 	"github.com/flowsync/flowsync/schema"
 	"gopkg.in/yaml.v3"
@@ -109,9 +111,12 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // decode parses exactly one YAML document.
 func (p *parser) decode(data []byte) (root *yaml.Node) {
+	if !p.scanText(data) {
+		return nil
+	}
 	defer func() {
 		if r := recover(); r != nil {
-			p.diags = Diagnostics{{File: p.file, Pos: Pos{1, 1}, Message: fmt.Sprintf("invalid YAML: %v", r)}}
+			p.diags = Diagnostics{{File: p.file, Message: fmt.Sprintf("invalid YAML: %v", r)}}
 			root = nil
 		}
 	}()
@@ -147,14 +152,47 @@ func (p *parser) decode(data []byte) (root *yaml.Node) {
 
 func (p *parser) yamlError(err error) {
 	msg := err.Error()
-	line := 1
+	var pos Pos // unknown: the diagnostic then names the file alone, never a made-up 1:1
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
+		line, _ := strconv.Atoi(m[1])
+		pos = Pos{Line: line, Col: 1}
 		msg = m[2]
 	} else {
 		msg = strings.TrimPrefix(msg, "yaml: ")
 	}
-	p.diags = append(p.diags, Diagnostic{File: p.file, Pos: Pos{Line: line, Col: 1}, Message: "invalid YAML: " + msg})
+	p.diags = append(p.diags, Diagnostic{File: p.file, Pos: pos, Message: "invalid YAML: " + msg})
+}
+
+// scanText reports, at its line and column, the first thing in data that a YAML file cannot
+// hold: bytes that are not UTF-8, or a control character (NUL, DEL, C1) other than tab and
+// line breaks. The YAML decoder would report them without a position.
+func (p *parser) scanText(data []byte) bool {
+	line, col := 1, 1
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		msg := ""
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			msg = fmt.Sprintf("invalid YAML: byte 0x%02X is not UTF-8 text: save the file as UTF-8", data[i])
+		case r == '\n':
+			line, col = line+1, 1
+			i += size
+			continue
+		case r == 0xFEFF && i == 0: // a byte order mark: not a column
+			i += size
+			continue
+		case r == '\t' || r == '\r' || r == 0x85:
+		case r < 0x20 || r == 0x7F || r >= 0x80 && r <= 0x9F:
+			msg = fmt.Sprintf("invalid YAML: control character U+%04X is not allowed in a YAML file", r)
+		}
+		if msg != "" {
+			p.diags = append(p.diags, Diagnostic{File: p.file, Pos: Pos{Line: line, Col: col}, Message: msg})
+			return false
+		}
+		col++
+		i += size
+	}
+	return true
 }
 
 // prepare rejects YAML features a manifest does not use (duplicate or non-string keys, merge
@@ -386,7 +424,7 @@ func (p *parser) check(root *yaml.Node) {
 
 	_, list := get(root, "connections")
 	if list != nil && list.Kind == yaml.SequenceNode {
-		names := make(map[string]*yaml.Node, len(list.Content))
+		seen := make(map[string]*yaml.Node, len(list.Content)) // by names.Key
 		p.entries = make([]merged, len(list.Content))
 		arena := make([]param, 0, 6*len(list.Content))
 		for i, item := range list.Content {
@@ -395,10 +433,15 @@ func (p *parser) check(root *yaml.Node) {
 			}
 			if _, nv := get(item, "name"); nv != nil {
 				if name, ok := str(nv); ok {
-					if first, dup := names[name]; dup {
-						p.add(nv, entryPath(i)+".name", fmt.Sprintf("duplicate name %q: first used at line %d", name, first.Line))
+					key := names.Key(name)
+					if first, dup := seen[key]; dup {
+						msg := fmt.Sprintf("duplicate name %q: first used at line %d", name, first.Line)
+						if first.Value != name {
+							msg = fmt.Sprintf("duplicate name %+q: first used at line %d as %+q, %s", name, first.Line, first.Value, names.Clash(first.Value, name))
+						}
+						p.add(nv, entryPath(i)+".name", msg)
 					} else {
-						names[name] = nv
+						seen[key] = nv
 					}
 				}
 			}
@@ -473,7 +516,7 @@ func folderProblem(v string) string {
 		case s3source.DotName:
 			return fmt.Sprintf("folder path components must not be %q", c)
 		case s3source.TooLong:
-			return fmt.Sprintf("folder path components are at most %d characters, not %d", s3source.MaxComponent, len(c))
+			return fmt.Sprintf("folder path components are at most %d characters, not %d", s3source.MaxComponent, utf8.RuneCountInString(c))
 		}
 		if !more {
 			break
@@ -663,7 +706,7 @@ func (p *parser) build(root *yaml.Node) *Manifest {
 	for i, mg := range p.entries {
 		c := Connection{
 			Index:          i,
-			Name:           mg.name.Value,
+			Name:           names.Normalize(mg.name.Value),
 			ConnectionSpec: s3source.ConnectionSpec(),
 			SpecName:       mg.specName.Value,
 			Params:         make(map[string]Value, len(mg.params)),

@@ -342,7 +342,7 @@ func (a *applier) heal(ctx context.Context, ch *Change, r *Result, retired []str
 		return false, nil
 	case 1:
 	default:
-		return false, &AmbiguousError{Name: d.Name, IDs: res.owned}
+		return false, &AmbiguousError{Name: d.Name, IDs: res.owned, Manifest: a.opts.Manifest}
 	}
 	var c *flowapi.Connection
 	for _, p := range ptrs {
@@ -663,7 +663,7 @@ func (a *applier) delete(ctx context.Context, ch *Change, r *Result) error {
 			case 1:
 				made = res.owned[0]
 			default:
-				return &AmbiguousError{Name: ch.Name, IDs: res.owned}
+				return &AmbiguousError{Name: ch.Name, IDs: res.owned, Manifest: a.opts.Manifest}
 			}
 		}
 		if made != "" && !slices.Contains(ids, made) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/flowsync/flowsync/flowapi"
 	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/s3source"
 )
 
@@ -131,7 +132,8 @@ func ImportByName(lock *lockfile.File, desired []Desired, observed *Observed) Im
 	for i := range observed.Connections {
 		c := &observed.Connections[i]
 		if !recorded[c.ID] {
-			byName[c.Name] = append(byName[c.Name], c)
+			n := names.Normalize(c.Name)
+			byName[n] = append(byName[n], c)
 		}
 	}
 	var rep ImportReport

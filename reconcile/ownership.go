@@ -8,6 +8,7 @@ import (
 
 	"github.com/flowsync/flowsync/flowapi"
 	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/s3source"
 )
 
@@ -78,7 +79,7 @@ func (cl *claim) refuse(c *flowapi.Connection, recorded map[string]bool) string 
 	switch {
 	case recorded[c.ID]:
 		return "recorded under another name"
-	case c.Name != cl.name:
+	case !names.Same(c.Name, cl.name):
 		return "another name"
 	case c.ConnectionSpec != cl.spec:
 		return "another connection spec"
@@ -154,13 +155,18 @@ func (cl *claim) resolve(found []*flowapi.Connection, recorded map[string]bool) 
 // AmbiguousError reports that more than one live connection passes the ownership rule for
 // a create whose outcome is unknown: flowsync cannot tell which is its own.
 type AmbiguousError struct {
-	Name string
-	IDs  []string
+	Name     string
+	IDs      []string
+	Manifest string // the manifest's path, for the command that resolves it ("": not known)
 }
 
 func (e *AmbiguousError) Error() string {
-	return fmt.Sprintf("%d live connections named %q could each be the one flowsync's interrupted create made (%s); none was touched",
+	msg := fmt.Sprintf("%d live connections named %q could each be the one flowsync's interrupted create made (%s); none was touched",
 		len(e.IDs), e.Name, strings.Join(e.IDs, ", "))
+	if e.Manifest != "" {
+		msg += fmt.Sprintf("; record the right one with: flowsync import -f %s %s ID", e.Manifest, e.Name)
+	}
+	return msg
 }
 
 // NoIDError reports a create the service answered 2xx without naming the connection: it was

@@ -7,6 +7,7 @@ import (
 
 	"github.com/flowsync/flowsync/flowapi"
 	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/s3source"
 )
 
@@ -126,7 +127,8 @@ func indexObserved(o *Observed) *liveIndex {
 	for i := range o.Connections {
 		c := &o.Connections[i]
 		ix.byID[c.ID] = c
-		ix.byName[c.Name] = append(ix.byName[c.Name], c)
+		n := names.Normalize(c.Name) // the manifest's names are NFC
+		ix.byName[n] = append(ix.byName[n], c)
 	}
 	return ix
 }
@@ -303,7 +305,7 @@ func createFields(d *Desired) []FieldChange {
 // and a field whose live value differs from the recorded one is marked as drift.
 func diffState(d *Desired, cur state, recorded *state, salt string) []FieldChange {
 	var fs []FieldChange
-	if cur.Name != "" && cur.Name != d.Name {
+	if cur.Name != "" && !names.Same(cur.Name, d.Name) {
 		fs = append(fs, FieldChange{Path: "name", Before: cur.Name, After: d.Name,
 			Drift: recorded != nil && recorded.Name != cur.Name})
 	}

@@ -3,6 +3,7 @@ package s3source
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // CheckBucketName reports the first S3 bucket naming rule that b breaks, or nil. The error
@@ -52,11 +53,12 @@ const (
 	NoFlaw  Flaw = iota
 	Empty        // "" (a//b)
 	DotName      // "." or ".."
-	TooLong      // more than MaxComponent bytes
+	TooLong      // more than MaxComponent characters
 	BadChar      // one of " \ : | < > * ?
 )
 
-// MaxComponent is the longest folder path component, in bytes.
+// MaxComponent is the longest folder path component, in characters (Unicode code points:
+// 200 × "ß" is 200 characters, 400 bytes).
 const MaxComponent = 255
 
 // ForbiddenChars are the characters no folder path component holds.
@@ -69,7 +71,7 @@ func ComponentFlaw(c string) Flaw {
 		return Empty
 	case c == "." || c == "..":
 		return DotName
-	case len(c) > MaxComponent:
+	case len(c) > MaxComponent && utf8.RuneCountInString(c) > MaxComponent:
 		return TooLong
 	case strings.ContainsAny(c, ForbiddenChars):
 		return BadChar
