@@ -224,7 +224,9 @@ func newVersionCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print flowsync's version (the same as --version and the User-Agent it sends)",
-		Args:  noArgs,
+		Example: `  flowsync version
+  flowsync --version`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fmt.Fprintln(g.io.Out, versionLine())
 			return nil

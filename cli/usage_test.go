@@ -133,3 +133,30 @@ func TestMissingVariablesOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryHelpPage: every command's --help has examples, exit codes and the environment.
+func TestEveryHelpPage(t *testing.T) {
+	root := newRoot(context.Background(), &globals{})
+	for _, c := range root.Commands() {
+		if !c.IsAvailableCommand() || c.Name() == "help" || c.Name() == "completion" {
+			continue
+		}
+		t.Run(c.Name(), func(t *testing.T) {
+			out, stderr, code := run(t, nil, c.Name(), "--help")
+			if code != 0 {
+				t.Fatalf("--help exited %d: %s", code, stderr)
+			}
+			for _, want := range []string{"\nExamples:\n", "\nExit codes:\n  0    "} {
+				if !strings.Contains(out, want) {
+					t.Errorf("%s --help lacks %q:\n%s", c.Name(), want, out)
+				}
+			}
+		})
+	}
+	out, _, _ := run(t, nil, "--help")
+	for _, want := range []string{"\nExamples:\n", "\nExit codes:\n", "\nEnvironment:\n", "FORCE_COLOR", "FLOWSYNC_ACCESS_TOKEN"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("flowsync --help lacks %q", want)
+		}
+	}
+}

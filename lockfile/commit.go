@@ -13,7 +13,8 @@ import "fmt"
 func Commit(f *File, path string, j *Journal, save func(*File, string) error) (kept, err error) {
 	kept = j.Close()
 	if kept == nil {
-		_, kept = Fold(f, path)
+		// From memory: reading the journal back cost ~1 s per 6,000 creates.
+		_, kept = j.FoldInto(f)
 	}
 	if err := save(f, path); err != nil {
 		return kept, err

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -95,6 +96,11 @@ type Journal struct {
 	err      error  // sticky: after a failed write or fsync the journal accepts nothing
 	closed   bool
 	syncs    int64 // fsyncs done, for tests and benchmarks
+
+	// What FoldInto needs, kept as records are appended: the creates begun and not committed,
+	// and whether the journal held records of an earlier run when it was opened.
+	open     map[string]*intent
+	leftover bool
 }
 
 // batch is the records of one write and fsync, and their callers' wait.
@@ -149,9 +155,10 @@ func OpenJournal(lockfilePath string, h Header) (*Journal, error) {
 			return nil, fmt.Errorf("open journal: %w", err)
 		}
 	}
-	j := &Journal{path: path, f: f, now: time.Now}
+	j := &Journal{path: path, f: f, now: time.Now, open: map[string]*intent{}}
 	if n := len(recs); n > 0 {
 		j.seq = recs[n-1].Seq
+		j.leftover = n > 1
 		return j, nil
 	}
 	// A new journal: its header first, durable with the journal's creation.
@@ -247,6 +254,7 @@ func (j *Journal) append(r *record, wait bool) error {
 		return fmt.Errorf("journal %s %s: %w", r.Type, r.Name, err)
 	}
 	j.seq = r.Seq
+	track(j.open, r)
 	b := j.cur
 	if b == nil {
 		b = newBatch()
@@ -256,6 +264,12 @@ func (j *Journal) append(r *record, wait bool) error {
 		j.mu.Unlock()
 		return nil
 	}
+	return j.waitDurable(b)
+}
+
+// waitDurable returns once batch b is durable, taking the lead when no one flushes. j.mu is
+// held; it returns with j.mu unlocked.
+func (j *Journal) waitDurable(b *batch) error {
 	b.waiters++
 	if !j.flushing {
 		j.flushing = true
@@ -272,6 +286,48 @@ func (j *Journal) append(r *record, wait bool) error {
 			j.flush()
 		}
 	}
+}
+
+// Intend records, without waiting for it to be durable, that a create of the entry name will
+// be sent (intent: the entry being created), as Begin does; Sync makes it durable. An apply
+// writes the intents of its next creates ahead this way, one fsync for many, so that a create
+// never waits for the disk before it is sent: the guarantee is Begin's (nothing is sent before
+// its intent is on disk), at a cost of an intent that may never be sent, which the next run
+// finds no connection for and creates.
+func (j *Journal) Intend(name string, intent *Entry) error {
+	if name == "" {
+		return errors.New("journal intent: empty name")
+	}
+	if intent != nil {
+		c := *intent
+		normalise(&c)
+		intent = &c
+	}
+	return j.append(&record{Type: recBegin, Name: name, Op: "create", At: j.now().UTC().Truncate(time.Millisecond), Entry: intent}, false)
+}
+
+// Sync returns once every record appended so far is durable.
+func (j *Journal) Sync() error {
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return fmt.Errorf("journal %s: closed", j.path)
+	}
+	if j.err != nil {
+		err := j.err
+		j.mu.Unlock()
+		return err
+	}
+	if b := j.cur; b != nil {
+		return j.waitDurable(b)
+	}
+	b := j.inflight
+	j.mu.Unlock()
+	if b != nil {
+		<-b.done
+		return b.err
+	}
+	return nil
 }
 
 // flush writes and syncs the current batch, as its leader: j.mu is held and j.flushing set;
@@ -535,42 +591,62 @@ func fold(f *File, path string, data []byte) (changed bool, err error) {
 	if f.Connections == nil {
 		f.Connections = map[string]*Entry{}
 	}
-	type intent struct {
-		at    time.Time
-		entry *Entry
-	}
 	pending := map[string]*intent{} // creates begun and not committed
 	for _, r := range recs[1:] {
-		switch r.Type {
-		case recBegin:
-			if r.Op != "create" {
-				continue
-			}
-			p := pending[r.Name]
-			if p == nil {
-				p = &intent{at: r.At}
-				pending[r.Name] = p
-			} else if r.At.Before(p.at) {
-				p.at = r.At
-			}
-			if r.Entry != nil {
-				p.entry = r.Entry
-			}
-		case recCommit:
-			delete(pending, r.Name)
-			old, ok := f.Connections[r.Name]
-			if r.Entry == nil {
-				if ok {
-					delete(f.Connections, r.Name)
-					changed = true
-				}
-				continue
-			}
-			if !ok || !sameEntry(old, r.Entry) {
+		track(pending, &r)
+		if r.Type != recCommit {
+			continue
+		}
+		old, ok := f.Connections[r.Name]
+		if r.Entry == nil {
+			if ok {
+				delete(f.Connections, r.Name)
 				changed = true
 			}
-			f.Connections[r.Name] = r.Entry
+			continue
 		}
+		if !ok || !sameEntry(old, r.Entry) {
+			changed = true
+		}
+		f.Connections[r.Name] = r.Entry
+	}
+	if markPending(f, pending) {
+		changed = true
+	}
+	return changed, nil
+}
+
+// intent is a create begun and not committed: the time of its earliest begin, and the entry
+// it sent (nil: not recorded).
+type intent struct {
+	at    time.Time
+	entry *Entry
+}
+
+// track updates the creates begun and not committed with record r.
+func track(pending map[string]*intent, r *record) {
+	switch {
+	case r.Type == recBegin && r.Op == "create":
+		p := pending[r.Name]
+		if p == nil {
+			p = &intent{at: r.At}
+			pending[r.Name] = p
+		} else if r.At.Before(p.at) {
+			p.at = r.At
+		}
+		if r.Entry != nil {
+			p.entry = r.Entry
+		}
+	case r.Type == recCommit:
+		delete(pending, r.Name)
+	}
+}
+
+// markPending marks the entries of the creates begun and not committed PendingCreate, as Fold
+// describes. It reports whether f changed.
+func markPending(f *File, pending map[string]*intent) (changed bool) {
+	if len(pending) > 0 && f.Connections == nil {
+		f.Connections = map[string]*Entry{}
 	}
 	for name, p := range pending {
 		old := f.Connections[name]
@@ -598,7 +674,24 @@ func fold(f *File, path string, data []byte) (changed bool, err error) {
 		}
 		f.Connections[name] = e
 	}
-	return changed, nil
+	return changed
+}
+
+// FoldInto is Fold of this journal, once closed, into f, the lockfile of the run that wrote it
+// (every entry it committed is in f already): it marks the creates begun and not committed
+// PendingCreate, from memory, without reading the journal back. A journal that held records of
+// an earlier run when it was opened is read back and folded whole.
+func (j *Journal) FoldInto(f *File) (changed bool, err error) {
+	j.mu.Lock()
+	closed, leftover := j.closed, j.leftover
+	j.mu.Unlock()
+	if !closed {
+		return false, fmt.Errorf("journal %s: fold before close", j.path)
+	}
+	if leftover {
+		return Fold(f, strings.TrimSuffix(j.path, journalSuffix))
+	}
+	return markPending(f, j.open), nil
 }
 
 func sameEntry(a, b *Entry) bool {

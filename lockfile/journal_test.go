@@ -545,3 +545,73 @@ func TestPendingKeepsTheEarliestBegin(t *testing.T) {
 		t.Errorf("pending entry after two runs: %+v", e)
 	}
 }
+
+// FoldInto, from memory, leaves the lockfile of the run that wrote the journal as Fold does
+// from the file: begun creates without a commit pending, withdrawn and committed ones not.
+func TestFoldIntoMatchesFold(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.lock.json")
+	f, err := New(Target{OrgID: "5C1328435BF324E90A49402A@AdobeOrg", Sandbox: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Connections["kept"] = &Entry{ID: "id-kept", ETag: `"1"`, SpecName: "Access Key", ConnectionSpec: Spec{ID: "s", Version: "1.0"}}
+	j, err := OpenJournal(path, HeaderOf(f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := f.Clone()
+	intent := func(name string) *Entry {
+		return &Entry{SpecName: "Access Key", ConnectionSpec: Spec{ID: "s", Version: "1.0"}, Params: map[string]string{"bucketName": name}}
+	}
+	commit := func(name string, e *Entry) {
+		t.Helper()
+		if err := j.Commit(name, e); err != nil {
+			t.Fatal(err)
+		}
+		if e == nil {
+			delete(out.Connections, name)
+		} else {
+			out.Connections[name] = e
+		}
+	}
+	for _, name := range []string{"done", "lost", "withdrawn", "twice"} {
+		if err := j.Intend(name, intent(name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	done := intent("done")
+	done.ID, done.ETag = "id-done", `"2"`
+	commit("done", done)
+	commit("withdrawn", nil)
+	commit("twice", done)
+	if err := j.Begin("twice", "create", "", intent("twice")); err != nil { // a second create of it
+		t.Fatal(err)
+	}
+	if err := j.Begin("kept", "update", "id-kept", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fromFile, fromMemory := out.Clone(), out.Clone()
+	if _, err := Fold(fromFile, path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.FoldInto(fromMemory); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(fromFile, fromMemory); diff != "" {
+		t.Errorf("FoldInto differs from Fold (-file +memory):\n%s", diff)
+	}
+	for name, want := range map[string]string{"lost": PendingCreate, "twice": PendingCreate, "done": "", "kept": ""} {
+		if e := fromMemory.Connections[name]; e == nil || e.Pending != want {
+			t.Errorf("%s: %+v, want pending %q", name, e, want)
+		}
+	}
+	if _, ok := fromMemory.Connections["withdrawn"]; ok {
+		t.Error("a withdrawn intent left an entry")
+	}
+}

@@ -60,6 +60,19 @@ func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.Fil
 			todo = append(todo, i)
 		}
 	}
+	// The intents of the creates are written ahead of them, so that no create waits for the
+	// disk before it is sent (intents.go); a journal that cannot do that begins each create.
+	if j, ok := opts.Journal.(intentJournal); ok {
+		var creates []*Change
+		for _, i := range todo {
+			if ch := &cs.Changes[i]; ch.Action == Create || ch.Action == Replace {
+				creates = append(creates, ch)
+			}
+		}
+		if len(creates) > 0 {
+			a.ahead = a.writeIntents(j, creates)
+		}
+	}
 	results := make([]Result, len(todo))
 	var g errgroup.Group
 	g.SetLimit(opts.Concurrency)
@@ -98,6 +111,19 @@ func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.Fil
 		})
 	}
 	_ = g.Wait()
+	if a.ahead != nil {
+		// An intent written for a create that never started is withdrawn, so that the next
+		// run does not look it up: what the entry held before is committed again.
+		written := a.ahead.close()
+		for k, i := range todo {
+			ch := &cs.Changes[i]
+			if n, ok := a.ahead.seq[ch]; ok && n < written && results[k].Err == ErrNotStarted {
+				if err := a.commit(ch.Name, ch.Prior); err != nil {
+					results[k].Err = fmt.Errorf("%w (%w)", ErrNotStarted, err)
+				}
+			}
+		}
+	}
 
 	sum := &Summary{Results: results, JournalWait: time.Duration(a.journalWait.Load())}
 	var stale *StaleError
@@ -131,6 +157,7 @@ type applier struct {
 	out *lockfile.File
 
 	journalWait atomic.Int64 // nanoseconds in journal calls, summed over changes
+	ahead       *intents     // the creates' intents, written ahead; nil: each create begins
 
 	stopped  atomic.Bool
 	stopOnce sync.Once
@@ -245,6 +272,14 @@ func (a *applier) create(ctx context.Context, ch *Change, r *Result, retired []s
 	if p := ch.Prior; p != nil && p.Pending == lockfile.PendingCreate {
 		since = p.PendingAt
 	}
+	if a.ahead != nil {
+		start := time.Now()
+		_, err := a.ahead.wait(ch)
+		a.journalWait.Add(int64(time.Since(start)))
+		if err != nil {
+			return err
+		}
+	}
 	const attempts = 5
 	for attempt := 0; attempt < attempts; attempt++ {
 		if heal {
@@ -257,10 +292,11 @@ func (a *applier) create(ctx context.Context, ch *Change, r *Result, retired []s
 				return nil
 			}
 		}
-		intent := a.entryFor(d, "", "", nil)
 		at := a.opts.Now()
-		if err := a.begin(d.Name, "create", "", intent); err != nil {
-			return err
+		if a.ahead == nil {
+			if err := a.begin(d.Name, "create", "", a.entryFor(d, "", "", nil)); err != nil {
+				return err
+			}
 		}
 		if since.IsZero() || at.Before(since) {
 			since = at

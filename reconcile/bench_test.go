@@ -1,8 +1,13 @@
 package reconcile_test
 
 import (
+	"context"
+	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/flowsync/flowsync/emulator"
+	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/internal/testmanifest"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
@@ -74,3 +79,62 @@ func BenchmarkPlan10k(b *testing.B) { benchmarkPlan(b, 10_000) }
 
 // BenchmarkPlan100k: the same for 100,000 entries (target: under 3 s, linear).
 func BenchmarkPlan100k(b *testing.B) { benchmarkPlan(b, 100_000) }
+
+// benchmarkApply is what `flowsync apply` does after the plan, in one process: n creates at
+// concurrency c against an in-process emulator with 20 ms latency, with the journal on disk
+// (b.TempDir) or without one. The difference is the cost of durability; run it with
+// -blockprofile, -mutexprofile or -trace to see where a create waits.
+func benchmarkApply(b *testing.B, n, c int, journal bool) {
+	want := entries(n, "token-1")
+	for range b.N {
+		b.StopTimer()
+		emu, err := emulator.Start(emulator.Options{Latency: 20 * time.Millisecond}, "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		cl, err := flowservice.New(flowservice.Config{
+			Endpoint: emu.Endpoint, OrgID: org, Sandbox: sandbox, APIKey: "test-key",
+			Tokens: flowservice.StaticToken("test-token"), Concurrency: c,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		lockPath := filepath.Join(b.TempDir(), "m.lock.json")
+		lock, err := lockfile.New(lockfile.Target{OrgID: org, Sandbox: sandbox})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cs := reconcile.Plan(want, lock, nil, reconcile.Options{})
+		opts := reconcile.ApplyOptions{Concurrency: c}
+		b.StartTimer()
+		var j *lockfile.Journal
+		if journal {
+			if j, err = lockfile.OpenJournal(lockPath, lockfile.HeaderOf(lock)); err != nil {
+				b.Fatal(err)
+			}
+			opts.Journal = j
+		}
+		out, _, err := reconcile.Apply(context.Background(), cl, cs, lock, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if journal {
+			if err := j.Close(); err != nil {
+				b.Fatal(err)
+			}
+			if err := out.Save(lockPath); err != nil {
+				b.Fatal(err)
+			}
+			if err := lockfile.RemoveJournal(lockPath); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		_ = emu.Close()
+	}
+}
+
+func BenchmarkApply3000c32(b *testing.B) {
+	b.Run("journal", func(b *testing.B) { benchmarkApply(b, 3000, 32, true) })
+	b.Run("none", func(b *testing.B) { benchmarkApply(b, 3000, 32, false) })
+}
