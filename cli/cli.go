@@ -340,12 +340,6 @@ func (g *globals) loadManifestSum(path string) (*manifest.Manifest, string, erro
 	return m, planfile.SHA256(data), nil
 }
 
-// loadManifest reads and checks the manifest at path; every problem is reported at once.
-func loadManifest(path string) (*manifest.Manifest, error) {
-	m, _, err := loadManifestSum(path)
-	return m, err
-}
-
 // loadManifestSum is loadManifest that also returns the hex SHA-256 of the bytes it parsed.
 func loadManifestSum(path string) (*manifest.Manifest, string, error) {
 	data, err := os.ReadFile(path)

@@ -82,8 +82,8 @@ the manifest from stdin (then --lockfile is required).`,
 
 // CheckReport is what check found; views render it.
 type CheckReport struct {
-	Target   lockfile.Target
-	Manifest string
+	Target lockfile.Target
+	Files  string // how the command line names the manifest and lockfile: "-f m.yaml"
 	// Spec is the service's S3 connection spec, nil when the service does not know it.
 	Spec       *flowservice.ConnectionSpec
 	Comparison health.Comparison
@@ -113,9 +113,15 @@ func (r *CheckReport) Healthy() bool {
 }
 
 func runCheck(ctx context.Context, g *globals, view checkView, file, lockPath string, only []string) error {
-	m, err := loadManifest(file)
+	m, err := g.loadManifest(file)
 	if err != nil {
 		return err
+	}
+	// The command line the advice names: the manifest as given, and the lockfile when it is
+	// not the default one.
+	files := "-f " + shellWord(file)
+	if lockPath != lockfile.DefaultPath(file) {
+		files += " --lockfile " + shellWord(lockPath)
 	}
 	lock, _, err := readLock(lockPath, m)
 	if err != nil {
@@ -137,7 +143,7 @@ func runCheck(ctx context.Context, g *globals, view checkView, file, lockPath st
 	if err := c.CheckAccess(ctx, s3source.SpecID); err != nil {
 		return checkServiceErr(fmt.Sprintf("preflight: org %s, sandbox %s", m.Target.OrgID, m.Target.Sandbox), err)
 	}
-	rep := &CheckReport{Target: lockTarget(m), Manifest: file, NotTested: notTested}
+	rep := &CheckReport{Target: lockTarget(m), Files: files, NotTested: notTested}
 	spec, err := c.GetConnectionSpec(ctx, s3source.SpecID)
 	switch {
 	case flowservice.IsNotFound(err):
@@ -239,4 +245,14 @@ func checkTargets(m *manifest.Manifest, lock *lockfile.File, only []string) ([]h
 	sort.Slice(targets, func(i, j int) bool { return targets[i].Name < targets[j].Name })
 	sort.Slice(notTested, func(i, j int) bool { return notTested[i].Name < notTested[j].Name })
 	return targets, notTested, entries, nil
+}
+
+// shellWord quotes s for a POSIX shell when it needs it, so that advice can be pasted.
+func shellWord(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:@+,", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

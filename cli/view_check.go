@@ -88,10 +88,10 @@ func (v *textCheckView) Check(r *CheckReport) error {
 	fmt.Fprintf(&b, "\nCheck: %s: %s; %s.\n", verdict, plural(diffs, "preflight difference", "preflight differences"), describeResults(r))
 
 	if r.Count(health.Failing) > 0 {
-		fmt.Fprintf(&b, "\nThe failing connections' stored credentials no longer work: put fresh credentials where the manifest's secret references point, run \"flowsync apply -f %s\" (it sends only the changed secrets, one PATCH per connection), then run check again.\n", r.Manifest)
+		fmt.Fprintf(&b, "\nThe failing connections' stored credentials no longer work: put fresh credentials where the manifest's secret references point, run \"flowsync apply %s\" (it sends only the changed secrets, one PATCH per connection), then run check again.\n", r.Files)
 	}
 	if r.Count(health.NotFound) > 0 {
-		fmt.Fprintf(&b, "\nConnections not found were deleted outside flowsync: \"flowsync plan -f %s --refresh\" shows them created again by the next apply.\n", r.Manifest)
+		fmt.Fprintf(&b, "\nConnections not found were deleted outside flowsync: \"flowsync plan %s --refresh\" shows them created again by the next apply.\n", r.Files)
 	}
 	if specDiffs > 0 {
 		b.WriteString("\nThe service describes the Amazon S3 source differently from the rules flowsync validates, and the service's description wins: a connection flowsync creates or updates may be refused. Fix the manifest entries listed above, or upgrade flowsync.\n")

@@ -40,10 +40,10 @@ func checkReports() map[string]*CheckReport {
 	spec := &flowservice.ConnectionSpec{ID: s3source.SpecID, Name: "amazon-s3", Version: "1.0",
 		AuthSpec: []flowservice.AuthSpec{{Name: "Access Key"}, {Name: "IAMRole Based"}}}
 	return map[string]*CheckReport{
-		"healthy": {Target: target, Manifest: "m.yaml", Spec: spec,
+		"healthy": {Target: target, Files: "-f m.yaml", Spec: spec,
 			Results: []health.Result{{Name: "a", ID: "id-a", Status: health.Healthy}}},
-		"empty": {Target: target, Manifest: "m.yaml", Spec: spec},
-		"unhealthy": {Target: target, Manifest: "m.yaml", Spec: spec,
+		"empty": {Target: target, Files: "-f m.yaml", Spec: spec},
+		"unhealthy": {Target: target, Files: "-f m.yaml", Spec: spec,
 			Comparison: health.Comparison{
 				Differences: []health.Difference{
 					{Kind: health.RequiredByService, AuthSpec: "Access Key", Param: "serviceUrl", Message: "auth spec \"Access Key\": the service requires param serviceUrl; flowsync treats it as optional"},
@@ -59,7 +59,7 @@ func checkReports() map[string]*CheckReport {
 			},
 			NotTested: []NotTested{{Name: "e", Reason: "not recorded in the lockfile: apply has not created it yet"}},
 		},
-		"no spec": {Target: target, Manifest: "m.yaml",
+		"no spec": {Target: target, Files: "-f m.yaml",
 			Comparison: health.CompareSpec(nil, embeddedAuthSpecs(), nil)},
 	}
 }
@@ -137,4 +137,20 @@ func mustJSON(t *testing.T, s string) any {
 		t.Fatal(err)
 	}
 	return v
+}
+
+func TestShellWord(t *testing.T) {
+	for in, want := range map[string]string{
+		"m.yaml":          "m.yaml",
+		"-":               "-",
+		"dir/m.lock.json": "dir/m.lock.json",
+		"my file.yaml":    "'my file.yaml'",
+		"it's.yaml":       `'it'\''s.yaml'`,
+		"$HOME/m.yaml":    "'$HOME/m.yaml'",
+		"":                "''",
+	} {
+		if got := shellWord(in); got != want {
+			t.Errorf("shellWord(%q) = %s, want %s", in, got, want)
+		}
+	}
 }
