@@ -12,6 +12,7 @@ import (
 
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/reconcile"
 	"github.com/flowsync/flowsync/s3source"
 )
@@ -48,26 +49,38 @@ type generated struct {
 // genEntries groups live connections by name: a name held by one connection becomes an
 // entry, a name held by several is left out with their ids. Entries are sorted by name.
 func genEntries(conns []flowservice.Connection, secret secretRule, required func(specName string) []string) ([]*genEntry, []LeftOut) {
-	byName := map[string][]flowservice.Connection{}
+	// Names that read the same (equal in NFC, or but for invisible characters) are one name
+	// to flowsync: a manifest may not hold two of them.
+	byKey := map[string][]flowservice.Connection{}
 	for _, c := range conns {
-		byName[c.Name] = append(byName[c.Name], c)
+		k := names.Key(c.Name)
+		byKey[k] = append(byKey[k], c)
 	}
-	names := make([]string, 0, len(byName))
-	for n := range byName {
-		names = append(names, n)
+	keys := make([]string, 0, len(byKey))
+	for k := range byKey {
+		keys = append(keys, k)
 	}
-	sort.Strings(names)
+	sort.Strings(keys)
 	var entries []*genEntry
 	var left []LeftOut
-	for _, n := range names {
-		cs := byName[n]
+	for _, k := range keys {
+		cs := byKey[k]
+		sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name || cs[i].Name == cs[j].Name && cs[i].ID < cs[j].ID })
+		n := cs[0].Name
 		if len(cs) > 1 {
 			ids := make([]string, len(cs))
 			for i, c := range cs {
 				ids[i] = c.ID
 			}
 			sort.Strings(ids)
-			left = append(left, LeftOut{Name: n, IDs: ids, Reason: fmt.Sprintf("%d live connections have this name", len(cs))})
+			reason := fmt.Sprintf("%d live connections have this name", len(cs))
+			for _, c := range cs[1:] {
+				if c.Name != n {
+					reason = fmt.Sprintf("%d live connections have names that read the same: %s", len(cs), names.Clash(n, c.Name))
+					break
+				}
+			}
+			left = append(left, LeftOut{Name: n, IDs: ids, Reason: reason})
 			continue
 		}
 		c := cs[0]
@@ -310,10 +323,11 @@ func genLock(target lockfile.Target, entries []*genEntry) (*lockfile.File, error
 		for k := range e.refs {
 			d.Params[k] = reconcile.Param{Sensitive: true}
 		}
+		d.Name = names.Normalize(c.Name) // the manifest's names are NFC, and so are the lockfile's
 		if _, err := reconcile.Import(lock, &d, &c, false); err != nil {
 			return nil, fmt.Errorf("record %s: %w", c.Name, err)
 		}
-		le := lock.Connections[c.Name]
+		le := lock.Connections[d.Name]
 		for k := range e.refs {
 			if le.SecretDigests == nil {
 				le.SecretDigests = map[string]string{}

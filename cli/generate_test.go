@@ -52,6 +52,11 @@ func TestBuildGenerated(t *testing.T) {
 		conn("twice", s3source.IAMRoleBased, map[string]string{"bucketName": "bkt-5"}),
 	}
 	conns[5].ID = "id-twice-2"
+	// Names equal in NFC are one name to flowsync: both are left out, like a duplicate.
+	conns = append(conns,
+		conn("caf\u00e9", s3source.IAMRoleBased, map[string]string{"bucketName": "bkt-7"}),
+		conn("cafe\u0301", s3source.IAMRoleBased, map[string]string{"bucketName": "bkt-8"}))
+	conns[len(conns)-1].ID = "id-cafe-nfd"
 	old := conn("old", s3source.IAMRoleBased, map[string]string{"bucketName": "bkt-6"})
 	old.ConnectionSpec.Version = "0.9"
 	conns = append(conns, old)
@@ -72,6 +77,7 @@ func TestBuildGenerated(t *testing.T) {
 		left = append(left, l.Name+" "+strings.Join(l.IDs, ",")+": "+l.Reason)
 	}
 	wantLeft := []string{
+		"cafe\u0301 id-cafe-nfd,id-caf\u00e9: 2 live connections have names that read the same: the same name once Unicode-normalised (NFC)",
 		"oauth id-oauth: flowsync's manifest rules refuse it: ",
 		"old id-old: connection spec version \"0.9\": flowsync manages version 1.0 only",
 		"twice id-twice,id-twice-2: 2 live connections have this name",
