@@ -202,6 +202,9 @@ func connect(ctx context.Context, g *globals, m *manifest.Manifest, lockPath str
 		MaxRPS:      maxRPS,
 		Logger:      g.log,
 		UserAgent:   "flowsync/" + versionString(),
+		// An answer may echo a value the manifest's references give (check sends none, but a
+		// connection holds them): every one that can be read is redacted from what is shown.
+		Sensitive: referencedValues(m, g.env),
 	}
 	s := &service{}
 	if g.endpoint == emulatorWord {
@@ -337,4 +340,25 @@ func (w *writer) Close() {
 		_ = w.runLock.Release()
 	}
 	_ = w.svc.Close()
+}
+
+// referencedValues are the values of the manifest's secret references that can be read;
+// one that cannot (an unset variable) is skipped here: a command that needs it says so.
+func referencedValues(m *manifest.Manifest, env func(string) (string, bool)) []string {
+	var out []string
+	seen := map[manifest.Ref]bool{}
+	for _, c := range m.Connections {
+		for k, v := range c.Params {
+			if v.Ref == nil || seen[*v.Ref] {
+				continue
+			}
+			seen[*v.Ref] = true
+			one := c
+			one.Params = map[string]manifest.Value{k: v}
+			if vals, err := m.Resolve(one, env); err == nil && vals[k] != "" {
+				out = append(out, vals[k])
+			}
+		}
+	}
+	return out
 }

@@ -43,6 +43,11 @@ type Config struct {
 	Concurrency                      int          // expected parallel callers (transport pool, AIMD ceiling); default 8
 	Logger                           *slog.Logger // optional; debug line per request, never a secret
 	UserAgent                        string
+	// Sensitive are values the caller took from secret references (an s3AccessKey from
+	// {env: …}, say), which the client cannot know: they are redacted from any answer text
+	// copied into an error or a log line, besides the access token and the secret param values
+	// a request carries. Not copied: do not change it.
+	Sensitive []string
 }
 
 // Client calls Flow Service's /connections API. It is safe for concurrent use; every request
@@ -64,6 +69,7 @@ type Client struct {
 	do        stage // the request pipeline: retry → auth → throttle → send
 	hdr       headers
 	auth      atomic.Pointer[authValue]
+	redact    []string // Config.Sensitive
 }
 
 // New checks cfg and returns a Client. It refuses a plain-HTTP endpoint unless it is on
@@ -116,6 +122,7 @@ func New(cfg Config) (*Client, error) {
 		lim:       newLimiter(cfg.Concurrency, cfg.MaxRPS),
 		waits:     newWaitLog(cfg.Logger),
 		retry:     defaultRetryPolicy(),
+		redact:    cfg.Sensitive,
 	}
 	c.hdr = headers{apiKey: []string{cfg.APIKey}, orgID: []string{cfg.OrgID}, sandbox: []string{cfg.Sandbox}, userAgent: []string{cfg.UserAgent}}
 	c.do = c.sensitive(c.retrying(c.authenticated(c.throttled(c.send))))

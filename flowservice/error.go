@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/flowsync/flowsync/reconcile"
 )
 
 // Error is a non-2xx answer of the service or of its gateway.
@@ -37,6 +39,19 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, " [request-id %s]", e.RequestID)
 	}
 	return b.String()
+}
+
+// Is matches reconcile's vocabulary: ErrStale for 412, ErrGone for 404, ErrAuth for 401/403.
+func (e *Error) Is(target error) bool {
+	switch target {
+	case reconcile.ErrStale:
+		return e.Status == http.StatusPreconditionFailed
+	case reconcile.ErrGone:
+		return e.Status == http.StatusNotFound
+	case reconcile.ErrAuth:
+		return e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden
+	}
+	return false
 }
 
 // StatusOf returns the HTTP status of err's *Error, or 0.
@@ -71,6 +86,12 @@ type UnknownOutcomeError struct {
 
 func (e *UnknownOutcomeError) Error() string { return "outcome unknown: " + e.Err.Error() }
 func (e *UnknownOutcomeError) Unwrap() error { return e.Err }
+
+// Is matches reconcile.ErrUnknownOutcome, and reconcile.ErrNoID for an answer without an id.
+func (e *UnknownOutcomeError) Is(target error) bool {
+	return target == reconcile.ErrUnknownOutcome ||
+		target == reconcile.ErrNoID && e.Status >= 200 && e.Status < 300
+}
 
 // IsUnknownOutcome reports whether err says a request may or may not have been applied.
 func IsUnknownOutcome(err error) bool {

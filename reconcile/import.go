@@ -6,7 +6,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/flowapi"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/s3source"
@@ -15,7 +15,7 @@ import (
 // record is the lockfile entry of a connection id at etag holding the given non-secret
 // fields and params: a param for which sensitive reports true (it came from a secret
 // reference) is stored only as its digest. Apply and Import build entries through it.
-func record(id, etag, description, specName string, spec flowservice.Spec, params map[string]string, sensitive func(string) bool, salt string) *lockfile.Entry {
+func record(id, etag, description, specName string, spec flowapi.Spec, params map[string]string, sensitive func(string) bool, salt string) *lockfile.Entry {
 	e := &lockfile.Entry{
 		ID:             id,
 		ETag:           etag,
@@ -43,7 +43,7 @@ func record(id, etag, description, specName string, spec flowservice.Spec, param
 // from a secret reference is recorded only as a digest, like every applied secret. The
 // service's secrets cannot be read, so no digest is recorded for them: the next plan shows
 // them as changed and apply sends them again.
-func importedEntry(c *flowservice.Connection, d *Desired, salt string) *lockfile.Entry {
+func importedEntry(c *flowapi.Connection, d *Desired, salt string) *lockfile.Entry {
 	params := make(map[string]string, len(c.Auth.Params))
 	for k, v := range c.Auth.Params {
 		if !s3source.Secret(k) {
@@ -84,7 +84,7 @@ func (e *ImportConflictError) Error() string {
 // recorded under another name, and a name recorded with another id unless force; replaced
 // is the id it made flowsync forget (force), which is then neither patched nor deleted. The
 // ids d's entry still has to delete (an unfinished replace) are kept.
-func Import(lock *lockfile.File, d *Desired, c *flowservice.Connection, force bool) (replaced string, err error) {
+func Import(lock *lockfile.File, d *Desired, c *flowapi.Connection, force bool) (replaced string, err error) {
 	for name, e := range lock.Connections {
 		if name != d.Name && (e.ID == c.ID || slices.Contains(e.Retired, c.ID)) {
 			return "", &RecordedElsewhereError{ID: c.ID, Name: name}
@@ -135,7 +135,7 @@ type ImportReport struct {
 // lockfile or journal is rebuilt without adopting a colleague's connection of the same name.
 func ImportByName(lock *lockfile.File, desired []Desired, observed *Observed, apiKey string) ImportReport {
 	recorded := recordedIDs(lock.Connections)
-	byName := map[string][]*flowservice.Connection{}
+	byName := map[string][]*flowapi.Connection{}
 	foreign := map[string][]string{}
 	for i := range observed.Connections {
 		c := &observed.Connections[i]
