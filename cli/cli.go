@@ -322,7 +322,14 @@ func (g *globals) loadManifest(path string) (*manifest.Manifest, error) {
 }
 
 // loadManifestSum is loadManifest that also returns the hex SHA-256 of the bytes it parsed.
-func (g *globals) loadManifestSum(path string) (*manifest.Manifest, string, error) {
+func (g *globals) loadManifestSum(path string) (m *manifest.Manifest, sum string, err error) {
+	defer func() {
+		if m != nil {
+			for _, w := range m.Warnings {
+				fmt.Fprintf(g.io.Err, "flowsync: warning: %s\n", w.Error())
+			}
+		}
+	}()
 	if path != "-" {
 		return loadManifestSum(path)
 	}
@@ -333,8 +340,7 @@ func (g *globals) loadManifestSum(path string) (*manifest.Manifest, string, erro
 	if len(data) > maxStdinManifest {
 		return nil, "", fmt.Errorf("manifest on stdin is larger than %d MiB", maxStdinManifest>>20)
 	}
-	m, err := parseManifest(stdinName, data)
-	if err != nil {
+	if m, err = parseManifest(stdinName, data); err != nil {
 		return nil, "", err
 	}
 	return m, planfile.SHA256(data), nil

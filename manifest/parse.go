@@ -45,12 +45,16 @@ func Parse(path string, data []byte) (*Manifest, error) {
 		p.diags.sort()
 		return nil, p.diags
 	}
-	return p.build(root), nil
+	m := p.build(root)
+	p.warns.sort()
+	m.Warnings = p.warns
+	return m, nil
 }
 
 type parser struct {
 	file  string
 	diags Diagnostics
+	warns Diagnostics
 	// steps is the path of the node being walked, rendered only when a problem is reported.
 	steps []step
 	// entries are the connections merged with defaults by check, reused by build.
@@ -501,10 +505,37 @@ func (p *parser) checkValues(m *yaml.Node, entry int) {
 		path := entryPath(entry) + ".auth.params." + name
 		if msg := textProblem(v); msg != "" {
 			p.supersede(vn, path, msg)
+		} else if name == s3source.ParamBucketName {
+			p.checkBucket(vn, path, v)
 		} else if msg := literalProblem(name, v); msg != "" {
 			p.supersede(vn, path, msg)
 		}
 	}
+}
+
+// checkBucket holds a literal bucket name to the S3 rules (s3source): a name no bucket can
+// have is an error, with a suggestion that itself follows the rules; a legacy us-east-1 name
+// is accepted with a warning. The schema's broader pattern is superseded either way.
+func (p *parser) checkBucket(n *yaml.Node, path, v string) {
+	verdict, err := s3source.ClassifyBucketName(v)
+	if verdict == s3source.BucketValid {
+		return
+	}
+	msg := err.Error()
+	suggestion := s3source.SuggestBucketName(v)
+	if verdict == s3source.BucketLegacy {
+		msg = fmt.Sprintf("%q breaks the current S3 bucket naming rules (%s): accepted as a legacy name, which only us-east-1 buckets made before March 2018 may have", v, msg)
+		if suggestion != "" {
+			msg += fmt.Sprintf("; for a new bucket, did you mean %q?", suggestion)
+		}
+		p.warns = append(p.warns, Diagnostic{File: p.file, Pos: posOf(n), Path: path, Message: msg})
+		p.superseded = append(p.superseded, path)
+		return
+	}
+	if suggestion != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", suggestion)
+	}
+	p.supersede(n, path, msg)
 }
 
 // folderProblem checks the component rules of a folder path that the schema's pattern
