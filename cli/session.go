@@ -80,11 +80,11 @@ func journalErr(err error, manifestPath, lockPath string) error {
 	case errors.As(err, &me):
 		return hint(err,
 			"restore the lockfile this journal belongs to (from version control or a backup) at "+lockPath+", then run apply again to finish that run",
-			fmt.Sprintf("without it: mv %s %s.aside && flowsync import -f %s --by-name, which records each entry whose name matches exactly one live connection (what that run created), then flowsync plan -f %s --refresh before applying", j, j, m, m))
+			fmt.Sprintf("without it: mv %s %s.aside && flowsync import -f %s --by-name --mine, which records each entry whose name matches exactly one live connection created with this API key (what that run created; a colleague's is left alone), then flowsync plan -f %s --refresh before applying", j, j, m, m))
 	case errors.As(err, &fe):
 		return hint(err,
 			"restore the journal from a backup, then run apply again to finish that run",
-			fmt.Sprintf("without it: mv %s %s.aside && flowsync import -f %s --by-name, which records each entry whose name matches exactly one live connection (what that run created), then flowsync plan -f %s --refresh before applying", j, j, m, m))
+			fmt.Sprintf("without it: mv %s %s.aside && flowsync import -f %s --by-name --mine, which records each entry whose name matches exactly one live connection created with this API key (what that run created; a colleague's is left alone), then flowsync plan -f %s --refresh before applying", j, j, m, m))
 	}
 	return fmt.Errorf("journal of %s: %w", lockPath, err)
 }
