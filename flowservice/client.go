@@ -389,12 +389,18 @@ func (c *Client) List(ctx context.Context, opts ListOptions) ([]Connection, erro
 
 // FindByName returns the live connections of spec whose name is exactly name (of any spec
 // when spec.ID is empty). The service's filter only narrows the list: the answer is checked
-// here too, since a name may hold characters the filter syntax reads as operators.
+// here too, since a name may hold characters the filter syntax reads as operators. A name
+// with a comma is not filtered on at all: the filter syntax reads a comma as OR
+// (property=id==a,b), so a service may answer the connections named "a" or "b" and never
+// the one named "a,b", and a create whose outcome was unknown would then be sent again.
 func (c *Client) FindByName(ctx context.Context, name string, spec Spec) ([]Connection, error) {
 	if name == "" {
 		return nil, errors.New("find connection by name: empty name")
 	}
-	filters := []string{"name==" + name}
+	var filters []string
+	if !strings.Contains(name, ",") {
+		filters = append(filters, "name=="+name)
+	}
 	if spec.ID != "" {
 		filters = append(filters, "connectionSpec.id=="+spec.ID)
 	}

@@ -393,6 +393,32 @@ func TestFindByNameFiltersClientSide(t *testing.T) {
 	}
 }
 
+// A name holding a comma is looked up without a name filter: a service reading the comma as
+// OR (property=name==a,b: named "a" or "b") would never answer the connection named "a,b".
+func TestFindByNameWithACommaListsTheSpec(t *testing.T) {
+	var queries []string
+	c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		queries = append(queries, r.URL.RawQuery)
+		var items []Connection
+		if !strings.Contains(r.URL.RawQuery, "property=name") {
+			items = []Connection{s3Conn("c1", "a"), s3Conn("c2", "a,b"), s3Conn("c3", "b")}
+		} else {
+			items = []Connection{s3Conn("c1", "a"), s3Conn("c3", "b")} // comma = OR
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	}))
+	got, err := c.FindByName(context.Background(), "a,b", Spec{ID: s3source.SpecID, Version: "1.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != "c2" {
+		t.Errorf("FindByName(\"a,b\") = %+v, want c2 alone", got)
+	}
+	if len(queries) != 1 || strings.Contains(queries[0], "property=name") || !strings.Contains(queries[0], "property=connectionSpec.id%3D%3D"+s3source.SpecID) {
+		t.Errorf("queries %q: want one listing filtered by spec only", queries)
+	}
+}
+
 func TestNewRefusesUnsafeEndpoints(t *testing.T) {
 	base := Config{OrgID: testOrg, Sandbox: "prod", APIKey: testAPIKey, Tokens: StaticToken("t")}
 	for _, tt := range []struct {
