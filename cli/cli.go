@@ -15,9 +15,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -49,6 +51,13 @@ func (g *globals) env(name string) (string, bool) {
 
 // Main runs flowsync with args (without the program name) and returns the exit code.
 func Main(ctx context.Context, args []string, stdio IO) int {
+	// The first SIGINT or SIGTERM cancels ctx wherever the run is (reading the live state,
+	// waiting to retry, importing): the command ends with exit 130 instead of being killed by
+	// the signal's default action (143 for Kubernetes' SIGTERM) or, for a SIGINT a shell
+	// inherited as ignored, not stopping at all. apply installs its own two-step handling on
+	// top (finish in flight, then abort).
+	ctx, stopSignals := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
 	g := &globals{io: stdio}
 	root := newRoot(ctx, g)
 	root.SetArgs(args)
@@ -65,6 +74,12 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 	}
 	if err == nil {
 		return ExitOK
+	}
+	var interrupted *interruptedError
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) && !errors.As(err, &interrupted) {
+		// A signal ended the run before anything was sent (apply reports its own interruption,
+		// with what it saved).
+		err = &interruptedError{}
 	}
 	if !g.started {
 		err = &usageError{err}
