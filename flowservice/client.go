@@ -230,7 +230,21 @@ func (c *Client) Create(ctx context.Context, nc NewConnection) (Ref, error) {
 		c.stats.unknownOutcomes.Add(1)
 		return Ref{}, &UnknownOutcomeError{Status: resp.status, Err: fmt.Errorf("create %s: %d answer holds no connection id", nc.Name, resp.status)}
 	}
+	c.learnETag(ctx, &ref)
 	return ref, nil
+}
+
+// learnETag reads the etag of a connection just created or patched when the answer did not
+// carry one (only an id in Location, or an empty body): without it the next PATCH could not
+// send If-Match, and the next refresh would take the live etag for a change made outside
+// flowsync. The write succeeded either way: a failed read leaves the etag unknown.
+func (c *Client) learnETag(ctx context.Context, ref *Ref) {
+	if ref.ETag != "" {
+		return
+	}
+	if live, err := c.Get(ctx, ref.ID); err == nil {
+		ref.ETag = live.ETag
+	}
 }
 
 // secretValues are the values an answer must never carry into an error.
@@ -329,12 +343,15 @@ func (c *Client) Patch(ctx context.Context, id, etag string, ops []PatchOp) (Ref
 		return Ref{}, err
 	}
 	var ref Ref
-	if err := json.Unmarshal(resp.body, &ref); err != nil {
-		return Ref{}, fmt.Errorf("patch %s: decode answer: %w", id, err)
+	if len(bytes.TrimSpace(resp.body)) > 0 {
+		if err := json.Unmarshal(resp.body, &ref); err != nil {
+			return Ref{}, fmt.Errorf("patch %s: decode answer: %w", id, err)
+		}
 	}
 	if ref.ID == "" {
 		ref.ID = id
 	}
+	c.learnETag(ctx, &ref)
 	return ref, nil
 }
 

@@ -487,3 +487,35 @@ func closedAddr(t *testing.T) string {
 	l.Close()
 	return addr
 }
+
+// A create answered with the id in Location only, or a PATCH answered without an etag, is
+// followed by one GET for the etag: the next PATCH needs it for If-Match, and a refresh must
+// not take the live etag for a change made outside flowsync.
+func TestWriteWithoutETagReadsIt(t *testing.T) {
+	var calls []string
+	c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls = append(calls, r.Method)
+		switch r.Method {
+		case http.MethodPost:
+			w.Header().Set("Location", "/data/foundation/flowservice/connections/c1")
+			w.WriteHeader(http.StatusCreated)
+		case http.MethodPatch:
+			writeJSON(w, http.StatusOK, map[string]string{"id": "c1"})
+		case http.MethodGet:
+			writeJSON(w, http.StatusOK, map[string]any{"items": []Connection{s3Conn("c1", "acme")}})
+		}
+	}))
+	ctx := context.Background()
+	ref, err := c.Create(ctx, NewConnection{Name: "acme", ConnectionSpec: s3source.ConnectionSpec(),
+		Auth: Auth{SpecName: "IAMRole Based", Params: map[string]string{"bucketName": "b"}}})
+	if err != nil || ref.ID != "c1" || ref.ETag != `"e-c1"` {
+		t.Fatalf("Create = %+v, %v; want c1 with the etag a GET shows", ref, err)
+	}
+	ref, err = c.Patch(ctx, "c1", `"e-c1"`, []PatchOp{{Op: "replace", Path: "/description", Value: json.RawMessage(`"d"`)}})
+	if err != nil || ref.ID != "c1" || ref.ETag != `"e-c1"` {
+		t.Fatalf("Patch = %+v, %v; want c1 with the etag a GET shows", ref, err)
+	}
+	if d := cmp.Diff([]string{"POST", "GET", "PATCH", "GET"}, calls); d != "" {
+		t.Errorf("calls (-want +got):\n%s", d)
+	}
+}
