@@ -127,6 +127,44 @@ func isCommand(root *cobra.Command, name string) bool {
 	return false
 }
 
+// setUp runs before every command: it checks the flags cobra would check later (their errors
+// are usage errors that name the command's help), then settles the endpoint and the logger.
+func (g *globals) setUp(cmd *cobra.Command) error {
+	if err := cmd.ValidateRequiredFlags(); err != nil {
+		return usageErr(cmd, err)
+	}
+	if err := cmd.ValidateFlagGroups(); err != nil {
+		return usageErr(cmd, err)
+	}
+	g.started = true
+	if cmd.Flags().Changed("endpoint") {
+		if err := checkEndpoint(g.endpoint); err != nil {
+			return usageErr(cmd, err)
+		}
+	}
+	if g.endpoint == "" {
+		if v, ok := g.env("FLOWSYNC_ENDPOINT"); ok && v != "" {
+			g.endpoint = v
+		} else {
+			g.endpoint = defaultEndpoint
+		}
+	}
+	level, err := logLevel(g)
+	if err != nil {
+		return err
+	}
+	switch g.logFormat {
+	case "text":
+		g.log = slog.New(slog.NewTextHandler(g.io.Err, &slog.HandlerOptions{Level: level}))
+	case "json":
+		g.log = slog.New(slog.NewJSONHandler(g.io.Err, &slog.HandlerOptions{Level: level}))
+		g.io.Log = g.log
+	default:
+		return usageErr(cmd, choice("log-format", g.logFormat, []string{"text", "json"}))
+	}
+	return nil
+}
+
 func newRoot(ctx context.Context, g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "flowsync",
@@ -137,46 +175,10 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
   flowsync plan -f connections.yaml
   flowsync apply -f connections.yaml
   flowsync apply -f examples/quickstart.yaml --endpoint emulator --yes   # no account needed`,
-		Version:       versionString(),
-		SilenceErrors: true,
-		SilenceUsage:  true,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			// cobra checks these after this hook; checked here, their errors are usage errors
-			// that name the command's help.
-			if err := cmd.ValidateRequiredFlags(); err != nil {
-				return usageErr(cmd, err)
-			}
-			if err := cmd.ValidateFlagGroups(); err != nil {
-				return usageErr(cmd, err)
-			}
-			g.started = true
-			if cmd.Flags().Changed("endpoint") {
-				if err := checkEndpoint(g.endpoint); err != nil {
-					return usageErr(cmd, err)
-				}
-			}
-			if g.endpoint == "" {
-				if v, ok := g.env("FLOWSYNC_ENDPOINT"); ok && v != "" {
-					g.endpoint = v
-				} else {
-					g.endpoint = defaultEndpoint
-				}
-			}
-			level, err := logLevel(g)
-			if err != nil {
-				return err
-			}
-			switch g.logFormat {
-			case "text":
-				g.log = slog.New(slog.NewTextHandler(g.io.Err, &slog.HandlerOptions{Level: level}))
-			case "json":
-				g.log = slog.New(slog.NewJSONHandler(g.io.Err, &slog.HandlerOptions{Level: level}))
-				g.io.Log = g.log
-			default:
-				return usageErr(cmd, choice("log-format", g.logFormat, []string{"text", "json"}))
-			}
-			return nil
-		},
+		Version:           versionString(),
+		SilenceErrors:     true,
+		SilenceUsage:      true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return g.setUp(cmd) },
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.Version = versionLine()
