@@ -31,6 +31,7 @@ const (
 const (
 	defaultConcurrency = 8
 	maxPageLimit       = 100
+	defaultUserAgent   = "flowsync" // of Config and IMSConfig: one User-Agent for every call
 )
 
 // Config configures a Client. Endpoint, OrgID, Sandbox, APIKey and Tokens are required
@@ -42,7 +43,7 @@ type Config struct {
 	MaxRPS                           float64      // hard cap on requests per second, 0 = none
 	Concurrency                      int          // expected parallel callers (transport pool, AIMD ceiling); default 8
 	Logger                           *slog.Logger // optional; debug line per request, never a secret
-	UserAgent                        string
+	UserAgent                        string       // default "flowsync"; give IMSConfig the same
 	// Sensitive are values the caller took from secret references (an s3AccessKey from
 	// {env: …}, say), which the client cannot know: they are redacted from any answer text
 	// copied into an error or a log line, besides the access token and the secret param values
@@ -107,7 +108,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.Concurrency = defaultConcurrency
 	}
 	if cfg.UserAgent == "" {
-		cfg.UserAgent = "flowsync"
+		cfg.UserAgent = defaultUserAgent
 	}
 	hc := withPolicy(cfg.HTTPClient, base, requestTimeout, func() http.RoundTripper { return newTransport(cfg.Concurrency) })
 	c := &Client{
