@@ -152,19 +152,19 @@ func CheckMaxRPS(v float64) error {
 func checkURL(what, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, &URLError{What: what, URL: raw, Reason: "is not a URL"}
+		return nil, &URLError{What: what, URL: raw, Reason: "is not a URL", Problem: URLNotAbsolute}
 	}
 	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, &URLError{What: what, URL: u.Redacted(), Reason: "is not an absolute https:// URL"}
+		return nil, &URLError{What: what, URL: u.Redacted(), Reason: "is not an absolute https:// URL", Problem: URLNotAbsolute}
 	}
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return nil, &URLError{What: what, URL: u.Redacted(), Reason: "has a query or fragment"}
+		return nil, &URLError{What: what, URL: u.Redacted(), Reason: "has a query or fragment", Problem: URLQuery}
 	}
 	if u.User != nil {
-		return nil, &URLError{What: what, URL: u.Redacted(), Reason: "holds credentials"}
+		return nil, &URLError{What: what, URL: u.Redacted(), Reason: "holds credentials", Problem: URLCredentials}
 	}
 	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		return nil, &URLError{What: what, URL: raw, Reason: "is plain http off loopback (127.0.0.1, ::1, localhost)"}
+		return nil, &URLError{What: what, URL: raw, Reason: "is plain http off loopback (127.0.0.1, ::1, localhost)", Problem: URLPlainHTTP}
 	}
 	return u, nil
 }
