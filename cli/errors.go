@@ -125,7 +125,7 @@ func formatAdvice(e *lockfile.FormatError) []string {
 		return []string{"the file was left untouched: it records an interrupted apply; restore it from a backup, then run apply again to finish that run"}
 	}
 	return []string{"the file was left untouched: restore it from version control or a backup, " +
-		"or move it aside and rebuild it with flowsync import --by-name"}
+		"or move it aside and rebuild it with flowsync import --by-name --mine (only connections created with this API key are recorded)"}
 }
 
 // serviceAdvice is the next step after a call to Flow Service failed.

@@ -33,7 +33,7 @@ func TestDescribe(t *testing.T) {
 		{"target", &lockfile.TargetError{Path: "m.lock.json"}, "point --lockfile", ExitError},
 		{"newer lockfile", newer, "the file was left untouched: upgrade flowsync to use it", ExitError},
 		{"corrupt journal", fmt.Errorf("journal of m.lock.json: %w", journal), "it records an interrupted apply", ExitError},
-		{"corrupt lockfile", corrupt, "rebuild it with flowsync import --by-name", ExitError},
+		{"corrupt lockfile", corrupt, "rebuild it with flowsync import --by-name --mine", ExitError},
 		{"manifest", fmt.Errorf("m.yaml: 1 problem(s):\n%w", manifest.Diagnostics{{File: "m.yaml", Message: "x"}}), "fix the manifest", ExitError},
 		{"endpoint", &flowservice.URLError{What: "endpoint", URL: "http://x", Reason: "is plain http off loopback"}, "use an https:// endpoint", ExitError},
 		{"ims url", &flowservice.URLError{What: "IMS URL", URL: "http://x", Reason: "is plain http off loopback"}, "set FLOWSYNC_IMS_URL", ExitError},

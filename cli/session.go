@@ -80,11 +80,11 @@ func journalErr(err error, manifestPath, lockPath string) error {
 	case errors.As(err, &me):
 		return hint(err,
 			"restore the lockfile this journal belongs to (from version control or a backup) at "+lockPath+", then run apply again to finish that run",
-			fmt.Sprintf("without it: mv %s %s.aside && flowsync import -f %s --by-name, which records each entry whose name matches exactly one live connection (what that run created), then flowsync plan -f %s --refresh before applying", j, j, m, m))
+			fmt.Sprintf("without it: mv %s %s.aside && flowsync import -f %s --by-name --mine, which records each entry whose name matches exactly one live connection created with this API key (what that run created; a colleague's is left alone), then flowsync plan -f %s --refresh before applying", j, j, m, m))
 	case errors.As(err, &fe):
 		return hint(err,
 			"restore the journal from a backup, then run apply again to finish that run",
-			fmt.Sprintf("without it: mv %s %s.aside && flowsync import -f %s --by-name, which records each entry whose name matches exactly one live connection (what that run created), then flowsync plan -f %s --refresh before applying", j, j, m, m))
+			fmt.Sprintf("without it: mv %s %s.aside && flowsync import -f %s --by-name --mine, which records each entry whose name matches exactly one live connection created with this API key (what that run created; a colleague's is left alone), then flowsync plan -f %s --refresh before applying", j, j, m, m))
 	}
 	return fmt.Errorf("journal of %s: %w", lockPath, err)
 }
@@ -137,10 +137,29 @@ func resolveDesired(m *manifest.Manifest, env func(string) (string, bool), noSec
 		out = append(out, d)
 	}
 	if len(problems) > 0 {
-		return nil, hint(fmt.Errorf("cannot read secret references:\n%s", strings.Join(groupProblems(problems), "\n")),
-			"set the variables or create the files; or use plan --no-secrets, which does not show secret changes")
+		return nil, hint(fmt.Errorf("cannot use secret references:\n%s", strings.Join(groupProblems(problems), "\n")), referenceAdvice(problems)...)
 	}
 	return out, nil
+}
+
+// referenceAdvice is the next step for references that could not be used: a reference that
+// could not be read needs its variable or file; a value that breaks a rule needs fixing where
+// it is kept (--no-secrets would only hide it).
+func referenceAdvice(problems manifest.Diagnostics) []string {
+	var unreadable, invalid bool
+	for _, d := range problems {
+		unreadable = unreadable || d.Unreadable
+		invalid = invalid || !d.Unreadable
+	}
+	var advice []string
+	if unreadable {
+		advice = append(advice, "set the variables and create the files named above (regular files of at most 64 KiB); "+
+			"to review a plan without any secret: flowsync plan --no-secrets, which does not show secret changes")
+	}
+	if invalid {
+		advice = append(advice, "fix the values the variables or files named above hold: a value read from a reference follows the rules of one written in the manifest")
+	}
+	return advice
 }
 
 // groupProblems says each unreadable reference once: an unset variable that 500 entries use

@@ -230,7 +230,21 @@ func (c *Client) Create(ctx context.Context, nc NewConnection) (Ref, error) {
 		c.stats.unknownOutcomes.Add(1)
 		return Ref{}, &UnknownOutcomeError{Status: resp.status, Err: fmt.Errorf("create %s: %d answer holds no connection id", nc.Name, resp.status)}
 	}
+	c.learnETag(ctx, &ref)
 	return ref, nil
+}
+
+// learnETag reads the etag of a connection just created or patched when the answer did not
+// carry one (only an id in Location, or an empty body): without it the next PATCH could not
+// send If-Match, and the next refresh would take the live etag for a change made outside
+// flowsync. The write succeeded either way: a failed read leaves the etag unknown.
+func (c *Client) learnETag(ctx context.Context, ref *Ref) {
+	if ref.ETag != "" {
+		return
+	}
+	if live, err := c.Get(ctx, ref.ID); err == nil {
+		ref.ETag = live.ETag
+	}
 }
 
 // secretValues are the values an answer must never carry into an error.
@@ -329,12 +343,15 @@ func (c *Client) Patch(ctx context.Context, id, etag string, ops []PatchOp) (Ref
 		return Ref{}, err
 	}
 	var ref Ref
-	if err := json.Unmarshal(resp.body, &ref); err != nil {
-		return Ref{}, fmt.Errorf("patch %s: decode answer: %w", id, err)
+	if len(bytes.TrimSpace(resp.body)) > 0 {
+		if err := json.Unmarshal(resp.body, &ref); err != nil {
+			return Ref{}, fmt.Errorf("patch %s: decode answer: %w", id, err)
+		}
 	}
 	if ref.ID == "" {
 		ref.ID = id
 	}
+	c.learnETag(ctx, &ref)
 	return ref, nil
 }
 
@@ -389,12 +406,18 @@ func (c *Client) List(ctx context.Context, opts ListOptions) ([]Connection, erro
 
 // FindByName returns the live connections of spec whose name is exactly name (of any spec
 // when spec.ID is empty). The service's filter only narrows the list: the answer is checked
-// here too, since a name may hold characters the filter syntax reads as operators.
+// here too, since a name may hold characters the filter syntax reads as operators. A name
+// with a comma is not filtered on at all: the filter syntax reads a comma as OR
+// (property=id==a,b), so a service may answer the connections named "a" or "b" and never
+// the one named "a,b", and a create whose outcome was unknown would then be sent again.
 func (c *Client) FindByName(ctx context.Context, name string, spec Spec) ([]Connection, error) {
 	if name == "" {
 		return nil, errors.New("find connection by name: empty name")
 	}
-	filters := []string{"name==" + name}
+	var filters []string
+	if !strings.Contains(name, ",") {
+		filters = append(filters, "name=="+name)
+	}
 	if spec.ID != "" {
 		filters = append(filters, "connectionSpec.id=="+spec.ID)
 	}

@@ -261,10 +261,28 @@ func (j *Journal) append(r *record, wait bool) error {
 		j.cur = b
 	}
 	if !wait {
+		if !j.flushing {
+			j.writeOut()
+		}
 		j.mu.Unlock()
 		return nil
 	}
 	return j.waitDurable(b)
+}
+
+// writeOut writes the buffered records to the journal file without an fsync, so that a
+// record no caller waits for (a Commit, an Intend) survives the process being killed: the
+// kernel holds it. Power loss may still lose it until the next fsync, which covers it; an
+// outcome lost that way is healed like a request in flight. j.mu is held and no flush is in
+// progress, so records reach the file in order.
+func (j *Journal) writeOut() {
+	if len(j.buf) == 0 || j.err != nil {
+		return
+	}
+	if _, err := j.f.Write(j.buf); err != nil {
+		j.err = fmt.Errorf("journal %s: %w", j.path, err)
+	}
+	j.buf = j.buf[:0]
 }
 
 // waitDurable returns once batch b is durable, taking the lead when no one flushes. j.mu is
@@ -362,7 +380,10 @@ func (j *Journal) flush() {
 	if j.cur != nil && j.cur.waiters > 0 {
 		j.cur.lead <- struct{}{} // capacity 1, sent once per batch
 	} else {
-		j.flushing = false // records without waiters stay for the next Begin or Close
+		// Records that arrived meanwhile without waiters reach the file now; their fsync
+		// comes with the next Begin, Sync or Close.
+		j.flushing = false
+		j.writeOut()
 	}
 	j.mu.Unlock()
 	close(b.done)

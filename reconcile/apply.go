@@ -54,31 +54,64 @@ func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.Fil
 	}
 	a := &applier{client: client, out: lock.Clone(), opts: opts, refreshed: cs.Refreshed}
 
-	var todo []int
-	for i, ch := range cs.Changes {
-		if ch.Action.Sends() {
-			todo = append(todo, i)
+	var todo []*Change
+	for i := range cs.Changes {
+		if cs.Changes[i].Action.Sends() {
+			todo = append(todo, &cs.Changes[i])
 		}
 	}
-	// The intents of the creates are written ahead of them, so that no create waits for the
-	// disk before it is sent (intents.go); a journal that cannot do that begins each create.
-	if j, ok := opts.Journal.(intentJournal); ok {
-		var creates []*Change
-		for _, i := range todo {
-			if ch := &cs.Changes[i]; ch.Action == Create || ch.Action == Replace {
-				creates = append(creates, ch)
+	a.intentsAhead(todo)
+	results := a.runAll(ctx, todo)
+	if a.ahead != nil {
+		// An intent written for a create that never started is withdrawn, so that the next
+		// run does not look it up: what the entry held before is committed again.
+		written := a.ahead.close()
+		for k, ch := range todo {
+			if n, ok := a.ahead.seq[ch]; ok && n < written && results[k].Err == ErrNotStarted {
+				if err := a.commit(ch.Name, ch.Prior); err != nil {
+					results[k].Err = fmt.Errorf("%w (%w)", ErrNotStarted, err)
+				}
 			}
 		}
-		if len(creates) > 0 {
-			a.ahead = a.writeIntents(j, creates)
+	}
+	sum := summarize(results, time.Duration(a.journalWait.Load()))
+	switch {
+	case a.stopErr != nil:
+		return a.out, sum, &StoppedError{Err: a.stopErr}
+	case a.interrupted():
+		return a.out, sum, context.Canceled
+	case sum.Failed+sum.Stale > 0:
+		return a.out, sum, &PartialError{Failed: sum.Failed + sum.Stale, Total: len(results)}
+	}
+	return a.out, sum, nil
+}
+
+// intentsAhead writes the intents of the creates ahead of them, so that no create waits for
+// the disk before it is sent (intents.go); a journal that cannot do that begins each create.
+func (a *applier) intentsAhead(todo []*Change) {
+	j, ok := a.opts.Journal.(intentJournal)
+	if !ok {
+		return
+	}
+	var creates []*Change
+	for _, ch := range todo {
+		if ch.Action == Create || ch.Action == Replace {
+			creates = append(creates, ch)
 		}
 	}
+	if len(creates) > 0 {
+		a.ahead = a.writeIntents(j, creates)
+	}
+}
+
+// runAll carries out the changes, opts.Concurrency at a time, and returns their results in
+// order; a change never started (stopped, interrupted) has ErrNotStarted.
+func (a *applier) runAll(ctx context.Context, todo []*Change) []Result {
 	results := make([]Result, len(todo))
 	var g errgroup.Group
-	g.SetLimit(opts.Concurrency)
+	g.SetLimit(a.opts.Concurrency)
 	var reportMu sync.Mutex
-	for k, i := range todo {
-		ch := &cs.Changes[i]
+	for k, ch := range todo {
 		results[k] = Result{Name: ch.Name, Action: ch.Action, ID: ch.ID, Err: ErrNotStarted}
 		if a.stopping() {
 			continue
@@ -87,45 +120,43 @@ func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.Fil
 			if a.stopping() {
 				return nil
 			}
-			r := a.run(ctx, ch)
-			if ch.Action != Replace && errors.Is(r.Err, ErrNotSent) {
-				// The interrupt ended its wait for the throttle or a retry: its request was
-				// not sent again, as if the change had not started.
-				r.Err = fmt.Errorf("%w (%w)", ErrNotStarted, r.Err)
-			}
-			if r.Err != nil && isAuth(r.Err) {
-				a.stop(r.Err)
-			}
-			if r.Err != nil && a.interrupted() && errors.Is(r.Err, context.Canceled) && !isUnknownOutcome(r.Err) {
-				// Interrupted while waiting to send (the throttle, a retry's backoff): what
-				// it committed is saved, and nothing more of it was sent.
-				r.Err = fmt.Errorf("%w (%v)", ErrNotStarted, r.Err)
-			}
+			r := a.runOne(ctx, ch)
 			results[k] = r
-			if opts.OnResult != nil {
+			if a.opts.OnResult != nil {
 				reportMu.Lock()
-				opts.OnResult(r)
+				a.opts.OnResult(r)
 				reportMu.Unlock()
 			}
 			return nil
 		})
 	}
 	_ = g.Wait()
-	if a.ahead != nil {
-		// An intent written for a create that never started is withdrawn, so that the next
-		// run does not look it up: what the entry held before is committed again.
-		written := a.ahead.close()
-		for k, i := range todo {
-			ch := &cs.Changes[i]
-			if n, ok := a.ahead.seq[ch]; ok && n < written && results[k].Err == ErrNotStarted {
-				if err := a.commit(ch.Name, ch.Prior); err != nil {
-					results[k].Err = fmt.Errorf("%w (%w)", ErrNotStarted, err)
-				}
-			}
-		}
-	}
+	return results
+}
 
-	sum := &Summary{Results: results, JournalWait: time.Duration(a.journalWait.Load())}
+// runOne carries out one change and classifies its failure: refused credentials stop the
+// run, and a request an interrupt kept from being sent counts as not started.
+func (a *applier) runOne(ctx context.Context, ch *Change) Result {
+	r := a.run(ctx, ch)
+	if ch.Action != Replace && errors.Is(r.Err, ErrNotSent) {
+		// The interrupt ended its wait for the throttle or a retry: its request was
+		// not sent again, as if the change had not started.
+		r.Err = fmt.Errorf("%w (%w)", ErrNotStarted, r.Err)
+	}
+	if r.Err != nil && isAuth(r.Err) {
+		a.stop(r.Err)
+	}
+	if r.Err != nil && a.interrupted() && errors.Is(r.Err, context.Canceled) && !isUnknownOutcome(r.Err) {
+		// Interrupted while waiting to send (the throttle, a retry's backoff): what
+		// it committed is saved, and nothing more of it was sent.
+		r.Err = fmt.Errorf("%w (%v)", ErrNotStarted, r.Err)
+	}
+	return r
+}
+
+// summarize counts the results.
+func summarize(results []Result, journalWait time.Duration) *Summary {
+	sum := &Summary{Results: results, JournalWait: journalWait}
 	var stale *StaleError
 	for _, r := range results {
 		switch {
@@ -137,15 +168,7 @@ func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.Fil
 			sum.Failed++
 		}
 	}
-	switch {
-	case a.stopErr != nil:
-		return a.out, sum, &StoppedError{Err: a.stopErr}
-	case a.interrupted():
-		return a.out, sum, context.Canceled
-	case sum.Failed+sum.Stale > 0:
-		return a.out, sum, &PartialError{Failed: sum.Failed + sum.Stale, Total: len(results)}
-	}
-	return a.out, sum, nil
+	return sum
 }
 
 type applier struct {
@@ -675,31 +698,12 @@ func (a *applier) delete(ctx context.Context, ch *Change, r *Result) error {
 	if e.Pending == lockfile.PendingCreate {
 		made := ch.Resolved
 		if !a.refreshed {
-			spec := e.ConnectionSpec
-			if spec.ID == "" {
-				spec = s3source.ConnectionSpec()
-			}
-			found, err := a.client.FindByName(ctx, ch.Name, spec)
+			found, err := a.pendingMade(ctx, ch, r)
 			if err != nil {
-				return fmt.Errorf("look up %q: %w", ch.Name, err)
+				return err
 			}
-			a.mu.Lock()
-			recorded := recordedIDs(a.out.Connections)
-			a.mu.Unlock()
-			ptrs := make([]*flowapi.Connection, len(found))
-			for i := range found {
-				ptrs[i] = &found[i]
-			}
-			res := claimOfEntry(ch.Name, e, a.opts.APIKey, a.out.Salt).resolve(ptrs, recorded)
-			if len(res.unmanaged) > 0 {
-				r.Unmanaged = res.unmanaged
-			}
-			switch len(res.owned) {
-			case 0:
-			case 1:
-				made = res.owned[0]
-			default:
-				return &AmbiguousError{Name: ch.Name, IDs: res.owned, Manifest: a.opts.Manifest}
+			if found != "" {
+				made = found
 			}
 		}
 		if made != "" && !slices.Contains(ids, made) {
@@ -721,31 +725,68 @@ func (a *applier) delete(ctx context.Context, ch *Change, r *Result) error {
 		return a.commit(ch.Name, nil)
 	}
 	if len(left) < len(ids) || e.Pending != "" {
-		// What is left is recorded as known connections: the pending create is resolved.
-		ne := *e
-		ne.Pending, ne.PendingAt = "", time.Time{}
-		ne.ID, ne.ETag, ne.Retired = "", "", nil
-		for _, id := range left {
-			switch {
-			case ne.ID == "" && (id == e.ID || e.ID == ""):
-				ne.ID = id
-				if id == e.ID {
-					ne.ETag = e.ETag
-				}
-			default:
-				ne.Retired = append(ne.Retired, id)
-			}
-		}
-		if ne.ID == "" && len(ne.Retired) > 0 {
-			ne.ID, ne.Retired = ne.Retired[0], ne.Retired[1:]
-		}
-		if ne.ID == "" {
-			// Nothing left: cannot happen with errors, but keep the record as it was.
-			ne = *e
-		}
-		if err := a.commit(ch.Name, &ne); err != nil {
+		if err := a.commit(ch.Name, leftOver(e, left)); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// pendingMade looks up the connection a pending create of ch made, under the ownership rule:
+// its id, or "" when none is proven; live connections the rule refuses go to r.Unmanaged.
+func (a *applier) pendingMade(ctx context.Context, ch *Change, r *Result) (string, error) {
+	e := ch.Prior
+	spec := e.ConnectionSpec
+	if spec.ID == "" {
+		spec = s3source.ConnectionSpec()
+	}
+	found, err := a.client.FindByName(ctx, ch.Name, spec)
+	if err != nil {
+		return "", fmt.Errorf("look up %q: %w", ch.Name, err)
+	}
+	a.mu.Lock()
+	recorded := recordedIDs(a.out.Connections)
+	a.mu.Unlock()
+	ptrs := make([]*flowapi.Connection, len(found))
+	for i := range found {
+		ptrs[i] = &found[i]
+	}
+	res := claimOfEntry(ch.Name, e, a.opts.APIKey, a.out.Salt).resolve(ptrs, recorded)
+	if len(res.unmanaged) > 0 {
+		r.Unmanaged = res.unmanaged
+	}
+	switch len(res.owned) {
+	case 0:
+		return "", nil
+	case 1:
+		return res.owned[0], nil
+	}
+	return "", &AmbiguousError{Name: ch.Name, IDs: res.owned, Manifest: a.opts.Manifest}
+}
+
+// leftOver is the entry of e once the delete of some of its connections failed: the ids in
+// left are recorded as known connections, and a pending create is resolved.
+func leftOver(e *lockfile.Entry, left []string) *lockfile.Entry {
+	ne := *e
+	ne.Pending, ne.PendingAt = "", time.Time{}
+	ne.ID, ne.ETag, ne.Retired = "", "", nil
+	for _, id := range left {
+		switch {
+		case ne.ID == "" && (id == e.ID || e.ID == ""):
+			ne.ID = id
+			if id == e.ID {
+				ne.ETag = e.ETag
+			}
+		default:
+			ne.Retired = append(ne.Retired, id)
+		}
+	}
+	if ne.ID == "" && len(ne.Retired) > 0 {
+		ne.ID, ne.Retired = ne.Retired[0], ne.Retired[1:]
+	}
+	if ne.ID == "" {
+		// Nothing left: cannot happen with errors, but keep the record as it was.
+		ne = *e
+	}
+	return &ne
 }

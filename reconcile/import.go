@@ -121,26 +121,43 @@ type ImportReport struct {
 	Imported  []Imported  // recorded, in manifest order
 	Ambiguous []Unmanaged // names matching two or more unrecorded live connections: not recorded
 	Missing   []string    // names matching no unrecorded live connection
+	// Foreign are the live connections left out because another API key created them (only
+	// when ImportByName was given the key in use): reported, never recorded.
+	Foreign []Unmanaged
 }
 
 // ImportByName records, for every entry of desired with no recorded id, the one unrecorded
 // live connection of observed with its name. Names matching several are left out and
 // reported.
-func ImportByName(lock *lockfile.File, desired []Desired, observed *Observed) ImportReport {
+//
+// With a non-empty apiKey, a live connection that the service says another API key created
+// (createdClient) is no candidate: it is reported in Foreign and never recorded. That is how a
+// lockfile or journal is rebuilt without adopting a colleague's connection of the same name.
+func ImportByName(lock *lockfile.File, desired []Desired, observed *Observed, apiKey string) ImportReport {
 	recorded := recordedIDs(lock.Connections)
 	byName := map[string][]*flowapi.Connection{}
+	foreign := map[string][]string{}
 	for i := range observed.Connections {
 		c := &observed.Connections[i]
-		if !recorded[c.ID] {
-			n := names.Normalize(c.Name)
-			byName[n] = append(byName[n], c)
+		if recorded[c.ID] {
+			continue
 		}
+		n := names.Normalize(c.Name)
+		if apiKey != "" && c.CreatedClient != "" && c.CreatedClient != apiKey {
+			foreign[n] = append(foreign[n], c.ID)
+			continue
+		}
+		byName[n] = append(byName[n], c)
 	}
 	var rep ImportReport
 	for i := range desired {
 		d := &desired[i]
 		if e := lock.Connections[d.Name]; e != nil && e.ID != "" && e.Pending == "" {
 			continue
+		}
+		if ids := foreign[d.Name]; len(ids) > 0 {
+			sort.Strings(ids)
+			rep.Foreign = append(rep.Foreign, Unmanaged{Name: d.Name, IDs: ids})
 		}
 		switch found := byName[d.Name]; len(found) {
 		case 0:

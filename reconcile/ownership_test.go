@@ -189,3 +189,14 @@ func TestImport(t *testing.T) {
 		t.Errorf("imported entry %+v", e)
 	}
 }
+
+// A recorded etag that was never known (the service's answer carried none) proves nothing
+// moved: no hidden-change note, no resend, no drift.
+func TestUnknownRecordedETagIsNoDrift(t *testing.T) {
+	a := want("a", "A", "bucket-a", "tok1")
+	lock := lockOf(map[string]*lockfile.Entry{"a": applied(a, "id-a", "")})
+	cs := Plan([]Desired{a}, lock, &Observed{Connections: []flowapi.Connection{live(a, "id-a", `"e1"`)}}, Options{})
+	if ch := cs.Changes[0]; ch.Action != NoOp || ch.Resend || len(ch.Notes) != 0 || ch.Reason == ReasonDrift {
+		t.Fatalf("change %+v, want no change", ch)
+	}
+}

@@ -250,9 +250,10 @@ func planDesired(d *Desired, e *lockfile.Entry, salt string, live *liveIndex) Ch
 			ch.Reason = ReasonDrift
 		}
 	}
-	if driftFrom != nil && ch.ETag != e.ETag && !anyDrift(ch.Fields) && !ch.Heal {
+	if driftFrom != nil && e.ETag != "" && ch.ETag != e.ETag && !anyDrift(ch.Fields) && !ch.Heal {
 		// Something changed that no GET shows: a secret, or a field the service hides. Which
-		// one is not known, so no field is blamed; every secret is sent again.
+		// one is not known, so no field is blamed; every secret is sent again. A recorded etag
+		// that was never known (an answer without one) proves nothing moved.
 		ch.Notes = append(ch.Notes, HiddenChangeNote)
 		ch.Reason = ReasonDrift
 		ch.Resend = true
