@@ -55,17 +55,28 @@ func (e *LockedError) Error() string {
 type JournalMismatchError struct {
 	Path     string // the journal
 	Journal  Header // what the journal records
-	Lockfile Header // the lockfile's
+	Lockfile Header // the lockfile's; with NoLockfile, that of the new lockfile asked for
+	// NoLockfile: there is no lockfile beside the journal. Lockfile.Target is then the target
+	// the caller asked for (the manifest's), not one read from a file.
+	NoLockfile bool
 }
 
 func (e *JournalMismatchError) Error() string {
-	if e.Journal.Target != e.Lockfile.Target {
-		return fmt.Sprintf("%s: journal of an interrupted apply to org %s sandbox %s, but the lockfile is for org %s sandbox %s; "+
-			"it was not folded in, and neither file was changed",
+	const left = "it was not folded in, and neither file was changed"
+	switch {
+	case e.Journal.Target != e.Lockfile.Target && e.NoLockfile:
+		return fmt.Sprintf("%s: journal of an interrupted apply to org %s sandbox %s, but the manifest targets org %s sandbox %s "+
+			"(there is no lockfile); it was not folded in, and was left as it was",
 			e.Path, e.Journal.Target.OrgID, e.Journal.Target.Sandbox, e.Lockfile.Target.OrgID, e.Lockfile.Target.Sandbox)
+	case e.Journal.Target != e.Lockfile.Target:
+		return fmt.Sprintf("%s: journal of an interrupted apply to org %s sandbox %s, but the lockfile is for org %s sandbox %s; "+left,
+			e.Path, e.Journal.Target.OrgID, e.Journal.Target.Sandbox, e.Lockfile.Target.OrgID, e.Lockfile.Target.Sandbox)
+	case e.NoLockfile:
+		return fmt.Sprintf("%s: journal of an interrupted apply to a lockfile of org %s sandbox %s (salt %s…) that is no longer there; "+
+			"it was not folded in, and was left as it was",
+			e.Path, e.Journal.Target.OrgID, e.Journal.Target.Sandbox, short(e.Journal.Salt))
 	}
-	return fmt.Sprintf("%s: journal of an interrupted apply to another lockfile of org %s sandbox %s (salt %s…, the lockfile's is %s…); "+
-		"it was not folded in, and neither file was changed",
+	return fmt.Sprintf("%s: journal of an interrupted apply to another lockfile of org %s sandbox %s (salt %s…, the lockfile's is %s…); "+left,
 		e.Path, e.Journal.Target.OrgID, e.Journal.Target.Sandbox, short(e.Journal.Salt), short(e.Lockfile.Salt))
 }
 

@@ -142,7 +142,7 @@ func OpenJournal(lockfilePath string, h Header) (*Journal, error) {
 	if len(recs) > 0 {
 		if have := recs[0].header(); have != h {
 			f.Close()
-			return nil, &JournalMismatchError{Path: path, Journal: have, Lockfile: h}
+			return nil, &JournalMismatchError{Path: path, Journal: have, Lockfile: h, NoLockfile: noLockfile(lockfilePath)}
 		}
 	}
 	if valid < len(data) {
@@ -591,6 +591,12 @@ func Fold(f *File, lockfilePath string) (changed bool, err error) {
 	return fold(f, path, data)
 }
 
+// noLockfile reports whether there is no lockfile at lockfilePath.
+func noLockfile(lockfilePath string) bool {
+	_, err := os.Stat(RealPath(lockfilePath))
+	return errors.Is(err, os.ErrNotExist)
+}
+
 // fold is Fold once the journal at path is read.
 func fold(f *File, path string, data []byte) (changed bool, err error) {
 	recs, _, err := parseJournal(data)
@@ -604,7 +610,7 @@ func fold(f *File, path string, data []byte) (changed bool, err error) {
 	if h != HeaderOf(f) {
 		fresh := f.Serial == 0 && len(f.Connections) == 0
 		if !fresh || h.Target != f.Target {
-			return false, &JournalMismatchError{Path: path, Journal: h, Lockfile: HeaderOf(f)}
+			return false, &JournalMismatchError{Path: path, Journal: h, Lockfile: HeaderOf(f), NoLockfile: fresh}
 		}
 		f.Salt = h.Salt
 		changed = true

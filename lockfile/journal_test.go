@@ -526,9 +526,14 @@ func TestJournalBelongsToItsLockfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	var me *JournalMismatchError
-	if _, err := Fold(fresh, lockPath); !errors.As(err, &me) || me.SameTarget() ||
-		!strings.Contains(err.Error(), "sandbox prod") || !strings.Contains(err.Error(), "sandbox dev") {
-		t.Errorf("Fold into another target = %v, want a *JournalMismatchError naming both", err)
+	if _, err := Fold(fresh, lockPath); !errors.As(err, &me) || me.SameTarget() || !me.NoLockfile ||
+		!strings.Contains(err.Error(), "sandbox prod") || !strings.Contains(err.Error(), "the manifest targets org "+testTarget.OrgID+" sandbox dev (there is no lockfile)") {
+		t.Errorf("Fold into a new lockfile of another target = %v, want a *JournalMismatchError naming both, without a lockfile", err)
+	}
+	lockDev := sampleFile()
+	lockDev.Target = other
+	if _, err := Fold(lockDev, lockPath); !errors.As(err, &me) || me.NoLockfile || !strings.Contains(err.Error(), "the lockfile is for org "+testTarget.OrgID+" sandbox dev") {
+		t.Errorf("Fold into a saved lockfile of another target = %v, want a *JournalMismatchError naming the lockfile's", err)
 	}
 	if len(fresh.Connections) != 0 {
 		t.Errorf("a refused journal was folded: %v", fresh.Connections)
