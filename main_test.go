@@ -153,6 +153,7 @@ func setupScript(env *testscript.Env) error {
 	env.Values[patchesKey{}] = patches
 	env.Values[userAgentKey{}] = userAgent
 	env.Setenv("FLOWSYNC_ENDPOINT", run.Endpoint)
+	env.Setenv("EMU_ENDPOINT_HOSTPATH", strings.TrimPrefix(run.Endpoint, "http://")) // to build variants of the endpoint
 	env.Setenv("FLOWSYNC_IMS_URL", run.IMSURL)
 	env.Setenv("FLOWSYNC_ACCESS_TOKEN", "test-token")
 	env.Setenv("FLOWSYNC_API_KEY", "test-key")

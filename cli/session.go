@@ -220,7 +220,7 @@ func connect(ctx context.Context, g *globals, m *manifest.Manifest, lockPath str
 		Concurrency: concurrency,
 		MaxRPS:      maxRPS,
 		Logger:      g.log,
-		UserAgent:   "flowsync/" + versionString(),
+		UserAgent:   userAgent(),
 		// An answer may echo a value the manifest's references give (check sends none, but a
 		// connection holds them): every one that can be read is redacted from what is shown.
 		Sensitive: referencedValues(m, g.env),
@@ -258,6 +258,9 @@ func connect(ctx context.Context, g *globals, m *manifest.Manifest, lockPath str
 	return s, nil
 }
 
+// userAgent is the User-Agent of every request a run sends, to Flow Service and to Adobe IMS.
+func userAgent() string { return "flowsync/" + versionString() }
+
 // credentials reads FLOWSYNC_ACCESS_TOKEN, or FLOWSYNC_CLIENT_ID + FLOWSYNC_CLIENT_SECRET (IMS),
 // and FLOWSYNC_API_KEY (default: the client id).
 func credentials(g *globals, cfg *flowservice.Config) error {
@@ -272,7 +275,7 @@ func credentials(g *globals, cfg *flowservice.Config) error {
 	case token != "":
 		cfg.Tokens = flowservice.StaticToken(token)
 	case id != "" && secret != "":
-		ims := flowservice.IMSConfig{URL: flowservice.DefaultIMSURL, ClientID: id, ClientSecret: secret, Scopes: flowservice.DefaultScopes, Logger: g.log}
+		ims := flowservice.IMSConfig{URL: flowservice.DefaultIMSURL, ClientID: id, ClientSecret: secret, Scopes: flowservice.DefaultScopes, Logger: g.log, UserAgent: cfg.UserAgent}
 		if v, ok := g.env("FLOWSYNC_IMS_URL"); ok && v != "" {
 			ims.URL = v
 		}

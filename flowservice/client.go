@@ -31,6 +31,7 @@ const (
 const (
 	defaultConcurrency = 8
 	maxPageLimit       = 100
+	defaultUserAgent   = "flowsync" // of Config and IMSConfig: one User-Agent for every call
 )
 
 // Config configures a Client. Endpoint, OrgID, Sandbox, APIKey and Tokens are required
@@ -42,7 +43,7 @@ type Config struct {
 	MaxRPS                           float64      // hard cap on requests per second, 0 = none
 	Concurrency                      int          // expected parallel callers (transport pool, AIMD ceiling); default 8
 	Logger                           *slog.Logger // optional; debug line per request, never a secret
-	UserAgent                        string
+	UserAgent                        string       // default "flowsync"; give IMSConfig the same
 	// Sensitive are values the caller took from secret references (an s3AccessKey from
 	// {env: …}, say), which the client cannot know: they are redacted from any answer text
 	// copied into an error or a log line, besides the access token and the secret param values
@@ -107,7 +108,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.Concurrency = defaultConcurrency
 	}
 	if cfg.UserAgent == "" {
-		cfg.UserAgent = "flowsync"
+		cfg.UserAgent = defaultUserAgent
 	}
 	hc := withPolicy(cfg.HTTPClient, base, requestTimeout, func() http.RoundTripper { return newTransport(cfg.Concurrency) })
 	c := &Client{
@@ -151,19 +152,19 @@ func CheckMaxRPS(v float64) error {
 func checkURL(what, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, &URLError{What: what, URL: raw, Reason: "is not a URL"}
+		return nil, &URLError{What: what, URL: raw, Reason: "is not a URL", Problem: URLNotAbsolute}
 	}
 	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, &URLError{What: what, URL: u.Redacted(), Reason: "is not an absolute https:// URL"}
+		return nil, &URLError{What: what, URL: u.Redacted(), Reason: "is not an absolute https:// URL", Problem: URLNotAbsolute}
 	}
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return nil, &URLError{What: what, URL: u.Redacted(), Reason: "has a query or fragment"}
+		return nil, &URLError{What: what, URL: u.Redacted(), Reason: "has a query or fragment", Problem: URLQuery}
 	}
 	if u.User != nil {
-		return nil, &URLError{What: what, URL: u.Redacted(), Reason: "holds credentials"}
+		return nil, &URLError{What: what, URL: u.Redacted(), Reason: "holds credentials", Problem: URLCredentials}
 	}
 	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		return nil, &URLError{What: what, URL: raw, Reason: "is plain http off loopback (127.0.0.1, ::1, localhost)"}
+		return nil, &URLError{What: what, URL: raw, Reason: "is plain http off loopback (127.0.0.1, ::1, localhost)", Problem: URLPlainHTTP}
 	}
 	return u, nil
 }

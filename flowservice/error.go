@@ -113,9 +113,20 @@ func (e *TokenError) Unwrap() error { return e.Err }
 // has a query, fragment or credentials, or is plain http off loopback (a token would travel
 // in clear).
 type URLError struct {
-	What   string // "endpoint", "IMS URL"
-	URL    string // with any password redacted
-	Reason string // "is plain http off loopback (127.0.0.1, ::1, localhost)"
+	What    string     // "endpoint", "IMS URL"
+	URL     string     // with any password redacted
+	Reason  string     // "is plain http off loopback (127.0.0.1, ::1, localhost)"
+	Problem URLProblem // what is wrong, for the caller's advice
 }
+
+// URLProblem is what a *URLError found wrong with a URL.
+type URLProblem int
+
+const (
+	URLNotAbsolute URLProblem = iota + 1 // does not parse, has no host, or a scheme other than http(s)
+	URLQuery                             // has a query or fragment
+	URLCredentials                       // holds user[:password]@
+	URLPlainHTTP                         // plain http off loopback
+)
 
 func (e *URLError) Error() string { return fmt.Sprintf("%s %q %s", e.What, e.URL, e.Reason) }
