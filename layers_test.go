@@ -28,7 +28,7 @@ var layers = map[string][]string{
 	"flowapi":               {"s3source"},
 	"lockfile":              {"names", "s3source"},
 	"manifest":              {"names", "s3source", "schema"},
-	"reconcile":             {"flowapi", "lockfile", "names", "s3source"},
+	"reconcile":             {"flowapi", "lockfile", "manifest", "names", "s3source"},
 	"flowservice":           {"flowapi", "names", "reconcile", "s3source"},
 	"planfile":              {"flowservice", "lockfile", "reconcile", "s3source"},
 	"health":                {"flowservice"},
