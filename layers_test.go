@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"os"
@@ -27,7 +29,7 @@ var layers = map[string][]string{
 	"flowapi":               {"s3source"},
 	"lockfile":              {"internal/strictjson", "names", "s3source"},
 	"manifest":              {"names", "s3source", "schema"},
-	"reconcile":             {"flowapi", "lockfile", "names", "s3source"},
+	"reconcile":             {"flowapi", "lockfile", "manifest", "names", "s3source"},
 	"flowservice":           {"flowapi", "names", "reconcile", "s3source"},
 	"planfile":              {"flowservice", "internal/strictjson", "lockfile", "reconcile", "s3source"},
 	"health":                {"flowservice"},
@@ -117,4 +119,61 @@ func appendNew(list []string, s string) []string {
 	list = append(list, s)
 	sort.Strings(list)
 	return list
+}
+
+// maxFuncLines is the longest a non-test function may be, from func to its closing brace.
+const maxFuncLines = 80
+
+// TestFunctionLength keeps every non-test function readable in one screen or so: a longer one
+// is split into named steps.
+func TestFunctionLength(t *testing.T) {
+	fset := token.NewFileSet()
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && path != "." || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		for _, decl := range f.Decls {
+			fd, ok := decl.(*ast.FuncDecl)
+			if !ok || fd.Body == nil {
+				continue
+			}
+			start, end := fset.Position(fd.Pos()), fset.Position(fd.End())
+			if n := end.Line - start.Line + 1; n > maxFuncLines {
+				t.Errorf("%s: %s is %d lines, more than %d: split it into named steps", start, funcName(fd), n, maxFuncLines)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func funcName(fd *ast.FuncDecl) string {
+	if fd.Recv == nil || len(fd.Recv.List) == 0 {
+		return fd.Name.Name
+	}
+	return fmt.Sprintf("(%s).%s", types(fd.Recv.List[0].Type), fd.Name.Name)
+}
+
+func types(e ast.Expr) string {
+	switch x := e.(type) {
+	case *ast.StarExpr:
+		return "*" + types(x.X)
+	case *ast.Ident:
+		return x.Name
+	case *ast.IndexExpr:
+		return types(x.X)
+	}
+	return "?"
 }

@@ -96,22 +96,9 @@ func runGenerate(ctx context.Context, g *globals, org, sandbox, out string, name
 	if err != nil {
 		return err
 	}
-	hit := make([]bool, len(names))
-	var conns []flowservice.Connection
-	for _, conn := range observed.Connections {
-		if conn.ConnectionSpec.ID == s3source.SpecID && matchesAny(conn.Name, names, hit) {
-			conns = append(conns, conn)
-		}
-	}
-	var unmatched []string
-	for i, ok := range hit {
-		if !ok {
-			unmatched = append(unmatched, strconv.Quote(names[i]))
-		}
-	}
-	if len(unmatched) > 0 {
-		return hint(fmt.Errorf("--name %s: no live Amazon S3 connection of sandbox %s matches; nothing was written", strings.Join(unmatched, ", "), sandbox),
-			"check the pattern; names are matched whole, as in path.Match")
+	conns, err := selectLive(observed.Connections, names, sandbox)
+	if err != nil {
+		return err
 	}
 
 	gen, err := buildGenerated(out, target, conns, secret, required)
@@ -123,12 +110,43 @@ func runGenerate(ctx context.Context, g *globals, org, sandbox, out string, name
 		return hint(fmt.Errorf("no live Amazon S3 connection of org %s, sandbox %s to write; nothing was written", org, sandbox))
 	}
 
-	// The lockfile first: a manifest without its lockfile would plan creates of connections
-	// that exist. If the manifest then cannot be written, the lockfile is removed again.
+	if err := writeGenerated(gen, out, lockPath); err != nil {
+		return err
+	}
+	printGenerated(g, gen, out, lockPath, target)
+	return nil
+}
+
+// selectLive keeps the live Amazon S3 connections whose names match a --name glob (all with
+// none); a glob that matches nothing is an error.
+func selectLive(live []flowservice.Connection, names []string, sandbox string) ([]flowservice.Connection, error) {
+	hit := make([]bool, len(names))
+	var conns []flowservice.Connection
+	for _, conn := range live {
+		if conn.ConnectionSpec.ID == s3source.SpecID && matchesAny(conn.Name, names, hit) {
+			conns = append(conns, conn)
+		}
+	}
+	var unmatched []string
+	for i, ok := range hit {
+		if !ok {
+			unmatched = append(unmatched, strconv.Quote(names[i]))
+		}
+	}
+	if len(unmatched) > 0 {
+		return nil, hint(fmt.Errorf("--name %s: no live Amazon S3 connection of sandbox %s matches; nothing was written", strings.Join(unmatched, ", "), sandbox),
+			"check the pattern; names are matched whole, as in path.Match")
+	}
+	return conns, nil
+}
+
+// writeGenerated writes the lockfile first: a manifest without its lockfile would plan creates
+// of connections that exist. If the manifest then cannot be written, the lockfile is removed.
+func writeGenerated(gen *generated, out, lockPath string) error {
 	gen.lock.Serial = 1
 	lockData, err := gen.lock.Marshal()
 	if err != nil {
-		return hint(err)
+		return err
 	}
 	if err := writeNew(lockPath, lockData, 0o600); err != nil {
 		return writeErr(lockPath, err)
@@ -137,7 +155,12 @@ func runGenerate(ctx context.Context, g *globals, org, sandbox, out string, name
 		_ = os.Remove(lockPath)
 		return writeErr(out, err)
 	}
+	return nil
+}
 
+// printGenerated says what was written and what to do next.
+func printGenerated(g *globals, gen *generated, out, lockPath string, target lockfile.Target) {
+	org, sandbox := target.OrgID, target.Sandbox
 	w := g.io.Out
 	fmt.Fprintf(w, "Wrote %s: %s of org %s, sandbox %s.\n", out, plural(len(gen.entries), "connection", "connections"), org, sandbox)
 	fmt.Fprintf(w, "Wrote %s: each of them recorded with its id and etag.\n", lockPath)
@@ -149,7 +172,6 @@ func runGenerate(ctx context.Context, g *globals, org, sandbox, out string, name
 		}
 	}
 	fmt.Fprintf(w, "\nNext: \"flowsync plan -f %s --no-secrets\" shows no change. With the variables set, \"flowsync apply -f %s\" sends the secrets once, and nothing else.\n", out, out)
-	return nil
 }
 
 func printLeftOut(g *globals, left []LeftOut, out string) {

@@ -96,50 +96,15 @@ func targetLockPath(manifestPath string, t lockfile.Target) string {
 	return manifestPath[:len(manifestPath)-len(ext)] + "." + t.Sandbox + ".lock.json"
 }
 
-// desired resolves the manifest's connections. With noSecrets, references are not read and
-// their values are marked unknown.
+// resolveDesired is reconcile.Desire, with the references it cannot read grouped for the
+// user and the advice that fits them.
 func resolveDesired(m *manifest.Manifest, env func(string) (string, bool), noSecrets bool) ([]reconcile.Desired, error) {
-	out := make([]reconcile.Desired, 0, len(m.Connections))
+	want, err := reconcile.Desire(m, env, noSecrets)
 	var problems manifest.Diagnostics
-	for _, c := range m.Connections {
-		d := reconcile.Desired{
-			Name:        c.Name,
-			Description: c.Description,
-			Spec:        c.ConnectionSpec,
-			SpecName:    c.SpecName,
-			Params:      make(map[string]reconcile.Param, len(c.Params)),
-		}
-		var values map[string]string
-		if !noSecrets {
-			var err error
-			values, err = m.Resolve(c, env)
-			if err != nil {
-				var d manifest.Diagnostics
-				if !errors.As(err, &d) {
-					return nil, err
-				}
-				problems = append(problems, d...)
-				continue
-			}
-		}
-		for k, v := range c.Params {
-			p := reconcile.Param{Sensitive: v.Sensitive(), Known: true}
-			switch {
-			case noSecrets && v.Sensitive():
-				p.Known = false
-			case noSecrets:
-				p.Value = v.Literal
-			default:
-				p.Value = values[k]
-			}
-			d.Params[k] = p
-		}
-		out = append(out, d)
-	}
-	if len(problems) > 0 {
+	if errors.As(err, &problems) {
 		return nil, hint(fmt.Errorf("cannot use secret references:\n%s", strings.Join(groupProblems(problems), "\n")), referenceAdvice(problems)...)
 	}
-	return out, nil
+	return want, err
 }
 
 // referenceAdvice is the next step for references that could not be used: a reference that
