@@ -43,6 +43,7 @@ type request struct {
 
 	token    string // set by authenticated
 	attempt  int    // 1-based, set by retrying
+	sends    int    // HTTP exchanges begun for this call, a resend after a token renewal included
 	timeouts int    // attempts that ended by a timeout
 }
 
@@ -86,6 +87,7 @@ func (c *Client) send(ctx context.Context, r *request) (*response, error) {
 		return nil, err
 	}
 	start := time.Now()
+	r.sends++
 	c.stats.request(start)
 	slow := c.waits.watch(ctx, "for the service's answer", r.label())
 	defer slow()
@@ -414,18 +416,14 @@ func (c *Client) retrying(next stage) stage {
 			if err == nil {
 				return resp, nil
 			}
+			// Every error says how many requests the call sent, when more than one: a
+			// refusal that is not retried was one request, whatever the budget.
 			switch classify(ctx, r, err) {
 			case final:
-				return nil, gaveUp(attempt, err)
+				return nil, gaveUp(r.sends, err)
 			case unknown:
 				c.stats.unknownOutcomes.Add(1)
-				return nil, &UnknownOutcomeError{Err: gaveUp(attempt, err)}
-			}
-			if attempt >= c.retry.maxAttempts {
-				return nil, gaveUp(attempt, err)
-			}
-			if !c.takeRetry() {
-				return nil, fmt.Errorf("%w (no retry: this run's retry budget is spent)", gaveUp(attempt, err))
+				return nil, &UnknownOutcomeError{Err: gaveUp(r.sends, err)}
 			}
 			var e *Error
 			var retryAfter time.Duration
@@ -433,12 +431,19 @@ func (c *Client) retrying(next stage) stage {
 				retryAfter = e.RetryAfter
 			}
 			if retryAfter > MaxWait {
-				return nil, &WaitTooLongError{Op: r.label(), Wait: retryAfter, Err: gaveUp(attempt, err)}
+				// Not retried at all: the wait asked for is not made, and no retry is spent.
+				return nil, &WaitTooLongError{Op: r.label(), Wait: retryAfter, Err: gaveUp(r.sends, err)}
+			}
+			if attempt >= c.retry.maxAttempts {
+				return nil, gaveUp(r.sends, err)
+			}
+			if !c.takeRetry() {
+				return nil, fmt.Errorf("%w (no retry: this run's retry budget is spent)", gaveUp(r.sends, err))
 			}
 			d := c.retry.delay(attempt, retryAfter)
 			c.waits.planned(ctx, "to retry", r.label(), d, retryReason(err, retryAfter))
 			if werr := wait(ctx, d); werr != nil {
-				return nil, fmt.Errorf("%w (stopped waiting to retry: %w)", gaveUp(attempt, err), werr)
+				return nil, fmt.Errorf("%w (stopped waiting to retry: %w)", gaveUp(r.sends, err), werr)
 			}
 		}
 	}
@@ -457,11 +462,12 @@ func retryReason(err error, retryAfter time.Duration) string {
 	return "no answer"
 }
 
-func gaveUp(attempts int, err error) error {
-	if attempts == 1 {
+// gaveUp is the error of a call that sent requests requests: their count when more than one.
+func gaveUp(requests int, err error) error {
+	if requests <= 1 {
 		return err
 	}
-	return fmt.Errorf("after %d attempts: %w", attempts, err)
+	return fmt.Errorf("after %d requests: %w", requests, err)
 }
 
 // takeRetry spends one retry of the run's budget, or reports that it is spent.

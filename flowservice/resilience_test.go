@@ -108,7 +108,7 @@ func TestGetGivesUpAfterMaxAttempts(t *testing.T) {
 	s := &script{steps: []func(http.ResponseWriter, *http.Request){status(500)}}
 	c := newTestClient(t, s)
 	_, err := c.Get(context.Background(), "c1")
-	if StatusOf(err) != 500 || !strings.Contains(err.Error(), "after 8 attempts") {
+	if StatusOf(err) != 500 || !strings.Contains(err.Error(), "after 8 requests") {
 		t.Fatalf("err = %v", err)
 	}
 	if n := s.n.Load(); n != 8 {

@@ -172,24 +172,45 @@ func renewAfter(ttl time.Duration) time.Duration {
 
 const imsAttempts = 3
 
-// fetch asks IMS for a token; it tries again on network errors, 429 and 5xx.
+// fetch asks IMS for a token; it tries again on network errors, 429 and 5xx, waiting at
+// least what a Retry-After asks for. A Retry-After over MaxWait is not waited for: the fetch
+// fails at once with a *WaitTooLongError. An error after several requests says how many.
 func (s *imsSource) fetch(ctx context.Context) (string, time.Duration, error) {
 	var err error
-	for attempt := 1; attempt <= imsAttempts; attempt++ {
-		if attempt > 1 {
-			if serr := sleep(ctx, s.retryBase<<(attempt-2)); serr != nil {
-				return "", 0, err
-			}
-		}
+	for attempt := 1; ; attempt++ {
 		var tok string
 		var ttl time.Duration
 		var again bool
 		tok, ttl, again, err = s.fetchOnce(ctx)
 		if err == nil || !again || ctx.Err() != nil {
-			return tok, ttl, err
+			return tok, ttl, s.counted(attempt, err)
+		}
+		var e *Error
+		var retryAfter time.Duration
+		if errors.As(err, &e) {
+			retryAfter = e.RetryAfter
+		}
+		if retryAfter > MaxWait {
+			return "", 0, &TokenError{URL: s.cfg.URL, Err: &WaitTooLongError{Op: "token request", Wait: retryAfter, Err: gaveUp(attempt, e)}}
+		}
+		if attempt >= imsAttempts {
+			return "", 0, s.counted(attempt, err)
+		}
+		d := max(s.retryBase<<(attempt-1), retryAfter)
+		s.waits.planned(ctx, "to retry", "token request", d, retryReason(err, retryAfter))
+		if serr := sleep(ctx, d); serr != nil {
+			return "", 0, s.counted(attempt, err)
 		}
 	}
-	return "", 0, err
+}
+
+// counted puts the number of requests sent into err, a *TokenError, when more than one.
+func (s *imsSource) counted(requests int, err error) error {
+	var te *TokenError
+	if requests <= 1 || !errors.As(err, &te) {
+		return err
+	}
+	return &TokenError{URL: te.URL, Err: gaveUp(requests, te.Err)}
 }
 
 func (s *imsSource) fetchOnce(ctx context.Context) (tok string, ttl time.Duration, again bool, err error) {
