@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofrs/flock"
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/santhosh-tekuri/jsonschema/v5"
 
@@ -152,6 +153,7 @@ func setupScript(env *testscript.Env) error {
 	env.Values[patchesKey{}] = patches
 	env.Values[userAgentKey{}] = userAgent
 	env.Setenv("FLOWSYNC_ENDPOINT", run.Endpoint)
+	env.Setenv("EMU_ENDPOINT_HOSTPATH", strings.TrimPrefix(run.Endpoint, "http://")) // to build variants of the endpoint
 	env.Setenv("FLOWSYNC_IMS_URL", run.IMSURL)
 	env.Setenv("FLOWSYNC_ACCESS_TOKEN", "test-token")
 	env.Setenv("FLOWSYNC_API_KEY", "test-key")
@@ -711,10 +713,25 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// cmdHoldLock holds the run lock of a lockfile until the script ends: holdlock LOCKFILE.
+// cmdHoldLock holds the run lock of a lockfile until the script ends: holdlock [-bare] LOCKFILE.
+// With -bare the lock is taken as flock(1) takes it, without describing its holder in the file.
 func cmdHoldLock(ts *testscript.TestScript, neg bool, args []string) {
+	bare := len(args) == 2 && args[0] == "-bare"
+	if bare {
+		args = args[1:]
+	}
 	if neg || len(args) != 1 {
-		ts.Fatalf("usage: holdlock LOCKFILE")
+		ts.Fatalf("usage: holdlock [-bare] LOCKFILE")
+	}
+	if bare {
+		fl := flock.New(ts.MkAbs(args[0]) + ".lock")
+		ok, err := fl.TryLock()
+		ts.Check(err)
+		if !ok {
+			ts.Fatalf("%s is locked already", args[0])
+		}
+		ts.Defer(func() { _ = fl.Close() })
+		return
 	}
 	l, err := lockfile.Acquire(ts.MkAbs(args[0]))
 	ts.Check(err)

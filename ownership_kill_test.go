@@ -2,17 +2,20 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/flowsync/flowsync/emulator"
+	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/internal/testmanifest"
 	"github.com/flowsync/flowsync/lockfile"
 )
@@ -129,9 +132,17 @@ func (f *killFixture) count(sandbox string) int {
 // exactlyOnce fails unless sandbox holds one connection per entry, none twice.
 func (f *killFixture) exactlyOnce(sandbox string) {
 	f.t.Helper()
+	f.exactlyOnceBesides(sandbox)
+}
+
+// exactlyOnceBesides is exactlyOnce not counting the connections with the ids given.
+func (f *killFixture) exactlyOnceBesides(sandbox string, ignore ...string) {
+	f.t.Helper()
 	seen := map[string]int{}
 	for _, c := range f.emu.Server.Connections(testOrg, sandbox) {
-		seen[c.Name]++
+		if !slices.Contains(ignore, c.ID) {
+			seen[c.Name]++
+		}
 	}
 	for i := range killN {
 		if name := fmt.Sprintf("conn-%03d", i); seen[name] != 1 {
@@ -231,8 +242,48 @@ func TestJournalOfAnotherSandboxIsRefused(t *testing.T) {
 	f.exactlyOnce("dev")
 }
 
+// colleagueCreate makes a connection named name in sandbox prod the way a colleague's tool
+// would: over HTTP, with another API key. It returns the connection as the service holds it.
+func (f *killFixture) colleagueCreate(name string) flowservice.Connection {
+	f.t.Helper()
+	c, err := flowservice.New(flowservice.Config{
+		Endpoint: f.emu.Endpoint, OrgID: testOrg, Sandbox: "prod", APIKey: "colleague-key",
+		Tokens: flowservice.StaticToken("colleague-token"),
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	ref, err := c.Create(context.Background(), flowservice.NewConnection{
+		Name: name, Description: "the colleague's",
+		Auth:           flowservice.Auth{SpecName: "IAMRole Based", Params: map[string]string{"bucketName": "colleague-bucket"}},
+		ConnectionSpec: flowservice.Spec{ID: "ecadc60c-7455-4d87-84dc-2a0e293d997b", Version: "1.0"},
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	live, err := c.Get(context.Background(), ref.ID)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return *live
+}
+
+// untouched fails unless the connection want is still live exactly as it was.
+func (f *killFixture) untouched(want flowservice.Connection) {
+	f.t.Helper()
+	for _, c := range f.emu.Server.Connections(testOrg, "prod") {
+		if c.ID == want.ID {
+			if c.ETag != want.ETag || c.Name != want.Name || c.Description != want.Description || c.Auth.Params["bucketName"] != want.Auth.Params["bucketName"] {
+				f.t.Errorf("the colleague's connection was changed: %+v, was %+v", c, want)
+			}
+			return
+		}
+	}
+	f.t.Errorf("the colleague's connection %s was deleted", want.ID)
+}
+
 // The advice printed for a damaged journal, followed literally, creates no duplicate of the
-// connections the killed run made.
+// connections the killed run made, and leaves a colleague's connection of a managed name alone.
 func TestDamagedJournalAdviceMakesNoDuplicates(t *testing.T) {
 	f := newKillFixture(t)
 	f.manifest("prod", killN/4)
@@ -240,7 +291,9 @@ func TestDamagedJournalAdviceMakesNoDuplicates(t *testing.T) {
 		t.Fatalf("first apply: %d\n%s\n%s", code, out, errOut)
 	}
 	f.manifest("prod", killN)
-	f.killedApply("prod", killN/2)
+	// The last entry is created late in the run, after the kill: only the colleague's exists.
+	theirs := f.colleagueCreate(fmt.Sprintf("conn-%03d", killN-1))
+	f.killedApply("prod", killN/2+1)
 	journal := filepath.Join(f.dir, "m.lock.json.journal")
 	data, err := os.ReadFile(journal)
 	if err != nil {
@@ -262,7 +315,7 @@ func TestDamagedJournalAdviceMakesNoDuplicates(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("apply with a damaged journal: exit %d, want 1\n%s\n%s", code, out, errOut)
 	}
-	m := regexp.MustCompile(`hint: without it: (mv .*? && flowsync import -f m\.yaml --by-name), which .*then (flowsync plan -f m\.yaml --refresh) before applying`).FindStringSubmatch(errOut)
+	m := regexp.MustCompile(`hint: without it: (mv .*? && flowsync import -f m\.yaml --by-name --mine), which .*then (flowsync plan -f m\.yaml --refresh) before applying`).FindStringSubmatch(errOut)
 	if m == nil {
 		t.Fatalf("no advice for the damaged journal:\n%s", errOut)
 	}
@@ -271,7 +324,8 @@ func TestDamagedJournalAdviceMakesNoDuplicates(t *testing.T) {
 			t.Fatalf("%s: exit %d\n%s\n%s", step, code, out, errOut)
 		}
 	}
-	f.exactlyOnce("prod")
+	f.untouched(theirs)
+	f.exactlyOnceBesides("prod", theirs.ID)
 }
 
 // A journal of another lockfile of the same target (the lockfile was replaced after the kill)
@@ -301,7 +355,7 @@ func TestJournalOfAnotherLockfileIsRefused(t *testing.T) {
 	if n := f.requests("POST"); n > int64(killN) {
 		t.Fatalf("%d POSTs", n)
 	}
-	m := regexp.MustCompile(`hint: without it: (mv .*? && flowsync import -f m\.yaml --by-name), which .*then (flowsync plan -f m\.yaml --refresh) before applying`).FindStringSubmatch(errOut)
+	m := regexp.MustCompile(`hint: without it: (mv .*? && flowsync import -f m\.yaml --by-name --mine), which .*then (flowsync plan -f m\.yaml --refresh) before applying`).FindStringSubmatch(errOut)
 	if m == nil {
 		t.Fatalf("no advice to go on without the journal:\n%s", errOut)
 	}

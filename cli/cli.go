@@ -15,9 +15,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -49,6 +51,13 @@ func (g *globals) env(name string) (string, bool) {
 
 // Main runs flowsync with args (without the program name) and returns the exit code.
 func Main(ctx context.Context, args []string, stdio IO) int {
+	// The first SIGINT or SIGTERM cancels ctx wherever the run is (reading the live state,
+	// waiting to retry, importing): the command ends with exit 130 instead of being killed by
+	// the signal's default action (143 for Kubernetes' SIGTERM) or, for a SIGINT a shell
+	// inherited as ignored, not stopping at all. apply installs its own two-step handling on
+	// top (finish in flight, then abort).
+	ctx, stopSignals := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
 	g := &globals{io: stdio}
 	root := newRoot(ctx, g)
 	root.SetArgs(args)
@@ -65,6 +74,12 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 	}
 	if err == nil {
 		return ExitOK
+	}
+	var interrupted *interruptedError
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) && !errors.As(err, &interrupted) {
+		// A signal ended the run before anything was sent (apply reports its own interruption,
+		// with what it saved).
+		err = &interruptedError{}
 	}
 	if !g.started {
 		err = &usageError{err}
@@ -112,6 +127,44 @@ func isCommand(root *cobra.Command, name string) bool {
 	return false
 }
 
+// setUp runs before every command: it checks the flags cobra would check later (their errors
+// are usage errors that name the command's help), then settles the endpoint and the logger.
+func (g *globals) setUp(cmd *cobra.Command) error {
+	if err := cmd.ValidateRequiredFlags(); err != nil {
+		return usageErr(cmd, err)
+	}
+	if err := cmd.ValidateFlagGroups(); err != nil {
+		return usageErr(cmd, err)
+	}
+	g.started = true
+	if cmd.Flags().Changed("endpoint") {
+		if err := checkEndpoint(g.endpoint); err != nil {
+			return usageErr(cmd, err)
+		}
+	}
+	if g.endpoint == "" {
+		if v, ok := g.env("FLOWSYNC_ENDPOINT"); ok && v != "" {
+			g.endpoint = v
+		} else {
+			g.endpoint = defaultEndpoint
+		}
+	}
+	level, err := logLevel(g)
+	if err != nil {
+		return err
+	}
+	switch g.logFormat {
+	case "text":
+		g.log = slog.New(slog.NewTextHandler(g.io.Err, &slog.HandlerOptions{Level: level}))
+	case "json":
+		g.log = slog.New(slog.NewJSONHandler(g.io.Err, &slog.HandlerOptions{Level: level}))
+		g.io.Log = g.log
+	default:
+		return usageErr(cmd, choice("log-format", g.logFormat, []string{"text", "json"}))
+	}
+	return nil
+}
+
 func newRoot(ctx context.Context, g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "flowsync",
@@ -122,46 +175,10 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
   flowsync plan -f connections.yaml
   flowsync apply -f connections.yaml
   flowsync apply -f examples/quickstart.yaml --endpoint emulator --yes   # no account needed`,
-		Version:       versionString(),
-		SilenceErrors: true,
-		SilenceUsage:  true,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			// cobra checks these after this hook; checked here, their errors are usage errors
-			// that name the command's help.
-			if err := cmd.ValidateRequiredFlags(); err != nil {
-				return usageErr(cmd, err)
-			}
-			if err := cmd.ValidateFlagGroups(); err != nil {
-				return usageErr(cmd, err)
-			}
-			g.started = true
-			if cmd.Flags().Changed("endpoint") {
-				if err := checkEndpoint(g.endpoint); err != nil {
-					return usageErr(cmd, err)
-				}
-			}
-			if g.endpoint == "" {
-				if v, ok := g.env("FLOWSYNC_ENDPOINT"); ok && v != "" {
-					g.endpoint = v
-				} else {
-					g.endpoint = defaultEndpoint
-				}
-			}
-			level, err := logLevel(g)
-			if err != nil {
-				return err
-			}
-			switch g.logFormat {
-			case "text":
-				g.log = slog.New(slog.NewTextHandler(g.io.Err, &slog.HandlerOptions{Level: level}))
-			case "json":
-				g.log = slog.New(slog.NewJSONHandler(g.io.Err, &slog.HandlerOptions{Level: level}))
-				g.io.Log = g.log
-			default:
-				return usageErr(cmd, choice("log-format", g.logFormat, []string{"text", "json"}))
-			}
-			return nil
-		},
+		Version:           versionString(),
+		SilenceErrors:     true,
+		SilenceUsage:      true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return g.setUp(cmd) },
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.Version = versionLine()
@@ -322,7 +339,14 @@ func (g *globals) loadManifest(path string) (*manifest.Manifest, error) {
 }
 
 // loadManifestSum is loadManifest that also returns the hex SHA-256 of the bytes it parsed.
-func (g *globals) loadManifestSum(path string) (*manifest.Manifest, string, error) {
+func (g *globals) loadManifestSum(path string) (m *manifest.Manifest, sum string, err error) {
+	defer func() {
+		if m != nil {
+			for _, w := range m.Warnings {
+				fmt.Fprintf(g.io.Err, "flowsync: warning: %s\n", w.Error())
+			}
+		}
+	}()
 	if path != "-" {
 		return loadManifestSum(path)
 	}
@@ -333,8 +357,7 @@ func (g *globals) loadManifestSum(path string) (*manifest.Manifest, string, erro
 	if len(data) > maxStdinManifest {
 		return nil, "", fmt.Errorf("manifest on stdin is larger than %d MiB", maxStdinManifest>>20)
 	}
-	m, err := parseManifest(stdinName, data)
-	if err != nil {
+	if m, err = parseManifest(stdinName, data); err != nil {
 		return nil, "", err
 	}
 	return m, planfile.SHA256(data), nil

@@ -215,13 +215,15 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 		av.Result(r)
 	}
 	start := time.Now()
-	out, sum, applyErr := reconcile.Apply(soft, svc.client, cs, lock, reconcile.ApplyOptions{
+	// The first Ctrl-C (soft) starts no new change and ends retry waits; the second (hard)
+	// aborts requests in flight.
+	out, sum, applyErr := reconcile.Apply(flowservice.StopWaitsOn(hard, soft), svc.client, cs, lock, reconcile.ApplyOptions{
 		Concurrency: concurrency,
 		APIKey:      svc.client.APIKey(),
 		Manifest:    quotedPath(cs.Manifest),
 		Journal:     journal,
 		OnResult:    av.Result,
-		Requests:    flowservice.StopWaitsOn(hard, soft), // the first Ctrl-C ends retry waits
+		Stop:        soft.Done(),
 		Saved:       saved,
 	})
 	sum = withStale(sum, stale)

@@ -138,9 +138,6 @@ func runCheck(ctx context.Context, g *globals, view checkView, file, lockPath st
 	}
 	defer svc.Close()
 	c := svc.client
-	// check sends no secret, but an answer may echo one the connection holds: every value the
-	// manifest's references give (those that can be read) is redacted from what is shown.
-	ctx = flowservice.WithSensitive(ctx, referencedValues(m, g.env))
 
 	// Preflight: the org and sandbox accept the credentials, then the service's description.
 	if err := c.CheckAccess(ctx, s3source.SpecID); err != nil {
@@ -248,27 +245,6 @@ func checkTargets(m *manifest.Manifest, lock *lockfile.File, only []string) ([]h
 	sort.Slice(targets, func(i, j int) bool { return targets[i].Name < targets[j].Name })
 	sort.Slice(notTested, func(i, j int) bool { return notTested[i].Name < notTested[j].Name })
 	return targets, notTested, entries, nil
-}
-
-// referencedValues are the values of the manifest's secret references that can be read;
-// one that cannot (an unset variable) is skipped: check needs none of them.
-func referencedValues(m *manifest.Manifest, env func(string) (string, bool)) []string {
-	var out []string
-	seen := map[manifest.Ref]bool{}
-	for _, c := range m.Connections {
-		for k, v := range c.Params {
-			if v.Ref == nil || seen[*v.Ref] {
-				continue
-			}
-			seen[*v.Ref] = true
-			one := c
-			one.Params = map[string]manifest.Value{k: v}
-			if vals, err := m.Resolve(one, env); err == nil && vals[k] != "" {
-				out = append(out, vals[k])
-			}
-		}
-	}
-	return out
 }
 
 // shellWord quotes s for a POSIX shell when it needs it, so that advice can be pasted.

@@ -16,8 +16,8 @@ import (
 
 func newImportCmd(g *globals) *cobra.Command {
 	var (
-		file, lockPathFlag string
-		byName, force      bool
+		file, lockPathFlag  string
+		byName, force, mine bool
 	)
 	cmd := &cobra.Command{
 		Use:   "import -f MANIFEST (NAME ID [--force] | --by-name)",
@@ -26,9 +26,12 @@ func newImportCmd(g *globals) *cobra.Command {
 flowsync manages it instead of creating a new one. flowsync cannot read a connection's secrets,
 so the next apply sends them again. A name already recorded with another connection is kept
 unless --force. --by-name records every unrecorded entry whose name matches exactly one live
-S3 connection, and exits 1 when a name matched several.`,
+S3 connection, and exits 1 when a name matched several. With --mine it considers only connections
+created with the API key in use (the service's createdClient): a colleague's connection of the
+same name is listed and left alone. That is the safe way to rebuild a lost lockfile or journal.`,
 		Example: `  flowsync import -f connections.yaml acme-eu 7c1e9a4b-2f3d-4c5e-8a6b-1d2e3f4a5b6c
-  flowsync import -f connections.yaml --by-name`,
+  flowsync import -f connections.yaml --by-name
+  flowsync import -f connections.yaml --by-name --mine`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if file == "-" && lockPathFlag == "" {
 				return hint(errors.New("-f - (manifest on stdin) needs --lockfile: there is no manifest path to put the lockfile beside"),
@@ -39,6 +42,8 @@ S3 connection, and exits 1 when a name matched several.`,
 				return errors.New("import takes either NAME ID or --by-name, not both")
 			case byName && force:
 				return errors.New("--force applies to import NAME ID only: --by-name never replaces a recorded connection")
+			case mine && !byName:
+				return errors.New("--mine applies to --by-name only: import NAME ID records the connection you name")
 			case !byName && len(args) != 2:
 				return hint(fmt.Errorf("import needs NAME and ID (got %d arguments), or --by-name", len(args)),
 					"flowsync import -f MANIFEST NAME ID")
@@ -71,7 +76,7 @@ S3 connection, and exits 1 when a name matched several.`,
 			}
 			defer w.Close()
 			if byName {
-				return importByName(cmd, g, w, m, desired)
+				return importByName(cmd, g, w, m, desired, mine)
 			}
 			return importOne(cmd, g, w, m, d, args[1], force)
 		},
@@ -79,6 +84,7 @@ S3 connection, and exits 1 when a name matched several.`,
 	stringOnceVarP(cmd.Flags(), &file, "file", "f", "", "manifest file, - for stdin (then --lockfile is required) (required)")
 	stringOnceVarP(cmd.Flags(), &lockPathFlag, "lockfile", "", "", "lockfile path (default: the manifest's path with .lock.json)")
 	cmd.Flags().BoolVar(&byName, "by-name", false, "import every unrecorded entry whose name matches exactly one live S3 connection")
+	cmd.Flags().BoolVar(&mine, "mine", false, "with --by-name: only connections created with the API key in use; others of the same name are listed and left alone")
 	cmd.Flags().BoolVar(&force, "force", false, "replace the connection a name already records (the old one is then neither patched nor deleted)")
 	_ = cmd.MarkFlagRequired("file")
 	_ = cmd.MarkFlagFilename("file", "yaml", "yml")
@@ -127,12 +133,16 @@ func importOne(cmd *cobra.Command, g *globals, w *writer, m *manifest.Manifest, 
 	return nil
 }
 
-func importByName(cmd *cobra.Command, g *globals, w *writer, m *manifest.Manifest, desired []reconcile.Desired) error {
+func importByName(cmd *cobra.Command, g *globals, w *writer, m *manifest.Manifest, desired []reconcile.Desired, mine bool) error {
 	observed, err := observe(cmd.Context(), w.svc.client)
 	if err != nil {
 		return err
 	}
-	rep := reconcile.ImportByName(w.lock, desired, observed)
+	apiKey := ""
+	if mine {
+		apiKey = w.svc.client.APIKey()
+	}
+	rep := reconcile.ImportByName(w.lock, desired, observed, apiKey)
 	if len(rep.Imported) > 0 {
 		if err := saveLock(w.lock, w.path); err != nil {
 			return err
@@ -145,8 +155,15 @@ func importByName(cmd *cobra.Command, g *globals, w *writer, m *manifest.Manifes
 	for _, a := range rep.Ambiguous {
 		fmt.Fprintf(g.io.Out, "  ambiguous %s: %s\n", a.Name, strings.Join(a.IDs, ", "))
 	}
+	for _, f := range rep.Foreign {
+		fmt.Fprintf(g.io.Out, "  left alone %s: %s (created by another API key)\n", f.Name, strings.Join(f.IDs, ", "))
+	}
 	if len(rep.Ambiguous) > 0 {
-		return hint(fmt.Errorf("%d names match more than one live connection and were not imported", len(rep.Ambiguous)),
+		verb := "were"
+		if len(rep.Ambiguous) == 1 {
+			verb = "was"
+		}
+		return hint(fmt.Errorf("%s more than one live connection and %s not imported", plural(len(rep.Ambiguous), "name matches", "names match"), verb),
 			fmt.Sprintf("record the right one of each: flowsync import -f %s NAME ID (the others are someone else's: flowsync never touches them)", shellQuote(m.Path)))
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/planfile"
 	"github.com/flowsync/flowsync/reconcile"
 )
@@ -111,53 +112,51 @@ func staleErr(sum *reconcile.Summary) error {
 	return &staleError{msg: msg, nothingApplied: len(sum.Results) == sum.Stale}
 }
 
-// applySavedPlan is apply --plan: it sends exactly the changes of the plan file at planPath
-// that still hold, and refuses the stale ones.
-func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *planFlags, planPath string, concurrency int, maxRPS float64, yes bool, output string) error {
+// refuseReplanning refuses the flags that would plan again: the saved plan fixed them.
+func refuseReplanning(cmd *cobra.Command) error {
 	for _, name := range []string{"refresh", "prune", "only"} {
 		if cmd.Flags().Changed(name) {
 			return hint(fmt.Errorf("--%s cannot be used with --plan: the saved plan fixed it", name),
 				"drop --"+name+"; to plan differently, run flowsync plan --out again")
 		}
 	}
-	pf, sum, err := planfile.Read(planPath)
-	if err != nil {
-		return hint(err, "make a new plan file with flowsync plan -f MANIFEST --out "+planPath)
-	}
-	planIO := g.io
-	if output != "text" {
-		planIO.Out, planIO.Color = g.io.Err, false
-	}
-	fmt.Fprintf(planIO.Out, "Applying saved plan %s (SHA-256 %s)\n", planPath, sum)
+	return nil
+}
 
+// savedPlanManifest reads the manifest the plan names and checks that it is the one planned
+// (same path as -f and --lockfile if given, same bytes, same target).
+func savedPlanManifest(f *planFlags, pf *planfile.File, planPath string) (*manifest.Manifest, error) {
 	mpath := pf.Manifest.Path
 	if f.file != "" && !samePath(f.file, mpath) {
-		return hint(fmt.Errorf("-f %s: the plan %s was made for manifest %s", f.file, planPath, mpath),
+		return nil, hint(fmt.Errorf("-f %s: the plan %s was made for manifest %s", f.file, planPath, mpath),
 			"drop -f: apply --plan reads the manifest the plan names", "nothing was sent")
 	}
 	if f.lockfile != "" && !samePath(f.lockfile, pf.Lockfile.Path) {
-		return hint(fmt.Errorf("--lockfile %s: the plan %s was made against lockfile %s", f.lockfile, planPath, pf.Lockfile.Path),
+		return nil, hint(fmt.Errorf("--lockfile %s: the plan %s was made against lockfile %s", f.lockfile, planPath, pf.Lockfile.Path),
 			"drop --lockfile: apply --plan uses the lockfile the plan names", "nothing was sent")
 	}
 	data, err := os.ReadFile(mpath)
 	if err != nil {
-		return hint(fmt.Errorf("read manifest of the plan: %w", err),
+		return nil, hint(fmt.Errorf("read manifest of the plan: %w", err),
 			"run apply --plan from the directory plan --out ran in (the plan names "+mpath+")", "nothing was sent")
 	}
 	if got := planfile.SHA256(data); got != pf.Manifest.SHA256 {
-		return hint(fmt.Errorf("manifest %s changed since the plan %s was made (SHA-256 %s, planned %s)", mpath, planPath, got, pf.Manifest.SHA256),
+		return nil, hint(fmt.Errorf("manifest %s changed since the plan %s was made (SHA-256 %s, planned %s)", mpath, planPath, got, pf.Manifest.SHA256),
 			"nothing was sent; review the changes again: flowsync plan -f "+mpath+" --out "+planPath)
 	}
 	m, err := parseManifest(mpath, data)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if t := lockTarget(m); t != pf.Target {
-		return hint(fmt.Errorf("the plan %s is for %s/%s, its manifest for %s/%s", planPath, pf.Target.OrgID, pf.Target.Sandbox, t.OrgID, t.Sandbox), "nothing was sent")
+		return nil, hint(fmt.Errorf("the plan %s is for %s/%s, its manifest for %s/%s", planPath, pf.Target.OrgID, pf.Target.Sandbox, t.OrgID, t.Sandbox), "nothing was sent")
 	}
-	lockPath := pf.Lockfile.Path
+	return m, nil
+}
 
-	// Only the planned connections' secrets are read: they are what is sent and recorded.
+// plannedOnly is m with only the connections the plan changes: only their secrets are read,
+// as they are what is sent and recorded.
+func plannedOnly(m *manifest.Manifest, pf *planfile.File) *manifest.Manifest {
 	planned := make(map[string]bool, len(pf.Changes))
 	for _, c := range pf.Changes {
 		planned[c.Name] = true
@@ -169,7 +168,41 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 			mm.Connections = append(mm.Connections, c)
 		}
 	}
-	want, err := resolveDesired(&mm, g.env, false)
+	return &mm
+}
+
+// showStale lists the saved plan's changes that will not be sent.
+func showStale(planIO IO, stale []reconcile.Result) {
+	fmt.Fprintf(planIO.Out, "\n%s not be applied (stale: planned against something that moved):\n", plural(len(stale), "change will", "changes will"))
+	p := palette{on: planIO.Color}
+	for _, r := range stale {
+		fmt.Fprintln(planIO.Out, textResult(r, p))
+	}
+	fmt.Fprintln(planIO.Out) // the results follow: every change, the stale ones again
+}
+
+// applySavedPlan is apply --plan: it sends exactly the changes of the plan file at planPath
+// that still hold, and refuses the stale ones.
+func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *planFlags, planPath string, concurrency int, maxRPS float64, yes bool, output string) error {
+	if err := refuseReplanning(cmd); err != nil {
+		return err
+	}
+	pf, sum, err := planfile.Read(planPath)
+	if err != nil {
+		return hint(err, "make a new plan file with flowsync plan -f MANIFEST --out "+planPath)
+	}
+	planIO := g.io
+	if output != "text" {
+		planIO.Out, planIO.Color = g.io.Err, false
+	}
+	fmt.Fprintf(planIO.Out, "Applying saved plan %s (SHA-256 %s)\n", planPath, sum)
+
+	m, err := savedPlanManifest(f, pf, planPath)
+	if err != nil {
+		return err
+	}
+	lockPath := pf.Lockfile.Path
+	want, err := resolveDesired(plannedOnly(m, pf), g.env, false)
 	if err != nil {
 		return err
 	}
@@ -204,12 +237,7 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 	if len(stale) > 0 && len(cs.Changes) > 0 {
 		// Before the confirmation: what will not be sent. (With nothing left to send, the
 		// results below say it once.)
-		fmt.Fprintf(planIO.Out, "\n%s not be applied (stale: planned against something that moved):\n", plural(len(stale), "change will", "changes will"))
-		p := palette{on: planIO.Color}
-		for _, r := range stale {
-			fmt.Fprintln(planIO.Out, textResult(r, p))
-		}
-		fmt.Fprintln(planIO.Out) // the results follow: every change, the stale ones again
+		showStale(planIO, stale)
 	}
 	switch {
 	case len(cs.Changes) == 0 && len(stale) == 0:

@@ -90,10 +90,7 @@ func advice(err error) []string {
 	case errors.As(err, &diags):
 		return []string{"fix the manifest; nothing was sent or written"}
 	case errors.As(err, &badURL):
-		if badURL.What == "endpoint" {
-			return []string{"use an https:// endpoint, or http:// only on a loopback address"}
-		}
-		return []string{"set FLOWSYNC_IMS_URL to an https:// URL, or http:// only on a loopback address"}
+		return urlAdvice(badURL)
 	case errors.As(err, &token):
 		return []string{"check FLOWSYNC_CLIENT_ID, FLOWSYNC_CLIENT_SECRET, FLOWSYNC_SCOPES and FLOWSYNC_IMS_URL"}
 	case errors.As(err, &interrupted):
@@ -117,6 +114,27 @@ func advice(err error) []string {
 	return nil
 }
 
+// urlAdvice is the fix for the endpoint or IMS URL's actual problem.
+func urlAdvice(e *flowservice.URLError) []string {
+	setting, example := "--endpoint (or FLOWSYNC_ENDPOINT)", flowservice.DefaultEndpoint
+	if e.What != "endpoint" {
+		setting, example = "FLOWSYNC_IMS_URL", flowservice.DefaultIMSURL
+	}
+	switch e.Problem {
+	case flowservice.URLQuery:
+		return []string{"remove the ?… query and #… fragment from " + setting + ": it is a base URL"}
+	case flowservice.URLCredentials:
+		creds := "FLOWSYNC_ACCESS_TOKEN, or FLOWSYNC_CLIENT_ID and FLOWSYNC_CLIENT_SECRET"
+		if e.What != "endpoint" {
+			creds = "FLOWSYNC_CLIENT_ID and FLOWSYNC_CLIENT_SECRET"
+		}
+		return []string{"remove the user:password@ part from " + setting + ": credentials are read from " + creds}
+	case flowservice.URLPlainHTTP:
+		return []string{"set " + setting + " to an https:// URL, or http:// only on a loopback address"}
+	}
+	return []string{"set " + setting + " to an absolute https:// URL, such as " + example}
+}
+
 func formatAdvice(e *lockfile.FormatError) []string {
 	switch {
 	case errors.Is(e, lockfile.ErrNewerVersion):
@@ -125,7 +143,7 @@ func formatAdvice(e *lockfile.FormatError) []string {
 		return []string{"the file was left untouched: it records an interrupted apply; restore it from a backup, then run apply again to finish that run"}
 	}
 	return []string{"the file was left untouched: restore it from version control or a backup, " +
-		"or move it aside and rebuild it with flowsync import --by-name"}
+		"or move it aside and rebuild it with flowsync import --by-name --mine (only connections created with this API key are recorded)"}
 }
 
 // serviceAdvice is the next step after a call to Flow Service failed.

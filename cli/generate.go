@@ -12,6 +12,7 @@ import (
 
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/reconcile"
 	"github.com/flowsync/flowsync/s3source"
 )
@@ -48,26 +49,38 @@ type generated struct {
 // genEntries groups live connections by name: a name held by one connection becomes an
 // entry, a name held by several is left out with their ids. Entries are sorted by name.
 func genEntries(conns []flowservice.Connection, secret secretRule, required func(specName string) []string) ([]*genEntry, []LeftOut) {
-	byName := map[string][]flowservice.Connection{}
+	// Names that read the same (equal in NFC, or but for invisible characters) are one name
+	// to flowsync: a manifest may not hold two of them.
+	byKey := map[string][]flowservice.Connection{}
 	for _, c := range conns {
-		byName[c.Name] = append(byName[c.Name], c)
+		k := names.Key(c.Name)
+		byKey[k] = append(byKey[k], c)
 	}
-	names := make([]string, 0, len(byName))
-	for n := range byName {
-		names = append(names, n)
+	keys := make([]string, 0, len(byKey))
+	for k := range byKey {
+		keys = append(keys, k)
 	}
-	sort.Strings(names)
+	sort.Strings(keys)
 	var entries []*genEntry
 	var left []LeftOut
-	for _, n := range names {
-		cs := byName[n]
+	for _, k := range keys {
+		cs := byKey[k]
+		sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name || cs[i].Name == cs[j].Name && cs[i].ID < cs[j].ID })
+		n := cs[0].Name
 		if len(cs) > 1 {
 			ids := make([]string, len(cs))
 			for i, c := range cs {
 				ids[i] = c.ID
 			}
 			sort.Strings(ids)
-			left = append(left, LeftOut{Name: n, IDs: ids, Reason: fmt.Sprintf("%d live connections have this name", len(cs))})
+			reason := fmt.Sprintf("%d live connections have this name", len(cs))
+			for _, c := range cs[1:] {
+				if c.Name != n {
+					reason = fmt.Sprintf("%d live connections have names that read the same: %s", len(cs), names.Clash(n, c.Name))
+					break
+				}
+			}
+			left = append(left, LeftOut{Name: n, IDs: ids, Reason: reason})
 			continue
 		}
 		c := cs[0]
@@ -96,28 +109,50 @@ func genEntries(conns []flowservice.Connection, secret secretRule, required func
 	return entries, left
 }
 
-// assignEnvVars names one environment variable per secret param of each entry:
-// PARAM_NAME in upper snake case ("S3_SECRET_KEY_ACME_MARKETING_EU"), made unique with a
-// numeric suffix. The service never answers secrets, and two connections may hold different
-// ones: each gets its own variable; connections known to share credentials can share one
-// reference in defaults.
+// assignEnvVars names the environment variable of every secret param: one variable per
+// param ("S3_SECRET_KEY") for all the connections that use the same AWS access key, since an
+// access key id has one secret key (and temporary credentials one session token). The service
+// never answers secrets, so connections of different access keys may hold different ones:
+// when the entries use several access keys, each key's variables carry it as a suffix
+// ("S3_SECRET_KEY_AKIAIOSFODNN7EXAMPLE"; the access key id is not a secret, the service shows
+// it). A connection with secrets but no access key gets variables of its own, named after it.
+// Names are made unique with a numeric suffix. It returns every variable, sorted.
 func assignEnvVars(entries []*genEntry) []string {
-	used := map[string]bool{}
-	var all []string
+	const accessKey = "s3AccessKey"
+	keys := map[string]bool{}
 	for _, e := range entries {
+		if len(e.refs) > 0 && e.params[accessKey] != "" {
+			keys[e.params[accessKey]] = true
+		}
+	}
+	taken := map[string]string{} // variable → the access key (or "entry:NAME") it stands for
+	for _, e := range entries {
+		owner, suffix := "entry:"+e.conn.Name, envName(e.conn.Name)
+		if suffix == "" {
+			suffix = "CONNECTION"
+		}
+		if k := e.params[accessKey]; k != "" {
+			owner, suffix = k, envName(k)
+			if len(keys) == 1 {
+				suffix = ""
+			}
+		}
 		for _, p := range sortedKeys(e.refs) {
-			base := envName(p) + "_" + envName(e.conn.Name)
-			if envName(e.conn.Name) == "" {
-				base = envName(p) + "_CONNECTION"
+			base := envName(p)
+			if suffix != "" {
+				base += "_" + suffix
 			}
 			v := base
-			for i := 2; used[v]; i++ {
+			for i := 2; taken[v] != "" && taken[v] != owner; i++ {
 				v = base + "_" + strconv.Itoa(i)
 			}
-			used[v] = true
+			taken[v] = owner
 			e.refs[p] = v
-			all = append(all, v)
 		}
+	}
+	all := make([]string, 0, len(taken))
+	for v := range taken {
+		all = append(all, v)
 	}
 	sort.Strings(all)
 	return all
@@ -163,6 +198,7 @@ type genDefaults struct {
 	description *string
 	specName    string
 	params      map[string]string
+	refs        map[string]string // secret params every entry takes from the same variable
 }
 
 func factorDefaults(entries []*genEntry) genDefaults {
@@ -196,6 +232,19 @@ func factorDefaults(entries []*genEntry) genDefaults {
 			d.params[p] = v
 		}
 	}
+	d.refs = map[string]string{}
+	for p, v := range entries[0].refs {
+		shared := true
+		for _, e := range entries[1:] {
+			if w, ok := e.refs[p]; !ok || w != v {
+				shared = false
+				break
+			}
+		}
+		if shared {
+			d.refs[p] = v
+		}
+	}
 	return d
 }
 
@@ -216,10 +265,13 @@ func genManifest(target lockfile.Target, entries []*genEntry, d genDefaults, hea
 		if d.specName != "" {
 			auth := mapping()
 			add(auth, "specName", scalar(d.specName))
-			if len(d.params) > 0 {
+			if len(d.params)+len(d.refs) > 0 {
 				params := mapping()
 				for _, p := range sortedKeys(d.params) {
 					add(params, p, scalar(d.params[p]))
+				}
+				for _, p := range sortedKeys(d.refs) {
+					add(params, p, envRef(d.refs[p]))
 				}
 				add(auth, "params", params)
 			}
@@ -246,10 +298,10 @@ func genManifest(target lockfile.Target, entries []*genEntry, d genDefaults, hea
 			add(params, p, scalar(e.params[p]))
 		}
 		for _, p := range sortedKeys(e.refs) {
-			ref := mapping()
-			ref.Style = yaml.FlowStyle
-			add(ref, "env", scalar(e.refs[p]))
-			add(params, p, ref)
+			if _, shared := d.refs[p]; shared {
+				continue
+			}
+			add(params, p, envRef(e.refs[p]))
 		}
 		if len(params.Content) > 0 {
 			add(auth, "params", params)
@@ -273,6 +325,14 @@ func genManifest(target lockfile.Target, entries []*genEntry, d genDefaults, hea
 }
 
 func mapping() *yaml.Node { return &yaml.Node{Kind: yaml.MappingNode} }
+
+// envRef is the reference {env: NAME}.
+func envRef(name string) *yaml.Node {
+	ref := mapping()
+	ref.Style = yaml.FlowStyle
+	add(ref, "env", scalar(name))
+	return ref
+}
 
 func scalar(s string) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
@@ -310,10 +370,11 @@ func genLock(target lockfile.Target, entries []*genEntry) (*lockfile.File, error
 		for k := range e.refs {
 			d.Params[k] = reconcile.Param{Sensitive: true}
 		}
+		d.Name = names.Normalize(c.Name) // the manifest's names are NFC, and so are the lockfile's
 		if _, err := reconcile.Import(lock, &d, &c, false); err != nil {
 			return nil, fmt.Errorf("record %s: %w", c.Name, err)
 		}
-		le := lock.Connections[c.Name]
+		le := lock.Connections[d.Name]
 		for k := range e.refs {
 			if le.SecretDigests == nil {
 				le.SecretDigests = map[string]string{}

@@ -80,11 +80,11 @@ func journalErr(err error, manifestPath, lockPath string) error {
 	case errors.As(err, &me):
 		return hint(err,
 			"restore the lockfile this journal belongs to (from version control or a backup) at "+lockPath+", then run apply again to finish that run",
-			fmt.Sprintf("without it: mv %s %s.aside && flowsync import -f %s --by-name, which records each entry whose name matches exactly one live connection (what that run created), then flowsync plan -f %s --refresh before applying", j, j, m, m))
+			fmt.Sprintf("without it: mv %s %s.aside && flowsync import -f %s --by-name --mine, which records each entry whose name matches exactly one live connection created with this API key (what that run created; a colleague's is left alone), then flowsync plan -f %s --refresh before applying", j, j, m, m))
 	case errors.As(err, &fe):
 		return hint(err,
 			"restore the journal from a backup, then run apply again to finish that run",
-			fmt.Sprintf("without it: mv %s %s.aside && flowsync import -f %s --by-name, which records each entry whose name matches exactly one live connection (what that run created), then flowsync plan -f %s --refresh before applying", j, j, m, m))
+			fmt.Sprintf("without it: mv %s %s.aside && flowsync import -f %s --by-name --mine, which records each entry whose name matches exactly one live connection created with this API key (what that run created; a colleague's is left alone), then flowsync plan -f %s --refresh before applying", j, j, m, m))
 	}
 	return fmt.Errorf("journal of %s: %w", lockPath, err)
 }
@@ -96,51 +96,35 @@ func targetLockPath(manifestPath string, t lockfile.Target) string {
 	return manifestPath[:len(manifestPath)-len(ext)] + "." + t.Sandbox + ".lock.json"
 }
 
-// desired resolves the manifest's connections. With noSecrets, references are not read and
-// their values are marked unknown.
+// resolveDesired is reconcile.Desire, with the references it cannot read grouped for the
+// user and the advice that fits them.
 func resolveDesired(m *manifest.Manifest, env func(string) (string, bool), noSecrets bool) ([]reconcile.Desired, error) {
-	out := make([]reconcile.Desired, 0, len(m.Connections))
+	want, err := reconcile.Desire(m, env, noSecrets)
 	var problems manifest.Diagnostics
-	for _, c := range m.Connections {
-		d := reconcile.Desired{
-			Name:        c.Name,
-			Description: c.Description,
-			Spec:        c.ConnectionSpec,
-			SpecName:    c.SpecName,
-			Params:      make(map[string]reconcile.Param, len(c.Params)),
-		}
-		var values map[string]string
-		if !noSecrets {
-			var err error
-			values, err = m.Resolve(c, env)
-			if err != nil {
-				var d manifest.Diagnostics
-				if !errors.As(err, &d) {
-					return nil, err
-				}
-				problems = append(problems, d...)
-				continue
-			}
-		}
-		for k, v := range c.Params {
-			p := reconcile.Param{Sensitive: v.Sensitive(), Known: true}
-			switch {
-			case noSecrets && v.Sensitive():
-				p.Known = false
-			case noSecrets:
-				p.Value = v.Literal
-			default:
-				p.Value = values[k]
-			}
-			d.Params[k] = p
-		}
-		out = append(out, d)
+	if errors.As(err, &problems) {
+		return nil, hint(fmt.Errorf("cannot use secret references:\n%s", strings.Join(groupProblems(problems), "\n")), referenceAdvice(problems)...)
 	}
-	if len(problems) > 0 {
-		return nil, hint(fmt.Errorf("cannot read secret references:\n%s", strings.Join(groupProblems(problems), "\n")),
-			"set the variables or create the files; or use plan --no-secrets, which does not show secret changes")
+	return want, err
+}
+
+// referenceAdvice is the next step for references that could not be used: a reference that
+// could not be read needs its variable or file; a value that breaks a rule needs fixing where
+// it is kept (--no-secrets would only hide it).
+func referenceAdvice(problems manifest.Diagnostics) []string {
+	var unreadable, invalid bool
+	for _, d := range problems {
+		unreadable = unreadable || d.Unreadable
+		invalid = invalid || !d.Unreadable
 	}
-	return out, nil
+	var advice []string
+	if unreadable {
+		advice = append(advice, "set the variables and create the files named above (regular files of at most 64 KiB); "+
+			"to review a plan without any secret: flowsync plan --no-secrets, which does not show secret changes")
+	}
+	if invalid {
+		advice = append(advice, "fix the values the variables or files named above hold: a value read from a reference follows the rules of one written in the manifest")
+	}
+	return advice
 }
 
 // groupProblems says each unreadable reference once: an unset variable that 500 entries use
@@ -201,7 +185,10 @@ func connect(ctx context.Context, g *globals, m *manifest.Manifest, lockPath str
 		Concurrency: concurrency,
 		MaxRPS:      maxRPS,
 		Logger:      g.log,
-		UserAgent:   "flowsync/" + versionString(),
+		UserAgent:   userAgent(),
+		// An answer may echo a value the manifest's references give (check sends none, but a
+		// connection holds them): every one that can be read is redacted from what is shown.
+		Sensitive: referencedValues(m, g.env),
 	}
 	s := &service{}
 	if g.endpoint == emulatorWord {
@@ -236,6 +223,9 @@ func connect(ctx context.Context, g *globals, m *manifest.Manifest, lockPath str
 	return s, nil
 }
 
+// userAgent is the User-Agent of every request a run sends, to Flow Service and to Adobe IMS.
+func userAgent() string { return "flowsync/" + versionString() }
+
 // credentials reads FLOWSYNC_ACCESS_TOKEN, or FLOWSYNC_CLIENT_ID + FLOWSYNC_CLIENT_SECRET (IMS),
 // and FLOWSYNC_API_KEY (default: the client id).
 func credentials(g *globals, cfg *flowservice.Config) error {
@@ -250,7 +240,7 @@ func credentials(g *globals, cfg *flowservice.Config) error {
 	case token != "":
 		cfg.Tokens = flowservice.StaticToken(token)
 	case id != "" && secret != "":
-		ims := flowservice.IMSConfig{URL: flowservice.DefaultIMSURL, ClientID: id, ClientSecret: secret, Scopes: flowservice.DefaultScopes, Logger: g.log}
+		ims := flowservice.IMSConfig{URL: flowservice.DefaultIMSURL, ClientID: id, ClientSecret: secret, Scopes: flowservice.DefaultScopes, Logger: g.log, UserAgent: cfg.UserAgent}
 		if v, ok := g.env("FLOWSYNC_IMS_URL"); ok && v != "" {
 			ims.URL = v
 		}
@@ -337,4 +327,25 @@ func (w *writer) Close() {
 		_ = w.runLock.Release()
 	}
 	_ = w.svc.Close()
+}
+
+// referencedValues are the values of the manifest's secret references that can be read;
+// one that cannot (an unset variable) is skipped here: a command that needs it says so.
+func referencedValues(m *manifest.Manifest, env func(string) (string, bool)) []string {
+	var out []string
+	seen := map[manifest.Ref]bool{}
+	for _, c := range m.Connections {
+		for k, v := range c.Params {
+			if v.Ref == nil || seen[*v.Ref] {
+				continue
+			}
+			seen[*v.Ref] = true
+			one := c
+			one.Params = map[string]manifest.Value{k: v}
+			if vals, err := m.Resolve(one, env); err == nil && vals[k] != "" {
+				out = append(out, vals[k])
+			}
+		}
+	}
+	return out
 }

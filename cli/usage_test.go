@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 
 	"github.com/flowsync/flowsync/emulator"
@@ -41,8 +41,14 @@ func TestVersionAgreesEverywhere(t *testing.T) {
 		t.Errorf("version = %q, --version = %q; want the same line, with v9.8.7", v1, v2)
 	}
 
-	var ua atomic.Value
-	emu, err := emulator.Start(emulator.Options{OnRequest: func(r *http.Request, _ []byte) { ua.Store(r.UserAgent()) }}, "127.0.0.1:0")
+	// Every request, to Flow Service and to IMS, with the User-Agent it carried.
+	var mu sync.Mutex
+	agents := map[string]string{}
+	emu, err := emulator.Start(emulator.Options{OnRequest: func(r *http.Request, _ []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		agents[r.URL.Path] += r.UserAgent() + ";"
+	}}, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,12 +70,24 @@ func TestVersionAgreesEverywhere(t *testing.T) {
 	if err := os.WriteFile(m, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"FLOWSYNC_ACCESS_TOKEN": "any", "FLOWSYNC_API_KEY": "any"}
-	if _, stderr, code := run(t, env, "plan", "-f", m, "--refresh", "--endpoint", emu.Endpoint); code != 0 {
-		t.Fatalf("plan --refresh exited %d: %s", code, stderr)
+	// With a static token, and with a token fetched from IMS.
+	for _, env := range []map[string]string{
+		{"FLOWSYNC_ACCESS_TOKEN": "any", "FLOWSYNC_API_KEY": "any"},
+		{"FLOWSYNC_CLIENT_ID": "any", "FLOWSYNC_CLIENT_SECRET": "any-secret", "FLOWSYNC_IMS_URL": emu.IMSURL},
+	} {
+		if _, stderr, code := run(t, env, "plan", "-f", m, "--refresh", "--endpoint", emu.Endpoint); code != 0 {
+			t.Fatalf("plan --refresh exited %d: %s", code, stderr)
+		}
 	}
-	if got, _ := ua.Load().(string); got != "flowsync/v9.8.7" {
-		t.Errorf("User-Agent = %q, want flowsync/v9.8.7", got)
+	mu.Lock()
+	defer mu.Unlock()
+	if _, ok := agents[emulator.IMSPath]; !ok || len(agents) < 2 {
+		t.Fatalf("requests seen: %v, want IMS's and Flow Service's", agents)
+	}
+	for path, got := range agents {
+		if strings.Trim(strings.ReplaceAll(got, "flowsync/v9.8.7;", ""), ";") != "" {
+			t.Errorf("%s: User-Agents %q, want flowsync/v9.8.7 on every request", path, got)
+		}
 	}
 }
 

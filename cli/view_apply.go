@@ -170,6 +170,7 @@ func textResult(r reconcile.Result, p palette) string {
 		return "  " + p.red("x") + " " + name + ": " + r.Action.String() + " failed: " + msg + unmanagedResult(r)
 	}
 	var what string
+	symbol := r.Action.Symbol()
 	switch r.Action {
 	case reconcile.Create:
 		switch {
@@ -185,6 +186,8 @@ func textResult(r reconcile.Result, p palette) string {
 	case reconcile.Update:
 		switch {
 		case r.Recreated:
+			// The update met a 404: the connection was created, and is counted as created.
+			style, symbol = actionStyle(p, reconcile.Create), reconcile.Create.Symbol()
 			what = "deleted outside flowsync: created again as " + r.ID
 		case r.Retries412 > 0:
 			what = "updated"
@@ -204,7 +207,7 @@ func textResult(r reconcile.Result, p palette) string {
 	if r.Retries412 > 0 {
 		what += " (" + plural(r.Retries412, "stale etag", "stale etags") + " re-read)"
 	}
-	return "  " + style(r.Action.Symbol()) + " " + name + ": " + what + unmanagedResult(r)
+	return "  " + style(symbol) + " " + name + ": " + what + unmanagedResult(r)
 }
 
 // failed reports whether r failed; a stale change of a saved plan (refused, not failed) and
@@ -227,7 +230,7 @@ func tallyResults(s *reconcile.Summary) resultTally {
 			t.stale++
 		case r.Err != nil:
 			t.failed++
-		case r.Action == reconcile.Create:
+		case r.Action == reconcile.Create, r.Recreated:
 			t.created++
 		case r.Action == reconcile.Update:
 			t.updated++
@@ -265,6 +268,7 @@ type jsonApplyResult struct {
 	Error            string `json:"error,omitempty"`
 	Healed           bool   `json:"healed"`
 	Adopted          bool   `json:"adopted"`
+	Recreated        bool   `json:"recreated,omitempty"`
 	StaleEtagRereads int    `json:"stale_etag_rereads"`
 }
 
@@ -309,7 +313,7 @@ func (v *jsonApplyView) Done(s *reconcile.Summary, stats RunStats) {
 		for _, r := range s.Results {
 			jr := jsonApplyResult{
 				Name: r.Name, Action: r.Action.String(), Status: "ok", ID: r.ID,
-				Healed: r.Healed, Adopted: r.Adopted, StaleEtagRereads: r.Retries412,
+				Healed: r.Healed, Adopted: r.Adopted, Recreated: r.Recreated && r.Err == nil, StaleEtagRereads: r.Retries412,
 			}
 			var stale *reconcile.StaleError
 			switch {

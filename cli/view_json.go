@@ -9,7 +9,7 @@ import (
 
 // jsonFormatVersion is the version of the plan and apply JSON documents (docs/plan-json.md):
 // additive changes keep 1.x, breaking ones bump the major.
-const jsonFormatVersion = "1.2"
+const jsonFormatVersion = "1.3"
 
 // jsonPlanView writes the plan as one JSON document (docs/plan-json.md).
 type jsonPlanView struct {

@@ -40,20 +40,7 @@ func (v *markdownPlanView) Plan(cs *reconcile.Changeset) error {
 	var b strings.Builder
 	b.WriteString("### flowsync plan\n\n")
 	b.WriteString(v.saved)
-	b.WriteString("| action | count |\n| --- | ---: |\n")
-	for _, row := range []struct {
-		label string
-		n     int
-	}{
-		{"create", n.Create}, {"update", n.Update}, {"replace", n.Replace}, {"delete", n.Delete},
-		{"orphan (kept)", n.Orphan}, {"unchanged", n.Unchanged},
-	} {
-		b.WriteString("| " + row.label + " | " + thousands(row.n) + " |\n")
-	}
-	if len(cs.Unmanaged) > 0 {
-		b.WriteString("| unmanaged (not touched) | " + thousands(len(cs.Unmanaged)) + " |\n")
-	}
-	b.WriteString("\n")
+	mdCounts(&b, n, len(cs.Unmanaged))
 	if cs.Refreshed {
 		b.WriteString("Compared with the live connections (`--refresh`).\n\n")
 	} else {
@@ -66,10 +53,32 @@ func (v *markdownPlanView) Plan(cs *reconcile.Changeset) error {
 		b.WriteString("No changes. " + plural(n.Unchanged, "connection", "connections") + " up to date.\n")
 		return v.write(b.String())
 	}
+	sections, totalChanges := mdSections(cs)
+	v.writeSections(&b, sections, totalChanges, len(cs.Unmanaged))
+	return v.write(strings.TrimRight(b.String(), "\n") + "\n")
+}
 
-	var sections []mdSection
-	totalChanges := 0
-	// Destructive changes first: when the output is cut, what is left out is the least risky.
+// mdCounts writes the table of counts per action.
+func mdCounts(b *strings.Builder, n planCounts, unmanaged int) {
+	b.WriteString("| action | count |\n| --- | ---: |\n")
+	for _, row := range []struct {
+		label string
+		n     int
+	}{
+		{"create", n.Create}, {"update", n.Update}, {"replace", n.Replace}, {"delete", n.Delete},
+		{"orphan (kept)", n.Orphan}, {"unchanged", n.Unchanged},
+	} {
+		b.WriteString("| " + row.label + " | " + thousands(row.n) + " |\n")
+	}
+	if unmanaged > 0 {
+		b.WriteString("| unmanaged (not touched) | " + thousands(unmanaged) + " |\n")
+	}
+	b.WriteString("\n")
+}
+
+// mdSections groups the changes by action, destructive ones first: when the output is cut,
+// what is left out is the least risky. Unmanaged connections come last.
+func mdSections(cs *reconcile.Changeset) (sections []mdSection, totalChanges int) {
 	for _, a := range [...]reconcile.Action{reconcile.Delete, reconcile.Replace, reconcile.Update, reconcile.Create, reconcile.Orphan} {
 		var idx []int
 		for i := range cs.Changes {
@@ -95,9 +104,14 @@ func (v *markdownPlanView) Plan(cs *reconcile.Changeset) error {
 			unmanaged: true,
 		})
 	}
+	return sections, totalChanges
+}
 
+// writeSections writes each section as a <details> block, as many entries as fit in the
+// view's limit, and a note saying what was cut.
+func (v *markdownPlanView) writeSections(b *strings.Builder, sections []mdSection, totalChanges, totalUnmanaged int) {
 	const closing = "\n</details>\n\n"
-	reserve := len(v.cutNote(totalChanges, len(cs.Unmanaged))) // the note only gets shorter
+	reserve := len(v.cutNote(totalChanges, totalUnmanaged)) // the note only gets shorter
 	shownChanges, shownUnmanaged := 0, 0
 	cut := false
 	for _, s := range sections {
@@ -131,9 +145,8 @@ func (v *markdownPlanView) Plan(cs *reconcile.Changeset) error {
 		}
 	}
 	if cut {
-		b.WriteString(v.cutNote(totalChanges-shownChanges, len(cs.Unmanaged)-shownUnmanaged))
+		b.WriteString(v.cutNote(totalChanges-shownChanges, totalUnmanaged-shownUnmanaged))
 	}
-	return v.write(strings.TrimRight(b.String(), "\n") + "\n")
 }
 
 func (v *markdownPlanView) write(s string) error {

@@ -322,7 +322,7 @@ func TestRequestStrictness(t *testing.T) {
 		}), nil, 400, "", "auth.params.bucketName"},
 		{"bad service url", "POST", "/connections", body(func(m map[string]any) { params(m)["serviceUrl"] = "s3.amazonaws.com" }), nil, 400, "", "serviceUrl"},
 	}
-	for _, b := range []string{"ab", strings.Repeat("a", 64), "Acme", "acme_eu", "acme.eu", "-acme", "acme-", "192.168.5.4"} {
+	for _, b := range []string{"ab", strings.Repeat("a", 256), "acme..eu", "-acme", "acme-", ".acme", "192.168.5.4", "xn--acme", "sthree-acme", "amzn-s3-demo-acme", "acme-s3alias", "acme--ol-s3", "acme.mrap", "acme--x-s3", "acme--table-s3", "acme eu", "acme/eu"} {
 		cases = append(cases, tc{"bucket " + b, "POST", "/connections", body(func(m map[string]any) { params(m)["bucketName"] = b }), nil, 400, "", "auth.params.bucketName"})
 	}
 	for _, f := range []string{"a/../b", "./a", "a//b", "a/b:c", `a\b`, "a|b", "a<b", "a>b", "a*b", "a?b", `a"b`, strings.Repeat("x", 256), "/"} {
@@ -361,6 +361,10 @@ func TestRequestStrictness(t *testing.T) {
 		{"name of 256 printable characters", func(m map[string]any) { m["name"] = strings.Repeat("é", 256) }},
 		{"duplicate name", func(m map[string]any) { m["name"] = "existing" }},
 		{"bucket 63", func(m map[string]any) { params(m)["bucketName"] = strings.Repeat("a", 63) }},
+		{"bucket with dots", func(m map[string]any) { params(m)["bucketName"] = "logs.example.com" }},
+		{"legacy bucket with capitals", func(m map[string]any) { params(m)["bucketName"] = "Acme" }},
+		{"legacy bucket with underscores", func(m map[string]any) { params(m)["bucketName"] = "acme_eu" }},
+		{"legacy bucket of 255", func(m map[string]any) { params(m)["bucketName"] = strings.Repeat("a", 255) }},
 	} {
 		t.Run("accept "+c.name, func(t *testing.T) {
 			a := h.do("POST", "/connections", body(c.mod), set("Content-Type", "application/json; charset=utf-8"))
@@ -409,7 +413,7 @@ func TestPatch(t *testing.T) {
 		{"remove secret key", ops(op("remove", "/auth/params/s3SecretKey", nil)), "", 400, "", nil},
 		{"remove absent param", ops(op("remove", "/auth/params/s3SessionToken", nil)), "", 400, "", nil},
 		{"params without secret", ops(op("replace", "/auth/params", map[string]any{"s3AccessKey": "AKIA", "bucketName": "abc"})), "", 400, "", nil},
-		{"bad bucket", ops(op("replace", "/auth/params/bucketName", "Bad_Bucket")), "", 400, "", nil},
+		{"bad bucket", ops(op("replace", "/auth/params/bucketName", "bad..bucket")), "", 400, "", nil},
 		{"rename", ops(op("replace", "/name", "renamed"), op("add", "/description", "new words")), "", 200, "", func(t *testing.T, b, a flowservice.Connection, id string) {
 			if a.Name != "renamed" || a.Description != "new words" {
 				t.Errorf("name %q description %q", a.Name, a.Description)

@@ -111,7 +111,12 @@ func validateParam(p, v string) error {
 	}
 	switch p {
 	case s3source.ParamBucketName:
-		return s3source.CheckBucketName(v)
+		// A legacy us-east-1 name (capitals, underscores, up to 255 characters) names a
+		// bucket that exists: the service connects it.
+		if verdict, err := s3source.ClassifyBucketName(v); verdict == s3source.BucketInvalid {
+			return err
+		}
+		return nil
 	case s3source.ParamFolderPath:
 		return s3source.CheckFolderPath(v)
 	case "serviceUrl":

@@ -31,6 +31,7 @@ const (
 const (
 	defaultConcurrency = 8
 	maxPageLimit       = 100
+	defaultUserAgent   = "flowsync" // of Config and IMSConfig: one User-Agent for every call
 )
 
 // Config configures a Client. Endpoint, OrgID, Sandbox, APIKey and Tokens are required
@@ -42,7 +43,12 @@ type Config struct {
 	MaxRPS                           float64      // hard cap on requests per second, 0 = none
 	Concurrency                      int          // expected parallel callers (transport pool, AIMD ceiling); default 8
 	Logger                           *slog.Logger // optional; debug line per request, never a secret
-	UserAgent                        string
+	UserAgent                        string       // default "flowsync"; give IMSConfig the same
+	// Sensitive are values the caller took from secret references (an s3AccessKey from
+	// {env: …}, say), which the client cannot know: they are redacted from any answer text
+	// copied into an error or a log line, besides the access token and the secret param values
+	// a request carries. Not copied: do not change it.
+	Sensitive []string
 }
 
 // Client calls Flow Service's /connections API. It is safe for concurrent use; every request
@@ -64,6 +70,7 @@ type Client struct {
 	do        stage // the request pipeline: retry → auth → throttle → send
 	hdr       headers
 	auth      atomic.Pointer[authValue]
+	redact    []string // Config.Sensitive
 }
 
 // New checks cfg and returns a Client. It refuses a plain-HTTP endpoint unless it is on
@@ -101,7 +108,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.Concurrency = defaultConcurrency
 	}
 	if cfg.UserAgent == "" {
-		cfg.UserAgent = "flowsync"
+		cfg.UserAgent = defaultUserAgent
 	}
 	hc := withPolicy(cfg.HTTPClient, base, requestTimeout, func() http.RoundTripper { return newTransport(cfg.Concurrency) })
 	c := &Client{
@@ -116,6 +123,7 @@ func New(cfg Config) (*Client, error) {
 		lim:       newLimiter(cfg.Concurrency, cfg.MaxRPS),
 		waits:     newWaitLog(cfg.Logger),
 		retry:     defaultRetryPolicy(),
+		redact:    cfg.Sensitive,
 	}
 	c.hdr = headers{apiKey: []string{cfg.APIKey}, orgID: []string{cfg.OrgID}, sandbox: []string{cfg.Sandbox}, userAgent: []string{cfg.UserAgent}}
 	c.do = c.sensitive(c.retrying(c.authenticated(c.throttled(c.send))))
@@ -144,19 +152,19 @@ func CheckMaxRPS(v float64) error {
 func checkURL(what, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, &URLError{What: what, URL: raw, Reason: "is not a URL"}
+		return nil, &URLError{What: what, URL: raw, Reason: "is not a URL", Problem: URLNotAbsolute}
 	}
 	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, &URLError{What: what, URL: u.Redacted(), Reason: "is not an absolute https:// URL"}
+		return nil, &URLError{What: what, URL: u.Redacted(), Reason: "is not an absolute https:// URL", Problem: URLNotAbsolute}
 	}
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return nil, &URLError{What: what, URL: u.Redacted(), Reason: "has a query or fragment"}
+		return nil, &URLError{What: what, URL: u.Redacted(), Reason: "has a query or fragment", Problem: URLQuery}
 	}
 	if u.User != nil {
-		return nil, &URLError{What: what, URL: u.Redacted(), Reason: "holds credentials"}
+		return nil, &URLError{What: what, URL: u.Redacted(), Reason: "holds credentials", Problem: URLCredentials}
 	}
 	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		return nil, &URLError{What: what, URL: raw, Reason: "is plain http off loopback (127.0.0.1, ::1, localhost)"}
+		return nil, &URLError{What: what, URL: raw, Reason: "is plain http off loopback (127.0.0.1, ::1, localhost)", Problem: URLPlainHTTP}
 	}
 	return u, nil
 }
@@ -223,7 +231,21 @@ func (c *Client) Create(ctx context.Context, nc NewConnection) (Ref, error) {
 		c.stats.unknownOutcomes.Add(1)
 		return Ref{}, &UnknownOutcomeError{Status: resp.status, Err: fmt.Errorf("create %s: %d answer holds no connection id", nc.Name, resp.status)}
 	}
+	c.learnETag(ctx, &ref)
 	return ref, nil
+}
+
+// learnETag reads the etag of a connection just created or patched when the answer did not
+// carry one (only an id in Location, or an empty body): without it the next PATCH could not
+// send If-Match, and the next refresh would take the live etag for a change made outside
+// flowsync. The write succeeded either way: a failed read leaves the etag unknown.
+func (c *Client) learnETag(ctx context.Context, ref *Ref) {
+	if ref.ETag != "" {
+		return
+	}
+	if live, err := c.Get(ctx, ref.ID); err == nil {
+		ref.ETag = live.ETag
+	}
 }
 
 // secretValues are the values an answer must never carry into an error.
@@ -322,12 +344,15 @@ func (c *Client) Patch(ctx context.Context, id, etag string, ops []PatchOp) (Ref
 		return Ref{}, err
 	}
 	var ref Ref
-	if err := json.Unmarshal(resp.body, &ref); err != nil {
-		return Ref{}, fmt.Errorf("patch %s: decode answer: %w", id, err)
+	if len(bytes.TrimSpace(resp.body)) > 0 {
+		if err := json.Unmarshal(resp.body, &ref); err != nil {
+			return Ref{}, fmt.Errorf("patch %s: decode answer: %w", id, err)
+		}
 	}
 	if ref.ID == "" {
 		ref.ID = id
 	}
+	c.learnETag(ctx, &ref)
 	return ref, nil
 }
 
@@ -382,12 +407,18 @@ func (c *Client) List(ctx context.Context, opts ListOptions) ([]Connection, erro
 
 // FindByName returns the live connections of spec whose name is exactly name (of any spec
 // when spec.ID is empty). The service's filter only narrows the list: the answer is checked
-// here too, since a name may hold characters the filter syntax reads as operators.
+// here too, since a name may hold characters the filter syntax reads as operators. A name
+// with a comma is not filtered on at all: the filter syntax reads a comma as OR
+// (property=id==a,b), so a service may answer the connections named "a" or "b" and never
+// the one named "a,b", and a create whose outcome was unknown would then be sent again.
 func (c *Client) FindByName(ctx context.Context, name string, spec Spec) ([]Connection, error) {
 	if name == "" {
 		return nil, errors.New("find connection by name: empty name")
 	}
-	filters := []string{"name==" + name}
+	var filters []string
+	if !strings.Contains(name, ",") {
+		filters = append(filters, "name=="+name)
+	}
 	if spec.ID != "" {
 		filters = append(filters, "connectionSpec.id=="+spec.ID)
 	}

@@ -393,6 +393,32 @@ func TestFindByNameFiltersClientSide(t *testing.T) {
 	}
 }
 
+// A name holding a comma is looked up without a name filter: a service reading the comma as
+// OR (property=name==a,b: named "a" or "b") would never answer the connection named "a,b".
+func TestFindByNameWithACommaListsTheSpec(t *testing.T) {
+	var queries []string
+	c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		queries = append(queries, r.URL.RawQuery)
+		var items []Connection
+		if !strings.Contains(r.URL.RawQuery, "property=name") {
+			items = []Connection{s3Conn("c1", "a"), s3Conn("c2", "a,b"), s3Conn("c3", "b")}
+		} else {
+			items = []Connection{s3Conn("c1", "a"), s3Conn("c3", "b")} // comma = OR
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	}))
+	got, err := c.FindByName(context.Background(), "a,b", Spec{ID: s3source.SpecID, Version: "1.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != "c2" {
+		t.Errorf("FindByName(\"a,b\") = %+v, want c2 alone", got)
+	}
+	if len(queries) != 1 || strings.Contains(queries[0], "property=name") || !strings.Contains(queries[0], "property=connectionSpec.id%3D%3D"+s3source.SpecID) {
+		t.Errorf("queries %q: want one listing filtered by spec only", queries)
+	}
+}
+
 func TestNewRefusesUnsafeEndpoints(t *testing.T) {
 	base := Config{OrgID: testOrg, Sandbox: "prod", APIKey: testAPIKey, Tokens: StaticToken("t")}
 	for _, tt := range []struct {
@@ -460,4 +486,36 @@ func closedAddr(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	return addr
+}
+
+// A create answered with the id in Location only, or a PATCH answered without an etag, is
+// followed by one GET for the etag: the next PATCH needs it for If-Match, and a refresh must
+// not take the live etag for a change made outside flowsync.
+func TestWriteWithoutETagReadsIt(t *testing.T) {
+	var calls []string
+	c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls = append(calls, r.Method)
+		switch r.Method {
+		case http.MethodPost:
+			w.Header().Set("Location", "/data/foundation/flowservice/connections/c1")
+			w.WriteHeader(http.StatusCreated)
+		case http.MethodPatch:
+			writeJSON(w, http.StatusOK, map[string]string{"id": "c1"})
+		case http.MethodGet:
+			writeJSON(w, http.StatusOK, map[string]any{"items": []Connection{s3Conn("c1", "acme")}})
+		}
+	}))
+	ctx := context.Background()
+	ref, err := c.Create(ctx, NewConnection{Name: "acme", ConnectionSpec: s3source.ConnectionSpec(),
+		Auth: Auth{SpecName: "IAMRole Based", Params: map[string]string{"bucketName": "b"}}})
+	if err != nil || ref.ID != "c1" || ref.ETag != `"e-c1"` {
+		t.Fatalf("Create = %+v, %v; want c1 with the etag a GET shows", ref, err)
+	}
+	ref, err = c.Patch(ctx, "c1", `"e-c1"`, []PatchOp{{Op: "replace", Path: "/description", Value: json.RawMessage(`"d"`)}})
+	if err != nil || ref.ID != "c1" || ref.ETag != `"e-c1"` {
+		t.Fatalf("Patch = %+v, %v; want c1 with the etag a GET shows", ref, err)
+	}
+	if d := cmp.Diff([]string{"POST", "GET", "PATCH", "GET"}, calls); d != "" {
+		t.Errorf("calls (-want +got):\n%s", d)
+	}
 }

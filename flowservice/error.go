@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/flowsync/flowsync/reconcile"
 )
 
 // Error is a non-2xx answer of the service or of its gateway.
@@ -37,6 +39,19 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, " [request-id %s]", e.RequestID)
 	}
 	return b.String()
+}
+
+// Is matches reconcile's vocabulary: ErrStale for 412, ErrGone for 404, ErrAuth for 401/403.
+func (e *Error) Is(target error) bool {
+	switch target {
+	case reconcile.ErrStale:
+		return e.Status == http.StatusPreconditionFailed
+	case reconcile.ErrGone:
+		return e.Status == http.StatusNotFound
+	case reconcile.ErrAuth:
+		return e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden
+	}
+	return false
 }
 
 // StatusOf returns the HTTP status of err's *Error, or 0.
@@ -72,6 +87,12 @@ type UnknownOutcomeError struct {
 func (e *UnknownOutcomeError) Error() string { return "outcome unknown: " + e.Err.Error() }
 func (e *UnknownOutcomeError) Unwrap() error { return e.Err }
 
+// Is matches reconcile.ErrUnknownOutcome, and reconcile.ErrNoID for an answer without an id.
+func (e *UnknownOutcomeError) Is(target error) bool {
+	return target == reconcile.ErrUnknownOutcome ||
+		target == reconcile.ErrNoID && e.Status >= 200 && e.Status < 300
+}
+
 // IsUnknownOutcome reports whether err says a request may or may not have been applied.
 func IsUnknownOutcome(err error) bool {
 	var u *UnknownOutcomeError
@@ -92,9 +113,20 @@ func (e *TokenError) Unwrap() error { return e.Err }
 // has a query, fragment or credentials, or is plain http off loopback (a token would travel
 // in clear).
 type URLError struct {
-	What   string // "endpoint", "IMS URL"
-	URL    string // with any password redacted
-	Reason string // "is plain http off loopback (127.0.0.1, ::1, localhost)"
+	What    string     // "endpoint", "IMS URL"
+	URL     string     // with any password redacted
+	Reason  string     // "is plain http off loopback (127.0.0.1, ::1, localhost)"
+	Problem URLProblem // what is wrong, for the caller's advice
 }
+
+// URLProblem is what a *URLError found wrong with a URL.
+type URLProblem int
+
+const (
+	URLNotAbsolute URLProblem = iota + 1 // does not parse, has no host, or a scheme other than http(s)
+	URLQuery                             // has a query or fragment
+	URLCredentials                       // holds user[:password]@
+	URLPlainHTTP                         // plain http off loopback
+)
 
 func (e *URLError) Error() string { return fmt.Sprintf("%s %q %s", e.What, e.URL, e.Reason) }

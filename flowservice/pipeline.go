@@ -36,7 +36,7 @@ type request struct {
 	body    []byte // JSON; never copied into an error or a log
 	ifMatch string
 	secrets []string // values redacted from any answer text copied into an error
-	extra   []string // more of them, shared by every request of a run (WithSensitive)
+	extra   []string // more of them, shared by every request (Config.Sensitive)
 	// secretParams are the secret auth params (s3source.Secret), redacted too: looked at
 	// only when an error or a log line is built, not on the success path.
 	secretParams map[string]string

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/flowsync/flowsync/reconcile"
 )
 
 // The HTTP policy: one set of rules for every outgoing call of this package (the service's
@@ -153,8 +155,16 @@ func StopWaitsOn(ctx, stop context.Context) context.Context {
 }
 
 // ErrStoppedWaiting is the error of a call whose wait (to retry, for the throttle) the
-// StopWaitsOn context ended: its next attempt was never sent. It is a context.Canceled.
-var ErrStoppedWaiting = fmt.Errorf("stopped waiting: %w", context.Canceled)
+// StopWaitsOn context ended: its next attempt was never sent. It is a context.Canceled and a
+// reconcile.ErrNotSent.
+var ErrStoppedWaiting error = stoppedWaiting{}
+
+type stoppedWaiting struct{}
+
+func (stoppedWaiting) Error() string { return "stopped waiting: " + context.Canceled.Error() }
+func (stoppedWaiting) Is(target error) bool {
+	return target == context.Canceled || target == reconcile.ErrNotSent
+}
 
 // wait sleeps d, or less when ctx or the StopWaitsOn context ends first.
 func wait(ctx context.Context, d time.Duration) error {

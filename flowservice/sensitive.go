@@ -6,23 +6,11 @@ import (
 	"strings"
 )
 
-type sensitiveKey struct{}
-
-// WithSensitive returns a context whose requests redact values from any answer text copied
-// into an error or a log line, besides the access token and the secret param values a
-// request carries. The caller names what it took from a secret reference (an s3AccessKey
-// from {env: …}, say), which the client cannot know. values is not copied: do not change it.
-func WithSensitive(ctx context.Context, values []string) context.Context {
-	return context.WithValue(ctx, sensitiveKey{}, values)
-}
-
-// sensitive hands the context's sensitive values to the request (no copy: they are only
-// read when an error or a log line is built).
+// sensitive hands Config.Sensitive to the request (no copy: the values are only read when
+// an error or a log line is built).
 func (c *Client) sensitive(next stage) stage {
 	return func(ctx context.Context, r *request) (*response, error) {
-		if v, ok := ctx.Value(sensitiveKey{}).([]string); ok {
-			r.extra = v
-		}
+		r.extra = c.redact
 		return next(ctx, r)
 	}
 }

@@ -10,16 +10,15 @@ import (
 
 // A value the caller marks sensitive (an s3AccessKey from {env: …}) is redacted when a
 // service echoes it in an error, as sent and URL-encoded.
-func TestWithSensitiveRedactsEchoes(t *testing.T) {
+func TestConfigSensitiveRedactsEchoes(t *testing.T) {
 	const canary = "AKIA+CANARY/ACCESS1"
 	c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{
 			"title": "invalid request", "status": 400,
 			"report": map[string]string{"detailed-message": "bad access key " + canary + " form " + url.QueryEscape(canary)},
 		})
-	}))
-	ctx := WithSensitive(context.Background(), []string{canary})
-	_, err := c.Create(ctx, NewConnection{Name: "n", Auth: Auth{SpecName: "Access Key", Params: map[string]string{"s3AccessKey": canary}}})
+	}), func(cfg *Config) { cfg.Sensitive = []string{canary} })
+	_, err := c.Create(context.Background(), NewConnection{Name: "n", Auth: Auth{SpecName: "Access Key", Params: map[string]string{"s3AccessKey": canary}}})
 	if err == nil {
 		t.Fatal("create succeeded")
 	}

@@ -47,6 +47,9 @@ type IMSConfig struct {
 	URL, ClientID, ClientSecret, Scopes string
 	HTTPClient                          *http.Client
 	Logger                              *slog.Logger // optional: long waits are logged
+	// UserAgent is sent with every token request, default "flowsync": the same one as the
+	// Flow Service client's (Config.UserAgent), so that every call of a run says who it is.
+	UserAgent string
 }
 
 // NewIMSTokenSource returns a TokenSource that fetches tokens with the client credentials
@@ -60,6 +63,9 @@ func NewIMSTokenSource(cfg IMSConfig) TokenSource {
 	}
 	if cfg.Scopes == "" {
 		cfg.Scopes = DefaultScopes
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = defaultUserAgent
 	}
 	s := &imsSource{cfg: cfg, now: time.Now, retryBase: 250 * time.Millisecond, waits: newWaitLog(cfg.Logger)}
 	u, err := checkURL("IMS URL", cfg.URL)
@@ -199,6 +205,7 @@ func (s *imsSource) fetchOnce(ctx context.Context) (tok string, ttl time.Duratio
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", s.cfg.UserAgent)
 	s.count.Add(1)
 	slow := s.waits.watch(ctx, "for Adobe IMS's answer", "get access token")
 	defer slow()

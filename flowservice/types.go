@@ -6,61 +6,15 @@
 // becomes a *Error; a secret value never appears in an error, a log line or a String().
 package flowservice
 
-import (
-	"encoding/json"
+import "github.com/flowsync/flowsync/flowapi"
 
-	"github.com/flowsync/flowsync/s3source"
+// The API's data, defined in flowapi so that code which plans and applies changes can use it
+// without depending on this package's HTTP code.
+type (
+	Spec          = flowapi.Spec
+	Auth          = flowapi.Auth
+	NewConnection = flowapi.NewConnection
+	Connection    = flowapi.Connection
+	Ref           = flowapi.Ref
+	PatchOp       = flowapi.PatchOp
 )
-
-// Spec is a connection spec reference.
-type Spec = s3source.Spec
-
-// Auth is a connection's authentication block.
-type Auth struct {
-	SpecName string            `json:"specName"`
-	Params   map[string]string `json:"params"`
-}
-
-// NewConnection is the body of POST /connections.
-type NewConnection struct {
-	Name           string `json:"name"`
-	Description    string `json:"description,omitempty"`
-	Auth           Auth   `json:"auth"`
-	ConnectionSpec Spec   `json:"connectionSpec"`
-}
-
-// Connection is one item of a GET /connections answer. Values of secret params
-// (s3source.Secret) in Auth.Params are opaque (masked by the service) and must not be compared.
-type Connection struct {
-	ID             string `json:"id"`
-	Name           string `json:"name"`
-	Description    string `json:"description,omitempty"`
-	ConnectionSpec Spec   `json:"connectionSpec"`
-	State          string `json:"state,omitempty"`
-	Auth           Auth   `json:"auth"`
-	ETag           string `json:"etag"`
-	Version        string `json:"version,omitempty"`
-	CreatedAt      int64  `json:"createdAt,omitempty"`
-	UpdatedAt      int64  `json:"updatedAt,omitempty"`
-	CreatedBy      string `json:"createdBy,omitempty"`
-	UpdatedBy      string `json:"updatedBy,omitempty"`
-	CreatedClient  string `json:"createdClient,omitempty"`
-	UpdatedClient  string `json:"updatedClient,omitempty"`
-	SandboxID      string `json:"sandboxId,omitempty"`
-	SandboxName    string `json:"sandboxName,omitempty"`
-	IMSOrgID       string `json:"imsOrgId,omitempty"`
-}
-
-// Ref is the answer of POST and PATCH: the connection's id and its new etag.
-type Ref struct {
-	ID   string `json:"id"`
-	ETag string `json:"etag"`
-}
-
-// PatchOp is one RFC 6902 operation of a PATCH body (the body is a JSON array of them).
-// Op is lower case: "add", "replace" or "remove".
-type PatchOp struct {
-	Op    string          `json:"op"`
-	Path  string          `json:"path"`
-	Value json.RawMessage `json:"value,omitempty"`
-}

@@ -14,11 +14,17 @@ var ErrNewerVersion = errors.New("written by a newer flowsync")
 // has unknown fields, lacks its salt, holds a bad entry, or has a newer version. The file is
 // never modified.
 type FormatError struct {
-	Path string // the lockfile or journal
-	Err  error
+	Path      string // the lockfile or journal
+	Line, Col int    // where in the file, when known (1-based; 0: not known)
+	Err       error
 }
 
-func (e *FormatError) Error() string { return fmt.Sprintf("%s: %v", e.Path, e.Err) }
+func (e *FormatError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d:%d: %v", e.Path, e.Line, e.Col, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.Path, e.Err)
+}
 
 func (e *FormatError) Unwrap() error { return e.Err }
 
@@ -55,17 +61,28 @@ func (e *LockedError) Error() string {
 type JournalMismatchError struct {
 	Path     string // the journal
 	Journal  Header // what the journal records
-	Lockfile Header // the lockfile's
+	Lockfile Header // the lockfile's; with NoLockfile, that of the new lockfile asked for
+	// NoLockfile: there is no lockfile beside the journal. Lockfile.Target is then the target
+	// the caller asked for (the manifest's), not one read from a file.
+	NoLockfile bool
 }
 
 func (e *JournalMismatchError) Error() string {
-	if e.Journal.Target != e.Lockfile.Target {
-		return fmt.Sprintf("%s: journal of an interrupted apply to org %s sandbox %s, but the lockfile is for org %s sandbox %s; "+
-			"it was not folded in, and neither file was changed",
+	const left = "it was not folded in, and neither file was changed"
+	switch {
+	case e.Journal.Target != e.Lockfile.Target && e.NoLockfile:
+		return fmt.Sprintf("%s: journal of an interrupted apply to org %s sandbox %s, but the manifest targets org %s sandbox %s "+
+			"(there is no lockfile); it was not folded in, and was left as it was",
 			e.Path, e.Journal.Target.OrgID, e.Journal.Target.Sandbox, e.Lockfile.Target.OrgID, e.Lockfile.Target.Sandbox)
+	case e.Journal.Target != e.Lockfile.Target:
+		return fmt.Sprintf("%s: journal of an interrupted apply to org %s sandbox %s, but the lockfile is for org %s sandbox %s; "+left,
+			e.Path, e.Journal.Target.OrgID, e.Journal.Target.Sandbox, e.Lockfile.Target.OrgID, e.Lockfile.Target.Sandbox)
+	case e.NoLockfile:
+		return fmt.Sprintf("%s: journal of an interrupted apply to a lockfile of org %s sandbox %s (salt %s…) that is no longer there; "+
+			"it was not folded in, and was left as it was",
+			e.Path, e.Journal.Target.OrgID, e.Journal.Target.Sandbox, short(e.Journal.Salt))
 	}
-	return fmt.Sprintf("%s: journal of an interrupted apply to another lockfile of org %s sandbox %s (salt %s…, the lockfile's is %s…); "+
-		"it was not folded in, and neither file was changed",
+	return fmt.Sprintf("%s: journal of an interrupted apply to another lockfile of org %s sandbox %s (salt %s…, the lockfile's is %s…); "+left,
 		e.Path, e.Journal.Target.OrgID, e.Journal.Target.Sandbox, short(e.Journal.Salt), short(e.Lockfile.Salt))
 }
 

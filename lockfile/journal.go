@@ -142,7 +142,7 @@ func OpenJournal(lockfilePath string, h Header) (*Journal, error) {
 	if len(recs) > 0 {
 		if have := recs[0].header(); have != h {
 			f.Close()
-			return nil, &JournalMismatchError{Path: path, Journal: have, Lockfile: h}
+			return nil, &JournalMismatchError{Path: path, Journal: have, Lockfile: h, NoLockfile: noLockfile(lockfilePath)}
 		}
 	}
 	if valid < len(data) {
@@ -261,10 +261,28 @@ func (j *Journal) append(r *record, wait bool) error {
 		j.cur = b
 	}
 	if !wait {
+		if !j.flushing {
+			j.writeOut()
+		}
 		j.mu.Unlock()
 		return nil
 	}
 	return j.waitDurable(b)
+}
+
+// writeOut writes the buffered records to the journal file without an fsync, so that a
+// record no caller waits for (a Commit, an Intend) survives the process being killed: the
+// kernel holds it. Power loss may still lose it until the next fsync, which covers it; an
+// outcome lost that way is healed like a request in flight. j.mu is held and no flush is in
+// progress, so records reach the file in order.
+func (j *Journal) writeOut() {
+	if len(j.buf) == 0 || j.err != nil {
+		return
+	}
+	if _, err := j.f.Write(j.buf); err != nil {
+		j.err = fmt.Errorf("journal %s: %w", j.path, err)
+	}
+	j.buf = j.buf[:0]
 }
 
 // waitDurable returns once batch b is durable, taking the lead when no one flushes. j.mu is
@@ -362,7 +380,10 @@ func (j *Journal) flush() {
 	if j.cur != nil && j.cur.waiters > 0 {
 		j.cur.lead <- struct{}{} // capacity 1, sent once per batch
 	} else {
-		j.flushing = false // records without waiters stay for the next Begin or Close
+		// Records that arrived meanwhile without waiters reach the file now; their fsync
+		// comes with the next Begin, Sync or Close.
+		j.flushing = false
+		j.writeOut()
 	}
 	j.mu.Unlock()
 	close(b.done)
@@ -570,6 +591,12 @@ func Fold(f *File, lockfilePath string) (changed bool, err error) {
 	return fold(f, path, data)
 }
 
+// noLockfile reports whether there is no lockfile at lockfilePath.
+func noLockfile(lockfilePath string) bool {
+	_, err := os.Stat(RealPath(lockfilePath))
+	return errors.Is(err, os.ErrNotExist)
+}
+
 // fold is Fold once the journal at path is read.
 func fold(f *File, path string, data []byte) (changed bool, err error) {
 	recs, _, err := parseJournal(data)
@@ -583,7 +610,7 @@ func fold(f *File, path string, data []byte) (changed bool, err error) {
 	if h != HeaderOf(f) {
 		fresh := f.Serial == 0 && len(f.Connections) == 0
 		if !fresh || h.Target != f.Target {
-			return false, &JournalMismatchError{Path: path, Journal: h, Lockfile: HeaderOf(f)}
+			return false, &JournalMismatchError{Path: path, Journal: h, Lockfile: HeaderOf(f), NoLockfile: fresh}
 		}
 		f.Salt = h.Salt
 		changed = true

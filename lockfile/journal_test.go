@@ -462,6 +462,48 @@ func TestCommitRidesOnTheNextBegin(t *testing.T) {
 	}
 }
 
+// An outcome reaches the journal file as soon as Commit returns, with no fsync of its own and
+// no later Begin: a process killed right after a run's last creates returned (the intents of
+// all of them written ahead) must not lose what they created. The fold of the file as it
+// stands, without Close, sees it.
+func TestCommitReachesTheFileAtOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.lock.json")
+	j := openJournal(t, path)
+	for _, name := range []string{"a", "b"} {
+		if err := j.Intend(name, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	syncs := j.syncs
+	for _, name := range []string{"a", "b"} {
+		if err := j.Commit(name, &Entry{ID: "id-" + name, ConnectionSpec: Spec{ID: "s", Version: "1.0"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if j.syncs != syncs {
+		t.Fatalf("%d fsyncs for two Commits, want none", j.syncs-syncs)
+	}
+	// Killed here: what the kernel holds is what the next run folds.
+	f, err := New(testTarget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Fold(f, path); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a", "b"} {
+		if e := f.Connections[name]; e == nil || e.ID != "id-"+name || e.Pending != "" {
+			t.Errorf("after the kill: %s is %+v, want its id recorded", name, e)
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A journal is folded only into the lockfile it was written for; a new lockfile of its
 // target takes its salt, so that the digests it holds still compare.
 func TestJournalBelongsToItsLockfile(t *testing.T) {
@@ -484,9 +526,14 @@ func TestJournalBelongsToItsLockfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	var me *JournalMismatchError
-	if _, err := Fold(fresh, lockPath); !errors.As(err, &me) || me.SameTarget() ||
-		!strings.Contains(err.Error(), "sandbox prod") || !strings.Contains(err.Error(), "sandbox dev") {
-		t.Errorf("Fold into another target = %v, want a *JournalMismatchError naming both", err)
+	if _, err := Fold(fresh, lockPath); !errors.As(err, &me) || me.SameTarget() || !me.NoLockfile ||
+		!strings.Contains(err.Error(), "sandbox prod") || !strings.Contains(err.Error(), "the manifest targets org "+testTarget.OrgID+" sandbox dev (there is no lockfile)") {
+		t.Errorf("Fold into a new lockfile of another target = %v, want a *JournalMismatchError naming both, without a lockfile", err)
+	}
+	lockDev := sampleFile()
+	lockDev.Target = other
+	if _, err := Fold(lockDev, lockPath); !errors.As(err, &me) || me.NoLockfile || !strings.Contains(err.Error(), "the lockfile is for org "+testTarget.OrgID+" sandbox dev") {
+		t.Errorf("Fold into a saved lockfile of another target = %v, want a *JournalMismatchError naming the lockfile's", err)
 	}
 	if len(fresh.Connections) != 0 {
 		t.Errorf("a refused journal was folded: %v", fresh.Connections)

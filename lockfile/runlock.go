@@ -16,9 +16,13 @@ const lockSuffix = ".lock"
 
 // RunLock is the exclusive OS lock (flock(2) on Unix, LockFileEx on Windows) that lets one run
 // at a time use a lockfile. It lives on PATH+".lock", which holds a description of its holder
-// while it is held. The operating system releases it when the process exits, however it exits.
+// while it is held and is emptied when it is released. The operating system releases the lock
+// when the process exits, however it exits; a run that was killed leaves its description
+// behind, so a reader names the holder only after checking that it is the process holding the
+// lock now (see holderIsCurrent).
 type RunLock struct {
-	fl *flock.Flock
+	fl   *flock.Flock
+	path string // PATH+".lock"
 }
 
 // holder is what a run lock file holds: who has it.
@@ -62,7 +66,7 @@ func AcquireAs(lockfilePath, command string) (*RunLock, error) {
 		fl.Unlock()
 		return nil, fmt.Errorf("lock %s: %w", lockfilePath, err)
 	}
-	return &RunLock{fl: fl}, nil
+	return &RunLock{fl: fl, path: path}, nil
 }
 
 // writeHolder overwrites the lock file's contents in place. Only the lock's holder writes it;
@@ -86,14 +90,25 @@ func writeHolder(path string, h holder) error {
 	return err
 }
 
+// anotherProcess is how a holder that cannot be named is described.
+const anotherProcess = "another process"
+
+// readHolder describes who holds the lock on path, which the caller just failed to take. The
+// description in the file is used only when it is known to be the current holder's: a run
+// killed before it could empty the file leaves its own there, and the lock may now be held by
+// a later run that has not written its description yet, or by a program that writes none
+// (flock(1)). When that cannot be told, the holder is "another process", without details.
 func readHolder(path string) string {
 	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Sprintf("another process (%s unreadable: %v)", path, err)
+	if err != nil || len(data) == 0 {
+		return anotherProcess
 	}
 	var h holder
-	if err := json.Unmarshal(data, &h); err != nil || h.PID == 0 {
-		return fmt.Sprintf("another process (%s does not say which yet)", path)
+	if err := json.Unmarshal(data, &h); err != nil || h.PID <= 0 {
+		return anotherProcess
+	}
+	if host, _ := os.Hostname(); host == "" || h.Host != host || !holderIsCurrent(path, h.PID) {
+		return anotherProcess
 	}
 	return h.String()
 }
@@ -106,6 +121,10 @@ func (l *RunLock) Release() error {
 	if l == nil || l.fl == nil {
 		return nil
 	}
+	// Empty the description while the lock is still held: once released, it would name a
+	// process that no longer holds it. A failure here only leaves a description that a reader
+	// checks anyway.
+	_ = os.Truncate(l.path, 0)
 	err := l.fl.Close() // unlock and close
 	l.fl = nil
 	if err != nil {

@@ -2,13 +2,19 @@ package lockfile
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gofrs/flock"
 )
 
 // TestHelperHoldLock is not a test: run as a subprocess with LOCKFILE_TEST_HOLD=PATH, it
@@ -17,6 +23,17 @@ func TestHelperHoldLock(t *testing.T) {
 	path := os.Getenv("LOCKFILE_TEST_HOLD")
 	if path == "" {
 		t.Skip("helper process")
+	}
+	if os.Getenv("LOCKFILE_TEST_BARE") != "" {
+		// Like flock(1): take the lock, write nothing into the file.
+		fl := flock.New(path + lockSuffix)
+		if ok, err := fl.TryLock(); !ok || err != nil {
+			fmt.Println("error:", ok, err)
+			os.Exit(1)
+		}
+		fmt.Println("locked")
+		bufio.NewReader(os.Stdin).ReadString('\n')
+		os.Exit(0)
 	}
 	l, err := AcquireAs(path, "flowsync apply")
 	if err != nil {
@@ -32,10 +49,12 @@ func TestHelperHoldLock(t *testing.T) {
 	os.Exit(0)
 }
 
-func TestAcquireHeldByOtherProcess(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "m.lock.json")
+// holdInChild runs TestHelperHoldLock in a child process holding path's run lock, with the
+// extra environment given, and returns it with the pipe whose closing makes it release.
+func holdInChild(t *testing.T, path string, env ...string) (*exec.Cmd, io.WriteCloser) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHoldLock$")
-	cmd.Env = append(os.Environ(), "LOCKFILE_TEST_HOLD="+path)
+	cmd.Env = append(append(os.Environ(), "LOCKFILE_TEST_HOLD="+path), env...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -47,13 +66,22 @@ func TestAcquireHeldByOtherProcess(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil || line != "locked\n" {
 		t.Fatalf("helper said %q, %v", line, err)
 	}
+	return cmd, stdin
+}
 
-	_, err = Acquire(path)
+func TestAcquireHeldByOtherProcess(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the holder is named only where the system says who holds the lock")
+	}
+	path := filepath.Join(t.TempDir(), "m.lock.json")
+	cmd, stdin := holdInChild(t, path)
+
+	_, err := Acquire(path)
 	var le *LockedError
 	if !errors.As(err, &le) {
 		t.Fatalf("Acquire while held = %v (%T), want *LockedError", err, err)
@@ -71,12 +99,62 @@ func TestAcquireHeldByOtherProcess(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("helper: %v", err)
 	}
+	if data, err := os.ReadFile(path + lockSuffix); err != nil || len(data) != 0 {
+		t.Errorf("after release the lock file holds %q (%v), want it empty", data, err)
+	}
 	l, err := Acquire(path)
 	if err != nil {
 		t.Fatalf("Acquire after the holder exited: %v", err)
 	}
 	if err := l.Release(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A description left behind by a run that was killed names a process that does not hold the
+// lock (here a live one, on this host, saying it is flowsync apply); the run that holds it now
+// wrote none (flock(1), or a run that has not written it yet). The error must not name the
+// process of the stale description.
+func TestLockedStaleDescription(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.lock.json")
+	host, _ := os.Hostname()
+	stale := holder{PID: os.Getpid(), Host: host, Since: time.Now().UTC().Truncate(time.Second), Command: "flowsync apply --plan p.json"}
+	data, _ := json.Marshal(stale)
+	writeFile(t, path+lockSuffix, data)
+	holdInChild(t, path, "LOCKFILE_TEST_BARE=1")
+
+	_, err := Acquire(path)
+	var le *LockedError
+	if !errors.As(err, &le) {
+		t.Fatalf("Acquire while held = %v, want *LockedError", err)
+	}
+	if le.Holder != "another process" || strings.Contains(err.Error(), fmt.Sprint(os.Getpid())) || strings.Contains(err.Error(), "p.json") {
+		t.Errorf("message %q names the stale holder, want %q", err, path+" is held by another process")
+	}
+}
+
+func TestLockedBy(t *testing.T) {
+	const locks = `1: POSIX  ADVISORY  WRITE 77 fe:00:42 0 EOF
+2: FLOCK  ADVISORY  WRITE 1234 fe:00:42 0 EOF
+2: -> FLOCK  ADVISORY  WRITE 99 fe:00:42 0 EOF
+3: FLOCK  ADVISORY  WRITE 55 103:02:42 0 EOF
+`
+	dev := uint64(0xfe00)
+	for _, c := range []struct {
+		dev, ino uint64
+		pid      int
+		want     bool
+	}{
+		{dev, 42, 1234, true},
+		{dev, 42, 99, false},    // waiting, not holding
+		{dev, 42, 77, false},    // a POSIX lock is not the run lock
+		{dev, 43, 1234, false},  // another file
+		{0x10302, 42, 55, true}, // major 0x103, minor 2
+		{0x302, 42, 55, false},  // major 3, minor 2
+	} {
+		if got := lockedBy(bufio.NewScanner(strings.NewReader(locks)), c.dev, c.ino, c.pid); got != c.want {
+			t.Errorf("lockedBy(dev %#x, ino %d, pid %d) = %v, want %v", c.dev, c.ino, c.pid, got, c.want)
+		}
 	}
 }
 
@@ -115,7 +193,7 @@ func TestAcquireTwiceInProcess(t *testing.T) {
 func TestLockedHolderUnreadable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "m.lock.json")
 	writeFile(t, path+".lock", []byte("{\"pid\":12"))
-	if got := readHolder(path + ".lock"); !strings.HasPrefix(got, "another process") {
+	if got := readHolder(path + ".lock"); got != "another process" {
 		t.Errorf("readHolder of a half-written file = %q", got)
 	}
 }

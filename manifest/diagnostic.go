@@ -12,6 +12,9 @@ type Diagnostic struct {
 	Pos     Pos
 	Path    string // e.g. connections[3].auth.params.bucketName; empty for the whole file
 	Message string
+	// Unreadable marks a reference that could not be read (an unset variable, a missing or
+	// irregular file), as opposed to one whose value breaks a rule: the next step differs.
+	Unreadable bool
 }
 
 // Error formats the diagnostic as FILE:LINE:COL: path: message, or FILE: path: message when

@@ -54,4 +54,7 @@ type Manifest struct {
 	Version     int
 	Target      Target
 	Connections []Connection // file order; names unique
+	// Warnings are what is accepted but worth a look (a legacy bucket name), each at its
+	// place, sorted.
+	Warnings Diagnostics
 }

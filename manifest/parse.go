@@ -45,12 +45,16 @@ func Parse(path string, data []byte) (*Manifest, error) {
 		p.diags.sort()
 		return nil, p.diags
 	}
-	return p.build(root), nil
+	m := p.build(root)
+	p.warns.sort()
+	m.Warnings = p.warns
+	return m, nil
 }
 
 type parser struct {
 	file  string
 	diags Diagnostics
+	warns Diagnostics
 	// steps is the path of the node being walked, rendered only when a problem is reported.
 	steps []step
 	// entries are the connections merged with defaults by check, reused by build.
@@ -199,69 +203,7 @@ func (p *parser) scanText(data []byte) bool {
 // keys, custom tags) and expands aliases into a plain tree, within schema.MaxAliasExpansion.
 func (p *parser) prepare(root *yaml.Node) *yaml.Node {
 	aliases := false
-	var walk func(n *yaml.Node, depth int)
-	walk = func(n *yaml.Node, depth int) {
-		if depth > schema.MaxDepth {
-			p.add(n, p.path(), fmt.Sprintf("the document nests deeper than %d levels", schema.MaxDepth))
-			return
-		}
-		if tag := n.ShortTag(); n.Kind != yaml.AliasNode && !strings.HasPrefix(tag, "!!") {
-			p.add(n, p.path(), fmt.Sprintf("YAML tag %s is not supported (a secret reference is {env: NAME} or {file: PATH})", n.Tag))
-		}
-		switch n.Kind {
-		case yaml.AliasNode:
-			aliases = true
-		case yaml.SequenceNode:
-			for i, c := range n.Content {
-				p.pushIndex(i)
-				walk(c, depth+1)
-				p.pop()
-			}
-		case yaml.MappingNode:
-			// Small mappings (all of a valid manifest's) find duplicates by looking back.
-			var first map[string]*yaml.Node
-			if len(n.Content) > 32 {
-				first = make(map[string]*yaml.Node, len(n.Content)/2)
-			}
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, v := plainKey(n.Content[i]), n.Content[i+1]
-				if k == nil {
-					kn := n.Content[i]
-					if kn.Kind == yaml.AliasNode && kn.Alias != nil {
-						kn = kn.Alias
-					}
-					if kn.Kind != yaml.ScalarNode {
-						p.add(kn, p.path(), "mapping keys must be plain strings")
-					} else {
-						p.add(kn, p.path(), "YAML merge keys (<<) are not supported: put shared fields in defaults")
-					}
-					continue
-				}
-				var f *yaml.Node
-				if first != nil {
-					f = first[k.Value]
-					if f == nil {
-						first[k.Value] = k
-					}
-				} else {
-					for j := 0; j < i; j += 2 {
-						if e := plainKey(n.Content[j]); e != nil && e.Value == k.Value {
-							f = e
-							break
-						}
-					}
-				}
-				p.pushKey(k.Value)
-				if f != nil {
-					p.add(k, p.path(), fmt.Sprintf("duplicate key %q (first at line %d)", k.Value, f.Line))
-				} else {
-					walk(v, depth+1)
-				}
-				p.pop()
-			}
-		}
-	}
-	walk(root, 0)
+	p.walk(root, 0, &aliases)
 	if len(p.diags) > 0 {
 		p.diags.sort()
 		return nil
@@ -270,44 +212,115 @@ func (p *parser) prepare(root *yaml.Node) *yaml.Node {
 		return root
 	}
 	budget := schema.MaxAliasExpansion
-	// origin is the outermost alias being expanded, where a problem points; nil outside aliases.
-	var expand func(n *yaml.Node, depth int, origin *yaml.Node) (*yaml.Node, bool)
-	expand = func(n *yaml.Node, depth int, origin *yaml.Node) (*yaml.Node, bool) {
-		if origin != nil {
-			budget--
-		}
-		if budget < 0 || depth > schema.MaxDepth {
-			p.add(origin, "", schema.ErrAliasExpansion.Error())
-			return nil, false
-		}
-		if n.Kind == yaml.AliasNode {
-			if n.Alias == nil {
-				p.add(n, "", "unknown YAML alias")
-				return nil, false
-			}
-			if origin == nil {
-				origin = n
-			}
-			return expand(n.Alias, depth+1, origin)
-		}
-		if len(n.Content) == 0 {
-			return n, true
-		}
-		c := *n
-		c.Content = make([]*yaml.Node, len(n.Content))
-		for i, e := range n.Content {
-			var ok bool
-			if c.Content[i], ok = expand(e, depth+1, origin); !ok {
-				return nil, false
-			}
-		}
-		return &c, true
-	}
-	out, ok := expand(root, 0, nil)
+	out, ok := p.expand(root, 0, nil, &budget)
 	if !ok {
 		return nil
 	}
 	return out
+}
+
+// walk checks the tree below n: depth, tags, keys (plain strings, no merge keys, no
+// duplicates). aliases is set when an alias is seen.
+func (p *parser) walk(n *yaml.Node, depth int, aliases *bool) {
+	if depth > schema.MaxDepth {
+		p.add(n, p.path(), fmt.Sprintf("the document nests deeper than %d levels", schema.MaxDepth))
+		return
+	}
+	if tag := n.ShortTag(); n.Kind != yaml.AliasNode && !strings.HasPrefix(tag, "!!") {
+		p.add(n, p.path(), fmt.Sprintf("YAML tag %s is not supported (a secret reference is {env: NAME} or {file: PATH})", n.Tag))
+	}
+	switch n.Kind {
+	case yaml.AliasNode:
+		*aliases = true
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p.pushIndex(i)
+			p.walk(c, depth+1, aliases)
+			p.pop()
+		}
+	case yaml.MappingNode:
+		p.walkMapping(n, depth, aliases)
+	}
+}
+
+// walkMapping checks a mapping's keys and walks its values.
+func (p *parser) walkMapping(n *yaml.Node, depth int, aliases *bool) {
+	// Small mappings (all of a valid manifest's) find duplicates by looking back.
+	var first map[string]*yaml.Node
+	if len(n.Content) > 32 {
+		first = make(map[string]*yaml.Node, len(n.Content)/2)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := plainKey(n.Content[i]), n.Content[i+1]
+		if k == nil {
+			kn := n.Content[i]
+			if kn.Kind == yaml.AliasNode && kn.Alias != nil {
+				kn = kn.Alias
+			}
+			if kn.Kind != yaml.ScalarNode {
+				p.add(kn, p.path(), "mapping keys must be plain strings")
+			} else {
+				p.add(kn, p.path(), "YAML merge keys (<<) are not supported: put shared fields in defaults")
+			}
+			continue
+		}
+		var f *yaml.Node
+		if first != nil {
+			f = first[k.Value]
+			if f == nil {
+				first[k.Value] = k
+			}
+		} else {
+			for j := 0; j < i; j += 2 {
+				if e := plainKey(n.Content[j]); e != nil && e.Value == k.Value {
+					f = e
+					break
+				}
+			}
+		}
+		p.pushKey(k.Value)
+		if f != nil {
+			p.add(k, p.path(), fmt.Sprintf("duplicate key %q (first at line %d)", k.Value, f.Line))
+		} else {
+			p.walk(v, depth+1, aliases)
+		}
+		p.pop()
+	}
+}
+
+// expand returns n with every alias replaced by a copy of what it names, within budget
+// nodes. origin is the outermost alias being expanded, where a problem points; nil outside
+// aliases.
+func (p *parser) expand(n *yaml.Node, depth int, origin *yaml.Node, budget *int) (*yaml.Node, bool) {
+	if origin != nil {
+		*budget--
+	}
+	if *budget < 0 || depth > schema.MaxDepth {
+		p.add(origin, "", schema.ErrAliasExpansion.Error())
+		return nil, false
+	}
+	if n.Kind == yaml.AliasNode {
+		if n.Alias == nil {
+			p.add(n, "", "unknown YAML alias")
+			return nil, false
+		}
+		if origin == nil {
+			origin = n
+		}
+		return p.expand(n.Alias, depth+1, origin, budget)
+	}
+	if len(n.Content) == 0 {
+		return n, true
+	}
+	c := *n
+	c.Content = make([]*yaml.Node, len(n.Content))
+	for i, e := range n.Content {
+		var ok bool
+		if c.Content[i], ok = p.expand(e, depth+1, origin, budget); !ok {
+			return nil, false
+		}
+	}
+	return &c, true
 }
 
 // plainKey returns a mapping key (following an alias) if it is a scalar and not a merge key.
@@ -501,10 +514,37 @@ func (p *parser) checkValues(m *yaml.Node, entry int) {
 		path := entryPath(entry) + ".auth.params." + name
 		if msg := textProblem(v); msg != "" {
 			p.supersede(vn, path, msg)
+		} else if name == s3source.ParamBucketName {
+			p.checkBucket(vn, path, v)
 		} else if msg := literalProblem(name, v); msg != "" {
 			p.supersede(vn, path, msg)
 		}
 	}
+}
+
+// checkBucket holds a literal bucket name to the S3 rules (s3source): a name no bucket can
+// have is an error, with a suggestion that itself follows the rules; a legacy us-east-1 name
+// is accepted with a warning. The schema's broader pattern is superseded either way.
+func (p *parser) checkBucket(n *yaml.Node, path, v string) {
+	verdict, err := s3source.ClassifyBucketName(v)
+	if verdict == s3source.BucketValid {
+		return
+	}
+	msg := err.Error()
+	suggestion := s3source.SuggestBucketName(v)
+	if verdict == s3source.BucketLegacy {
+		msg = fmt.Sprintf("%q breaks the current S3 bucket naming rules (%s): accepted as a legacy name, which only us-east-1 buckets made before March 2018 may have", v, msg)
+		if suggestion != "" {
+			msg += fmt.Sprintf("; for a new bucket, did you mean %q?", suggestion)
+		}
+		p.warns = append(p.warns, Diagnostic{File: p.file, Pos: posOf(n), Path: path, Message: msg})
+		p.superseded = append(p.superseded, path)
+		return
+	}
+	if suggestion != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", suggestion)
+	}
+	p.supersede(n, path, msg)
 }
 
 // folderProblem checks the component rules of a folder path that the schema's pattern

@@ -92,7 +92,7 @@ func TestReferenceValuesValidatedLikeLiterals(t *testing.T) {
 		"FOLDER_NL":   "events\n2026",
 		"FOLDER_BAD":  "events/../secret",
 		"FOLDER_STAR": "events/*",
-		"BUCKET_UP":   "Secret_Bucket_Value",
+		"BUCKET_UP":   "Secret Bucket Value",
 		"BUCKET_IP":   "10.1.2.3",
 		"URL_HTTP":    "http://s3.example.com/",
 		"NUL":         "a\x00b",
@@ -105,8 +105,8 @@ func TestReferenceValuesValidatedLikeLiterals(t *testing.T) {
 		"folderPath: {env: FOLDER_NL}":        "value read from {env: FOLDER_NL}: holds a line break",
 		"folderPath: {env: FOLDER_BAD}":       `value read from {env: FOLDER_BAD}: folder path components must not be ".."`,
 		"folderPath: {env: FOLDER_STAR}":      "value read from {env: FOLDER_STAR}: is not a folder path",
-		"bucketName: {env: BUCKET_UP}":        "value read from {env: BUCKET_UP}: is not a bucket name",
-		"bucketName: {env: BUCKET_IP}":        "value read from {env: BUCKET_IP}: a bucket name must not be shaped like an IP address",
+		"bucketName: {env: BUCKET_UP}":        "value read from {env: BUCKET_UP}: bucket names hold only lowercase letters, digits, dots and hyphens",
+		"bucketName: {env: BUCKET_IP}":        "value read from {env: BUCKET_IP}: bucket names are not shaped like an IP address",
 		"serviceUrl: {env: URL_HTTP}":         "value read from {env: URL_HTTP}: is not an https:// URL",
 		"s3SessionToken: {env: NUL}":          "value read from {env: NUL}: holds control character U+0000",
 		"s3SessionToken: {env: BAD_UTF8}":     "value read from {env: BAD_UTF8}: is not valid UTF-8 text",
@@ -123,7 +123,7 @@ func TestReferenceValuesValidatedLikeLiterals(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Fatalf("err = %v (values %v), want …%s", err, got, want)
 			}
-			for _, v := range []string{"AKIAEXAMPLE", "wJalr", "Secret_Bucket", "secret_bucket", "10.1.2.3", "s3.example.com", "2026"} {
+			for _, v := range []string{"AKIAEXAMPLE", "wJalr", "Secret Bucket", "secret-bucket", "10.1.2.3", "s3.example.com", "2026"} {
 				if strings.Contains(err.Error(), v) {
 					t.Errorf("the error shows the value %q: %v", v, err)
 				}

@@ -34,21 +34,22 @@ func (m *Manifest) Resolve(c Connection, lookupEnv func(string) (string, bool)) 
 			out[name] = v.Literal
 			continue
 		}
-		fail := func(msg string) {
+		fail := func(msg string, unreadable bool) {
 			diags = append(diags, Diagnostic{
-				File:    m.Path,
-				Pos:     v.Pos,
-				Path:    fmt.Sprintf("connections[%d] (%s): auth.params.%s", c.Index, c.Name, name),
-				Message: msg,
+				File:       m.Path,
+				Pos:        v.Pos,
+				Path:       fmt.Sprintf("connections[%d] (%s): auth.params.%s", c.Index, c.Name, name),
+				Message:    msg,
+				Unreadable: unreadable,
 			})
 		}
 		val, err := m.ReadRef(*v.Ref, lookupEnv)
 		if err != nil {
-			fail(err.Error())
+			fail(err.Error(), true)
 			continue
 		}
 		if msg := valueProblem(name, val); msg != "" {
-			fail(fmt.Sprintf("value read from %s: %s", v.Ref, msg))
+			fail(fmt.Sprintf("value read from %s: %s", v.Ref, msg), false)
 			continue
 		}
 		out[name] = val

@@ -39,12 +39,13 @@ func textProblem(v string) string {
 }
 
 // literalProblem holds the rules of a param value that the schema cannot say; for a literal
-// they are checked where it is written (checkValues), for a reference's value by valueProblem.
+// they are checked where it is written (checkValues; a bucket name by checkBucket, which
+// also warns and suggests), for a reference's value by valueProblem.
 func literalProblem(name, v string) string {
 	switch name {
 	case "bucketName":
-		if s3source.IPShaped(v) {
-			return "a bucket name must not be shaped like an IP address"
+		if verdict, err := s3source.ClassifyBucketName(v); verdict == s3source.BucketInvalid {
+			return err.Error() // a legacy us-east-1 name is accepted
 		}
 	case "folderPath":
 		return folderProblem(v)

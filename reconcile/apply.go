@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/flowapi"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/s3source"
 )
@@ -39,8 +39,9 @@ func (e *StoppedError) Unwrap() error { return e.Err }
 
 // Apply carries out the changes of cs concurrently and returns a copy of lock with every
 // success recorded, even when it also returns an error. A failed change does not stop the
-// others, except a 401/403, which stops the run (*StoppedError). Cancelling ctx starts nothing
-// new (the rest are ErrNotStarted) and returns ctx's error once in-flight changes finish.
+// others, except refused credentials (ErrAuth), which stop the run (*StoppedError). ctx is the
+// requests' context: cancelling it aborts requests in flight. Closing opts.Stop starts nothing
+// new (the rest are ErrNotStarted) and returns context.Canceled once in-flight changes finish.
 func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.File, opts ApplyOptions) (*lockfile.File, *Summary, error) {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 8
@@ -51,77 +52,21 @@ func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.Fil
 	if opts.MaxStale <= 0 {
 		opts.MaxStale = 3
 	}
-	if opts.Requests == nil {
-		opts.Requests = context.WithoutCancel(ctx)
-	}
-	// Values taken from secret references are redacted from whatever the service answers.
-	a := &applier{client: client, out: lock.Clone(), opts: opts, refreshed: cs.Refreshed,
-		rctx: flowservice.WithSensitive(opts.Requests, sensitiveValues(cs))}
+	a := &applier{client: client, out: lock.Clone(), opts: opts, refreshed: cs.Refreshed}
 
-	var todo []int
-	for i, ch := range cs.Changes {
-		switch ch.Action {
-		case Create, Update, Replace, Delete:
-			todo = append(todo, i)
+	var todo []*Change
+	for i := range cs.Changes {
+		if cs.Changes[i].Action.Sends() {
+			todo = append(todo, &cs.Changes[i])
 		}
 	}
-	// The intents of the creates are written ahead of them, so that no create waits for the
-	// disk before it is sent (intents.go); a journal that cannot do that begins each create.
-	if j, ok := opts.Journal.(intentJournal); ok {
-		var creates []*Change
-		for _, i := range todo {
-			if ch := &cs.Changes[i]; ch.Action == Create || ch.Action == Replace {
-				creates = append(creates, ch)
-			}
-		}
-		if len(creates) > 0 {
-			a.ahead = a.writeIntents(j, creates)
-		}
-	}
-	results := make([]Result, len(todo))
-	var g errgroup.Group
-	g.SetLimit(opts.Concurrency)
-	var reportMu sync.Mutex
-	for k, i := range todo {
-		ch := &cs.Changes[i]
-		results[k] = Result{Name: ch.Name, Action: ch.Action, ID: ch.ID, Err: ErrNotStarted}
-		if ctx.Err() != nil || a.stopped.Load() {
-			continue
-		}
-		g.Go(func() error {
-			if ctx.Err() != nil || a.stopped.Load() {
-				return nil
-			}
-			r := a.run(ch)
-			if ch.Action != Replace && errors.Is(r.Err, flowservice.ErrStoppedWaiting) {
-				// The interrupt ended its wait for the throttle or a retry: its request was
-				// not sent again, as if the change had not started.
-				r.Err = fmt.Errorf("%w (%w)", ErrNotStarted, r.Err)
-			}
-			if r.Err != nil && flowservice.IsAuth(r.Err) {
-				a.stop(r.Err)
-			}
-			if r.Err != nil && ctx.Err() != nil && errors.Is(r.Err, context.Canceled) && !flowservice.IsUnknownOutcome(r.Err) {
-				// Interrupted while waiting to send (the throttle, a retry's backoff): what
-				// it committed is saved, and nothing more of it was sent.
-				r.Err = fmt.Errorf("%w (%v)", ErrNotStarted, r.Err)
-			}
-			results[k] = r
-			if opts.OnResult != nil {
-				reportMu.Lock()
-				opts.OnResult(r)
-				reportMu.Unlock()
-			}
-			return nil
-		})
-	}
-	_ = g.Wait()
+	a.intentsAhead(todo)
+	results := a.runAll(ctx, todo)
 	if a.ahead != nil {
 		// An intent written for a create that never started is withdrawn, so that the next
 		// run does not look it up: what the entry held before is committed again.
 		written := a.ahead.close()
-		for k, i := range todo {
-			ch := &cs.Changes[i]
+		for k, ch := range todo {
 			if n, ok := a.ahead.seq[ch]; ok && n < written && results[k].Err == ErrNotStarted {
 				if err := a.commit(ch.Name, ch.Prior); err != nil {
 					results[k].Err = fmt.Errorf("%w (%w)", ErrNotStarted, err)
@@ -129,8 +74,89 @@ func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.Fil
 			}
 		}
 	}
+	sum := summarize(results, time.Duration(a.journalWait.Load()))
+	switch {
+	case a.stopErr != nil:
+		return a.out, sum, &StoppedError{Err: a.stopErr}
+	case a.interrupted():
+		return a.out, sum, context.Canceled
+	case sum.Failed+sum.Stale > 0:
+		return a.out, sum, &PartialError{Failed: sum.Failed + sum.Stale, Total: len(results)}
+	}
+	return a.out, sum, nil
+}
 
-	sum := &Summary{Results: results, JournalWait: time.Duration(a.journalWait.Load())}
+// intentsAhead writes the intents of the creates ahead of them, so that no create waits for
+// the disk before it is sent (intents.go); a journal that cannot do that begins each create.
+func (a *applier) intentsAhead(todo []*Change) {
+	j, ok := a.opts.Journal.(intentJournal)
+	if !ok {
+		return
+	}
+	var creates []*Change
+	for _, ch := range todo {
+		if ch.Action == Create || ch.Action == Replace {
+			creates = append(creates, ch)
+		}
+	}
+	if len(creates) > 0 {
+		a.ahead = a.writeIntents(j, creates)
+	}
+}
+
+// runAll carries out the changes, opts.Concurrency at a time, and returns their results in
+// order; a change never started (stopped, interrupted) has ErrNotStarted.
+func (a *applier) runAll(ctx context.Context, todo []*Change) []Result {
+	results := make([]Result, len(todo))
+	var g errgroup.Group
+	g.SetLimit(a.opts.Concurrency)
+	var reportMu sync.Mutex
+	for k, ch := range todo {
+		results[k] = Result{Name: ch.Name, Action: ch.Action, ID: ch.ID, Err: ErrNotStarted}
+		if a.stopping() {
+			continue
+		}
+		g.Go(func() error {
+			if a.stopping() {
+				return nil
+			}
+			r := a.runOne(ctx, ch)
+			results[k] = r
+			if a.opts.OnResult != nil {
+				reportMu.Lock()
+				a.opts.OnResult(r)
+				reportMu.Unlock()
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return results
+}
+
+// runOne carries out one change and classifies its failure: refused credentials stop the
+// run, and a request an interrupt kept from being sent counts as not started.
+func (a *applier) runOne(ctx context.Context, ch *Change) Result {
+	r := a.run(ctx, ch)
+	if ch.Action != Replace && errors.Is(r.Err, ErrNotSent) {
+		// The interrupt ended its wait for the throttle or a retry: its request was
+		// not sent again, as if the change had not started.
+		r.Err = fmt.Errorf("%w (%w)", ErrNotStarted, r.Err)
+	}
+	if r.Err != nil && isAuth(r.Err) {
+		a.stop(r.Err)
+	}
+	if r.Err != nil && a.interrupted() && errors.Is(r.Err, context.Canceled) && !isUnknownOutcome(r.Err) {
+		// Interrupted while waiting to send (the throttle, a retry's backoff): what
+		// it committed is saved, and nothing more of it was sent.
+		r.Err = fmt.Errorf("%w (%v)", ErrNotStarted, r.Err)
+	}
+	return r
+}
+
+// summarize counts the results.
+func summarize(results []Result, journalWait time.Duration) *Summary {
+	sum := &Summary{Results: results, JournalWait: journalWait}
 	var stale *StaleError
 	for _, r := range results {
 		switch {
@@ -142,21 +168,12 @@ func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.Fil
 			sum.Failed++
 		}
 	}
-	switch {
-	case a.stopErr != nil:
-		return a.out, sum, &StoppedError{Err: a.stopErr}
-	case ctx.Err() != nil:
-		return a.out, sum, ctx.Err()
-	case sum.Failed+sum.Stale > 0:
-		return a.out, sum, &PartialError{Failed: sum.Failed + sum.Stale, Total: len(results)}
-	}
-	return a.out, sum, nil
+	return sum
 }
 
 type applier struct {
 	client    Client
 	opts      ApplyOptions
-	rctx      context.Context
 	refreshed bool // the plan was made against the live state
 
 	mu  sync.Mutex // guards out.Connections
@@ -177,17 +194,30 @@ func (a *applier) stop(err error) {
 	})
 }
 
-func (a *applier) run(ch *Change) Result {
+// interrupted reports whether opts.Stop is closed: no new change may start.
+func (a *applier) interrupted() bool {
+	select {
+	case <-a.opts.Stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// stopping reports whether no new change may start: interrupted, or stopped by ErrAuth.
+func (a *applier) stopping() bool { return a.interrupted() || a.stopped.Load() }
+
+func (a *applier) run(ctx context.Context, ch *Change) Result {
 	r := Result{Name: ch.Name, Action: ch.Action, ID: ch.ID}
 	switch ch.Action {
 	case Create:
-		r.Err = a.create(ch, &r, nil)
+		r.Err = a.create(ctx, ch, &r, nil)
 	case Update:
-		r.Err = a.update(ch, &r)
+		r.Err = a.update(ctx, ch, &r)
 	case Replace:
-		r.Err = a.replace(ch, &r)
+		r.Err = a.replace(ctx, ch, &r)
 	case Delete:
-		r.Err = a.delete(ch, &r)
+		r.Err = a.delete(ctx, ch, &r)
 	}
 	return r
 }
@@ -240,15 +270,15 @@ func (a *applier) entryFor(d *Desired, id, etag string, prior *lockfile.Entry) *
 	return e
 }
 
-func newConnection(d *Desired) flowservice.NewConnection {
+func newConnection(d *Desired) flowapi.NewConnection {
 	params := make(map[string]string, len(d.Params))
 	for k, p := range d.Params {
 		params[k] = p.Value
 	}
-	return flowservice.NewConnection{
+	return flowapi.NewConnection{
 		Name:           d.Name,
 		Description:    d.Description,
-		Auth:           flowservice.Auth{SpecName: d.SpecName, Params: params},
+		Auth:           flowapi.Auth{SpecName: d.SpecName, Params: params},
 		ConnectionSpec: d.Spec,
 	}
 }
@@ -258,7 +288,7 @@ func newConnection(d *Desired) flowservice.NewConnection {
 // only under the ownership rule. A create answered 2xx without an id is not sent again in this
 // run: it is recorded as pending. retired, when not nil, is recorded in the new entry (a
 // replace's old ids).
-func (a *applier) create(ch *Change, r *Result, retired []string) error {
+func (a *applier) create(ctx context.Context, ch *Change, r *Result, retired []string) error {
 	d := ch.Desired
 	heal := ch.Heal
 	var since time.Time // the earliest Begin of a create of d whose outcome is unknown
@@ -277,9 +307,9 @@ func (a *applier) create(ch *Change, r *Result, retired []string) error {
 	for attempt := 0; attempt < attempts; attempt++ {
 		if heal {
 			r.Healed = true
-			adopted, err := a.heal(ch, r, retired, since)
+			adopted, err := a.heal(ctx, ch, r, retired, since)
 			if err != nil {
-				return a.unknown(ch, since, err)
+				return a.unknown(ctx, ch, since, err)
 			}
 			if adopted {
 				return nil
@@ -294,24 +324,23 @@ func (a *applier) create(ch *Change, r *Result, retired []string) error {
 		if since.IsZero() || at.Before(since) {
 			since = at
 		}
-		ref, err := a.client.Create(a.rctx, newConnection(d))
+		ref, err := a.client.Create(ctx, newConnection(d))
 		if err == nil {
 			e := a.entryFor(d, ref.ID, ref.ETag, nil)
 			e.Retired = retired
 			r.ID = ref.ID
 			return a.commit(d.Name, e)
 		}
-		var u *flowservice.UnknownOutcomeError
-		if errors.As(err, &u) && u.Status >= 200 && u.Status < 300 {
+		if errors.Is(err, ErrNoID) {
 			// Accepted, but which connection? Never POST it again in this run: look it up
 			// once, adopt only under the ownership rule, else leave it pending.
-			adopted, herr := a.heal(ch, r, retired, since)
+			adopted, herr := a.heal(ctx, ch, r, retired, since)
 			if herr == nil && adopted {
 				return nil
 			}
-			return a.unknown(ch, since, errors.Join(&NoIDError{Name: d.Name, Err: err}, herr))
+			return a.unknown(ctx, ch, since, errors.Join(&NoIDError{Name: d.Name, Err: err}, herr))
 		}
-		if !flowservice.IsUnknownOutcome(err) {
+		if !isUnknownOutcome(err) {
 			// The service refused: nothing was created. Undo the journal's intent.
 			if cerr := a.commit(d.Name, ch.Prior); cerr != nil {
 				return errors.Join(err, cerr)
@@ -321,13 +350,13 @@ func (a *applier) create(ch *Change, r *Result, retired []string) error {
 		heal = true
 		r.Healed = true
 	}
-	return a.unknown(ch, since, fmt.Errorf("outcome still unknown after %d attempts", attempts))
+	return a.unknown(ctx, ch, since, fmt.Errorf("outcome still unknown after %d attempts", attempts))
 }
 
 // unknown records that a create of ch may or may not have happened: the entry is marked
 // pending with what the create sent and since when (keeping the id, etag and retired ids of
 // a connection being replaced), so that the next apply looks the name up before creating.
-func (a *applier) unknown(ch *Change, since time.Time, cause error) error {
+func (a *applier) unknown(ctx context.Context, ch *Change, since time.Time, cause error) error {
 	e := a.entryFor(ch.Desired, "", "", nil)
 	if p := ch.Prior; p != nil {
 		e.ID, e.ETag, e.Retired = p.ID, p.ETag, slices.Clone(p.Retired)
@@ -346,36 +375,20 @@ func (a *applier) unknown(ch *Change, since time.Time, cause error) error {
 	return fmt.Errorf("%w; recorded as pending: the next apply looks the name up before creating", cause)
 }
 
-// sensitiveValues are the values of cs's desired params that came from secret references.
-func sensitiveValues(cs *Changeset) []string {
-	var v []string
-	for _, ch := range cs.Changes {
-		if ch.Desired == nil {
-			continue
-		}
-		for _, p := range ch.Desired.Params {
-			if p.Sensitive && p.Known && p.Value != "" {
-				v = append(v, p.Value)
-			}
-		}
-	}
-	return v
-}
-
 // heal looks the name up and adopts the one live connection the ownership rule proves was
 // made by a create of ch.Desired begun at since. It reports whether it adopted one; two or
 // more candidates are an *AmbiguousError. Connections the rule refuses are listed in
 // r.Unmanaged and never touched.
-func (a *applier) heal(ch *Change, r *Result, retired []string, since time.Time) (bool, error) {
+func (a *applier) heal(ctx context.Context, ch *Change, r *Result, retired []string, since time.Time) (bool, error) {
 	d := ch.Desired
-	found, err := a.client.FindByName(a.rctx, d.Name, d.Spec)
+	found, err := a.client.FindByName(ctx, d.Name, d.Spec)
 	if err != nil {
 		return false, fmt.Errorf("look up %q after an unknown create outcome: %w", d.Name, err)
 	}
 	a.mu.Lock()
 	recorded := recordedIDs(a.out.Connections)
 	a.mu.Unlock()
-	ptrs := make([]*flowservice.Connection, len(found))
+	ptrs := make([]*flowapi.Connection, len(found))
 	for i := range found {
 		ptrs[i] = &found[i]
 	}
@@ -390,7 +403,7 @@ func (a *applier) heal(ch *Change, r *Result, retired []string, since time.Time)
 	default:
 		return false, &AmbiguousError{Name: d.Name, IDs: res.owned, Manifest: a.opts.Manifest}
 	}
-	var c *flowservice.Connection
+	var c *flowapi.Connection
 	for _, p := range ptrs {
 		if p.ID == res.owned[0] {
 			c = p
@@ -409,27 +422,27 @@ func (a *applier) heal(ch *Change, r *Result, retired []string, since time.Time)
 	if len(fields) == 0 {
 		return true, nil
 	}
-	_, err = a.patch(d, e, c.ETag, fields, false, r)
+	_, err = a.patch(ctx, d, e, c.ETag, fields, false, r)
 	return true, err
 }
 
-func (a *applier) update(ch *Change, r *Result) error {
+func (a *applier) update(ctx context.Context, ch *Change, r *Result) error {
 	e := ch.Prior
 	if len(ch.Fields) > 0 || ch.Resend {
-		ne, err := a.patch(ch.Desired, e, ch.ETag, ch.Fields, ch.Resend, r)
+		ne, err := a.patch(ctx, ch.Desired, e, ch.ETag, ch.Fields, ch.Resend, r)
 		if errors.Is(err, errGone) {
 			if a.opts.Saved {
 				// Re-creating it would send what the saved plan did not hold.
 				return &StaleError{Moved: "the connection was deleted outside flowsync since the plan (404 on PATCH)"}
 			}
-			return a.recreate(ch, r)
+			return a.recreate(ctx, ch, r)
 		}
 		if err != nil {
 			return err
 		}
 		e = ne
 	}
-	return a.retire(ch.Name, e)
+	return a.retire(ctx, ch.Name, e)
 }
 
 // errGone is patch's error for a connection deleted outside flowsync.
@@ -438,7 +451,7 @@ var errGone = errors.New("deleted outside flowsync")
 // recreate creates ch.Desired again after its connection was found deleted outside flowsync
 // (an update answered 404). The old id is no longer recorded; connections it replaced are
 // still retired.
-func (a *applier) recreate(ch *Change, r *Result) error {
+func (a *applier) recreate(ctx context.Context, ch *Change, r *Result) error {
 	r.Recreated = true
 	c := *ch
 	c.Heal = false
@@ -451,19 +464,19 @@ func (a *applier) recreate(ch *Change, r *Result) error {
 	if ch.Prior != nil {
 		retired = slices.Clone(ch.Prior.Retired)
 	}
-	if err := a.create(&c, r, retired); err != nil {
+	if err := a.create(ctx, &c, r, retired); err != nil {
 		return fmt.Errorf("deleted outside flowsync; creating it again: %w", err)
 	}
 	a.mu.Lock()
 	e := a.out.Connections[ch.Name]
 	a.mu.Unlock()
-	return a.retire(ch.Name, e)
+	return a.retire(ctx, ch.Name, e)
 }
 
 // patch sends the minimal JSON Patch for fields (every param, secrets included, when resend)
 // with If-Match etag, re-reading and re-diffing on 412 (at most MaxStale times), and records
 // the result. A connection that is gone (404) gives errGone.
-func (a *applier) patch(d *Desired, prior *lockfile.Entry, etag string, fields []FieldChange, resend bool, r *Result) (*lockfile.Entry, error) {
+func (a *applier) patch(ctx context.Context, d *Desired, prior *lockfile.Entry, etag string, fields []FieldChange, resend bool, r *Result) (*lockfile.Entry, error) {
 	id := prior.ID
 	ops, err := patchOps(d, prior, fields, resend)
 	if err != nil {
@@ -478,29 +491,29 @@ func (a *applier) patch(d *Desired, prior *lockfile.Entry, etag string, fields [
 		if err := a.begin(d.Name, "update", id, nil); err != nil {
 			return nil, err
 		}
-		ref, err := a.client.Patch(a.rctx, id, etag, ops)
+		ref, err := a.client.Patch(ctx, id, etag, ops)
 		if err == nil {
 			e := a.entryFor(d, id, ref.ETag, prior)
 			e.Retired = prior.Retired
 			return e, a.commit(d.Name, e)
 		}
-		if flowservice.IsNotFound(err) {
+		if isGone(err) {
 			return nil, errGone
 		}
-		if a.opts.Saved && flowservice.IsPreconditionFailed(err) {
+		if a.opts.Saved && isStale(err) {
 			return nil, &StaleError{Moved: "the connection was changed outside flowsync since the plan (412 Precondition Failed for If-Match " + etag + ")"}
 		}
-		if !flowservice.IsPreconditionFailed(err) || round >= a.opts.MaxStale {
-			if flowservice.IsPreconditionFailed(err) {
+		if !isStale(err) || round >= a.opts.MaxStale {
+			if isStale(err) {
 				return nil, fmt.Errorf("still stale after %d re-reads (someone keeps changing it): %w", round, err)
 			}
 			return nil, err
 		}
 		// Someone changed the connection: re-read it, re-diff, patch again with the fresh etag.
 		r.Retries412++
-		live, gerr := a.client.Get(a.rctx, id)
+		live, gerr := a.client.Get(ctx, id)
 		if gerr != nil {
-			if flowservice.IsNotFound(gerr) {
+			if isGone(gerr) {
 				return nil, errGone
 			}
 			return nil, fmt.Errorf("re-read after 412: %w", gerr)
@@ -531,19 +544,19 @@ const sessionToken = "s3SessionToken"
 // rotation); each secret at /auth/params/<param> when only secrets the manifest sets changed;
 // otherwise the whole /auth/params, secrets included, since the service replaces every param.
 // resend sends the whole /auth/params in any case.
-func patchOps(d *Desired, prior *lockfile.Entry, fields []FieldChange, resend bool) ([]flowservice.PatchOp, error) {
-	var ops []flowservice.PatchOp
+func patchOps(d *Desired, prior *lockfile.Entry, fields []FieldChange, resend bool) ([]flowapi.PatchOp, error) {
+	var ops []flowapi.PatchOp
 	var params []string
 	for _, f := range fields {
 		switch {
 		case f.Path == "name":
-			ops = append(ops, flowservice.PatchOp{Op: "replace", Path: "/name", Value: jsonString(d.Name)})
+			ops = append(ops, flowapi.PatchOp{Op: "replace", Path: "/name", Value: jsonString(d.Name)})
 		case f.Path == "description":
 			op := "replace"
 			if prior.Description == "" && f.Before == "" {
 				op = "add"
 			}
-			ops = append(ops, flowservice.PatchOp{Op: op, Path: "/description", Value: jsonString(d.Description)})
+			ops = append(ops, flowapi.PatchOp{Op: op, Path: "/description", Value: jsonString(d.Description)})
 		case strings.HasPrefix(f.Path, "auth.params."):
 			params = append(params, strings.TrimPrefix(f.Path, "auth.params."))
 		default:
@@ -572,11 +585,11 @@ func patchOps(d *Desired, prior *lockfile.Entry, fields []FieldChange, resend bo
 		}
 		switch {
 		case !want:
-			ops = append(ops, flowservice.PatchOp{Op: "remove", Path: "/auth/params/" + sessionToken})
+			ops = append(ops, flowapi.PatchOp{Op: "remove", Path: "/auth/params/" + sessionToken})
 		case had:
-			ops = append(ops, flowservice.PatchOp{Op: "replace", Path: "/auth/params/" + sessionToken, Value: jsonString(p.Value)})
+			ops = append(ops, flowapi.PatchOp{Op: "replace", Path: "/auth/params/" + sessionToken, Value: jsonString(p.Value)})
 		default:
-			ops = append(ops, flowservice.PatchOp{Op: "add", Path: "/auth/params/" + sessionToken, Value: jsonString(p.Value)})
+			ops = append(ops, flowapi.PatchOp{Op: "add", Path: "/auth/params/" + sessionToken, Value: jsonString(p.Value)})
 		}
 	case len(params) > 0 && !resend && onlySecretsSet(d, params):
 		// Only secrets change (rotated credentials, or secrets never sent by flowsync, as after
@@ -591,7 +604,7 @@ func patchOps(d *Desired, prior *lockfile.Entry, fields []FieldChange, resend bo
 			if had {
 				op = "replace"
 			}
-			ops = append(ops, flowservice.PatchOp{Op: op, Path: "/auth/params/" + k, Value: jsonString(d.Params[k].Value)})
+			ops = append(ops, flowapi.PatchOp{Op: op, Path: "/auth/params/" + k, Value: jsonString(d.Params[k].Value)})
 		}
 	case len(params) > 0:
 		all := make(map[string]string, len(d.Params))
@@ -602,7 +615,7 @@ func patchOps(d *Desired, prior *lockfile.Entry, fields []FieldChange, resend bo
 		if err != nil {
 			return nil, err
 		}
-		ops = append(ops, flowservice.PatchOp{Op: "replace", Path: "/auth/params", Value: v})
+		ops = append(ops, flowapi.PatchOp{Op: "replace", Path: "/auth/params", Value: v})
 	}
 	return ops, nil
 }
@@ -624,30 +637,30 @@ func jsonString(s string) json.RawMessage {
 
 // replace creates the new connection and records it (with the old id retired) before it
 // deletes the old one, so a failure never leaves the name with nothing.
-func (a *applier) replace(ch *Change, r *Result) error {
+func (a *applier) replace(ctx context.Context, ch *Change, r *Result) error {
 	old := ch.Prior
 	retired := append([]string(nil), old.Retired...)
 	if old.ID != "" && !slices.Contains(retired, old.ID) {
 		retired = append(retired, old.ID)
 	}
-	if err := a.create(ch, r, retired); err != nil {
+	if err := a.create(ctx, ch, r, retired); err != nil {
 		return err
 	}
 	a.mu.Lock()
 	e := a.out.Connections[ch.Name]
 	a.mu.Unlock()
-	return a.retire(ch.Name, e)
+	return a.retire(ctx, ch.Name, e)
 }
 
 // retire deletes the connections e replaced and records e without them.
-func (a *applier) retire(name string, e *lockfile.Entry) error {
+func (a *applier) retire(ctx context.Context, name string, e *lockfile.Entry) error {
 	if e == nil || len(e.Retired) == 0 {
 		return nil
 	}
 	var left []string
 	var errs []error
 	for _, id := range e.Retired {
-		if err := a.deleteID(name, id); err != nil {
+		if err := a.deleteID(ctx, name, id); err != nil {
 			left = append(left, id)
 			errs = append(errs, fmt.Errorf("delete replaced connection %s: %w", id, err))
 		}
@@ -661,12 +674,12 @@ func (a *applier) retire(name string, e *lockfile.Entry) error {
 }
 
 // deleteID deletes one connection; a 404 means it is already gone.
-func (a *applier) deleteID(name, id string) error {
+func (a *applier) deleteID(ctx context.Context, name, id string) error {
 	if err := a.begin(name, "delete", id, nil); err != nil {
 		return err
 	}
-	err := a.client.Delete(a.rctx, id)
-	if err != nil && !flowservice.IsNotFound(err) {
+	err := a.client.Delete(ctx, id)
+	if err != nil && !isGone(err) {
 		return err
 	}
 	return nil
@@ -676,7 +689,7 @@ func (a *applier) deleteID(name, id string) error {
 // is resolved by the ownership rule first: as planned against the live state (ch.Resolved),
 // or by looking the name up now when the plan was offline. A refusal (a dataflow still uses
 // it) keeps it in the lockfile.
-func (a *applier) delete(ch *Change, r *Result) error {
+func (a *applier) delete(ctx context.Context, ch *Change, r *Result) error {
 	e := ch.Prior
 	ids := append([]string(nil), e.Retired...)
 	if e.ID != "" {
@@ -685,31 +698,12 @@ func (a *applier) delete(ch *Change, r *Result) error {
 	if e.Pending == lockfile.PendingCreate {
 		made := ch.Resolved
 		if !a.refreshed {
-			spec := e.ConnectionSpec
-			if spec.ID == "" {
-				spec = s3source.ConnectionSpec()
-			}
-			found, err := a.client.FindByName(a.rctx, ch.Name, spec)
+			found, err := a.pendingMade(ctx, ch, r)
 			if err != nil {
-				return fmt.Errorf("look up %q: %w", ch.Name, err)
+				return err
 			}
-			a.mu.Lock()
-			recorded := recordedIDs(a.out.Connections)
-			a.mu.Unlock()
-			ptrs := make([]*flowservice.Connection, len(found))
-			for i := range found {
-				ptrs[i] = &found[i]
-			}
-			res := claimOfEntry(ch.Name, e, a.opts.APIKey, a.out.Salt).resolve(ptrs, recorded)
-			if len(res.unmanaged) > 0 {
-				r.Unmanaged = res.unmanaged
-			}
-			switch len(res.owned) {
-			case 0:
-			case 1:
-				made = res.owned[0]
-			default:
-				return &AmbiguousError{Name: ch.Name, IDs: res.owned, Manifest: a.opts.Manifest}
+			if found != "" {
+				made = found
 			}
 		}
 		if made != "" && !slices.Contains(ids, made) {
@@ -722,7 +716,7 @@ func (a *applier) delete(ch *Change, r *Result) error {
 	var left []string
 	var errs []error
 	for _, id := range ids {
-		if err := a.deleteID(ch.Name, id); err != nil {
+		if err := a.deleteID(ctx, ch.Name, id); err != nil {
 			left = append(left, id)
 			errs = append(errs, err)
 		}
@@ -731,31 +725,68 @@ func (a *applier) delete(ch *Change, r *Result) error {
 		return a.commit(ch.Name, nil)
 	}
 	if len(left) < len(ids) || e.Pending != "" {
-		// What is left is recorded as known connections: the pending create is resolved.
-		ne := *e
-		ne.Pending, ne.PendingAt = "", time.Time{}
-		ne.ID, ne.ETag, ne.Retired = "", "", nil
-		for _, id := range left {
-			switch {
-			case ne.ID == "" && (id == e.ID || e.ID == ""):
-				ne.ID = id
-				if id == e.ID {
-					ne.ETag = e.ETag
-				}
-			default:
-				ne.Retired = append(ne.Retired, id)
-			}
-		}
-		if ne.ID == "" && len(ne.Retired) > 0 {
-			ne.ID, ne.Retired = ne.Retired[0], ne.Retired[1:]
-		}
-		if ne.ID == "" {
-			// Nothing left: cannot happen with errors, but keep the record as it was.
-			ne = *e
-		}
-		if err := a.commit(ch.Name, &ne); err != nil {
+		if err := a.commit(ch.Name, leftOver(e, left)); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// pendingMade looks up the connection a pending create of ch made, under the ownership rule:
+// its id, or "" when none is proven; live connections the rule refuses go to r.Unmanaged.
+func (a *applier) pendingMade(ctx context.Context, ch *Change, r *Result) (string, error) {
+	e := ch.Prior
+	spec := e.ConnectionSpec
+	if spec.ID == "" {
+		spec = s3source.ConnectionSpec()
+	}
+	found, err := a.client.FindByName(ctx, ch.Name, spec)
+	if err != nil {
+		return "", fmt.Errorf("look up %q: %w", ch.Name, err)
+	}
+	a.mu.Lock()
+	recorded := recordedIDs(a.out.Connections)
+	a.mu.Unlock()
+	ptrs := make([]*flowapi.Connection, len(found))
+	for i := range found {
+		ptrs[i] = &found[i]
+	}
+	res := claimOfEntry(ch.Name, e, a.opts.APIKey, a.out.Salt).resolve(ptrs, recorded)
+	if len(res.unmanaged) > 0 {
+		r.Unmanaged = res.unmanaged
+	}
+	switch len(res.owned) {
+	case 0:
+		return "", nil
+	case 1:
+		return res.owned[0], nil
+	}
+	return "", &AmbiguousError{Name: ch.Name, IDs: res.owned, Manifest: a.opts.Manifest}
+}
+
+// leftOver is the entry of e once the delete of some of its connections failed: the ids in
+// left are recorded as known connections, and a pending create is resolved.
+func leftOver(e *lockfile.Entry, left []string) *lockfile.Entry {
+	ne := *e
+	ne.Pending, ne.PendingAt = "", time.Time{}
+	ne.ID, ne.ETag, ne.Retired = "", "", nil
+	for _, id := range left {
+		switch {
+		case ne.ID == "" && (id == e.ID || e.ID == ""):
+			ne.ID = id
+			if id == e.ID {
+				ne.ETag = e.ETag
+			}
+		default:
+			ne.Retired = append(ne.Retired, id)
+		}
+	}
+	if ne.ID == "" && len(ne.Retired) > 0 {
+		ne.ID, ne.Retired = ne.Retired[0], ne.Retired[1:]
+	}
+	if ne.ID == "" {
+		// Nothing left: cannot happen with errors, but keep the record as it was.
+		ne = *e
+	}
+	return &ne
 }

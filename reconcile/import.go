@@ -6,7 +6,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/flowapi"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/s3source"
@@ -15,7 +15,7 @@ import (
 // record is the lockfile entry of a connection id at etag holding the given non-secret
 // fields and params: a param for which sensitive reports true (it came from a secret
 // reference) is stored only as its digest. Apply and Import build entries through it.
-func record(id, etag, description, specName string, spec flowservice.Spec, params map[string]string, sensitive func(string) bool, salt string) *lockfile.Entry {
+func record(id, etag, description, specName string, spec flowapi.Spec, params map[string]string, sensitive func(string) bool, salt string) *lockfile.Entry {
 	e := &lockfile.Entry{
 		ID:             id,
 		ETag:           etag,
@@ -43,7 +43,7 @@ func record(id, etag, description, specName string, spec flowservice.Spec, param
 // from a secret reference is recorded only as a digest, like every applied secret. The
 // service's secrets cannot be read, so no digest is recorded for them: the next plan shows
 // them as changed and apply sends them again.
-func importedEntry(c *flowservice.Connection, d *Desired, salt string) *lockfile.Entry {
+func importedEntry(c *flowapi.Connection, d *Desired, salt string) *lockfile.Entry {
 	params := make(map[string]string, len(c.Auth.Params))
 	for k, v := range c.Auth.Params {
 		if !s3source.Secret(k) {
@@ -84,7 +84,7 @@ func (e *ImportConflictError) Error() string {
 // recorded under another name, and a name recorded with another id unless force; replaced
 // is the id it made flowsync forget (force), which is then neither patched nor deleted. The
 // ids d's entry still has to delete (an unfinished replace) are kept.
-func Import(lock *lockfile.File, d *Desired, c *flowservice.Connection, force bool) (replaced string, err error) {
+func Import(lock *lockfile.File, d *Desired, c *flowapi.Connection, force bool) (replaced string, err error) {
 	for name, e := range lock.Connections {
 		if name != d.Name && (e.ID == c.ID || slices.Contains(e.Retired, c.ID)) {
 			return "", &RecordedElsewhereError{ID: c.ID, Name: name}
@@ -121,26 +121,43 @@ type ImportReport struct {
 	Imported  []Imported  // recorded, in manifest order
 	Ambiguous []Unmanaged // names matching two or more unrecorded live connections: not recorded
 	Missing   []string    // names matching no unrecorded live connection
+	// Foreign are the live connections left out because another API key created them (only
+	// when ImportByName was given the key in use): reported, never recorded.
+	Foreign []Unmanaged
 }
 
 // ImportByName records, for every entry of desired with no recorded id, the one unrecorded
 // live connection of observed with its name. Names matching several are left out and
 // reported.
-func ImportByName(lock *lockfile.File, desired []Desired, observed *Observed) ImportReport {
+//
+// With a non-empty apiKey, a live connection that the service says another API key created
+// (createdClient) is no candidate: it is reported in Foreign and never recorded. That is how a
+// lockfile or journal is rebuilt without adopting a colleague's connection of the same name.
+func ImportByName(lock *lockfile.File, desired []Desired, observed *Observed, apiKey string) ImportReport {
 	recorded := recordedIDs(lock.Connections)
-	byName := map[string][]*flowservice.Connection{}
+	byName := map[string][]*flowapi.Connection{}
+	foreign := map[string][]string{}
 	for i := range observed.Connections {
 		c := &observed.Connections[i]
-		if !recorded[c.ID] {
-			n := names.Normalize(c.Name)
-			byName[n] = append(byName[n], c)
+		if recorded[c.ID] {
+			continue
 		}
+		n := names.Normalize(c.Name)
+		if apiKey != "" && c.CreatedClient != "" && c.CreatedClient != apiKey {
+			foreign[n] = append(foreign[n], c.ID)
+			continue
+		}
+		byName[n] = append(byName[n], c)
 	}
 	var rep ImportReport
 	for i := range desired {
 		d := &desired[i]
 		if e := lock.Connections[d.Name]; e != nil && e.ID != "" && e.Pending == "" {
 			continue
+		}
+		if ids := foreign[d.Name]; len(ids) > 0 {
+			sort.Strings(ids)
+			rep.Foreign = append(rep.Foreign, Unmanaged{Name: d.Name, IDs: ids})
 		}
 		switch found := byName[d.Name]; len(found) {
 		case 0:

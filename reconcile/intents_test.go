@@ -29,13 +29,13 @@ func TestStoppedApplyWithdrawsUnsentIntents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	stop := make(chan struct{})
 	var done atomic.Int64
-	out, sum, err := reconcile.Apply(ctx, client(t, emu, 4), cs, lock, reconcile.ApplyOptions{
-		Concurrency: 4, Journal: j,
+	out, sum, err := reconcile.Apply(context.Background(), client(t, emu, 4), cs, lock, reconcile.ApplyOptions{
+		Concurrency: 4, Journal: j, Stop: stop,
 		OnResult: func(reconcile.Result) {
 			if done.Add(1) == 50 {
-				cancel()
+				close(stop)
 			}
 		},
 	})

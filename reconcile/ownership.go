@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/flowapi"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/s3source"
@@ -28,7 +28,7 @@ import (
 // which API key.
 type claim struct {
 	name        string
-	spec        flowservice.Spec
+	spec        flowapi.Spec
 	specName    string
 	description string
 	clear       map[string]string // params the service shows in clear, as sent
@@ -58,7 +58,7 @@ func claimOfDesired(d *Desired, since time.Time, apiKey, salt string) *claim {
 
 // claimOfEntry is the claim of the pending create recorded in e under name.
 func claimOfEntry(name string, e *lockfile.Entry, apiKey, salt string) *claim {
-	cl := &claim{name: name, spec: flowservice.Spec{ID: e.ConnectionSpec.ID, Version: e.ConnectionSpec.Version},
+	cl := &claim{name: name, spec: flowapi.Spec{ID: e.ConnectionSpec.ID, Version: e.ConnectionSpec.Version},
 		specName: e.SpecName, description: e.Description,
 		clear: map[string]string{}, digests: map[string]string{}, unknown: map[string]bool{},
 		since: e.PendingAt, apiKey: apiKey, salt: salt}
@@ -75,7 +75,7 @@ func claimOfEntry(name string, e *lockfile.Entry, apiKey, salt string) *claim {
 
 // refuse returns why c cannot be the claim's create, or "" when the rule adopts it. recorded
 // is every id the lockfile knows.
-func (cl *claim) refuse(c *flowservice.Connection, recorded map[string]bool) string {
+func (cl *claim) refuse(c *flowapi.Connection, recorded map[string]bool) string {
 	switch {
 	case recorded[c.ID]:
 		return "recorded under another name"
@@ -136,7 +136,7 @@ type resolution struct {
 	unmanaged map[string]string // id → why it is not the claim's
 }
 
-func (cl *claim) resolve(found []*flowservice.Connection, recorded map[string]bool) resolution {
+func (cl *claim) resolve(found []*flowapi.Connection, recorded map[string]bool) resolution {
 	res := resolution{unmanaged: map[string]string{}}
 	for _, c := range found {
 		if recorded[c.ID] {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/flowapi"
 	"github.com/flowsync/flowsync/lockfile"
 )
 
@@ -15,7 +15,7 @@ import (
 func TestOwnershipRule(t *testing.T) {
 	d := want("a", "A", "bucket-a", "tok1")
 	since := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	ours := func() *flowservice.Connection {
+	ours := func() *flowapi.Connection {
 		c := live(d, "id-a", `"e"`)
 		c.CreatedAt = since.Add(time.Second).UnixMilli()
 		c.CreatedClient = "our-key"
@@ -23,34 +23,34 @@ func TestOwnershipRule(t *testing.T) {
 	}
 	tests := []struct {
 		name     string
-		edit     func(c *flowservice.Connection)
+		edit     func(c *flowapi.Connection)
 		recorded bool
 		apiKey   string
 		since    time.Time
 		want     string // "" adopts
 	}{
 		{name: "everything matches", want: ""},
-		{name: "created within the slack before the begin", edit: func(c *flowservice.Connection) {
+		{name: "created within the slack before the begin", edit: func(c *flowapi.Connection) {
 			c.CreatedAt = since.Add(-lockfile.AdoptionSlack).UnixMilli()
 		}},
-		{name: "no createdClient reported", edit: func(c *flowservice.Connection) { c.CreatedClient = "" }},
-		{name: "api key unknown", apiKey: "-", edit: func(c *flowservice.Connection) { c.CreatedClient = "anyone" }},
+		{name: "no createdClient reported", edit: func(c *flowapi.Connection) { c.CreatedClient = "" }},
+		{name: "api key unknown", apiKey: "-", edit: func(c *flowapi.Connection) { c.CreatedClient = "anyone" }},
 		{name: "recorded under another name", recorded: true, want: "recorded under another name"},
-		{name: "another name", edit: func(c *flowservice.Connection) { c.Name = "b" }, want: "another name"},
-		{name: "another spec version", edit: func(c *flowservice.Connection) { c.ConnectionSpec.Version = "2.0" }, want: "another connection spec"},
-		{name: "created too early", edit: func(c *flowservice.Connection) {
+		{name: "another name", edit: func(c *flowapi.Connection) { c.Name = "b" }, want: "another name"},
+		{name: "another spec version", edit: func(c *flowapi.Connection) { c.ConnectionSpec.Version = "2.0" }, want: "another connection spec"},
+		{name: "created too early", edit: func(c *flowapi.Connection) {
 			c.CreatedAt = since.Add(-lockfile.AdoptionSlack - time.Millisecond).UnixMilli()
 		}, want: "created before flowsync's create (at 2026-06-01T11:54:59Z)"},
-		{name: "no createdAt", edit: func(c *flowservice.Connection) { c.CreatedAt = 0 }, want: "the service does not say when it was created"},
+		{name: "no createdAt", edit: func(c *flowapi.Connection) { c.CreatedAt = 0 }, want: "the service does not say when it was created"},
 		{name: "begin time unknown", since: time.Time{}, want: "the time of the interrupted create is not known"},
-		{name: "another API key", edit: func(c *flowservice.Connection) { c.CreatedClient = "colleague" }, want: "created by another API key"},
-		{name: "another specName", edit: func(c *flowservice.Connection) { c.Auth.SpecName = "IAMRole Based" }, want: "another auth specName"},
-		{name: "another description", edit: func(c *flowservice.Connection) { c.Description = "theirs" }, want: "another description"},
-		{name: "another bucket", edit: func(c *flowservice.Connection) { c.Auth.Params["bucketName"] = "other" }, want: "another auth.params.bucketName"},
-		{name: "another access key", edit: func(c *flowservice.Connection) { c.Auth.Params["s3AccessKey"] = "AKIAOTHER" }, want: "another auth.params.s3AccessKey"},
-		{name: "a param the create did not set", edit: func(c *flowservice.Connection) { c.Auth.Params["folderPath"] = "x" }, want: "auth.params.folderPath is set"},
-		{name: "a param the create set is missing", edit: func(c *flowservice.Connection) { delete(c.Auth.Params, "bucketName") }, want: "auth.params.bucketName is not set"},
-		{name: "secrets are never compared", edit: func(c *flowservice.Connection) { c.Auth.Params["s3SecretKey"] = "whatever" }},
+		{name: "another API key", edit: func(c *flowapi.Connection) { c.CreatedClient = "colleague" }, want: "created by another API key"},
+		{name: "another specName", edit: func(c *flowapi.Connection) { c.Auth.SpecName = "IAMRole Based" }, want: "another auth specName"},
+		{name: "another description", edit: func(c *flowapi.Connection) { c.Description = "theirs" }, want: "another description"},
+		{name: "another bucket", edit: func(c *flowapi.Connection) { c.Auth.Params["bucketName"] = "other" }, want: "another auth.params.bucketName"},
+		{name: "another access key", edit: func(c *flowapi.Connection) { c.Auth.Params["s3AccessKey"] = "AKIAOTHER" }, want: "another auth.params.s3AccessKey"},
+		{name: "a param the create did not set", edit: func(c *flowapi.Connection) { c.Auth.Params["folderPath"] = "x" }, want: "auth.params.folderPath is set"},
+		{name: "a param the create set is missing", edit: func(c *flowapi.Connection) { delete(c.Auth.Params, "bucketName") }, want: "auth.params.bucketName is not set"},
+		{name: "secrets are never compared", edit: func(c *flowapi.Connection) { c.Auth.Params["s3SecretKey"] = "whatever" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,7 +108,7 @@ func TestPlanResolvesAPendingOrphan(t *testing.T) {
 	theirs.CreatedAt, theirs.CreatedClient = time.Unix(1002, 0).UnixMilli(), "colleague"
 	lock := lockOf(map[string]*lockfile.Entry{"gone": e})
 
-	cs := Plan(nil, lock, &Observed{Connections: []flowservice.Connection{theirs, mine}}, Options{Prune: true, APIKey: "k"})
+	cs := Plan(nil, lock, &Observed{Connections: []flowapi.Connection{theirs, mine}}, Options{Prune: true, APIKey: "k"})
 	ch := cs.Changes[0]
 	if ch.Action != Delete || ch.ID != "mine" || ch.Resolved != "mine" {
 		t.Fatalf("change %+v, want delete of mine", ch)
@@ -119,14 +119,14 @@ func TestPlanResolvesAPendingOrphan(t *testing.T) {
 	}
 
 	// Only theirs: nothing to delete, the record is dropped.
-	cs = Plan(nil, lock, &Observed{Connections: []flowservice.Connection{theirs}}, Options{Prune: true, APIKey: "k"})
+	cs = Plan(nil, lock, &Observed{Connections: []flowapi.Connection{theirs}}, Options{Prune: true, APIKey: "k"})
 	if ch := cs.Changes[0]; ch.Action != Delete || ch.ID != "" || ch.Resolved != "" {
 		t.Fatalf("change %+v, want a delete of nothing", ch)
 	}
 	// Two of ours: ambiguous, kept.
 	mine2 := mine
 	mine2.ID = "mine2"
-	cs = Plan(nil, lock, &Observed{Connections: []flowservice.Connection{mine, mine2}}, Options{Prune: true, APIKey: "k"})
+	cs = Plan(nil, lock, &Observed{Connections: []flowapi.Connection{mine, mine2}}, Options{Prune: true, APIKey: "k"})
 	if ch := cs.Changes[0]; ch.Action != Orphan || ch.ID != "" {
 		t.Fatalf("change %+v, want kept", ch)
 	}
@@ -137,7 +137,7 @@ func TestHiddenChange(t *testing.T) {
 	a := want("a", "A", "bucket-a", "tok1")
 	lock := lockOf(map[string]*lockfile.Entry{"a": applied(a, "id-a", `"e1"`)})
 	hidden := live(a, "id-a", `"e2"`)
-	cs := Plan([]Desired{a}, lock, &Observed{Connections: []flowservice.Connection{hidden}}, Options{})
+	cs := Plan([]Desired{a}, lock, &Observed{Connections: []flowapi.Connection{hidden}}, Options{})
 	ch := cs.Changes[0]
 	if ch.Action != Update || !ch.Resend || len(ch.Fields) != 0 || len(ch.Notes) != 1 || ch.Notes[0] != HiddenChangeNote {
 		t.Fatalf("change %+v, want one note and a resend", ch)
@@ -149,7 +149,7 @@ func TestHiddenChange(t *testing.T) {
 
 	renamed := live(a, "id-a", `"e2"`)
 	renamed.Name = "someone-renamed-it"
-	cs = Plan([]Desired{a}, lock, &Observed{Connections: []flowservice.Connection{renamed}}, Options{})
+	cs = Plan([]Desired{a}, lock, &Observed{Connections: []flowapi.Connection{renamed}}, Options{})
 	ch = cs.Changes[0]
 	wantFields := []FieldChange{{Path: "name", Before: "someone-renamed-it", After: "a", Drift: true}}
 	if diff := cmp.Diff(wantFields, ch.Fields); diff != "" || ch.Resend {
@@ -187,5 +187,16 @@ func TestImport(t *testing.T) {
 	e := lock.Connections["a"]
 	if _, ok := e.SecretDigests["s3SecretKey"]; ok || e.Params["bucketName"] != "bucket-a" {
 		t.Errorf("imported entry %+v", e)
+	}
+}
+
+// A recorded etag that was never known (the service's answer carried none) proves nothing
+// moved: no hidden-change note, no resend, no drift.
+func TestUnknownRecordedETagIsNoDrift(t *testing.T) {
+	a := want("a", "A", "bucket-a", "tok1")
+	lock := lockOf(map[string]*lockfile.Entry{"a": applied(a, "id-a", "")})
+	cs := Plan([]Desired{a}, lock, &Observed{Connections: []flowapi.Connection{live(a, "id-a", `"e1"`)}}, Options{})
+	if ch := cs.Changes[0]; ch.Action != NoOp || ch.Resend || len(ch.Notes) != 0 || ch.Reason == ReasonDrift {
+		t.Fatalf("change %+v, want no change", ch)
 	}
 }

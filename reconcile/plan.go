@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/flowapi"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/s3source"
@@ -112,8 +112,8 @@ func selected(name string, only []string) bool {
 }
 
 type liveIndex struct {
-	byID   map[string]*flowservice.Connection
-	byName map[string][]*flowservice.Connection
+	byID   map[string]*flowapi.Connection
+	byName map[string][]*flowapi.Connection
 }
 
 func indexObserved(o *Observed) *liveIndex {
@@ -121,8 +121,8 @@ func indexObserved(o *Observed) *liveIndex {
 		return nil
 	}
 	ix := &liveIndex{
-		byID:   make(map[string]*flowservice.Connection, len(o.Connections)),
-		byName: make(map[string][]*flowservice.Connection, len(o.Connections)),
+		byID:   make(map[string]*flowapi.Connection, len(o.Connections)),
+		byName: make(map[string][]*flowapi.Connection, len(o.Connections)),
 	}
 	for i := range o.Connections {
 		c := &o.Connections[i]
@@ -152,7 +152,7 @@ func recordedIDs(entries map[string]*lockfile.Entry) map[string]bool {
 type state struct {
 	Name        string // "" when not known (as applied: the entry's key)
 	Description string
-	Spec        flowservice.Spec
+	Spec        flowapi.Spec
 	SpecName    string
 	Params      map[string]string // clear values of non-sensitive params
 	Digests     map[string]string // digests of sensitive params ("" when present but unknown)
@@ -171,7 +171,7 @@ func stateOfEntry(e *lockfile.Entry) state {
 // stateOfLive reads a live connection against what was applied: a param recorded as
 // sensitive keeps its recorded digest when the service masks it, and is digested when the
 // service shows it in clear (s3AccessKey from a reference, say).
-func stateOfLive(c *flowservice.Connection, e *lockfile.Entry, salt string) state {
+func stateOfLive(c *flowapi.Connection, e *lockfile.Entry, salt string) state {
 	s := state{
 		Name:        c.Name,
 		Description: c.Description,
@@ -250,9 +250,10 @@ func planDesired(d *Desired, e *lockfile.Entry, salt string, live *liveIndex) Ch
 			ch.Reason = ReasonDrift
 		}
 	}
-	if driftFrom != nil && ch.ETag != e.ETag && !anyDrift(ch.Fields) && !ch.Heal {
+	if driftFrom != nil && e.ETag != "" && ch.ETag != e.ETag && !anyDrift(ch.Fields) && !ch.Heal {
 		// Something changed that no GET shows: a secret, or a field the service hides. Which
-		// one is not known, so no field is blamed; every secret is sent again.
+		// one is not known, so no field is blamed; every secret is sent again. A recorded etag
+		// that was never known (an answer without one) proves nothing moved.
 		ch.Notes = append(ch.Notes, HiddenChangeNote)
 		ch.Reason = ReasonDrift
 		ch.Resend = true

@@ -7,7 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/flowapi"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/s3source"
 )
@@ -49,9 +49,9 @@ func lockOf(entries map[string]*lockfile.Entry) *lockfile.File {
 }
 
 // live is how the service shows d applied as id at etag: secrets masked.
-func live(d Desired, id, etag string) flowservice.Connection {
-	c := flowservice.Connection{ID: id, Name: d.Name, Description: d.Description, ConnectionSpec: d.Spec, ETag: etag,
-		Auth: flowservice.Auth{SpecName: d.SpecName, Params: map[string]string{}}}
+func live(d Desired, id, etag string) flowapi.Connection {
+	c := flowapi.Connection{ID: id, Name: d.Name, Description: d.Description, ConnectionSpec: d.Spec, ETag: etag,
+		Auth: flowapi.Auth{SpecName: d.SpecName, Params: map[string]string{}}}
 	for k, p := range d.Params {
 		c.Auth.Params[k] = p.Value
 		if s3source.Secret(k) {
@@ -61,7 +61,7 @@ func live(d Desired, id, etag string) flowservice.Connection {
 	return c
 }
 
-func withoutSecrets(c flowservice.Connection) flowservice.Connection {
+func withoutSecrets(c flowapi.Connection) flowapi.Connection {
 	params := map[string]string{}
 	for k, v := range c.Auth.Params {
 		if !s3source.Secret(k) {
@@ -198,7 +198,7 @@ func TestPlan(t *testing.T) {
 			name:     "refresh: edited out of band is drift",
 			desired:  []Desired{a},
 			lock:     map[string]*lockfile.Entry{"a": applied(a, "id-a", `"e1"`)},
-			observed: &Observed{Connections: []flowservice.Connection{drifted}},
+			observed: &Observed{Connections: []flowapi.Connection{drifted}},
 			want:     []row{{"a", Update, ReasonDrift, []FieldChange{{Path: "description", Before: "edited in the UI", After: "A", Drift: true}}}},
 		},
 		{
@@ -206,21 +206,21 @@ func TestPlan(t *testing.T) {
 			name:     "refresh: etag moved with nothing visible resends secrets",
 			desired:  []Desired{a},
 			lock:     map[string]*lockfile.Entry{"a": applied(a, "id-a", `"e1"`)},
-			observed: &Observed{Connections: []flowservice.Connection{hidden}},
+			observed: &Observed{Connections: []flowapi.Connection{hidden}},
 			want:     []row{{"a", Update, ReasonDrift, nil}},
 		},
 		{
 			name:     "refresh: unchanged live state is a no-op",
 			desired:  []Desired{a},
 			lock:     map[string]*lockfile.Entry{"a": applied(a, "id-a", `"e1"`)},
-			observed: &Observed{Connections: []flowservice.Connection{live(a, "id-a", `"e1"`)}},
+			observed: &Observed{Connections: []flowapi.Connection{live(a, "id-a", `"e1"`)}},
 			want:     []row{{"a", NoOp, ReasonManifest, nil}},
 		},
 		{
 			name:     "refresh: a service that leaves secrets out of GET is not drift",
 			desired:  []Desired{a},
 			lock:     map[string]*lockfile.Entry{"a": applied(a, "id-a", `"e1"`)},
-			observed: &Observed{Connections: []flowservice.Connection{withoutSecrets(live(a, "id-a", `"e1"`))}},
+			observed: &Observed{Connections: []flowapi.Connection{withoutSecrets(live(a, "id-a", `"e1"`))}},
 			want:     []row{{"a", NoOp, ReasonManifest, nil}},
 		},
 		{
@@ -244,7 +244,7 @@ func TestPlan(t *testing.T) {
 
 func TestPlanUnmanaged(t *testing.T) {
 	a := want("a", "A", "bucket-a", "tok1")
-	cs := Plan([]Desired{a}, lockOf(nil), &Observed{Connections: []flowservice.Connection{live(a, "someone-elses", `"x"`)}}, Options{})
+	cs := Plan([]Desired{a}, lockOf(nil), &Observed{Connections: []flowapi.Connection{live(a, "someone-elses", `"x"`)}}, Options{})
 	if diff := cmp.Diff([]Unmanaged{{Name: "a", IDs: []string{"someone-elses"}, Reasons: map[string]string{"someone-elses": "not in the lockfile"}}}, cs.Unmanaged); diff != "" {
 		t.Fatalf("unmanaged (-want +got):\n%s", diff)
 	}
@@ -258,7 +258,7 @@ func TestPatchOps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantOps := []flowservice.PatchOp{{Op: "replace", Path: "/auth/params/s3SessionToken", Value: jsonString("tok2")}}
+	wantOps := []flowapi.PatchOp{{Op: "replace", Path: "/auth/params/s3SessionToken", Value: jsonString("tok2")}}
 	if diff := cmp.Diff(wantOps, ops); diff != "" {
 		t.Fatalf("token rotation (-want +got):\n%s", diff)
 	}
@@ -277,7 +277,7 @@ func TestPatchOps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantOps = []flowservice.PatchOp{
+	wantOps = []flowapi.PatchOp{
 		{Op: "replace", Path: "/auth/params/s3SecretKey", Value: jsonString("secret-a")},
 		{Op: "add", Path: "/auth/params/s3SessionToken", Value: jsonString("tok2")},
 	}

@@ -10,7 +10,7 @@ package reconcile
 import (
 	"context"
 
-	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/flowapi"
 	"github.com/flowsync/flowsync/lockfile"
 )
 
@@ -25,7 +25,7 @@ type Param struct {
 type Desired struct {
 	Name        string
 	Description string
-	Spec        flowservice.Spec
+	Spec        flowapi.Spec
 	SpecName    string
 	Params      map[string]Param
 }
@@ -186,12 +186,12 @@ func (c *Changeset) Sends() int {
 // Client is what Apply needs of the service. *flowservice.Client satisfies it; retries,
 // throttling and auth live in the client, not here.
 type Client interface {
-	Create(ctx context.Context, c flowservice.NewConnection) (flowservice.Ref, error)
-	Get(ctx context.Context, id string) (*flowservice.Connection, error)
-	Patch(ctx context.Context, id, etag string, ops []flowservice.PatchOp) (flowservice.Ref, error)
+	Create(ctx context.Context, c flowapi.NewConnection) (flowapi.Ref, error)
+	Get(ctx context.Context, id string) (*flowapi.Connection, error)
+	Patch(ctx context.Context, id, etag string, ops []flowapi.PatchOp) (flowapi.Ref, error)
 	Delete(ctx context.Context, id string) error
 	// FindByName lists the live connections of spec whose name is exactly name.
-	FindByName(ctx context.Context, name string, spec flowservice.Spec) ([]flowservice.Connection, error)
+	FindByName(ctx context.Context, name string, spec flowapi.Spec) ([]flowapi.Connection, error)
 }
 
 // Journal records operations durably. Begin must be durable before the request is sent (op is

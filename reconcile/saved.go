@@ -3,7 +3,7 @@ package reconcile
 import (
 	"slices"
 
-	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/flowapi"
 	"github.com/flowsync/flowsync/lockfile"
 )
 
@@ -23,8 +23,8 @@ type Request struct {
 	Method  string // "POST", "PATCH" or "DELETE"
 	ID      string // the connection of a PATCH or DELETE
 	IfMatch string // the etag a PATCH sends
-	Create  *flowservice.NewConnection
-	Patch   []flowservice.PatchOp
+	Create  *flowapi.NewConnection
+	Patch   []flowapi.PatchOp
 	// LookupFirst is set on a POST that Apply sends only after looking the name up (an earlier
 	// create's outcome is unknown) and finding nothing to adopt.
 	LookupFirst bool

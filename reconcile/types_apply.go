@@ -1,16 +1,15 @@
 package reconcile
 
 import (
-	"context"
 	"time"
 
-	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/flowapi"
 )
 
 // Observed is the live state read with --refresh: every connection of the S3 spec.
 // A nil *Observed means the plan is offline.
 type Observed struct {
-	Connections []flowservice.Connection
+	Connections []flowapi.Connection
 }
 
 // Options tune Plan.
@@ -32,12 +31,11 @@ type ApplyOptions struct {
 	MaxStale    int              // 412 re-read rounds per entry, default 3
 	// APIKey is the x-api-key in use: a connection created by another key is never adopted.
 	APIKey string
+	// Stop, when closed, starts no new change and lets in-flight ones finish (the first
+	// Ctrl-C); nil never closes.
+	Stop <-chan struct{}
 	// Manifest is the manifest's path, named in the commands an error suggests.
 	Manifest string
-	// Requests is the context of the requests themselves. Cancelling Apply's ctx stops new work
-	// but lets in-flight requests finish; cancelling Requests aborts them too. Default:
-	// context.WithoutCancel(ctx).
-	Requests context.Context
 	// Saved: the changes come from a saved plan (apply --plan). A 412 is not re-read and
 	// re-diffed: the change fails with a *StaleError.
 	Saved bool

@@ -58,18 +58,85 @@ func TestCheckBucketName(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"acme-marketing-eu", ""},
 		{"abc", ""},
+		{"logs.example.com", ""},
+		{"a.b.c", ""},
 		{"ab", "3 to 63"},
 		{strings.Repeat("a", 64), "3 to 63"},
-		{"Acme", "only lowercase"},
-		{"a.b.c", "only lowercase"},
+		{"Acme", "only lowercase letters, digits, dots and hyphens"},
+		{"acme_eu", "only lowercase"},
 		{"-abc", "start and end"},
 		{"abc-", "start and end"},
+		{".abc", "start and end"},
+		{"a..b", "no two adjacent dots"},
+		{"192.168.5.4", "IP address"},
+		{"xn--abc", `do not start with "xn--"`},
+		{"sthree-abc", `do not start with "sthree-"`},
+		{"amzn-s3-demo-abc", `do not start with "amzn-s3-demo-"`},
+		{"abc-s3alias", `do not end with "-s3alias"`},
+		{"abc--ol-s3", `do not end with "--ol-s3"`},
+		{"abc.mrap", `do not end with ".mrap"`},
+		{"abc--x-s3", `do not end with "--x-s3"`},
+		{"abc--table-s3", `do not end with "--table-s3"`},
 	} {
 		err := CheckBucketName(tc.in)
 		if (err == nil) != (tc.want == "") || err != nil && !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("CheckBucketName(%q) = %v, want %q", tc.in, err, tc.want)
 		}
 	}
+}
+
+func TestClassifyBucketName(t *testing.T) {
+	for in, want := range map[string]BucketVerdict{
+		"logs.example.com":       BucketValid,
+		"Team_Logs":              BucketLegacy,
+		"acme_eu":                BucketLegacy,
+		"ACME":                   BucketLegacy,
+		strings.Repeat("a", 64):  BucketLegacy,
+		strings.Repeat("a", 255): BucketLegacy,
+		strings.Repeat("a", 256): BucketInvalid,
+		"ab":                     BucketInvalid,
+		"a..b":                   BucketInvalid, // lowercase: the current rules apply
+		"xn--abc":                BucketInvalid,
+		"Team Logs":              BucketInvalid,
+		"team/logs":              BucketInvalid,
+	} {
+		if got, err := ClassifyBucketName(in); got != want || (got == BucketValid) != (err == nil) {
+			t.Errorf("ClassifyBucketName(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+}
+
+// A suggestion always follows the rules it is offered for.
+func TestSuggestBucketName(t *testing.T) {
+	for in, want := range map[string]string{
+		"Team_Logs":                       "team-logs",
+		"Team Logs!":                      "team-logs",
+		"xn--Logs":                        "xn-logs",
+		"Logs..Example.COM":               "logs.example.com",
+		"logs-s3alias":                    "logs",
+		"_a_":                             "",
+		"192.168.5.4":                     "",
+		"Acme." + strings.Repeat("x", 70): "",
+	} {
+		got := SuggestBucketName(in)
+		if got != want {
+			t.Errorf("SuggestBucketName(%q) = %q, want %q", in, got, want)
+		}
+		if got != "" && CheckBucketName(got) != nil {
+			t.Errorf("SuggestBucketName(%q) = %q breaks the rules: %v", in, got, CheckBucketName(got))
+		}
+	}
+}
+
+func FuzzSuggestBucketName(f *testing.F) {
+	for _, s := range []string{"Team_Logs", "xn--sthree-a", "a..b", "-s3alias", "ÄÖ.mrap"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got := SuggestBucketName(s); got != "" && CheckBucketName(got) != nil {
+			t.Fatalf("SuggestBucketName(%q) = %q breaks the rules: %v", s, got, CheckBucketName(got))
+		}
+	})
 }
 
 func TestIPShaped(t *testing.T) {

@@ -244,13 +244,14 @@ func serviceURL(s string) bool {
 	return true
 }
 
-// bucketName matches ^[a-z0-9][a-z0-9-]*[a-z0-9]$ with 3 to 63 code points.
+// bucketName matches ^[A-Za-z0-9._-]*$ with 3 to 255 code points: what a bucket name of any
+// age is made of (s3source says which are valid today).
 func bucketName(s string) bool {
-	if len(s) < 3 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+	if len(s) < 3 || len(s) > 255 {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; !lowerDigit(c) && c != '-' {
+		if c := s[i]; !alnum(c) && c != '-' && c != '.' && c != '_' {
 			return false
 		}
 	}
@@ -374,7 +375,7 @@ func ParamProblem(name, value string) string {
 		}
 	case "bucketName":
 		if !bucketName(value) {
-			return "is not a bucket name: 3 to 63 lowercase letters, digits and hyphens, starting and ending with a letter or digit"
+			return "is not a bucket name: 3 to 63 lowercase letters, digits, dots and hyphens"
 		}
 	case "folderPath":
 		if !folderPath(value) {

@@ -18,7 +18,7 @@ import (
 // schemaRules is the SHA-256 of manifest.schema.json without its descriptions and title:
 // the rules fast.go was written to mirror. If this test fails, the schema's rules changed:
 // update fast.go to mirror them (the schema stays the source of truth), then this hash.
-const schemaRules = "be63157811fd390c46c499d6a2f38a6f9212ae0067b0cf185b8a284dcf5964a3"
+const schemaRules = "6d04bc66ccf9700bdd6db2b06fcb4b1dcfd480ef53e3c899429804ce2a030e7b"
 
 func TestFastMirrorsSchema(t *testing.T) {
 	var doc any
@@ -85,7 +85,7 @@ func TestFastPatterns(t *testing.T) {
 				t.Fatalf("matcher %d on %q: %v, pattern %s says %v", j, s, got, ch.re, want)
 			}
 		}
-		if got, want := bucketName(s), bucket.MatchString(s) && runeLen(s) >= 3 && runeLen(s) <= 63; got != want {
+		if got, want := bucketName(s), bucket.MatchString(s) && runeLen(s) >= 3 && runeLen(s) <= 255; got != want {
 			t.Fatalf("bucketName(%q) = %v, schema says %v", s, got, want)
 		}
 		if got, want := sandboxName(s), sandbox.MatchString(s) && runeLen(s) >= 1 && runeLen(s) <= 256; got != want {
@@ -142,7 +142,7 @@ var (
 		"s3SecretKey":    {`wJalr`, `""`},
 		"s3SessionToken": {`Fwo`},
 		"serviceUrl":     {`https://s3.eu-west-1.amazonaws.com/`, `https://s3.x.com`, `http://s3.x.com/`, `https://`, `https:///x`, `https://a@b/`, `https://a/b@c?d#e`, `"https://a/b c"`, `"https://a\t/"`, `https://a?b`},
-		"bucketName":     {`acme-bucket`, `ab`, `abc`, strings.Repeat("b", 63), strings.Repeat("b", 64), `Acme`, `acme-`, `-acme`, `acme_b`, `192.168.5.4`, `12345`, `"123"`},
+		"bucketName":     {`acme-bucket`, `ab`, `abc`, strings.Repeat("b", 63), strings.Repeat("b", 64), strings.Repeat("b", 255), strings.Repeat("b", 256), `Acme`, `acme-`, `-acme`, `acme_b`, `logs.example.com`, `"a b"`, `a/b`, `192.168.5.4`, `12345`, `"123"`},
 		"folderPath":     {`events/2026`, `""`, `events/../x`, `"a|b"`, `"a:b"`, `'a"b'`, `a*b`, `"a\\b"`, `"a?b"`},
 	}
 	connectionKeys = []string{"name", "description", "connectionSpec", "auth"}

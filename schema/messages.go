@@ -229,7 +229,7 @@ func lengthMessage(kw, field string, parent map[string]any, n *yaml.Node) string
 	maxL, hasMax := toInt(parent["maxLength"])
 	switch {
 	case field == "bucketName":
-		return fmt.Sprintf("bucket names are 3 to 63 characters long, not %d", got)
+		return fmt.Sprintf("bucket names are 3 to 63 characters long (legacy us-east-1 names up to 255), not %d", got)
 	case got == 0:
 		return "must not be empty"
 	case hasMax && minL > 0:
@@ -373,9 +373,9 @@ func patternMessage(field string, n *yaml.Node) string {
 	case "serviceUrl":
 		return "must be an https:// URL such as https://s3.us-east-1.amazonaws.com/"
 	case "bucketName":
-		msg := "bucket names use only lowercase letters, digits and hyphens, and start and end with a letter or digit"
-		if l := strings.ToLower(v); l != v {
-			msg += fmt.Sprintf(" (did you mean %q?)", l)
+		msg := "bucket names hold only lowercase letters, digits, dots and hyphens"
+		if sug := s3source.SuggestBucketName(v); sug != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", sug) // a suggestion that follows the rules
 		}
 		return msg
 	case "folderPath":

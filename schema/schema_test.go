@@ -52,11 +52,17 @@ func TestValidate(t *testing.T) {
 	}
 	want := []Problem{
 		{Line: 2, Col: 45, Path: "target.extra", Message: "unknown field: expected one of orgId, sandbox"},
-		{Line: 5, Col: 33, Path: "connections[0].auth.params.bucketName", Message: "bucket names are 3 to 63 characters long, not 2"},
-		{Line: 5, Col: 33, Path: "connections[0].auth.params.bucketName", Message: `bucket names use only lowercase letters, digits and hyphens, and start and end with a letter or digit (did you mean "ab"?)`},
+		{Line: 5, Col: 33, Path: "connections[0].auth.params.bucketName", Message: "bucket names are 3 to 63 characters long (legacy us-east-1 names up to 255), not 2"},
 	}
 	if diff := cmp.Diff(want, Validate(&n)); diff != "" {
 		t.Errorf("Validate (-want +got):\n%s", diff)
+	}
+	// A suggestion follows the rules it is offered for (not "team_logs" for "Team_Logs!").
+	if err := yaml.Unmarshal([]byte("version: 1\ntarget: {orgId: A1@AdobeOrg, sandbox: prod}\nconnections:\n  - name: a\n    auth: {specName: IAMRole Based, params: {bucketName: \"Team_Logs!\"}}\n"), &n); err != nil {
+		t.Fatal(err)
+	}
+	if got := Validate(&n); len(got) != 1 || got[0].Message != `bucket names hold only lowercase letters, digits, dots and hyphens (did you mean "team-logs"?)` {
+		t.Errorf("Team_Logs!: %v", got)
 	}
 	if got := Validate(&yaml.Node{Kind: yaml.DocumentNode}); len(got) != 1 {
 		t.Errorf("empty document: %v", got)
