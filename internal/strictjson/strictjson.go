@@ -205,21 +205,10 @@ func (c *checker) value(t reflect.Type, depth int) error {
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	var got string
-	switch c.data[c.off] {
-	case '{':
-		got = "object"
-	case '[':
-		got = "array"
-	case '"':
-		got = "string"
-	case 't', 'f':
-		got = "bool"
-	case 'n':
+	got := c.kindAt()
+	if got == "null" {
 		c.off += len("null")
 		return nil
-	default:
-		got = "number"
 	}
 	want := ""
 	if t != nil {
@@ -235,26 +224,56 @@ func (c *checker) value(t reflect.Type, depth int) error {
 	case "object":
 		return c.object(t, depth)
 	case "array":
-		c.off++ // [
-		var elem reflect.Type
-		if t != nil {
-			elem = t.Elem()
+		return c.array(t, depth)
+	}
+	return c.scalar(got, t)
+}
+
+// kindAt is the JSON type of the value at c.off.
+func (c *checker) kindAt() string {
+	switch c.data[c.off] {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "bool"
+	case 'n':
+		return "null"
+	}
+	return "number"
+}
+
+// array checks the array at c.off, each element against t's (t nil: anything).
+func (c *checker) array(t reflect.Type, depth int) error {
+	c.off++ // [
+	var elem reflect.Type
+	if t != nil {
+		elem = t.Elem()
+	}
+	for i := 0; ; i++ {
+		c.skipSpace()
+		if c.data[c.off] == ']' {
+			c.off++
+			return nil
 		}
-		for i := 0; ; i++ {
-			c.skipSpace()
-			if c.data[c.off] == ']' {
-				c.off++
-				return nil
-			}
-			if c.data[c.off] == ',' {
-				c.off++
-			}
-			c.path = append(c.path, pathPart{index: i})
-			if err := c.value(elem, depth+1); err != nil {
-				return err
-			}
-			c.path = c.path[:len(c.path)-1]
+		if c.data[c.off] == ',' {
+			c.off++
 		}
+		c.path = append(c.path, pathPart{index: i})
+		if err := c.value(elem, depth+1); err != nil {
+			return err
+		}
+		c.path = c.path[:len(c.path)-1]
+	}
+}
+
+// scalar checks the string, bool or number (got) at c.off against t (nil: anything).
+func (c *checker) scalar(got string, t reflect.Type) error {
+	start := c.off
+	switch got {
 	case "string":
 		raw := c.str()
 		if t == timeType {
