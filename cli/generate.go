@@ -109,28 +109,50 @@ func genEntries(conns []flowservice.Connection, secret secretRule, required func
 	return entries, left
 }
 
-// assignEnvVars names one environment variable per secret param of each entry:
-// PARAM_NAME in upper snake case ("S3_SECRET_KEY_ACME_MARKETING_EU"), made unique with a
-// numeric suffix. The service never answers secrets, and two connections may hold different
-// ones: each gets its own variable; connections known to share credentials can share one
-// reference in defaults.
+// assignEnvVars names the environment variable of every secret param: one variable per
+// param ("S3_SECRET_KEY") for all the connections that use the same AWS access key, since an
+// access key id has one secret key (and temporary credentials one session token). The service
+// never answers secrets, so connections of different access keys may hold different ones:
+// when the entries use several access keys, each key's variables carry it as a suffix
+// ("S3_SECRET_KEY_AKIAIOSFODNN7EXAMPLE"; the access key id is not a secret, the service shows
+// it). A connection with secrets but no access key gets variables of its own, named after it.
+// Names are made unique with a numeric suffix. It returns every variable, sorted.
 func assignEnvVars(entries []*genEntry) []string {
-	used := map[string]bool{}
-	var all []string
+	const accessKey = "s3AccessKey"
+	keys := map[string]bool{}
 	for _, e := range entries {
+		if len(e.refs) > 0 && e.params[accessKey] != "" {
+			keys[e.params[accessKey]] = true
+		}
+	}
+	taken := map[string]string{} // variable → the access key (or "entry:NAME") it stands for
+	for _, e := range entries {
+		owner, suffix := "entry:"+e.conn.Name, envName(e.conn.Name)
+		if suffix == "" {
+			suffix = "CONNECTION"
+		}
+		if k := e.params[accessKey]; k != "" {
+			owner, suffix = k, envName(k)
+			if len(keys) == 1 {
+				suffix = ""
+			}
+		}
 		for _, p := range sortedKeys(e.refs) {
-			base := envName(p) + "_" + envName(e.conn.Name)
-			if envName(e.conn.Name) == "" {
-				base = envName(p) + "_CONNECTION"
+			base := envName(p)
+			if suffix != "" {
+				base += "_" + suffix
 			}
 			v := base
-			for i := 2; used[v]; i++ {
+			for i := 2; taken[v] != "" && taken[v] != owner; i++ {
 				v = base + "_" + strconv.Itoa(i)
 			}
-			used[v] = true
+			taken[v] = owner
 			e.refs[p] = v
-			all = append(all, v)
 		}
+	}
+	all := make([]string, 0, len(taken))
+	for v := range taken {
+		all = append(all, v)
 	}
 	sort.Strings(all)
 	return all
@@ -176,6 +198,7 @@ type genDefaults struct {
 	description *string
 	specName    string
 	params      map[string]string
+	refs        map[string]string // secret params every entry takes from the same variable
 }
 
 func factorDefaults(entries []*genEntry) genDefaults {
@@ -209,6 +232,19 @@ func factorDefaults(entries []*genEntry) genDefaults {
 			d.params[p] = v
 		}
 	}
+	d.refs = map[string]string{}
+	for p, v := range entries[0].refs {
+		shared := true
+		for _, e := range entries[1:] {
+			if w, ok := e.refs[p]; !ok || w != v {
+				shared = false
+				break
+			}
+		}
+		if shared {
+			d.refs[p] = v
+		}
+	}
 	return d
 }
 
@@ -229,10 +265,13 @@ func genManifest(target lockfile.Target, entries []*genEntry, d genDefaults, hea
 		if d.specName != "" {
 			auth := mapping()
 			add(auth, "specName", scalar(d.specName))
-			if len(d.params) > 0 {
+			if len(d.params)+len(d.refs) > 0 {
 				params := mapping()
 				for _, p := range sortedKeys(d.params) {
 					add(params, p, scalar(d.params[p]))
+				}
+				for _, p := range sortedKeys(d.refs) {
+					add(params, p, envRef(d.refs[p]))
 				}
 				add(auth, "params", params)
 			}
@@ -259,10 +298,10 @@ func genManifest(target lockfile.Target, entries []*genEntry, d genDefaults, hea
 			add(params, p, scalar(e.params[p]))
 		}
 		for _, p := range sortedKeys(e.refs) {
-			ref := mapping()
-			ref.Style = yaml.FlowStyle
-			add(ref, "env", scalar(e.refs[p]))
-			add(params, p, ref)
+			if _, shared := d.refs[p]; shared {
+				continue
+			}
+			add(params, p, envRef(e.refs[p]))
 		}
 		if len(params.Content) > 0 {
 			add(auth, "params", params)
@@ -286,6 +325,14 @@ func genManifest(target lockfile.Target, entries []*genEntry, d genDefaults, hea
 }
 
 func mapping() *yaml.Node { return &yaml.Node{Kind: yaml.MappingNode} }
+
+// envRef is the reference {env: NAME}.
+func envRef(name string) *yaml.Node {
+	ref := mapping()
+	ref.Style = yaml.FlowStyle
+	add(ref, "env", scalar(name))
+	return ref
+}
 
 func scalar(s string) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}

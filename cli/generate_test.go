@@ -90,8 +90,8 @@ func TestBuildGenerated(t *testing.T) {
 			t.Errorf("left out %d: %q, want prefix %q", i, left[i], w)
 		}
 	}
-	// Names that collide as variables get a suffix; every secret has its own variable.
-	if diff := cmp.Diff([]string{"S3_SECRET_KEY_A_B", "S3_SECRET_KEY_A_B_2"}, gen.envVars); diff != "" {
+	// One access key: one variable per secret param, shared.
+	if diff := cmp.Diff([]string{"S3_SECRET_KEY"}, gen.envVars); diff != "" {
 		t.Errorf("variables (-want +got):\n%s", diff)
 	}
 	// The manifest validates and says what the service holds; the lockfile records it all,
@@ -151,5 +151,79 @@ func TestFactorDefaults(t *testing.T) {
 	}
 	if d := factorDefaults([]*genEntry{mk("Access Key", "one", nil)}); d.description != nil || d.specName != "" {
 		t.Errorf("one entry shares nothing: %+v", d)
+	}
+}
+
+// Secret variables follow the AWS access key: the connections of one key share one variable
+// per param (an access key id has one secret key); several keys suffix each key's variables
+// with the key id; a connection with secrets and no access key gets its own.
+func TestAssignEnvVars(t *testing.T) {
+	entry := func(name, key string, refs ...string) *genEntry {
+		e := &genEntry{conn: flowservice.Connection{Name: name}, params: map[string]string{}, refs: map[string]string{}}
+		if key != "" {
+			e.params["s3AccessKey"] = key
+		}
+		for _, r := range refs {
+			e.refs[r] = ""
+		}
+		return e
+	}
+	for _, tt := range []struct {
+		name    string
+		entries []*genEntry
+		want    map[string]map[string]string // entry → param → variable
+	}{
+		{"one key", []*genEntry{
+			entry("a", "AKIAONE", "s3SecretKey", "s3SessionToken"),
+			entry("b", "AKIAONE", "s3SecretKey"),
+			entry("role", ""),
+		}, map[string]map[string]string{
+			"a":    {"s3SecretKey": "S3_SECRET_KEY", "s3SessionToken": "S3_SESSION_TOKEN"},
+			"b":    {"s3SecretKey": "S3_SECRET_KEY"},
+			"role": {},
+		}},
+		{"two keys", []*genEntry{
+			entry("a", "AKIAONE", "s3SecretKey"),
+			entry("b", "AKIATWO", "s3SecretKey", "s3SessionToken"),
+			entry("c", "AKIAONE", "s3SecretKey"),
+		}, map[string]map[string]string{
+			"a": {"s3SecretKey": "S3_SECRET_KEY_AKIAONE"},
+			"b": {"s3SecretKey": "S3_SECRET_KEY_AKIATWO", "s3SessionToken": "S3_SESSION_TOKEN_AKIATWO"},
+			"c": {"s3SecretKey": "S3_SECRET_KEY_AKIAONE"},
+		}},
+		{"no access key", []*genEntry{
+			entry("a", "AKIAONE", "s3SecretKey"),
+			entry("odd-one", "", "s3SecretKey"),
+		}, map[string]map[string]string{
+			"a":       {"s3SecretKey": "S3_SECRET_KEY"},
+			"odd-one": {"s3SecretKey": "S3_SECRET_KEY_ODD_ONE"},
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			assignEnvVars(tt.entries)
+			got := map[string]map[string]string{}
+			for _, e := range tt.entries {
+				got[e.conn.Name] = e.refs
+			}
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("variables (-want +got):\n%s", d)
+			}
+		})
+	}
+	// Every entry of one key and one specName: the references move to defaults.
+	entries := []*genEntry{entry("a", "AKIAONE", "s3SecretKey"), entry("b", "AKIAONE", "s3SecretKey")}
+	for _, e := range entries {
+		e.conn.Auth.SpecName = s3source.AccessKey
+	}
+	assignEnvVars(entries)
+	data, err := genManifest(lockfile.Target{OrgID: "5C1328435BF324E90A49402A@AdobeOrg", Sandbox: "prod"}, entries, factorDefaults(entries), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "      s3SecretKey: {env: S3_SECRET_KEY}\n") || strings.Count(string(data), "S3_SECRET_KEY") != 1 {
+		t.Errorf("the shared reference is not in defaults once:\n%s", data)
+	}
+	if _, err := manifest.Parse("m.yaml", data); err != nil {
+		t.Errorf("%v\n%s", err, data)
 	}
 }

@@ -14,11 +14,17 @@ var ErrNewerVersion = errors.New("written by a newer flowsync")
 // has unknown fields, lacks its salt, holds a bad entry, or has a newer version. The file is
 // never modified.
 type FormatError struct {
-	Path string // the lockfile or journal
-	Err  error
+	Path      string // the lockfile or journal
+	Line, Col int    // where in the file, when known (1-based; 0: not known)
+	Err       error
 }
 
-func (e *FormatError) Error() string { return fmt.Sprintf("%s: %v", e.Path, e.Err) }
+func (e *FormatError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d:%d: %v", e.Path, e.Line, e.Col, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.Path, e.Err)
+}
 
 func (e *FormatError) Unwrap() error { return e.Err }
 

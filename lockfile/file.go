@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"maps"
 	"math"
@@ -20,6 +19,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/flowsync/flowsync/internal/strictjson"
 	"github.com/flowsync/flowsync/names"
 )
 
@@ -68,7 +68,11 @@ func Load(path string, want Target) (*File, error) {
 func load(path string, data []byte, want Target) (*File, error) {
 	f, err := parse(data)
 	if err != nil {
-		return nil, &FormatError{Path: path, Err: err}
+		fe := &FormatError{Path: path, Err: err}
+		if se, ok := errors.AsType[*strictjson.Error](err); ok {
+			fe.Line, fe.Col = se.Line, se.Col
+		}
+		return nil, fe
 	}
 	if f.Target != want {
 		return nil, &TargetError{Path: path, Have: f.Target, Want: want}
@@ -83,7 +87,11 @@ func parse(data []byte) (*File, error) {
 		Version *int `json:"version"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, fmt.Errorf("does not parse: %w", err)
+		// Checked as a lockfile, the problem is found where it starts.
+		if cerr := strictjson.Check(data, (*File)(nil)); cerr != nil {
+			return nil, parseError(cerr)
+		}
+		return nil, parseError(strictjson.Locate(data, err))
 	}
 	if head.Version == nil {
 		return nil, errors.New("no version: not a flowsync lockfile")
@@ -91,19 +99,11 @@ func parse(data []byte) (*File, error) {
 	if *head.Version > Version {
 		return nil, fmt.Errorf("format version %d, this build reads up to %d: %w", *head.Version, Version, ErrNewerVersion)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
+	// Every key exactly a field (encoding/json would match "SERIAL" to serial, and keep the
+	// last of duplicate keys: a recorded id dropped without a word), every value of its type.
 	var f File
-	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("does not parse: %w", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("does not parse: data after the top-level object")
-	}
-	if dup, err := duplicateKey(data); err != nil {
-		return nil, fmt.Errorf("does not parse: %w", err)
-	} else if dup != "" {
-		return nil, fmt.Errorf("corrupt: %s (JSON would keep only the last)", dup)
+	if err := strictjson.Unmarshal(data, &f); err != nil {
+		return nil, parseError(err)
 	}
 	if f.Connections == nil {
 		f.Connections = map[string]*Entry{}
@@ -120,6 +120,15 @@ func parse(data []byte) (*File, error) {
 		return nil, err
 	}
 	return &f, nil
+}
+
+// parseError says whether the file is not JSON ("does not parse") or JSON that is no
+// lockfile ("corrupt": an unknown or repeated key, a value of the wrong type).
+func parseError(err error) error {
+	if se, ok := errors.AsType[*strictjson.Error](err); ok && se.Kind != strictjson.Syntax {
+		return fmt.Errorf("corrupt: %w", err)
+	}
+	return fmt.Errorf("does not parse: %w", err)
 }
 
 // check reports what Load refuses, so that Marshal never writes it.

@@ -387,3 +387,46 @@ func noAdvice(t *testing.T, err error) {
 		}
 	}
 }
+
+// A lockfile that is not JSON, or JSON that is no lockfile, is refused with the line and
+// column of the problem, and left untouched: a syntax error, an unknown top-level field (also
+// one that differs from a field only in case, which encoding/json would take for it), a
+// duplicate key, a value of the wrong type.
+func TestLoadSaysWhere(t *testing.T) {
+	good, err := (&File{Version: Version, Serial: 3, Target: testTarget, Salt: testSalt}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// {
+	//   "version": 1,
+	//   "serial": 3,
+	//   "target": {…
+	replace := func(old, new string) string {
+		if !bytes.Contains(good, []byte(old)) {
+			t.Fatalf("%q not in %s", old, good)
+		}
+		return string(bytes.Replace(good, []byte(old), []byte(new), 1))
+	}
+	for _, tt := range []struct{ data, want string }{
+		{`{"version": 1, "serial": 3, "connections": {"name-1": {"id": ` + "\n", `m.lock.json:1:61: does not parse: unexpected end of JSON input`},
+		{replace(`"serial": 3,`, `"serial": ,`), `m.lock.json:3:13: does not parse: invalid character ',' looking for beginning of value`},
+		{replace(`"serial": 3,`, `"serial": 3, "bogus": true,`), `m.lock.json:3:16: corrupt: unknown field "bogus"`},
+		{replace(`"serial": 3,`, `"Serial": 4,`), `m.lock.json:3:3: corrupt: unknown field "Serial" (did you mean "serial"?)`},
+		{replace(`"serial": 3,`, `"serial": 3, "serial": 4,`), `m.lock.json:3:16: corrupt: the top-level object: key "serial" appears twice (JSON would keep only the last)`},
+		{replace(`"serial": 3,`, `"serial": "3",`), `m.lock.json:3:13: corrupt: serial: a string where an integer (64-bit) is expected`},
+		{replace(`"version": 1,`, `"version": "1",`), `m.lock.json:2:14: corrupt: version: a string where an integer (64-bit) is expected`},
+		{replace(`"connections": {}`, `"connections": {"a": {"id": "x", "connectionSpec": {"id": "s", "version": "1"}, "createdAt": "2026-01-01T00:00:00Z", "updatedAt": 5}}`),
+			`m.lock.json:9:133: corrupt: connections.a.updatedAt: a number where a time (an RFC 3339 string) is expected`},
+	} {
+		path := filepath.Join(t.TempDir(), "m.lock.json")
+		writeFile(t, path, []byte(tt.data))
+		_, err := Load(path, testTarget)
+		var fe *FormatError
+		if !errors.As(err, &fe) || !strings.HasSuffix(err.Error(), tt.want) || !strings.HasPrefix(tt.want, "m.lock.json:") {
+			t.Errorf("Load of\n%s\n= %v, want …%s", tt.data, err, tt.want)
+		}
+		if after, _ := os.ReadFile(path); string(after) != tt.data {
+			t.Error("the file was changed")
+		}
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/flowsync/flowsync/internal/strictjson"
 	"github.com/flowsync/flowsync/lockfile"
 )
 
@@ -187,11 +188,17 @@ func SHA256(data []byte) string {
 // FormatError is a plan file that cannot be used: it does not parse, is of another format
 // version or is inconsistent.
 type FormatError struct {
-	Path string
-	Err  error
+	Path      string
+	Line, Col int // where in the file, when known (1-based; 0: not known)
+	Err       error
 }
 
-func (e *FormatError) Error() string { return "plan file " + e.Path + ": " + e.Err.Error() }
+func (e *FormatError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("plan file %s:%d:%d: %v", e.Path, e.Line, e.Col, e.Err)
+	}
+	return "plan file " + e.Path + ": " + e.Err.Error()
+}
 func (e *FormatError) Unwrap() error { return e.Err }
 
 // Read reads and parses the plan file at path and returns it with the hex SHA-256 of its bytes.
@@ -217,26 +224,26 @@ func Read(path string) (*File, string, error) {
 	}
 	f, err := Parse(data)
 	if err != nil {
-		return nil, "", &FormatError{Path: path, Err: err}
+		fe := &FormatError{Path: path, Err: err}
+		if se, ok := errors.AsType[*strictjson.Error](err); ok {
+			fe.Line, fe.Col = se.Line, se.Col
+		}
+		return nil, "", fe
 	}
 	return f, SHA256(data), nil
 }
 
 // Parse decodes and checks plan file bytes.
 func Parse(data []byte) (*File, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
+	// Every key exactly a field, once; every value of its type; the problem's line and column.
 	var f File
-	err := dec.Decode(&f)
-	if err == nil {
-		if _, terr := dec.Token(); terr != io.EOF {
-			err = errors.New("data after the top-level object")
-		}
-	}
-	if err != nil {
+	if err := strictjson.Unmarshal(data, &f); err != nil {
 		// A file of another version may well not decode: say that first.
 		if verr := checkVersion(data); verr != nil {
 			return nil, verr
+		}
+		if se, ok := errors.AsType[*strictjson.Error](err); ok && se.Kind != strictjson.Syntax {
+			return nil, fmt.Errorf("corrupt: %w", err)
 		}
 		return nil, fmt.Errorf("does not parse: %w", err)
 	}

@@ -413,3 +413,39 @@ func TestWriteReadSHA(t *testing.T) {
 		t.Error("read a directory as a plan file")
 	}
 }
+
+// A plan file that is not JSON, or JSON that is no plan file, is refused naming
+// FILE:LINE:COL: a syntax error, an unknown or repeated key (a repeated one would be decoded
+// as its last value without a word), a value of the wrong type.
+func TestReadSaysWhere(t *testing.T) {
+	lock, want := scenario(t)
+	_, data := build(t, lock, want)
+	first := bytes.IndexByte(data, '\n') + 1 // line 2 starts here: `  "format_version": "1.0",`
+	if !bytes.HasPrefix(data[first:], []byte(`  "format_version": `)) {
+		t.Fatalf("line 2 of the plan file is not format_version:\n%s", data)
+	}
+	insert := func(s string) []byte {
+		return append(append(append([]byte{}, data[:first]...), s...), data[first:]...)
+	}
+	for _, tc := range []struct {
+		data []byte
+		want string
+	}{
+		{[]byte("{\n  \"format_version\": \"1.0\",\n  \"changes\": [}\n"), ":3:15: does not parse: invalid character '}' looking for beginning of value"},
+		{data[:len(data)/2], ": does not parse: unexpected end of JSON input"},
+		{insert("  \"bogus\": true,\n"), `:2:3: corrupt: unknown field "bogus"`},
+		{insert("  \"Changes\": [],\n"), `:2:3: corrupt: unknown field "Changes" (did you mean "changes"?)`},
+		{insert("  \"format_version\": \"1.0\",\n"), `:3:3: corrupt: the top-level object: key "format_version" appears twice (JSON would keep only the last)`},
+		{insert("  \"target\": [],\n"), `:2:13: corrupt: target: an array where an object is expected`},
+	} {
+		path := filepath.Join(t.TempDir(), "plan.json")
+		if err := os.WriteFile(path, tc.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := planfile.Read(path)
+		var fe *planfile.FormatError
+		if !errors.As(err, &fe) || !strings.HasPrefix(err.Error(), "plan file "+path+":") || !strings.HasSuffix(err.Error(), tc.want) || fe.Line == 0 {
+			t.Errorf("Read = %v, want plan file %s:LINE:COL%s", err, path, tc.want)
+		}
+	}
+}
