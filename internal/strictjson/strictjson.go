@@ -205,21 +205,10 @@ func (c *checker) value(t reflect.Type, depth int) error {
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	var got string
-	switch c.data[c.off] {
-	case '{':
-		got = "object"
-	case '[':
-		got = "array"
-	case '"':
-		got = "string"
-	case 't', 'f':
-		got = "bool"
-	case 'n':
+	got := kindAt(c.data[c.off])
+	if got == "null" {
 		c.off += len("null")
 		return nil
-	default:
-		got = "number"
 	}
 	want := ""
 	if t != nil {
@@ -235,26 +224,7 @@ func (c *checker) value(t reflect.Type, depth int) error {
 	case "object":
 		return c.object(t, depth)
 	case "array":
-		c.off++ // [
-		var elem reflect.Type
-		if t != nil {
-			elem = t.Elem()
-		}
-		for i := 0; ; i++ {
-			c.skipSpace()
-			if c.data[c.off] == ']' {
-				c.off++
-				return nil
-			}
-			if c.data[c.off] == ',' {
-				c.off++
-			}
-			c.path = append(c.path, pathPart{index: i})
-			if err := c.value(elem, depth+1); err != nil {
-				return err
-			}
-			c.path = c.path[:len(c.path)-1]
-		}
+		return c.array(t, depth)
 	case "string":
 		raw := c.str()
 		if t == timeType {
@@ -278,6 +248,47 @@ func (c *checker) value(t reflect.Type, depth int) error {
 		}
 	}
 	return nil
+}
+
+// kindAt names the JSON kind of the value that starts with b.
+func kindAt(b byte) string {
+	switch b {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "bool"
+	case 'n':
+		return "null"
+	}
+	return "number"
+}
+
+// array checks the array at c.off, each element against t's element type (t nil: anything).
+func (c *checker) array(t reflect.Type, depth int) error {
+	c.off++ // [
+	var elem reflect.Type
+	if t != nil {
+		elem = t.Elem()
+	}
+	for i := 0; ; i++ {
+		c.skipSpace()
+		if c.data[c.off] == ']' {
+			c.off++
+			return nil
+		}
+		if c.data[c.off] == ',' {
+			c.off++
+		}
+		c.path = append(c.path, pathPart{index: i})
+		if err := c.value(elem, depth+1); err != nil {
+			return err
+		}
+		c.path = c.path[:len(c.path)-1]
+	}
 }
 
 // str reads the string at c.off and returns it with its quotes, as written.
