@@ -1,5 +1,0 @@
-//go:build !race
-
-package flowservice
-
-const raceEnabled = false

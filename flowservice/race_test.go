@@ -1,6 +1,0 @@
-//go:build race
-
-package flowservice
-
-// raceEnabled: timing assertions are meaningless under the race detector.
-const raceEnabled = true
