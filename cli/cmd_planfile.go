@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -110,6 +111,35 @@ func staleErr(sum *reconcile.Summary) error {
 		msg += "; " + plural(sum.Failed, "change", "changes") + " failed"
 	}
 	return &staleError{msg: msg, nothingApplied: len(sum.Results) == sum.Stale}
+}
+
+// withReplan gives the stale error of an apply --plan the commands that plan again as pf was
+// planned and apply that plan.
+func withReplan(err error, pf *planfile.File, planPath string) error {
+	var stale *staleError
+	if errors.As(err, &stale) {
+		stale.replan = replanCommand(pf, planPath) + ", then flowsync apply --plan " + shellQuote(planPath)
+	}
+	return err
+}
+
+// replanCommand is the plan command that writes a new plan file at planPath with the options
+// pf was made with.
+func replanCommand(pf *planfile.File, planPath string) string {
+	args := []string{"flowsync", "plan", "-f", shellQuote(pf.Manifest.Path)}
+	if pf.Lockfile.Path != lockfilePath("", pf.Manifest.Path) {
+		args = append(args, "--lockfile", shellQuote(pf.Lockfile.Path))
+	}
+	if pf.Options.Refresh {
+		args = append(args, "--refresh")
+	}
+	if pf.Options.Prune {
+		args = append(args, "--prune")
+	}
+	for _, o := range pf.Options.Only {
+		args = append(args, "--only", shellQuote(o))
+	}
+	return strings.Join(append(args, "--out", shellQuote(planPath)), " ")
 }
 
 // refuseReplanning refuses the flags that would plan again: the saved plan fixed them.
@@ -225,7 +255,7 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 	}
 	cs, stale, err := planfile.Check(pf, want, lock)
 	if err != nil {
-		return hint(fmt.Errorf("plan %s: %w", planPath, err), "nothing was sent; make a new plan with flowsync plan --out")
+		return hint(fmt.Errorf("plan %s: %w", planPath, err), "nothing was sent; make a new plan: "+replanCommand(pf, planPath))
 	}
 	view, _ := NewPlanView("text", planIO)
 	if len(cs.Changes) > 0 {
@@ -252,10 +282,10 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 		}
 		sum := withStale(&reconcile.Summary{}, stale)
 		av.Done(sum, RunStats{})
-		return staleErr(sum)
+		return withReplan(staleErr(sum), pf, planPath)
 	}
 	if err := confirm(g, yes); err != nil {
 		return err
 	}
-	return executeApply(ctx, g, w.svc, lock, lockPath, cs, concurrency, output, true, stale)
+	return withReplan(executeApply(ctx, g, w.svc, lock, lockPath, cs, concurrency, output, true, stale), pf, planPath)
 }

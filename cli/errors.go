@@ -107,7 +107,11 @@ func advice(err error) []string {
 		if stale.nothingApplied {
 			done = "nothing was applied; what moved is listed above"
 		}
-		return []string{done, "review the stale changes as they now stand: run flowsync plan --out again and apply that plan"}
+		replan := "run flowsync plan --out again and apply that plan"
+		if stale.replan != "" {
+			replan = stale.replan
+		}
+		return []string{done, "review the stale changes as they now stand: " + replan}
 	case errors.As(err, &partial):
 		return []string{"every success is saved; fix the failures above and run apply again"}
 	}
@@ -219,7 +223,8 @@ func (e *interruptedError) Error() string {
 // staleError ends an apply --plan that refused planned changes which no longer hold.
 type staleError struct {
 	msg            string
-	nothingApplied bool // every planned change was stale
+	nothingApplied bool   // every planned change was stale
+	replan         string // the commands that plan again and apply that plan, when known
 }
 
 func (e *staleError) Error() string { return e.msg }

@@ -102,7 +102,7 @@ func resolveDesired(m *manifest.Manifest, env func(string) (string, bool), noSec
 	want, err := reconcile.Desire(m, env, noSecrets)
 	var problems manifest.Diagnostics
 	if errors.As(err, &problems) {
-		return nil, hint(fmt.Errorf("cannot use secret references:\n%s", strings.Join(groupProblems(problems), "\n")), referenceAdvice(problems)...)
+		return nil, hint(fmt.Errorf("cannot use secret references:\n%s", strings.Join(groupProblems(problems), "\n")), referenceAdvice(m.Path, problems)...)
 	}
 	return want, err
 }
@@ -110,7 +110,7 @@ func resolveDesired(m *manifest.Manifest, env func(string) (string, bool), noSec
 // referenceAdvice is the next step for references that could not be used: a reference that
 // could not be read needs its variable or file; a value that breaks a rule needs fixing where
 // it is kept (--no-secrets would only hide it).
-func referenceAdvice(problems manifest.Diagnostics) []string {
+func referenceAdvice(manifestPath string, problems manifest.Diagnostics) []string {
 	var unreadable, invalid bool
 	for _, d := range problems {
 		unreadable = unreadable || d.Unreadable
@@ -119,7 +119,7 @@ func referenceAdvice(problems manifest.Diagnostics) []string {
 	var advice []string
 	if unreadable {
 		advice = append(advice, "set the variables and create the files named above (regular files of at most 64 KiB); "+
-			"to review a plan without any secret: flowsync plan --no-secrets, which does not show secret changes")
+			"to review a plan without any secret: flowsync plan -f "+shellQuote(manifestPath)+" --no-secrets, which does not show secret changes")
 	}
 	if invalid {
 		advice = append(advice, "fix the values the variables or files named above hold: a value read from a reference follows the rules of one written in the manifest")

@@ -177,7 +177,7 @@ func textResult(r reconcile.Result, p palette) string {
 		case r.Adopted:
 			what = "adopted " + r.ID + " (an earlier create's outcome was unknown; it passes the ownership rule)"
 		case r.Healed:
-			what = "created " + r.ID + " (an earlier attempt's outcome was unknown: looked up by name first; no connection passed the ownership rule)"
+			what = "created " + r.ID + " (an interrupted run may have sent it: looked up by name first; no connection passed the ownership rule)"
 		case r.Retries412 > 0 || len(r.Unmanaged) > 0:
 			what = "created " + r.ID
 		default:

@@ -72,7 +72,7 @@ func planUnmanaged(ch *Change, d *Desired, e *lockfile.Entry, salt string, live 
 		res := claimOfDesired(d, e.PendingAt, apiKey, salt).resolve(found, recorded)
 		switch len(res.owned) {
 		case 0:
-			ch.Notes = append(ch.Notes, "no live connection passes the ownership rule (same name, spec, fields and API key, created after the interrupted create began): it is created")
+			ch.Notes = append(ch.Notes, "no live connection passes the ownership rule (same name, spec, fields and API key, created after the interrupted run recorded this create): it is created")
 		case 1:
 			ch.Notes = append(ch.Notes, "the interrupted create made "+res.owned[0]+" (it passes the ownership rule): it is adopted, not created again")
 		default:
