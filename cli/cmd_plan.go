@@ -100,19 +100,6 @@ func (f *planFlags) load(g *globals) (m *manifest.Manifest, want []reconcile.Des
 	if m, f.manifestSum, err = g.loadManifestSum(f.file); err != nil {
 		return nil, nil, "", err
 	}
-	if len(f.only) > 0 {
-		matched := 0
-		for _, c := range m.Connections {
-			for _, glob := range f.only {
-				if ok, _ := path.Match(glob, c.Name); ok {
-					matched++
-					break
-				}
-			}
-		}
-		fmt.Fprintf(g.io.Err, "flowsync: note: --only %s is in effect: %s of %s manifest entries match; changes to the others are neither shown nor made\n",
-			strings.Join(f.only, " --only "), thousands(matched), thousands(len(m.Connections)))
-	}
 	if want, err = resolveDesired(m, g.env, f.noSecrets); err != nil {
 		return nil, nil, "", err
 	}
@@ -199,12 +186,32 @@ connection with a managed name that flowsync did not record: never touched).`,
 	return cmd
 }
 
+// onlyNote says on stderr that --only limits the run, and to how many entries; said once the
+// patterns are known to match something (else onlyMatches' error says it all).
+func onlyNote(g *globals, only []string, m *manifest.Manifest) {
+	if len(only) == 0 {
+		return
+	}
+	matched := 0
+	for _, c := range m.Connections {
+		for _, glob := range only {
+			if ok, _ := path.Match(glob, c.Name); ok {
+				matched++
+				break
+			}
+		}
+	}
+	fmt.Fprintf(g.io.Err, "flowsync: note: --only %s is in effect: %s of %s manifest entries match; changes to the others are neither shown nor made\n",
+		strings.Join(only, " --only "), thousands(matched), thousands(len(m.Connections)))
+}
+
 // plan computes the changeset, reading the live state first with --refresh, through svc when
 // the caller has connected already (apply), else through a connection of its own.
 func plan(ctx context.Context, g *globals, f *planFlags, m *manifest.Manifest, lockPath string, lock *lockfile.File, want []reconcile.Desired, svc *service) (*reconcile.Changeset, error) {
 	if err := onlyMatches(f.only, m, lock); err != nil {
 		return nil, err
 	}
+	onlyNote(g, f.only, m)
 	var observed *reconcile.Observed
 	if f.refresh {
 		if svc == nil {
