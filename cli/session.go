@@ -53,6 +53,15 @@ func readLock(path string, m *manifest.Manifest) (f *lockfile.File, folded bool,
 	if errors.Is(err, fs.ErrNotExist) {
 		f, err = lockfile.New(want)
 	}
+	var fe *lockfile.FormatError
+	if errors.As(err, &fe) && !errors.Is(err, lockfile.ErrNewerVersion) && !fe.Journal() && m.Path != "" && m.Path != "-" {
+		// A damaged lockfile, with the commands that rebuild it for this manifest, runnable
+		// as printed: only connections created with this API key are recorded.
+		l := shellQuote(path)
+		return nil, false, hint(err, fmt.Sprintf("the file was left untouched: restore it from version control or a backup, "+
+			"or move it aside and rebuild it: mv %s %s.aside && flowsync import -f %s --lockfile %s --by-name --mine "+
+			"(only connections created with this API key are recorded)", l, l, shellQuote(m.Path), l))
+	}
 	if err != nil {
 		return nil, false, err
 	}
