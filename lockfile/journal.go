@@ -234,15 +234,19 @@ func (j *Journal) Commit(name string, e *Entry) error {
 	return j.append(&record{Type: recCommit, Name: name, Entry: e}, false)
 }
 
+// unusable is why nothing more can be appended or synced (closed, or an earlier write
+// failed), or nil. j.mu is held.
+func (j *Journal) unusable() error {
+	if j.closed {
+		return fmt.Errorf("journal %s: closed", j.path)
+	}
+	return j.err
+}
+
 // append adds r to the current batch; with wait, it returns once the batch is durable.
 func (j *Journal) append(r *record, wait bool) error {
 	j.mu.Lock()
-	if j.closed {
-		j.mu.Unlock()
-		return fmt.Errorf("journal %s: closed", j.path)
-	}
-	if j.err != nil {
-		err := j.err
+	if err := j.unusable(); err != nil {
 		j.mu.Unlock()
 		return err
 	}
@@ -327,12 +331,7 @@ func (j *Journal) Intend(name string, intent *Entry) error {
 // Sync returns once every record appended so far is durable.
 func (j *Journal) Sync() error {
 	j.mu.Lock()
-	if j.closed {
-		j.mu.Unlock()
-		return fmt.Errorf("journal %s: closed", j.path)
-	}
-	if j.err != nil {
-		err := j.err
+	if err := j.unusable(); err != nil {
 		j.mu.Unlock()
 		return err
 	}
