@@ -17,4 +17,9 @@ type (
 	Connection    = flowapi.Connection
 	Ref           = flowapi.Ref
 	PatchOp       = flowapi.PatchOp
+
+	ConnectionSpec = flowapi.ConnectionSpec
+	AuthSpec       = flowapi.AuthSpec
+	ParamsSchema   = flowapi.ParamsSchema
+	ParamSchema    = flowapi.ParamSchema
 )
