@@ -305,29 +305,50 @@ func openWriter(ctx context.Context, g *globals, m *manifest.Manifest, lockPath 
 		return nil, err
 	}
 	w := &writer{svc: svc, path: lockPath}
-	if w.runLock, err = lockfile.Acquire(lockPath); err != nil {
+	if err := w.lockAndFold(g, m); err != nil {
 		w.Close()
 		return nil, err
 	}
-	lock, folded, err := readLock(lockPath, m)
-	if err != nil {
+	return w, nil
+}
+
+// openOfflineWriter is openWriter for a command that sends nothing (forget): no client, no
+// credentials; the same run lock and journal rules.
+func openOfflineWriter(g *globals, m *manifest.Manifest, lockPath string) (*writer, error) {
+	if _, _, err := readLock(lockPath, m); err != nil {
+		return nil, err
+	}
+	w := &writer{path: lockPath}
+	if err := w.lockAndFold(g, m); err != nil {
 		w.Close()
 		return nil, err
+	}
+	return w, nil
+}
+
+// lockAndFold takes the run lock, reads the lockfile under it, and saves what a leftover
+// journal adds before removing the journal.
+func (w *writer) lockAndFold(g *globals, m *manifest.Manifest) error {
+	var err error
+	if w.runLock, err = lockfile.Acquire(w.path); err != nil {
+		return err
+	}
+	lock, folded, err := readLock(w.path, m)
+	if err != nil {
+		return err
 	}
 	w.lock = lock
 	if folded {
 		// A previous run died: make what its journal recorded part of the lockfile first.
-		if err := saveLock(lock, lockPath); err != nil {
-			w.Close()
-			return nil, err
+		if err := saveLock(lock, w.path); err != nil {
+			return err
 		}
-		if err := lockfile.RemoveJournal(lockPath); err != nil {
-			w.Close()
-			return nil, hint(err, "remove the journal by hand once the lockfile is safe")
+		if err := lockfile.RemoveJournal(w.path); err != nil {
+			return hint(err, "remove the journal by hand once the lockfile is safe")
 		}
-		g.log.Info("recovered an interrupted run from its journal", "lockfile", lockPath)
+		g.log.Info("recovered an interrupted run from its journal", "lockfile", w.path)
 	}
-	return w, nil
+	return nil
 }
 
 // Close releases the run lock and the connection.
@@ -335,7 +356,9 @@ func (w *writer) Close() {
 	if w.runLock != nil {
 		_ = w.runLock.Release()
 	}
-	_ = w.svc.Close()
+	if w.svc != nil {
+		_ = w.svc.Close()
+	}
 }
 
 // referencedValues are the values of the manifest's secret references that can be read;
