@@ -7,7 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/reconcile"
+	"github.com/flowsync/flowsync/workspace"
 )
 
 func newForgetCmd(g *globals) *cobra.Command {
@@ -43,17 +45,17 @@ run lock and finishes an interrupted run's journal first, like apply.`,
 			if err != nil {
 				return err
 			}
-			lockPath := lockfilePath(lockPathFlag, file)
-			w, err := openOfflineWriter(g, m, lockPath)
+			lockPath := workspace.LockfilePath(lockPathFlag, file)
+			w, err := workspace.OpenOffline(g.ws(), m, lockPath)
 			if err != nil {
 				return err
 			}
 			defer w.Close()
-			gone, err := reconcile.Forget(w.lock, desired, args)
+			gone, err := reconcile.Forget(w.Lock, desired, args)
 			if err != nil {
 				return forgetErr(err, file, lockPathFlag)
 			}
-			if err := saveLockfile(w.lock, lockPath); err != nil {
+			if err := saveLockfile(w.Lock, lockPath); err != nil {
 				return hint(err, "nothing was forgotten: the lockfile is as it was")
 			}
 			for _, f := range gone {
@@ -96,9 +98,9 @@ func forgetErr(err error, manifestPath, lockPathFlag string) error {
 		advice = append(advice, "remove the entry from "+manifestPath+" (and the name from any formerNames) first, then run forget again")
 	}
 	if len(fe.Unknown) > 0 {
-		cmd := "flowsync plan -f " + shellQuote(manifestPath)
+		cmd := "flowsync plan -f " + shell.Quote(manifestPath)
 		if lockPathFlag != "" {
-			cmd += " --lockfile " + shellQuote(lockPathFlag)
+			cmd += " --lockfile " + shell.Quote(lockPathFlag)
 		}
 		advice = append(advice, "the recorded names the manifest no longer has are the orphans of: "+cmd+" --no-secrets")
 	}
