@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/reconcile"
 )
 
@@ -231,24 +232,9 @@ func unmanagedAdvice(u reconcile.Unmanaged, m *planModel) string {
 
 // importCommand is the command that records id under name, quoted for a POSIX shell.
 func importCommand(m *planModel, name, id string) string {
-	cmd := "flowsync import -f " + shellQuote(m.Manifest)
+	cmd := "flowsync import -f " + shell.Quote(m.Manifest)
 	if m.lockfile != "" {
-		cmd += " --lockfile " + shellQuote(m.lockfile)
+		cmd += " --lockfile " + shell.Quote(m.lockfile)
 	}
-	return cmd + " " + shellQuote(name) + " " + shellQuote(id)
-}
-
-// shellQuote quotes s for a POSIX shell when it holds anything but safe characters.
-func shellQuote(s string) string {
-	safe := s != ""
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:@+,", r)) {
-			safe = false
-			break
-		}
-	}
-	if safe {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	return cmd + " " + shell.Quote(name) + " " + shell.Quote(id)
 }
