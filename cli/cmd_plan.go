@@ -122,10 +122,9 @@ connections) and prints the changes. It writes nothing, except the plan file of 
 --refresh it needs no network and no credentials.
 
 The text output starts with the count line, then the changes by action: a field change that
-every change of a group makes is shown once for the group ("each with:"), creates past the first
-three are rows of a table (name, bucket, folder, region), and past 30 creates or updates the
-rest are counted (--output json lists every one; --only narrows the plan). --output markdown
-groups the same way, in the same order.
+every change of a group makes is shown once ("each with:"), creates past the first three are
+rows of a table (name, bucket, folder, region), past 30 the rest are counted (--output json
+lists every one); --output markdown groups the same way, in the same order.
 Symbols: + create, ~ update, -/+ replace, - delete, ! orphan (kept), ? unmanaged (a live
 connection with a managed name that flowsync did not record: never touched).`,
 		Example: `  flowsync plan -f connections.yaml
