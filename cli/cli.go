@@ -201,6 +201,7 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
 		newPlanCmd(g),
 		newApplyCmd(ctx, g),
 		newImportCmd(g),
+		newForgetCmd(g),
 		newCheckCmd(g),
 		newGenerateCmd(g),
 		newEmulatorCmd(g),
