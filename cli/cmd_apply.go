@@ -5,23 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/flowsync/flowsync/flowservice"
-	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
-	"github.com/flowsync/flowsync/reconcile"
 	"github.com/flowsync/flowsync/workspace"
 )
-
-// drainTimeout bounds how long in-flight requests may finish after the first interrupt.
-const drainTimeout = 30 * time.Second
 
 func newApplyCmd(ctx context.Context, g *globals) *cobra.Command {
 	var (
@@ -99,9 +90,8 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 		return err
 	}
 	defer w.Close()
-	svc, lock := w.Service, w.Lock
 
-	cs, err := plan(ctx, g, f, m, lockPath, lock, want, svc)
+	cs, err := plan(ctx, g, f, m, lockPath, w.Lock, want, w.Service)
 	if err != nil {
 		return err
 	}
@@ -121,7 +111,7 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 		return err
 	}
 
-	return executeApply(ctx, g, svc, lock, lockPath, cs, concurrency, output, false, nil)
+	return executeApply(ctx, g, w, output, workspace.ApplyArgs{Changes: cs, Concurrency: concurrency})
 }
 
 // saveLockfile saves a lockfile; tests replace it to see what a full disk does.
@@ -147,106 +137,26 @@ func confirm(g *globals, yes bool) error {
 	return nil
 }
 
-// interrupts returns a soft context, cancelled on the first SIGINT/SIGTERM (start nothing new)
-// and a hard one, cancelled on the second or drainTimeout after the first (abort in-flight
-// requests). The journal keeps what is needed to heal either way.
-func interrupts(ctx context.Context, g *globals) (soft, hard context.Context, stop func()) {
-	soft, cancelSoft := context.WithCancel(ctx)
-	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		var drain <-chan time.Time
-		for n := 0; ; {
-			select {
-			case <-sigs:
-				n++
-				if n == 1 {
-					fmt.Fprintln(g.io.Err, "flowsync: interrupted: finishing requests in flight, then saving (interrupt again to stop at once)")
-					cancelSoft()
-					drain = time.After(drainTimeout)
-					continue
-				}
-				fmt.Fprintln(g.io.Err, "flowsync: stopping at once; the journal keeps what the next run needs")
-				cancelHard()
-				return
-			case <-drain:
-				cancelHard()
-				return
-			case <-done:
-				return
-			}
-		}
-	}()
-	return soft, hard, func() {
-		signal.Stop(sigs)
-		close(done)
-		cancelSoft()
-		cancelHard()
-	}
-}
-
-// executeApply applies cs, whose plan the user saw and confirmed, and saves the lockfile. saved:
-// the changes come from a saved plan (a 412 is stale, not re-diffed); stale are its changes
-// refused before anything was sent, reported with the results in plan order.
-func executeApply(ctx context.Context, g *globals, svc *workspace.Service, lock *lockfile.File, lockPath string, cs *reconcile.Changeset, concurrency int, output string, saved bool, stale []reconcile.Result) error {
-	journal, err := lockfile.OpenJournal(lockPath, lockfile.HeaderOf(lock))
-	if err != nil {
-		return hint(err, "check that the lockfile's directory is writable")
-	}
-	soft, hard, stopSignals := interrupts(ctx, g)
-	defer stopSignals()
-
+// executeApply applies cs, whose plan the user saw and confirmed, and reports it through the
+// apply view of output.
+func executeApply(ctx context.Context, g *globals, w *workspace.Session, output string, a workspace.ApplyArgs) error {
 	av, _ := NewApplyView(output, g.io)
-	av.Started(cs.Sends() + len(stale))
-	for _, r := range stale {
-		av.Result(r)
+	a.OnStart = func() {
+		av.Started(a.Changes.Sends() + len(a.Stale))
+		for _, r := range a.Stale {
+			av.Result(r)
+		}
 	}
-	start := time.Now()
-	// The first Ctrl-C (soft) starts no new change and ends retry waits; the second (hard)
-	// aborts requests in flight.
-	out, sum, applyErr := reconcile.Apply(flowservice.StopWaitsOn(hard, soft), svc.Client, cs, lock, reconcile.ApplyOptions{
-		Concurrency: concurrency,
-		APIKey:      svc.Client.APIKey(),
-		Manifest:    quotedPath(cs.Manifest),
-		Journal:     journal,
-		OnResult:    av.Result,
-		Stop:        soft.Done(),
-		Saved:       saved,
-	})
-	sum = withStale(sum, stale)
-	elapsed := time.Since(start)
-	saveStart := time.Now()
-	kept, saveFailed := lockfile.Commit(out, lockPath, journal, g.ws().Saver())
-	if kept != nil {
-		g.log.Warn("the journal is kept beside the lockfile; the next run folds it in again", "error", kept)
+	a.OnResult, a.Interrupts = av.Result, g.io.Err
+	res, err := w.Apply(ctx, a)
+	if res == nil {
+		return err
 	}
-	st := svc.Client.Stats()
-	av.Done(sum, RunStats{Duration: elapsed, Requests: st.Requests, Throttled: st.Throttled, Retries: st.Retries,
-		JournalWait: sum.JournalWait, Save: time.Since(saveStart)})
-	if saveFailed != nil {
-		return workspace.SaveErr(saveFailed) // after the summary: what was done is worth knowing even when it could not be saved
+	// The summary comes before the error: what was done is worth knowing even when it could
+	// not be saved.
+	av.Done(res.Summary, res.Stats)
+	if err == nil && res.Summary.Stale > 0 {
+		return staleErr(res.Summary)
 	}
-
-	var stopped *reconcile.StoppedError
-	switch {
-	case applyErr == nil && sum.Stale == 0:
-		return nil
-	case errors.As(applyErr, &stopped):
-		return serviceErr("apply", stopped.Err)
-	case applyErr != nil && soft.Err() != nil:
-		return &interruptedError{LockPath: lockPath}
-	case sum.Stale > 0:
-		return staleErr(sum)
-	}
-	return applyErr
-}
-
-// quotedPath is path quoted for a shell, or "" for "".
-func quotedPath(path string) string {
-	if path == "" {
-		return ""
-	}
-	return shell.Quote(path)
+	return err
 }

@@ -82,32 +82,6 @@ func announceSavedPlan(g *globals, output, path, sum string) {
 	fmt.Fprintf(w, "\nSaved the plan to %s (SHA-256 %s).\nApply exactly these changes with: flowsync apply --plan %s\n", path, sum, path)
 }
 
-// withStale merges the changes of a saved plan refused before anything was sent into the
-// summary, keeping plan order (both are sorted by name).
-func withStale(sum *reconcile.Summary, stale []reconcile.Result) *reconcile.Summary {
-	if len(stale) == 0 {
-		return sum
-	}
-	if sum == nil {
-		sum = &reconcile.Summary{}
-	}
-	merged := make([]reconcile.Result, 0, len(sum.Results)+len(stale))
-	i, j := 0, 0
-	for i < len(sum.Results) || j < len(stale) {
-		if j == len(stale) || (i < len(sum.Results) && sum.Results[i].Name < stale[j].Name) {
-			merged = append(merged, sum.Results[i])
-			i++
-			continue
-		}
-		merged = append(merged, stale[j])
-		j++
-	}
-	out := *sum
-	out.Results = merged
-	out.Stale += len(stale)
-	return &out
-}
-
 // staleErr is the exit of an apply --plan that refused stale changes.
 func staleErr(sum *reconcile.Summary) error {
 	msg := plural(sum.Stale, "planned change was", "planned changes were") + " stale and not applied"
@@ -311,12 +285,12 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 		for _, r := range stale {
 			av.Result(r)
 		}
-		sum := withStale(&reconcile.Summary{}, stale)
+		sum := workspace.WithStale(&reconcile.Summary{}, stale)
 		av.Done(sum, RunStats{})
 		return withReplan(staleErr(sum), pf, planPath)
 	}
 	if err := confirm(g, yes); err != nil {
 		return err
 	}
-	return withReplan(executeApply(ctx, g, w.Service, lock, lockPath, cs, concurrency, output, true, stale), pf, planPath)
+	return withReplan(executeApply(ctx, g, w, output, workspace.ApplyArgs{Changes: cs, Concurrency: concurrency, Saved: true, Stale: stale}), pf, planPath)
 }
