@@ -25,6 +25,7 @@ var layers = map[string][]string{
 	"internal/badservice":   nil,
 	"internal/testmanifest": nil,
 	"internal/strictjson":   nil,
+	"internal/shell":        nil,
 	"schema":                {"s3source"},
 	"flowapi":               {"s3source"},
 	"lockfile":              {"internal/strictjson", "names", "s3source"},
@@ -35,7 +36,8 @@ var layers = map[string][]string{
 	"health":                {"flowservice"},
 	"emulator":              {"flowservice", "s3source"},
 	"bench":                 {"emulator", "flowservice", "internal/testmanifest", "s3source"},
-	"cli":                   {"emulator", "flowservice", "health", "lockfile", "manifest", "names", "planfile", "reconcile", "s3source", "schema"},
+	"workspace":             {"emulator", "flowservice", "internal/shell", "lockfile", "manifest", "reconcile", "s3source"},
+	"cli":                   {"emulator", "flowservice", "health", "internal/shell", "lockfile", "manifest", "names", "planfile", "reconcile", "s3source", "schema", "workspace"},
 	".":                     {"cli"},
 }
 

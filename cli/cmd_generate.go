@@ -21,6 +21,7 @@ import (
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/s3source"
+	"github.com/flowsync/flowsync/workspace"
 )
 
 func newGenerateCmd(g *globals) *cobra.Command {
@@ -81,18 +82,18 @@ func runGenerate(ctx context.Context, g *globals, org, sandbox, out string, name
 	}
 
 	m := &manifest.Manifest{Path: out, Target: manifest.Target{OrgID: org, Sandbox: sandbox}}
-	svc, err := connect(ctx, g, m, lockPath, defaultConcurrency, 0)
+	svc, err := workspace.Connect(ctx, g.ws(), m, lockPath, workspace.Limits{Concurrency: workspace.DefaultConcurrency, MaxRPS: 0})
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
-	c := svc.client
+	c := svc.Client
 
 	secret, required, err := generateRules(ctx, g, c)
 	if err != nil {
 		return err
 	}
-	observed, err := observe(ctx, c)
+	observed, err := workspace.Observe(ctx, c)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/reconcile"
+	"github.com/flowsync/flowsync/workspace"
 )
 
 // planFlags are the flags plan and apply share.
@@ -103,7 +104,7 @@ func (f *planFlags) load(g *globals) (m *manifest.Manifest, want []reconcile.Des
 	if want, err = resolveDesired(m, g.env, f.noSecrets); err != nil {
 		return nil, nil, "", err
 	}
-	return m, want, lockfilePath(f.lockfile, f.file), nil
+	return m, want, workspace.LockfilePath(f.lockfile, f.file), nil
 }
 
 func newPlanCmd(g *globals) *cobra.Command {
@@ -143,7 +144,7 @@ connection with a managed name that flowsync did not record: never touched).`,
 			if err != nil {
 				return err
 			}
-			lock, _, err := readLock(lockPath, m)
+			lock, _, err := workspace.ReadLock(lockPath, m)
 			if err != nil {
 				return err
 			}
@@ -207,7 +208,7 @@ func onlyNote(g *globals, only []string, m *manifest.Manifest) {
 
 // plan computes the changeset, reading the live state first with --refresh, through svc when
 // the caller has connected already (apply), else through a connection of its own.
-func plan(ctx context.Context, g *globals, f *planFlags, m *manifest.Manifest, lockPath string, lock *lockfile.File, want []reconcile.Desired, svc *service) (*reconcile.Changeset, error) {
+func plan(ctx context.Context, g *globals, f *planFlags, m *manifest.Manifest, lockPath string, lock *lockfile.File, want []reconcile.Desired, svc *workspace.Service) (*reconcile.Changeset, error) {
 	if err := onlyMatches(f.only, m, lock); err != nil {
 		return nil, err
 	}
@@ -216,17 +217,17 @@ func plan(ctx context.Context, g *globals, f *planFlags, m *manifest.Manifest, l
 	if f.refresh {
 		if svc == nil {
 			var err error
-			if svc, err = connect(ctx, g, m, lockPath, defaultConcurrency, 0); err != nil {
+			if svc, err = workspace.Connect(ctx, g.ws(), m, lockPath, workspace.Limits{Concurrency: workspace.DefaultConcurrency, MaxRPS: 0}); err != nil {
 				return nil, err
 			}
 			defer svc.Close()
 		}
 		var err error
-		if observed, err = observe(ctx, svc.client); err != nil {
+		if observed, err = workspace.Observe(ctx, svc.Client); err != nil {
 			return nil, err
 		}
 		opts := f.options()
-		opts.APIKey = svc.client.APIKey()
+		opts.APIKey = svc.Client.APIKey()
 		cs := reconcile.Plan(want, lock, observed, opts)
 		cs.Manifest = f.file
 		return cs, nil

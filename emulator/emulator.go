@@ -248,6 +248,7 @@ type Running struct {
 	IMSURL   string // http://ADDR/ims/token/v3
 
 	srv      *http.Server
+	fresh    freshConns // connections accepted that have not sent a byte yet
 	stop     chan struct{}
 	flushed  chan struct{}
 	closeErr error
@@ -279,6 +280,7 @@ func Start(o Options, addr string) (*Running, error) {
 		stop:    make(chan struct{}),
 		flushed: make(chan struct{}),
 	}
+	r.srv.ConnState = r.fresh.track
 	go func() { _ = r.srv.Serve(ln) }()
 	go r.flushLoop()
 	return r, nil
@@ -311,6 +313,11 @@ func (r *Running) Close() error {
 	r.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		// http.Server.Shutdown counts a connection that never sent a byte as busy for its
+		// first 5 seconds: one a client dialled ahead and never used would hold Close that
+		// long. It carries no request: close it now.
+		r.srv.SetKeepAlivesEnabled(false)
+		r.fresh.closeAll()
 		err := r.srv.Shutdown(ctx)
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = r.srv.Close()
@@ -356,4 +363,31 @@ func (s *Server) chance(p float64) bool {
 	v := s.rng.Float64()
 	s.rngMu.Unlock()
 	return v < p
+}
+
+// freshConns are the server's connections in http.StateNew: accepted, nothing read yet.
+type freshConns struct {
+	mu    sync.Mutex
+	conns map[net.Conn]bool
+}
+
+func (f *freshConns) track(c net.Conn, s http.ConnState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s == http.StateNew {
+		if f.conns == nil {
+			f.conns = map[net.Conn]bool{}
+		}
+		f.conns[c] = true
+		return
+	}
+	delete(f.conns, c)
+}
+
+func (f *freshConns) closeAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.conns {
+		_ = c.Close()
+	}
 }

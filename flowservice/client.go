@@ -199,6 +199,11 @@ func newTransport(concurrency int) *http.Transport {
 	}
 }
 
+// Close closes the client's idle connections: those it dialled, used or not, and keeps for
+// the next request. A request sent after Close dials again. Close does not wait for requests
+// in flight.
+func (c *Client) Close() { c.http.CloseIdleConnections() }
+
 // APIKey is the x-api-key the client sends: the service records it as a connection's
 // createdClient.
 func (c *Client) APIKey() string { return c.apiKey }
