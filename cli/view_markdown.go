@@ -70,6 +70,9 @@ func mdCounts(b *strings.Builder, n planCounts, unmanaged int) {
 	} {
 		b.WriteString("| " + row.label + " | " + thousands(row.n) + " |\n")
 	}
+	if n.Held > 0 {
+		b.WriteString("| held (promotion) | " + thousands(n.Held) + " |\n")
+	}
 	if unmanaged > 0 {
 		b.WriteString("| unmanaged (not touched) | " + thousands(unmanaged) + " |\n")
 	}
@@ -79,7 +82,7 @@ func mdCounts(b *strings.Builder, n planCounts, unmanaged int) {
 // mdSections groups the changes by action, destructive ones first: when the output is cut,
 // what is left out is the least risky. Unmanaged connections come last.
 func mdSections(cs *reconcile.Changeset) (sections []mdSection, totalChanges int) {
-	for _, a := range [...]reconcile.Action{reconcile.Delete, reconcile.Replace, reconcile.Update, reconcile.Create, reconcile.Orphan} {
+	for _, a := range [...]reconcile.Action{reconcile.Delete, reconcile.Replace, reconcile.Update, reconcile.Create, reconcile.Orphan, reconcile.Hold} {
 		var idx []int
 		for i := range cs.Changes {
 			if cs.Changes[i].Action == a {
@@ -181,6 +184,9 @@ func mdSummary(a reconcile.Action, n int) string {
 	if a == reconcile.Orphan {
 		return thousands(n) + " orphaned (kept)"
 	}
+	if a == reconcile.Hold {
+		return thousands(n) + " held (promotion)"
+	}
 	return thousands(n) + " to " + a.String()
 }
 
@@ -189,7 +195,9 @@ func mdSummary(a reconcile.Action, n int) string {
 func mdChange(ch *reconcile.Change) string {
 	var b strings.Builder
 	b.WriteString("- **" + mdEscape(ch.Name) + "**")
-	if ch.ID != "" {
+	if ch.Action == reconcile.Hold {
+		b.WriteString(": " + mdEscape(heldText(ch)))
+	} else if ch.ID != "" {
 		b.WriteString(" (" + mdEscape(ch.ID) + ")")
 	}
 	if ch.Action == reconcile.Orphan {
@@ -202,6 +210,7 @@ func mdChange(ch *reconcile.Change) string {
 	for _, n := range ch.Notes {
 		b.WriteString("  - " + mdEscape(n) + "\n")
 	}
+	a := fieldAction(ch)
 	if len(ch.Fields) > 0 {
 		b.WriteString("\n  ```diff\n")
 		for _, f := range ch.Fields {
@@ -210,13 +219,13 @@ func mdChange(ch *reconcile.Change) string {
 				drift = "  # changed outside flowsync"
 			}
 			switch {
-			case f.Sensitive && ch.Action == reconcile.Create:
+			case f.Sensitive && a == reconcile.Create:
 				b.WriteString("  + " + f.Path + ": (sensitive)\n")
 			case f.Sensitive:
 				b.WriteString("  ! " + f.Path + ": (sensitive value changed)" + drift + "\n")
-			case ch.Action == reconcile.Create:
+			case a == reconcile.Create:
 				b.WriteString("  + " + f.Path + ": " + mdValue(f.After) + "\n")
-			case ch.Action == reconcile.Delete || ch.Action == reconcile.Orphan || f.Removed:
+			case a == reconcile.Delete || a == reconcile.Orphan || f.Removed:
 				b.WriteString("  - " + f.Path + ": " + mdValue(f.Before) + drift + "\n")
 			default:
 				b.WriteString("  - " + f.Path + ": " + mdValue(f.Before) + drift + "\n")
