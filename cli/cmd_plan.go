@@ -28,6 +28,7 @@ type planFlags struct {
 	env       string
 	// skipPromotion lifts promotion's holds (apply and plan).
 	skipPromotion bool
+	allEnvs       bool // the command takes --env all (plan)
 
 	manifestSum string // set by load: the hex SHA-256 of the manifest's bytes
 }
@@ -44,7 +45,8 @@ func (f *planFlags) register(cmd *cobra.Command, refresh bool) {
 	cmd.Flags().BoolVar(&f.refresh, "refresh", refresh, usage)
 	cmd.Flags().BoolVar(&f.prune, "prune", false, "delete orphans: recorded connections no longer in the manifest")
 	cmd.Flags().StringArrayVar(&f.only, "only", nil, "only names matching this glob (repeatable)")
-	registerEnv(cmd, &f.env, cmd.Name() == "plan")
+	f.allEnvs = cmd.Name() == "plan"
+	registerEnv(cmd, &f.env, f.allEnvs)
 	cmd.Flags().BoolVar(&f.skipPromotion, "skip-promotion", false, "do not hold back changes the previous environment of the promotion order has not applied yet")
 	_ = cmd.MarkFlagRequired("file")
 	_ = cmd.MarkFlagFilename("file", "yaml", "yml")
@@ -103,7 +105,7 @@ func onlyMatches(globs []string, m *manifest.Manifest, lock *lockfile.File) erro
 // load reads the manifest, selects the environment of --env, resolves its secret references
 // (unless --no-secrets) and names the lockfile.
 func (f *planFlags) load(g *globals) (m *manifest.Manifest, want []reconcile.Desired, lockPath string, err error) {
-	runs, err := f.loadEnvs(g, false)
+	runs, err := f.loadEnvs(g, f.allEnvs)
 	if err != nil {
 		return nil, nil, "", err
 	}
