@@ -60,6 +60,8 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 	// top (finish in flight, then abort).
 	ctx, stopSignals := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
+	out := &watchedWriter{w: stdio.Out}
+	stdio.Out = out
 	g := &globals{io: stdio}
 	root := newRoot(ctx, g)
 	root.SetArgs(args)
@@ -95,6 +97,11 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 	hints, code := describe(err)
 	if !errors.Is(err, errExitChanges) {
 		PrintError(stdio.Err, err, hints...)
+		if version := jsonOutput(cmd); version != "" && !out.wrote {
+			// --output json: stdout holds one JSON document, the failure's when nothing else
+			// was written (restic's printExitError).
+			printJSONError(stdio.Out, version, err, code, hints)
+		}
 	}
 	return code
 }
@@ -194,6 +201,7 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
 		newPlanCmd(g),
 		newApplyCmd(ctx, g),
 		newImportCmd(g),
+		newForgetCmd(g),
 		newCheckCmd(g),
 		newGenerateCmd(g),
 		newEmulatorCmd(g),

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path"
 	"sort"
 	"strings"
 	"syscall"
@@ -18,6 +17,7 @@ import (
 	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
+	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/s3source"
 	"github.com/flowsync/flowsync/workspace"
 )
@@ -51,10 +51,8 @@ the manifest from stdin (then --lockfile is required).`,
 				return hint(errors.New("-f - (manifest on stdin) needs --lockfile: there is no manifest path to put the lockfile beside"),
 					"add --lockfile PATH, the lockfile this manifest is applied with")
 			}
-			for _, glob := range only {
-				if _, err := path.Match(glob, ""); err != nil {
-					return hint(fmt.Errorf("--only %q: %w", glob, err), "globs use *, ? and [...] as in path.Match")
-				}
+			if _, err := names.NewSelector("--only", only); err != nil {
+				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -200,19 +198,11 @@ func checkServiceErr(op string, err error) error {
 // the selected names that cannot be tested, and the selected manifest entries as the
 // service's description checks them. A glob that matches no name is an error.
 func checkTargets(m *manifest.Manifest, lock *lockfile.File, only []string) ([]health.Target, []NotTested, []health.Entry, error) {
-	matched := make([]bool, len(only))
-	selected := func(name string) bool {
-		if len(only) == 0 {
-			return true
-		}
-		hit := false
-		for i, glob := range only {
-			if ok, _ := path.Match(glob, name); ok {
-				matched[i], hit = true, true
-			}
-		}
-		return hit
+	sel, err := names.NewSelector("--only", only)
+	if err != nil {
+		return nil, nil, nil, err
 	}
+	selected := sel.Match
 	var targets []health.Target
 	var notTested []NotTested
 	var entries []health.Entry
@@ -242,15 +232,8 @@ func checkTargets(m *manifest.Manifest, lock *lockfile.File, only []string) ([]h
 		}
 		targets = append(targets, health.Target{Name: name, ID: rec.ID})
 	}
-	var unmatched []string
-	for i, ok := range matched {
-		if !ok {
-			unmatched = append(unmatched, fmt.Sprintf("%q", only[i]))
-		}
-	}
-	if len(unmatched) > 0 {
-		return nil, nil, nil, hint(fmt.Errorf("--only %s: no manifest entry or recorded connection matches", strings.Join(unmatched, ", ")),
-			"check the pattern; names are matched whole, as in path.Match")
+	if err := sel.Unmatched("manifest entry or recorded connection"); err != nil {
+		return nil, nil, nil, err
 	}
 	sort.Slice(targets, func(i, j int) bool { return targets[i].Name < targets[j].Name })
 	sort.Slice(notTested, func(i, j int) bool { return notTested[i].Name < notTested[j].Name })

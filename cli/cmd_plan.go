@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -58,12 +56,11 @@ func (f *planFlags) check() error {
 		return hint(errors.New("-f - (manifest on stdin) needs --lockfile: there is no manifest path to put the lockfile beside"),
 			"add --lockfile PATH, the lockfile this manifest is applied with")
 	}
-	for i, g := range f.only {
-		if _, err := path.Match(g, ""); err != nil {
-			return hint(fmt.Errorf("--only %q: %w", g, err), "globs use *, ? and [...] as in path.Match")
-		}
-		f.only[i] = names.Normalize(g) // as the names it is matched with
+	sel, err := names.NewSelector("--only", f.only)
+	if err != nil {
+		return err
 	}
+	f.only = sel.Globs() // normalised, as the names they are matched with
 	return nil
 }
 
@@ -72,34 +69,25 @@ func (f *planFlags) options() reconcile.Options {
 }
 
 // onlyMatches refuses --only patterns that match no manifest entry and no recorded
-// connection: a typo would otherwise read as "no changes".
-func onlyMatches(globs []string, m *manifest.Manifest, lock *lockfile.File) error {
-	var unmatched []string
-	for _, glob := range globs {
-		found := false
-		for _, c := range m.Connections {
-			if ok, _ := path.Match(glob, c.Name); ok {
-				found = true
-				break
-			}
-		}
-		if !found && lock != nil {
-			for name := range lock.Connections {
-				if ok, _ := path.Match(glob, name); ok {
-					found = true
-					break
-				}
-			}
-		}
-		if !found {
-			unmatched = append(unmatched, strconv.Quote(glob))
+// connection: a typo would otherwise read as "no changes". It returns how many manifest
+// entries match.
+func onlyMatches(globs []string, m *manifest.Manifest, lock *lockfile.File) (int, error) {
+	sel, err := names.NewSelector("--only", globs)
+	if err != nil {
+		return 0, err
+	}
+	matched := 0
+	for _, c := range m.Connections {
+		if sel.Match(c.Name) {
+			matched++
 		}
 	}
-	if len(unmatched) == 0 {
-		return nil
+	if lock != nil {
+		for name := range lock.Connections {
+			sel.Match(name)
+		}
 	}
-	return hint(fmt.Errorf("--only %s: no manifest entry or recorded connection matches", strings.Join(unmatched, ", ")),
-		"check the pattern; names are matched whole, as in path.Match (use * for any run of characters)")
+	return matched, sel.Unmatched("manifest entry or recorded connection")
 }
 
 // load reads the manifest, selects the environment of --env, resolves its secret references
@@ -234,30 +222,22 @@ func runPlan(ctx context.Context, g *globals, f *planFlags, output, out string, 
 
 // onlyNote says on stderr that --only limits the run, and to how many entries; said once the
 // patterns are known to match something (else onlyMatches' error says it all).
-func onlyNote(g *globals, only []string, m *manifest.Manifest) {
+func onlyNote(g *globals, only []string, matched, entries int) {
 	if len(only) == 0 {
 		return
 	}
-	matched := 0
-	for _, c := range m.Connections {
-		for _, glob := range only {
-			if ok, _ := path.Match(glob, c.Name); ok {
-				matched++
-				break
-			}
-		}
-	}
 	fmt.Fprintf(g.io.Err, "flowsync: note: --only %s is in effect: %s of %s manifest entries match; changes to the others are neither shown nor made\n",
-		strings.Join(only, " --only "), thousands(matched), thousands(len(m.Connections)))
+		strings.Join(only, " --only "), thousands(matched), thousands(entries))
 }
 
 // plan computes the changeset, reading the live state first with --refresh, through svc when
 // the caller has connected already (apply), else through a connection of its own.
 func plan(ctx context.Context, g *globals, f *planFlags, m *manifest.Manifest, lockPath string, lock *lockfile.File, want []reconcile.Desired, svc *workspace.Service) (*reconcile.Changeset, error) {
-	if err := onlyMatches(f.only, m, lock); err != nil {
+	matched, err := onlyMatches(f.only, m, lock)
+	if err != nil {
 		return nil, err
 	}
-	onlyNote(g, f.only, m)
+	onlyNote(g, f.only, matched, len(m.Connections))
 	opts := f.options()
 	if !f.skipPromotion {
 		gates, err := workspace.Gates(m, f.file)

@@ -7,6 +7,7 @@ import (
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
+	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/reconcile"
 	"github.com/flowsync/flowsync/workspace"
 )
@@ -73,12 +74,18 @@ func advice(err error) []string {
 		stale       *staleError
 		redirect    *flowservice.RedirectError
 		tooLong     *flowservice.WaitTooLongError
+		glob        *names.GlobError
+		unmatched   *names.UnmatchedError
 	)
 	switch {
 	case errors.As(err, &redirect):
 		return []string{"nothing was sent to " + redirect.To + "; if that address is the real service, set --endpoint (or FLOWSYNC_IMS_URL) to it"}
 	case errors.As(err, &tooLong):
 		return []string{"the service is throttling this client: try again later"}
+	case errors.As(err, &glob):
+		return []string{"globs use *, ? and [...] as in path.Match"}
+	case errors.As(err, &unmatched):
+		return []string{"check the pattern; names are matched whole, as in path.Match (use * for any run of characters)"}
 	case errors.As(err, &usage):
 		return []string{`run "flowsync --help" for usage`}
 	case errors.As(err, &locked):

@@ -1,5 +1,6 @@
 // Package emulator is an in-memory Adobe Experience Platform Flow Service: the
-// /connections API and Adobe IMS's token call, served over HTTP.
+// /connections API, the read-only lists of what uses a connection (/sourceConnections,
+// /flows) and Adobe IMS's token call, served over HTTP.
 //
 // It is strict about what it accepts, like the real service: every call needs the Adobe
 // headers, bodies may hold only known fields, connections are validated as the Amazon S3
@@ -14,7 +15,8 @@
 //     lower-case, x-sandbox-name; 415 without Content-Type: application/json on POST/PATCH.
 //   - 400 1100-400 for every validation error, its detailed message naming the field;
 //     1403-400 If-Match missing; 1414-400 patch of the connection or auth spec; 1455-400
-//     other patch paths; 1418-400 delete of a connection in use; 1401-400 count with limit;
+//     other patch paths; 1418-400 delete of a connection a flow reads (through one of its
+//     source connections); 1401-400 count with limit;
 //     404 1101-404 unknown connection (or one of another org or sandbox); 412 1404-412
 //     stale etag; 500 1102-500 injected failure; 429 gateway 429001 throttled; with
 //     Options.CreateWithoutID, a create that is committed and answered 201 {} (no id, no
@@ -27,6 +29,11 @@
 //     connectionSpec.id, connectionSpec.version and state, but not for name, description
 //     and auth.specName (a name may hold a comma).
 //   - PATCH "replace" of an absent member adds it; "remove" of an absent one is a 400.
+//   - GET /sourceConnections filters on id, name, baseConnectionId, connectionSpec.id; GET
+//     /flows on id, name, state, sourceConnectionIds[] and targetConnectionIds[] (a property
+//     inside an array needs [] after the array's name). Same paging, headers and errors as
+//     /connections; orderby name or createdAt. Dataflows are attached through DataflowsPath
+//     (Options.Control) or AttachDataflow, and kept in the state file.
 //   - GET /connectionSpecs/{S3 id} answers {"items":[spec]}: the S3 spec with its auth specs as
 //     draft-07 JSON Schemas of auth.params (secrets format: password), built from the rules it
 //     validates with (SetConnectionSpecAnswer serves another body); any other id is a 404.
@@ -101,7 +108,7 @@ type Options struct {
 	// any non-empty bearer token is accepted (except revoked or expired ones).
 	RequireIssuedTokens bool
 
-	// Control serves the control routes (StatsPath, RateLimitPath) beside the API, for a
+	// Control serves the control routes (StatsPath, RateLimitPath, DataflowsPath) beside the API, for a
 	// benchmark or test that watches or steers the emulator from another process.
 	Control bool
 
@@ -124,7 +131,7 @@ func (o *Options) RegisterFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.SessionTokenTTL, "session-token-ttl", o.SessionTokenTTL, "a connection's s3SessionToken expires this long after it was set: its connection test then fails (0 = never)")
 	fs.StringVar(&o.ClientID, "client-id", o.ClientID, "the only IMS client id (and x-api-key) accepted (default: any)")
 	fs.StringVar(&o.ClientSecret, "client-secret", o.ClientSecret, "the only IMS client secret accepted (default: any)")
-	fs.BoolVar(&o.Control, "control", o.Control, "also serve GET "+StatsPath+" (counters) and GET/PUT "+RateLimitPath+" (change --rate-limit while serving), without auth")
+	fs.BoolVar(&o.Control, "control", o.Control, "also serve GET "+StatsPath+" (counters), GET/PUT "+RateLimitPath+" (change --rate-limit while serving) and POST "+DataflowsPath+" (attach a dataflow to a connection), without auth")
 }
 
 func (o *Options) check() error {

@@ -315,7 +315,7 @@ func (c *Client) Get(ctx context.Context, id string) (*Connection, error) {
 	if err != nil {
 		return nil, err
 	}
-	var page listPage
+	var page listPage[Connection]
 	if err := json.Unmarshal(resp.body, &page); err != nil {
 		return nil, fmt.Errorf("get %s: decode answer: %w", id, err)
 	}
@@ -392,7 +392,7 @@ func (c *Client) List(ctx context.Context, opts ListOptions) ([]Connection, erro
 	for _, f := range opts.Filters {
 		q.Add("property", f)
 	}
-	var l listing
+	var l listing[Connection]
 	for {
 		r := &request{method: http.MethodGet, path: "/connections", query: q.Encode()}
 		resp, err := c.do(ctx, r)

@@ -304,35 +304,59 @@ func Open(ctx context.Context, c *Config, m *manifest.Manifest, lockPath string,
 		return nil, err
 	}
 	s := &Session{Service: svc, LockPath: lockPath}
-	if s.runLock, err = lockfile.Acquire(lockPath); err != nil {
+	if err := s.lockAndFold(c, m); err != nil {
 		s.Close()
 		return nil, err
 	}
-	lock, folded, err := ReadLock(lockPath, m)
-	if err != nil {
+	return s, nil
+}
+
+// OpenOffline is Open for a command that sends nothing (forget): no service, no credentials;
+// the same run lock and journal rules. The Session's Service is nil.
+func OpenOffline(c *Config, m *manifest.Manifest, lockPath string) (*Session, error) {
+	if _, _, err := ReadLock(lockPath, m); err != nil {
+		return nil, err
+	}
+	s := &Session{LockPath: lockPath}
+	if err := s.lockAndFold(c, m); err != nil {
 		s.Close()
 		return nil, err
+	}
+	return s, nil
+}
+
+// lockAndFold takes the run lock, reads the lockfile again under it, and saves what a
+// leftover journal adds before removing the journal.
+func (s *Session) lockAndFold(c *Config, m *manifest.Manifest) error {
+	var err error
+	if s.runLock, err = lockfile.Acquire(s.LockPath); err != nil {
+		return err
+	}
+	lock, folded, err := ReadLock(s.LockPath, m)
+	if err != nil {
+		return err
 	}
 	s.Lock = lock
 	if folded {
 		// A previous run died: make what its journal recorded part of the lockfile first.
-		if err := c.SaveLock(lock, lockPath); err != nil {
-			s.Close()
-			return nil, err
+		if err := c.SaveLock(lock, s.LockPath); err != nil {
+			return err
 		}
-		if err := lockfile.RemoveJournal(lockPath); err != nil {
-			s.Close()
-			return nil, Hint(err, "remove the journal by hand once the lockfile is safe")
+		if err := lockfile.RemoveJournal(s.LockPath); err != nil {
+			return Hint(err, "remove the journal by hand once the lockfile is safe")
 		}
-		c.Log.Info("recovered an interrupted run from its journal", "lockfile", lockPath)
+		c.Log.Info("recovered an interrupted run from its journal", "lockfile", s.LockPath)
 	}
-	return s, nil
+	return nil
 }
 
 // Close releases the run lock and closes the service.
 func (s *Session) Close() error {
 	if s.runLock != nil {
 		_ = s.runLock.Release()
+	}
+	if s.Service == nil {
+		return nil
 	}
 	return s.Service.Close()
 }
