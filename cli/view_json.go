@@ -18,7 +18,7 @@ const jsonEnvFormatVersion = "1.4"
 
 // planFormatVersion is the format_version of cs's plan document.
 func planFormatVersion(cs *reconcile.Changeset) string {
-	if cs.Env != "" {
+	if cs.Environment != "" {
 		return jsonEnvFormatVersion
 	}
 	return jsonFormatVersion

@@ -169,8 +169,10 @@ type Changeset struct {
 	// Manifest is the manifest's path, for the commands a view suggests (set by the caller;
 	// Plan leaves it empty).
 	Manifest string
-	// Env is the environment planned in a manifest with environments (set by the caller).
-	Env string
+	// Lockfile is --lockfile when given ("" for the default one), Environment the manifest
+	// environment ("" without one), Sandbox and OrgID the target: set by the caller for the
+	// views (Plan leaves them empty).
+	Lockfile, Environment, Sandbox, OrgID string
 }
 
 // Counts is how many changes of each action a changeset holds.
