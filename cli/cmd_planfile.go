@@ -283,6 +283,16 @@ func holdBackSaved(g *globals, m *manifest.Manifest, pf *planfile.File, cs *reco
 	return true, nil
 }
 
+// noteLockfileMoved says when the lockfile is not the one the plan was made against.
+func noteLockfileMoved(planIO IO, pf *planfile.File, lock *lockfile.File, lockPath string) {
+	switch {
+	case !pf.Lockfile.Exists && lock.Serial > 0:
+		fmt.Fprintf(planIO.Out, "The lockfile %s was created since the plan: each change is checked on its own.\n", lockPath)
+	case lock.Serial != pf.Lockfile.Serial:
+		fmt.Fprintf(planIO.Out, "The lockfile changed since the plan (serial %d, now %d): each change is checked on its own.\n", pf.Lockfile.Serial, lock.Serial)
+	}
+}
+
 // applySavedPlan is apply --plan: it sends exactly the changes of the plan file at planPath
 // that still hold, and refuses the stale ones.
 func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *planFlags, planPath string, concurrency int, maxRPS float64, yes bool, output string) error {
@@ -319,12 +329,7 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 		// The first apply: the digests of the plan are keyed by the salt it chose.
 		lock.Salt = pf.Lockfile.Salt
 	}
-	switch {
-	case !pf.Lockfile.Exists && lock.Serial > 0:
-		fmt.Fprintf(planIO.Out, "The lockfile %s was created since the plan: each change is checked on its own.\n", lockPath)
-	case lock.Serial != pf.Lockfile.Serial:
-		fmt.Fprintf(planIO.Out, "The lockfile changed since the plan (serial %d, now %d): each change is checked on its own.\n", pf.Lockfile.Serial, lock.Serial)
-	}
+	noteLockfileMoved(planIO, pf, lock, lockPath)
 	cs, stale, err := planfile.Check(pf, want, lock)
 	if err != nil {
 		return hint(fmt.Errorf("plan %s: %w", planPath, err), "nothing was sent; make a new plan: "+replanCommand(pf, planPath))
