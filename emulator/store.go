@@ -11,11 +11,11 @@ import (
 	"hash"
 	"maps"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/flowsync/flowsync/flowapi"
+	"github.com/flowsync/flowsync/internal/atomicfile"
 	"github.com/flowsync/flowsync/s3source"
 )
 
@@ -326,41 +326,13 @@ func (s *Server) Save() error {
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err == nil {
 		data = append(data, '\n')
-		err = writeFileAtomic(path, data)
+		err = atomicfile.Write(path, data)
 	}
 	if err != nil {
 		s.mu.Lock()
 		s.store.dirty = true
 		s.mu.Unlock()
 		return fmt.Errorf("emulator: save state: %w", err)
-	}
-	return nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // a no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync() // not every file system can fsync a directory
-		d.Close()
 	}
 	return nil
 }
