@@ -9,7 +9,7 @@ import (
 
 // jsonFormatVersion is the version of the plan and apply JSON documents (docs/plan-json.md):
 // additive changes keep 1.x, breaking ones bump the major.
-const jsonFormatVersion = "1.3"
+const jsonFormatVersion = "1.4"
 
 // jsonEnvFormatVersion is the version of a plan document about a manifest with environments
 // (1.4 added held changes and plan --env all): a document about a manifest without them
@@ -49,15 +49,17 @@ type jsonSummary struct {
 }
 
 type jsonChange struct {
-	Name   string      `json:"name"`
-	Action string      `json:"action"`
-	Reason string      `json:"reason"`
-	ID     string      `json:"id,omitempty"`
-	Heal   bool        `json:"lookup_first,omitempty"`
-	Resend bool        `json:"resend_secrets,omitempty"`
-	Held   string      `json:"held,omitempty"`
-	Fields []jsonField `json:"fields"`
-	Notes  []string    `json:"notes"`
+	Name   string `json:"name"`
+	Action string `json:"action"`
+	Reason string `json:"reason"`
+	ID     string `json:"id,omitempty"`
+	// RenamedFrom is the recorded name a rename (formerNames) moves the connection from.
+	RenamedFrom string      `json:"renamed_from,omitempty"`
+	Heal        bool        `json:"lookup_first,omitempty"`
+	Resend      bool        `json:"resend_secrets,omitempty"`
+	Held        string      `json:"held,omitempty"`
+	Fields      []jsonField `json:"fields"`
+	Notes       []string    `json:"notes"`
 }
 
 // jsonField holds a field change. Before and After are pointers so that an absent value (a
@@ -95,15 +97,16 @@ func (v *jsonPlanView) Plan(cs *reconcile.Changeset) error {
 		}
 		a := fieldAction(ch)
 		jc := jsonChange{
-			Name:   ch.Name,
-			Action: a.String(),
-			Held:   ch.HeldFor,
-			Reason: string(ch.Reason),
-			ID:     ch.ID,
-			Heal:   ch.Heal,
-			Resend: ch.Resend,
-			Fields: make([]jsonField, 0, len(ch.Fields)),
-			Notes:  append([]string{}, ch.Notes...),
+			Name:        ch.Name,
+			Action:      a.String(),
+			Held:        ch.HeldFor,
+			Reason:      string(ch.Reason),
+			ID:          ch.ID,
+			RenamedFrom: ch.RenamedFrom,
+			Heal:        ch.Heal,
+			Resend:      ch.Resend,
+			Fields:      make([]jsonField, 0, len(ch.Fields)),
+			Notes:       append([]string{}, ch.Notes...),
 		}
 		for _, f := range ch.Fields {
 			jf := jsonField{Path: f.Path, Sensitive: f.Sensitive, Drift: f.Drift}

@@ -301,6 +301,11 @@ func connectionOf(i int, mg merged) Connection {
 	if mg.description != nil {
 		c.Description = mg.description.Value
 	}
+	if _, fl := get(mg.entry, "formerNames"); fl != nil {
+		for _, fn := range fl.Content {
+			c.FormerNames = append(c.FormerNames, names.Normalize(fn.Value))
+		}
+	}
 	for _, pr := range mg.params {
 		v := Value{Pos: posOf(pr.value)}
 		switch {

@@ -43,8 +43,11 @@ type Connection struct {
 	ConnectionSpec s3source.Spec
 	SpecName       string
 	Params         map[string]Value
-	Pos            Pos // position of the entry (its "name" key)
-	Index          int // position in the manifest's connections list
+	// FormerNames are the names the entry had before (NFC), in the manifest's order: a
+	// lockfile entry recorded under one of them, and not under Name, is renamed in place.
+	FormerNames []string
+	Pos         Pos // position of the entry (its "name" key)
+	Index       int // position in the manifest's connections list
 	// Promotion is set in a manifest with environments: the digest of the entry as the
 	// manifest writes it, before any environment's defaults and overrides and without
 	// secret values (a reference counts by its text). Equal in every environment.

@@ -18,7 +18,7 @@ import (
 // schemaRules is the SHA-256 of manifest.schema.json without its descriptions and title:
 // the rules fast.go was written to mirror. If this test fails, the schema's rules changed:
 // update fast.go to mirror them (the schema stays the source of truth), then this hash.
-const schemaRules = "316bcd5dccb4f95d9f734efb92a1e0515debd94e1282eb2d336def25b84fceaa"
+const schemaRules = "dbb5635978950bcd6f512d21c098bebb0b365329f3ebf486cf959cc1e96872be"
 
 func TestFastMirrorsSchema(t *testing.T) {
 	var doc any
@@ -137,6 +137,7 @@ var (
 		`{env: 12}`, `{file: 12}`, `{env: ""}`, `{file: ~}`, `{env: [A]}`}
 	fieldValues = map[string][]string{
 		"name":           {`acme`, `bucket-00001`, `"a b"`, `""`, `"a\tb"`, strings.Repeat("n", 256), strings.Repeat("n", 257), `"é\u0085"`, `"\u00a0"`, `2024`},
+		"formerNames":    {`[acme-eu]`, `[]`, `[a, "b c"]`, `[""]`, `acme`, `["a\tb"]`, `[12]`, `[{a: b}]`, `[[a]]`, "[" + strings.Repeat("n", 257) + "]", `~`},
 		"description":    {`generated entry`, `""`, strings.Repeat("d", 4096), strings.Repeat("d", 4097), `{env: D}`},
 		"specName":       {`Access Key`, `IAMRole Based`, `Access key`, `""`},
 		"id":             {`ecadc60c-7455-4d87-84dc-2a0e293d997b`, `other`, `1`},
@@ -149,7 +150,7 @@ var (
 		"region":         {`eu-west-1`, `us-gov-west-1`, `eu-west`, `EU-WEST-1`, `{env: R}`, `""`},
 		"folderPath":     {`events/2026`, `""`, `events/../x`, `"a|b"`, `"a:b"`, `'a"b'`, `a*b`, `"a\\b"`, `"a?b"`},
 	}
-	connectionKeys = []string{"name", "description", "connectionSpec", "auth"}
+	connectionKeys = []string{"name", "description", "connectionSpec", "auth", "formerNames"}
 	paramKeys      = []string{"s3AccessKey", "s3SecretKey", "s3SessionToken", "serviceUrl", "bucketName", "folderPath", "region"}
 )
 
@@ -346,4 +347,18 @@ func FuzzFastConnection(f *testing.F) {
 			t.Fatalf("Validate with the fast path (-without +with):\n%s", diff)
 		}
 	})
+}
+
+// A key that an entry takes and defaults does not (formerNames) is the schema's to report in
+// defaults, never a panic of the fast path.
+func TestFastDefaultsEntryOnlyKey(t *testing.T) {
+	var doc yaml.Node
+	src := "version: 1\ntarget: {orgId: A1@AdobeOrg, sandbox: prod}\ndefaults: {formerNames: [x]}\nconnections: []\n"
+	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
+		t.Fatal(err)
+	}
+	probs := Validate(&doc)
+	if len(probs) != 1 || probs[0].Path != "defaults.formerNames" {
+		t.Errorf("problems %+v, want one at defaults.formerNames", probs)
+	}
 }
