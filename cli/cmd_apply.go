@@ -105,13 +105,19 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 		return err
 	}
 	if !cs.HasChanges() {
+		if err := recordPromotions(g, cs, w.Lock, lockPath); err != nil {
+			return err
+		}
+		heldNote(g, cs, output)
 		return nil
 	}
 	if err := confirm(g, yes); err != nil {
 		return err
 	}
 
-	return executeApply(ctx, g, w, output, workspace.ApplyArgs{Changes: cs, Concurrency: concurrency})
+	err = executeApply(ctx, g, w, output, workspace.ApplyArgs{Changes: cs, Concurrency: concurrency})
+	heldNote(g, cs, output)
+	return err
 }
 
 // saveLockfile saves a lockfile; tests replace it to see what a full disk does.

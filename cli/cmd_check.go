@@ -13,7 +13,6 @@ import (
 
 	"github.com/flowsync/flowsync/health"
 	"github.com/flowsync/flowsync/internal/shell"
-	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/workspace"
 )
@@ -23,8 +22,8 @@ func CheckFormats() []string { return []string{"text", "json"} }
 
 func newCheckCmd(g *globals) *cobra.Command {
 	var (
-		file, lockPathFlag, output string
-		only                       []string
+		file, lockPathFlag, output, env string
+		only                            []string
 	)
 	cmd := &cobra.Command{
 		Use:   "check -f MANIFEST",
@@ -52,12 +51,13 @@ the manifest from stdin (then --lockfile is required).`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runCheck(ctx, g, view, file, workspace.LockfilePath(lockPathFlag, file), only)
+			return runCheck(ctx, g, view, checkArgs{file: file, lockfile: lockPathFlag, env: env, only: only})
 		},
 	}
 	stringOnceVarP(cmd.Flags(), &file, "file", "f", "", "manifest file, - for stdin (then --lockfile is required) (required)")
 	stringOnceVarP(cmd.Flags(), &lockPathFlag, "lockfile", "", "", "lockfile path (default: the manifest's path with .lock.json)")
 	cmd.Flags().StringArrayVar(&only, "only", nil, "only names matching this glob (repeatable)")
+	registerEnv(cmd, &env, false)
 	stringOnceVarP(cmd.Flags(), &output, "output", "o", "text", "output format: "+strings.Join(CheckFormats(), ", "))
 	_ = cmd.MarkFlagRequired("file")
 	_ = cmd.MarkFlagFilename("file", "yaml", "yml")
@@ -78,19 +78,30 @@ type (
 	NotTested   = workspace.NotTested
 )
 
-func runCheck(ctx context.Context, g *globals, view checkView, file, lockPath string, only []string) error {
-	m, err := g.loadManifest(file)
+// checkArgs are check's arguments.
+type checkArgs struct {
+	file, lockfile, env string
+	only                []string
+}
+
+func runCheck(ctx context.Context, g *globals, view checkView, a checkArgs) error {
+	file := a.file
+	m, err := g.loadEnv(file, a.env)
 	if err != nil {
 		return err
 	}
-	rep, err := workspace.Check(ctx, g.ws(), m, lockPath, only)
+	lockPath := workspace.EnvLockfilePath(a.lockfile, file, m)
+	rep, err := workspace.Check(ctx, g.ws(), m, lockPath, a.only)
 	if err != nil {
 		return err
 	}
-	// The command line the advice names: the manifest as given, and the lockfile when it is
-	// not the default one.
+	// The command line the advice names: the manifest as given, its environment, and the
+	// lockfile when it is not the default one.
 	rep.Files = "-f " + shell.Quote(file)
-	if lockPath != lockfile.DefaultPath(file) {
+	if m.Env != "" {
+		rep.Files += " --env " + shell.Quote(m.Env)
+	}
+	if lockPath != workspace.EnvLockfilePath("", file, m) {
 		rep.Files += " --lockfile " + shell.Quote(lockPath)
 	}
 	if err := view.Check(rep); err != nil {
