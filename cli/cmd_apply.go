@@ -208,6 +208,13 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 	}
 	soft, hard, stopSignals := interrupts(ctx, g)
 	defer stopSignals()
+	// Begin times are compared with the createdAt the service stamps: take them in its clock.
+	if n := cs.Counts(); n[reconcile.Create]+n[reconcile.Replace] > 0 {
+		if err := svc.client.LearnClock(flowservice.StopWaitsOn(hard, soft)); err != nil {
+			g.log.Warn("begin times are recorded in the local clock", "error", err)
+		}
+	}
+	journal.UseClock(svc.client.Now)
 
 	av, _ := NewApplyView(output, g.io)
 	av.Started(cs.Sends() + len(stale))
@@ -219,6 +226,7 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 	// aborts requests in flight.
 	out, sum, applyErr := reconcile.Apply(flowservice.StopWaitsOn(hard, soft), svc.client, cs, lock, reconcile.ApplyOptions{
 		Concurrency: concurrency,
+		Now:         svc.client.Now,
 		APIKey:      svc.client.APIKey(),
 		Manifest:    quotedPath(cs.Manifest),
 		Journal:     journal,

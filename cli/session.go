@@ -198,6 +198,7 @@ func connect(ctx context.Context, g *globals, m *manifest.Manifest, lockPath str
 		// An answer may echo a value the manifest's references give (check sends none, but a
 		// connection holds them): every one that can be read is redacted from what is shown.
 		Sensitive: referencedValues(m, g.env),
+		Now:       g.io.Now,
 	}
 	s := &service{}
 	if g.endpoint == emulatorWord {

@@ -174,6 +174,12 @@ func OpenJournal(lockfilePath string, h Header) (*Journal, error) {
 	return j, nil
 }
 
+// UseClock makes now the clock of the begin records appended from here on (by default the
+// local clock). An apply gives the service's clock (flowservice.Client.Now): a begin's time
+// is compared with the createdAt the service stamps on a connection, so both must come from
+// one clock, whatever the local clock says. Call it before the journal is shared.
+func (j *Journal) UseClock(now func() time.Time) { j.now = now }
+
 func (r *record) header() Header {
 	h := Header{Salt: r.Salt}
 	if r.Target != nil {
