@@ -37,7 +37,8 @@ const journalSuffix = ".journal"
 // seq starts at 1 and grows by one per record. A final run of lines that fail to parse or
 // to match their checksum is a write torn by a crash (never acknowledged, since the fsync
 // that would have covered it did not return) and is ignored; an invalid line followed by a
-// valid one, or a sequence gap, is a *FormatError. Records hold names, ids and Entries,
+// valid one, a sequence gap, or bytes without any readable record (zero-filled, re-encoded,
+// overwritten; only the start of a header cut short is a torn write) is a *FormatError. Records hold names, ids and Entries,
 // which hold digests, never a secret.
 type record struct {
 	Seq  uint64    `json:"seq"`
@@ -487,7 +488,21 @@ func parseJournal(data []byte) (recs []record, valid int, err error) {
 		off = next
 		valid = next
 	}
+	if len(recs) == 0 && len(data) > 0 && !tornHeader(data) {
+		// Bytes without one readable record are not a torn write (a header is durable before
+		// anything else is written): a zero-filled, re-encoded or overwritten journal, whose
+		// records may be exactly what the next run needs. Dropping it silently would create
+		// every connection of the interrupted run again.
+		return nil, 0, fmt.Errorf("line %d: %w (and no readable record: not a journal flowsync can fold, or one damaged as a whole)", badLine, badErr)
+	}
 	return recs, valid, nil
+}
+
+// tornHeader reports whether data is the start of a header record cut short: one line without
+// its newline, in the form every record has. Only a crash while a new journal was written can
+// leave it, and then nothing had been recorded yet.
+func tornHeader(data []byte) bool {
+	return bytes.IndexByte(data, '\n') < 0 && bytes.HasPrefix(data, []byte(`{"crc":"`))
 }
 
 // parseLine decodes one journal line (without its newline). unterminated: the line has no
