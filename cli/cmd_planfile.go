@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/flowsync/flowsync/internal/regular"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/planfile"
@@ -19,10 +20,10 @@ import (
 
 // savePlan writes the plan file of plan --out and returns its SHA-256.
 func savePlan(g *globals, f *planFlags, cs *reconcile.Changeset, lock *lockfile.File, lockPath, out string) (string, error) {
-	for _, p := range []struct{ what, path string }{{"the manifest", f.file}, {"the lockfile", lockPath}} {
-		if samePath(out, p.path) {
-			return "", hint(fmt.Errorf("--out %s is %s", out, p.what), "save the plan to a file of its own, such as plan.json")
-		}
+	taken := []planfile.Taken{{What: "the manifest", Path: f.file}, {What: "the lockfile", Path: lockPath},
+		{What: "the lockfile's journal", Path: lockfile.JournalPath(lockPath)}, {What: "the lockfile's run lock", Path: lockfile.RunLockPath(lockPath)}}
+	if err := planfile.CheckDestination(out, taken); err != nil {
+		return "", hint(err, "save the plan to a file of its own, such as plan.json")
 	}
 	_, statErr := os.Stat(lockPath)
 	pf, err := planfile.Build(cs, lock, planfile.Meta{
@@ -165,7 +166,7 @@ func savedPlanManifest(f *planFlags, pf *planfile.File, planPath string) (*manif
 		return nil, hint(fmt.Errorf("--lockfile %s: the plan %s was made against lockfile %s", f.lockfile, planPath, pf.Lockfile.Path),
 			"drop --lockfile: apply --plan uses the lockfile the plan names", "nothing was sent")
 	}
-	data, err := os.ReadFile(mpath)
+	data, err := regular.ReadFile(mpath, 0)
 	if err != nil {
 		return nil, hint(fmt.Errorf("read manifest of the plan: %w", err),
 			"run apply --plan from the directory plan --out ran in (the plan names "+mpath+")", "nothing was sent")

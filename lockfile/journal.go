@@ -13,7 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/flowsync/flowsync/internal/regular"
 )
 
 const journalSuffix = ".journal"
@@ -126,11 +129,15 @@ func OpenJournal(lockfilePath string, h Header) (*Journal, error) {
 		return nil, errors.New("open journal: no salt")
 	}
 	path := RealPath(lockfilePath) + journalSuffix
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND|syscall.O_NONBLOCK, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
-	data, err := os.ReadFile(path)
+	if err := regular.Check(f, path); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	data, err := regular.ReadFile(path, 0)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("open journal: %w", err)
@@ -601,7 +608,7 @@ func (r *record) check() error {
 // Saves f and calls RemoveJournal.
 func Fold(f *File, lockfilePath string) (changed bool, err error) {
 	path := RealPath(lockfilePath) + journalSuffix
-	data, err := os.ReadFile(path)
+	data, err := regular.ReadFile(path, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
