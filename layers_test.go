@@ -26,6 +26,7 @@ var layers = map[string][]string{
 	"internal/testmanifest": nil,
 	"internal/strictjson":   nil,
 	"internal/regular":      nil,
+	"internal/shell":        nil,
 	"schema":                {"s3source"},
 	"flowapi":               {"s3source"},
 	"lockfile":              {"internal/regular", "internal/strictjson", "names", "s3source"},
@@ -36,7 +37,8 @@ var layers = map[string][]string{
 	"health":                {"flowservice"},
 	"emulator":              {"flowservice", "s3source"},
 	"bench":                 {"emulator", "flowservice", "internal/testmanifest", "s3source"},
-	"cli":                   {"emulator", "flowservice", "health", "internal/regular", "lockfile", "manifest", "names", "planfile", "reconcile", "s3source", "schema"},
+	"workspace":             {"emulator", "flowservice", "internal/shell", "lockfile", "manifest", "reconcile", "s3source"},
+	"cli":                   {"emulator", "flowservice", "health", "internal/regular", "internal/shell", "lockfile", "manifest", "names", "planfile", "reconcile", "s3source", "schema", "workspace"},
 	".":                     {"cli"},
 }
 

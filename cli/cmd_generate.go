@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
-	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -20,13 +19,15 @@ import (
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
+	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/s3source"
+	"github.com/flowsync/flowsync/workspace"
 )
 
 func newGenerateCmd(g *globals) *cobra.Command {
 	var (
 		org, sandbox, out string
-		names             []string
+		globs             []string
 	)
 	cmd := &cobra.Command{
 		Use:   "generate --org ORG --sandbox SANDBOX -o MANIFEST",
@@ -45,13 +46,13 @@ overwrites a file: the manifest and its lockfile must not exist.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runGenerate(ctx, g, org, sandbox, out, names)
+			return runGenerate(ctx, g, org, sandbox, out, globs)
 		},
 	}
 	stringOnceVarP(cmd.Flags(), &org, "org", "", "", "IMS organization id, e.g. 5C1328435BF324E90A49402A@AdobeOrg (required)")
 	stringOnceVarP(cmd.Flags(), &sandbox, "sandbox", "", "", "sandbox name, all lowercase, e.g. prod (required)")
 	stringOnceVarP(cmd.Flags(), &out, "out", "o", "", "manifest file to write; its lockfile is written beside it (required; neither may exist)")
-	cmd.Flags().StringArrayVar(&names, "name", nil, "only connections whose name matches this glob (repeatable)")
+	cmd.Flags().StringArrayVar(&globs, "name", nil, "only connections whose name matches this glob (repeatable)")
 	_ = cmd.MarkFlagRequired("org")
 	_ = cmd.MarkFlagRequired("sandbox")
 	_ = cmd.MarkFlagRequired("out")
@@ -64,11 +65,10 @@ overwrites a file: the manifest and its lockfile must not exist.`,
 	return cmd
 }
 
-func runGenerate(ctx context.Context, g *globals, org, sandbox, out string, names []string) error {
-	for _, glob := range names {
-		if _, err := path.Match(glob, ""); err != nil {
-			return hint(fmt.Errorf("--name %q: %w", glob, err), "globs use *, ? and [...] as in path.Match")
-		}
+func runGenerate(ctx context.Context, g *globals, org, sandbox, out string, globs []string) error {
+	sel, err := names.NewSelector("--name", globs)
+	if err != nil {
+		return err
 	}
 	target := lockfile.Target{OrgID: org, Sandbox: sandbox}
 	if err := checkTarget(target); err != nil {
@@ -81,22 +81,22 @@ func runGenerate(ctx context.Context, g *globals, org, sandbox, out string, name
 	}
 
 	m := &manifest.Manifest{Path: out, Target: manifest.Target{OrgID: org, Sandbox: sandbox}}
-	svc, err := connect(ctx, g, m, lockPath, defaultConcurrency, 0)
+	svc, err := workspace.Connect(ctx, g.ws(), m, lockPath, workspace.Limits{Concurrency: workspace.DefaultConcurrency, MaxRPS: 0})
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
-	c := svc.client
+	c := svc.Client
 
 	secret, required, err := generateRules(ctx, g, c)
 	if err != nil {
 		return err
 	}
-	observed, err := observe(ctx, c)
+	observed, err := workspace.Observe(ctx, c)
 	if err != nil {
 		return err
 	}
-	conns, err := selectLive(observed.Connections, names, sandbox)
+	conns, err := selectLive(observed.Connections, sel, sandbox)
 	if err != nil {
 		return err
 	}
@@ -117,25 +117,17 @@ func runGenerate(ctx context.Context, g *globals, org, sandbox, out string, name
 	return nil
 }
 
-// selectLive keeps the live Amazon S3 connections whose names match a --name glob (all with
-// none); a glob that matches nothing is an error.
-func selectLive(live []flowservice.Connection, names []string, sandbox string) ([]flowservice.Connection, error) {
-	hit := make([]bool, len(names))
+// selectLive keeps the live Amazon S3 connections whose names sel matches; a glob that
+// matches nothing is an error.
+func selectLive(live []flowservice.Connection, sel *names.Selector, sandbox string) ([]flowservice.Connection, error) {
 	var conns []flowservice.Connection
 	for _, conn := range live {
-		if conn.ConnectionSpec.ID == s3source.SpecID && matchesAny(conn.Name, names, hit) {
+		if conn.ConnectionSpec.ID == s3source.SpecID && sel.Match(conn.Name) {
 			conns = append(conns, conn)
 		}
 	}
-	var unmatched []string
-	for i, ok := range hit {
-		if !ok {
-			unmatched = append(unmatched, strconv.Quote(names[i]))
-		}
-	}
-	if len(unmatched) > 0 {
-		return nil, hint(fmt.Errorf("--name %s: no live Amazon S3 connection of sandbox %s matches; nothing was written", strings.Join(unmatched, ", "), sandbox),
-			"check the pattern; names are matched whole, as in path.Match")
+	if err := sel.Unmatched("live Amazon S3 connection of sandbox " + sandbox); err != nil {
+		return nil, fmt.Errorf("%w; nothing was written", err)
 	}
 	return conns, nil
 }

@@ -12,10 +12,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flowsync/flowsync/internal/regular"
+	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/planfile"
 	"github.com/flowsync/flowsync/reconcile"
+	"github.com/flowsync/flowsync/workspace"
 )
 
 // savePlan writes the plan file of plan --out and returns its SHA-256.
@@ -119,7 +121,7 @@ func staleErr(sum *reconcile.Summary) error {
 func withReplan(err error, pf *planfile.File, planPath string) error {
 	var stale *staleError
 	if errors.As(err, &stale) {
-		stale.replan = replanCommand(pf, planPath) + ", then flowsync apply --plan " + shellQuote(planPath)
+		stale.replan = replanCommand(pf, planPath) + ", then flowsync apply --plan " + shell.Quote(planPath)
 	}
 	return err
 }
@@ -127,9 +129,9 @@ func withReplan(err error, pf *planfile.File, planPath string) error {
 // replanCommand is the plan command that writes a new plan file at planPath with the options
 // pf was made with.
 func replanCommand(pf *planfile.File, planPath string) string {
-	args := []string{"flowsync", "plan", "-f", shellQuote(pf.Manifest.Path)}
-	if pf.Lockfile.Path != lockfilePath("", pf.Manifest.Path) {
-		args = append(args, "--lockfile", shellQuote(pf.Lockfile.Path))
+	args := []string{"flowsync", "plan", "-f", shell.Quote(pf.Manifest.Path)}
+	if pf.Lockfile.Path != workspace.LockfilePath("", pf.Manifest.Path) {
+		args = append(args, "--lockfile", shell.Quote(pf.Lockfile.Path))
 	}
 	if pf.Options.Refresh {
 		args = append(args, "--refresh")
@@ -138,9 +140,9 @@ func replanCommand(pf *planfile.File, planPath string) string {
 		args = append(args, "--prune")
 	}
 	for _, o := range pf.Options.Only {
-		args = append(args, "--only", shellQuote(o))
+		args = append(args, "--only", shell.Quote(o))
 	}
-	return strings.Join(append(args, "--out", shellQuote(planPath)), " ")
+	return strings.Join(append(args, "--out", shell.Quote(planPath)), " ")
 }
 
 // refuseReplanning refuses the flags that would plan again: the saved plan fixed them.
@@ -179,7 +181,7 @@ func savedPlanManifest(f *planFlags, pf *planfile.File, planPath string) (*manif
 	if err != nil {
 		return nil, err
 	}
-	if t := lockTarget(m); t != pf.Target {
+	if t := workspace.Target(m); t != pf.Target {
 		return nil, hint(fmt.Errorf("the plan %s is for %s/%s, its manifest for %s/%s", planPath, pf.Target.OrgID, pf.Target.Sandbox, t.OrgID, t.Sandbox), "nothing was sent")
 	}
 	return m, nil
@@ -238,12 +240,12 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 		return err
 	}
 
-	w, err := openWriter(ctx, g, m, lockPath, concurrency, maxRPS)
+	w, err := workspace.Open(ctx, g.ws(), m, lockPath, workspace.Limits{Concurrency: concurrency, MaxRPS: maxRPS})
 	if err != nil {
 		return err
 	}
 	defer w.Close()
-	lock := w.lock
+	lock := w.Lock
 	if _, err := os.Lstat(lockPath); errors.Is(err, fs.ErrNotExist) {
 		// The first apply: the digests of the plan are keyed by the salt it chose.
 		lock.Salt = pf.Lockfile.Salt
@@ -288,5 +290,5 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 	if err := confirm(g, yes); err != nil {
 		return err
 	}
-	return withReplan(executeApply(ctx, g, w.svc, lock, lockPath, cs, concurrency, output, true, stale), pf, planPath)
+	return withReplan(executeApply(ctx, g, w.Service, lock, lockPath, cs, concurrency, output, true, stale), pf, planPath)
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -383,19 +382,4 @@ func genLock(target lockfile.Target, entries []*genEntry) (*lockfile.File, error
 		}
 	}
 	return lock, nil
-}
-
-// matchesAny reports whether name matches one of globs (or there are none), marking each
-// glob that matched in hit.
-func matchesAny(name string, globs []string, hit []bool) bool {
-	if len(globs) == 0 {
-		return true
-	}
-	ok := false
-	for i, g := range globs {
-		if m, _ := path.Match(g, name); m {
-			hit[i], ok = true, true
-		}
-	}
-	return ok
 }

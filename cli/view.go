@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/reconcile"
 )
 
@@ -198,24 +199,9 @@ func unmanagedText(u reconcile.Unmanaged, manifest string) string {
 	case u.Recorded != "":
 		b.WriteString("; flowsync manages " + u.Recorded + " under this name")
 	case manifest != "":
-		b.WriteString(`; if one is this entry's, record it: flowsync import -f ` + shellQuote(manifest) + " " + shellQuote(u.Name) + " ID")
+		b.WriteString(`; if one is this entry's, record it: flowsync import -f ` + shell.Quote(manifest) + " " + shell.Quote(u.Name) + " ID")
 	default:
 		b.WriteString("; if one is this entry's, record it with flowsync import NAME ID")
 	}
 	return b.String()
-}
-
-// shellQuote quotes s for a POSIX shell when it holds anything but safe characters.
-func shellQuote(s string) string {
-	safe := s != ""
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:@+,", r)) {
-			safe = false
-			break
-		}
-	}
-	if safe {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -129,9 +129,10 @@ func (s *Server) delete(c *call, id string) {
 		s.mu.Unlock()
 		c.notFound(id)
 		return
-	case r.inUse:
+	case len(s.store.flows.usedBy(id)) > 0:
+		flows := s.store.flows.usedBy(id)
 		s.mu.Unlock()
-		c.badRequest("1418-400", fmt.Sprintf("Connection %s cannot be deleted: the connection is used by a dataflow. Delete the dataflow first.", id))
+		c.badRequest("1418-400", fmt.Sprintf("Connection %s cannot be deleted because the base connection is being used in one or more flows (%s). Delete the flows first.", id, strings.Join(flows, ", ")))
 		return
 	}
 	s.store.remove(id)
@@ -365,5 +366,5 @@ func (s *Server) applyPatch(r *record, ops []patchOp, client string) (*record, e
 	c.UpdatedAt = now.UnixMilli()
 	c.UpdatedBy = client + "@AdobeID"
 	c.UpdatedClient = client
-	return &record{scope: r.scope, conn: c, digests: digests, inUse: r.inUse, created: r.created, tokenSetAt: setAt}, nil
+	return &record{scope: r.scope, conn: c, digests: digests, created: r.created, tokenSetAt: setAt}, nil
 }

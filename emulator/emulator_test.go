@@ -282,7 +282,7 @@ func TestRequestStrictness(t *testing.T) {
 		{"no org", "GET", "/connections", nil, del("x-gw-ims-org-id"), 400, "400003", ""},
 		{"no sandbox", "GET", "/connections", nil, del("x-sandbox-name"), 400, "2105-400", ""},
 		{"sandbox upper case", "GET", "/connections", nil, set("x-sandbox-name", "Prod"), 400, "2105-400", ""},
-		{"unknown path", "GET", "/flows", nil, nil, 404, "404000", ""},
+		{"unknown path", "GET", "/targetConnections", nil, nil, 404, "404000", ""},
 		{"sub resource", "GET", "/connections/" + ref.ID + "/explore", nil, nil, 404, "", ""},
 		{"put one", "PUT", "/connections/" + ref.ID, good, nil, 405, "", ""},
 		{"delete collection", "DELETE", "/connections", nil, nil, 405, "", ""},
@@ -513,11 +513,16 @@ func TestPatch(t *testing.T) {
 func TestDelete(t *testing.T) {
 	h := newHarness(t, Options{})
 	ref := h.create(accessKeyConn("d"))
-	h.s.SetInUse(ref.ID, true)
-	if a := h.do("DELETE", "/connections/"+ref.ID, nil, nil); a.status != 400 || a.code() != "1418-400" || !strings.Contains(a.detail(), "used by a dataflow") {
+	att, err := h.s.AttachDataflow(Dataflow{OrgID: testOrg, Sandbox: testSandbox, BaseConnectionID: ref.ID, Name: "orders"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := h.do("DELETE", "/connections/"+ref.ID, nil, nil); a.status != 400 || a.code() != "1418-400" || !strings.Contains(a.detail(), "used in one or more flows") || !strings.Contains(a.detail(), att.FlowID) {
 		t.Errorf("delete in use: %d %s", a.status, a.raw)
 	}
-	h.s.SetInUse(ref.ID, false)
+	if !h.s.DetachDataflow(att.FlowID) {
+		t.Fatal("detach: no such flow")
+	}
 	if a := h.do("DELETE", "/connections/"+ref.ID+"/", nil, nil); a.status != 204 || len(a.raw) != 0 {
 		t.Errorf("delete: %d %s", a.status, a.raw)
 	}

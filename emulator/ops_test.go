@@ -40,7 +40,9 @@ func TestPersistence(t *testing.T) {
 	nc.Auth.Params["s3SessionToken"] = canaryToken
 	ref := h.create(nc)
 	h.create(accessKeyConn("second"))
-	h.s.SetInUse(ref.ID, true)
+	if _, err := h.s.AttachDataflow(Dataflow{OrgID: testOrg, Sandbox: testSandbox, BaseConnectionID: ref.ID, Name: "reads persisted"}); err != nil {
+		t.Fatal(err)
+	}
 	before := h.s.Connections(testOrg, testSandbox)
 	if err := r.Close(); err != nil {
 		t.Fatal(err)

@@ -28,8 +28,7 @@ type record struct {
 	scope   scope
 	conn    flowservice.Connection // Auth.Params holds the non-secret params only
 	digests map[string]string      // secret param -> hex HMAC-SHA256 of its value
-	inUse   bool
-	created uint64 // creation order, breaks ties of equal createdAt (same millisecond)
+	created uint64                 // creation order, breaks ties of equal createdAt (same millisecond)
 	// tokenSetAt is when the session token was last set (epoch ms), 0 without one: GET
 	// /connections/{id}/test answers false once it is older than the session-token TTL.
 	tokenSetAt int64
@@ -42,6 +41,7 @@ type store struct {
 	byID    map[string]*record
 	byScope map[scope]map[string]*record
 	byName  map[scope]map[string]map[string]*record // name -> id -> record
+	flows   dataflows                               // source connections and flows (dataflows.go)
 	dirty   bool
 }
 
@@ -49,6 +49,7 @@ func (st *store) init() {
 	st.byID = make(map[string]*record)
 	st.byScope = make(map[scope]map[string]*record)
 	st.byName = make(map[scope]map[string]map[string]*record)
+	st.flows.init()
 }
 
 func (st *store) put(r *record) {
@@ -227,12 +228,12 @@ type stateFile struct {
 	HMACKey     string        `json:"hmacKey"`
 	ETagSeq     uint64        `json:"etagSeq"`
 	Connections []stateRecord `json:"connections"`
+	stateDataflows
 }
 
 type stateRecord struct {
 	OrgID         string                 `json:"orgId"`
 	Sandbox       string                 `json:"sandbox"`
-	InUse         bool                   `json:"inUse,omitempty"`
 	Connection    flowservice.Connection `json:"connection"`
 	SecretDigests map[string]string      `json:"secretDigests,omitempty"`
 	Created       uint64                 `json:"created"`
@@ -275,7 +276,10 @@ func (s *Server) load(path string) error {
 				return fmt.Errorf("emulator: load state %s: connection %s holds secret param %s in clear", path, c.ID, p)
 			}
 		}
-		s.store.put(&record{scope: scope{sr.OrgID, sr.Sandbox}, conn: c, digests: sr.SecretDigests, inUse: sr.InUse, created: sr.Created, tokenSetAt: sr.TokenSetAt})
+		s.store.put(&record{scope: scope{sr.OrgID, sr.Sandbox}, conn: c, digests: sr.SecretDigests, created: sr.Created, tokenSetAt: sr.TokenSetAt})
+	}
+	if err := s.store.flows.load(f.stateDataflows); err != nil {
+		return fmt.Errorf("emulator: load state %s: %w", path, err)
 	}
 	s.store.dirty = false
 	return nil
@@ -308,13 +312,14 @@ func (s *Server) Save() error {
 	for _, r := range s.store.byID {
 		recs = append(recs, r)
 	}
+	f.stateDataflows = s.store.flows.save()
 	s.store.dirty = false
 	s.mu.Unlock()
 
 	sortRecords(recs, "createdAt")
 	for _, r := range recs {
 		f.Connections = append(f.Connections, stateRecord{
-			OrgID: r.scope.org, Sandbox: r.scope.sandbox, InUse: r.inUse,
+			OrgID: r.scope.org, Sandbox: r.scope.sandbox,
 			Connection: r.conn, SecretDigests: r.digests, Created: r.created, TokenSetAt: r.tokenSetAt,
 		})
 	}
@@ -433,7 +438,7 @@ func (s *Server) Mutate(id string, f func(c *flowservice.Connection)) bool {
 	c.Version = c.ETag
 	c.UpdatedAt = now.UnixMilli()
 	c.UpdatedBy = "someone-else@AdobeID"
-	s.store.put(&record{scope: r.scope, conn: c, digests: digests, inUse: r.inUse, created: r.created, tokenSetAt: tokenSetAt})
+	s.store.put(&record{scope: r.scope, conn: c, digests: digests, created: r.created, tokenSetAt: tokenSetAt})
 	return true
 }
 
@@ -453,21 +458,6 @@ func (s *Server) CreateOutOfBand(org, sandbox string, c flowservice.NewConnectio
 	r := s.newRecord(scope{org, sandbox}, c, "someone-else@AdobeID", "other-client", time.Now())
 	s.store.put(r)
 	return r.conn.ID
-}
-
-// SetInUse marks connection id as used by a dataflow (DELETE then answers 400 1418-400) or
-// not. It is a test helper and reports whether the connection exists.
-func (s *Server) SetInUse(id string, inUse bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.store.byID[id]
-	if r == nil {
-		return false
-	}
-	nr := *r
-	nr.inUse = inUse
-	s.store.put(&nr)
-	return true
 }
 
 // FailNext makes the next n API calls of method (POST, GET, PATCH, DELETE) answer 500

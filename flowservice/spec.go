@@ -161,7 +161,7 @@ func (c *Client) CheckAccess(ctx context.Context, specID string) error {
 	if err != nil {
 		return err
 	}
-	var page listPage
+	var page listPage[Connection]
 	if err := json.Unmarshal(resp.body, &page); err != nil {
 		return fmt.Errorf("list connections: decode answer: %w", err)
 	}

@@ -23,7 +23,10 @@ type Param struct {
 
 // Desired is one manifest entry with its secret references resolved (or marked unknown).
 type Desired struct {
-	Name        string
+	Name string
+	// FormerNames are names the entry had before (manifest formerNames): a lockfile entry
+	// recorded under one of them, and not under Name, is renamed in place.
+	FormerNames []string
 	Description string
 	Spec        flowapi.Spec
 	SpecName    string
