@@ -31,7 +31,7 @@ var layers = map[string][]string{
 	"flowapi":               {"s3source"},
 	"lockfile":              {"internal/regular", "internal/strictjson", "names", "s3source"},
 	"manifest":              {"internal/regular", "names", "s3source", "schema"},
-	"reconcile":             {"flowapi", "lockfile", "manifest", "names", "s3source"},
+	"reconcile":             {"flowapi", "internal/shell", "lockfile", "manifest", "names", "s3source"},
 	"flowservice":           {"flowapi", "names", "reconcile", "s3source"},
 	"planfile":              {"flowservice", "internal/regular", "internal/strictjson", "lockfile", "reconcile", "s3source"},
 	"health":                {"flowservice"},

@@ -112,6 +112,7 @@ func TestScript(t *testing.T) {
 			"badsvc":     cmdBadService,
 			"emu":        cmdEmu,
 			"gen":        cmdGen,
+			"hint":       cmdHint,
 			"holdlock":   cmdHoldLock,
 			"jsonfile":   cmdJSONFile,
 			"jsonschema": cmdJSONSchema,

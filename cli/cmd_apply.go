@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flowsync/flowsync/flowservice"
-	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/reconcile"
 	"github.com/flowsync/flowsync/workspace"
@@ -217,7 +216,7 @@ func executeApply(ctx context.Context, g *globals, svc *workspace.Service, lock 
 		Concurrency: concurrency,
 		Now:         svc.Client.Now,
 		APIKey:      svc.Client.APIKey(),
-		Manifest:    quotedPath(cs.Manifest),
+		Files:       fileArgs(cs.Manifest, lockPath),
 		Journal:     journal,
 		OnResult:    av.Result,
 		Stop:        soft.Done(),
@@ -251,10 +250,11 @@ func executeApply(ctx context.Context, g *globals, svc *workspace.Service, lock 
 	return applyErr
 }
 
-// quotedPath is path quoted for a shell, or "" for "".
-func quotedPath(path string) string {
-	if path == "" {
+// fileArgs names the manifest and lockfile in a suggested command (workspace.FileArgs), or
+// is "" when the manifest has no path a command could name (stdin).
+func fileArgs(manifestPath, lockPath string) string {
+	if manifestPath == "" || manifestPath == "-" {
 		return ""
 	}
-	return shell.Quote(path)
+	return workspace.FileArgs(manifestPath, lockPath)
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/health"
-	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/names"
@@ -115,10 +114,7 @@ func runCheck(ctx context.Context, g *globals, view checkView, file, lockPath st
 	}
 	// The command line the advice names: the manifest as given, and the lockfile when it is
 	// not the default one.
-	files := "-f " + shell.Quote(file)
-	if lockPath != lockfile.DefaultPath(file) {
-		files += " --lockfile " + shell.Quote(lockPath)
-	}
+	files := workspace.FileArgs(file, lockPath)
 	lock, _, err := workspace.ReadLock(lockPath, m)
 	if err != nil {
 		return err

@@ -89,7 +89,7 @@ func (f *planFlags) load(g *globals) (m *manifest.Manifest, want []reconcile.Des
 	if m, f.manifestSum, err = g.loadManifestSum(f.file); err != nil {
 		return nil, nil, "", err
 	}
-	if want, err = resolveDesired(m, g.env, f.noSecrets); err != nil {
+	if want, err = resolveDesired(m, workspace.LockfilePath(f.lockfile, f.file), g.env, f.noSecrets); err != nil {
 		return nil, nil, "", err
 	}
 	return m, want, workspace.LockfilePath(f.lockfile, f.file), nil
@@ -209,10 +209,10 @@ func plan(ctx context.Context, g *globals, f *planFlags, m *manifest.Manifest, l
 		opts := f.options()
 		opts.APIKey = svc.Client.APIKey()
 		cs := reconcile.Plan(want, lock, observed, opts)
-		cs.Manifest = f.file
+		cs.Manifest, cs.Lockfile = f.file, lockPath
 		return cs, nil
 	}
 	cs := reconcile.Plan(want, lock, observed, f.options())
-	cs.Manifest = f.file
+	cs.Manifest, cs.Lockfile = f.file, lockPath
 	return cs, nil
 }

@@ -78,7 +78,7 @@ func announceSavedPlan(g *globals, output, path, sum string) {
 	case "json":
 		w = g.io.Err
 	}
-	fmt.Fprintf(w, "\nSaved the plan to %s (SHA-256 %s).\nApply exactly these changes with: flowsync apply --plan %s\n", path, sum, path)
+	fmt.Fprintf(w, "\nSaved the plan to %s (SHA-256 %s).\nApply exactly these changes with: flowsync apply --plan %s\n", path, sum, shell.Quote(path))
 }
 
 // withStale merges the changes of a saved plan refused before anything was sent into the
@@ -126,16 +126,22 @@ func withReplan(err error, pf *planfile.File, planPath string) error {
 	return err
 }
 
+// newPlanAdvice is how to make a plan file at planPath again after it could not be read:
+// something that is not a plan file is moved aside first (plan --out never replaces it).
+func newPlanAdvice(err error, planPath string) string {
+	p := shell.Quote(planPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "make a plan file with flowsync plan -f MANIFEST --out " + p + " (MANIFEST: the manifest to plan)"
+	}
+	return "make a new plan file: mv " + p + " " + shell.Quote(planPath+".aside") + " && flowsync plan -f MANIFEST --out " + p + " (MANIFEST: the manifest to plan)"
+}
+
 // replanCommand is the plan command that writes a new plan file at planPath with the options
-// pf was made with.
+// pf was made with, always against the live state (--refresh): a change refused as stale
+// moved on the service, and a plan made from the lockfile alone would plan it against what it
+// was before, stale again at every try.
 func replanCommand(pf *planfile.File, planPath string) string {
-	args := []string{"flowsync", "plan", "-f", shell.Quote(pf.Manifest.Path)}
-	if pf.Lockfile.Path != workspace.LockfilePath("", pf.Manifest.Path) {
-		args = append(args, "--lockfile", shell.Quote(pf.Lockfile.Path))
-	}
-	if pf.Options.Refresh {
-		args = append(args, "--refresh")
-	}
+	args := []string{"flowsync", "plan", workspace.FileArgs(pf.Manifest.Path, pf.Lockfile.Path), "--refresh"}
 	if pf.Options.Prune {
 		args = append(args, "--prune")
 	}
@@ -175,7 +181,7 @@ func savedPlanManifest(f *planFlags, pf *planfile.File, planPath string) (*manif
 	}
 	if got := planfile.SHA256(data); got != pf.Manifest.SHA256 {
 		return nil, hint(fmt.Errorf("manifest %s changed since the plan %s was made (SHA-256 %s, planned %s)", mpath, planPath, got, pf.Manifest.SHA256),
-			"nothing was sent; review the changes again: flowsync plan -f "+mpath+" --out "+planPath)
+			"nothing was sent; review the changes again: "+replanCommand(pf, planPath))
 	}
 	m, err := parseManifest(mpath, data)
 	if err != nil {
@@ -222,7 +228,7 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 	}
 	pf, sum, err := planfile.Read(planPath)
 	if err != nil {
-		return hint(err, "make a new plan file with flowsync plan -f MANIFEST --out "+planPath)
+		return hint(err, newPlanAdvice(err, planPath))
 	}
 	planIO := g.io
 	if output != "text" {
@@ -235,7 +241,7 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 		return err
 	}
 	lockPath := pf.Lockfile.Path
-	want, err := resolveDesired(plannedOnly(m, pf), g.env, false)
+	want, err := resolveDesired(plannedOnly(m, pf), pf.Lockfile.Path, g.env, false)
 	if err != nil {
 		return err
 	}

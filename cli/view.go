@@ -180,7 +180,7 @@ func thousands(n int) string {
 // unmanagedText describes live connections flowsync does not own and says how to resolve
 // them: nothing to do when flowsync manages another connection under the name (they are
 // someone else's namesakes), else how to record the right one.
-func unmanagedText(u reconcile.Unmanaged, manifest string) string {
+func unmanagedText(u reconcile.Unmanaged, files string) string {
 	var b strings.Builder
 	b.WriteString("live " + connectionsWord(len(u.IDs)) + " ")
 	for i, id := range u.IDs {
@@ -198,8 +198,8 @@ func unmanagedText(u reconcile.Unmanaged, manifest string) string {
 		b.WriteString("; the name is no longer in the manifest")
 	case u.Recorded != "":
 		b.WriteString("; flowsync manages " + u.Recorded + " under this name")
-	case manifest != "":
-		b.WriteString(`; if one is this entry's, record it: flowsync import -f ` + shell.Quote(manifest) + " " + shell.Quote(u.Name) + " ID")
+	case files != "":
+		b.WriteString(`; if one is this entry's, record it: flowsync import ` + files + " " + shell.Quote(u.Name) + " ID")
 	default:
 		b.WriteString("; if one is this entry's, record it with flowsync import NAME ID")
 	}

@@ -72,7 +72,7 @@ func (v *textPlanView) Plan(cs *reconcile.Changeset) error {
 		writeTextSection(&body, a, group, p)
 	}
 	for _, u := range cs.Unmanaged {
-		body.WriteString(p.yellow("?") + " unmanaged " + p.bold(u.Name) + ": " + unmanagedText(u, cs.Manifest) + "\n")
+		body.WriteString(p.yellow("?") + " unmanaged " + p.bold(u.Name) + ": " + unmanagedText(u, fileArgs(cs.Manifest, cs.Lockfile)) + "\n")
 	}
 	w.WriteString(summary + "\n")
 	if !cs.Refreshed {

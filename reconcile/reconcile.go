@@ -153,9 +153,9 @@ type Changeset struct {
 	Refreshed      bool     // live state was read (--refresh)
 	SecretsUnknown bool     // secret references were not read (--no-secrets)
 	Unmanaged      []Unmanaged
-	// Manifest is the manifest's path, for the commands a view suggests (set by the caller;
-	// Plan leaves it empty).
-	Manifest string
+	// Manifest and Lockfile are the paths of the manifest and lockfile, for the commands a
+	// view suggests (set by the caller; Plan leaves them empty).
+	Manifest, Lockfile string
 }
 
 // Counts is how many changes of each action a changeset holds.

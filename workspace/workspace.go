@@ -93,6 +93,17 @@ func LockfilePath(flag, manifestPath string) string {
 	return lockfile.DefaultPath(manifestPath)
 }
 
+// FileArgs names the manifest and its lockfile in a command printed as advice, quoted for a
+// POSIX shell: "-f m.yaml", with "--lockfile PATH" whenever lockPath is not the manifest's
+// default lockfile (a command without it would read and write another lockfile).
+func FileArgs(manifestPath, lockPath string) string {
+	s := "-f " + shell.Quote(manifestPath)
+	if lockPath != "" && lockPath != lockfile.DefaultPath(manifestPath) {
+		s += " --lockfile " + shell.Quote(lockPath)
+	}
+	return s
+}
+
 // Target is the lockfile target of a manifest.
 func Target(m *manifest.Manifest) lockfile.Target {
 	return lockfile.Target{OrgID: m.Target.OrgID, Sandbox: m.Target.Sandbox}
@@ -138,22 +149,24 @@ func ReadLock(path string, m *manifest.Manifest) (f *lockfile.File, folded bool,
 func journalErr(err error, manifestPath, lockPath string) error {
 	var me *lockfile.JournalMismatchError
 	var fe *lockfile.FormatError
-	journal := lockPath + ".journal"
-	m, l, j := shell.Quote(manifestPath), shell.Quote(lockPath), shell.Quote(journal)
+	m, l := shell.Quote(manifestPath), shell.Quote(lockPath)
+	j, aside := shell.Quote(lockfile.JournalPath(lockPath)), shell.Quote(lockfile.JournalPath(lockPath)+".aside")
+	files := FileArgs(manifestPath, lockPath)
+	// Without the journal: move it aside (kept, not deleted), record what the interrupted run
+	// created in this very lockfile, and look before applying.
+	without := fmt.Sprintf("without it: mv %s %s && flowsync import %s --by-name --mine, which records each entry whose name matches exactly one live connection created with this API key (what that run created; a colleague's is left alone), then flowsync plan %s --refresh before applying",
+		j, aside, files, files)
 	switch {
 	case errors.As(err, &me) && !me.SameTarget():
 		return Hint(err,
-			fmt.Sprintf("finish that run first: flowsync apply -f MANIFEST_OF_SANDBOX_%s --lockfile %s (the manifest of org %s sandbox %s); it folds the journal into a lockfile of that target",
-				me.Journal.Target.Sandbox, l, me.Journal.Target.OrgID, me.Journal.Target.Sandbox),
+			fmt.Sprintf("finish that run first with the manifest of org %q sandbox %q: flowsync apply -f MANIFEST --lockfile %s (MANIFEST: that manifest's path); it folds the journal into a lockfile of that target",
+				me.Journal.Target.OrgID, me.Journal.Target.Sandbox, l),
 			fmt.Sprintf("or keep this manifest's state in a lockfile of its own: flowsync apply -f %s --lockfile %s", m, shell.Quote(targetLockPath(manifestPath, me.Lockfile.Target))))
 	case errors.As(err, &me):
 		return Hint(err,
-			"restore the lockfile this journal belongs to (from version control or a backup) at "+lockPath+", then run apply again to finish that run",
-			fmt.Sprintf("without it: mv %s %s.aside && flowsync import -f %s --by-name --mine, which records each entry whose name matches exactly one live connection created with this API key (what that run created; a colleague's is left alone), then flowsync plan -f %s --refresh before applying", j, j, m, m))
+			"restore the lockfile this journal belongs to (from version control or a backup) at "+l+", then run apply again to finish that run", without)
 	case errors.As(err, &fe):
-		return Hint(err,
-			"restore the journal from a backup, then run apply again to finish that run",
-			fmt.Sprintf("without it: mv %s %s.aside && flowsync import -f %s --by-name --mine, which records each entry whose name matches exactly one live connection created with this API key (what that run created; a colleague's is left alone), then flowsync plan -f %s --refresh before applying", j, j, m, m))
+		return Hint(err, "restore the journal from a backup, then run apply again to finish that run", without)
 	}
 	return fmt.Errorf("journal of %s: %w", lockPath, err)
 }
