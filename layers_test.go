@@ -29,22 +29,24 @@ var layers = map[string][]string{
 	"internal/shell":        nil,
 	"schema":                {"s3source"},
 	"flowapi":               {"s3source"},
-	"lockfile":              {"internal/regular", "internal/strictjson", "names", "s3source"},
+	"lockfile":              {"internal/atomicfile", "internal/regular", "internal/strictjson", "names", "s3source"},
 	"manifest":              {"internal/regular", "names", "s3source", "schema"},
 	"reconcile":             {"flowapi", "internal/shell", "lockfile", "manifest", "names", "s3source"},
 	"flowservice":           {"flowapi", "names", "reconcile", "s3source"},
-	"planfile":              {"flowservice", "internal/regular", "internal/strictjson", "lockfile", "reconcile", "s3source"},
+	"planfile":              {"flowapi", "internal/regular", "internal/strictjson", "lockfile", "reconcile", "s3source"},
 	"health":                {"flowservice"},
-	"emulator":              {"flowservice", "s3source"},
+	"emulator":              {"flowapi", "internal/atomicfile", "s3source"},
 	"bench":                 {"emulator", "flowservice", "internal/testmanifest", "s3source"},
 	"workspace":             {"emulator", "flowservice", "internal/shell", "lockfile", "manifest", "reconcile", "s3source"},
-	"cli":                   {"emulator", "flowservice", "health", "internal/regular", "internal/shell", "lockfile", "manifest", "names", "planfile", "reconcile", "s3source", "schema", "workspace"},
+	"cli":                   {"emulator", "flowservice", "generate", "health", "internal/atomicfile", "internal/regular", "internal/shell", "lockfile", "manifest", "names", "planfile", "reconcile", "s3source", "schema", "workspace"},
+	"internal/atomicfile":   nil,
+	"generate":              {"flowapi", "lockfile", "manifest", "names", "reconcile", "s3source"},
 	".":                     {"cli"},
 }
 
 // noNetwork are packages whose code, with everything it imports from the module, must not
 // import net or net/http: what plans and records changes cannot send anything.
-var noNetwork = []string{"internal/regular", "s3source", "names", "schema", "flowapi", "lockfile", "manifest", "reconcile"}
+var noNetwork = []string{"internal/regular", "s3source", "names", "schema", "flowapi", "lockfile", "manifest", "reconcile", "planfile", "generate"}
 
 // TestLayers parses the imports of every non-test file and holds them to layers.
 func TestLayers(t *testing.T) {

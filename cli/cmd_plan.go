@@ -110,8 +110,9 @@ connections) and prints the changes. It writes nothing, except the plan file of 
 --refresh it needs no network and no credentials.
 
 The text output starts with the count line, then the changes by action: a field change that
-every change of a group makes is shown once for the group ("each with:"), and past 30 creates
-or updates the rest are counted (--output json lists every one; --only narrows the plan).
+every change of a group makes is shown once ("each with:"), creates past the first three are
+rows of a table (name, bucket, folder, region), past 30 the rest are counted (--output json
+lists every one); --output markdown groups the same way, in the same order.
 Symbols: + create, ~ update, -/+ replace, - delete, ! orphan (kept), ? unmanaged (a live
 connection with a managed name that flowsync did not record: never touched).`,
 		Example: `  flowsync plan -f connections.yaml
@@ -209,10 +210,16 @@ func plan(ctx context.Context, g *globals, f *planFlags, m *manifest.Manifest, l
 		opts := f.options()
 		opts.APIKey = svc.Client.APIKey()
 		cs := reconcile.Plan(want, lock, observed, opts)
-		cs.Manifest, cs.Lockfile = f.file, lockPath
+		labelPlan(cs, f, m)
 		return cs, nil
 	}
 	cs := reconcile.Plan(want, lock, observed, f.options())
-	cs.Manifest, cs.Lockfile = f.file, lockPath
+	labelPlan(cs, f, m)
 	return cs, nil
+}
+
+// labelPlan names the manifest, lockfile and target a changeset was planned for, for the views.
+func labelPlan(cs *reconcile.Changeset, f *planFlags, m *manifest.Manifest) {
+	cs.Manifest, cs.Lockfile = f.file, f.lockfile
+	cs.Sandbox, cs.OrgID = m.Target.Sandbox, m.Target.OrgID
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -193,6 +195,32 @@ func savedPlanManifest(f *planFlags, pf *planfile.File, planPath string) (*manif
 	return m, nil
 }
 
+// addUnchanged adds to cs, as no-ops, the recorded manifest entries the plan pf leaves alone
+// (within its --only), so that apply --plan counts them as unchanged as plan did.
+func addUnchanged(cs *reconcile.Changeset, m *manifest.Manifest, pf *planfile.File, lock *lockfile.File) {
+	planned := make(map[string]bool, len(pf.Changes))
+	for _, c := range pf.Changes {
+		planned[c.Name] = true
+	}
+	for _, c := range m.Connections {
+		if planned[c.Name] || lock.Connections[c.Name] == nil || !matchesOnly(pf.Options.Only, c.Name) {
+			continue
+		}
+		cs.Changes = append(cs.Changes, reconcile.Change{Name: c.Name, Action: reconcile.NoOp, Reason: reconcile.ReasonManifest, ID: lock.Connections[c.Name].ID})
+	}
+	slices.SortStableFunc(cs.Changes, func(a, b reconcile.Change) int { return strings.Compare(a.Name, b.Name) })
+}
+
+// matchesOnly reports whether name matches one of the --only globs, or there are none.
+func matchesOnly(globs []string, name string) bool {
+	for _, g := range globs {
+		if ok, _ := path.Match(g, name); ok {
+			return true
+		}
+	}
+	return len(globs) == 0
+}
+
 // plannedOnly is m with only the connections the plan changes: only their secrets are read,
 // as they are what is sent and recorded.
 func plannedOnly(m *manifest.Manifest, pf *planfile.File) *manifest.Manifest {
@@ -266,23 +294,24 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 	if err != nil {
 		return hint(fmt.Errorf("plan %s: %w", planPath, err), "nothing was sent; make a new plan: "+replanCommand(pf, planPath))
 	}
+	addUnchanged(cs, m, pf, lock)
 	view, _ := NewPlanView("text", planIO)
-	if len(cs.Changes) > 0 {
+	if cs.Sends() > 0 {
 		fmt.Fprintln(planIO.Out)
 		if err := view.Plan(cs); err != nil {
 			return err
 		}
 	}
-	if len(stale) > 0 && len(cs.Changes) > 0 {
+	if len(stale) > 0 && cs.Sends() > 0 {
 		// Before the confirmation: what will not be sent. (With nothing left to send, the
 		// results below say it once.)
 		showStale(planIO, stale)
 	}
 	switch {
-	case len(cs.Changes) == 0 && len(stale) == 0:
+	case cs.Sends() == 0 && len(stale) == 0:
 		fmt.Fprintln(planIO.Out, "No changes: the saved plan is empty.")
 		return nil
-	case len(cs.Changes) == 0:
+	case cs.Sends() == 0:
 		// Nothing left to send: report, and leave the lockfile and the journal alone.
 		av, _ := NewApplyView(output, g.io)
 		av.Started(len(stale))

@@ -33,8 +33,15 @@ type RunStats struct {
 	Save                         time.Duration // closing and folding the journal, saving the lockfile
 }
 
+// Below these a rate says nothing: one request "at 40,094.6 requests/s" is noise.
+const (
+	minRateRequests = 20
+	minRateDuration = 100 * time.Millisecond
+)
+
+// rate is requests per second, or 0 for a run too small or too short to have one.
 func (s RunStats) rate() float64 {
-	if s.Duration > 0 {
+	if s.Requests >= minRateRequests && s.Duration >= minRateDuration {
 		return float64(s.Requests) / s.Duration.Seconds()
 	}
 	return 0
@@ -177,12 +184,19 @@ func thousands(n int) string {
 	return b.String()
 }
 
+// unmanagedGroupText is what every unmanaged connection is.
+const unmanagedGroupText = "live connections not owned by flowsync — never patched or deleted"
+
 // unmanagedText describes live connections flowsync does not own and says how to resolve
-// them: nothing to do when flowsync manages another connection under the name (they are
-// someone else's namesakes), else how to record the right one.
-func unmanagedText(u reconcile.Unmanaged, files string) string {
+// them.
+func unmanagedText(u reconcile.Unmanaged, m *planModel) string {
+	return "live " + connectionsWord(len(u.IDs)) + " " + unmanagedIDs(u) +
+		" not owned by flowsync — never patched or deleted; " + unmanagedAdvice(u, m)
+}
+
+// unmanagedIDs lists the ids of u, each with why flowsync does not own it.
+func unmanagedIDs(u reconcile.Unmanaged) string {
 	var b strings.Builder
-	b.WriteString("live " + connectionsWord(len(u.IDs)) + " ")
 	for i, id := range u.IDs {
 		if i > 0 {
 			b.WriteString(", ")
@@ -192,16 +206,35 @@ func unmanagedText(u reconcile.Unmanaged, files string) string {
 			b.WriteString(" (" + why + ")")
 		}
 	}
-	b.WriteString(" not owned by flowsync — never patched or deleted")
+	return b.String()
+}
+
+// unmanagedAdvice says what to do about u: nothing when flowsync manages another connection
+// under the name (they are someone else's namesakes), else the import command of each id.
+func unmanagedAdvice(u reconcile.Unmanaged, m *planModel) string {
 	switch {
 	case u.Orphan:
-		b.WriteString("; the name is no longer in the manifest")
+		return "the name is no longer in the manifest"
 	case u.Recorded != "":
-		b.WriteString("; flowsync manages " + u.Recorded + " under this name")
-	case files != "":
-		b.WriteString(`; if one is this entry's, record it: flowsync import ` + files + " " + shell.Quote(u.Name) + " ID")
-	default:
-		b.WriteString("; if one is this entry's, record it with flowsync import NAME ID")
+		return "flowsync manages " + u.Recorded + " under this name"
+	case m.Manifest == "" || m.Manifest == "-":
+		return "if one is this entry's, record it with flowsync import NAME ID"
 	}
-	return b.String()
+	cmds := make([]string, len(u.IDs))
+	for i, id := range u.IDs {
+		cmds[i] = importCommand(m, u.Name, id)
+	}
+	if len(cmds) == 1 {
+		return "if it is this entry's, record it: " + cmds[0]
+	}
+	return "if one is this entry's, record it: " + strings.Join(cmds, " or ")
+}
+
+// importCommand is the command that records id under name, quoted for a POSIX shell.
+func importCommand(m *planModel, name, id string) string {
+	cmd := "flowsync import -f " + shell.Quote(m.Manifest)
+	if m.lockfile != "" {
+		cmd += " --lockfile " + shell.Quote(m.lockfile)
+	}
+	return cmd + " " + shell.Quote(name) + " " + shell.Quote(id)
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/flowapi"
 )
 
 // What uses a base connection: source connections (each of one base connection) and the
@@ -27,12 +27,12 @@ const DataflowsPath = "/_emulator/dataflows"
 // Dataflow is what AttachDataflow makes: a source connection of BaseConnectionID and a flow
 // reading it.
 type Dataflow struct {
-	OrgID            string                  `json:"orgId"`
-	Sandbox          string                  `json:"sandbox"`
-	BaseConnectionID string                  `json:"baseConnectionId"`
-	Name             string                  `json:"name"`              // the flow's; its source connection is "NAME source"
-	State            string                  `json:"state,omitempty"`   // enabled (default) or disabled
-	LastRun          *flowservice.RunDetails `json:"lastRun,omitempty"` // nil: never ran
+	OrgID            string              `json:"orgId"`
+	Sandbox          string              `json:"sandbox"`
+	BaseConnectionID string              `json:"baseConnectionId"`
+	Name             string              `json:"name"`              // the flow's; its source connection is "NAME source"
+	State            string              `json:"state,omitempty"`   // enabled (default) or disabled
+	LastRun          *flowapi.RunDetails `json:"lastRun,omitempty"` // nil: never ran
 }
 
 // Attached names what AttachDataflow made.
@@ -43,13 +43,13 @@ type Attached struct {
 
 type sourceRec struct {
 	scope   scope
-	src     flowservice.SourceConnection
+	src     flowapi.SourceConnection
 	created uint64
 }
 
 type flowRec struct {
 	scope   scope
-	flow    flowservice.Flow
+	flow    flowapi.Flow
 	created uint64
 }
 
@@ -141,12 +141,12 @@ func (s *Server) AttachDataflow(df Dataflow) (Attached, error) {
 	d := &s.store.flows
 	now := time.Now().UnixMilli()
 	d.seq++
-	src := &sourceRec{scope: sc, created: d.seq, src: flowservice.SourceConnection{
+	src := &sourceRec{scope: sc, created: d.seq, src: flowapi.SourceConnection{
 		ID: newUUID(), Name: df.Name + " source", BaseConnectionID: base.conn.ID,
 		ConnectionSpec: base.conn.ConnectionSpec, State: "enabled", CreatedAt: now,
 	}}
 	d.seq++
-	flow := &flowRec{scope: sc, created: d.seq, flow: flowservice.Flow{
+	flow := &flowRec{scope: sc, created: d.seq, flow: flowapi.Flow{
 		ID: newUUID(), Name: df.Name, State: df.State,
 		SourceConnectionIDs: []string{src.src.ID}, TargetConnectionIDs: []string{newUUID()},
 		LastRunDetails: df.LastRun, CreatedAt: now,
@@ -233,7 +233,7 @@ func (s *Server) listFlows(c *call) {
 	})
 }
 
-func sourceValues(src *flowservice.SourceConnection) func(string) []string {
+func sourceValues(src *flowapi.SourceConnection) func(string) []string {
 	return func(prop string) []string {
 		switch prop {
 		case "id":
@@ -249,7 +249,7 @@ func sourceValues(src *flowservice.SourceConnection) func(string) []string {
 	}
 }
 
-func flowValues(f *flowservice.Flow) func(string) []string {
+func flowValues(f *flowapi.Flow) func(string) []string {
 	return func(prop string) []string {
 		switch prop {
 		case "id":
@@ -354,17 +354,17 @@ type stateDataflows struct {
 }
 
 type stateSource struct {
-	OrgID            string                       `json:"orgId"`
-	Sandbox          string                       `json:"sandbox"`
-	SourceConnection flowservice.SourceConnection `json:"sourceConnection"`
-	Created          uint64                       `json:"created"`
+	OrgID            string                   `json:"orgId"`
+	Sandbox          string                   `json:"sandbox"`
+	SourceConnection flowapi.SourceConnection `json:"sourceConnection"`
+	Created          uint64                   `json:"created"`
 }
 
 type stateFlow struct {
-	OrgID   string           `json:"orgId"`
-	Sandbox string           `json:"sandbox"`
-	Flow    flowservice.Flow `json:"flow"`
-	Created uint64           `json:"created"`
+	OrgID   string       `json:"orgId"`
+	Sandbox string       `json:"sandbox"`
+	Flow    flowapi.Flow `json:"flow"`
+	Created uint64       `json:"created"`
 }
 
 // saveDataflows returns the dataflows in creation order; the caller holds s.mu.

@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/flowapi"
 )
 
 // filter is one parsed `property` query parameter, e.g. name==acme-eu or id!=a,b.
@@ -104,7 +104,7 @@ func (f filter) matchValues(have ...string) bool {
 	return f.negate
 }
 
-func (f filter) match(c *flowservice.Connection) bool {
+func (f filter) match(c *flowapi.Connection) bool {
 	var v string
 	switch f.prop {
 	case "id":
@@ -212,7 +212,7 @@ func (s *Server) list(c *call) {
 	sortRecords(recs, tok.OrderBy)
 	start := min(tok.Offset, len(recs))
 	end := min(start+tok.Limit, len(recs))
-	items := make([]flowservice.Connection, 0, end-start)
+	items := make([]flowapi.Connection, 0, end-start)
 	for _, r := range recs[start:end] {
 		items = append(items, r.view())
 	}

@@ -20,9 +20,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowsync/flowsync/flowservice"
 	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/pflag"
+
+	"github.com/flowsync/flowsync/flowservice"
 )
 
 func TestPersistence(t *testing.T) {

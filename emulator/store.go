@@ -11,11 +11,11 @@ import (
 	"hash"
 	"maps"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
-	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/flowapi"
+	"github.com/flowsync/flowsync/internal/atomicfile"
 	"github.com/flowsync/flowsync/s3source"
 )
 
@@ -26,9 +26,9 @@ type scope struct{ org, sandbox string }
 // stores a new record (copy on write), so snapshots may share them.
 type record struct {
 	scope   scope
-	conn    flowservice.Connection // Auth.Params holds the non-secret params only
-	digests map[string]string      // secret param -> hex HMAC-SHA256 of its value
-	created uint64                 // creation order, breaks ties of equal createdAt (same millisecond)
+	conn    flowapi.Connection // Auth.Params holds the non-secret params only
+	digests map[string]string  // secret param -> hex HMAC-SHA256 of its value
+	created uint64             // creation order, breaks ties of equal createdAt (same millisecond)
 	// tokenSetAt is when the session token was last set (epoch ms), 0 without one: GET
 	// /connections/{id}/test answers false once it is older than the session-token TTL.
 	tokenSetAt int64
@@ -163,7 +163,7 @@ func (st *store) splitSecrets(all map[string]string) (params, digests map[string
 }
 
 // view is the connection as GET shows it: secret params masked.
-func (r *record) view() flowservice.Connection {
+func (r *record) view() flowapi.Connection {
 	c := r.conn
 	params := make(map[string]string, len(c.Auth.Params)+len(r.digests))
 	maps.Copy(params, c.Auth.Params)
@@ -232,12 +232,12 @@ type stateFile struct {
 }
 
 type stateRecord struct {
-	OrgID         string                 `json:"orgId"`
-	Sandbox       string                 `json:"sandbox"`
-	Connection    flowservice.Connection `json:"connection"`
-	SecretDigests map[string]string      `json:"secretDigests,omitempty"`
-	Created       uint64                 `json:"created"`
-	TokenSetAt    int64                  `json:"sessionTokenSetAt,omitempty"` // epoch ms
+	OrgID         string             `json:"orgId"`
+	Sandbox       string             `json:"sandbox"`
+	Connection    flowapi.Connection `json:"connection"`
+	SecretDigests map[string]string  `json:"secretDigests,omitempty"`
+	Created       uint64             `json:"created"`
+	TokenSetAt    int64              `json:"sessionTokenSetAt,omitempty"` // epoch ms
 }
 
 func (s *Server) load(path string) error {
@@ -326,7 +326,7 @@ func (s *Server) Save() error {
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err == nil {
 		data = append(data, '\n')
-		err = writeFileAtomic(path, data)
+		err = atomicfile.Write(path, data)
 	}
 	if err != nil {
 		s.mu.Lock()
@@ -337,39 +337,11 @@ func (s *Server) Save() error {
 	return nil
 }
 
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // a no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync() // not every file system can fsync a directory
-		d.Close()
-	}
-	return nil
-}
-
 // ---- test helpers ----
 
 // Connections returns a snapshot of the connections of org and sandbox as GET would show
 // them (secrets masked), oldest first. It is a test helper.
-func (s *Server) Connections(org, sandbox string) []flowservice.Connection {
+func (s *Server) Connections(org, sandbox string) []flowapi.Connection {
 	s.mu.Lock()
 	m := s.store.byScope[scope{org, sandbox}]
 	recs := make([]*record, 0, len(m))
@@ -378,7 +350,7 @@ func (s *Server) Connections(org, sandbox string) []flowservice.Connection {
 	}
 	s.mu.Unlock()
 	sortRecords(recs, "createdAt")
-	out := make([]flowservice.Connection, len(recs))
+	out := make([]flowapi.Connection, len(recs))
 	for i, r := range recs {
 		out[i] = r.view()
 	}
@@ -405,7 +377,7 @@ func (s *Server) SecretMatches(id, param, value string) bool {
 // it a new etag and updatedAt. f sees the connection without its secret params (setting one
 // stores its HMAC; removing one from Auth.Params leaves it alone). It is a test helper and
 // reports whether the connection exists.
-func (s *Server) Mutate(id string, f func(c *flowservice.Connection)) bool {
+func (s *Server) Mutate(id string, f func(c *flowapi.Connection)) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.store.byID[id]
@@ -452,7 +424,7 @@ func (s *Server) DeleteOutOfBand(id string) bool {
 
 // CreateOutOfBand creates a connection in org and sandbox as another user of the service
 // would, without validating it, and returns its id. It is a test helper.
-func (s *Server) CreateOutOfBand(org, sandbox string, c flowservice.NewConnection) string {
+func (s *Server) CreateOutOfBand(org, sandbox string, c flowapi.NewConnection) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.newRecord(scope{org, sandbox}, c, "someone-else@AdobeID", "other-client", time.Now())
@@ -495,25 +467,25 @@ func (s *Server) RevokeTokens() {
 }
 
 // newRecord builds the record of a new connection; the caller holds s.mu.
-func (s *Server) newRecord(sc scope, nc flowservice.NewConnection, user, client string, now time.Time) *record {
+func (s *Server) newRecord(sc scope, nc flowapi.NewConnection, user, client string, now time.Time) *record {
 	params, digests := s.store.splitSecrets(nc.Auth.Params)
 	return s.buildRecord(sc, nc, params, digests, newUUID(), s.sandboxID(sc), user, client, now)
 }
 
 // buildRecord is newRecord with the params already split from their secrets' digests, the id
 // and the sandbox id given; the caller holds s.mu (for the etag).
-func (s *Server) buildRecord(sc scope, nc flowservice.NewConnection, params, digests map[string]string, id, sbID, user, client string, now time.Time) *record {
+func (s *Server) buildRecord(sc scope, nc flowapi.NewConnection, params, digests map[string]string, id, sbID, user, client string, now time.Time) *record {
 	etag := s.store.newETag(now)
 	ms := now.UnixMilli()
 	return &record{
 		scope: sc,
-		conn: flowservice.Connection{
+		conn: flowapi.Connection{
 			ID:             id,
 			Name:           nc.Name,
 			Description:    nc.Description,
 			ConnectionSpec: nc.ConnectionSpec,
 			State:          "enabled",
-			Auth:           flowservice.Auth{SpecName: nc.Auth.SpecName, Params: params},
+			Auth:           flowapi.Auth{SpecName: nc.Auth.SpecName, Params: params},
 			ETag:           etag,
 			Version:        etag,
 			CreatedAt:      ms,

@@ -21,4 +21,9 @@ type (
 	SourceConnection = flowapi.SourceConnection
 	Flow             = flowapi.Flow
 	RunDetails       = flowapi.RunDetails
+
+	ConnectionSpec = flowapi.ConnectionSpec
+	AuthSpec       = flowapi.AuthSpec
+	ParamsSchema   = flowapi.ParamsSchema
+	ParamSchema    = flowapi.ParamSchema
 )

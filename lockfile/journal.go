@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/flowsync/flowsync/internal/atomicfile"
 	"github.com/flowsync/flowsync/internal/regular"
 )
 
@@ -175,7 +176,7 @@ func OpenJournal(lockfilePath string, h Header) (*Journal, error) {
 		f.Close()
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
@@ -767,7 +768,7 @@ func RemoveJournal(lockfilePath string) error {
 		}
 		return fmt.Errorf("remove journal: %w", err)
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("remove journal: %w", err)
 	}
 	return nil

@@ -153,9 +153,13 @@ type Changeset struct {
 	Refreshed      bool     // live state was read (--refresh)
 	SecretsUnknown bool     // secret references were not read (--no-secrets)
 	Unmanaged      []Unmanaged
-	// Manifest and Lockfile are the paths of the manifest and lockfile, for the commands a
-	// view suggests (set by the caller; Plan leaves them empty).
-	Manifest, Lockfile string
+	// Manifest is the manifest's path, for the commands a view suggests (set by the caller;
+	// Plan leaves it empty).
+	Manifest string
+	// Lockfile is --lockfile when given ("" for the default one), Environment the manifest
+	// environment ("" without one), Sandbox and OrgID the target: set by the caller for the
+	// views (Plan leaves them empty).
+	Lockfile, Environment, Sandbox, OrgID string
 }
 
 // Counts is how many changes of each action a changeset holds.
