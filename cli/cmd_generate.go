@@ -15,9 +15,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flowsync/flowsync/flowservice"
-	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/generate"
 	"github.com/flowsync/flowsync/internal/atomicfile"
+	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/names"
