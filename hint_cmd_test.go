@@ -13,8 +13,8 @@ import (
 //
 //	hint [-stdout] [-sub WORD=VALUE]... [-append ARGS] REGEXP
 //
-// REGEXP's first group is the command, found in the last command's stderr (stdout with
-// -stdout). A placeholder the advice names in capitals (MANIFEST, ID), and only such a word,
+// REGEXP's groups are the commands, in order, found in the last command's stderr (stdout with
+// -stdout); several run one after the other (joined with &&), as the advice says. A placeholder the advice names in capitals (MANIFEST, ID), and only such a word,
 // may be replaced with -sub by VALUE, quoted for the shell. -append adds arguments a person at
 // a terminal would not need (--yes for apply). The command's stdout and stderr are then those
 // of the script, and "! hint" expects it to fail.
@@ -49,7 +49,7 @@ func cmdHint(ts *testscript.TestScript, neg bool, args []string) {
 	if len(m) < 2 {
 		ts.Fatalf("no advice matching %q in %s", args[0], from)
 	}
-	cmd := m[1]
+	cmd := strings.Join(m[1:], " && ")
 	for _, s := range subs {
 		word := regexp.MustCompile(`(^|\s)` + regexp.QuoteMeta(s[0]) + `(\s|$)`)
 		if !word.MatchString(cmd) {

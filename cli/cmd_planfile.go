@@ -132,10 +132,11 @@ func withReplan(err error, pf *planfile.File, planPath string) error {
 // something that is not a plan file is moved aside first (plan --out never replaces it).
 func newPlanAdvice(err error, planPath string) string {
 	p := shell.Quote(planPath)
+	const fill = " (MANIFEST and LOCKFILE: the manifest and lockfile to plan with)"
 	if errors.Is(err, fs.ErrNotExist) {
-		return "make a plan file with flowsync plan -f MANIFEST --out " + p + " (MANIFEST: the manifest to plan)"
+		return "make a plan file with flowsync plan -f MANIFEST --lockfile LOCKFILE --refresh --out " + p + fill
 	}
-	return "make a new plan file: mv " + p + " " + shell.Quote(planPath+".aside") + " && flowsync plan -f MANIFEST --out " + p + " (MANIFEST: the manifest to plan)"
+	return "make a new plan file: mv " + p + " " + shell.Quote(planPath+".aside") + " && flowsync plan -f MANIFEST --lockfile LOCKFILE --refresh --out " + p + fill
 }
 
 // replanCommand is the plan command that writes a new plan file at planPath with the options
