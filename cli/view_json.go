@@ -9,7 +9,7 @@ import (
 
 // jsonFormatVersion is the version of the plan and apply JSON documents (docs/plan-json.md):
 // additive changes keep 1.x, breaking ones bump the major.
-const jsonFormatVersion = "1.3"
+const jsonFormatVersion = "1.4"
 
 // jsonPlanView writes the plan as one JSON document (docs/plan-json.md).
 type jsonPlanView struct {
@@ -35,14 +35,16 @@ type jsonSummary struct {
 }
 
 type jsonChange struct {
-	Name   string      `json:"name"`
-	Action string      `json:"action"`
-	Reason string      `json:"reason"`
-	ID     string      `json:"id,omitempty"`
-	Heal   bool        `json:"lookup_first,omitempty"`
-	Resend bool        `json:"resend_secrets,omitempty"`
-	Fields []jsonField `json:"fields"`
-	Notes  []string    `json:"notes"`
+	Name   string `json:"name"`
+	Action string `json:"action"`
+	Reason string `json:"reason"`
+	ID     string `json:"id,omitempty"`
+	// RenamedFrom is the recorded name a rename (formerNames) moves the connection from.
+	RenamedFrom string      `json:"renamed_from,omitempty"`
+	Heal        bool        `json:"lookup_first,omitempty"`
+	Resend      bool        `json:"resend_secrets,omitempty"`
+	Fields      []jsonField `json:"fields"`
+	Notes       []string    `json:"notes"`
 }
 
 // jsonField holds a field change. Before and After are pointers so that an absent value (a
@@ -79,14 +81,15 @@ func (v *jsonPlanView) Plan(cs *reconcile.Changeset) error {
 			continue
 		}
 		jc := jsonChange{
-			Name:   ch.Name,
-			Action: ch.Action.String(),
-			Reason: string(ch.Reason),
-			ID:     ch.ID,
-			Heal:   ch.Heal,
-			Resend: ch.Resend,
-			Fields: make([]jsonField, 0, len(ch.Fields)),
-			Notes:  append([]string{}, ch.Notes...),
+			Name:        ch.Name,
+			Action:      ch.Action.String(),
+			Reason:      string(ch.Reason),
+			ID:          ch.ID,
+			RenamedFrom: ch.RenamedFrom,
+			Heal:        ch.Heal,
+			Resend:      ch.Resend,
+			Fields:      make([]jsonField, 0, len(ch.Fields)),
+			Notes:       append([]string{}, ch.Notes...),
 		}
 		for _, f := range ch.Fields {
 			jf := jsonField{Path: f.Path, Sensitive: f.Sensitive, Drift: f.Drift}

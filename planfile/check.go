@@ -31,16 +31,29 @@ func Check(f *File, desired []reconcile.Desired, lock *lockfile.File) (*reconcil
 		pc := &f.Changes[i]
 		action := actions[pc.Action]
 		ch := reconcile.Change{
-			Name:     pc.Name,
-			Action:   action,
-			Reason:   reconcile.Reason(pc.Reason),
-			ID:       pc.ID,
-			ETag:     pc.ETag,
-			Notes:    pc.Notes,
-			Heal:     pc.LookupFirst,
-			Resend:   pc.Resend,
-			Resolved: pc.Resolved,
-			Prior:    lock.Connections[pc.Name],
+			Name:        pc.Name,
+			Action:      action,
+			Reason:      reconcile.Reason(pc.Reason),
+			ID:          pc.ID,
+			ETag:        pc.ETag,
+			Notes:       pc.Notes,
+			Heal:        pc.LookupFirst,
+			Resend:      pc.Resend,
+			Resolved:    pc.Resolved,
+			Prior:       lock.Connections[pc.Name],
+			RenamedFrom: pc.RenamedFrom,
+		}
+		if pc.RenamedFrom != "" {
+			// A rename was planned against the entry under its former name (or, to finish an
+			// interrupted rename, under both names with one id): it must still be recorded.
+			old := lock.Connections[pc.RenamedFrom]
+			if old == nil {
+				stale = append(stale, reconcile.Result{Name: ch.Name, Action: action, ID: ch.ID, Err: &reconcile.StaleError{Moved: "its lockfile entry under the former name " + strconv.Quote(pc.RenamedFrom) + " was removed since the plan"}})
+				continue
+			}
+			if ch.Prior == nil {
+				ch.Prior = old
+			}
 		}
 		if action != reconcile.Delete {
 			d := byName[pc.Name]

@@ -33,11 +33,21 @@ func Plan(desired []Desired, lock *lockfile.File, observed *Observed, opts Optio
 	for i := range desired {
 		d := &desired[i]
 		want[d.Name] = true
+		e := entries[d.Name]
+		from := renameSource(d, e, entries)
+		if from != "" {
+			want[from] = true // not an orphan: d takes it over
+		}
 		if !sel.Match(d.Name) {
 			continue
 		}
-		e := entries[d.Name]
-		ch := planDesired(d, e, salt, live)
+		var ch Change
+		if e == nil && from != "" {
+			ch = planDesired(d, entries[from], from, salt, live)
+		} else {
+			ch = planDesired(d, e, "", salt, live)
+		}
+		renamed(&ch, from)
 		if live != nil {
 			if u := planUnmanaged(&ch, d, e, salt, live, recorded, opts.APIKey); u != nil {
 				cs.Unmanaged = append(cs.Unmanaged, *u)
@@ -58,6 +68,36 @@ func Plan(desired []Desired, lock *lockfile.File, observed *Observed, opts Optio
 	sort.Slice(cs.Changes, func(i, j int) bool { return cs.Changes[i].Name < cs.Changes[j].Name })
 	sort.Slice(cs.Unmanaged, func(i, j int) bool { return cs.Unmanaged[i].Name < cs.Unmanaged[j].Name })
 	return cs
+}
+
+// renameSource is the recorded name d takes over, "" when none: a former name of d recorded
+// while d.Name is not (a rename), or recorded with the same connection as d.Name (a rename
+// whose apply was interrupted between re-keying and dropping the old record). A pending
+// create's record is never renamed: its connection is not known.
+func renameSource(d *Desired, e *lockfile.Entry, entries map[string]*lockfile.Entry) string {
+	for _, f := range d.FormerNames {
+		old := entries[f]
+		switch {
+		case old == nil || old.Pending != "" || old.ID == "":
+		case e == nil, e.ID == old.ID:
+			return f
+		}
+	}
+	return ""
+}
+
+// renamed makes ch the rename of the record from ("": none). A rename with nothing else to
+// change still moves the lockfile entry: the service has the new name already (an
+// interrupted apply renamed it), so nothing is sent.
+func renamed(ch *Change, from string) {
+	if from == "" {
+		return
+	}
+	ch.RenamedFrom = from
+	if ch.Action == NoOp {
+		ch.Action = Update
+		ch.Notes = append(ch.Notes, "the service has the new name already (an interrupted apply renamed it): only the lockfile entry moves to the new name, nothing is sent")
+	}
 }
 
 // planUnmanaged finds the live connections named like d that flowsync did not record. For a
@@ -189,7 +229,9 @@ func stateOfLive(c *flowapi.Connection, e *lockfile.Entry, salt string) state {
 	return s
 }
 
-func planDesired(d *Desired, e *lockfile.Entry, salt string, live *liveIndex) Change {
+// planDesired plans d against its record e, recorded under the name from when d renames it
+// ("": under d.Name).
+func planDesired(d *Desired, e *lockfile.Entry, from, salt string, live *liveIndex) Change {
 	ch := Change{Name: d.Name, Desired: d, Prior: e, Reason: ReasonManifest}
 	if e == nil {
 		ch.Action = Create
@@ -209,6 +251,9 @@ func planDesired(d *Desired, e *lockfile.Entry, salt string, live *liveIndex) Ch
 	}
 	cur := stateOfEntry(e)
 	cur.Name = d.Name
+	if from != "" {
+		cur.Name = from
+	}
 	driftFrom := (*state)(nil)
 	if live != nil && e.ID != "" {
 		c := live.byID[e.ID]
@@ -238,7 +283,7 @@ func planDesired(d *Desired, e *lockfile.Entry, salt string, live *liveIndex) Ch
 			ch.Reason = ReasonDrift
 		}
 	}
-	if driftFrom != nil && e.ETag != "" && ch.ETag != e.ETag && !anyDrift(ch.Fields) && !ch.Heal {
+	if driftFrom != nil && e.ETag != "" && ch.ETag != e.ETag && !anyDrift(ch.Fields) && !ch.Heal && !renamedLive(d, cur, driftFrom) {
 		// Something changed that no GET shows: a secret, or a field the service hides. Which
 		// one is not known, so no field is blamed; every secret is sent again. A recorded etag
 		// that was never known (an answer without one) proves nothing moved.
@@ -258,6 +303,13 @@ func planDesired(d *Desired, e *lockfile.Entry, salt string, live *liveIndex) Ch
 		ch.Action = NoOp
 	}
 	return ch
+}
+
+// renamedLive reports whether the live connection has been renamed since it was recorded, to
+// exactly d's name: that visible change (a rename this entry asked for, whose apply was
+// interrupted after its PATCH) explains why the etag moved.
+func renamedLive(d *Desired, live state, recorded *state) bool {
+	return !names.Same(recorded.Name, live.Name) && names.Same(live.Name, d.Name)
 }
 
 // HiddenChangeNote is the note on an entry whose etag moved outside flowsync with nothing
