@@ -114,13 +114,19 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 		return err
 	}
 	if !cs.HasChanges() {
+		if err := recordPromotions(g, cs, lock, lockPath); err != nil {
+			return err
+		}
+		heldNote(g, cs, output)
 		return nil
 	}
 	if err := confirm(g, yes); err != nil {
 		return err
 	}
 
-	return executeApply(ctx, g, svc, lock, lockPath, cs, concurrency, output, false, nil)
+	err = executeApply(ctx, g, svc, lock, lockPath, cs, concurrency, output, false, nil)
+	heldNote(g, cs, output)
+	return err
 }
 
 // saveLockfile saves a lockfile; tests replace it to see what a full disk does.
@@ -216,7 +222,7 @@ func executeApply(ctx context.Context, g *globals, svc *workspace.Service, lock 
 		Concurrency: concurrency,
 		Now:         svc.Client.Now,
 		APIKey:      svc.Client.APIKey(),
-		Files:       fileArgs(cs.Manifest, lockPath),
+		Files:       fileArgs(cs.Manifest, cs.Environment, lockPath),
 		Journal:     journal,
 		OnResult:    av.Result,
 		Stop:        soft.Done(),
@@ -252,9 +258,9 @@ func executeApply(ctx context.Context, g *globals, svc *workspace.Service, lock 
 
 // fileArgs names the manifest and lockfile in a suggested command (workspace.FileArgs), or
 // is "" when the manifest has no path a command could name (stdin).
-func fileArgs(manifestPath, lockPath string) string {
+func fileArgs(manifestPath, env, lockPath string) string {
 	if manifestPath == "" || manifestPath == "-" {
 		return ""
 	}
-	return workspace.FileArgs(manifestPath, lockPath)
+	return workspace.FileArgs(manifestPath, env, lockPath)
 }

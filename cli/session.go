@@ -33,7 +33,7 @@ func resolveDesired(m *manifest.Manifest, lockPath string, env func(string) (str
 	want, err := reconcile.Desire(m, env, noSecrets)
 	var problems manifest.Diagnostics
 	if errors.As(err, &problems) {
-		return nil, hint(fmt.Errorf("cannot use secret references:\n%s", strings.Join(groupProblems(problems), "\n")), referenceAdvice(m.Path, lockPath, problems)...)
+		return nil, hint(fmt.Errorf("cannot use secret references:\n%s", strings.Join(groupProblems(problems), "\n")), referenceAdvice(m.Path, m.Env, lockPath, problems)...)
 	}
 	return want, err
 }
@@ -41,7 +41,7 @@ func resolveDesired(m *manifest.Manifest, lockPath string, env func(string) (str
 // referenceAdvice is the next step for references that could not be used: a reference that
 // could not be read needs its variable or file; a value that breaks a rule needs fixing where
 // it is kept (--no-secrets would only hide it).
-func referenceAdvice(manifestPath, lockPath string, problems manifest.Diagnostics) []string {
+func referenceAdvice(manifestPath, env, lockPath string, problems manifest.Diagnostics) []string {
 	var unreadable, invalid bool
 	for _, d := range problems {
 		unreadable = unreadable || d.Unreadable
@@ -50,7 +50,7 @@ func referenceAdvice(manifestPath, lockPath string, problems manifest.Diagnostic
 	var advice []string
 	if unreadable {
 		advice = append(advice, "set the variables and create the files named above (regular files of at most 64 KiB); "+
-			"to review a plan without any secret: flowsync plan "+fileArgs(manifestPath, lockPath)+" --no-secrets, which does not show secret changes")
+			"to review a plan without any secret: flowsync plan "+fileArgs(manifestPath, env, lockPath)+" --no-secrets, which does not show secret changes")
 	}
 	if invalid {
 		advice = append(advice, "fix the values the variables or files named above hold: a value read from a reference follows the rules of one written in the manifest")

@@ -93,12 +93,18 @@ func LockfilePath(flag, manifestPath string) string {
 	return lockfile.DefaultPath(manifestPath)
 }
 
-// FileArgs names the manifest and its lockfile in a command printed as advice, quoted for a
-// POSIX shell: "-f m.yaml", with "--lockfile PATH" whenever lockPath is not the manifest's
-// default lockfile (a command without it would read and write another lockfile).
-func FileArgs(manifestPath, lockPath string) string {
+// FileArgs names the manifest, its environment and its lockfile in a command printed as
+// advice, quoted for a POSIX shell: "-f m.yaml", with "--env ENV" for an environment ("": none)
+// and "--lockfile PATH" whenever lockPath is not the default lockfile of the manifest and
+// environment (a command without it would read and write another lockfile).
+func FileArgs(manifestPath, env, lockPath string) string {
 	s := "-f " + shell.Quote(manifestPath)
-	if lockPath != "" && lockPath != lockfile.DefaultPath(manifestPath) {
+	def := lockfile.DefaultPath(manifestPath)
+	if env != "" {
+		s += " --env " + shell.Quote(env)
+		def = lockfile.EnvPath(manifestPath, env)
+	}
+	if lockPath != "" && lockPath != def {
 		s += " --lockfile " + shell.Quote(lockPath)
 	}
 	return s
@@ -138,7 +144,7 @@ func ReadLock(path string, m *manifest.Manifest) (f *lockfile.File, folded bool,
 	}
 	folded, err = lockfile.Fold(f, path)
 	if err != nil {
-		return nil, false, journalErr(err, m.Path, path)
+		return nil, false, journalErr(err, m, path)
 	}
 	return f, folded, nil
 }
@@ -146,12 +152,13 @@ func ReadLock(path string, m *manifest.Manifest) (f *lockfile.File, folded bool,
 // journalErr says what to do about a journal that cannot be folded into the lockfile at
 // lockPath. Every piece of advice is safe to follow as written: none leads to a connection
 // being created twice or to someone else's being touched.
-func journalErr(err error, manifestPath, lockPath string) error {
+func journalErr(err error, mf *manifest.Manifest, lockPath string) error {
+	manifestPath := mf.Path
 	var me *lockfile.JournalMismatchError
 	var fe *lockfile.FormatError
 	m, l := shell.Quote(manifestPath), shell.Quote(lockPath)
 	j, aside := shell.Quote(lockfile.JournalPath(lockPath)), shell.Quote(lockfile.JournalPath(lockPath)+".aside")
-	files := FileArgs(manifestPath, lockPath)
+	files := FileArgs(manifestPath, mf.Env, lockPath)
 	// Without the journal: move it aside (kept, not deleted), record what the interrupted run
 	// created in this very lockfile, and look before applying.
 	without := fmt.Sprintf("without it: mv %s %s && flowsync import %s --by-name --mine, which records each entry whose name matches exactly one live connection created with this API key (what that run created; a colleague's is left alone), then flowsync plan %s --refresh before applying",
