@@ -16,10 +16,26 @@ import (
 	"github.com/flowsync/flowsync/workspace"
 )
 
+// importArgs refuses arguments and flags of import that do not go together.
+func importArgs(byName, force, mine bool, args []string) error {
+	switch {
+	case byName && len(args) != 0:
+		return errors.New("import takes either NAME ID or --by-name, not both")
+	case byName && force:
+		return errors.New("--force applies to import NAME ID only: --by-name never replaces a recorded connection")
+	case mine && !byName:
+		return errors.New("--mine applies to --by-name only: import NAME ID records the connection you name")
+	case !byName && len(args) != 2:
+		return hint(fmt.Errorf("import needs NAME and ID (got %d arguments), or --by-name", len(args)),
+			"flowsync import -f MANIFEST NAME ID")
+	}
+	return nil
+}
+
 func newImportCmd(g *globals) *cobra.Command {
 	var (
-		file, lockPathFlag  string
-		byName, force, mine bool
+		file, lockPathFlag, env string
+		byName, force, mine     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "import -f MANIFEST (NAME ID [--force] | --by-name)",
@@ -39,23 +55,15 @@ same name is listed and left alone. That is the safe way to rebuild a lost lockf
 				return hint(errors.New("-f - (manifest on stdin) needs --lockfile: there is no manifest path to put the lockfile beside"),
 					"add --lockfile PATH, the lockfile this manifest is applied with")
 			}
-			switch {
-			case byName && len(args) != 0:
-				return errors.New("import takes either NAME ID or --by-name, not both")
-			case byName && force:
-				return errors.New("--force applies to import NAME ID only: --by-name never replaces a recorded connection")
-			case mine && !byName:
-				return errors.New("--mine applies to --by-name only: import NAME ID records the connection you name")
-			case !byName && len(args) != 2:
-				return hint(fmt.Errorf("import needs NAME and ID (got %d arguments), or --by-name", len(args)),
-					"flowsync import -f MANIFEST NAME ID")
+			if err := importArgs(byName, force, mine, args); err != nil {
+				return err
 			}
-			m, err := g.loadManifest(file)
+			m, err := g.loadEnv(file, env)
 			if err != nil {
 				return err
 			}
 			// Only which params come from references matters here: no secret is read.
-			desired, err := resolveDesired(m, g.env, true)
+			desired, err := resolveDesired(m, "", g.env, true)
 			if err != nil {
 				return err
 			}
@@ -71,7 +79,7 @@ same name is listed and left alone. That is the safe way to rebuild a lost lockf
 						"add the entry to the manifest first, then import it")
 				}
 			}
-			lockPath := workspace.LockfilePath(lockPathFlag, file)
+			lockPath := workspace.EnvLockfilePath(lockPathFlag, file, m)
 			w, err := workspace.Open(cmd.Context(), g.ws(), m, lockPath, workspace.Limits{Concurrency: workspace.DefaultConcurrency, MaxRPS: 0})
 			if err != nil {
 				return err
@@ -85,6 +93,7 @@ same name is listed and left alone. That is the safe way to rebuild a lost lockf
 	}
 	stringOnceVarP(cmd.Flags(), &file, "file", "f", "", "manifest file, - for stdin (then --lockfile is required) (required)")
 	stringOnceVarP(cmd.Flags(), &lockPathFlag, "lockfile", "", "", "lockfile path (default: the manifest's path with .lock.json)")
+	registerEnv(cmd, &env, false)
 	cmd.Flags().BoolVar(&byName, "by-name", false, "import every unrecorded entry whose name matches exactly one live S3 connection")
 	cmd.Flags().BoolVar(&mine, "mine", false, "with --by-name: only connections created with the API key in use; others of the same name are listed and left alone")
 	cmd.Flags().BoolVar(&force, "force", false, "replace the connection a name already records (the old one is then neither patched nor deleted)")
@@ -103,7 +112,7 @@ func importOne(cmd *cobra.Command, g *globals, w *workspace.Session, m *manifest
 	if err != nil {
 		if flowservice.IsNotFound(err) {
 			return hint(fmt.Errorf("import %s: connection %s does not exist in sandbox %s", d.Name, id, lock.Target.Sandbox),
-				fmt.Sprintf("list the candidates with: flowsync plan -f %s --refresh", shell.Quote(m.Path)))
+				fmt.Sprintf("list the candidates with: flowsync plan %s --refresh", workspace.FileArgs(m.Path, m.Env, w.LockPath)))
 		}
 		return serviceErr("import "+d.Name, err)
 	}
@@ -116,8 +125,8 @@ func importOne(cmd *cobra.Command, g *globals, w *workspace.Session, m *manifest
 	case errors.As(err, &conflict):
 		return hint(err,
 			"nothing was changed; the plan shows live connections named like a recorded one as unmanaged: they are someone else's, leave them alone",
-			fmt.Sprintf("to make flowsync manage %s instead of %s (which it will then neither patch nor delete): flowsync import -f %s %s %s --force",
-				id, conflict.Recorded, shell.Quote(m.Path), shell.Quote(d.Name), id))
+			fmt.Sprintf("to make flowsync manage %s instead of %s (which it will then neither patch nor delete): flowsync import %s %s %s --force",
+				id, conflict.Recorded, workspace.FileArgs(m.Path, m.Env, w.LockPath), shell.Quote(d.Name), shell.Quote(id)))
 	case err != nil:
 		return hint(err, "nothing was changed")
 	}
@@ -134,6 +143,10 @@ func importOne(cmd *cobra.Command, g *globals, w *workspace.Session, m *manifest
 	}
 	return nil
 }
+
+// maxAmbiguousHints is how many names import --by-name gives a command for; the others are
+// listed on stdout.
+const maxAmbiguousHints = 10
 
 func importByName(cmd *cobra.Command, g *globals, w *workspace.Session, m *manifest.Manifest, desired []reconcile.Desired, mine bool) error {
 	observed, err := workspace.Observe(cmd.Context(), w.Client)
@@ -165,8 +178,15 @@ func importByName(cmd *cobra.Command, g *globals, w *workspace.Session, m *manif
 		if len(rep.Ambiguous) == 1 {
 			verb = "was"
 		}
-		return hint(fmt.Errorf("%s more than one live connection and %s not imported", plural(len(rep.Ambiguous), "name matches", "names match"), verb),
-			fmt.Sprintf("record the right one of each: flowsync import -f %s NAME ID (the others are someone else's: flowsync never touches them)", shell.Quote(m.Path)))
+		hints := []string{"record the right one of each; the others are someone else's: flowsync never touches them"}
+		for i, a := range rep.Ambiguous {
+			if i == maxAmbiguousHints {
+				hints = append(hints, fmt.Sprintf("and %d more names, listed above", len(rep.Ambiguous)-i))
+				break
+			}
+			hints = append(hints, fmt.Sprintf("flowsync import %s %s ID (ID: one of %s)", workspace.FileArgs(m.Path, m.Env, w.LockPath), shell.Quote(a.Name), strings.Join(a.IDs, ", ")))
+		}
+		return hint(fmt.Errorf("%s more than one live connection and %s not imported", plural(len(rep.Ambiguous), "name matches", "names match"), verb), hints...)
 	}
 	return nil
 }

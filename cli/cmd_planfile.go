@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/flowsync/flowsync/internal/regular"
 	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
@@ -23,19 +24,20 @@ import (
 
 // savePlan writes the plan file of plan --out and returns its SHA-256.
 func savePlan(g *globals, f *planFlags, cs *reconcile.Changeset, lock *lockfile.File, lockPath, out string) (string, error) {
-	for _, p := range []struct{ what, path string }{{"the manifest", f.file}, {"the lockfile", lockPath}} {
-		if samePath(out, p.path) {
-			return "", hint(fmt.Errorf("--out %s is %s", out, p.what), "save the plan to a file of its own, such as plan.json")
-		}
+	taken := []planfile.Taken{{What: "the manifest", Path: f.file}, {What: "the lockfile", Path: lockPath},
+		{What: "the lockfile's journal", Path: lockfile.JournalPath(lockPath)}, {What: "the lockfile's run lock", Path: lockfile.RunLockPath(lockPath)}}
+	if err := planfile.CheckDestination(out, taken); err != nil {
+		return "", hint(err, "save the plan to a file of its own, such as plan.json")
 	}
 	_, statErr := os.Stat(lockPath)
 	pf, err := planfile.Build(cs, lock, planfile.Meta{
 		FlowsyncVersion: versionString(),
 		ManifestPath:    f.file,
 		ManifestSHA256:  f.manifestSum,
+		Env:             f.env,
 		LockfilePath:    lockPath,
 		LockfileExists:  statErr == nil,
-		Options:         planfile.Options{Prune: f.prune, Only: f.only},
+		Options:         planfile.Options{Prune: f.prune, Only: f.only, SkipPromotion: f.skipPromotion && f.env != ""},
 	})
 	if errors.Is(err, planfile.ErrSecretsUnknown) {
 		return "", hint(err, "run plan --out where the secrets can be read (the pipeline that applies), or drop --out")
@@ -79,7 +81,7 @@ func announceSavedPlan(g *globals, output, path, sum string) {
 	case "json":
 		w = g.io.Err
 	}
-	fmt.Fprintf(w, "\nSaved the plan to %s (SHA-256 %s).\nApply exactly these changes with: flowsync apply --plan %s\n", path, sum, path)
+	fmt.Fprintf(w, "\nSaved the plan to %s (SHA-256 %s).\nApply exactly these changes with: flowsync apply --plan %s\n", path, sum, shell.Quote(path))
 }
 
 // withStale merges the changes of a saved plan refused before anything was sent into the
@@ -127,16 +129,27 @@ func withReplan(err error, pf *planfile.File, planPath string) error {
 	return err
 }
 
+// newPlanAdvice is how to make a plan file at planPath again after it could not be read:
+// something that is not a plan file is moved aside first (plan --out never replaces it).
+func newPlanAdvice(err error, planPath string) string {
+	p := shell.Quote(planPath)
+	const fill = " (MANIFEST and LOCKFILE: the manifest and lockfile to plan with)"
+	if errors.Is(err, fs.ErrNotExist) {
+		return "make a plan file with flowsync plan -f MANIFEST --lockfile LOCKFILE --refresh --out " + p + fill
+	}
+	return "make a new plan file: mv " + p + " " + shell.Quote(planPath+".aside") + " && flowsync plan -f MANIFEST --lockfile LOCKFILE --refresh --out " + p + fill
+}
+
 // replanCommand is the plan command that writes a new plan file at planPath with the options
-// pf was made with.
+// pf was made with, always against the live state (--refresh): a change refused as stale
+// moved on the service, and a plan made from the lockfile alone would plan it against what it
+// was before, stale again at every try.
 func replanCommand(pf *planfile.File, planPath string) string {
-	args := []string{"flowsync", "plan", "-f", shell.Quote(pf.Manifest.Path)}
-	if pf.Lockfile.Path != workspace.LockfilePath("", pf.Manifest.Path) {
-		args = append(args, "--lockfile", shell.Quote(pf.Lockfile.Path))
+	args := []string{"flowsync", "plan", workspace.FileArgs(pf.Manifest.Path, pf.Manifest.Env, pf.Lockfile.Path)}
+	if pf.Options.SkipPromotion {
+		args = append(args, "--skip-promotion")
 	}
-	if pf.Options.Refresh {
-		args = append(args, "--refresh")
-	}
+	args = append(args, "--refresh")
 	if pf.Options.Prune {
 		args = append(args, "--prune")
 	}
@@ -148,7 +161,7 @@ func replanCommand(pf *planfile.File, planPath string) string {
 
 // refuseReplanning refuses the flags that would plan again: the saved plan fixed them.
 func refuseReplanning(cmd *cobra.Command) error {
-	for _, name := range []string{"refresh", "prune", "only"} {
+	for _, name := range []string{"refresh", "prune", "only", "skip-promotion"} {
 		if cmd.Flags().Changed(name) {
 			return hint(fmt.Errorf("--%s cannot be used with --plan: the saved plan fixed it", name),
 				"drop --"+name+"; to plan differently, run flowsync plan --out again")
@@ -169,19 +182,28 @@ func savedPlanManifest(f *planFlags, pf *planfile.File, planPath string) (*manif
 		return nil, hint(fmt.Errorf("--lockfile %s: the plan %s was made against lockfile %s", f.lockfile, planPath, pf.Lockfile.Path),
 			"drop --lockfile: apply --plan uses the lockfile the plan names", "nothing was sent")
 	}
-	data, err := os.ReadFile(mpath)
+	data, err := regular.ReadFile(mpath, 0)
 	if err != nil {
 		return nil, hint(fmt.Errorf("read manifest of the plan: %w", err),
 			"run apply --plan from the directory plan --out ran in (the plan names "+mpath+")", "nothing was sent")
 	}
 	if got := planfile.SHA256(data); got != pf.Manifest.SHA256 {
 		return nil, hint(fmt.Errorf("manifest %s changed since the plan %s was made (SHA-256 %s, planned %s)", mpath, planPath, got, pf.Manifest.SHA256),
-			"nothing was sent; review the changes again: flowsync plan -f "+mpath+" --out "+planPath)
+			"nothing was sent; review the changes again: "+replanCommand(pf, planPath))
 	}
-	m, err := parseManifest(mpath, data)
+	full, err := parseManifest(mpath, data)
 	if err != nil {
 		return nil, err
 	}
+	if f.env != "" && f.env != pf.Manifest.Env {
+		return nil, hint(fmt.Errorf("--env %s: the plan %s was made for environment %q", f.env, planPath, pf.Manifest.Env),
+			"drop --env: apply --plan applies the environment the plan names", "nothing was sent")
+	}
+	ms, err := workspace.SelectEnv(full, pf.Manifest.Env, false)
+	if err != nil {
+		return nil, fmt.Errorf("the plan %s: %w", planPath, err)
+	}
+	m := ms[0]
 	if t := workspace.Target(m); t != pf.Target {
 		return nil, hint(fmt.Errorf("the plan %s is for %s/%s, its manifest for %s/%s", planPath, pf.Target.OrgID, pf.Target.Sandbox, t.OrgID, t.Sandbox), "nothing was sent")
 	}
@@ -241,6 +263,40 @@ func showStale(planIO IO, stale []reconcile.Result) {
 	fmt.Fprintln(planIO.Out) // the results follow: every change, the stale ones again
 }
 
+// holdBackSaved checks a saved plan's changes against the promotion order again (the plan
+// file is a claim) unless it was made with --skip-promotion, and holds back those the
+// previous environment has not applied. done: nothing is left to do (everything held).
+func holdBackSaved(g *globals, m *manifest.Manifest, pf *planfile.File, cs *reconcile.Changeset, stale int, planIO IO, output string) (done bool, err error) {
+	cs.Manifest, cs.Environment = pf.Manifest.Path, pf.Manifest.Env
+	if pf.Options.SkipPromotion {
+		return false, nil
+	}
+	gates, err := workspace.Gates(m, pf.Manifest.Path)
+	if err != nil {
+		return false, err
+	}
+	reconcile.HoldBack(cs, gates)
+	if cs.Sends() > 0 || stale > 0 || cs.Held() == 0 {
+		return false, nil
+	}
+	view, _ := NewPlanView("text", planIO)
+	if err := view.Plan(cs); err != nil {
+		return false, err
+	}
+	heldNote(g, cs, output)
+	return true, nil
+}
+
+// noteLockfileMoved says when the lockfile is not the one the plan was made against.
+func noteLockfileMoved(planIO IO, pf *planfile.File, lock *lockfile.File, lockPath string) {
+	switch {
+	case !pf.Lockfile.Exists && lock.Serial > 0:
+		fmt.Fprintf(planIO.Out, "The lockfile %s was created since the plan: each change is checked on its own.\n", lockPath)
+	case lock.Serial != pf.Lockfile.Serial:
+		fmt.Fprintf(planIO.Out, "The lockfile changed since the plan (serial %d, now %d): each change is checked on its own.\n", pf.Lockfile.Serial, lock.Serial)
+	}
+}
+
 // applySavedPlan is apply --plan: it sends exactly the changes of the plan file at planPath
 // that still hold, and refuses the stale ones.
 func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *planFlags, planPath string, concurrency int, maxRPS float64, yes bool, output string) error {
@@ -249,7 +305,7 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 	}
 	pf, sum, err := planfile.Read(planPath)
 	if err != nil {
-		return hint(err, "make a new plan file with flowsync plan -f MANIFEST --out "+planPath)
+		return hint(err, newPlanAdvice(err, planPath))
 	}
 	planIO := g.io
 	if output != "text" {
@@ -262,7 +318,7 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 		return err
 	}
 	lockPath := pf.Lockfile.Path
-	want, err := resolveDesired(plannedOnly(m, pf), g.env, false)
+	want, err := resolveDesired(plannedOnly(m, pf), pf.Lockfile.Path, g.env, false)
 	if err != nil {
 		return err
 	}
@@ -277,17 +333,15 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 		// The first apply: the digests of the plan are keyed by the salt it chose.
 		lock.Salt = pf.Lockfile.Salt
 	}
-	switch {
-	case !pf.Lockfile.Exists && lock.Serial > 0:
-		fmt.Fprintf(planIO.Out, "The lockfile %s was created since the plan: each change is checked on its own.\n", lockPath)
-	case lock.Serial != pf.Lockfile.Serial:
-		fmt.Fprintf(planIO.Out, "The lockfile changed since the plan (serial %d, now %d): each change is checked on its own.\n", pf.Lockfile.Serial, lock.Serial)
-	}
+	noteLockfileMoved(planIO, pf, lock, lockPath)
 	cs, stale, err := planfile.Check(pf, want, lock)
 	if err != nil {
 		return hint(fmt.Errorf("plan %s: %w", planPath, err), "nothing was sent; make a new plan: "+replanCommand(pf, planPath))
 	}
 	addUnchanged(cs, m, pf, lock)
+	if done, err := holdBackSaved(g, m, pf, cs, len(stale), planIO, output); done || err != nil {
+		return err
+	}
 	view, _ := NewPlanView("text", planIO)
 	if cs.Sends() > 0 {
 		fmt.Fprintln(planIO.Out)
@@ -318,5 +372,6 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 	if err := confirm(g, yes); err != nil {
 		return err
 	}
+	defer heldNote(g, cs, output)
 	return withReplan(executeApply(ctx, g, w.Service, lock, lockPath, cs, concurrency, output, true, stale), pf, planPath)
 }

@@ -43,6 +43,7 @@ var planKinds = []planKind{
 	{Action: reconcile.Replace, Keep: 1},
 	{Action: reconcile.Delete, Keep: 0},
 	{Action: reconcile.Orphan, Keep: 2},
+	{Action: reconcile.Hold, Keep: 2},
 }
 
 // unmanagedKeep is where unmanaged connections come when the markdown plan must cut.

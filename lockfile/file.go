@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/flowsync/flowsync/internal/atomicfile"
+	"github.com/flowsync/flowsync/internal/regular"
 	"github.com/flowsync/flowsync/internal/strictjson"
 	"github.com/flowsync/flowsync/names"
 )
@@ -53,11 +54,18 @@ func DefaultPath(manifestPath string) string {
 	return manifestPath[:len(manifestPath)-len(ext)] + ".lock.json"
 }
 
+// EnvPath returns the lockfile path of one environment of a manifest: its extension replaced
+// by ".ENV.lock.json" ("connections.yaml", "dev" → "connections.dev.lock.json").
+func EnvPath(manifestPath, env string) string {
+	ext := filepath.Ext(manifestPath)
+	return manifestPath[:len(manifestPath)-len(ext)] + "." + env + ".lock.json"
+}
+
 // Load reads the lockfile at path. An absent file gives an error wrapping os.ErrNotExist; a
 // file that does not parse, has unknown fields, no salt, a bad entry or a newer version gives a
 // *FormatError; a file of another target than want gives a *TargetError. Load only reads.
 func Load(path string, want Target) (*File, error) {
-	data, err := os.ReadFile(path)
+	data, err := regular.ReadFile(path, 0)
 	if err != nil {
 		return nil, fmt.Errorf("read lockfile: %w", err)
 	}

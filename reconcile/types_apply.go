@@ -20,6 +20,20 @@ type Options struct {
 	// APIKey is the x-api-key in use, for the ownership rule's createdClient test ("": the
 	// test is skipped). Used only with observed state.
 	APIKey string
+	// Gates are, by name, what promotion holds an entry's create, update or replace to: nil
+	// without a promotion order (or with --skip-promotion); an entry without a gate is
+	// never held.
+	Gates map[string]Gate
+}
+
+// Gate is what one entry's change waits for under promotion: Env is the environment before
+// this one that has the entry, Applied the promotion digest its lockfile records for it ("":
+// none). A change is held unless Applied is the entry's digest, or this environment's
+// lockfile records that digest already (the change is then this environment's own: an
+// override, its defaults, a rotated secret, drift).
+type Gate struct {
+	Env     string
+	Applied string
 }
 
 // ApplyOptions tune Apply.
@@ -34,8 +48,9 @@ type ApplyOptions struct {
 	// Stop, when closed, starts no new change and lets in-flight ones finish (the first
 	// Ctrl-C); nil never closes.
 	Stop <-chan struct{}
-	// Manifest is the manifest's path, named in the commands an error suggests.
-	Manifest string
+	// Files names the manifest and lockfile in the commands an error suggests: "-f m.yaml",
+	// with "--lockfile PATH" when the lockfile is not the manifest's default, quoted for a shell.
+	Files string
 	// Saved: the changes come from a saved plan (apply --plan). A 412 is not re-read and
 	// re-diffed: the change fails with a *StaleError.
 	Saved bool
