@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flowsync/flowsync/health"
-	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/workspace"
 )
@@ -97,13 +96,7 @@ func runCheck(ctx context.Context, g *globals, view checkView, a checkArgs) erro
 	}
 	// The command line the advice names: the manifest as given, its environment, and the
 	// lockfile when it is not the default one.
-	rep.Files = "-f " + shell.Quote(file)
-	if m.Env != "" {
-		rep.Files += " --env " + shell.Quote(m.Env)
-	}
-	if lockPath != workspace.EnvLockfilePath("", file, m) {
-		rep.Files += " --lockfile " + shell.Quote(lockPath)
-	}
+	rep.Files = workspace.FileArgs(file, m.Env, lockPath)
 	if err := view.Check(rep); err != nil {
 		return err
 	}

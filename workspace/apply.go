@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/flowsync/flowsync/flowservice"
-	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/reconcile"
 )
@@ -64,14 +63,22 @@ func (s *Session) Apply(ctx context.Context, a ApplyArgs) (*Applied, error) {
 	}
 	soft, hard, stopSignals := interrupts(ctx, a.Interrupts)
 	defer stopSignals()
+	// Begin times are compared with the createdAt the service stamps: take them in its clock.
+	if n := a.Changes.Counts(); n[reconcile.Create]+n[reconcile.Replace] > 0 {
+		if err := s.Client.LearnClock(flowservice.StopWaitsOn(hard, soft)); err != nil {
+			s.cfg.Log.Warn("begin times are recorded in the local clock", "error", err)
+		}
+	}
+	journal.UseClock(s.Client.Now)
 	if a.Concurrency == 0 {
 		a.Concurrency = DefaultConcurrency
 	}
 	start := time.Now()
 	out, sum, applyErr := reconcile.Apply(flowservice.StopWaitsOn(hard, soft), s.Client, a.Changes, s.Lock, reconcile.ApplyOptions{
 		Concurrency: a.Concurrency,
+		Now:         s.Client.Now,
 		APIKey:      s.Client.APIKey(),
-		Manifest:    quotedPath(a.Changes.Manifest),
+		Files:       AdviceFiles(a.Changes.Manifest, a.Changes.Environment, s.LockPath),
 		Journal:     journal,
 		OnResult:    a.OnResult,
 		Stop:        soft.Done(),
@@ -173,10 +180,11 @@ func WithStale(sum *reconcile.Summary, stale []reconcile.Result) *reconcile.Summ
 	return &out
 }
 
-// quotedPath is path quoted for a shell, or "" for "".
-func quotedPath(path string) string {
-	if path == "" {
+// AdviceFiles names the manifest and lockfile in a suggested command (FileArgs), or is "" when
+// the manifest has no path a command could name (stdin).
+func AdviceFiles(manifestPath, env, lockPath string) string {
+	if manifestPath == "" || manifestPath == "-" {
 		return ""
 	}
-	return shell.Quote(path)
+	return FileArgs(manifestPath, env, lockPath)
 }
