@@ -228,10 +228,19 @@ func plan(ctx context.Context, g *globals, f *planFlags, m *manifest.Manifest, l
 		opts := f.options()
 		opts.APIKey = svc.client.APIKey()
 		cs := reconcile.Plan(want, lock, observed, opts)
-		cs.Manifest = f.file
+		cs.Manifest, cs.Lockfile = f.file, nonDefaultLockfile(f.file, lockPath)
 		return cs, nil
 	}
 	cs := reconcile.Plan(want, lock, observed, f.options())
-	cs.Manifest = f.file
+	cs.Manifest, cs.Lockfile = f.file, nonDefaultLockfile(f.file, lockPath)
 	return cs, nil
+}
+
+// nonDefaultLockfile is lockPath when it is not the manifest's default lockfile, else "": the
+// commands flowsync suggests name --lockfile only then.
+func nonDefaultLockfile(manifestPath, lockPath string) string {
+	if lockPath == lockfilePath("", manifestPath) {
+		return ""
+	}
+	return lockPath
 }

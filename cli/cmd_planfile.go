@@ -25,13 +25,19 @@ func savePlan(g *globals, f *planFlags, cs *reconcile.Changeset, lock *lockfile.
 		}
 	}
 	_, statErr := os.Stat(lockPath)
+	fromManifest, err := filepath.Rel(filepath.Dir(f.file), lockPath)
+	if err != nil {
+		return "", hint(fmt.Errorf("--out: the lockfile %s cannot be named relative to the manifest %s: %w", lockPath, f.file, err),
+			"give -f and --lockfile both relative or both absolute")
+	}
 	pf, err := planfile.Build(cs, lock, planfile.Meta{
-		FlowsyncVersion: versionString(),
-		ManifestPath:    f.file,
-		ManifestSHA256:  f.manifestSum,
-		LockfilePath:    lockPath,
-		LockfileExists:  statErr == nil,
-		Options:         planfile.Options{Prune: f.prune, Only: f.only},
+		FlowsyncVersion:      versionString(),
+		ManifestPath:         f.file,
+		ManifestSHA256:       f.manifestSum,
+		LockfilePath:         lockPath,
+		LockfileFromManifest: filepath.ToSlash(fromManifest),
+		LockfileExists:       statErr == nil,
+		Options:              planfile.Options{Prune: f.prune, Only: f.only},
 	})
 	if errors.Is(err, planfile.ErrSecretsUnknown) {
 		return "", hint(err, "run plan --out where the secrets can be read (the pipeline that applies), or drop --out")
@@ -127,8 +133,8 @@ func withReplan(err error, pf *planfile.File, planPath string) error {
 // pf was made with.
 func replanCommand(pf *planfile.File, planPath string) string {
 	args := []string{"flowsync", "plan", "-f", shellQuote(pf.Manifest.Path)}
-	if pf.Lockfile.Path != lockfilePath("", pf.Manifest.Path) {
-		args = append(args, "--lockfile", shellQuote(pf.Lockfile.Path))
+	if l := pf.LockfilePath(); l != lockfilePath("", pf.Manifest.Path) {
+		args = append(args, "--lockfile", shellQuote(l))
 	}
 	if pf.Options.Refresh {
 		args = append(args, "--refresh")
@@ -161,8 +167,8 @@ func savedPlanManifest(f *planFlags, pf *planfile.File, planPath string) (*manif
 		return nil, hint(fmt.Errorf("-f %s: the plan %s was made for manifest %s", f.file, planPath, mpath),
 			"drop -f: apply --plan reads the manifest the plan names", "nothing was sent")
 	}
-	if f.lockfile != "" && !samePath(f.lockfile, pf.Lockfile.Path) {
-		return nil, hint(fmt.Errorf("--lockfile %s: the plan %s was made against lockfile %s", f.lockfile, planPath, pf.Lockfile.Path),
+	if f.lockfile != "" && !samePath(f.lockfile, pf.LockfilePath()) {
+		return nil, hint(fmt.Errorf("--lockfile %s: the plan %s was made against lockfile %s", f.lockfile, planPath, pf.LockfilePath()),
 			"drop --lockfile: apply --plan uses the lockfile the plan names", "nothing was sent")
 	}
 	data, err := os.ReadFile(mpath)
@@ -184,23 +190,6 @@ func savedPlanManifest(f *planFlags, pf *planfile.File, planPath string) (*manif
 	return m, nil
 }
 
-// plannedOnly is m with only the connections the plan changes: only their secrets are read,
-// as they are what is sent and recorded.
-func plannedOnly(m *manifest.Manifest, pf *planfile.File) *manifest.Manifest {
-	planned := make(map[string]bool, len(pf.Changes))
-	for _, c := range pf.Changes {
-		planned[c.Name] = true
-	}
-	mm := *m
-	mm.Connections = nil
-	for _, c := range m.Connections {
-		if planned[c.Name] {
-			mm.Connections = append(mm.Connections, c)
-		}
-	}
-	return &mm
-}
-
 // showStale lists the saved plan's changes that will not be sent.
 func showStale(planIO IO, stale []reconcile.Result) {
 	fmt.Fprintf(planIO.Out, "\n%s not be applied (stale: planned against something that moved):\n", plural(len(stale), "change will", "changes will"))
@@ -211,81 +200,161 @@ func showStale(planIO IO, stale []reconcile.Result) {
 	fmt.Fprintln(planIO.Out) // the results follow: every change, the stale ones again
 }
 
-// applySavedPlan is apply --plan: it sends exactly the changes of the plan file at planPath
-// that still hold, and refuses the stale ones.
+// applySavedPlan is apply --plan: it plans again (same manifest, the lockfile the plan names,
+// the live state read first) and sends only the planned changes that plan holds unchanged.
 func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *planFlags, planPath string, concurrency int, maxRPS float64, yes bool, output string) error {
 	if err := refuseReplanning(cmd); err != nil {
 		return err
 	}
 	pf, sum, err := planfile.Read(planPath)
 	if err != nil {
-		return hint(err, "make a new plan file with flowsync plan -f MANIFEST --out "+planPath)
+		return hint(err, "make a new plan file with flowsync plan -f MANIFEST --out "+shellQuote(planPath))
 	}
 	planIO := g.io
 	if output != "text" {
 		planIO.Out, planIO.Color = g.io.Err, false
 	}
-	fmt.Fprintf(planIO.Out, "Applying saved plan %s (SHA-256 %s)\n", planPath, sum)
+	fmt.Fprintf(planIO.Out, "Applying saved plan %s (SHA-256 %s)\n", safe(planPath), sum)
 
 	m, err := savedPlanManifest(f, pf, planPath)
 	if err != nil {
 		return err
 	}
-	lockPath := pf.Lockfile.Path
-	want, err := resolveDesired(plannedOnly(m, pf), g.env, false)
+	lockPath := pf.LockfilePath()
+	fmt.Fprintf(planIO.Out, "Lockfile: %s\n", safe(lockPath))
+	want, err := savedPlanDesired(m, pf, g.env)
 	if err != nil {
 		return err
 	}
-
 	w, err := openWriter(ctx, g, m, lockPath, concurrency, maxRPS)
 	if err != nil {
 		return err
 	}
 	defer w.Close()
-	lock := w.lock
-	if _, err := os.Lstat(lockPath); errors.Is(err, fs.ErrNotExist) {
-		// The first apply: the digests of the plan are keyed by the salt it chose.
-		lock.Salt = pf.Lockfile.Salt
-	}
-	switch {
-	case !pf.Lockfile.Exists && lock.Serial > 0:
-		fmt.Fprintf(planIO.Out, "The lockfile %s was created since the plan: each change is checked on its own.\n", lockPath)
-	case lock.Serial != pf.Lockfile.Serial:
-		fmt.Fprintf(planIO.Out, "The lockfile changed since the plan (serial %d, now %d): each change is checked on its own.\n", pf.Lockfile.Serial, lock.Serial)
-	}
-	cs, stale, err := planfile.Check(pf, want, lock)
+	in, err := savedPlanInput(ctx, w, pf, planPath, want)
 	if err != nil {
-		return hint(fmt.Errorf("plan %s: %w", planPath, err), "nothing was sent; make a new plan: "+replanCommand(pf, planPath))
+		return err
 	}
-	view, _ := NewPlanView("text", planIO)
+	if in.LockExists && in.Lock.Serial != pf.Lockfile.Serial {
+		fmt.Fprintf(planIO.Out, "The lockfile changed since the plan (serial %d, now %d): each change is checked on its own.\n", pf.Lockfile.Serial, in.Lock.Serial)
+	}
+	cs, refused, err := planfile.Check(pf, in)
+	if err != nil {
+		return hint(fmt.Errorf("plan %s: %w", planPath, err), "nothing was sent", "review the changes again and save a new plan: "+replanCommand(pf, planPath))
+	}
+	cs.Manifest, cs.Lockfile = pf.Manifest.Path, nonDefaultLockfile(pf.Manifest.Path, lockPath)
+	return sendSavedPlan(ctx, g, w, cs, refused, savedRun{pf: pf, planPath: planPath, lockPath: lockPath, planIO: planIO, concurrency: concurrency, yes: yes, output: output})
+}
+
+// savedRun is what sendSavedPlan needs of apply --plan.
+type savedRun struct {
+	pf                 *planfile.File
+	planPath, lockPath string
+	planIO             IO
+	concurrency        int
+	yes                bool
+	output             string
+}
+
+// sendSavedPlan shows the checked changes (rendered from the fresh plan, never from the
+// file's text) and what was refused, asks, and applies them.
+func sendSavedPlan(ctx context.Context, g *globals, w *writer, cs *reconcile.Changeset, refused []reconcile.Result, r savedRun) error {
+	view, _ := NewPlanView("text", r.planIO)
 	if len(cs.Changes) > 0 {
-		fmt.Fprintln(planIO.Out)
+		fmt.Fprintln(r.planIO.Out)
 		if err := view.Plan(cs); err != nil {
 			return err
 		}
 	}
-	if len(stale) > 0 && len(cs.Changes) > 0 {
+	if len(refused) > 0 && len(cs.Changes) > 0 {
 		// Before the confirmation: what will not be sent. (With nothing left to send, the
 		// results below say it once.)
-		showStale(planIO, stale)
+		showStale(r.planIO, refused)
 	}
 	switch {
-	case len(cs.Changes) == 0 && len(stale) == 0:
-		fmt.Fprintln(planIO.Out, "No changes: the saved plan is empty.")
+	case len(cs.Changes) == 0 && len(refused) == 0:
+		fmt.Fprintln(r.planIO.Out, "No changes: the saved plan is empty.")
 		return nil
 	case len(cs.Changes) == 0:
 		// Nothing left to send: report, and leave the lockfile and the journal alone.
-		av, _ := NewApplyView(output, g.io)
-		av.Started(len(stale))
-		for _, r := range stale {
-			av.Result(r)
+		av, _ := NewApplyView(r.output, g.io)
+		av.Started(len(refused))
+		for _, res := range refused {
+			av.Result(res)
 		}
-		sum := withStale(&reconcile.Summary{}, stale)
+		sum := withStale(&reconcile.Summary{}, refused)
 		av.Done(sum, RunStats{})
-		return withReplan(staleErr(sum), pf, planPath)
+		return withReplan(withConflictAdvice(refusedErr(sum), sum, cs), r.pf, r.planPath)
 	}
-	if err := confirm(g, yes); err != nil {
+	if err := confirm(g, r.yes); err != nil {
 		return err
 	}
-	return withReplan(executeApply(ctx, g, w.svc, lock, lockPath, cs, concurrency, output, true, stale), pf, planPath)
+	return withReplan(executeApply(ctx, g, w.svc, w.lock, r.lockPath, cs, r.concurrency, r.output, true, refused), r.pf, r.planPath)
+}
+
+// refusedErr is the exit of an apply --plan that sent nothing: stale changes, or name
+// conflicts (failed).
+func refusedErr(sum *reconcile.Summary) error {
+	if sum.Stale > 0 {
+		return staleErr(sum)
+	}
+	return &reconcile.PartialError{Failed: sum.Failed, Total: len(sum.Results)}
+}
+
+// savedPlanDesired is every entry of the manifest: the planned ones with their secrets read
+// (what is sent, and checked against the planned digests), the others without (a fresh plan
+// needs their names and fields only).
+func savedPlanDesired(m *manifest.Manifest, pf *planfile.File, env func(string) (string, bool)) ([]reconcile.Desired, error) {
+	planned, rest := splitPlanned(m, pf)
+	want, err := resolveDesired(planned, env, false)
+	if err != nil {
+		return nil, err
+	}
+	others, err := resolveDesired(rest, env, true)
+	if err != nil {
+		return nil, err
+	}
+	return append(want, others...), nil
+}
+
+// savedPlanInput is what the plan file is checked against: the lockfile it names (refused
+// when it is another one: another salt, or gone) and the live state, read first.
+func savedPlanInput(ctx context.Context, w *writer, pf *planfile.File, planPath string, want []reconcile.Desired) (planfile.Input, error) {
+	lock := w.lock
+	_, statErr := os.Lstat(w.path)
+	exists := !errors.Is(statErr, fs.ErrNotExist)
+	replan := "nothing was sent; plan again against this lockfile: " + replanCommand(pf, planPath)
+	switch {
+	case !exists && pf.Lockfile.Exists:
+		return planfile.Input{}, hint(fmt.Errorf("lockfile %s does not exist: the plan %s was made against serial %d of it", w.path, planPath, pf.Lockfile.Serial),
+			"restore the lockfile (from version control or the job that applied before), then run apply --plan again", replan)
+	case !exists:
+		// The first apply: the digests of the plan are keyed by the salt it chose.
+		lock.Salt = pf.Lockfile.Salt
+	case lock.Salt != pf.Lockfile.Salt:
+		return planfile.Input{}, hint(fmt.Errorf("lockfile %s is not the one the plan %s was made against (another salt)", w.path, planPath), replan)
+	}
+	observed, err := observe(ctx, w.svc.client)
+	if err != nil {
+		return planfile.Input{}, err
+	}
+	return planfile.Input{Desired: want, Lock: lock, LockExists: exists, Observed: observed, APIKey: w.svc.client.APIKey()}, nil
+}
+
+// splitPlanned splits the entries of m into those the plan changes and the others.
+func splitPlanned(m *manifest.Manifest, pf *planfile.File) (planned, rest *manifest.Manifest) {
+	names := make(map[string]bool, len(pf.Changes))
+	for _, c := range pf.Changes {
+		names[c.Name] = true
+	}
+	p, r := *m, *m
+	p.Connections, r.Connections = nil, nil
+	for _, c := range m.Connections {
+		if names[c.Name] {
+			p.Connections = append(p.Connections, c)
+		} else {
+			r.Connections = append(r.Connections, c)
+		}
+	}
+	return &p, &r
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/lockfile"
@@ -30,6 +31,11 @@ const (
 // advice is said twice.
 func describe(err error) (hints []string, code int) {
 	code = exitCode(err)
+	var ca *conflictAdvised
+	if errors.As(err, &ca) {
+		rest, _ := describe(ca.err)
+		return append(slices.Clone(ca.hints), rest...), code
+	}
 	var h *hinted
 	if errors.As(err, &h) {
 		return h.hints, code

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/flowsync/flowsync/reconcile"
 )
@@ -116,6 +117,7 @@ func PrintError(w io.Writer, err error, hints ...string) {
 // planCounts is a changeset's counts in the order every view shows them.
 type planCounts struct {
 	Create, Update, Replace, Delete, Orphan, Unchanged int
+	Conflict                                           int
 }
 
 func countPlan(cs *reconcile.Changeset) planCounts {
@@ -127,10 +129,70 @@ func countPlan(cs *reconcile.Changeset) planCounts {
 		Delete:    n[reconcile.Delete],
 		Orphan:    n[reconcile.Orphan],
 		Unchanged: n[reconcile.NoOp],
+		Conflict:  n[reconcile.Conflict],
 	}
 }
 
-func (c planCounts) shown() int { return c.Create + c.Update + c.Replace + c.Delete + c.Orphan }
+func (c planCounts) shown() int {
+	return c.Create + c.Update + c.Replace + c.Delete + c.Orphan + c.Conflict
+}
+
+// conflictAdvice says both ways out of a name conflict: record the live connection when it
+// is this entry's, rename the entry when it is not.
+func conflictAdvice(name string, live []reconcile.Owner, manifest, lockfile string) string {
+	id := "ID"
+	if len(live) == 1 {
+		id = live[0].ID
+	}
+	return "if " + pick(len(live) == 1, "it is", "one is") + " this entry's, record it: " + importCommand(manifest, lockfile, name, id) +
+		"; if not, rename the entry in the manifest"
+}
+
+// importCommand is the import that records id for name, runnable as printed.
+func importCommand(manifest, lockfile, name, id string) string {
+	if manifest == "" {
+		manifest = "MANIFEST"
+	}
+	cmd := "flowsync import -f " + shellQuote(manifest)
+	if lockfile != "" {
+		cmd += " --lockfile " + shellQuote(lockfile)
+	}
+	return cmd + " " + shellQuote(name) + " " + pick(id == "ID", id, shellQuote(id))
+}
+
+// ownerText is the owner of a delete's or replace's connection, ", created by API key K at
+// TIME", or "" when the live state was not read.
+func ownerText(ch *reconcile.Change) string {
+	if ch.Owner == nil || (ch.Action != reconcile.Delete && ch.Action != reconcile.Replace) {
+		return ""
+	}
+	if ch.Owner.ID != ch.ID {
+		return ", " + ch.Owner.ID + " " + ch.Owner.Created()
+	}
+	return ", " + ch.Owner.Created()
+}
+
+// safe escapes the control characters of a name, note or message shown on a terminal, so
+// that text from a file (a plan file, a lockfile, the service) cannot drive it.
+func safe(s string) string {
+	if !strings.ContainsFunc(s, isEscaped) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if !isEscaped(r) {
+			b.WriteRune(r)
+			continue
+		}
+		q := strconv.QuoteRune(r)
+		b.WriteString(q[1 : len(q)-1])
+	}
+	return b.String()
+}
+
+func isEscaped(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
+}
 
 // reasonText explains a change whose cause the user would not guess from the manifest, or
 // returns "".

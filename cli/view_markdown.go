@@ -66,8 +66,11 @@ func mdCounts(b *strings.Builder, n planCounts, unmanaged int) {
 		n     int
 	}{
 		{"create", n.Create}, {"update", n.Update}, {"replace", n.Replace}, {"delete", n.Delete},
-		{"orphan (kept)", n.Orphan}, {"unchanged", n.Unchanged},
+		{"orphan (kept)", n.Orphan}, {"unchanged", n.Unchanged}, {"name conflict", n.Conflict},
 	} {
+		if row.label == "name conflict" && row.n == 0 {
+			continue
+		}
 		b.WriteString("| " + row.label + " | " + thousands(row.n) + " |\n")
 	}
 	if unmanaged > 0 {
@@ -79,7 +82,7 @@ func mdCounts(b *strings.Builder, n planCounts, unmanaged int) {
 // mdSections groups the changes by action, destructive ones first: when the output is cut,
 // what is left out is the least risky. Unmanaged connections come last.
 func mdSections(cs *reconcile.Changeset) (sections []mdSection, totalChanges int) {
-	for _, a := range [...]reconcile.Action{reconcile.Delete, reconcile.Replace, reconcile.Update, reconcile.Create, reconcile.Orphan} {
+	for _, a := range [...]reconcile.Action{reconcile.Conflict, reconcile.Delete, reconcile.Replace, reconcile.Update, reconcile.Create, reconcile.Orphan} {
 		var idx []int
 		for i := range cs.Changes {
 			if cs.Changes[i].Action == a {
@@ -93,7 +96,12 @@ func mdSections(cs *reconcile.Changeset) (sections []mdSection, totalChanges int
 		sections = append(sections, mdSection{
 			summary: mdSummary(a, len(idx)),
 			n:       len(idx),
-			entry:   func(i int) string { return mdChange(&cs.Changes[idx[i]]) },
+			entry: func(i int) string {
+				if a == reconcile.Conflict {
+					return mdConflict(&cs.Changes[idx[i]], cs)
+				}
+				return mdChange(&cs.Changes[idx[i]])
+			},
 		})
 	}
 	if len(cs.Unmanaged) > 0 {
@@ -178,8 +186,11 @@ func pick(cond bool, a, b string) string {
 }
 
 func mdSummary(a reconcile.Action, n int) string {
-	if a == reconcile.Orphan {
+	switch a {
+	case reconcile.Orphan:
 		return thousands(n) + " orphaned (kept)"
+	case reconcile.Conflict:
+		return plural(n, "name conflict", "name conflicts") + " (nothing created)"
 	}
 	return thousands(n) + " to " + a.String()
 }
@@ -190,7 +201,7 @@ func mdChange(ch *reconcile.Change) string {
 	var b strings.Builder
 	b.WriteString("- **" + mdEscape(ch.Name) + "**")
 	if ch.ID != "" {
-		b.WriteString(" (" + mdEscape(ch.ID) + ")")
+		b.WriteString(" (" + mdEscape(ch.ID+ownerText(ch)) + ")")
 	}
 	if ch.Action == reconcile.Orphan {
 		b.WriteString(" — kept; use `--prune` to delete")
@@ -226,6 +237,12 @@ func mdChange(ch *reconcile.Change) string {
 		b.WriteString("  ```\n")
 	}
 	return b.String()
+}
+
+// mdConflict renders a name conflict with both ways out.
+func mdConflict(ch *reconcile.Change, cs *reconcile.Changeset) string {
+	return "- **" + mdEscape(ch.Name) + "**: " + mdEscape(reconcile.OwnersText(ch.Conflicts)) + "\n  - nothing is created for this entry; " +
+		mdEscape(conflictAdvice(ch.Name, ch.Conflicts, cs.Manifest, cs.Lockfile)) + "\n"
 }
 
 func mdUnmanaged(u reconcile.Unmanaged) string {

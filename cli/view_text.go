@@ -44,7 +44,7 @@ const (
 )
 
 // sectionOrder is the order in which a plan shows its actions (that of the count line).
-var sectionOrder = []reconcile.Action{reconcile.Create, reconcile.Update, reconcile.Replace, reconcile.Delete, reconcile.Orphan}
+var sectionOrder = []reconcile.Action{reconcile.Create, reconcile.Update, reconcile.Replace, reconcile.Delete, reconcile.Orphan, reconcile.Conflict}
 
 func (v *textPlanView) Plan(cs *reconcile.Changeset) error {
 	p := palette{on: v.io.Color}
@@ -69,10 +69,14 @@ func (v *textPlanView) Plan(cs *reconcile.Changeset) error {
 				group = append(group, &cs.Changes[i])
 			}
 		}
+		if a == reconcile.Conflict {
+			writeConflicts(&body, group, cs, p)
+			continue
+		}
 		writeTextSection(&body, a, group, p)
 	}
 	for _, u := range cs.Unmanaged {
-		body.WriteString(p.yellow("?") + " unmanaged " + p.bold(u.Name) + ": " + unmanagedText(u, cs.Manifest) + "\n")
+		body.WriteString(p.yellow("?") + " unmanaged " + p.bold(safe(u.Name)) + ": " + safe(unmanagedText(u, cs.Manifest)) + "\n")
 	}
 	w.WriteString(summary + "\n")
 	if !cs.Refreshed {
@@ -92,12 +96,26 @@ func (v *textPlanView) Plan(cs *reconcile.Changeset) error {
 // offlineNote says what a plan without --refresh could not see.
 const offlineNote = "Note: compared with the lockfile only (no --refresh): changes made outside flowsync are not shown."
 
+// writeConflicts writes each name conflict: the live connections that stop its create, and
+// both ways out.
+func writeConflicts(b *strings.Builder, group []*reconcile.Change, cs *reconcile.Changeset, p palette) {
+	for _, ch := range group {
+		b.WriteString(p.red("! conflict") + " " + p.bold(safe(ch.Name)) + ": " + safe(reconcile.OwnersText(ch.Conflicts)) + "\n")
+		b.WriteString("    " + p.dim("# recorded under no entry of the lockfile: nothing is created for this entry; "+
+			safe(conflictAdvice(ch.Name, ch.Conflicts, cs.Manifest, cs.Lockfile))) + "\n")
+	}
+}
+
 const noSecretsNote = "Note: secret references were not read (--no-secrets): secret changes are not shown."
 
 func planSummary(n planCounts) string {
+	conflicts := ""
+	if n.Conflict > 0 {
+		conflicts = ", " + plural(n.Conflict, "name conflict", "name conflicts")
+	}
 	return "Plan: " + thousands(n.Create) + " to create, " + thousands(n.Update) + " to update, " +
 		thousands(n.Replace) + " to replace, " + thousands(n.Delete) + " to delete, " +
-		thousands(n.Orphan) + " orphaned (kept), " + thousands(n.Unchanged) + " unchanged."
+		thousands(n.Orphan) + " orphaned (kept), " + thousands(n.Unchanged) + " unchanged" + conflicts + "."
 }
 
 func connectionsWord(n int) string {
@@ -249,7 +267,7 @@ func writeNames(b *strings.Builder, prefix string, names []string, p palette) {
 			line += " "
 			lineLen++
 		}
-		line += p.bold(name)
+		line += p.bold(safe(name))
 		if i < len(names)-1 {
 			line += ","
 		}
@@ -278,9 +296,9 @@ func stripSGR(s string) string {
 func writeTextChange(b *strings.Builder, ch *reconcile.Change, shared []reconcile.FieldChange, p palette) {
 	style := actionStyle(p, ch.Action)
 	b.WriteString(style(ch.Action.Symbol() + " " + ch.Action.String()))
-	b.WriteString(" " + p.bold(ch.Name))
+	b.WriteString(" " + p.bold(safe(ch.Name)))
 	if ch.ID != "" {
-		b.WriteString(" (" + ch.ID + ")")
+		b.WriteString(" (" + safe(ch.ID+ownerText(ch)) + ")")
 	}
 	if ch.Action == reconcile.Orphan {
 		b.WriteString(" — kept; use --prune to delete")
@@ -296,7 +314,7 @@ func writeTextChange(b *strings.Builder, ch *reconcile.Change, shared []reconcil
 		writeTextField(b, ch.Action, f, p)
 	}
 	for _, n := range ch.Notes {
-		b.WriteString("    " + p.dim("# "+n) + "\n")
+		b.WriteString("    " + p.dim("# "+safe(n)) + "\n")
 	}
 }
 
