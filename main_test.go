@@ -49,7 +49,27 @@ type (
 	revokeKey    struct{}
 	patchesKey   struct{}
 	userAgentKey struct{}
+	pathsKey     struct{}
 )
+
+// pathCounts counts API requests by method and path below the endpoint ("GET /flows"); an
+// id in the path is kept, so "GET /connections" counts lists only.
+type pathCounts struct {
+	mu sync.Mutex
+	n  map[string]int64
+}
+
+func (p *pathCounts) add(method, urlPath string) {
+	p.mu.Lock()
+	p.n[method+" "+strings.TrimPrefix(urlPath, emulator.APIPrefix)]++
+	p.mu.Unlock()
+}
+
+func (p *pathCounts) get(key string) int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n[key]
+}
 
 // patchLog keeps the operations (op and path, never a value) of every PATCH the emulator
 // received, one line per request: "ID: replace /auth/params/s3SecretKey, add /description".
@@ -109,6 +129,7 @@ func setupScript(env *testscript.Env) error {
 	// revokeAfter counts down API requests; at zero the emulator revokes every token (emu revoke-after).
 	revokeAfter := new(atomic.Int64)
 	patches := &patchLog{}
+	paths := &pathCounts{n: map[string]int64{}}
 	userAgent := new(atomic.Value)
 	var srv atomic.Pointer[emulator.Server]
 	run, err := emulator.Start(emulator.Options{
@@ -121,6 +142,7 @@ func setupScript(env *testscript.Env) error {
 			if r.Method == http.MethodPatch {
 				patches.record(r.URL.Path, body)
 			}
+			paths.add(r.Method, r.URL.Path)
 			userAgent.Store(r.UserAgent())
 			if revokeAfter.Load() > 0 && revokeAfter.Add(-1) == 0 {
 				if s := srv.Load(); s != nil {
@@ -151,6 +173,7 @@ func setupScript(env *testscript.Env) error {
 	env.Values[emuKey{}] = run
 	env.Values[revokeKey{}] = revokeAfter
 	env.Values[patchesKey{}] = patches
+	env.Values[pathsKey{}] = paths
 	env.Values[userAgentKey{}] = userAgent
 	env.Setenv("FLOWSYNC_ENDPOINT", run.Endpoint)
 	env.Setenv("EMU_ENDPOINT_HOSTPATH", strings.TrimPrefix(run.Endpoint, "http://")) // to build variants of the endpoint
@@ -271,12 +294,14 @@ func wantInt(ts *testscript.TestScript, neg bool, what string, got int64, wantS 
 // cmdEmu reaches the script's emulator:
 //
 //	emu count N [GLOB]          N live connections (whose name matches GLOB)
-//	emu requests [METHOD] N     the emulator answered N API calls (of METHOD)
+//	emu requests [METHOD [PATH]] N  the emulator answered N API calls (of METHOD, to PATH
+//	                            below the endpoint: "GET /flows")
 //	emu tokens N                the emulator's IMS issued N tokens
 //	emu edit NAME FIELD VALUE   out-of-band edit: description, name, specName or auth.params.P
 //	emu delete NAME             out-of-band delete
 //	emu create NAME BUCKET      out-of-band create of an IAMRole Based connection
-//	emu inuse NAME              a dataflow uses NAME: DELETE answers 400 1418-400
+//	emu inuse NAME              a dataflow (NAME-flow) uses NAME: DELETE answers 400 1418-400
+//	emu dataflow NAME FLOW [disabled]  attach dataflow FLOW (last run: success) to NAME
 //	emu free ID                 no dataflow uses connection ID any more
 //	emu secret NAME PARAM VALUE the secret PARAM of NAME was set to VALUE
 //	emu id NAME VAR             set $VAR to the id of NAME
@@ -347,8 +372,11 @@ func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 				n += c
 			}
 			wantInt(ts, neg, args[0]+" requests", n, args[1])
+		case 3:
+			key := strings.ToUpper(args[0]) + " " + args[1]
+			wantInt(ts, neg, key+" requests", ts.Value(pathsKey{}).(*pathCounts).get(key), args[2])
 		default:
-			ts.Fatalf("usage: emu requests [METHOD] N")
+			ts.Fatalf("usage: emu requests [METHOD [PATH]] N")
 		}
 	case "wait-requests":
 		// Polls until the emulator has seen at least N API requests (a minute at most): a
@@ -402,13 +430,24 @@ func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 			ConnectionSpec: s3source.ConnectionSpec(),
 		})
 		fmt.Fprintln(ts.Stdout(), id)
-	case "inuse":
-		need(1)
+	case "inuse", "dataflow":
+		flow, state := args[0]+"-flow", "enabled"
+		switch {
+		case sub == "inuse":
+			need(1)
+		case len(args) == 3 && args[2] == "disabled":
+			flow, state = args[1], args[2]
+		default:
+			need(2)
+			flow = args[1]
+		}
 		c := one(ts, args[0])
-		assert(s.SetInUse(c.ID, true), "emu inuse %s: connection %s vanished", args[0], c.ID)
+		_, err := s.AttachDataflow(emulator.Dataflow{OrgID: testOrg, Sandbox: testSandbox, BaseConnectionID: c.ID, Name: flow, State: state,
+			LastRun: &flowservice.RunDetails{State: "success", StartedAtUTC: 1767225600000, CompletedAtUTC: 1767225900000}})
+		ts.Check(err)
 	case "free":
 		need(1)
-		assert(s.SetInUse(args[0], false), "emu free: connection %s is not live", args[0])
+		assert(s.DetachAll(args[0]) > 0, "emu free: no dataflow uses connection %s", args[0])
 	case "secret":
 		need(3)
 		c := one(ts, args[0])

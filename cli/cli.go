@@ -23,9 +23,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/planfile"
 	"github.com/flowsync/flowsync/schema"
+	"github.com/flowsync/flowsync/workspace"
 )
 
 // Version is set at build time with -ldflags "-X github.com/flowsync/flowsync/cli.Version=…".
@@ -58,6 +60,8 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 	// top (finish in flight, then abort).
 	ctx, stopSignals := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
+	out := &watchedWriter{w: stdio.Out}
+	stdio.Out = out
 	g := &globals{io: stdio}
 	root := newRoot(ctx, g)
 	root.SetArgs(args)
@@ -93,6 +97,11 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 	hints, code := describe(err)
 	if !errors.Is(err, errExitChanges) {
 		PrintError(stdio.Err, err, hints...)
+		if version := jsonOutput(cmd); version != "" && !out.wrote {
+			// --output json: stdout holds one JSON document, the failure's when nothing else
+			// was written (restic's printExitError).
+			printJSONError(stdio.Out, version, err, code, hints)
+		}
 	}
 	return code
 }
@@ -146,7 +155,7 @@ func (g *globals) setUp(cmd *cobra.Command) error {
 		if v, ok := g.env("FLOWSYNC_ENDPOINT"); ok && v != "" {
 			g.endpoint = v
 		} else {
-			g.endpoint = defaultEndpoint
+			g.endpoint = flowservice.DefaultEndpoint
 		}
 	}
 	level, err := logLevel(g)
@@ -184,7 +193,7 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
 	root.Version = versionLine()
 	root.PersistentFlags().StringVar(&g.endpoint, "endpoint", "", "Flow Service base URL, or \"emulator\" for an in-process emulator (env FLOWSYNC_ENDPOINT)")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format on stderr: text or json")
-	_ = root.RegisterFlagCompletionFunc("endpoint", cobra.FixedCompletions([]string{emulatorWord, defaultEndpoint}, cobra.ShellCompDirectiveNoFileComp))
+	_ = root.RegisterFlagCompletionFunc("endpoint", cobra.FixedCompletions([]string{workspace.EmulatorWord, flowservice.DefaultEndpoint}, cobra.ShellCompDirectiveNoFileComp))
 	_ = root.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(
@@ -192,6 +201,7 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
 		newPlanCmd(g),
 		newApplyCmd(ctx, g),
 		newImportCmd(g),
+		newForgetCmd(g),
 		newCheckCmd(g),
 		newGenerateCmd(g),
 		newEmulatorCmd(g),
@@ -215,11 +225,11 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
 // checkEndpoint refuses an --endpoint that is neither a URL nor the word emulator, naming the
 // word it is closest to.
 func checkEndpoint(endpoint string) error {
-	if endpoint == emulatorWord || strings.Contains(endpoint, "://") {
+	if endpoint == workspace.EmulatorWord || strings.Contains(endpoint, "://") {
 		return nil
 	}
-	msg := fmt.Sprintf("--endpoint %q: not a URL: give the Flow Service base URL (https://…) or the word %s", endpoint, emulatorWord)
-	if s := suggest(endpoint, []string{emulatorWord}); s != "" {
+	msg := fmt.Sprintf("--endpoint %q: not a URL: give the Flow Service base URL (https://…) or the word %s", endpoint, workspace.EmulatorWord)
+	if s := suggest(endpoint, []string{workspace.EmulatorWord}); s != "" {
 		msg += " (did you mean " + s + "?)"
 	}
 	return errors.New(msg)

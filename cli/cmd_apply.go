@@ -14,8 +14,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/reconcile"
+	"github.com/flowsync/flowsync/workspace"
 )
 
 // drainTimeout bounds how long in-flight requests may finish after the first interrupt.
@@ -68,7 +70,7 @@ last line says whether the apply completed, had failures or stopped early.`,
 		},
 	}
 	f.register(cmd, true)
-	cmd.Flags().IntVar(&concurrency, "concurrency", defaultConcurrency, "requests in flight at once")
+	cmd.Flags().IntVar(&concurrency, "concurrency", workspace.DefaultConcurrency, "requests in flight at once")
 	cmd.Flags().Float64Var(&maxRPS, "max-rps", 0, "hard cap on requests per second (0: none; flowsync still slows down when throttled)")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking (required when not on a terminal)")
 	stringOnceVarP(cmd.Flags(), &output, "output", "o", "text", "result format: "+strings.Join(ApplyFormats(), ", ")+" (with json, the plan is shown on stderr)")
@@ -92,12 +94,12 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 	if err != nil {
 		return err
 	}
-	w, err := openWriter(ctx, g, m, lockPath, concurrency, maxRPS)
+	w, err := workspace.Open(ctx, g.ws(), m, lockPath, workspace.Limits{Concurrency: concurrency, MaxRPS: maxRPS})
 	if err != nil {
 		return err
 	}
 	defer w.Close()
-	svc, lock := w.svc, w.lock
+	svc, lock := w.Service, w.Lock
 
 	cs, err := plan(ctx, g, f, m, lockPath, lock, want, svc)
 	if err != nil {
@@ -127,19 +129,6 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 
 // saveLockfile saves a lockfile; tests replace it to see what a full disk does.
 var saveLockfile = (*lockfile.File).Save
-
-func saveLock(f *lockfile.File, path string) error {
-	if err := saveLockfile(f, path); err != nil {
-		return saveErr(err)
-	}
-	return nil
-}
-
-// saveErr is a lockfile that could not be saved after requests were sent. lockfile's error
-// already says "save lockfile PATH: …": nothing is added before it.
-func saveErr(err error) error {
-	return hint(err, "the journal beside it still holds this run's progress: fix the problem and run apply again")
-}
 
 // confirm asks on a terminal and needs --yes otherwise.
 func confirm(g *globals, yes bool) error {
@@ -204,7 +193,7 @@ func interrupts(ctx context.Context, g *globals) (soft, hard context.Context, st
 // executeApply applies cs, whose plan the user saw and confirmed, and saves the lockfile. saved:
 // the changes come from a saved plan (a 412 is stale, not re-diffed); stale are its changes
 // refused before anything was sent, reported with the results in plan order.
-func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.File, lockPath string, cs *reconcile.Changeset, concurrency int, output string, saved bool, stale []reconcile.Result) error {
+func executeApply(ctx context.Context, g *globals, svc *workspace.Service, lock *lockfile.File, lockPath string, cs *reconcile.Changeset, concurrency int, output string, saved bool, stale []reconcile.Result) error {
 	journal, err := lockfile.OpenJournal(lockPath, lockfile.HeaderOf(lock))
 	if err != nil {
 		return hint(err, "check that the lockfile's directory is writable")
@@ -220,9 +209,9 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 	start := time.Now()
 	// The first Ctrl-C (soft) starts no new change and ends retry waits; the second (hard)
 	// aborts requests in flight.
-	out, sum, applyErr := reconcile.Apply(flowservice.StopWaitsOn(hard, soft), svc.client, cs, lock, reconcile.ApplyOptions{
+	out, sum, applyErr := reconcile.Apply(flowservice.StopWaitsOn(hard, soft), svc.Client, cs, lock, reconcile.ApplyOptions{
 		Concurrency: concurrency,
-		APIKey:      svc.client.APIKey(),
+		APIKey:      svc.Client.APIKey(),
 		Manifest:    quotedPath(cs.Manifest),
 		Journal:     journal,
 		OnResult:    av.Result,
@@ -232,15 +221,15 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 	sum = withStale(sum, stale)
 	elapsed := time.Since(start)
 	saveStart := time.Now()
-	kept, saveFailed := lockfile.Commit(out, lockPath, journal, saveLockfile)
+	kept, saveFailed := lockfile.Commit(out, lockPath, journal, g.ws().Saver())
 	if kept != nil {
 		g.log.Warn("the journal is kept beside the lockfile; the next run folds it in again", "error", kept)
 	}
-	st := svc.client.Stats()
+	st := svc.Client.Stats()
 	av.Done(sum, RunStats{Duration: elapsed, Requests: st.Requests, Throttled: st.Throttled, Retries: st.Retries,
 		JournalWait: sum.JournalWait, Save: time.Since(saveStart)})
 	if saveFailed != nil {
-		return saveErr(saveFailed) // after the summary: what was done is worth knowing even when it could not be saved
+		return workspace.SaveErr(saveFailed) // after the summary: what was done is worth knowing even when it could not be saved
 	}
 
 	var stopped *reconcile.StoppedError
@@ -250,7 +239,7 @@ func executeApply(ctx context.Context, g *globals, svc *service, lock *lockfile.
 	case errors.As(applyErr, &stopped):
 		return serviceErr("apply", stopped.Err)
 	case applyErr != nil && soft.Err() != nil:
-		return &interruptedError{lockPath: lockPath}
+		return &interruptedError{LockPath: lockPath}
 	case sum.Stale > 0:
 		return withConflictAdvice(staleErr(sum), sum, cs)
 	}
@@ -278,7 +267,7 @@ func withConflictAdvice(err error, sum *reconcile.Summary, cs *reconcile.Changes
 		return err
 	}
 	if n > maxConflictHints {
-		hints = append(hints, fmt.Sprintf("and %d more name conflicts: each as above (flowsync plan -f %s --refresh lists them all)", n-maxConflictHints, shellQuote(cs.Manifest)))
+		hints = append(hints, fmt.Sprintf("and %d more name conflicts: each as above (flowsync plan -f %s --refresh lists them all)", n-maxConflictHints, shell.Quote(cs.Manifest)))
 	}
 	return &conflictAdvised{err: err, hints: hints}
 }
@@ -298,5 +287,5 @@ func quotedPath(path string) string {
 	if path == "" {
 		return ""
 	}
-	return shellQuote(path)
+	return shell.Quote(path)
 }

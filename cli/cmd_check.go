@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path"
 	"sort"
 	"strings"
 	"syscall"
@@ -15,14 +14,13 @@ import (
 
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/health"
+	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
+	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/s3source"
+	"github.com/flowsync/flowsync/workspace"
 )
-
-// checkConcurrency is how many connection tests run at once: apply's default, through the
-// same client pipeline (limiter, throttling, retries).
-const checkConcurrency = 8
 
 // CheckFormats are the values --output accepts for check.
 func CheckFormats() []string { return []string{"text", "json"} }
@@ -53,14 +51,12 @@ the manifest from stdin (then --lockfile is required).`,
 				return hint(errors.New("-f - (manifest on stdin) needs --lockfile: there is no manifest path to put the lockfile beside"),
 					"add --lockfile PATH, the lockfile this manifest is applied with")
 			}
-			for _, glob := range only {
-				if _, err := path.Match(glob, ""); err != nil {
-					return hint(fmt.Errorf("--only %q: %w", glob, err), "globs use *, ? and [...] as in path.Match")
-				}
+			if _, err := names.NewSelector("--only", only); err != nil {
+				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runCheck(ctx, g, view, file, lockfilePath(lockPathFlag, file), only)
+			return runCheck(ctx, g, view, file, workspace.LockfilePath(lockPathFlag, file), only)
 		},
 	}
 	stringOnceVarP(cmd.Flags(), &file, "file", "f", "", "manifest file, - for stdin (then --lockfile is required) (required)")
@@ -119,11 +115,11 @@ func runCheck(ctx context.Context, g *globals, view checkView, file, lockPath st
 	}
 	// The command line the advice names: the manifest as given, and the lockfile when it is
 	// not the default one.
-	files := "-f " + shellWord(file)
+	files := "-f " + shell.Quote(file)
 	if lockPath != lockfile.DefaultPath(file) {
-		files += " --lockfile " + shellWord(lockPath)
+		files += " --lockfile " + shell.Quote(lockPath)
 	}
-	lock, _, err := readLock(lockPath, m)
+	lock, _, err := workspace.ReadLock(lockPath, m)
 	if err != nil {
 		return err
 	}
@@ -132,18 +128,18 @@ func runCheck(ctx context.Context, g *globals, view checkView, file, lockPath st
 		return err
 	}
 
-	svc, err := connect(ctx, g, m, lockPath, checkConcurrency, 0)
+	svc, err := workspace.Connect(ctx, g.ws(), m, lockPath, workspace.Limits{Concurrency: workspace.DefaultConcurrency, MaxRPS: 0})
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
-	c := svc.client
+	c := svc.Client
 
 	// Preflight: the org and sandbox accept the credentials, then the service's description.
 	if err := c.CheckAccess(ctx, s3source.SpecID); err != nil {
 		return checkServiceErr(fmt.Sprintf("preflight: org %s, sandbox %s", m.Target.OrgID, m.Target.Sandbox), err)
 	}
-	rep := &CheckReport{Target: lockTarget(m), Files: files, NotTested: notTested}
+	rep := &CheckReport{Target: workspace.Target(m), Files: files, NotTested: notTested}
 	spec, err := c.GetConnectionSpec(ctx, s3source.SpecID)
 	switch {
 	case flowservice.IsNotFound(err):
@@ -154,7 +150,7 @@ func runCheck(ctx context.Context, g *globals, view checkView, file, lockPath st
 	rep.Spec = spec
 	rep.Comparison = health.CompareSpec(spec, embeddedAuthSpecs(), entries)
 
-	results, err := health.Test(ctx, c, targets, checkConcurrency)
+	results, err := health.Test(ctx, c, targets, workspace.DefaultConcurrency)
 	var stopped *health.StoppedError
 	switch {
 	case errors.As(err, &stopped):
@@ -182,7 +178,7 @@ func checkServiceErr(op string, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return &interruptedError{}
 	}
-	return &serviceError{op: op, err: err, readOnly: true}
+	return &serviceError{Op: op, Err: err, ReadOnly: true}
 }
 
 // checkTargets selects the recorded connections to test: every lockfile entry with an id
@@ -190,19 +186,11 @@ func checkServiceErr(op string, err error) error {
 // the selected names that cannot be tested, and the selected manifest entries as the
 // service's description checks them. A glob that matches no name is an error.
 func checkTargets(m *manifest.Manifest, lock *lockfile.File, only []string) ([]health.Target, []NotTested, []health.Entry, error) {
-	matched := make([]bool, len(only))
-	selected := func(name string) bool {
-		if len(only) == 0 {
-			return true
-		}
-		hit := false
-		for i, glob := range only {
-			if ok, _ := path.Match(glob, name); ok {
-				matched[i], hit = true, true
-			}
-		}
-		return hit
+	sel, err := names.NewSelector("--only", only)
+	if err != nil {
+		return nil, nil, nil, err
 	}
+	selected := sel.Match
 	var targets []health.Target
 	var notTested []NotTested
 	var entries []health.Entry
@@ -232,27 +220,10 @@ func checkTargets(m *manifest.Manifest, lock *lockfile.File, only []string) ([]h
 		}
 		targets = append(targets, health.Target{Name: name, ID: rec.ID})
 	}
-	var unmatched []string
-	for i, ok := range matched {
-		if !ok {
-			unmatched = append(unmatched, fmt.Sprintf("%q", only[i]))
-		}
-	}
-	if len(unmatched) > 0 {
-		return nil, nil, nil, hint(fmt.Errorf("--only %s: no manifest entry or recorded connection matches", strings.Join(unmatched, ", ")),
-			"check the pattern; names are matched whole, as in path.Match")
+	if err := sel.Unmatched("manifest entry or recorded connection"); err != nil {
+		return nil, nil, nil, err
 	}
 	sort.Slice(targets, func(i, j int) bool { return targets[i].Name < targets[j].Name })
 	sort.Slice(notTested, func(i, j int) bool { return notTested[i].Name < notTested[j].Name })
 	return targets, notTested, entries, nil
-}
-
-// shellWord quotes s for a POSIX shell when it needs it, so that advice can be pasted.
-func shellWord(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:@+,", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

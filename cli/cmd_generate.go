@@ -7,10 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
-	"path"
 	"path/filepath"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,15 +15,19 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/generate"
+	"github.com/flowsync/flowsync/internal/atomicfile"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
+	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/s3source"
+	"github.com/flowsync/flowsync/workspace"
 )
 
 func newGenerateCmd(g *globals) *cobra.Command {
 	var (
 		org, sandbox, out string
-		names             []string
+		globs             []string
 	)
 	cmd := &cobra.Command{
 		Use:   "generate --org ORG --sandbox SANDBOX -o MANIFEST",
@@ -45,13 +46,13 @@ overwrites a file: the manifest and its lockfile must not exist.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runGenerate(ctx, g, org, sandbox, out, names)
+			return runGenerate(ctx, g, org, sandbox, out, globs)
 		},
 	}
 	stringOnceVarP(cmd.Flags(), &org, "org", "", "", "IMS organization id, e.g. 5C1328435BF324E90A49402A@AdobeOrg (required)")
 	stringOnceVarP(cmd.Flags(), &sandbox, "sandbox", "", "", "sandbox name, all lowercase, e.g. prod (required)")
 	stringOnceVarP(cmd.Flags(), &out, "out", "o", "", "manifest file to write; its lockfile is written beside it (required; neither may exist)")
-	cmd.Flags().StringArrayVar(&names, "name", nil, "only connections whose name matches this glob (repeatable)")
+	cmd.Flags().StringArrayVar(&globs, "name", nil, "only connections whose name matches this glob (repeatable)")
 	_ = cmd.MarkFlagRequired("org")
 	_ = cmd.MarkFlagRequired("sandbox")
 	_ = cmd.MarkFlagRequired("out")
@@ -64,11 +65,10 @@ overwrites a file: the manifest and its lockfile must not exist.`,
 	return cmd
 }
 
-func runGenerate(ctx context.Context, g *globals, org, sandbox, out string, names []string) error {
-	for _, glob := range names {
-		if _, err := path.Match(glob, ""); err != nil {
-			return hint(fmt.Errorf("--name %q: %w", glob, err), "globs use *, ? and [...] as in path.Match")
-		}
+func runGenerate(ctx context.Context, g *globals, org, sandbox, out string, globs []string) error {
+	sel, err := names.NewSelector("--name", globs)
+	if err != nil {
+		return err
 	}
 	target := lockfile.Target{OrgID: org, Sandbox: sandbox}
 	if err := checkTarget(target); err != nil {
@@ -81,32 +81,32 @@ func runGenerate(ctx context.Context, g *globals, org, sandbox, out string, name
 	}
 
 	m := &manifest.Manifest{Path: out, Target: manifest.Target{OrgID: org, Sandbox: sandbox}}
-	svc, err := connect(ctx, g, m, lockPath, defaultConcurrency, 0)
+	svc, err := workspace.Connect(ctx, g.ws(), m, lockPath, workspace.Limits{Concurrency: workspace.DefaultConcurrency, MaxRPS: 0})
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
-	c := svc.client
+	c := svc.Client
 
 	secret, required, err := generateRules(ctx, g, c)
 	if err != nil {
 		return err
 	}
-	observed, err := observe(ctx, c)
+	observed, err := workspace.Observe(ctx, c)
 	if err != nil {
 		return err
 	}
-	conns, err := selectLive(observed.Connections, names, sandbox)
+	conns, err := selectLive(observed.Connections, sel, sandbox)
 	if err != nil {
 		return err
 	}
 
-	gen, err := buildGenerated(out, target, conns, secret, required)
+	gen, err := generate.Build(out, target, conns, secret, required)
 	if err != nil {
-		return err
+		return hint(err)
 	}
-	if len(gen.entries) == 0 {
-		printLeftOut(g, gen.leftOut, out)
+	if gen.Entries() == 0 {
+		printLeftOut(g, gen.LeftOut, out)
 		return hint(fmt.Errorf("no live Amazon S3 connection of org %s, sandbox %s to write; nothing was written", org, sandbox))
 	}
 
@@ -117,41 +117,33 @@ func runGenerate(ctx context.Context, g *globals, org, sandbox, out string, name
 	return nil
 }
 
-// selectLive keeps the live Amazon S3 connections whose names match a --name glob (all with
-// none); a glob that matches nothing is an error.
-func selectLive(live []flowservice.Connection, names []string, sandbox string) ([]flowservice.Connection, error) {
-	hit := make([]bool, len(names))
+// selectLive keeps the live Amazon S3 connections whose names sel matches; a glob that
+// matches nothing is an error.
+func selectLive(live []flowservice.Connection, sel *names.Selector, sandbox string) ([]flowservice.Connection, error) {
 	var conns []flowservice.Connection
 	for _, conn := range live {
-		if conn.ConnectionSpec.ID == s3source.SpecID && matchesAny(conn.Name, names, hit) {
+		if conn.ConnectionSpec.ID == s3source.SpecID && sel.Match(conn.Name) {
 			conns = append(conns, conn)
 		}
 	}
-	var unmatched []string
-	for i, ok := range hit {
-		if !ok {
-			unmatched = append(unmatched, strconv.Quote(names[i]))
-		}
-	}
-	if len(unmatched) > 0 {
-		return nil, hint(fmt.Errorf("--name %s: no live Amazon S3 connection of sandbox %s matches; nothing was written", strings.Join(unmatched, ", "), sandbox),
-			"check the pattern; names are matched whole, as in path.Match")
+	if err := sel.Unmatched("live Amazon S3 connection of sandbox " + sandbox); err != nil {
+		return nil, fmt.Errorf("%w; nothing was written", err)
 	}
 	return conns, nil
 }
 
 // writeGenerated writes the lockfile first: a manifest without its lockfile would plan creates
 // of connections that exist. If the manifest then cannot be written, the lockfile is removed.
-func writeGenerated(gen *generated, out, lockPath string) error {
-	gen.lock.Serial = 1
-	lockData, err := gen.lock.Marshal()
+func writeGenerated(gen *generate.Result, out, lockPath string) error {
+	gen.Lock.Serial = 1
+	lockData, err := gen.Lock.Marshal()
 	if err != nil {
 		return err
 	}
-	if err := writeNew(lockPath, lockData, 0o600); err != nil {
+	if err := atomicfile.WriteNew(lockPath, lockData, 0o600); err != nil {
 		return writeErr(lockPath, err)
 	}
-	if err := writeNew(out, gen.manifest, 0o644); err != nil {
+	if err := atomicfile.WriteNew(out, gen.Manifest, 0o644); err != nil {
 		_ = os.Remove(lockPath)
 		return writeErr(out, err)
 	}
@@ -159,22 +151,22 @@ func writeGenerated(gen *generated, out, lockPath string) error {
 }
 
 // printGenerated says what was written and what to do next.
-func printGenerated(g *globals, gen *generated, out, lockPath string, target lockfile.Target) {
+func printGenerated(g *globals, gen *generate.Result, out, lockPath string, target lockfile.Target) {
 	org, sandbox := target.OrgID, target.Sandbox
 	w := g.io.Out
-	fmt.Fprintf(w, "Wrote %s: %s of org %s, sandbox %s.\n", out, plural(len(gen.entries), "connection", "connections"), org, sandbox)
+	fmt.Fprintf(w, "Wrote %s: %s of org %s, sandbox %s.\n", out, plural(gen.Entries(), "connection", "connections"), org, sandbox)
 	fmt.Fprintf(w, "Wrote %s: each of them recorded with its id and etag.\n", lockPath)
-	printLeftOut(g, gen.leftOut, out)
-	if len(gen.envVars) > 0 {
+	printLeftOut(g, gen.LeftOut, out)
+	if len(gen.EnvVars) > 0 {
 		fmt.Fprintf(w, "\nThe service never answers secrets: each is a reference to an environment variable, one per\nparam for the connections of one AWS access key. Set them before apply:\n")
-		for _, v := range gen.envVars {
+		for _, v := range gen.EnvVars {
 			fmt.Fprintf(w, "  %s\n", v)
 		}
 	}
 	fmt.Fprintf(w, "\nNext: \"flowsync plan -f %s --no-secrets\" shows no change. With the variables set, \"flowsync apply -f %s\" sends the secrets once, and nothing else.\n", out, out)
 }
 
-func printLeftOut(g *globals, left []LeftOut, out string) {
+func printLeftOut(g *globals, left []generate.LeftOut, out string) {
 	if len(left) == 0 {
 		return
 	}
@@ -239,7 +231,7 @@ func writeErr(p string, err error) error {
 // service's own description says (format: password, required) together with flowsync's rules,
 // which are the fallback when the service cannot describe itself. A param either calls secret
 // is written as a reference: a masked value must never become a literal.
-func generateRules(ctx context.Context, g *globals, c *flowservice.Client) (secretRule, func(string) []string, error) {
+func generateRules(ctx context.Context, g *globals, c *flowservice.Client) (generate.SecretRule, func(string) []string, error) {
 	spec, err := c.GetConnectionSpec(ctx, s3source.SpecID)
 	switch {
 	case flowservice.IsAuth(err):
@@ -250,161 +242,6 @@ func generateRules(ctx context.Context, g *globals, c *flowservice.Client) (secr
 		g.log.Warn("the service did not describe the Amazon S3 connection spec: using flowsync's own rules", "error", err.Error())
 		spec = nil
 	}
-	service := map[string]flowservice.ParamsSchema{}
-	if spec != nil {
-		for _, a := range spec.AuthSpec {
-			if ps, err := a.Params(); err == nil {
-				service[a.Name] = ps
-			}
-		}
-	}
-	secret := func(specName, p string) bool {
-		if s3source.Secret(p) {
-			return true
-		}
-		if a, ok := s3source.Auth(specName); ok {
-			for _, q := range a.Params {
-				if q.Name == p && q.Secret {
-					return true
-				}
-			}
-		}
-		return service[specName].Properties[p].Secret()
-	}
-	required := func(specName string) []string {
-		var out []string
-		if a, ok := s3source.Auth(specName); ok {
-			out = a.Required()
-		}
-		for _, p := range service[specName].Required {
-			if !slices.Contains(out, p) {
-				out = append(out, p)
-			}
-		}
-		return out
-	}
+	secret, required := generate.Rules(spec)
 	return secret, required, nil
-}
-
-var entryIndex = regexp.MustCompile(`^connections\[(\d+)\]`)
-
-// buildGenerated turns the live connections into the manifest and lockfile. An entry the
-// manifest's own rules refuse (a legacy bucket name, an auth spec flowsync does not manage,
-// two names equal after normalisation) is left out with the rule's message, so that what
-// is written always validates.
-func buildGenerated(out string, target lockfile.Target, conns []flowservice.Connection, secret secretRule, required func(string) []string) (*generated, error) {
-	entries, left := genEntries(conns, secret, required)
-	header := fmt.Sprintf("Generated by \"flowsync generate\" from the live Amazon S3 connections of\norg %s, sandbox %s.\nThe service never answers secrets: each secret param is a reference to an environment\nvariable, one per param for the connections of one AWS access key. Set them before\n\"flowsync apply\", which then sends them once.", target.OrgID, target.Sandbox)
-	for round := 0; ; round++ {
-		assignEnvVars(entries)
-		data, err := genManifest(target, entries, genDefaults{}, header)
-		if err != nil {
-			return nil, hint(fmt.Errorf("generate %s: %w", out, err))
-		}
-		_, perr := manifest.Parse(out, data)
-		var diags manifest.Diagnostics
-		if perr == nil {
-			break
-		}
-		if !errors.As(perr, &diags) || round > 3 {
-			return nil, hint(fmt.Errorf("generate %s: the manifest does not validate: %w", out, perr))
-		}
-		bad := map[int]string{}
-		for _, d := range diags {
-			sub := entryIndex.FindStringSubmatch(d.Path)
-			if sub == nil {
-				return nil, hint(fmt.Errorf("generate %s: the manifest does not validate: %w", out, perr))
-			}
-			i, _ := strconv.Atoi(sub[1])
-			if _, seen := bad[i]; !seen && i < len(entries) {
-				rest := strings.TrimPrefix(strings.TrimPrefix(d.Path, sub[0]), ".")
-				if rest != "" {
-					rest += ": "
-				}
-				bad[i] = "flowsync's manifest rules refuse it: " + rest + d.Message
-			}
-		}
-		var kept []*genEntry
-		for i, e := range entries {
-			if reason, ok := bad[i]; ok {
-				left = append(left, LeftOut{Name: e.conn.Name, IDs: []string{e.conn.ID}, Reason: reason})
-				continue
-			}
-			kept = append(kept, e)
-		}
-		entries = kept
-	}
-	slices.SortStableFunc(left, func(a, b LeftOut) int { return strings.Compare(a.Name, b.Name) })
-	gen := &generated{entries: entries, leftOut: left, envVars: assignEnvVars(entries)}
-	if len(entries) == 0 {
-		return gen, nil
-	}
-	var err error
-	if gen.manifest, err = genManifest(target, entries, factorDefaults(entries), header); err != nil {
-		return nil, hint(fmt.Errorf("generate %s: %w", out, err))
-	}
-	if _, err := manifest.Parse(out, gen.manifest); err != nil {
-		return nil, hint(fmt.Errorf("generate %s: the manifest with defaults does not validate: %w", out, err))
-	}
-	if gen.lock, err = genLock(target, entries); err != nil {
-		return nil, hint(err)
-	}
-	return gen, nil
-}
-
-// writeNew writes data to a new file p atomically, and never over an existing one: a temp
-// file in the same directory, synced, then hard-linked to p (which fails when p exists),
-// then the directory synced.
-func writeNew(p string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(p)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(p)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Link(tmp.Name(), p); err != nil {
-		var le *os.LinkError
-		if errors.As(err, &le) && errors.Is(le.Err, fs.ErrExist) {
-			return fs.ErrExist
-		}
-		// A file system without hard links: create it exclusively instead.
-		f, cerr := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-		if cerr != nil {
-			return cerr
-		}
-		if _, werr := f.Write(data); werr != nil {
-			f.Close()
-			os.Remove(p)
-			return werr
-		}
-		if serr := f.Sync(); serr != nil {
-			f.Close()
-			os.Remove(p)
-			return serr
-		}
-		if cerr := f.Close(); cerr != nil {
-			os.Remove(p)
-			return cerr
-		}
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
 }

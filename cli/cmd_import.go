@@ -8,10 +8,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/reconcile"
 	"github.com/flowsync/flowsync/s3source"
+	"github.com/flowsync/flowsync/workspace"
 )
 
 func newImportCmd(g *globals) *cobra.Command {
@@ -69,8 +71,8 @@ same name is listed and left alone. That is the safe way to rebuild a lost lockf
 						"add the entry to the manifest first, then import it")
 				}
 			}
-			lockPath := lockfilePath(lockPathFlag, file)
-			w, err := openWriter(cmd.Context(), g, m, lockPath, defaultConcurrency, 0)
+			lockPath := workspace.LockfilePath(lockPathFlag, file)
+			w, err := workspace.Open(cmd.Context(), g.ws(), m, lockPath, workspace.Limits{Concurrency: workspace.DefaultConcurrency, MaxRPS: 0})
 			if err != nil {
 				return err
 			}
@@ -95,13 +97,13 @@ same name is listed and left alone. That is the safe way to rebuild a lost lockf
 	return cmd
 }
 
-func importOne(cmd *cobra.Command, g *globals, w *writer, m *manifest.Manifest, d *reconcile.Desired, id string, force bool) error {
-	lock := w.lock
-	conn, err := w.svc.client.Get(cmd.Context(), id)
+func importOne(cmd *cobra.Command, g *globals, w *workspace.Session, m *manifest.Manifest, d *reconcile.Desired, id string, force bool) error {
+	lock := w.Lock
+	conn, err := w.Client.Get(cmd.Context(), id)
 	if err != nil {
 		if flowservice.IsNotFound(err) {
 			return hint(fmt.Errorf("import %s: connection %s does not exist in sandbox %s", d.Name, id, lock.Target.Sandbox),
-				fmt.Sprintf("list the candidates with: flowsync plan -f %s --refresh", shellQuote(m.Path)))
+				fmt.Sprintf("list the candidates with: flowsync plan -f %s --refresh", shell.Quote(m.Path)))
 		}
 		return serviceErr("import "+d.Name, err)
 	}
@@ -115,11 +117,11 @@ func importOne(cmd *cobra.Command, g *globals, w *writer, m *manifest.Manifest, 
 		return hint(err,
 			"nothing was changed; the plan shows live connections named like a recorded one as unmanaged: they are someone else's, leave them alone",
 			fmt.Sprintf("to make flowsync manage %s instead of %s (which it will then neither patch nor delete): flowsync import -f %s %s %s --force",
-				id, conflict.Recorded, shellQuote(m.Path), shellQuote(d.Name), id))
+				id, conflict.Recorded, shell.Quote(m.Path), shell.Quote(d.Name), id))
 	case err != nil:
 		return hint(err, "nothing was changed")
 	}
-	if err := saveLock(lock, w.path); err != nil {
+	if err := g.ws().SaveLock(lock, w.LockPath); err != nil {
 		return err
 	}
 	if replaced != "" {
@@ -133,18 +135,18 @@ func importOne(cmd *cobra.Command, g *globals, w *writer, m *manifest.Manifest, 
 	return nil
 }
 
-func importByName(cmd *cobra.Command, g *globals, w *writer, m *manifest.Manifest, desired []reconcile.Desired, mine bool) error {
-	observed, err := observe(cmd.Context(), w.svc.client)
+func importByName(cmd *cobra.Command, g *globals, w *workspace.Session, m *manifest.Manifest, desired []reconcile.Desired, mine bool) error {
+	observed, err := workspace.Observe(cmd.Context(), w.Client)
 	if err != nil {
 		return err
 	}
 	apiKey := ""
 	if mine {
-		apiKey = w.svc.client.APIKey()
+		apiKey = w.Client.APIKey()
 	}
-	rep := reconcile.ImportByName(w.lock, desired, observed, apiKey)
+	rep := reconcile.ImportByName(w.Lock, desired, observed, apiKey)
 	if len(rep.Imported) > 0 {
-		if err := saveLock(w.lock, w.path); err != nil {
+		if err := g.ws().SaveLock(w.Lock, w.LockPath); err != nil {
 			return err
 		}
 	}
@@ -164,7 +166,7 @@ func importByName(cmd *cobra.Command, g *globals, w *writer, m *manifest.Manifes
 			verb = "was"
 		}
 		return hint(fmt.Errorf("%s more than one live connection and %s not imported", plural(len(rep.Ambiguous), "name matches", "names match"), verb),
-			fmt.Sprintf("record the right one of each: flowsync import -f %s NAME ID (the others are someone else's: flowsync never touches them)", shellQuote(m.Path)))
+			fmt.Sprintf("record the right one of each: flowsync import -f %s NAME ID (the others are someone else's: flowsync never touches them)", shell.Quote(m.Path)))
 	}
 	return nil
 }

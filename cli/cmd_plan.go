@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,6 +12,7 @@ import (
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/reconcile"
+	"github.com/flowsync/flowsync/workspace"
 )
 
 // planFlags are the flags plan and apply share.
@@ -50,12 +49,11 @@ func (f *planFlags) check() error {
 		return hint(errors.New("-f - (manifest on stdin) needs --lockfile: there is no manifest path to put the lockfile beside"),
 			"add --lockfile PATH, the lockfile this manifest is applied with")
 	}
-	for i, g := range f.only {
-		if _, err := path.Match(g, ""); err != nil {
-			return hint(fmt.Errorf("--only %q: %w", g, err), "globs use *, ? and [...] as in path.Match")
-		}
-		f.only[i] = names.Normalize(g) // as the names it is matched with
+	sel, err := names.NewSelector("--only", f.only)
+	if err != nil {
+		return err
 	}
+	f.only = sel.Globs() // normalised, as the names they are matched with
 	return nil
 }
 
@@ -64,34 +62,25 @@ func (f *planFlags) options() reconcile.Options {
 }
 
 // onlyMatches refuses --only patterns that match no manifest entry and no recorded
-// connection: a typo would otherwise read as "no changes".
-func onlyMatches(globs []string, m *manifest.Manifest, lock *lockfile.File) error {
-	var unmatched []string
-	for _, glob := range globs {
-		found := false
-		for _, c := range m.Connections {
-			if ok, _ := path.Match(glob, c.Name); ok {
-				found = true
-				break
-			}
-		}
-		if !found && lock != nil {
-			for name := range lock.Connections {
-				if ok, _ := path.Match(glob, name); ok {
-					found = true
-					break
-				}
-			}
-		}
-		if !found {
-			unmatched = append(unmatched, strconv.Quote(glob))
+// connection: a typo would otherwise read as "no changes". It returns how many manifest
+// entries match.
+func onlyMatches(globs []string, m *manifest.Manifest, lock *lockfile.File) (int, error) {
+	sel, err := names.NewSelector("--only", globs)
+	if err != nil {
+		return 0, err
+	}
+	matched := 0
+	for _, c := range m.Connections {
+		if sel.Match(c.Name) {
+			matched++
 		}
 	}
-	if len(unmatched) == 0 {
-		return nil
+	if lock != nil {
+		for name := range lock.Connections {
+			sel.Match(name)
+		}
 	}
-	return hint(fmt.Errorf("--only %s: no manifest entry or recorded connection matches", strings.Join(unmatched, ", ")),
-		"check the pattern; names are matched whole, as in path.Match (use * for any run of characters)")
+	return matched, sel.Unmatched("manifest entry or recorded connection")
 }
 
 // load reads the manifest, resolves its secret references (unless --no-secrets) and names
@@ -103,7 +92,7 @@ func (f *planFlags) load(g *globals) (m *manifest.Manifest, want []reconcile.Des
 	if want, err = resolveDesired(m, g.env, f.noSecrets); err != nil {
 		return nil, nil, "", err
 	}
-	return m, want, lockfilePath(f.lockfile, f.file), nil
+	return m, want, workspace.LockfilePath(f.lockfile, f.file), nil
 }
 
 func newPlanCmd(g *globals) *cobra.Command {
@@ -121,8 +110,9 @@ connections) and prints the changes. It writes nothing, except the plan file of 
 --refresh it needs no network and no credentials.
 
 The text output starts with the count line, then the changes by action: a field change that
-every change of a group makes is shown once for the group ("each with:"), and past 30 creates
-or updates the rest are counted (--output json lists every one; --only narrows the plan).
+every change of a group makes is shown once ("each with:"), creates past the first three are
+rows of a table (name, bucket, folder, region), past 30 the rest are counted (--output json
+lists every one); --output markdown groups the same way, in the same order.
 Symbols: + create, ~ update, -/+ replace, - delete, ! orphan (kept), ? unmanaged (a live
 connection with a managed name that flowsync did not record: never touched).`,
 		Example: `  flowsync plan -f connections.yaml
@@ -143,7 +133,7 @@ connection with a managed name that flowsync did not record: never touched).`,
 			if err != nil {
 				return err
 			}
-			lock, _, err := readLock(lockPath, m)
+			lock, _, err := workspace.ReadLock(lockPath, m)
 			if err != nil {
 				return err
 			}
@@ -188,58 +178,56 @@ connection with a managed name that flowsync did not record: never touched).`,
 
 // onlyNote says on stderr that --only limits the run, and to how many entries; said once the
 // patterns are known to match something (else onlyMatches' error says it all).
-func onlyNote(g *globals, only []string, m *manifest.Manifest) {
+func onlyNote(g *globals, only []string, matched, entries int) {
 	if len(only) == 0 {
 		return
 	}
-	matched := 0
-	for _, c := range m.Connections {
-		for _, glob := range only {
-			if ok, _ := path.Match(glob, c.Name); ok {
-				matched++
-				break
-			}
-		}
-	}
 	fmt.Fprintf(g.io.Err, "flowsync: note: --only %s is in effect: %s of %s manifest entries match; changes to the others are neither shown nor made\n",
-		strings.Join(only, " --only "), thousands(matched), thousands(len(m.Connections)))
+		strings.Join(only, " --only "), thousands(matched), thousands(entries))
 }
 
 // plan computes the changeset, reading the live state first with --refresh, through svc when
 // the caller has connected already (apply), else through a connection of its own.
-func plan(ctx context.Context, g *globals, f *planFlags, m *manifest.Manifest, lockPath string, lock *lockfile.File, want []reconcile.Desired, svc *service) (*reconcile.Changeset, error) {
-	if err := onlyMatches(f.only, m, lock); err != nil {
+func plan(ctx context.Context, g *globals, f *planFlags, m *manifest.Manifest, lockPath string, lock *lockfile.File, want []reconcile.Desired, svc *workspace.Service) (*reconcile.Changeset, error) {
+	matched, err := onlyMatches(f.only, m, lock)
+	if err != nil {
 		return nil, err
 	}
-	onlyNote(g, f.only, m)
+	onlyNote(g, f.only, matched, len(m.Connections))
 	var observed *reconcile.Observed
 	if f.refresh {
 		if svc == nil {
 			var err error
-			if svc, err = connect(ctx, g, m, lockPath, defaultConcurrency, 0); err != nil {
+			if svc, err = workspace.Connect(ctx, g.ws(), m, lockPath, workspace.Limits{Concurrency: workspace.DefaultConcurrency, MaxRPS: 0}); err != nil {
 				return nil, err
 			}
 			defer svc.Close()
 		}
 		var err error
-		if observed, err = observe(ctx, svc.client); err != nil {
+		if observed, err = workspace.Observe(ctx, svc.Client); err != nil {
 			return nil, err
 		}
 		opts := f.options()
-		opts.APIKey = svc.client.APIKey()
+		opts.APIKey = svc.Client.APIKey()
 		cs := reconcile.Plan(want, lock, observed, opts)
-		cs.Manifest, cs.Lockfile = f.file, nonDefaultLockfile(f.file, lockPath)
+		labelPlan(cs, f, m)
 		return cs, nil
 	}
 	cs := reconcile.Plan(want, lock, observed, f.options())
-	cs.Manifest, cs.Lockfile = f.file, nonDefaultLockfile(f.file, lockPath)
+	labelPlan(cs, f, m)
 	return cs, nil
+}
+
+// labelPlan names the manifest, lockfile and target a changeset was planned for, for the views.
+func labelPlan(cs *reconcile.Changeset, f *planFlags, m *manifest.Manifest) {
+	cs.Manifest, cs.Lockfile = f.file, f.lockfile
+	cs.Sandbox, cs.OrgID = m.Target.Sandbox, m.Target.OrgID
 }
 
 // nonDefaultLockfile is lockPath when it is not the manifest's default lockfile, else "": the
 // commands flowsync suggests name --lockfile only then.
 func nonDefaultLockfile(manifestPath, lockPath string) string {
-	if lockPath == lockfilePath("", manifestPath) {
+	if lockPath == workspace.LockfilePath("", manifestPath) {
 		return ""
 	}
 	return lockPath

@@ -6,15 +6,19 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/planfile"
 	"github.com/flowsync/flowsync/reconcile"
+	"github.com/flowsync/flowsync/workspace"
 )
 
 // savePlan writes the plan file of plan --out and returns its SHA-256.
@@ -124,7 +128,7 @@ func staleErr(sum *reconcile.Summary) error {
 func withReplan(err error, pf *planfile.File, planPath string) error {
 	var stale *staleError
 	if errors.As(err, &stale) {
-		stale.replan = replanCommand(pf, planPath) + ", then flowsync apply --plan " + shellQuote(planPath)
+		stale.replan = replanCommand(pf, planPath) + ", then flowsync apply --plan " + shell.Quote(planPath)
 	}
 	return err
 }
@@ -132,9 +136,9 @@ func withReplan(err error, pf *planfile.File, planPath string) error {
 // replanCommand is the plan command that writes a new plan file at planPath with the options
 // pf was made with.
 func replanCommand(pf *planfile.File, planPath string) string {
-	args := []string{"flowsync", "plan", "-f", shellQuote(pf.Manifest.Path)}
-	if l := pf.LockfilePath(); l != lockfilePath("", pf.Manifest.Path) {
-		args = append(args, "--lockfile", shellQuote(l))
+	args := []string{"flowsync", "plan", "-f", shell.Quote(pf.Manifest.Path)}
+	if l := pf.LockfilePath(); l != workspace.LockfilePath("", pf.Manifest.Path) {
+		args = append(args, "--lockfile", shell.Quote(l))
 	}
 	if pf.Options.Refresh {
 		args = append(args, "--refresh")
@@ -143,9 +147,9 @@ func replanCommand(pf *planfile.File, planPath string) string {
 		args = append(args, "--prune")
 	}
 	for _, o := range pf.Options.Only {
-		args = append(args, "--only", shellQuote(o))
+		args = append(args, "--only", shell.Quote(o))
 	}
-	return strings.Join(append(args, "--out", shellQuote(planPath)), " ")
+	return strings.Join(append(args, "--out", shell.Quote(planPath)), " ")
 }
 
 // refuseReplanning refuses the flags that would plan again: the saved plan fixed them.
@@ -184,10 +188,36 @@ func savedPlanManifest(f *planFlags, pf *planfile.File, planPath string) (*manif
 	if err != nil {
 		return nil, err
 	}
-	if t := lockTarget(m); t != pf.Target {
+	if t := workspace.Target(m); t != pf.Target {
 		return nil, hint(fmt.Errorf("the plan %s is for %s/%s, its manifest for %s/%s", planPath, pf.Target.OrgID, pf.Target.Sandbox, t.OrgID, t.Sandbox), "nothing was sent")
 	}
 	return m, nil
+}
+
+// addUnchanged adds to cs, as no-ops, the recorded manifest entries the plan pf leaves alone
+// (within its --only), so that apply --plan counts them as unchanged as plan did.
+func addUnchanged(cs *reconcile.Changeset, m *manifest.Manifest, pf *planfile.File, lock *lockfile.File) {
+	planned := make(map[string]bool, len(pf.Changes))
+	for _, c := range pf.Changes {
+		planned[c.Name] = true
+	}
+	for _, c := range m.Connections {
+		if planned[c.Name] || lock.Connections[c.Name] == nil || !matchesOnly(pf.Options.Only, c.Name) {
+			continue
+		}
+		cs.Changes = append(cs.Changes, reconcile.Change{Name: c.Name, Action: reconcile.NoOp, Reason: reconcile.ReasonManifest, ID: lock.Connections[c.Name].ID})
+	}
+	slices.SortStableFunc(cs.Changes, func(a, b reconcile.Change) int { return strings.Compare(a.Name, b.Name) })
+}
+
+// matchesOnly reports whether name matches one of the --only globs, or there are none.
+func matchesOnly(globs []string, name string) bool {
+	for _, g := range globs {
+		if ok, _ := path.Match(g, name); ok {
+			return true
+		}
+	}
+	return len(globs) == 0
 }
 
 // showStale lists the saved plan's changes that will not be sent.
@@ -208,7 +238,7 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 	}
 	pf, sum, err := planfile.Read(planPath)
 	if err != nil {
-		return hint(err, "make a new plan file with flowsync plan -f MANIFEST --out "+shellQuote(planPath))
+		return hint(err, "make a new plan file with flowsync plan -f MANIFEST --out "+shell.Quote(planPath))
 	}
 	planIO := g.io
 	if output != "text" {
@@ -226,7 +256,7 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 	if err != nil {
 		return err
 	}
-	w, err := openWriter(ctx, g, m, lockPath, concurrency, maxRPS)
+	w, err := workspace.Open(ctx, g.ws(), m, lockPath, workspace.Limits{Concurrency: concurrency, MaxRPS: maxRPS})
 	if err != nil {
 		return err
 	}
@@ -243,6 +273,8 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 		return hint(fmt.Errorf("plan %s: %w", planPath, err), "nothing was sent", "review the changes again and save a new plan: "+replanCommand(pf, planPath))
 	}
 	cs.Manifest, cs.Lockfile = pf.Manifest.Path, nonDefaultLockfile(pf.Manifest.Path, lockPath)
+	cs.Sandbox, cs.OrgID = m.Target.Sandbox, m.Target.OrgID
+	addUnchanged(cs, m, pf, in.Lock)
 	return sendSavedPlan(ctx, g, w, cs, refused, savedRun{pf: pf, planPath: planPath, lockPath: lockPath, planIO: planIO, concurrency: concurrency, yes: yes, output: output})
 }
 
@@ -258,24 +290,24 @@ type savedRun struct {
 
 // sendSavedPlan shows the checked changes (rendered from the fresh plan, never from the
 // file's text) and what was refused, asks, and applies them.
-func sendSavedPlan(ctx context.Context, g *globals, w *writer, cs *reconcile.Changeset, refused []reconcile.Result, r savedRun) error {
+func sendSavedPlan(ctx context.Context, g *globals, w *workspace.Session, cs *reconcile.Changeset, refused []reconcile.Result, r savedRun) error {
 	view, _ := NewPlanView("text", r.planIO)
-	if len(cs.Changes) > 0 {
+	if cs.Sends() > 0 {
 		fmt.Fprintln(r.planIO.Out)
 		if err := view.Plan(cs); err != nil {
 			return err
 		}
 	}
-	if len(refused) > 0 && len(cs.Changes) > 0 {
+	if len(refused) > 0 && cs.Sends() > 0 {
 		// Before the confirmation: what will not be sent. (With nothing left to send, the
 		// results below say it once.)
 		showStale(r.planIO, refused)
 	}
 	switch {
-	case len(cs.Changes) == 0 && len(refused) == 0:
+	case cs.Sends() == 0 && len(refused) == 0:
 		fmt.Fprintln(r.planIO.Out, "No changes: the saved plan is empty.")
 		return nil
-	case len(cs.Changes) == 0:
+	case cs.Sends() == 0:
 		// Nothing left to send: report, and leave the lockfile and the journal alone.
 		av, _ := NewApplyView(r.output, g.io)
 		av.Started(len(refused))
@@ -289,7 +321,7 @@ func sendSavedPlan(ctx context.Context, g *globals, w *writer, cs *reconcile.Cha
 	if err := confirm(g, r.yes); err != nil {
 		return err
 	}
-	return withReplan(executeApply(ctx, g, w.svc, w.lock, r.lockPath, cs, r.concurrency, r.output, true, refused), r.pf, r.planPath)
+	return withReplan(executeApply(ctx, g, w.Service, w.Lock, r.lockPath, cs, r.concurrency, r.output, true, refused), r.pf, r.planPath)
 }
 
 // refusedErr is the exit of an apply --plan that sent nothing: stale changes, or name
@@ -319,26 +351,26 @@ func savedPlanDesired(m *manifest.Manifest, pf *planfile.File, env func(string) 
 
 // savedPlanInput is what the plan file is checked against: the lockfile it names (refused
 // when it is another one: another salt, or gone) and the live state, read first.
-func savedPlanInput(ctx context.Context, w *writer, pf *planfile.File, planPath string, want []reconcile.Desired) (planfile.Input, error) {
-	lock := w.lock
-	_, statErr := os.Lstat(w.path)
+func savedPlanInput(ctx context.Context, w *workspace.Session, pf *planfile.File, planPath string, want []reconcile.Desired) (planfile.Input, error) {
+	lock := w.Lock
+	_, statErr := os.Lstat(w.LockPath)
 	exists := !errors.Is(statErr, fs.ErrNotExist)
 	replan := "nothing was sent; plan again against this lockfile: " + replanCommand(pf, planPath)
 	switch {
 	case !exists && pf.Lockfile.Exists:
-		return planfile.Input{}, hint(fmt.Errorf("lockfile %s does not exist: the plan %s was made against serial %d of it", w.path, planPath, pf.Lockfile.Serial),
+		return planfile.Input{}, hint(fmt.Errorf("lockfile %s does not exist: the plan %s was made against serial %d of it", w.LockPath, planPath, pf.Lockfile.Serial),
 			"restore the lockfile (from version control or the job that applied before), then run apply --plan again", replan)
 	case !exists:
 		// The first apply: the digests of the plan are keyed by the salt it chose.
 		lock.Salt = pf.Lockfile.Salt
 	case lock.Salt != pf.Lockfile.Salt:
-		return planfile.Input{}, hint(fmt.Errorf("lockfile %s is not the one the plan %s was made against (another salt)", w.path, planPath), replan)
+		return planfile.Input{}, hint(fmt.Errorf("lockfile %s is not the one the plan %s was made against (another salt)", w.LockPath, planPath), replan)
 	}
-	observed, err := observe(ctx, w.svc.client)
+	observed, err := workspace.Observe(ctx, w.Client)
 	if err != nil {
 		return planfile.Input{}, err
 	}
-	return planfile.Input{Desired: want, Lock: lock, LockExists: exists, Observed: observed, APIKey: w.svc.client.APIKey()}, nil
+	return planfile.Input{Desired: want, Lock: lock, LockExists: exists, Observed: observed, APIKey: w.Client.APIKey()}, nil
 }
 
 // splitPlanned splits the entries of m into those the plan changes and the others.

@@ -3,13 +3,14 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
+	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/reconcile"
+	"github.com/flowsync/flowsync/workspace"
 )
 
 // Exit codes of the product contract.
@@ -38,7 +39,7 @@ func describe(err error) (hints []string, code int) {
 	}
 	var h *hinted
 	if errors.As(err, &h) {
-		return h.hints, code
+		return h.Hints, code
 	}
 	return advice(err), code
 }
@@ -79,12 +80,18 @@ func advice(err error) []string {
 		stale       *staleError
 		redirect    *flowservice.RedirectError
 		tooLong     *flowservice.WaitTooLongError
+		glob        *names.GlobError
+		unmatched   *names.UnmatchedError
 	)
 	switch {
 	case errors.As(err, &redirect):
 		return []string{"nothing was sent to " + redirect.To + "; if that address is the real service, set --endpoint (or FLOWSYNC_IMS_URL) to it"}
 	case errors.As(err, &tooLong):
 		return []string{"the service is throttling this client: try again later"}
+	case errors.As(err, &glob):
+		return []string{"globs use *, ? and [...] as in path.Match"}
+	case errors.As(err, &unmatched):
+		return []string{"check the pattern; names are matched whole, as in path.Match (use * for any run of characters)"}
 	case errors.As(err, &usage):
 		return []string{`run "flowsync --help" for usage`}
 	case errors.As(err, &locked):
@@ -100,14 +107,14 @@ func advice(err error) []string {
 	case errors.As(err, &token):
 		return []string{"check FLOWSYNC_CLIENT_ID, FLOWSYNC_CLIENT_SECRET, FLOWSYNC_SCOPES and FLOWSYNC_IMS_URL"}
 	case errors.As(err, &interrupted):
-		if interrupted.lockPath == "" {
+		if interrupted.LockPath == "" {
 			return nil
 		}
 		return []string{"run the same apply again to continue; it picks up where this one stopped"}
-	case errors.As(err, &service) && service.readOnly:
-		return checkAdvice(service.err)
+	case errors.As(err, &service) && service.ReadOnly:
+		return checkAdvice(service.Err)
 	case errors.As(err, &service):
-		return serviceAdvice(service.err)
+		return serviceAdvice(service.Err)
 	case errors.As(err, &stale):
 		done := "every other change is saved; what moved is listed above"
 		if stale.nothingApplied {
@@ -184,47 +191,24 @@ func checkAdvice(err error) []string {
 	return []string{"check --endpoint and your network"}
 }
 
-// hinted is an error cli raised itself, with the next step it knows from the context.
-type hinted struct {
-	err   error
-	hints []string
-}
-
-func (e *hinted) Error() string { return e.err.Error() }
-func (e *hinted) Unwrap() error { return e.err }
+// The errors the workspace and cli raise themselves, by their cli names.
+type (
+	hinted           = workspace.Hinted
+	serviceError     = workspace.ServiceError
+	interruptedError = workspace.InterruptedError
+)
 
 // hint attaches the next step to an error cli raises itself.
-func hint(err error, hints ...string) error { return &hinted{err: err, hints: hints} }
+func hint(err error, hints ...string) error { return workspace.Hint(err, hints...) }
+
+// serviceErr names a failed call to Flow Service by what it was for.
+func serviceErr(op string, err error) error { return workspace.ServiceErr(op, err) }
 
 // usageError is a command line cobra refused: unknown command or flag, wrong arguments.
 type usageError struct{ err error }
 
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
-
-// serviceError is a failed call to Flow Service, named by what it was for.
-type serviceError struct {
-	op       string // "read live connections", "import acme-eu"
-	err      error
-	readOnly bool // the command changes nothing (check): no advice about changes
-}
-
-func (e *serviceError) Error() string { return e.op + ": " + e.err.Error() }
-func (e *serviceError) Unwrap() error { return e.err }
-
-// serviceErr names a failed call to Flow Service by what it was for.
-func serviceErr(op string, err error) error { return &serviceError{op: op, err: err} }
-
-// interruptedError is a command stopped by a signal; lockPath is where apply saved what
-// finished, empty for a command that changes nothing.
-type interruptedError struct{ lockPath string }
-
-func (e *interruptedError) Error() string {
-	if e.lockPath == "" {
-		return "interrupted: nothing was changed; run it again"
-	}
-	return fmt.Sprintf("interrupted: what finished is saved in %s", e.lockPath)
-}
 
 // staleError ends an apply --plan that refused planned changes which no longer hold.
 type staleError struct {

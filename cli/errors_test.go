@@ -53,7 +53,7 @@ func TestDescribe(t *testing.T) {
 		{"5xx", serviceErr("import a", failing), "try again later", ExitError},
 		{"network", serviceErr("import a", errors.New("connection refused")), "check --endpoint", ExitError},
 		{"cancelled call", serviceErr("apply", context.Canceled), "", ExitInterrupted},
-		{"interrupted", &interruptedError{lockPath: "m.lock.json"}, "run the same apply again", ExitInterrupted},
+		{"interrupted", &interruptedError{LockPath: "m.lock.json"}, "run the same apply again", ExitInterrupted},
 		{"partial", &reconcile.PartialError{Failed: 1, Total: 2}, "every success is saved", ExitApplyFailed},
 		{"changes", errExitChanges, "", ExitChanges},
 		{"explicit hint wins", hint(fmt.Errorf("x: %w", corrupt), "do this"), "do this", ExitError},

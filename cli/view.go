@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/reconcile"
 )
 
@@ -33,8 +34,15 @@ type RunStats struct {
 	Save                         time.Duration // closing and folding the journal, saving the lockfile
 }
 
+// Below these a rate says nothing: one request "at 40,094.6 requests/s" is noise.
+const (
+	minRateRequests = 20
+	minRateDuration = 100 * time.Millisecond
+)
+
+// rate is requests per second, or 0 for a run too small or too short to have one.
 func (s RunStats) rate() float64 {
-	if s.Duration > 0 {
+	if s.Requests >= minRateRequests && s.Duration >= minRateDuration {
 		return float64(s.Requests) / s.Duration.Seconds()
 	}
 	return 0
@@ -138,26 +146,18 @@ func (c planCounts) shown() int {
 }
 
 // conflictAdvice says both ways out of a name conflict: record the live connection when it
-// is this entry's, rename the entry when it is not.
+// is this entry's (one import per candidate), rename the entry when it is not.
 func conflictAdvice(name string, live []reconcile.Owner, manifest, lockfile string) string {
-	id := "ID"
-	if len(live) == 1 {
-		id = live[0].ID
+	m := &planModel{Manifest: manifest, lockfile: lockfile}
+	if manifest == "" || manifest == "-" {
+		m.Manifest = "MANIFEST"
 	}
-	return "if " + pick(len(live) == 1, "it is", "one is") + " this entry's, record it: " + importCommand(manifest, lockfile, name, id) +
+	cmds := make([]string, len(live))
+	for i, o := range live {
+		cmds[i] = importCommand(m, name, o.ID)
+	}
+	return "if " + pick(len(live) == 1, "it is", "one is") + " this entry's, record it: " + strings.Join(cmds, " or ") +
 		"; if not, rename the entry in the manifest"
-}
-
-// importCommand is the import that records id for name, runnable as printed.
-func importCommand(manifest, lockfile, name, id string) string {
-	if manifest == "" {
-		manifest = "MANIFEST"
-	}
-	cmd := "flowsync import -f " + shellQuote(manifest)
-	if lockfile != "" {
-		cmd += " --lockfile " + shellQuote(lockfile)
-	}
-	return cmd + " " + shellQuote(name) + " " + pick(id == "ID", id, shellQuote(id))
 }
 
 // ownerText is the owner of a delete's or replace's connection, ", created by API key K at
@@ -238,12 +238,19 @@ func thousands(n int) string {
 	return b.String()
 }
 
+// unmanagedGroupText is what every unmanaged connection is.
+const unmanagedGroupText = "live connections not owned by flowsync — never patched or deleted"
+
 // unmanagedText describes live connections flowsync does not own and says how to resolve
-// them: nothing to do when flowsync manages another connection under the name (they are
-// someone else's namesakes), else how to record the right one.
-func unmanagedText(u reconcile.Unmanaged, manifest string) string {
+// them.
+func unmanagedText(u reconcile.Unmanaged, m *planModel) string {
+	return "live " + connectionsWord(len(u.IDs)) + " " + unmanagedIDs(u) +
+		" not owned by flowsync — never patched or deleted; " + unmanagedAdvice(u, m)
+}
+
+// unmanagedIDs lists the ids of u, each with why flowsync does not own it.
+func unmanagedIDs(u reconcile.Unmanaged) string {
 	var b strings.Builder
-	b.WriteString("live " + connectionsWord(len(u.IDs)) + " ")
 	for i, id := range u.IDs {
 		if i > 0 {
 			b.WriteString(", ")
@@ -253,31 +260,35 @@ func unmanagedText(u reconcile.Unmanaged, manifest string) string {
 			b.WriteString(" (" + why + ")")
 		}
 	}
-	b.WriteString(" not owned by flowsync — never patched or deleted")
-	switch {
-	case u.Orphan:
-		b.WriteString("; the name is no longer in the manifest")
-	case u.Recorded != "":
-		b.WriteString("; flowsync manages " + u.Recorded + " under this name")
-	case manifest != "":
-		b.WriteString(`; if one is this entry's, record it: flowsync import -f ` + shellQuote(manifest) + " " + shellQuote(u.Name) + " ID")
-	default:
-		b.WriteString("; if one is this entry's, record it with flowsync import NAME ID")
-	}
 	return b.String()
 }
 
-// shellQuote quotes s for a POSIX shell when it holds anything but safe characters.
-func shellQuote(s string) string {
-	safe := s != ""
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:@+,", r)) {
-			safe = false
-			break
-		}
+// unmanagedAdvice says what to do about u: nothing when flowsync manages another connection
+// under the name (they are someone else's namesakes), else the import command of each id.
+func unmanagedAdvice(u reconcile.Unmanaged, m *planModel) string {
+	switch {
+	case u.Orphan:
+		return "the name is no longer in the manifest"
+	case u.Recorded != "":
+		return "flowsync manages " + u.Recorded + " under this name"
+	case m.Manifest == "" || m.Manifest == "-":
+		return "if one is this entry's, record it with flowsync import NAME ID"
 	}
-	if safe {
-		return s
+	cmds := make([]string, len(u.IDs))
+	for i, id := range u.IDs {
+		cmds[i] = importCommand(m, u.Name, id)
 	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	if len(cmds) == 1 {
+		return "if it is this entry's, record it: " + cmds[0]
+	}
+	return "if one is this entry's, record it: " + strings.Join(cmds, " or ")
+}
+
+// importCommand is the command that records id under name, quoted for a POSIX shell.
+func importCommand(m *planModel, name, id string) string {
+	cmd := "flowsync import -f " + shell.Quote(m.Manifest)
+	if m.lockfile != "" {
+		cmd += " --lockfile " + shell.Quote(m.lockfile)
+	}
+	return cmd + " " + shell.Quote(name) + " " + shell.Quote(id)
 }

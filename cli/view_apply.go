@@ -149,7 +149,11 @@ func (v *textApplyView) Done(s *reconcile.Summary, stats RunStats) {
 	if stats.Retries > 0 {
 		fmt.Fprintf(&b, "%s retried, ", thousands(int(stats.Retries)))
 	}
-	fmt.Fprintf(&b, "%s throttled, %.1f requests/s.\n", thousands(int(stats.Throttled)), stats.rate())
+	fmt.Fprintf(&b, "%s throttled", thousands(int(stats.Throttled)))
+	if r := stats.rate(); r > 0 {
+		fmt.Fprintf(&b, ", %.1f requests/s", r)
+	}
+	b.WriteString(".\n")
 	io.WriteString(v.io.Out, b.String()) //nolint:errcheck // stdout gone: nothing left to tell
 }
 

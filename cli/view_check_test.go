@@ -13,6 +13,7 @@ import (
 
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/health"
+	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/s3source"
 )
@@ -149,8 +150,8 @@ func TestShellWord(t *testing.T) {
 		"$HOME/m.yaml":    "'$HOME/m.yaml'",
 		"":                "''",
 	} {
-		if got := shellWord(in); got != want {
-			t.Errorf("shellWord(%q) = %s, want %s", in, got, want)
+		if got := shell.Quote(in); got != want {
+			t.Errorf("shell.Quote(%q) = %s, want %s", in, got, want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -17,142 +18,245 @@ const (
 	markdownValueMax = 1_000
 )
 
-// markdownPlanView renders a plan for a pull-request comment: a count table first, then one
-// collapsed <details> block per kind of change (deletes and replaces first), never more than
-// limit bytes. When the entries
-// do not fit it stops adding them and says how many were left out.
+// markdownPlanView renders a plan for a pull-request comment from the same model as the text
+// plan, grouped the same way and in the same order: the count line, the manifest,
+// environment and sandbox first, then one collapsed <details> block per kind of change. It
+// is never more than limit bytes: when everything does not fit, it keeps the changes that
+// destroy first (planKind.Keep) and says what it left out.
 type markdownPlanView struct {
 	io    IO
 	limit int
 	saved string // set by SavedPlan: the line naming the plan file and its SHA-256
 }
 
-// mdSection is one <details> block: its summary and its entries, rendered on demand.
-type mdSection struct {
-	summary   string
-	n         int
-	entry     func(i int) string
-	unmanaged bool
+// mdBlock is one <details> block: head and tail always shown, entries as many as fit.
+type mdBlock struct {
+	head, tail string
+	entries    []string
+	keep       int
+	unmanaged  bool
+	shown      int
 }
 
 func (v *markdownPlanView) Plan(cs *reconcile.Changeset) error {
-	n := countPlan(cs)
+	m := newPlanModel(cs)
 	var b strings.Builder
 	b.WriteString("### flowsync plan\n\n")
+	b.WriteString("**" + planSummary(m.Counts) + "**\n\n")
+	if t := mdTarget(m); t != "" {
+		b.WriteString(t + "\n\n")
+	}
 	b.WriteString(v.saved)
-	mdCounts(&b, n, len(cs.Unmanaged))
-	if cs.Refreshed {
+	if m.Refreshed {
 		b.WriteString("Compared with the live connections (`--refresh`).\n\n")
 	} else {
 		b.WriteString("Compared with the lockfile only; changes made outside flowsync are not shown (no `--refresh`).\n\n")
 	}
-	if cs.SecretsUnknown {
+	if m.SecretsUnknown {
 		b.WriteString("**Note:** secret references were not read (`--no-secrets`): secret changes are not shown.\n\n")
 	}
-	if n.shown() == 0 && len(cs.Unmanaged) == 0 {
-		b.WriteString("No changes. " + plural(n.Unchanged, "connection", "connections") + " up to date.\n")
+	if m.empty() {
+		b.WriteString("No changes. " + plural(m.Counts.Unchanged, "connection", "connections") + " up to date.\n")
 		return v.write(b.String())
 	}
-	sections, totalChanges := mdSections(cs)
-	v.writeSections(&b, sections, totalChanges, len(cs.Unmanaged))
+	blocks := mdBlocks(m)
+	v.writeBlocks(&b, blocks, m)
 	return v.write(strings.TrimRight(b.String(), "\n") + "\n")
 }
 
-// mdCounts writes the table of counts per action.
-func mdCounts(b *strings.Builder, n planCounts, unmanaged int) {
-	b.WriteString("| action | count |\n| --- | ---: |\n")
-	for _, row := range []struct {
-		label string
-		n     int
-	}{
-		{"create", n.Create}, {"update", n.Update}, {"replace", n.Replace}, {"delete", n.Delete},
-		{"orphan (kept)", n.Orphan}, {"unchanged", n.Unchanged}, {"name conflict", n.Conflict},
-	} {
-		if row.label == "name conflict" && row.n == 0 {
-			continue
-		}
-		b.WriteString("| " + row.label + " | " + thousands(row.n) + " |\n")
+// mdTarget names the manifest, environment, sandbox and org a plan is for.
+func mdTarget(m *planModel) string {
+	var parts []string
+	if m.Manifest != "" {
+		parts = append(parts, "manifest **"+mdEscape(m.Manifest)+"**")
 	}
-	if unmanaged > 0 {
-		b.WriteString("| unmanaged (not touched) | " + thousands(unmanaged) + " |\n")
+	if m.Environment != "" {
+		parts = append(parts, "environment **"+mdEscape(m.Environment)+"**")
 	}
-	b.WriteString("\n")
+	if m.Sandbox != "" {
+		parts = append(parts, "sandbox **"+mdEscape(m.Sandbox)+"**")
+	}
+	if m.OrgID != "" {
+		parts = append(parts, "org "+mdEscape(m.OrgID))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	t := strings.Join(parts, " · ")
+	return strings.ToUpper(t[:1]) + t[1:]
 }
 
-// mdSections groups the changes by action, destructive ones first: when the output is cut,
-// what is left out is the least risky. Unmanaged connections come last.
-func mdSections(cs *reconcile.Changeset) (sections []mdSection, totalChanges int) {
-	for _, a := range [...]reconcile.Action{reconcile.Conflict, reconcile.Delete, reconcile.Replace, reconcile.Update, reconcile.Create, reconcile.Orphan} {
-		var idx []int
-		for i := range cs.Changes {
-			if cs.Changes[i].Action == a {
-				idx = append(idx, i)
-			}
-		}
-		if len(idx) == 0 {
+// mdBlocks renders each section of the model, and the unmanaged connections, as a block.
+func mdBlocks(m *planModel) []*mdBlock {
+	var blocks []*mdBlock
+	for i := range m.Sections {
+		if s := &m.Sections[i]; s.Kind.Action == reconcile.Conflict {
+			blocks = append(blocks, mdConflictBlock(s, m))
 			continue
 		}
-		totalChanges += len(idx)
-		sections = append(sections, mdSection{
-			summary: mdSummary(a, len(idx)),
-			n:       len(idx),
-			entry: func(i int) string {
-				if a == reconcile.Conflict {
-					return mdConflict(&cs.Changes[idx[i]], cs)
-				}
-				return mdChange(&cs.Changes[idx[i]])
-			},
-		})
+		blocks = append(blocks, mdSectionBlock(&m.Sections[i]))
 	}
-	if len(cs.Unmanaged) > 0 {
-		sections = append(sections, mdSection{
-			summary:   thousands(len(cs.Unmanaged)) + " unmanaged (not touched)",
-			n:         len(cs.Unmanaged),
-			entry:     func(i int) string { return mdUnmanaged(cs.Unmanaged[i]) },
-			unmanaged: true,
-		})
+	if u := m.Unmanaged; len(u.Listed) > 0 {
+		blk := &mdBlock{keep: unmanagedKeep, unmanaged: true}
+		blk.head = "<details><summary>? " + thousands(len(u.Listed)+u.Hidden) + " unmanaged (not touched)</summary>\n\n" +
+			"Live connections not owned by flowsync — never patched or deleted:\n\n"
+		for _, x := range u.Listed {
+			blk.entries = append(blk.entries, "- **"+mdEscape(x.Name)+"**: "+mdEscape(unmanagedIDs(x))+"; "+mdAdvice(x, m)+"\n")
+		}
+		if u.Hidden > 0 {
+			blk.tail = "… and " + thousands(u.Hidden) + " more (every one: `--output json`)\n"
+		}
+		blocks = append(blocks, blk)
 	}
-	return sections, totalChanges
+	return blocks
 }
 
-// writeSections writes each section as a <details> block, as many entries as fit in the
-// view's limit, and a note saying what was cut.
-func (v *markdownPlanView) writeSections(b *strings.Builder, sections []mdSection, totalChanges, totalUnmanaged int) {
-	const closing = "\n</details>\n\n"
-	reserve := len(v.cutNote(totalChanges, totalUnmanaged)) // the note only gets shorter
-	shownChanges, shownUnmanaged := 0, 0
-	cut := false
-	for _, s := range sections {
-		open := "<details><summary>" + s.summary + "</summary>\n\n"
-		shown := 0
-		for ; shown < s.n; shown++ {
-			e := s.entry(shown)
-			need := len(e) + len(closing) + reserve
-			if shown == 0 {
-				need += len(open)
+// mdConflictBlock renders the name conflicts with both ways out.
+func mdConflictBlock(s *planSection, m *planModel) *mdBlock {
+	blk := &mdBlock{keep: s.Kind.Keep}
+	blk.head = "<details><summary>! " + mdSummary(reconcile.Conflict, s.Total) + "</summary>\n\n" +
+		"Live connections of these names are recorded under no entry of the lockfile: nothing is created for them.\n\n"
+	for _, ch := range s.Detailed {
+		blk.entries = append(blk.entries, "- **"+mdEscape(ch.Name)+"**: "+mdEscape(reconcile.OwnersText(ch.Conflicts))+"; "+
+			mdEscape(conflictAdvice(ch.Name, ch.Conflicts, m.Manifest, m.lockfile))+"\n")
+	}
+	return blk
+}
+
+// mdClosing ends every block.
+const mdClosing = "\n</details>\n\n"
+
+// mdAdvice is unmanagedAdvice with its commands as code.
+func mdAdvice(u reconcile.Unmanaged, m *planModel) string {
+	a := unmanagedAdvice(u, m)
+	if i := strings.Index(a, ": flowsync import"); i >= 0 && !strings.Contains(a, "`") {
+		cmds := strings.Split(a[i+2:], " or ")
+		for j, c := range cmds {
+			cmds[j] = "`" + c + "`"
+		}
+		return mdEscape(a[:i+2]) + strings.Join(cmds, " or ")
+	}
+	return mdEscape(a)
+}
+
+func mdSectionBlock(s *planSection) *mdBlock {
+	blk := &mdBlock{keep: s.Kind.Keep}
+	var h strings.Builder
+	h.WriteString("<details><summary>" + s.Kind.Action.Symbol() + " " + mdSummary(s.Kind.Action, s.Total) + "</summary>\n\n")
+	if len(s.Shared) > 0 {
+		h.WriteString("Each of the " + thousands(s.Total) + ":\n\n```diff\n")
+		for _, f := range s.Shared {
+			h.WriteString(mdField(s.Kind.Action, f, ""))
+		}
+		h.WriteString("```\n\n")
+	}
+	blk.head = h.String()
+	for _, ch := range s.Detailed {
+		blk.entries = append(blk.entries, mdChange(ch, s.Shared))
+	}
+	var t strings.Builder
+	if len(s.Rows) > 0 {
+		t.WriteString(mdRows(s))
+	}
+	if s.Hidden > 0 {
+		t.WriteString(pick(t.Len() > 0, "\n", "") + mdEscape(s.hiddenText()) + " (every change: `--output json`; fewer: `--only GLOB`)\n")
+	}
+	if len(s.Bare) > 0 {
+		t.WriteString(pick(t.Len() > 0, "\n", "") + pick(len(s.Shared) > 0, "Nothing else of their own: ", "Also: "))
+		for i, n := range s.Bare {
+			if i > 0 {
+				t.WriteString(", ")
 			}
-			if b.Len()+need > v.limit {
-				cut = true
+			t.WriteString("**" + mdEscape(n) + "**")
+		}
+		if s.BareMore > 0 {
+			t.WriteString(", … and " + thousands(s.BareMore) + " more (every name: `--output json`)")
+		}
+		t.WriteString("\n")
+	}
+	blk.tail = t.String()
+	return blk
+}
+
+// mdRows renders the creates past the first few as a table.
+func mdRows(s *planSection) string {
+	bucket, folder, region := s.columns()
+	var b strings.Builder
+	b.WriteString(thousands(len(s.Rows)) + " more to create")
+	if o := s.rowOtherText(); o != "" {
+		b.WriteString(" (" + mdEscape(o) + ")")
+	}
+	b.WriteString(":\n\n| name |")
+	sep := "| --- |"
+	for _, c := range []struct {
+		on   bool
+		head string
+	}{{bucket, "bucket"}, {folder, "folder"}, {region, "region"}} {
+		if c.on {
+			b.WriteString(" " + c.head + " |")
+			sep += " --- |"
+		}
+	}
+	b.WriteString("\n" + sep + "\n")
+	for _, r := range s.Rows {
+		b.WriteString("| " + mdEscape(r.Name) + " |")
+		for _, c := range []struct {
+			on  bool
+			val string
+		}{{bucket, r.Bucket}, {folder, r.Folder}, {region, r.Region}} {
+			if c.on {
+				b.WriteString(" " + mdEscape(pick(c.val == "", "-", c.val)) + " |")
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// writeBlocks writes the blocks in order, with as many entries as fit in the view's limit,
+// giving room to the blocks that destroy first, and a note saying what was cut.
+func (v *markdownPlanView) writeBlocks(b *strings.Builder, blocks []*mdBlock, m *planModel) {
+	totalChanges, totalUnmanaged := 0, 0
+	budget := v.limit - b.Len()
+	for _, blk := range blocks {
+		budget -= len(blk.head) + len("\n") + len(blk.tail) + len(mdClosing)
+		if blk.unmanaged {
+			totalUnmanaged += len(blk.entries)
+		} else {
+			totalChanges += len(blk.entries)
+		}
+	}
+	budget -= len(v.cutNote(totalChanges, totalUnmanaged)) // the note only gets shorter
+	order := append([]*mdBlock(nil), blocks...)
+	slices.SortStableFunc(order, func(x, y *mdBlock) int { return x.keep - y.keep })
+	full := true
+	for _, blk := range order {
+		for _, e := range blk.entries {
+			if len(e) > budget {
+				full = false
 				break
 			}
-			if shown == 0 {
-				b.WriteString(open)
-			}
-			b.WriteString(e)
-		}
-		if s.unmanaged {
-			shownUnmanaged += shown
-		} else {
-			shownChanges += shown
-		}
-		if shown > 0 {
-			b.WriteString(closing)
-		}
-		if cut {
-			break
+			budget -= len(e)
+			blk.shown++
 		}
 	}
-	if cut {
+	shownChanges, shownUnmanaged := 0, 0
+	for _, blk := range blocks {
+		b.WriteString(blk.head)
+		for _, e := range blk.entries[:blk.shown] {
+			b.WriteString(e)
+		}
+		if blk.tail != "" && blk.shown > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString(blk.tail + mdClosing)
+		if blk.unmanaged {
+			shownUnmanaged += blk.shown
+		} else {
+			shownChanges += blk.shown
+		}
+	}
+	if !full {
 		b.WriteString(v.cutNote(totalChanges-shownChanges, totalUnmanaged-shownUnmanaged))
 	}
 }
@@ -196,8 +300,9 @@ func mdSummary(a reconcile.Action, n int) string {
 }
 
 // mdChange renders one change as a list item: name and id, reasons and notes as sub-items,
-// then its fields in a diff block. Values are quoted, so no line of the block can close it.
-func mdChange(ch *reconcile.Change) string {
+// then its fields (less those its group shows once) in a diff block. Values are quoted, so
+// no line of the block can close it.
+func mdChange(ch *reconcile.Change, shared []reconcile.FieldChange) string {
 	var b strings.Builder
 	b.WriteString("- **" + mdEscape(ch.Name) + "**")
 	if ch.ID != "" {
@@ -213,44 +318,36 @@ func mdChange(ch *reconcile.Change) string {
 	for _, n := range ch.Notes {
 		b.WriteString("  - " + mdEscape(n) + "\n")
 	}
-	if len(ch.Fields) > 0 {
-		b.WriteString("\n  ```diff\n")
-		for _, f := range ch.Fields {
-			drift := ""
-			if f.Drift {
-				drift = "  # changed outside flowsync"
-			}
-			switch {
-			case f.Sensitive && ch.Action == reconcile.Create:
-				b.WriteString("  + " + f.Path + ": (sensitive)\n")
-			case f.Sensitive:
-				b.WriteString("  ! " + f.Path + ": (sensitive value changed)" + drift + "\n")
-			case ch.Action == reconcile.Create:
-				b.WriteString("  + " + f.Path + ": " + mdValue(f.After) + "\n")
-			case ch.Action == reconcile.Delete || ch.Action == reconcile.Orphan || f.Removed:
-				b.WriteString("  - " + f.Path + ": " + mdValue(f.Before) + drift + "\n")
-			default:
-				b.WriteString("  - " + f.Path + ": " + mdValue(f.Before) + drift + "\n")
-				b.WriteString("  + " + f.Path + ": " + mdValue(f.After) + "\n")
-			}
+	var fields strings.Builder
+	for _, f := range ch.Fields {
+		if !containsField(shared, f) {
+			fields.WriteString(mdField(ch.Action, f, "  "))
 		}
-		b.WriteString("  ```\n")
+	}
+	if fields.Len() > 0 {
+		b.WriteString("\n  ```diff\n" + fields.String() + "  ```\n")
 	}
 	return b.String()
 }
 
-// mdConflict renders a name conflict with both ways out.
-func mdConflict(ch *reconcile.Change, cs *reconcile.Changeset) string {
-	return "- **" + mdEscape(ch.Name) + "**: " + mdEscape(reconcile.OwnersText(ch.Conflicts)) + "\n  - nothing is created for this entry; " +
-		mdEscape(conflictAdvice(ch.Name, ch.Conflicts, cs.Manifest, cs.Lockfile)) + "\n"
-}
-
-func mdUnmanaged(u reconcile.Unmanaged) string {
-	ids := make([]string, len(u.IDs))
-	for i, id := range u.IDs {
-		ids[i] = mdEscape(id)
+// mdField renders one field change as diff lines, each after indent.
+func mdField(a reconcile.Action, f reconcile.FieldChange, indent string) string {
+	drift := ""
+	if f.Drift {
+		drift = "  # changed outside flowsync"
 	}
-	return "- **" + mdEscape(u.Name) + "**: " + mdEscape(unmanagedText(u, "")) + "\n"
+	switch {
+	case f.Sensitive && a == reconcile.Create:
+		return indent + "+ " + f.Path + ": (sensitive)\n"
+	case f.Sensitive:
+		return indent + "! " + f.Path + ": (sensitive value changed)" + drift + "\n"
+	case a == reconcile.Create:
+		return indent + "+ " + f.Path + ": " + mdValue(f.After) + "\n"
+	case a == reconcile.Delete || a == reconcile.Orphan || f.Removed:
+		return indent + "- " + f.Path + ": " + mdValue(f.Before) + drift + "\n"
+	}
+	return indent + "- " + f.Path + ": " + mdValue(f.Before) + drift + "\n" +
+		indent + "+ " + f.Path + ": " + mdValue(f.After) + "\n"
 }
 
 // mdValue quotes a value for a diff block (one line, escapes visible), cut to

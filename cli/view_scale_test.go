@@ -119,12 +119,16 @@ func TestPlanTextGroupsIdenticalChanges(t *testing.T) {
 	}
 }
 
-// TestPlanTextCreatesCounted: past maxDetailed, the other creates are counted, naming what
-// each has of its own and where to see them all.
+// TestPlanTextCreatesCounted: the first few creates are shown in full, the next ones as rows
+// of a table, and past maxDetailed the others are counted, naming what each has of its own
+// and where to see them all.
 func TestPlanTextCreatesCounted(t *testing.T) {
 	got := renderPlan(t, "text", false, createPlan(t, 500))
-	if n := strings.Count(got, "+ create name-"); n != maxDetailed {
-		t.Errorf("%d creates shown in full, want %d", n, maxDetailed)
+	if n := strings.Count(got, "+ create name-"); n != fewCreates {
+		t.Errorf("%d creates shown in full, want %d", n, fewCreates)
+	}
+	if !strings.Contains(got, "+ create 27 more, one per line:\n    NAME      BUCKET\n    name-004  bucket-004\n") {
+		t.Errorf("no table of creates:\n%s", got)
 	}
 	want := "… and 470 more to create, each with its own auth.params.bucketName (every change: --output json; fewer: --only GLOB)"
 	if !strings.Contains(got, want) {

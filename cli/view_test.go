@@ -42,6 +42,7 @@ func desired(name string, params map[string]reconcile.Param) *reconcile.Desired 
 // a long-string diff, notes, unmanaged connections and unread secrets.
 func sampleChangeset() *reconcile.Changeset {
 	return &reconcile.Changeset{
+		Manifest: "on boarding.yaml", Sandbox: "prod", OrgID: "5C1328435BF324E90A49402A@AdobeOrg",
 		Refreshed:      true,
 		SecretsUnknown: true,
 		Changes: []reconcile.Change{
@@ -350,17 +351,15 @@ func TestPlanJSONSensitiveOmitted(t *testing.T) {
 	}
 }
 
-// bigChangeset has n creates, each of about 150 bytes of markdown.
+// bigChangeset has n deletes (never grouped: each is listed with its id), each of about 60
+// bytes of markdown.
 func bigChangeset(n int) *reconcile.Changeset {
 	cs := &reconcile.Changeset{}
 	for i := range n {
 		name := fmt.Sprintf("tenant-%05d", i)
 		cs.Changes = append(cs.Changes, reconcile.Change{
-			Name: name, Action: reconcile.Create, Reason: reconcile.ReasonManifest,
-			Fields: []reconcile.FieldChange{
-				{Path: "description", After: "landing bucket for " + name},
-				{Path: "auth.params.bucketName", After: name + "-landing"},
-			},
+			Name: name, Action: reconcile.Delete, Reason: reconcile.ReasonOrphan,
+			ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i),
 		})
 	}
 	return cs
@@ -387,8 +386,8 @@ func TestMarkdownLimit(t *testing.T) {
 	if shown+notShown != total || shown == 0 {
 		t.Errorf("shown %d + not shown %d != %d", shown, notShown, total)
 	}
-	if !strings.Contains(first, "| create | 5,000 |") {
-		t.Error("summary table does not count every change")
+	if !strings.Contains(first, " 5,000 to delete, ") {
+		t.Error("the count line does not count every change")
 	}
 	if strings.Count(first, "<details>") != strings.Count(first, "</details>") {
 		t.Error("unbalanced <details>")

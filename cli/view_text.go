@@ -43,46 +43,35 @@ const (
 	repeatSummaryAfter = 20
 )
 
-// sectionOrder is the order in which a plan shows its actions (that of the count line).
-var sectionOrder = []reconcile.Action{reconcile.Create, reconcile.Update, reconcile.Replace, reconcile.Delete, reconcile.Orphan, reconcile.Conflict}
-
 func (v *textPlanView) Plan(cs *reconcile.Changeset) error {
 	p := palette{on: v.io.Color}
 	w := bufio.NewWriter(v.io.Out)
-	n := countPlan(cs)
-	if n.shown() == 0 && len(cs.Unmanaged) == 0 {
-		if !cs.Refreshed {
+	m := newPlanModel(cs)
+	if m.empty() {
+		if !m.Refreshed {
 			w.WriteString(offlineNote + "\n")
 		}
-		if cs.SecretsUnknown {
+		if m.SecretsUnknown {
 			w.WriteString(noSecretsNote + "\n")
 		}
-		w.WriteString("No changes. " + plural(n.Unchanged, "connection", "connections") + " up to date.\n")
+		w.WriteString("No changes. " + plural(m.Counts.Unchanged, "connection", "connections") + " up to date.\n")
 		return w.Flush()
 	}
-	summary := planSummary(n)
+	summary := planSummary(m.Counts)
 	var body strings.Builder
-	for _, a := range sectionOrder {
-		var group []*reconcile.Change
-		for i := range cs.Changes {
-			if cs.Changes[i].Action == a {
-				group = append(group, &cs.Changes[i])
-			}
-		}
-		if a == reconcile.Conflict {
-			writeConflicts(&body, group, cs, p)
+	for i := range m.Sections {
+		if m.Sections[i].Kind.Action == reconcile.Conflict {
+			writeConflicts(&body, m.Sections[i].Detailed, m, p)
 			continue
 		}
-		writeTextSection(&body, a, group, p)
+		writeTextSection(&body, &m.Sections[i], p)
 	}
-	for _, u := range cs.Unmanaged {
-		body.WriteString(p.yellow("?") + " unmanaged " + p.bold(safe(u.Name)) + ": " + safe(unmanagedText(u, cs.Manifest)) + "\n")
-	}
+	writeTextUnmanaged(&body, m, p)
 	w.WriteString(summary + "\n")
-	if !cs.Refreshed {
+	if !m.Refreshed {
 		w.WriteString(offlineNote + "\n")
 	}
-	if cs.SecretsUnknown {
+	if m.SecretsUnknown {
 		w.WriteString(noSecretsNote + "\n")
 	}
 	w.WriteString("\n")
@@ -98,11 +87,11 @@ const offlineNote = "Note: compared with the lockfile only (no --refresh): chang
 
 // writeConflicts writes each name conflict: the live connections that stop its create, and
 // both ways out.
-func writeConflicts(b *strings.Builder, group []*reconcile.Change, cs *reconcile.Changeset, p palette) {
+func writeConflicts(b *strings.Builder, group []*reconcile.Change, m *planModel, p palette) {
 	for _, ch := range group {
 		b.WriteString(p.red("! conflict") + " " + p.bold(safe(ch.Name)) + ": " + safe(reconcile.OwnersText(ch.Conflicts)) + "\n")
 		b.WriteString("    " + p.dim("# recorded under no entry of the lockfile: nothing is created for this entry; "+
-			safe(conflictAdvice(ch.Name, ch.Conflicts, cs.Manifest, cs.Lockfile))) + "\n")
+			safe(conflictAdvice(ch.Name, ch.Conflicts, m.Manifest, m.lockfile))) + "\n")
 	}
 }
 
@@ -142,61 +131,101 @@ func actionStyle(p palette, a reconcile.Action) func(string) string {
 	return func(s string) string { return s }
 }
 
-// groupable reports whether changes of a are grouped and counted past maxDetailed. What
-// destroys or is kept by id is always listed one by one.
-func groupable(a reconcile.Action) bool { return a == reconcile.Create || a == reconcile.Update }
+// writeTextSection writes the changes of one kind.
+func writeTextSection(b *strings.Builder, s *planSection, p palette) {
+	style := actionStyle(p, s.Kind.Action)
+	if len(s.Shared) > 0 {
+		b.WriteString(style(s.header()) + " " + thousands(s.Total) + " connections, each with:\n")
+		for _, f := range s.Shared {
+			writeTextField(b, s.Kind.Action, f, p)
+		}
+	}
+	for _, ch := range s.Detailed {
+		writeTextChange(b, ch, s.Shared, p)
+	}
+	writeTextRows(b, s, p)
+	if s.Hidden > 0 {
+		b.WriteString("    " + p.dim(s.hiddenText()+" (every change: --output json; fewer: --only GLOB)") + "\n")
+	}
+	if len(s.Bare) > 0 {
+		writeNames(b, style(s.header())+" ", s.Bare, s.BareMore, p)
+	}
+}
 
-// writeTextSection writes the changes of one action.
-func writeTextSection(b *strings.Builder, a reconcile.Action, group []*reconcile.Change, p palette) {
-	if len(group) == 0 {
+// writeTextRows writes the creates of a section past the first few as an aligned table.
+func writeTextRows(b *strings.Builder, s *planSection, p palette) {
+	if len(s.Rows) == 0 {
 		return
 	}
-	style := actionStyle(p, a)
-	if !groupable(a) {
-		for _, ch := range group {
-			writeTextChange(b, ch, nil, p)
-		}
-		return
-	}
-	shared := sharedFields(group)
-	if len(shared) > 0 {
-		b.WriteString(style(a.Symbol()+" "+a.String()) + " " + thousands(len(group)) + " connections, each with:\n")
-		for _, f := range shared {
-			writeTextField(b, a, f, p)
+	bucket, folder, region := s.columns()
+	table := [][]string{{"NAME"}}
+	for _, c := range []struct {
+		on   bool
+		head string
+	}{{bucket, "BUCKET"}, {folder, "FOLDER"}, {region, "REGION"}} {
+		if c.on {
+			table[0] = append(table[0], c.head)
 		}
 	}
-	var bare []string // changes left with nothing of their own to show
-	detailed, hidden := 0, 0
-	var hiddenPaths []string
-	seenPath := map[string]bool{}
-	for _, ch := range group {
-		if !hasOwnLines(ch, shared) {
-			bare = append(bare, ch.Name)
-			continue
-		}
-		if detailed >= maxDetailed {
-			hidden++
-			for _, f := range ch.Fields {
-				if !containsField(shared, f) && !seenPath[f.Path] {
-					seenPath[f.Path] = true
-					hiddenPaths = append(hiddenPaths, f.Path)
-				}
+	for _, r := range s.Rows {
+		row := []string{r.Name}
+		for _, c := range []struct {
+			on  bool
+			val string
+		}{{bucket, r.Bucket}, {folder, r.Folder}, {region, r.Region}} {
+			if c.on {
+				row = append(row, pick(c.val == "", "-", c.val))
 			}
-			continue
 		}
-		detailed++
-		writeTextChange(b, ch, shared, p)
+		table = append(table, row)
 	}
-	if hidden > 0 {
-		what := ""
-		if len(hiddenPaths) > 0 {
-			what = ", each with its own " + strings.Join(hiddenPaths, ", ")
+	widths := make([]int, len(table[0]))
+	for _, row := range table {
+		for i, cell := range row {
+			widths[i] = max(widths[i], utf8.RuneCountInString(cell))
 		}
-		b.WriteString("    " + p.dim("… and "+thousands(hidden)+" more to "+a.String()+what+
-			" (every change: --output json; fewer: --only GLOB)") + "\n")
 	}
-	if len(bare) > 0 {
-		writeNames(b, style(a.Symbol()+" "+a.String())+" ", bare, p)
+	b.WriteString(actionStyle(p, s.Kind.Action)(s.header()) + " " + thousands(len(s.Rows)) + " more, one per line")
+	if o := s.rowOtherText(); o != "" {
+		b.WriteString(" (" + o + ")")
+	}
+	b.WriteString(":\n")
+	for i, row := range table {
+		var line strings.Builder
+		for j, cell := range row {
+			if j > 0 {
+				line.WriteString("  ")
+			}
+			if i > 0 && j == 0 {
+				line.WriteString(p.bold(cell))
+			} else {
+				line.WriteString(cell)
+			}
+			if j < len(row)-1 {
+				line.WriteString(strings.Repeat(" ", widths[j]-utf8.RuneCountInString(cell)))
+			}
+		}
+		b.WriteString("    " + line.String() + "\n")
+	}
+}
+
+// writeTextUnmanaged writes the live connections flowsync does not own: one line, or a group
+// whose header says once what every line would.
+func writeTextUnmanaged(b *strings.Builder, m *planModel, p palette) {
+	u := m.Unmanaged
+	if len(u.Listed) == 1 && u.Hidden == 0 {
+		b.WriteString(p.yellow("?") + " unmanaged " + p.bold(safe(u.Listed[0].Name)) + ": " + safe(unmanagedText(u.Listed[0], m)) + "\n")
+		return
+	}
+	if len(u.Listed) == 0 {
+		return
+	}
+	b.WriteString(p.yellow("?") + " unmanaged " + thousands(len(u.Listed)+u.Hidden) + " names: " + unmanagedGroupText + "\n")
+	for _, x := range u.Listed {
+		b.WriteString("    " + p.bold(safe(x.Name)) + ": " + safe(unmanagedIDs(x)+"; "+unmanagedAdvice(x, m)) + "\n")
+	}
+	if u.Hidden > 0 {
+		b.WriteString("    " + p.dim("… and "+thousands(u.Hidden)+" more (every one: --output json)") + "\n")
 	}
 }
 
@@ -244,36 +273,35 @@ func hasOwnLines(ch *reconcile.Change, shared []reconcile.FieldChange) bool {
 	return false
 }
 
-// writeNames packs names after a prefix, wrapped at lineWidth, at most maxNameLines lines.
-func writeNames(b *strings.Builder, prefix string, names []string, p palette) {
+// writeNames packs names after a prefix, wrapped at lineWidth, then says how many more there
+// are (fitNames chose the names so that they fit in maxNameLines lines).
+func writeNames(b *strings.Builder, prefix string, names []string, more int, p palette) {
 	const indent = "    "
-	line, lines := prefix, 0
+	line := prefix
 	lineLen := utf8.RuneCountInString(stripSGR(prefix))
 	for i, name := range names {
+		comma := i < len(names)-1 || more > 0
 		item := name
-		if i < len(names)-1 {
+		if comma {
 			item += ","
 		}
-		if lineLen > len(indent) && lineLen+1+utf8.RuneCountInString(item) > lineWidth && line != prefix {
+		if i > 0 && lineLen+1+utf8.RuneCountInString(item) > lineWidth {
 			b.WriteString(strings.TrimRight(line, " ") + "\n")
-			lines++
-			if lines == maxNameLines {
-				b.WriteString(indent + p.dim("… and "+thousands(len(names)-i)+" more (every name: --output json)") + "\n")
-				return
-			}
 			line, lineLen = indent, len(indent)
-		}
-		if line != prefix && line != indent {
+		} else if i > 0 {
 			line += " "
 			lineLen++
 		}
 		line += p.bold(safe(name))
-		if i < len(names)-1 {
+		if comma {
 			line += ","
 		}
 		lineLen += utf8.RuneCountInString(item)
 	}
 	b.WriteString(line + "\n")
+	if more > 0 {
+		b.WriteString(indent + p.dim("… and "+thousands(more)+" more (every name: --output json)") + "\n")
+	}
 }
 
 // stripSGR removes ANSI colour codes, to measure what is shown.

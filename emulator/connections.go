@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/flowapi"
 	"github.com/flowsync/flowsync/s3source"
 )
 
@@ -48,7 +48,7 @@ func (s *Server) create(c *call) {
 		c.badRequest("", err.Error())
 		return
 	}
-	var nc flowservice.NewConnection
+	var nc flowapi.NewConnection
 	if b.Name == nil {
 		c.badRequest("", "name: is required")
 		return
@@ -70,7 +70,7 @@ func (s *Server) create(c *call) {
 		c.badRequest("", "auth.params: is required")
 		return
 	}
-	nc.Auth = flowservice.Auth{SpecName: b.Auth.SpecName, Params: b.Auth.Params}
+	nc.Auth = flowapi.Auth{SpecName: b.Auth.SpecName, Params: b.Auth.Params}
 	for _, err := range []error{
 		validateName(nc.Name),
 		validateDescription(nc.Description),
@@ -102,7 +102,7 @@ func (s *Server) create(c *call) {
 		return
 	}
 	c.w.Header().Set("Location", APIPrefix+"/connections/"+rec.conn.ID)
-	writeJSON(c.w, http.StatusCreated, flowservice.Ref{ID: rec.conn.ID, ETag: rec.conn.ETag})
+	writeJSON(c.w, http.StatusCreated, flowapi.Ref{ID: rec.conn.ID, ETag: rec.conn.ETag})
 }
 
 func (c *call) notFound(id string) {
@@ -118,7 +118,7 @@ func (s *Server) get(c *call, id string) {
 		c.notFound(id)
 		return
 	}
-	writeJSON(c.w, http.StatusOK, map[string]any{"items": []flowservice.Connection{r.view()}})
+	writeJSON(c.w, http.StatusOK, map[string]any{"items": []flowapi.Connection{r.view()}})
 }
 
 func (s *Server) delete(c *call, id string) {
@@ -129,9 +129,10 @@ func (s *Server) delete(c *call, id string) {
 		s.mu.Unlock()
 		c.notFound(id)
 		return
-	case r.inUse:
+	case len(s.store.flows.usedBy(id)) > 0:
+		flows := s.store.flows.usedBy(id)
 		s.mu.Unlock()
-		c.badRequest("1418-400", fmt.Sprintf("Connection %s cannot be deleted: the connection is used by a dataflow. Delete the dataflow first.", id))
+		c.badRequest("1418-400", fmt.Sprintf("Connection %s cannot be deleted because the base connection is being used in one or more flows (%s). Delete the flows first.", id, strings.Join(flows, ", ")))
 		return
 	}
 	s.store.remove(id)
@@ -273,13 +274,13 @@ func (s *Server) patch(c *call, id string) {
 	if s.dropAfterCommit(c) {
 		return
 	}
-	writeJSON(c.w, http.StatusOK, flowservice.Ref{ID: id, ETag: nr.conn.ETag})
+	writeJSON(c.w, http.StatusOK, flowapi.Ref{ID: id, ETag: nr.conn.ETag})
 }
 
 // applyPatch returns r changed by ops, validated, with a new etag; the caller holds s.mu.
 // applyOp applies one patch operation to c and to its auth params: plain holds values in
 // clear, kept the secret params whose digest is kept.
-func applyOp(c *flowservice.Connection, plain map[string]string, kept map[string]bool, o patchOp) (map[string]string, map[string]bool, error) {
+func applyOp(c *flowapi.Connection, plain map[string]string, kept map[string]bool, o patchOp) (map[string]string, map[string]bool, error) {
 	switch o.field {
 	case "name":
 		if o.op == "remove" {
@@ -365,5 +366,5 @@ func (s *Server) applyPatch(r *record, ops []patchOp, client string) (*record, e
 	c.UpdatedAt = now.UnixMilli()
 	c.UpdatedBy = client + "@AdobeID"
 	c.UpdatedClient = client
-	return &record{scope: r.scope, conn: c, digests: digests, inUse: r.inUse, created: r.created, tokenSetAt: setAt}, nil
+	return &record{scope: r.scope, conn: c, digests: digests, created: r.created, tokenSetAt: setAt}, nil
 }

@@ -1,5 +1,6 @@
 // Package emulator is an in-memory Adobe Experience Platform Flow Service: the
-// /connections API and Adobe IMS's token call, served over HTTP.
+// /connections API, the read-only lists of what uses a connection (/sourceConnections,
+// /flows) and Adobe IMS's token call, served over HTTP.
 //
 // It is strict about what it accepts, like the real service: every call needs the Adobe
 // headers, bodies may hold only known fields, connections are validated as the Amazon S3
@@ -14,7 +15,8 @@
 //     lower-case, x-sandbox-name; 415 without Content-Type: application/json on POST/PATCH.
 //   - 400 1100-400 for every validation error, its detailed message naming the field;
 //     1403-400 If-Match missing; 1414-400 patch of the connection or auth spec; 1455-400
-//     other patch paths; 1418-400 delete of a connection in use; 1401-400 count with limit;
+//     other patch paths; 1418-400 delete of a connection a flow reads (through one of its
+//     source connections); 1401-400 count with limit;
 //     404 1101-404 unknown connection (or one of another org or sandbox); 412 1404-412
 //     stale etag; 500 1102-500 injected failure; 429 gateway 429001 throttled; with
 //     Options.CreateWithoutID, a create that is committed and answered 201 {} (no id, no
@@ -27,6 +29,11 @@
 //     connectionSpec.id, connectionSpec.version and state, but not for name, description
 //     and auth.specName (a name may hold a comma).
 //   - PATCH "replace" of an absent member adds it; "remove" of an absent one is a 400.
+//   - GET /sourceConnections filters on id, name, baseConnectionId, connectionSpec.id; GET
+//     /flows on id, name, state, sourceConnectionIds[] and targetConnectionIds[] (a property
+//     inside an array needs [] after the array's name). Same paging, headers and errors as
+//     /connections; orderby name or createdAt. Dataflows are attached through DataflowsPath
+//     (Options.Control) or AttachDataflow, and kept in the state file.
 //   - GET /connectionSpecs/{S3 id} answers {"items":[spec]}: the S3 spec with its auth specs as
 //     draft-07 JSON Schemas of auth.params (secrets format: password), built from the rules it
 //     validates with (SetConnectionSpecAnswer serves another body); any other id is a 404.
@@ -101,7 +108,7 @@ type Options struct {
 	// any non-empty bearer token is accepted (except revoked or expired ones).
 	RequireIssuedTokens bool
 
-	// Control serves the control routes (StatsPath, RateLimitPath) beside the API, for a
+	// Control serves the control routes (StatsPath, RateLimitPath, DataflowsPath) beside the API, for a
 	// benchmark or test that watches or steers the emulator from another process.
 	Control bool
 
@@ -124,7 +131,7 @@ func (o *Options) RegisterFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.SessionTokenTTL, "session-token-ttl", o.SessionTokenTTL, "a connection's s3SessionToken expires this long after it was set: its connection test then fails (0 = never)")
 	fs.StringVar(&o.ClientID, "client-id", o.ClientID, "the only IMS client id (and x-api-key) accepted (default: any)")
 	fs.StringVar(&o.ClientSecret, "client-secret", o.ClientSecret, "the only IMS client secret accepted (default: any)")
-	fs.BoolVar(&o.Control, "control", o.Control, "also serve GET "+StatsPath+" (counters) and GET/PUT "+RateLimitPath+" (change --rate-limit while serving), without auth")
+	fs.BoolVar(&o.Control, "control", o.Control, "also serve GET "+StatsPath+" (counters), GET/PUT "+RateLimitPath+" (change --rate-limit while serving) and POST "+DataflowsPath+" (attach a dataflow to a connection), without auth")
 }
 
 func (o *Options) check() error {
@@ -248,6 +255,7 @@ type Running struct {
 	IMSURL   string // http://ADDR/ims/token/v3
 
 	srv      *http.Server
+	fresh    freshConns // connections accepted that have not sent a byte yet
 	stop     chan struct{}
 	flushed  chan struct{}
 	closeErr error
@@ -279,6 +287,7 @@ func Start(o Options, addr string) (*Running, error) {
 		stop:    make(chan struct{}),
 		flushed: make(chan struct{}),
 	}
+	r.srv.ConnState = r.fresh.track
 	go func() { _ = r.srv.Serve(ln) }()
 	go r.flushLoop()
 	return r, nil
@@ -311,6 +320,11 @@ func (r *Running) Close() error {
 	r.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		// http.Server.Shutdown counts a connection that never sent a byte as busy for its
+		// first 5 seconds: one a client dialled ahead and never used would hold Close that
+		// long. It carries no request: close it now.
+		r.srv.SetKeepAlivesEnabled(false)
+		r.fresh.closeAll()
 		err := r.srv.Shutdown(ctx)
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = r.srv.Close()
@@ -356,4 +370,31 @@ func (s *Server) chance(p float64) bool {
 	v := s.rng.Float64()
 	s.rngMu.Unlock()
 	return v < p
+}
+
+// freshConns are the server's connections in http.StateNew: accepted, nothing read yet.
+type freshConns struct {
+	mu    sync.Mutex
+	conns map[net.Conn]bool
+}
+
+func (f *freshConns) track(c net.Conn, s http.ConnState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s == http.StateNew {
+		if f.conns == nil {
+			f.conns = map[net.Conn]bool{}
+		}
+		f.conns[c] = true
+		return
+	}
+	delete(f.conns, c)
+}
+
+func (f *freshConns) closeAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.conns {
+		_ = c.Close()
+	}
 }

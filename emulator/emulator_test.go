@@ -10,9 +10,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flowsync/flowsync/flowservice"
-	"github.com/flowsync/flowsync/s3source"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowsync/flowsync/flowapi"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 const (
@@ -127,11 +128,11 @@ func (h *harness) do(method, path string, body any, edit func(http.Header)) answ
 	return a
 }
 
-func accessKeyConn(name string) flowservice.NewConnection {
-	return flowservice.NewConnection{
+func accessKeyConn(name string) flowapi.NewConnection {
+	return flowapi.NewConnection{
 		Name:        name,
 		Description: "test connection",
-		Auth: flowservice.Auth{SpecName: "Access Key", Params: map[string]string{
+		Auth: flowapi.Auth{SpecName: "Access Key", Params: map[string]string{
 			"s3AccessKey": "AKIAIOSFODNN7EXAMPLE",
 			"s3SecretKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
 			"bucketName":  "acme-marketing-eu",
@@ -143,13 +144,13 @@ func accessKeyConn(name string) flowservice.NewConnection {
 }
 
 // create creates c and returns its ref, failing the test otherwise.
-func (h *harness) create(c flowservice.NewConnection) flowservice.Ref {
+func (h *harness) create(c flowapi.NewConnection) flowapi.Ref {
 	h.t.Helper()
 	a := h.do("POST", "/connections", c, nil)
 	if a.status != http.StatusCreated {
 		h.t.Fatalf("create %s: %d %s", c.Name, a.status, a.raw)
 	}
-	var ref flowservice.Ref
+	var ref flowapi.Ref
 	if err := json.Unmarshal(a.raw, &ref); err != nil {
 		h.t.Fatal(err)
 	}
@@ -159,13 +160,13 @@ func (h *harness) create(c flowservice.NewConnection) flowservice.Ref {
 	return ref
 }
 
-func (h *harness) getConn(id string) flowservice.Connection {
+func (h *harness) getConn(id string) flowapi.Connection {
 	h.t.Helper()
 	a := h.do("GET", "/connections/"+id, nil, nil)
 	if a.status != http.StatusOK {
 		h.t.Fatalf("get %s: %d %s", id, a.status, a.raw)
 	}
-	var out struct{ Items []flowservice.Connection }
+	var out struct{ Items []flowapi.Connection }
 	if err := json.Unmarshal(a.raw, &out); err != nil {
 		h.t.Fatal(err)
 	}
@@ -204,13 +205,13 @@ func TestCreateGetMasked(t *testing.T) {
 		t.Errorf("GET body does not mask the secret key as it should: %s", raw)
 	}
 	got := h.getConn(ref.ID)
-	want := flowservice.Connection{
+	want := flowapi.Connection{
 		ID:             ref.ID,
 		Name:           "acme-eu",
 		Description:    "test connection",
 		ConnectionSpec: nc.ConnectionSpec,
 		State:          "enabled",
-		Auth: flowservice.Auth{SpecName: "Access Key", Params: map[string]string{
+		Auth: flowapi.Auth{SpecName: "Access Key", Params: map[string]string{
 			"s3AccessKey":    "AKIAIOSFODNN7EXAMPLE",
 			"s3SecretKey":    Mask,
 			"s3SessionToken": Mask,
@@ -250,7 +251,7 @@ func TestCreateGetMasked(t *testing.T) {
 	if a.status != 404 || a.code() != "1101-404" {
 		t.Errorf("GET from another sandbox: %d %s", a.status, a.raw)
 	}
-	if diff := cmp.Diff([]flowservice.Connection{h.getConn(ref.ID)}, h.s.Connections(testOrg, testSandbox)); diff != "" {
+	if diff := cmp.Diff([]flowapi.Connection{h.getConn(ref.ID)}, h.s.Connections(testOrg, testSandbox)); diff != "" {
 		t.Errorf("Connections (-GET +helper):\n%s", diff)
 	}
 }
@@ -282,7 +283,7 @@ func TestRequestStrictness(t *testing.T) {
 		{"no org", "GET", "/connections", nil, del("x-gw-ims-org-id"), 400, "400003", ""},
 		{"no sandbox", "GET", "/connections", nil, del("x-sandbox-name"), 400, "2105-400", ""},
 		{"sandbox upper case", "GET", "/connections", nil, set("x-sandbox-name", "Prod"), 400, "2105-400", ""},
-		{"unknown path", "GET", "/flows", nil, nil, 404, "404000", ""},
+		{"unknown path", "GET", "/targetConnections", nil, nil, 404, "404000", ""},
 		{"sub resource", "GET", "/connections/" + ref.ID + "/explore", nil, nil, 404, "", ""},
 		{"put one", "PUT", "/connections/" + ref.ID, good, nil, 405, "", ""},
 		{"delete collection", "DELETE", "/connections", nil, nil, 405, "", ""},
@@ -383,7 +384,7 @@ func TestPatch(t *testing.T) {
 		ifMatch    string // "-" = none; "" = current etag
 		wantStatus int
 		wantCode   string
-		check      func(t *testing.T, before, after flowservice.Connection, id string)
+		check      func(t *testing.T, before, after flowapi.Connection, id string)
 	}
 	op := func(o, p string, v any) map[string]any {
 		m := map[string]any{"op": o, "path": p}
@@ -414,23 +415,23 @@ func TestPatch(t *testing.T) {
 		{"remove absent param", ops(op("remove", "/auth/params/s3SessionToken", nil)), "", 400, "", nil},
 		{"params without secret", ops(op("replace", "/auth/params", map[string]any{"s3AccessKey": "AKIA", "bucketName": "abc"})), "", 400, "", nil},
 		{"bad bucket", ops(op("replace", "/auth/params/bucketName", "bad..bucket")), "", 400, "", nil},
-		{"rename", ops(op("replace", "/name", "renamed"), op("add", "/description", "new words")), "", 200, "", func(t *testing.T, b, a flowservice.Connection, id string) {
+		{"rename", ops(op("replace", "/name", "renamed"), op("add", "/description", "new words")), "", 200, "", func(t *testing.T, b, a flowapi.Connection, id string) {
 			if a.Name != "renamed" || a.Description != "new words" {
 				t.Errorf("name %q description %q", a.Name, a.Description)
 			}
 		}},
-		{"rotate session token", ops(op("add", "/auth/params/s3SessionToken", "token-2")), "", 200, "", func(t *testing.T, b, a flowservice.Connection, id string) {
+		{"rotate session token", ops(op("add", "/auth/params/s3SessionToken", "token-2")), "", 200, "", func(t *testing.T, b, a flowapi.Connection, id string) {
 			if a.Auth.Params["s3SessionToken"] != Mask {
 				t.Errorf("s3SessionToken = %q, want the mask", a.Auth.Params["s3SessionToken"])
 			}
 		}},
-		{"replace every param", ops(op("replace", "/auth/params", map[string]any{"s3AccessKey": "AKIA2", "s3SecretKey": "secret-2", "bucketName": "other-bucket"})), "", 200, "", func(t *testing.T, b, a flowservice.Connection, id string) {
+		{"replace every param", ops(op("replace", "/auth/params", map[string]any{"s3AccessKey": "AKIA2", "s3SecretKey": "secret-2", "bucketName": "other-bucket"})), "", 200, "", func(t *testing.T, b, a flowapi.Connection, id string) {
 			want := map[string]string{"s3AccessKey": "AKIA2", "s3SecretKey": Mask, "bucketName": "other-bucket"}
 			if diff := cmp.Diff(want, a.Auth.Params); diff != "" {
 				t.Errorf("params (-want +got):\n%s", diff)
 			}
 		}},
-		{"remove folder, keep secret", ops(op("remove", "/auth/params/folderPath", nil), op("remove", "/description", nil)), "", 200, "", func(t *testing.T, b, a flowservice.Connection, id string) {
+		{"remove folder, keep secret", ops(op("remove", "/auth/params/folderPath", nil), op("remove", "/description", nil)), "", 200, "", func(t *testing.T, b, a flowapi.Connection, id string) {
 			if _, ok := a.Auth.Params["folderPath"]; ok || a.Description != "" {
 				t.Errorf("folderPath or description still there: %+v", a)
 			}
@@ -465,7 +466,7 @@ func TestPatch(t *testing.T) {
 				}
 				return
 			}
-			var got flowservice.Ref
+			var got flowapi.Ref
 			_ = json.Unmarshal(a.raw, &got)
 			if got.ID != ref.ID || got.ETag == ref.ETag || after.ETag != got.ETag || after.Version != got.ETag {
 				t.Errorf("answer %+v, before %s, after etag %s version %s", got, ref.ETag, after.ETag, after.Version)
@@ -499,7 +500,7 @@ func TestPatch(t *testing.T) {
 	})
 	t.Run("out of band change makes the etag stale", func(t *testing.T) {
 		ref := h.create(accessKeyConn("oob"))
-		h.s.Mutate(ref.ID, func(c *flowservice.Connection) { c.Description = "changed elsewhere" })
+		h.s.Mutate(ref.ID, func(c *flowapi.Connection) { c.Description = "changed elsewhere" })
 		if got := h.getConn(ref.ID); got.ETag == ref.ETag || got.Description != "changed elsewhere" {
 			t.Errorf("after Mutate: etag %s description %q", got.ETag, got.Description)
 		}
@@ -513,11 +514,16 @@ func TestPatch(t *testing.T) {
 func TestDelete(t *testing.T) {
 	h := newHarness(t, Options{})
 	ref := h.create(accessKeyConn("d"))
-	h.s.SetInUse(ref.ID, true)
-	if a := h.do("DELETE", "/connections/"+ref.ID, nil, nil); a.status != 400 || a.code() != "1418-400" || !strings.Contains(a.detail(), "used by a dataflow") {
+	att, err := h.s.AttachDataflow(Dataflow{OrgID: testOrg, Sandbox: testSandbox, BaseConnectionID: ref.ID, Name: "orders"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := h.do("DELETE", "/connections/"+ref.ID, nil, nil); a.status != 400 || a.code() != "1418-400" || !strings.Contains(a.detail(), "used in one or more flows") || !strings.Contains(a.detail(), att.FlowID) {
 		t.Errorf("delete in use: %d %s", a.status, a.raw)
 	}
-	h.s.SetInUse(ref.ID, false)
+	if !h.s.DetachDataflow(att.FlowID) {
+		t.Fatal("detach: no such flow")
+	}
 	if a := h.do("DELETE", "/connections/"+ref.ID+"/", nil, nil); a.status != 204 || len(a.raw) != 0 {
 		t.Errorf("delete: %d %s", a.status, a.raw)
 	}

@@ -148,10 +148,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 // route names the operation of an API request: "list", "create", "get", "patch", "delete",
 // "test" (GET /connections/{id}/test), "spec" (GET /connectionSpecs/{id}),
+// "sourceConnections" and "flows" (their lists),
 // or "" with the status (404, 405) to answer.
 func route(method, path string) (op, id string, status int) {
 	if rest, ok := strings.CutPrefix(path, APIPrefix+"/connectionSpecs/"); ok {
 		return routeSpec(method, rest)
+	}
+	switch strings.TrimSuffix(path, "/") {
+	case APIPrefix + "/sourceConnections", APIPrefix + "/flows":
+		if method != http.MethodGet {
+			return "", "", http.StatusMethodNotAllowed
+		}
+		return strings.TrimPrefix(strings.TrimSuffix(path, "/"), APIPrefix+"/"), "", 0
 	}
 	rest, ok := strings.CutPrefix(path, APIPrefix+"/connections")
 	if !ok {
@@ -219,6 +227,10 @@ func (s *Server) serveAPI(c *call) {
 	switch op {
 	case "list":
 		s.list(c)
+	case "sourceConnections":
+		s.listSources(c)
+	case "flows":
+		s.listFlows(c)
 	case "create":
 		s.create(c)
 	case "get":
@@ -244,7 +256,8 @@ func routeError(c *call, status int) {
 	}
 	if p := strings.TrimSuffix(r.URL.Path, "/"); strings.HasSuffix(p, "/connections") {
 		c.w.Header().Set("Allow", "GET, POST")
-	} else if strings.HasSuffix(p, "/test") || strings.Contains(p, "/connectionSpecs/") {
+	} else if strings.HasSuffix(p, "/test") || strings.Contains(p, "/connectionSpecs/") ||
+		strings.HasSuffix(p, "/sourceConnections") || strings.HasSuffix(p, "/flows") {
 		c.w.Header().Set("Allow", "GET")
 	} else {
 		c.w.Header().Set("Allow", "GET, PATCH, DELETE")

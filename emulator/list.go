@@ -5,13 +5,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/flowapi"
 )
 
 // filter is one parsed `property` query parameter, e.g. name==acme-eu or id!=a,b.
@@ -21,19 +22,42 @@ type filter struct {
 	values []string // any of (==) or none of (!=)
 }
 
-// filterProps are the properties a list can be filtered on. Those with a true value take a
-// comma-separated list of values (comma = OR); name and auth.specName compare
-// the whole value, since a name may hold a comma.
-var filterProps = map[string]bool{
-	"id":                     true,
-	"name":                   false,
-	"connectionSpec.id":      true,
-	"connectionSpec.version": true,
-	"state":                  true,
-	"auth.specName":          false,
+// resource is one listable collection: which properties its filters take (true: a comma
+// separated list of values, comma = OR; false: the whole value, since a name may hold a
+// comma) and where its pages live.
+type resource struct {
+	path  string // "/connections"
+	props map[string]bool
 }
 
-func parseFilter(p string) (filter, error) {
+// The listable collections.
+var (
+	connectionsResource = resource{"/connections", map[string]bool{
+		"id":                     true,
+		"name":                   false,
+		"connectionSpec.id":      true,
+		"connectionSpec.version": true,
+		"state":                  true,
+		"auth.specName":          false,
+	}}
+	sourceConnectionsResource = resource{"/sourceConnections", map[string]bool{
+		"id":                true,
+		"name":              false,
+		"baseConnectionId":  true,
+		"connectionSpec.id": true,
+	}}
+	flowsResource = resource{"/flows", map[string]bool{
+		"id":                    true,
+		"name":                  false,
+		"state":                 true,
+		"sourceConnectionIds[]": true, // a property inside an array is named with []
+		"targetConnectionIds[]": true,
+	}}
+)
+
+func (rs resource) known() string { return strings.Join(slices.Sorted(maps.Keys(rs.props)), ", ") }
+
+func parseFilter(p string, rs resource) (filter, error) {
 	i := strings.Index(p, "==")
 	j := strings.Index(p, "!=")
 	neg := false
@@ -44,12 +68,15 @@ func parseFilter(p string) (filter, error) {
 		return filter{}, fmt.Errorf("property filter %q: want PROPERTY==VALUE or PROPERTY!=VALUE", p)
 	}
 	prop, val := p[:i], p[i+2:]
-	multi, ok := filterProps[prop]
+	multi, ok := rs.props[prop]
 	if !ok {
 		if strings.ContainsAny(prop, "<>~=!") {
 			return filter{}, fmt.Errorf("property filter %q: unsupported operator (want == or !=)", p)
 		}
-		return filter{}, fmt.Errorf("property filter %q: unknown property %q (known: id, name, connectionSpec.id, connectionSpec.version, state, auth.specName)", p, prop)
+		if rs.props[prop+"[]"] {
+			return filter{}, fmt.Errorf("property filter %q: %s is an array: filter on %s[]", p, prop, prop)
+		}
+		return filter{}, fmt.Errorf("property filter %q: unknown property %q (known: %s)", p, prop, rs.known())
 	}
 	vals := []string{val}
 	if multi {
@@ -66,7 +93,18 @@ func parseFilter(p string) (filter, error) {
 	return filter{prop: prop, negate: neg, values: vals}, nil
 }
 
-func (f filter) match(c *flowservice.Connection) bool {
+// matchValues reports whether an item whose property holds have (one value, or the elements
+// of an array) passes f: == wants one of f's values among them, != none.
+func (f filter) matchValues(have ...string) bool {
+	for _, v := range have {
+		if slices.Contains(f.values, v) {
+			return !f.negate
+		}
+	}
+	return f.negate
+}
+
+func (f filter) match(c *flowapi.Connection) bool {
 	var v string
 	switch f.prop {
 	case "id":
@@ -82,7 +120,7 @@ func (f filter) match(c *flowservice.Connection) bool {
 	case "auth.specName":
 		v = c.Auth.SpecName
 	}
-	return slices.Contains(f.values, v) != f.negate
+	return f.matchValues(v)
 }
 
 var orderFields = []string{"name", "-name", "createdAt", "-createdAt", "updatedAt", "-updatedAt"}
@@ -122,7 +160,8 @@ type pageToken struct {
 	Limit      int      `json:"l"`
 	Properties []string `json:"p,omitempty"`
 	OrderBy    string   `json:"ob"`
-	Scope      string   `json:"s"` // org and sandbox the token was issued for
+	Scope      string   `json:"s"`           // org and sandbox the token was issued for
+	Resource   string   `json:"r,omitempty"` // the collection it lists ("": /connections)
 }
 
 func scopeKey(sc scope) string { return sc.org + "/" + sc.sandbox }
@@ -159,7 +198,7 @@ func single(q url.Values, name string) (string, bool, error) {
 }
 
 func (s *Server) list(c *call) {
-	lq, bad := parseListQuery(c.r.URL.RawQuery, scopeKey(c.sc))
+	lq, bad := parseListQuery(c.r.URL.RawQuery, scopeKey(c.sc), connectionsResource)
 	if bad != nil {
 		c.badRequest(bad.code, bad.msg)
 		return
@@ -173,7 +212,7 @@ func (s *Server) list(c *call) {
 	sortRecords(recs, tok.OrderBy)
 	start := min(tok.Offset, len(recs))
 	end := min(start+tok.Limit, len(recs))
-	items := make([]flowservice.Connection, 0, end-start)
+	items := make([]flowapi.Connection, 0, end-start)
 	for _, r := range recs[start:end] {
 		items = append(items, r.view())
 	}
@@ -208,8 +247,8 @@ type listArgs struct {
 	properties                     []string
 }
 
-// parseListQuery checks a GET /connections query of the org and sandbox scope.
-func parseListQuery(raw, scope string) (*listQuery, *badQuery) {
+// parseListQuery checks a GET query of collection rs in the org and sandbox scope.
+func parseListQuery(raw, scope string, rs resource) (*listQuery, *badQuery) {
 	p, bad := parseListArgs(raw)
 	if bad != nil {
 		return nil, bad
@@ -229,6 +268,9 @@ func parseListQuery(raw, scope string) (*listQuery, *badQuery) {
 		return nil, badQueryf("query parameter orderby: %q is not supported (supported: %s)", p.orderby, strings.Join(orderFields, ", "))
 	}
 	tok := pageToken{Limit: limit, Properties: p.properties, OrderBy: p.orderby, Scope: scope}
+	if rs.path != connectionsResource.path {
+		tok.Resource = rs.path
+	}
 	if !p.hasOrderBy {
 		tok.OrderBy = "createdAt"
 	}
@@ -243,7 +285,7 @@ func parseListQuery(raw, scope string) (*listQuery, *badQuery) {
 	}
 	lq := &listQuery{count: p.count, tok: tok, filters: make([]filter, 0, len(tok.Properties))}
 	for _, prop := range tok.Properties {
-		f, err := parseFilter(prop)
+		f, err := parseFilter(prop, rs)
 		if err != nil {
 			return nil, badQueryf("%s", err)
 		}
@@ -296,6 +338,9 @@ func resumePage(p listArgs, first pageToken) (pageToken, *badQuery) {
 	}
 	if t.Scope != first.Scope {
 		return t, badQueryf("continuationToken: issued for another org or sandbox")
+	}
+	if t.Resource != first.Resource {
+		return t, badQueryf("continuationToken: issued for another collection")
 	}
 	if (len(p.properties) > 0 && !slices.Equal(p.properties, t.Properties)) || (p.hasOrderBy && p.orderby != t.OrderBy) {
 		return t, badQueryf("continuationToken: the property and orderby parameters differ from those of the first page; send the token alone")

@@ -9,13 +9,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flowsync/flowsync/flowservice"
-	"github.com/flowsync/flowsync/s3source"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowsync/flowsync/flowapi"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 type listPage struct {
-	Items []flowservice.Connection `json:"items"`
+	Items []flowapi.Connection `json:"items"`
 	Links *struct {
 		Next struct {
 			Href string `json:"href"`
@@ -66,7 +67,7 @@ func TestList(t *testing.T) {
 	for i := range 25 {
 		c := accessKeyConn(fmt.Sprintf("conn-%02d", 24-i)) // created in reverse name order
 		if i%5 == 0 {
-			c.Auth = flowservice.Auth{SpecName: "IAMRole Based", Params: map[string]string{"bucketName": "iam-bucket"}}
+			c.Auth = flowapi.Auth{SpecName: "IAMRole Based", Params: map[string]string{"bucketName": "iam-bucket"}}
 		}
 		h.create(c)
 		all = append(all, c.Name)

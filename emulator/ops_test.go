@@ -20,9 +20,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowsync/flowsync/flowservice"
 	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/pflag"
+
+	"github.com/flowsync/flowsync/flowservice"
 )
 
 func TestPersistence(t *testing.T) {
@@ -40,7 +41,9 @@ func TestPersistence(t *testing.T) {
 	nc.Auth.Params["s3SessionToken"] = canaryToken
 	ref := h.create(nc)
 	h.create(accessKeyConn("second"))
-	h.s.SetInUse(ref.ID, true)
+	if _, err := h.s.AttachDataflow(Dataflow{OrgID: testOrg, Sandbox: testSandbox, BaseConnectionID: ref.ID, Name: "reads persisted"}); err != nil {
+		t.Fatal(err)
+	}
 	before := h.s.Connections(testOrg, testSandbox)
 	if err := r.Close(); err != nil {
 		t.Fatal(err)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/flowapi"
 	"github.com/flowsync/flowsync/s3source"
 )
 
@@ -36,8 +36,8 @@ var paramDescriptions = map[string]string{
 
 // S3ConnectionSpec is the connection spec the emulator serves for the Amazon S3 source,
 // built from the auth specs it validates connections against (s3source).
-func S3ConnectionSpec() flowservice.ConnectionSpec {
-	cs := flowservice.ConnectionSpec{ID: s3source.SpecID, Name: s3SpecName, Version: s3source.SpecVersion}
+func S3ConnectionSpec() flowapi.ConnectionSpec {
+	cs := flowapi.ConnectionSpec{ID: s3source.SpecID, Name: s3SpecName, Version: s3source.SpecVersion}
 	for _, a := range s3source.AuthSpecs() {
 		props := map[string]any{}
 		for _, p := range a.Params {
@@ -54,7 +54,7 @@ func S3ConnectionSpec() flowservice.ConnectionSpec {
 			"properties":  props,
 			"required":    a.Required(),
 		})
-		cs.AuthSpec = append(cs.AuthSpec, flowservice.AuthSpec{Name: a.Name, Type: a.Name, Spec: schema})
+		cs.AuthSpec = append(cs.AuthSpec, flowapi.AuthSpec{Name: a.Name, Type: a.Name, Spec: schema})
 	}
 	return cs
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/flowapi"
 	"github.com/flowsync/flowsync/s3source"
 )
 
@@ -18,7 +18,7 @@ func TestConnectionSpecServed(t *testing.T) {
 	if a.status != http.StatusOK {
 		t.Fatalf("GET connection spec: %d %s", a.status, a.raw)
 	}
-	var answer struct{ Items []flowservice.ConnectionSpec }
+	var answer struct{ Items []flowapi.ConnectionSpec }
 	if err := json.Unmarshal(a.raw, &answer); err != nil || len(answer.Items) != 1 {
 		t.Fatalf("answer %s: %v, %d items; want {\"items\":[spec]}", a.raw, err, len(answer.Items))
 	}

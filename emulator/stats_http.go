@@ -58,6 +58,10 @@ func (s *Server) RateLimit() float64 {
 
 // controlHandler serves the control routes, and reports whether path is one.
 func (s *Server) controlHandler(w http.ResponseWriter, r *http.Request) bool {
+	if p := strings.TrimSuffix(r.URL.Path, "/"); p == DataflowsPath || strings.HasPrefix(p, DataflowsPath+"/") {
+		s.serveDataflows(w, r)
+		return true
+	}
 	switch strings.TrimSuffix(r.URL.Path, "/") {
 	case StatsPath:
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {

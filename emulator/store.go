@@ -11,11 +11,11 @@ import (
 	"hash"
 	"maps"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
-	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/flowapi"
+	"github.com/flowsync/flowsync/internal/atomicfile"
 	"github.com/flowsync/flowsync/s3source"
 )
 
@@ -26,10 +26,9 @@ type scope struct{ org, sandbox string }
 // stores a new record (copy on write), so snapshots may share them.
 type record struct {
 	scope   scope
-	conn    flowservice.Connection // Auth.Params holds the non-secret params only
-	digests map[string]string      // secret param -> hex HMAC-SHA256 of its value
-	inUse   bool
-	created uint64 // creation order, breaks ties of equal createdAt (same millisecond)
+	conn    flowapi.Connection // Auth.Params holds the non-secret params only
+	digests map[string]string  // secret param -> hex HMAC-SHA256 of its value
+	created uint64             // creation order, breaks ties of equal createdAt (same millisecond)
 	// tokenSetAt is when the session token was last set (epoch ms), 0 without one: GET
 	// /connections/{id}/test answers false once it is older than the session-token TTL.
 	tokenSetAt int64
@@ -42,6 +41,7 @@ type store struct {
 	byID    map[string]*record
 	byScope map[scope]map[string]*record
 	byName  map[scope]map[string]map[string]*record // name -> id -> record
+	flows   dataflows                               // source connections and flows (dataflows.go)
 	dirty   bool
 }
 
@@ -49,6 +49,7 @@ func (st *store) init() {
 	st.byID = make(map[string]*record)
 	st.byScope = make(map[scope]map[string]*record)
 	st.byName = make(map[scope]map[string]map[string]*record)
+	st.flows.init()
 }
 
 func (st *store) put(r *record) {
@@ -162,7 +163,7 @@ func (st *store) splitSecrets(all map[string]string) (params, digests map[string
 }
 
 // view is the connection as GET shows it: secret params masked.
-func (r *record) view() flowservice.Connection {
+func (r *record) view() flowapi.Connection {
 	c := r.conn
 	params := make(map[string]string, len(c.Auth.Params)+len(r.digests))
 	maps.Copy(params, c.Auth.Params)
@@ -227,16 +228,16 @@ type stateFile struct {
 	HMACKey     string        `json:"hmacKey"`
 	ETagSeq     uint64        `json:"etagSeq"`
 	Connections []stateRecord `json:"connections"`
+	stateDataflows
 }
 
 type stateRecord struct {
-	OrgID         string                 `json:"orgId"`
-	Sandbox       string                 `json:"sandbox"`
-	InUse         bool                   `json:"inUse,omitempty"`
-	Connection    flowservice.Connection `json:"connection"`
-	SecretDigests map[string]string      `json:"secretDigests,omitempty"`
-	Created       uint64                 `json:"created"`
-	TokenSetAt    int64                  `json:"sessionTokenSetAt,omitempty"` // epoch ms
+	OrgID         string             `json:"orgId"`
+	Sandbox       string             `json:"sandbox"`
+	Connection    flowapi.Connection `json:"connection"`
+	SecretDigests map[string]string  `json:"secretDigests,omitempty"`
+	Created       uint64             `json:"created"`
+	TokenSetAt    int64              `json:"sessionTokenSetAt,omitempty"` // epoch ms
 }
 
 func (s *Server) load(path string) error {
@@ -275,7 +276,10 @@ func (s *Server) load(path string) error {
 				return fmt.Errorf("emulator: load state %s: connection %s holds secret param %s in clear", path, c.ID, p)
 			}
 		}
-		s.store.put(&record{scope: scope{sr.OrgID, sr.Sandbox}, conn: c, digests: sr.SecretDigests, inUse: sr.InUse, created: sr.Created, tokenSetAt: sr.TokenSetAt})
+		s.store.put(&record{scope: scope{sr.OrgID, sr.Sandbox}, conn: c, digests: sr.SecretDigests, created: sr.Created, tokenSetAt: sr.TokenSetAt})
+	}
+	if err := s.store.flows.load(f.stateDataflows); err != nil {
+		return fmt.Errorf("emulator: load state %s: %w", path, err)
 	}
 	s.store.dirty = false
 	return nil
@@ -308,20 +312,21 @@ func (s *Server) Save() error {
 	for _, r := range s.store.byID {
 		recs = append(recs, r)
 	}
+	f.stateDataflows = s.store.flows.save()
 	s.store.dirty = false
 	s.mu.Unlock()
 
 	sortRecords(recs, "createdAt")
 	for _, r := range recs {
 		f.Connections = append(f.Connections, stateRecord{
-			OrgID: r.scope.org, Sandbox: r.scope.sandbox, InUse: r.inUse,
+			OrgID: r.scope.org, Sandbox: r.scope.sandbox,
 			Connection: r.conn, SecretDigests: r.digests, Created: r.created, TokenSetAt: r.tokenSetAt,
 		})
 	}
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err == nil {
 		data = append(data, '\n')
-		err = writeFileAtomic(path, data)
+		err = atomicfile.Write(path, data)
 	}
 	if err != nil {
 		s.mu.Lock()
@@ -332,39 +337,11 @@ func (s *Server) Save() error {
 	return nil
 }
 
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // a no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync() // not every file system can fsync a directory
-		d.Close()
-	}
-	return nil
-}
-
 // ---- test helpers ----
 
 // Connections returns a snapshot of the connections of org and sandbox as GET would show
 // them (secrets masked), oldest first. It is a test helper.
-func (s *Server) Connections(org, sandbox string) []flowservice.Connection {
+func (s *Server) Connections(org, sandbox string) []flowapi.Connection {
 	s.mu.Lock()
 	m := s.store.byScope[scope{org, sandbox}]
 	recs := make([]*record, 0, len(m))
@@ -373,7 +350,7 @@ func (s *Server) Connections(org, sandbox string) []flowservice.Connection {
 	}
 	s.mu.Unlock()
 	sortRecords(recs, "createdAt")
-	out := make([]flowservice.Connection, len(recs))
+	out := make([]flowapi.Connection, len(recs))
 	for i, r := range recs {
 		out[i] = r.view()
 	}
@@ -400,7 +377,7 @@ func (s *Server) SecretMatches(id, param, value string) bool {
 // it a new etag and updatedAt. f sees the connection without its secret params (setting one
 // stores its HMAC; removing one from Auth.Params leaves it alone). It is a test helper and
 // reports whether the connection exists.
-func (s *Server) Mutate(id string, f func(c *flowservice.Connection)) bool {
+func (s *Server) Mutate(id string, f func(c *flowapi.Connection)) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.store.byID[id]
@@ -433,7 +410,7 @@ func (s *Server) Mutate(id string, f func(c *flowservice.Connection)) bool {
 	c.Version = c.ETag
 	c.UpdatedAt = now.UnixMilli()
 	c.UpdatedBy = "someone-else@AdobeID"
-	s.store.put(&record{scope: r.scope, conn: c, digests: digests, inUse: r.inUse, created: r.created, tokenSetAt: tokenSetAt})
+	s.store.put(&record{scope: r.scope, conn: c, digests: digests, created: r.created, tokenSetAt: tokenSetAt})
 	return true
 }
 
@@ -447,27 +424,12 @@ func (s *Server) DeleteOutOfBand(id string) bool {
 
 // CreateOutOfBand creates a connection in org and sandbox as another user of the service
 // would, without validating it, and returns its id. It is a test helper.
-func (s *Server) CreateOutOfBand(org, sandbox string, c flowservice.NewConnection) string {
+func (s *Server) CreateOutOfBand(org, sandbox string, c flowapi.NewConnection) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.newRecord(scope{org, sandbox}, c, "someone-else@AdobeID", "other-client", time.Now())
 	s.store.put(r)
 	return r.conn.ID
-}
-
-// SetInUse marks connection id as used by a dataflow (DELETE then answers 400 1418-400) or
-// not. It is a test helper and reports whether the connection exists.
-func (s *Server) SetInUse(id string, inUse bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.store.byID[id]
-	if r == nil {
-		return false
-	}
-	nr := *r
-	nr.inUse = inUse
-	s.store.put(&nr)
-	return true
 }
 
 // FailNext makes the next n API calls of method (POST, GET, PATCH, DELETE) answer 500
@@ -505,25 +467,25 @@ func (s *Server) RevokeTokens() {
 }
 
 // newRecord builds the record of a new connection; the caller holds s.mu.
-func (s *Server) newRecord(sc scope, nc flowservice.NewConnection, user, client string, now time.Time) *record {
+func (s *Server) newRecord(sc scope, nc flowapi.NewConnection, user, client string, now time.Time) *record {
 	params, digests := s.store.splitSecrets(nc.Auth.Params)
 	return s.buildRecord(sc, nc, params, digests, newUUID(), s.sandboxID(sc), user, client, now)
 }
 
 // buildRecord is newRecord with the params already split from their secrets' digests, the id
 // and the sandbox id given; the caller holds s.mu (for the etag).
-func (s *Server) buildRecord(sc scope, nc flowservice.NewConnection, params, digests map[string]string, id, sbID, user, client string, now time.Time) *record {
+func (s *Server) buildRecord(sc scope, nc flowapi.NewConnection, params, digests map[string]string, id, sbID, user, client string, now time.Time) *record {
 	etag := s.store.newETag(now)
 	ms := now.UnixMilli()
 	return &record{
 		scope: sc,
-		conn: flowservice.Connection{
+		conn: flowapi.Connection{
 			ID:             id,
 			Name:           nc.Name,
 			Description:    nc.Description,
 			ConnectionSpec: nc.ConnectionSpec,
 			State:          "enabled",
-			Auth:           flowservice.Auth{SpecName: nc.Auth.SpecName, Params: params},
+			Auth:           flowapi.Auth{SpecName: nc.Auth.SpecName, Params: params},
 			ETag:           etag,
 			Version:        etag,
 			CreatedAt:      ms,

@@ -63,3 +63,35 @@ type PatchOp struct {
 	Path  string          `json:"path"`
 	Value json.RawMessage `json:"value,omitempty"`
 }
+
+// SourceConnection is one item of a GET /sourceConnections answer: a source connection
+// belongs to one base connection (a /connections item) by its id.
+type SourceConnection struct {
+	ID               string `json:"id"`
+	Name             string `json:"name"`
+	BaseConnectionID string `json:"baseConnectionId"`
+	ConnectionSpec   Spec   `json:"connectionSpec"`
+	State            string `json:"state,omitempty"`
+	CreatedAt        int64  `json:"createdAt,omitempty"`
+}
+
+// Flow is one item of a GET /flows answer: a dataflow reading the source connections it lists.
+// State is "enabled" or "disabled".
+type Flow struct {
+	ID                  string      `json:"id"`
+	Name                string      `json:"name"`
+	State               string      `json:"state"`
+	SourceConnectionIDs []string    `json:"sourceConnectionIds"`
+	TargetConnectionIDs []string    `json:"targetConnectionIds"`
+	LastRunDetails      *RunDetails `json:"lastRunDetails,omitempty"`
+	CreatedAt           int64       `json:"createdAt,omitempty"`
+}
+
+// RunDetails is a flow's last run: its state ("success", "failed", "inProgress", …) and when it
+// started and completed (epoch milliseconds, the service's clock; 0 when not yet).
+type RunDetails struct {
+	ID             string `json:"id,omitempty"`
+	State          string `json:"state"`
+	StartedAtUTC   int64  `json:"startedAtUTC,omitempty"`
+	CompletedAtUTC int64  `json:"completedAtUTC,omitempty"`
+}

@@ -72,7 +72,7 @@ func BenchmarkThroughputOverHTTP(b *testing.B) {
 			return err
 		}
 		defer resp.Body.Close()
-		var page listPage
+		var page listPage[Connection]
 		return json.NewDecoder(io.LimitReader(resp.Body, maxAnswerBytes)).Decode(&page)
 	}
 	clientGet := func() error { _, err := c.Get(ctx, "c1"); return err }

@@ -199,6 +199,11 @@ func newTransport(concurrency int) *http.Transport {
 	}
 }
 
+// Close closes the client's idle connections: those it dialled, used or not, and keeps for
+// the next request. A request sent after Close dials again. Close does not wait for requests
+// in flight.
+func (c *Client) Close() { c.http.CloseIdleConnections() }
+
 // APIKey is the x-api-key the client sends: the service records it as a connection's
 // createdClient.
 func (c *Client) APIKey() string { return c.apiKey }
@@ -310,7 +315,7 @@ func (c *Client) Get(ctx context.Context, id string) (*Connection, error) {
 	if err != nil {
 		return nil, err
 	}
-	var page listPage
+	var page listPage[Connection]
 	if err := json.Unmarshal(resp.body, &page); err != nil {
 		return nil, fmt.Errorf("get %s: decode answer: %w", id, err)
 	}
@@ -387,7 +392,7 @@ func (c *Client) List(ctx context.Context, opts ListOptions) ([]Connection, erro
 	for _, f := range opts.Filters {
 		q.Add("property", f)
 	}
-	var l listing
+	var l listing[Connection]
 	for {
 		r := &request{method: http.MethodGet, path: "/connections", query: q.Encode()}
 		resp, err := c.do(ctx, r)

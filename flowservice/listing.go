@@ -11,8 +11,8 @@ import (
 // maxPages bounds a listing: 100,000 pages of 100 is far beyond any sandbox.
 const maxPages = 100_000
 
-type listPage struct {
-	Items []Connection `json:"items"`
+type listPage[T any] struct {
+	Items []T `json:"items"`
 	Links struct {
 		Next *struct {
 			Href string `json:"href"`
@@ -24,8 +24,8 @@ type listPage struct {
 // page again (under the same or a new continuation token) is caught: a connection id or a
 // token seen before in this listing is an error, so that a listing always ends and its memory
 // stays bounded by what the service really holds.
-type listing struct {
-	items  []Connection
+type listing[T any] struct {
+	items  []T
 	ids    map[string]int // id → page it came in (1-based)
 	tokens map[string]int // continuation token → page whose next link held it
 	pages  int
@@ -33,7 +33,7 @@ type listing struct {
 
 // add reads the next page's body and returns the continuation token of the page after it,
 // "" when it was the last.
-func (l *listing) add(body []byte) (next string, err error) {
+func (l *listing[T]) add(body []byte) (next string, err error) {
 	l.pages++
 	if l.pages > maxPages {
 		return "", fmt.Errorf("more than %d pages: giving up", maxPages)
@@ -41,17 +41,17 @@ func (l *listing) add(body []byte) (next string, err error) {
 	if l.ids == nil {
 		l.ids, l.tokens = map[string]int{}, map[string]int{}
 	}
-	var page listPage
+	var page listPage[T]
 	if err := json.Unmarshal(body, &page); err != nil {
 		return "", fmt.Errorf("decode page %d: %w", l.pages, err)
 	}
 	for i := range page.Items {
-		id := page.Items[i].ID
+		id, what := itemID(&page.Items[i])
 		if id == "" {
 			return "", fmt.Errorf("page %d: item %d has no id", l.pages, i+1)
 		}
 		if first, dup := l.ids[id]; dup {
-			return "", fmt.Errorf("page %d repeats connection %s (first on page %d): the service's listing does not advance; giving up instead of looping", l.pages, quoteShort(id), first)
+			return "", fmt.Errorf("page %d repeats %s %s (first on page %d): the service's listing does not advance; giving up instead of looping", l.pages, what, quoteShort(id), first)
 		}
 		l.ids[id] = l.pages
 	}
@@ -68,6 +68,19 @@ func (l *listing) add(body []byte) (next string, err error) {
 	}
 	l.tokens[token] = l.pages
 	return token, nil
+}
+
+// itemID is the id of a listed item and what it is called.
+func itemID(item any) (id, what string) {
+	switch v := item.(type) {
+	case *Connection:
+		return v.ID, "connection"
+	case *SourceConnection:
+		return v.ID, "source connection"
+	case *Flow:
+		return v.ID, "flow"
+	}
+	return "", "item"
 }
 
 func continuationToken(href string) (string, error) {

@@ -37,7 +37,7 @@ func TestListingRefusesRepeats(t *testing.T) {
 		"not json":           {[][]byte{[]byte(`<html>`)}, "decode page 1"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			var l listing
+			var l listing[Connection]
 			var err error
 			for i, p := range tt.pages {
 				var next string
@@ -75,7 +75,7 @@ func FuzzListing(f *testing.F) {
 	f.Add([]byte(`{"items":null,"_links":{"next":{"href":"::"}}}`))
 	f.Add([]byte(`{"items":[{"id":"x"},{"id":"X"}],"_links":{"next":{"href":"?continuationToken=%zz"}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var l listing
+		var l listing[Connection]
 		tokens := map[string]bool{}
 		pages := bytes.Split(data, []byte{0})
 		for _, p := range pages {

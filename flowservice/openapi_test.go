@@ -118,7 +118,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	}
 
 	ops := map[string]int{}
-	var listPages, continued int
+	var listPages, continued, lookupPages int
 	for _, r := range all {
 		var pr problems
 		checkAPIFacts(&pr, r)
@@ -136,6 +136,9 @@ func TestOpenAPIConformance(t *testing.T) {
 				continued++
 			}
 		}
+		if opID == "getSourceConnections" && r.URL.Query().Get("continuationToken") != "" {
+			lookupPages++
+		}
 	}
 	t.Logf("validated %d requests against the spec: %v", len(all), ops)
 
@@ -146,6 +149,9 @@ func TestOpenAPIConformance(t *testing.T) {
 		"retrieveConnection": 1,
 		"patchConnection":    5,
 		"deleteConnection":   2,
+		// 114 ids in batches of 50, one of them two pages; 120 source connections likewise.
+		"getSourceConnections": 4,
+		"listFlows":            3,
 	} {
 		if ops[op] < atLeast {
 			t.Errorf("%s: %d requests, want at least %d", op, ops[op], atLeast)
@@ -153,6 +159,9 @@ func TestOpenAPIConformance(t *testing.T) {
 	}
 	if continued < 2 {
 		t.Errorf("%d list requests with a continuationToken (of %d): pagination not exercised", continued, listPages)
+	}
+	if lookupPages < 1 {
+		t.Error("no GET /sourceConnections with a continuationToken: paging of the lookups not exercised")
 	}
 	if ops[""] > 0 {
 		t.Errorf("%d requests matched no operation of the spec", ops[""])
@@ -356,6 +365,8 @@ func runScenario(t *testing.T, c *flowservice.Client, emu *emulator.Running) {
 		t.Fatalf("List(limit 1, id==%s) = %d connections, %v; want 3", ids, len(small), err)
 	}
 
+	checkLookups(t, c, emu, lock)
+
 	// The service ends as the manifest says.
 	conns := emu.Server.Connections(oaOrg, oaSandbox)
 	byName := map[string]flowservice.Connection{}
@@ -380,6 +391,40 @@ func runScenario(t *testing.T, c *flowservice.Client, emu *emulator.Running) {
 	}
 }
 
+// checkLookups attaches 3 dataflows to each of 40 connections and looks them up as the impact
+// check does: 114 base connection ids (3 batches of at most 50), 120 source connections (a
+// batch of 40 base ids answers 2 pages), then the flows reading them (3 batches).
+func checkLookups(t *testing.T, c *flowservice.Client, emu *emulator.Running, lock *lockfile.File) {
+	t.Helper()
+	ctx := context.Background()
+	var ids, rest []string // those with dataflows first: one batch holds all 40 of them
+	for name, e := range lock.Connections {
+		if !strings.HasPrefix(name, "ak-0") || name >= "ak-040" {
+			rest = append(rest, e.ID)
+		} else {
+			ids = append(ids, e.ID)
+			for i := range 3 {
+				if _, err := emu.Server.AttachDataflow(emulator.Dataflow{OrgID: oaOrg, Sandbox: oaSandbox, BaseConnectionID: e.ID, Name: fmt.Sprintf("%s flow %d", name, i)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	ids = append(ids, rest...)
+	srcs, err := c.SourceConnections(ctx, ids)
+	if err != nil || len(srcs) != 120 {
+		t.Fatalf("SourceConnections(%d ids) = %d, %v; want 120", len(ids), len(srcs), err)
+	}
+	var srcIDs []string
+	for _, s := range srcs {
+		srcIDs = append(srcIDs, s.ID)
+	}
+	flows, err := c.Flows(ctx, srcIDs)
+	if err != nil || len(flows) != 120 {
+		t.Fatalf("Flows(%d ids) = %d, %v; want 120", len(srcIDs), len(flows), err)
+	}
+}
+
 // checkAPIFacts asserts the request-level facts of API.md ("Headers (every call)").
 func checkAPIFacts(pr *problems, r captured) {
 	h := r.Header
@@ -396,7 +441,8 @@ func checkAPIFacts(pr *problems, r captured) {
 		pr.add("%s: x-sandbox-name %q, want the all-lowercase %q", r, got, oaSandbox)
 	}
 	if !strings.HasPrefix(r.URL.Path, emulator.APIPrefix+"/connections/") && r.URL.Path != emulator.APIPrefix+"/connections" &&
-		!strings.HasPrefix(r.URL.Path, emulator.APIPrefix+"/connectionSpecs/") {
+		!strings.HasPrefix(r.URL.Path, emulator.APIPrefix+"/connectionSpecs/") &&
+		r.URL.Path != emulator.APIPrefix+"/sourceConnections" && r.URL.Path != emulator.APIPrefix+"/flows" {
 		pr.add("%s: path %q lost the endpoint's prefix %s", r, r.URL.Path, emulator.APIPrefix)
 	}
 	switch r.Method {
@@ -474,7 +520,8 @@ func validateAgainstSpec(pr *problems, doc *openapi3.T, router routers.Router, r
 		opts.ExcludeRequestBody = true
 		checkPatchBody(pr, doc, r)
 	}
-	if route.Operation.OperationID == "listConnections" {
+	switch route.Operation.OperationID {
+	case "listConnections", "getSourceConnections", "listFlows":
 		checkPropertyFilters(pr, r)
 	}
 	err = openapi3filter.ValidateRequest(ctx, &openapi3filter.RequestValidationInput{
@@ -581,7 +628,8 @@ func checkPatchBody(pr *problems, doc *openapi3.T, r captured) {
 	}
 }
 
-// checkPropertyFilters: Quirk 4. The spec declares `property` with `style: form, explode:
+// checkPropertyFilters: Quirk 4 (also on getSourceConnections and listFlows, whose `property`
+// is declared the same way; a property inside an array is named with [], as API.md says). The spec declares `property` with `style: form, explode:
 // false`, i.e. one comma-separated value; API.md: "repeatable `property` filters that are
 // ANDed: … `property=id==a,b` (comma = OR)". The client sends the repeated form, as the
 // service takes it; openapi3filter reads only the first occurrence of a non-exploded

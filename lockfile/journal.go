@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/flowsync/flowsync/internal/atomicfile"
 )
 
 const journalSuffix = ".journal"
@@ -167,7 +169,7 @@ func OpenJournal(lockfilePath string, h Header) (*Journal, error) {
 		f.Close()
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
@@ -739,7 +741,7 @@ func RemoveJournal(lockfilePath string) error {
 		}
 		return fmt.Errorf("remove journal: %w", err)
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("remove journal: %w", err)
 	}
 	return nil

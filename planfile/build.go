@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/flowapi"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/reconcile"
 	"github.com/flowsync/flowsync/s3source"
@@ -176,10 +176,10 @@ type digestValue struct {
 }
 
 type createBody struct {
-	Name           string           `json:"name"`
-	Description    string           `json:"description,omitempty"`
-	Auth           createAuth       `json:"auth"`
-	ConnectionSpec flowservice.Spec `json:"connectionSpec"`
+	Name           string       `json:"name"`
+	Description    string       `json:"description,omitempty"`
+	Auth           createAuth   `json:"auth"`
+	ConnectionSpec flowapi.Spec `json:"connectionSpec"`
 }
 
 type createAuth struct {
@@ -199,7 +199,7 @@ func redactParams(params map[string]string, sensitive func(string) bool, dg *dig
 	return out
 }
 
-func redactCreate(nc *flowservice.NewConnection, sensitive func(string) bool, dg *digester) createBody {
+func redactCreate(nc *flowapi.NewConnection, sensitive func(string) bool, dg *digester) createBody {
 	return createBody{
 		Name:           nc.Name,
 		Description:    nc.Description,
@@ -214,7 +214,7 @@ type patchOp struct {
 	Value any    `json:"value,omitempty"`
 }
 
-func redactPatch(ops []flowservice.PatchOp, sensitive func(string) bool, dg *digester) ([]patchOp, error) {
+func redactPatch(ops []flowapi.PatchOp, sensitive func(string) bool, dg *digester) ([]patchOp, error) {
 	out := make([]patchOp, 0, len(ops))
 	for _, op := range ops {
 		o := patchOp{Op: op.Op, Path: op.Path}

@@ -15,7 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/santhosh-tekuri/jsonschema/v5"
 
-	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/flowapi"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/planfile"
 	"github.com/flowsync/flowsync/reconcile"
@@ -24,7 +24,7 @@ import (
 
 var (
 	target = lockfile.Target{OrgID: "5C1328435BF324E90A49402A@AdobeOrg", Sandbox: "prod"}
-	s3     = flowservice.Spec{ID: s3source.SpecID, Version: s3source.SpecVersion}
+	s3     = flowapi.Spec{ID: s3source.SpecID, Version: s3source.SpecVersion}
 )
 
 const (

@@ -1,7 +1,6 @@
 package reconcile
 
 import (
-	"path"
 	"sort"
 	"strings"
 
@@ -28,11 +27,13 @@ func Plan(desired []Desired, lock *lockfile.File, observed *Observed, opts Optio
 	live := indexObserved(observed)
 	recorded := recordedIDs(entries)
 
+	// The globs were checked where they were given; one path.Match refuses selects nothing.
+	sel, _ := names.NewSelector("", opts.Only)
 	want := make(map[string]bool, len(desired))
 	for i := range desired {
 		d := &desired[i]
 		want[d.Name] = true
-		if !selected(d.Name, opts.Only) {
+		if !sel.Match(d.Name) {
 			continue
 		}
 		e := entries[d.Name]
@@ -50,7 +51,7 @@ func Plan(desired []Desired, lock *lockfile.File, observed *Observed, opts Optio
 		cs.Changes = append(cs.Changes, ch)
 	}
 	for name, e := range entries {
-		if want[name] || !selected(name, opts.Only) {
+		if want[name] || !sel.Match(name) {
 			continue
 		}
 		ch, u := planOrphan(name, e, salt, live, recorded, opts)
@@ -133,19 +134,6 @@ func conflictsOf(ch *Change, d *Desired, e *lockfile.Entry, salt string, live *l
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
-}
-
-// selected reports whether name matches one of the globs (or there are none).
-func selected(name string, only []string) bool {
-	if len(only) == 0 {
-		return true
-	}
-	for _, g := range only {
-		if ok, _ := path.Match(g, name); ok {
-			return true
-		}
-	}
-	return false
 }
 
 type liveIndex struct {

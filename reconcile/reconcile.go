@@ -23,7 +23,10 @@ type Param struct {
 
 // Desired is one manifest entry with its secret references resolved (or marked unknown).
 type Desired struct {
-	Name        string
+	Name string
+	// FormerNames are names the entry had before (manifest formerNames): a lockfile entry
+	// recorded under one of them, and not under Name, is renamed in place.
+	FormerNames []string
 	Description string
 	Spec        flowapi.Spec
 	SpecName    string
@@ -181,9 +184,10 @@ type Changeset struct {
 	// Manifest is the manifest's path, for the commands a view suggests (set by the caller;
 	// Plan leaves it empty).
 	Manifest string
-	// Lockfile is the lockfile's path when it is not the manifest's default one, for the
-	// commands a view suggests ("": the default; set by the caller).
-	Lockfile string
+	// Lockfile is --lockfile when given ("" for the default one), Environment the manifest
+	// environment ("" without one), Sandbox and OrgID the target: set by the caller for the
+	// views (Plan leaves them empty).
+	Lockfile, Environment, Sandbox, OrgID string
 }
 
 // Counts is how many changes of each action a changeset holds.

@@ -1,4 +1,4 @@
-package cli
+package generate
 
 import (
 	"strings"
@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/flowapi"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/s3source"
@@ -28,9 +28,9 @@ func TestEnvName(t *testing.T) {
 	}
 }
 
-func conn(name, spec string, params map[string]string) flowservice.Connection {
-	return flowservice.Connection{ID: "id-" + name, Name: name, ETag: `"e-` + name + `"`, Description: "d",
-		ConnectionSpec: s3source.ConnectionSpec(), Auth: flowservice.Auth{SpecName: spec, Params: params}}
+func conn(name, spec string, params map[string]string) flowapi.Connection {
+	return flowapi.Connection{ID: "id-" + name, Name: name, ETag: `"e-` + name + `"`, Description: "d",
+		ConnectionSpec: s3source.ConnectionSpec(), Auth: flowapi.Auth{SpecName: spec, Params: params}}
 }
 
 func s3Secret(_, p string) bool { return s3source.Secret(p) }
@@ -42,7 +42,7 @@ func s3Required(specName string) []string {
 
 func TestBuildGenerated(t *testing.T) {
 	target := lockfile.Target{OrgID: "5C1328435BF324E90A49402A@AdobeOrg", Sandbox: "prod"}
-	conns := []flowservice.Connection{
+	conns := []flowapi.Connection{
 		// The service may leave a secret out of its answer: a required one is referenced anyway.
 		conn("a.b", s3source.AccessKey, map[string]string{"s3AccessKey": "AKIAIOSFODNN7EXAMPLE", "bucketName": "bkt-1"}),
 		conn("a-b", s3source.AccessKey, map[string]string{"s3AccessKey": "AKIAIOSFODNN7EXAMPLE", "s3SecretKey": "<redacted>", "bucketName": "bkt-2"}),
@@ -61,7 +61,7 @@ func TestBuildGenerated(t *testing.T) {
 	old.ConnectionSpec.Version = "0.9"
 	conns = append(conns, old)
 
-	gen, err := buildGenerated("m.yaml", target, conns, s3Secret, s3Required)
+	gen, err := Build("m.yaml", target, conns, s3Secret, s3Required)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestBuildGenerated(t *testing.T) {
 		t.Errorf("kept (-want +got):\n%s", diff)
 	}
 	var left []string
-	for _, l := range gen.leftOut {
+	for _, l := range gen.LeftOut {
 		left = append(left, l.Name+" "+strings.Join(l.IDs, ",")+": "+l.Reason)
 	}
 	wantLeft := []string{
@@ -91,25 +91,25 @@ func TestBuildGenerated(t *testing.T) {
 		}
 	}
 	// One access key: one variable per secret param, shared.
-	if diff := cmp.Diff([]string{"S3_SECRET_KEY"}, gen.envVars); diff != "" {
+	if diff := cmp.Diff([]string{"S3_SECRET_KEY"}, gen.EnvVars); diff != "" {
 		t.Errorf("variables (-want +got):\n%s", diff)
 	}
 	// The manifest validates and says what the service holds; the lockfile records it all,
 	// with secrets present but unknown.
-	m, err := manifest.Parse("m.yaml", gen.manifest)
+	m, err := manifest.Parse("m.yaml", gen.Manifest)
 	if err != nil {
-		t.Fatalf("%v\n%s", err, gen.manifest)
+		t.Fatalf("%v\n%s", err, gen.Manifest)
 	}
 	if len(m.Connections) != 3 || m.Connections[0].Description != "d" || m.Connections[2].SpecName != s3source.IAMRoleBased {
 		t.Errorf("manifest %+v", m.Connections)
 	}
-	if !strings.Contains(string(gen.manifest), "defaults:\n  description: d\n") {
-		t.Errorf("the shared description is not in defaults:\n%s", gen.manifest)
+	if !strings.Contains(string(gen.Manifest), "defaults:\n  description: d\n") {
+		t.Errorf("the shared description is not in defaults:\n%s", gen.Manifest)
 	}
-	if strings.Contains(string(gen.manifest), "<redacted>") {
-		t.Errorf("a masked value became a literal:\n%s", gen.manifest)
+	if strings.Contains(string(gen.Manifest), "<redacted>") {
+		t.Errorf("a masked value became a literal:\n%s", gen.Manifest)
 	}
-	e := gen.lock.Connections["a.b"]
+	e := gen.Lock.Connections["a.b"]
 	if e == nil || e.ID != "id-a.b" || e.ETag != `"e-a.b"` || e.Params["bucketName"] != "bkt-1" {
 		t.Fatalf("lock entry %+v", e)
 	}
@@ -119,12 +119,12 @@ func TestBuildGenerated(t *testing.T) {
 	if _, ok := e.Params["s3SecretKey"]; ok {
 		t.Error("a secret param is recorded in clear")
 	}
-	if _, err := gen.lock.Marshal(); err != nil {
+	if _, err := gen.Lock.Marshal(); err != nil {
 		t.Errorf("lockfile does not marshal: %v", err)
 	}
 	// Deterministic.
-	again, _ := buildGenerated("m.yaml", target, conns, s3Secret, s3Required)
-	if string(again.manifest) != string(gen.manifest) {
+	again, _ := Build("m.yaml", target, conns, s3Secret, s3Required)
+	if string(again.Manifest) != string(gen.Manifest) {
 		t.Error("two generations differ")
 	}
 }
@@ -159,7 +159,7 @@ func TestFactorDefaults(t *testing.T) {
 // with the key id; a connection with secrets and no access key gets its own.
 func TestAssignEnvVars(t *testing.T) {
 	entry := func(name, key string, refs ...string) *genEntry {
-		e := &genEntry{conn: flowservice.Connection{Name: name}, params: map[string]string{}, refs: map[string]string{}}
+		e := &genEntry{conn: flowapi.Connection{Name: name}, params: map[string]string{}, refs: map[string]string{}}
 		if key != "" {
 			e.params["s3AccessKey"] = key
 		}

@@ -1,0 +1,383 @@
+// Package workspace is flowsync's domain session, below cli: it resolves a manifest's secret
+// references, reads, locks and folds the lockfile, and connects the Flow Service client or the
+// in-process emulator. Whatever a Session or a Service opens, its Close closes: the run lock,
+// the emulator, and the client's idle connections.
+//
+// Invariants: a bad lockfile is refused before anything connects or locks; a journal an
+// interrupted run left is folded in and saved before anything else is sent; no secret value
+// reaches an error; nothing here prints (cli's views do).
+package workspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/flowsync/flowsync/emulator"
+	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/internal/shell"
+	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/manifest"
+	"github.com/flowsync/flowsync/reconcile"
+	"github.com/flowsync/flowsync/s3source"
+)
+
+// Defaults, named once.
+const (
+	// DefaultConcurrency is how many requests a command has in flight at once, unless apply
+	// --concurrency says otherwise; check tests as many connections at once.
+	DefaultConcurrency = 8
+	// EmulatorWord is the --endpoint that runs an in-process emulator.
+	EmulatorWord = "emulator"
+	// EmulatorStateFile is where the in-process emulator keeps its state, beside the lockfile.
+	EmulatorStateFile = ".flowsync-emulator.json"
+)
+
+// Config is what a workspace takes from the command line and the environment.
+type Config struct {
+	Endpoint string // a URL, or EmulatorWord
+	// BadEndpoint is why Endpoint is not a URL (nil when it is): reported when a command
+	// connects, so that commands that stay offline do not fail over it.
+	BadEndpoint error
+	Env         func(string) (string, bool) // os.LookupEnv in production
+	Log         *slog.Logger
+	UserAgent   string
+	// SaveLockfile saves a lockfile; nil is (*lockfile.File).Save. Tests replace it to see
+	// what a full disk does.
+	SaveLockfile func(*lockfile.File, string) error
+}
+
+// Limits bound the requests a service sends.
+type Limits struct {
+	Concurrency int     // requests in flight at once; 0 is DefaultConcurrency
+	MaxRPS      float64 // 0: no hard cap
+}
+
+func (c *Config) save(f *lockfile.File, path string) error {
+	if c.SaveLockfile != nil {
+		return c.SaveLockfile(f, path)
+	}
+	return f.Save(path)
+}
+
+// SaveLock saves a lockfile after requests were sent.
+func (c *Config) SaveLock(f *lockfile.File, path string) error {
+	if err := c.save(f, path); err != nil {
+		return SaveErr(err)
+	}
+	return nil
+}
+
+// Saver is the lockfile saver of the Config, for lockfile.Commit.
+func (c *Config) Saver() func(*lockfile.File, string) error { return c.save }
+
+// SaveErr is a lockfile that could not be saved after requests were sent. lockfile's error
+// already says "save lockfile PATH: …": nothing is added before it.
+func SaveErr(err error) error {
+	return Hint(err, "the journal beside it still holds this run's progress: fix the problem and run apply again")
+}
+
+// LockfilePath is --lockfile, or the manifest's path with its extension replaced.
+func LockfilePath(flag, manifestPath string) string {
+	if flag != "" {
+		return flag
+	}
+	return lockfile.DefaultPath(manifestPath)
+}
+
+// Target is the lockfile target of a manifest.
+func Target(m *manifest.Manifest) lockfile.Target {
+	return lockfile.Target{OrgID: m.Target.OrgID, Sandbox: m.Target.Sandbox}
+}
+
+// ReadLock loads the lockfile of the manifest m (a new, empty one when absent) and folds in a
+// leftover journal in memory. It writes nothing; folded reports whether the journal changed
+// anything.
+func ReadLock(path string, m *manifest.Manifest) (f *lockfile.File, folded bool, err error) {
+	want := Target(m)
+	if dir := filepath.Dir(path); dir != "" {
+		if st, serr := os.Stat(dir); serr != nil || !st.IsDir() {
+			return nil, false, Hint(fmt.Errorf("lockfile %s: directory %s does not exist", path, dir),
+				"create the directory, or point --lockfile somewhere else")
+		}
+	}
+	f, err = lockfile.Load(path, want)
+	if errors.Is(err, fs.ErrNotExist) {
+		f, err = lockfile.New(want)
+	}
+	var fe *lockfile.FormatError
+	if errors.As(err, &fe) && !errors.Is(err, lockfile.ErrNewerVersion) && !fe.Journal() && m.Path != "" && m.Path != "-" {
+		// A damaged lockfile, with the commands that rebuild it for this manifest, runnable
+		// as printed: only connections created with this API key are recorded.
+		l := shell.Quote(path)
+		return nil, false, Hint(err, fmt.Sprintf("the file was left untouched: restore it from version control or a backup, "+
+			"or move it aside and rebuild it: mv %s %s.aside && flowsync import -f %s --lockfile %s --by-name --mine "+
+			"(only connections created with this API key are recorded)", l, l, shell.Quote(m.Path), l))
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	folded, err = lockfile.Fold(f, path)
+	if err != nil {
+		return nil, false, journalErr(err, m.Path, path)
+	}
+	return f, folded, nil
+}
+
+// journalErr says what to do about a journal that cannot be folded into the lockfile at
+// lockPath. Every piece of advice is safe to follow as written: none leads to a connection
+// being created twice or to someone else's being touched.
+func journalErr(err error, manifestPath, lockPath string) error {
+	var me *lockfile.JournalMismatchError
+	var fe *lockfile.FormatError
+	journal := lockPath + ".journal"
+	m, l, j := shell.Quote(manifestPath), shell.Quote(lockPath), shell.Quote(journal)
+	switch {
+	case errors.As(err, &me) && !me.SameTarget():
+		return Hint(err,
+			fmt.Sprintf("finish that run first: flowsync apply -f MANIFEST_OF_SANDBOX_%s --lockfile %s (the manifest of org %s sandbox %s); it folds the journal into a lockfile of that target",
+				me.Journal.Target.Sandbox, l, me.Journal.Target.OrgID, me.Journal.Target.Sandbox),
+			fmt.Sprintf("or keep this manifest's state in a lockfile of its own: flowsync apply -f %s --lockfile %s", m, shell.Quote(targetLockPath(manifestPath, me.Lockfile.Target))))
+	case errors.As(err, &me):
+		return Hint(err,
+			"restore the lockfile this journal belongs to (from version control or a backup) at "+lockPath+", then run apply again to finish that run",
+			fmt.Sprintf("without it: mv %s %s.aside && flowsync import -f %s --by-name --mine, which records each entry whose name matches exactly one live connection created with this API key (what that run created; a colleague's is left alone), then flowsync plan -f %s --refresh before applying", j, j, m, m))
+	case errors.As(err, &fe):
+		return Hint(err,
+			"restore the journal from a backup, then run apply again to finish that run",
+			fmt.Sprintf("without it: mv %s %s.aside && flowsync import -f %s --by-name --mine, which records each entry whose name matches exactly one live connection created with this API key (what that run created; a colleague's is left alone), then flowsync plan -f %s --refresh before applying", j, j, m, m))
+	}
+	return fmt.Errorf("journal of %s: %w", lockPath, err)
+}
+
+// targetLockPath is a lockfile path for the manifest that names its sandbox:
+// "envs/m.yaml" → "envs/m.dev.lock.json".
+func targetLockPath(manifestPath string, t lockfile.Target) string {
+	ext := filepath.Ext(manifestPath)
+	return manifestPath[:len(manifestPath)-len(ext)] + "." + t.Sandbox + ".lock.json"
+}
+
+// Service is a connected client and what must be closed after use.
+type Service struct {
+	Client *flowservice.Client
+	emu    *emulator.Running // the in-process emulator of --endpoint emulator
+}
+
+// Close closes the client's idle connections, then stops the in-process emulator: a
+// connection the client dialled but never used is closed by the client, so the emulator's
+// graceful shutdown has nothing to wait for.
+func (s *Service) Close() error {
+	if s.Client != nil {
+		s.Client.Close()
+	}
+	if s.emu != nil {
+		return s.emu.Close()
+	}
+	return nil
+}
+
+// Connect builds the Flow Service client for the manifest's target: the in-process emulator
+// for the endpoint EmulatorWord (state beside the lockfile), else the configured endpoint with
+// credentials from the environment.
+//
+// The access token is fetched here, once, so that bad credentials stop the command before
+// anything is planned or sent.
+func Connect(ctx context.Context, c *Config, m *manifest.Manifest, lockPath string, lim Limits) (*Service, error) {
+	if lim.Concurrency == 0 {
+		lim.Concurrency = DefaultConcurrency
+	}
+	cfg := flowservice.Config{
+		OrgID:       m.Target.OrgID,
+		Sandbox:     m.Target.Sandbox,
+		Concurrency: lim.Concurrency,
+		MaxRPS:      lim.MaxRPS,
+		Logger:      c.Log,
+		UserAgent:   c.UserAgent,
+		// An answer may echo a value the manifest's references give (check sends none, but a
+		// connection holds them): every one that can be read is redacted from what is shown.
+		Sensitive: referencedValues(m, c.Env),
+	}
+	s := &Service{}
+	if c.Endpoint == EmulatorWord {
+		state := filepath.Join(filepath.Dir(lockPath), EmulatorStateFile)
+		emu, err := emulator.Start(emulator.Options{StatePath: state}, "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("start the in-process emulator: %w", err)
+		}
+		s.emu = emu
+		cfg.Endpoint = emu.Endpoint
+		cfg.APIKey = "flowsync-emulator"
+		cfg.Tokens = flowservice.StaticToken("flowsync-emulator")
+	} else {
+		if c.BadEndpoint != nil {
+			return nil, Hint(c.BadEndpoint, "set --endpoint or FLOWSYNC_ENDPOINT to a URL, or leave both unset for "+flowservice.DefaultEndpoint)
+		}
+		cfg.Endpoint = c.Endpoint
+		if err := credentials(c, &cfg); err != nil {
+			return nil, err
+		}
+	}
+	client, err := flowservice.New(cfg)
+	if err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	s.Client = client
+	if _, err := cfg.Tokens.Token(ctx); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("sign in to Adobe IMS: %w", err)
+	}
+	return s, nil
+}
+
+// credentials reads FLOWSYNC_ACCESS_TOKEN, or FLOWSYNC_CLIENT_ID + FLOWSYNC_CLIENT_SECRET (IMS),
+// and FLOWSYNC_API_KEY (default: the client id).
+func credentials(c *Config, cfg *flowservice.Config) error {
+	token, _ := c.Env("FLOWSYNC_ACCESS_TOKEN")
+	id, _ := c.Env("FLOWSYNC_CLIENT_ID")
+	secret, _ := c.Env("FLOWSYNC_CLIENT_SECRET")
+	apiKey, _ := c.Env("FLOWSYNC_API_KEY")
+	if apiKey == "" {
+		apiKey = id
+	}
+	switch {
+	case token != "":
+		cfg.Tokens = flowservice.StaticToken(token)
+	case id != "" && secret != "":
+		ims := flowservice.IMSConfig{URL: flowservice.DefaultIMSURL, ClientID: id, ClientSecret: secret, Scopes: flowservice.DefaultScopes, Logger: c.Log, UserAgent: cfg.UserAgent}
+		if v, ok := c.Env("FLOWSYNC_IMS_URL"); ok && v != "" {
+			ims.URL = v
+		}
+		if v, ok := c.Env("FLOWSYNC_SCOPES"); ok && v != "" {
+			ims.Scopes = v
+		}
+		cfg.Tokens = flowservice.NewIMSTokenSource(ims)
+	case id != "" || secret != "":
+		return Hint(errors.New("incomplete Adobe credentials: FLOWSYNC_CLIENT_ID and FLOWSYNC_CLIENT_SECRET must both be set"),
+			"set both, or set FLOWSYNC_ACCESS_TOKEN instead")
+	default:
+		return Hint(errors.New("no Adobe credentials: this command talks to Flow Service"),
+			"set FLOWSYNC_ACCESS_TOKEN (and FLOWSYNC_API_KEY), or FLOWSYNC_CLIENT_ID and FLOWSYNC_CLIENT_SECRET for OAuth server-to-server",
+			"or try it without an account: --endpoint emulator")
+	}
+	if apiKey == "" {
+		return Hint(errors.New("no API key: FLOWSYNC_API_KEY is not set"),
+			"set FLOWSYNC_API_KEY to your Developer Console project's client id")
+	}
+	cfg.APIKey = apiKey
+	return nil
+}
+
+// Observe reads every live connection of the S3 spec: list pages, not one GET per entry.
+func Observe(ctx context.Context, c *flowservice.Client) (*reconcile.Observed, error) {
+	conns, err := c.List(ctx, flowservice.ListOptions{
+		Filters: []string{"connectionSpec.id==" + s3source.SpecID},
+		Limit:   100,
+	})
+	if err != nil {
+		return nil, ServiceErr("read live connections", err)
+	}
+	return &reconcile.Observed{Connections: conns}, nil
+}
+
+// Session is what a command that changes the lockfile holds: a connected service, the run
+// lock, and the lockfile with any journal an interrupted run left folded in and saved.
+type Session struct {
+	*Service
+	Lock     *lockfile.File
+	LockPath string
+	runLock  *lockfile.RunLock
+}
+
+// Open refuses a bad lockfile before it connects or takes the run lock, then takes the lock
+// and reads the lockfile again under it.
+func Open(ctx context.Context, c *Config, m *manifest.Manifest, lockPath string, lim Limits) (*Session, error) {
+	if _, _, err := ReadLock(lockPath, m); err != nil {
+		return nil, err
+	}
+	svc, err := Connect(ctx, c, m, lockPath, lim)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{Service: svc, LockPath: lockPath}
+	if err := s.lockAndFold(c, m); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenOffline is Open for a command that sends nothing (forget): no service, no credentials;
+// the same run lock and journal rules. The Session's Service is nil.
+func OpenOffline(c *Config, m *manifest.Manifest, lockPath string) (*Session, error) {
+	if _, _, err := ReadLock(lockPath, m); err != nil {
+		return nil, err
+	}
+	s := &Session{LockPath: lockPath}
+	if err := s.lockAndFold(c, m); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// lockAndFold takes the run lock, reads the lockfile again under it, and saves what a
+// leftover journal adds before removing the journal.
+func (s *Session) lockAndFold(c *Config, m *manifest.Manifest) error {
+	var err error
+	if s.runLock, err = lockfile.Acquire(s.LockPath); err != nil {
+		return err
+	}
+	lock, folded, err := ReadLock(s.LockPath, m)
+	if err != nil {
+		return err
+	}
+	s.Lock = lock
+	if folded {
+		// A previous run died: make what its journal recorded part of the lockfile first.
+		if err := c.SaveLock(lock, s.LockPath); err != nil {
+			return err
+		}
+		if err := lockfile.RemoveJournal(s.LockPath); err != nil {
+			return Hint(err, "remove the journal by hand once the lockfile is safe")
+		}
+		c.Log.Info("recovered an interrupted run from its journal", "lockfile", s.LockPath)
+	}
+	return nil
+}
+
+// Close releases the run lock and closes the service.
+func (s *Session) Close() error {
+	if s.runLock != nil {
+		_ = s.runLock.Release()
+	}
+	if s.Service == nil {
+		return nil
+	}
+	return s.Service.Close()
+}
+
+// referencedValues are the values of the manifest's secret references that can be read;
+// one that cannot (an unset variable) is skipped here: a command that needs it says so.
+func referencedValues(m *manifest.Manifest, env func(string) (string, bool)) []string {
+	var out []string
+	seen := map[manifest.Ref]bool{}
+	for _, c := range m.Connections {
+		for k, v := range c.Params {
+			if v.Ref == nil || seen[*v.Ref] {
+				continue
+			}
+			seen[*v.Ref] = true
+			one := c
+			one.Params = map[string]manifest.Value{k: v}
+			if vals, err := m.Resolve(one, env); err == nil && vals[k] != "" {
+				out = append(out, vals[k])
+			}
+		}
+	}
+	return out
+}
