@@ -131,7 +131,7 @@ func (p *parser) decode(data []byte) (root *yaml.Node) {
 			p.add(nil, "", "the manifest is empty")
 			return nil
 		}
-		p.yamlError(err)
+		p.yamlError(err, data)
 		return nil
 	}
 	var extra yaml.Node
@@ -144,7 +144,7 @@ func (p *parser) decode(data []byte) (root *yaml.Node) {
 		p.add(n, "", "a manifest is one YAML document, but another one starts here")
 		return nil
 	case !errors.Is(err, io.EOF):
-		p.yamlError(err)
+		p.yamlError(err, data)
 		return nil
 	}
 	if len(doc.Content) == 0 {
@@ -154,7 +154,9 @@ func (p *parser) decode(data []byte) (root *yaml.Node) {
 	return doc.Content[0]
 }
 
-func (p *parser) yamlError(err error) {
+// yamlError reports a decoder error at the line where the structure breaks (breakLine), with
+// what is wrong there, else where the decoder says.
+func (p *parser) yamlError(err error, data []byte) {
 	msg := err.Error()
 	var pos Pos // unknown: the diagnostic then names the file alone, never a made-up 1:1
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
@@ -163,6 +165,12 @@ func (p *parser) yamlError(err error) {
 		msg = m[2]
 	} else {
 		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	if line, col, what := breakLine(data); line > 0 {
+		pos = Pos{Line: line, Col: col}
+		if what != "" {
+			msg = what + " (" + msg + ")"
+		}
 	}
 	p.diags = append(p.diags, Diagnostic{File: p.file, Pos: pos, Message: "invalid YAML: " + msg})
 }

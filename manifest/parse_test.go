@@ -52,10 +52,10 @@ func TestParseProblems(t *testing.T) {
 		want []string
 	}{
 		{"malformed YAML", "version: 1\ntarget:\n  orgId: [\n", []string{
-			"m.yaml:3:1: invalid YAML: did not find expected node content",
+			"m.yaml:3:10: invalid YAML: the [ opened here is never closed (with ]) (did not find expected node content)",
 		}},
 		{"tab indentation", "version: 1\ntarget:\n\torgId: x\n", []string{
-			"m.yaml:3:1: invalid YAML: found character that cannot start any token",
+			"m.yaml:3:1: invalid YAML: a tab in the indentation: YAML indents with spaces only (found character that cannot start any token)",
 		}},
 		{"empty file", "", []string{"m.yaml:1:1: the manifest is empty"}},
 		{"comments only", "# nothing\n", []string{"m.yaml:1:1: the manifest is empty"}},
