@@ -688,31 +688,46 @@ func emuHTTP(ts *testscript.TestScript, method, p string, body []byte) (int, str
 // cmdGen writes a manifest of N generated Access Key entries name-1 … name-N whose secrets
 // come from $S3_SECRET_KEY and $S3_SESSION_TOKEN:
 //
-//	gen [-desc DESCRIPTION] [-iam NAME] N FILE
+//	gen [-desc DESCRIPTION] [-iam NAME] [-rename OLD=NEW]... [-describe NAME=D]... N FILE
 //
-// -iam makes entry NAME an IAMRole Based one.
+// -iam makes entry NAME an IAMRole Based one; -rename names entry OLD NEW with formerNames
+// [OLD]; -describe gives entry NAME (its name after -rename) its own description.
 func cmdGen(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("unsupported: ! gen")
 	}
 	desc, iam := "generated entry", ""
+	var edits [][2]string // old line, new lines
 	for len(args) > 2 && strings.HasPrefix(args[0], "-") {
 		switch args[0] {
 		case "-desc":
 			desc = args[1]
 		case "-iam":
 			iam = args[1]
+		case "-rename":
+			old, nw, _ := strings.Cut(args[1], "=")
+			edits = append(edits, [2]string{"  - name: " + old + "\n", "  - name: " + nw + "\n    formerNames: [" + old + "]\n"})
+		case "-describe":
+			name, d, _ := strings.Cut(args[1], "=")
+			edits = append(edits, [2]string{"  - name: " + name + "\n", "  - name: " + name + "\n    description: " + strconv.Quote(d) + "\n"})
 		default:
 			ts.Fatalf("gen: unknown flag %s", args[0])
 		}
 		args = args[2:]
 	}
 	if len(args) != 2 {
-		ts.Fatalf("usage: gen [-desc D] [-iam NAME] N FILE")
+		ts.Fatalf("usage: gen [-desc D] [-iam NAME] [-rename OLD=NEW]... [-describe NAME=D]... N FILE")
 	}
 	n, err := strconv.Atoi(args[0])
 	ts.Check(err)
-	ts.Check(genManifest(n, desc, iam).WriteFile(ts.MkAbs(args[1])))
+	text := string(genManifest(n, desc, iam).Bytes())
+	for _, e := range edits {
+		if !strings.Contains(text, e[0]) {
+			ts.Fatalf("gen: no entry %q to edit", strings.TrimSpace(e[0]))
+		}
+		text = strings.Replace(text, e[0], e[1], 1)
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(text), 0o644))
 }
 
 // genManifest is the manifest of the gen command.

@@ -47,14 +47,16 @@ type jsonSummary struct {
 }
 
 type jsonChange struct {
-	Name   string      `json:"name"`
-	Action string      `json:"action"`
-	Reason string      `json:"reason"`
-	ID     string      `json:"id,omitempty"`
-	Heal   bool        `json:"lookup_first,omitempty"`
-	Resend bool        `json:"resend_secrets,omitempty"`
-	Fields []jsonField `json:"fields"`
-	Notes  []string    `json:"notes"`
+	Name   string `json:"name"`
+	Action string `json:"action"`
+	Reason string `json:"reason"`
+	ID     string `json:"id,omitempty"`
+	// RenamedFrom is the recorded name a rename (formerNames) moves the connection from.
+	RenamedFrom string      `json:"renamed_from,omitempty"`
+	Heal        bool        `json:"lookup_first,omitempty"`
+	Resend      bool        `json:"resend_secrets,omitempty"`
+	Fields      []jsonField `json:"fields"`
+	Notes       []string    `json:"notes"`
 	// Owner (1.4): who created the connection a delete or replace removes (live state read).
 	Owner *jsonOwner `json:"owner,omitempty"`
 }
@@ -116,14 +118,15 @@ func (v *jsonPlanView) Plan(cs *reconcile.Changeset) error {
 			continue
 		}
 		jc := jsonChange{
-			Name:   ch.Name,
-			Action: ch.Action.String(),
-			Reason: string(ch.Reason),
-			ID:     ch.ID,
-			Heal:   ch.Heal,
-			Resend: ch.Resend,
-			Fields: make([]jsonField, 0, len(ch.Fields)),
-			Notes:  append([]string{}, ch.Notes...),
+			Name:        ch.Name,
+			Action:      ch.Action.String(),
+			Reason:      string(ch.Reason),
+			ID:          ch.ID,
+			RenamedFrom: ch.RenamedFrom,
+			Heal:        ch.Heal,
+			Resend:      ch.Resend,
+			Fields:      make([]jsonField, 0, len(ch.Fields)),
+			Notes:       append([]string{}, ch.Notes...),
 		}
 		if ch.Owner != nil && (ch.Action == reconcile.Delete || ch.Action == reconcile.Replace) {
 			o := jsonOwnerOf(*ch.Owner)

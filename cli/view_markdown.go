@@ -304,7 +304,11 @@ func mdSummary(a reconcile.Action, n int) string {
 // no line of the block can close it.
 func mdChange(ch *reconcile.Change, shared []reconcile.FieldChange) string {
 	var b strings.Builder
-	b.WriteString("- **" + mdEscape(ch.Name) + "**")
+	if ch.RenamedFrom != "" {
+		b.WriteString("- rename **" + mdEscape(ch.RenamedFrom) + "** → **" + mdEscape(ch.Name) + "**")
+	} else {
+		b.WriteString("- **" + mdEscape(ch.Name) + "**")
+	}
 	if ch.ID != "" {
 		b.WriteString(" (" + mdEscape(ch.ID+ownerText(ch)) + ")")
 	}

@@ -262,7 +262,7 @@ func containsField(fs []reconcile.FieldChange, f reconcile.FieldChange) bool {
 
 // hasOwnLines reports whether ch has anything to show besides its name and the shared fields.
 func hasOwnLines(ch *reconcile.Change, shared []reconcile.FieldChange) bool {
-	if reasonText(ch) != "" || len(ch.Notes) > 0 {
+	if reasonText(ch) != "" || len(ch.Notes) > 0 || ch.RenamedFrom != "" {
 		return true
 	}
 	for _, f := range ch.Fields {
@@ -323,8 +323,17 @@ func stripSGR(s string) string {
 // the fields its group shows once.
 func writeTextChange(b *strings.Builder, ch *reconcile.Change, shared []reconcile.FieldChange, p palette) {
 	style := actionStyle(p, ch.Action)
-	b.WriteString(style(ch.Action.Symbol() + " " + ch.Action.String()))
-	b.WriteString(" " + p.bold(safe(ch.Name)))
+	switch {
+	case ch.RenamedFrom != "" && ch.Action == reconcile.Update:
+		b.WriteString(style(ch.Action.Symbol() + " rename"))
+		b.WriteString(" " + p.bold(safe(ch.RenamedFrom)) + " → " + p.bold(safe(ch.Name)))
+	case ch.RenamedFrom != "":
+		b.WriteString(style(ch.Action.Symbol() + " " + ch.Action.String()))
+		b.WriteString(" " + p.bold(safe(ch.Name)) + " (renamed from " + p.bold(safe(ch.RenamedFrom)) + ")")
+	default:
+		b.WriteString(style(ch.Action.Symbol() + " " + ch.Action.String()))
+		b.WriteString(" " + p.bold(safe(ch.Name)))
+	}
 	if ch.ID != "" {
 		b.WriteString(" (" + safe(ch.ID+ownerText(ch)) + ")")
 	}
@@ -336,7 +345,7 @@ func writeTextChange(b *strings.Builder, ch *reconcile.Change, shared []reconcil
 		b.WriteString("    " + p.dim("# "+r) + "\n")
 	}
 	for _, f := range ch.Fields {
-		if containsField(shared, f) {
+		if containsField(shared, f) || renameField(ch, f) {
 			continue
 		}
 		writeTextField(b, ch.Action, f, p)
@@ -344,6 +353,11 @@ func writeTextChange(b *strings.Builder, ch *reconcile.Change, shared []reconcil
 	for _, n := range ch.Notes {
 		b.WriteString("    " + p.dim("# "+safe(n)) + "\n")
 	}
+}
+
+// renameField reports whether f is the name change of a rename, which the change's line says.
+func renameField(ch *reconcile.Change, f reconcile.FieldChange) bool {
+	return ch.RenamedFrom != "" && f.Path == "name" && !f.Drift
 }
 
 func writeTextField(b *strings.Builder, a reconcile.Action, f reconcile.FieldChange, p palette) {

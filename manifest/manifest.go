@@ -43,8 +43,11 @@ type Connection struct {
 	ConnectionSpec s3source.Spec
 	SpecName       string
 	Params         map[string]Value
-	Pos            Pos // position of the entry (its "name" key)
-	Index          int // position in the manifest's connections list
+	// FormerNames are the names the entry had before (NFC), in the manifest's order: a
+	// lockfile entry recorded under one of them, and not under Name, is renamed in place.
+	FormerNames []string
+	Pos         Pos // position of the entry (its "name" key)
+	Index       int // position in the manifest's connections list
 }
 
 // Manifest is a parsed, valid manifest.

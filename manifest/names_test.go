@@ -64,3 +64,42 @@ func TestTextErrorsArePlaced(t *testing.T) {
 		t.Errorf("a diagnostic without a position reads %q", d.Error())
 	}
 }
+
+// formerNames: kept in NFC; a former name that is an entry's name (as names compare) or that
+// two entries claim is an error at the former name's own line.
+func TestFormerNames(t *testing.T) {
+	withFormer := func(name string, former ...string) string {
+		return entry(name) + "    formerNames: [" + strings.Join(former, ", ") + "]\n"
+	}
+	m, err := Parse("m.yaml", []byte(head+withFormer("acme-marketing-eu", "acme-eu", "cafe\u0301")+entry("other")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Connections[0].FormerNames; len(got) != 2 || got[0] != "acme-eu" || got[1] != "caf\u00e9" {
+		t.Errorf("formerNames %+q, want [acme-eu café] in NFC", got)
+	}
+	if m.Connections[1].FormerNames != nil {
+		t.Errorf("an entry without formerNames has %q", m.Connections[1].FormerNames)
+	}
+	for name, tt := range map[string]struct {
+		src  string
+		want []string
+	}{
+		"an entry's name": {head + withFormer("a", "b") + entry("b"), []string{
+			`m.yaml:17:19: connections[0].formerNames[0]: "b" is the name of the entry at line 18: a name is either an entry's or a former one, not both`}},
+		"its own name": {head + withFormer("a", "x", "a"), []string{
+			`m.yaml:17:22: connections[0].formerNames[1]: "a" is the name of the entry at line 12: a name is either an entry's or a former one, not both`}},
+		"claimed twice": {head + withFormer("a", "old") + withFormer("b", "o\u200bld"), []string{
+			`m.yaml:23:19: connections[1].formerNames[0]: "o\u200bld" is already a former name at line 17: one connection can be renamed to one name only`}},
+		"not a list": {head + entry("a") + "    formerNames: old\n", []string{
+			`m.yaml:17:18: connections[0].formerNames: must be a list, not a string`}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse("m.yaml", []byte(tt.src))
+			got := diagLines(t, err)
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Fatalf("diagnostics:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}

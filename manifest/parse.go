@@ -470,6 +470,7 @@ func (p *parser) check(root *yaml.Node) {
 			p.entries[i], arena = merge(defaults, item, arena)
 			p.checkMerged(p.entries[i], i)
 		}
+		p.checkFormerNames(list, seen)
 	}
 
 	probs := schema.Validate(root)
@@ -478,6 +479,39 @@ func (p *parser) check(root *yaml.Node) {
 			continue
 		}
 		p.diags = append(p.diags, Diagnostic{File: p.file, Pos: Pos{Line: pr.Line, Col: pr.Col}, Path: pr.Path, Message: pr.Message})
+	}
+}
+
+// checkFormerNames checks every entry's formerNames against the names (seen, by names.Key)
+// and against each other: a former name may be no entry's name and claimed by one entry only,
+// once. Names compare as names do (NFC, invisible characters ignored).
+func (p *parser) checkFormerNames(list *yaml.Node, seen map[string]*yaml.Node) {
+	claimed := map[string]*yaml.Node{} // by names.Key: the first formerNames item claiming it
+	for i, item := range list.Content {
+		if item.Kind != yaml.MappingNode {
+			continue
+		}
+		_, fl := get(item, "formerNames")
+		if fl == nil || fl.Kind != yaml.SequenceNode {
+			continue // the schema reports it
+		}
+		for j, fn := range fl.Content {
+			former, ok := str(fn)
+			if !ok || former == "" {
+				continue
+			}
+			key := names.Key(former)
+			path := fmt.Sprintf("%s.formerNames[%d]", entryPath(i), j)
+			if nv, ok := seen[key]; ok {
+				p.add(fn, path, fmt.Sprintf("%+q is the name of the entry at line %d: a name is either an entry's or a former one, not both", former, nv.Line))
+				continue
+			}
+			if first, dup := claimed[key]; dup {
+				p.add(fn, path, fmt.Sprintf("%+q is already a former name at line %d: one connection can be renamed to one name only", former, first.Line))
+				continue
+			}
+			claimed[key] = fn
+		}
 	}
 }
 
@@ -762,6 +796,11 @@ func (p *parser) build(root *yaml.Node) *Manifest {
 		}
 		if mg.description != nil {
 			c.Description = mg.description.Value
+		}
+		if _, fl := get(mg.entry, "formerNames"); fl != nil {
+			for _, fn := range fl.Content {
+				c.FormerNames = append(c.FormerNames, names.Normalize(fn.Value))
+			}
 		}
 		for _, pr := range mg.params {
 			v := Value{Pos: posOf(pr.value)}

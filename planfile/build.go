@@ -88,6 +88,7 @@ func buildChange(ch *reconcile.Change, dg *digester) (Change, error) {
 		Reason:      string(ch.Reason),
 		ID:          ch.ID,
 		ETag:        ch.ETag,
+		RenamedFrom: ch.RenamedFrom,
 		LookupFirst: ch.Heal,
 		Resend:      ch.Resend,
 		Resolved:    ch.Resolved,

@@ -107,7 +107,11 @@ func refuse(pc *Change, fc *reconcile.Change, lock *lockfile.File, why string, d
 		r.Err = &reconcile.ConflictError{Name: pc.Name, Live: fc.Conflicts}
 		return r
 	}
-	moved := entryMoved(pc.Recorded, lock.Connections[pc.Name])
+	now := lock.Connections[pc.Name]
+	if now == nil && pc.RenamedFrom != "" {
+		now = lock.Connections[pc.RenamedFrom] // a rename was planned against its former name
+	}
+	moved := entryMoved(pc.Recorded, now)
 	if moved == "" {
 		moved = rotated(pc, fc, dg)
 	}
@@ -140,6 +144,8 @@ func differs(pc *Change, fc *reconcile.Change, dg *digester) string {
 		return "the connection changed since the plan (planned against etag " + orNone(pc.ETag) + ", it is now at " + orNone(fc.ETag) + ")"
 	case fc.Heal != pc.LookupFirst:
 		return "a plan made now " + pick(fc.Heal, "looks the name up first", "does not look the name up first") + " (lookup_first)"
+	case fc.RenamedFrom != pc.RenamedFrom:
+		return "a plan made now renames it from " + orNone(fc.RenamedFrom) + ", not from " + orNone(pc.RenamedFrom)
 	case fc.Resolved != pc.Resolved:
 		return "a plan made now resolves the interrupted create to " + orNone(fc.Resolved) + ", not " + orNone(pc.Resolved)
 	}

@@ -85,6 +85,9 @@ type Change struct {
 	Reason string `json:"reason"`
 	ID     string `json:"id,omitempty"`   // the connection acted on (absent for a create)
 	ETag   string `json:"etag,omitempty"` // the etag planned against: If-Match of its PATCH
+	// RenamedFrom: a rename (formerNames); Recorded is the entry under this name, which
+	// apply moves to Name.
+	RenamedFrom string `json:"renamed_from,omitempty"`
 	// LookupFirst: an earlier create's outcome is unknown; apply looks the name up first.
 	LookupFirst bool `json:"lookup_first,omitempty"`
 	// Resend: the connection changed outside flowsync in a way no GET shows; every secret is

@@ -16,6 +16,7 @@ import (
 
 	"github.com/flowsync/flowsync/flowapi"
 	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/s3source"
 )
 
@@ -225,6 +226,11 @@ func (a *applier) run(ctx context.Context, ch *Change) Result {
 		for _, o := range ch.Conflicts {
 			r.Unmanaged[o.ID] = o.Why
 		}
+	}
+	if ch.RenamedFrom != "" && r.Err == nil {
+		// The entry is recorded under its new name (committed first: a crash in between
+		// leaves both names with one id, which the next plan resolves as this rename).
+		r.Err = a.commit(ch.RenamedFrom, nil)
 	}
 	return r
 }
@@ -500,8 +506,28 @@ func (a *applier) heal(ctx context.Context, ch *Change, r *Result, retired []str
 
 func (a *applier) update(ctx context.Context, ch *Change, r *Result) error {
 	e := ch.Prior
-	if len(ch.Fields) > 0 || ch.Resend {
-		ne, err := a.patch(ctx, ch.Desired, e, ch.ETag, ch.Fields, ch.Resend, r)
+	if ch.RenamedFrom != "" && len(ch.Fields) == 0 && !ch.Resend {
+		// Renamed on the service already: the entry moves to the new name (with the etag the
+		// rename left, as planned against the live state), nothing is sent.
+		e = e.Clone()
+		if ch.ETag != "" {
+			e.ETag = ch.ETag
+		}
+		if err := a.commit(ch.Name, e); err != nil {
+			return err
+		}
+	}
+	fields, etag, resend := ch.Fields, ch.ETag, ch.Resend
+	if ch.RenamedFrom != "" && renames(fields) && !a.refreshed && !a.opts.Saved {
+		var err error
+		if fields, etag, resend, err = a.renameLive(ctx, ch); errors.Is(err, errGone) {
+			return a.recreate(ctx, ch, r)
+		} else if err != nil {
+			return err
+		}
+	}
+	if len(fields) > 0 || resend || etag != ch.ETag {
+		ne, err := a.patch(ctx, ch.Desired, e, etag, fields, resend, r)
 		if errors.Is(err, errGone) {
 			if a.opts.Saved {
 				// Re-creating it would send what the saved plan did not hold.
@@ -590,23 +616,60 @@ func (a *applier) patch(ctx context.Context, d *Desired, prior *lockfile.Entry, 
 			}
 			return nil, fmt.Errorf("re-read after 412: %w", gerr)
 		}
-		st := stateOfLive(live, prior, a.out.Salt)
-		if st.Spec != d.Spec || st.SpecName != d.SpecName {
-			return nil, fmt.Errorf("its connection spec or specName was changed outside flowsync: run plan --refresh to see the replace")
+		fresh, resend, err := freshFields(live, d, prior, fields, a.out.Salt)
+		if err != nil {
+			return nil, err
 		}
-		fresh := diffState(d, st, nil, a.out.Salt)
-		// Secrets cannot be read back: whatever secret this change meant to send is sent still.
-		for _, f := range fields {
-			if f.Sensitive && !slices.ContainsFunc(fresh, func(g FieldChange) bool { return g.Path == f.Path }) {
-				fresh = append(fresh, f)
-			}
-		}
-		// The 412 itself says something changed; what it was may not be visible.
-		if ops, err = patchOps(d, prior, fresh, true); err != nil {
+		if ops, err = patchOps(d, prior, fresh, resend); err != nil {
 			return nil, err
 		}
 		etag = live.ETag
 	}
+}
+
+// freshFields re-diffs d against live, a connection whose etag moved since fields were
+// planned: the visible fields that still differ, every secret fields meant to send (secrets
+// cannot be read back), and whether every secret must be sent again. The move itself says
+// something changed, and what it was may not be visible; unless it is the rename fields asked
+// for and nothing else is left to change (an earlier run sent this PATCH and died before it
+// recorded the answer): then nothing more is sent.
+func freshFields(live *flowapi.Connection, d *Desired, prior *lockfile.Entry, fields []FieldChange, salt string) ([]FieldChange, bool, error) {
+	st := stateOfLive(live, prior, salt)
+	if st.Spec != d.Spec || st.SpecName != d.SpecName {
+		return nil, false, fmt.Errorf("its connection spec or specName was changed outside flowsync: run plan --refresh to see the replace")
+	}
+	fresh := diffState(d, st, nil, salt)
+	for _, f := range fields {
+		if f.Sensitive && !slices.ContainsFunc(fresh, func(g FieldChange) bool { return g.Path == f.Path }) {
+			fresh = append(fresh, f)
+		}
+	}
+	resend := !(len(fresh) == 0 && renames(fields) && names.Same(st.Name, d.Name))
+	return fresh, resend, nil
+}
+
+// renameLive reads the connection of a rename planned offline before anything is sent: a
+// rename an interrupted run already made is then recorded, not sent again, and one the
+// connection moved under is re-diffed instead of failing on 412. It returns the fields, etag
+// and resend flag to patch with.
+func (a *applier) renameLive(ctx context.Context, ch *Change) ([]FieldChange, string, bool, error) {
+	live, err := a.client.Get(ctx, ch.Prior.ID)
+	if err != nil {
+		if isGone(err) {
+			return nil, "", false, errGone
+		}
+		return nil, "", false, fmt.Errorf("read before rename: %w", err)
+	}
+	if live.ETag == ch.ETag {
+		return ch.Fields, ch.ETag, ch.Resend, nil
+	}
+	fresh, resend, err := freshFields(live, ch.Desired, ch.Prior, ch.Fields, a.out.Salt)
+	return fresh, live.ETag, resend, err
+}
+
+// renames reports whether fields change the name.
+func renames(fields []FieldChange) bool {
+	return slices.ContainsFunc(fields, func(f FieldChange) bool { return f.Path == "name" })
 }
 
 const sessionToken = "s3SessionToken"

@@ -16,6 +16,7 @@ func Desire(m *manifest.Manifest, env func(string) (string, bool), noSecrets boo
 	for _, c := range m.Connections {
 		d := Desired{
 			Name:        c.Name,
+			FormerNames: c.FormerNames,
 			Description: c.Description,
 			Spec:        c.ConnectionSpec,
 			SpecName:    c.SpecName,

@@ -33,14 +33,25 @@ func Plan(desired []Desired, lock *lockfile.File, observed *Observed, opts Optio
 	for i := range desired {
 		d := &desired[i]
 		want[d.Name] = true
+		e := entries[d.Name]
+		from := renameSource(d, e, entries)
+		if from != "" {
+			want[from] = true // not an orphan: d takes it over
+		}
 		if !sel.Match(d.Name) {
 			continue
 		}
-		e := entries[d.Name]
-		ch := planDesired(d, e, salt, live)
+		var ch Change
+		if e == nil && from != "" {
+			ch = planDesired(d, entries[from], from, salt, live)
+		} else {
+			ch = planDesired(d, e, "", salt, live)
+		}
+		renamed(&ch, from)
+		setOwner(&ch, live)
 		if live != nil {
 			u := planUnmanaged(&ch, d, e, salt, live, recorded, opts.APIKey)
-			if cf := conflictsOf(&ch, d, e, salt, live, recorded, opts.APIKey); len(cf) > 0 {
+			if cf := conflictsOf(&ch, d, salt, live, recorded, opts.APIKey); len(cf) > 0 {
 				// The namesakes are the conflict: said once, on the conflict's line.
 				ch.Refused, ch.Action, ch.Conflicts, ch.Notes, u = ch.Action, Conflict, cf, nil, nil
 			}
@@ -63,6 +74,36 @@ func Plan(desired []Desired, lock *lockfile.File, observed *Observed, opts Optio
 	sort.Slice(cs.Changes, func(i, j int) bool { return cs.Changes[i].Name < cs.Changes[j].Name })
 	sort.Slice(cs.Unmanaged, func(i, j int) bool { return cs.Unmanaged[i].Name < cs.Unmanaged[j].Name })
 	return cs
+}
+
+// renameSource is the recorded name d takes over, "" when none: a former name of d recorded
+// while d.Name is not (a rename), or recorded with the same connection as d.Name (a rename
+// whose apply was interrupted between re-keying and dropping the old record). A pending
+// create's record is never renamed: its connection is not known.
+func renameSource(d *Desired, e *lockfile.Entry, entries map[string]*lockfile.Entry) string {
+	for _, f := range d.FormerNames {
+		old := entries[f]
+		switch {
+		case old == nil || old.Pending != "" || old.ID == "":
+		case e == nil, e.ID == old.ID:
+			return f
+		}
+	}
+	return ""
+}
+
+// renamed makes ch the rename of the record from ("": none). A rename with nothing else to
+// change still moves the lockfile entry: the service has the new name already (an
+// interrupted apply renamed it), so nothing is sent.
+func renamed(ch *Change, from string) {
+	if from == "" {
+		return
+	}
+	ch.RenamedFrom = from
+	if ch.Action == NoOp {
+		ch.Action = Update
+		ch.Notes = append(ch.Notes, "the service has the new name already (an interrupted apply renamed it): only the lockfile entry moves to the new name, nothing is sent")
+	}
 }
 
 // planUnmanaged finds the live connections named like d that flowsync did not record. For a
@@ -107,13 +148,13 @@ func planUnmanaged(ch *Change, d *Desired, e *lockfile.Entry, salt string, live 
 // conflictsOf lists the live connections a create of ch (or the create half of its replace)
 // would duplicate: of d's name and connection spec, recorded under no entry, and not adopted
 // by the ownership rule. One name, one live connection: such a create is never sent.
-func conflictsOf(ch *Change, d *Desired, e *lockfile.Entry, salt string, live *liveIndex, recorded map[string]bool, apiKey string) []Owner {
+func conflictsOf(ch *Change, d *Desired, salt string, live *liveIndex, recorded map[string]bool, apiKey string) []Owner {
 	if ch.Action != Create && ch.Action != Replace {
 		return nil
 	}
 	found := live.byName[d.Name]
 	why := map[string]string{}
-	if ch.Heal && e != nil {
+	if e := ch.Prior; ch.Heal && e != nil {
 		res := claimOfDesired(d, e.PendingAt, apiKey, salt).resolve(found, recorded)
 		if len(res.owned) > 0 {
 			return nil // adopted (one) or ambiguous (several: apply fails the entry): no create either way
@@ -139,6 +180,22 @@ func conflictsOf(ch *Change, d *Desired, e *lockfile.Entry, salt string, live *l
 type liveIndex struct {
 	byID   map[string]*flowapi.Connection
 	byName map[string][]*flowapi.Connection
+}
+
+// setOwner says on a delete or replace planned against the live state who created the
+// connection it removes.
+func setOwner(ch *Change, live *liveIndex) {
+	if (ch.Action != Delete && ch.Action != Replace) || ch.Prior == nil {
+		return
+	}
+	id := ch.Prior.ID
+	if id == "" {
+		id = ch.Resolved
+	}
+	if c := live.byIDOrNil(id); c != nil {
+		o := ownerOf(c)
+		ch.Owner = &o
+	}
 }
 
 // byIDOrNil is the live connection id, or nil when it is not live, id is "" or the live
@@ -235,7 +292,9 @@ func stateOfLive(c *flowapi.Connection, e *lockfile.Entry, salt string) state {
 	return s
 }
 
-func planDesired(d *Desired, e *lockfile.Entry, salt string, live *liveIndex) Change {
+// planDesired plans d against its record e, recorded under the name from when d renames it
+// ("": under d.Name).
+func planDesired(d *Desired, e *lockfile.Entry, from, salt string, live *liveIndex) Change {
 	ch := Change{Name: d.Name, Desired: d, Prior: e, Reason: ReasonManifest}
 	if e == nil {
 		ch.Action = Create
@@ -255,6 +314,9 @@ func planDesired(d *Desired, e *lockfile.Entry, salt string, live *liveIndex) Ch
 	}
 	cur := stateOfEntry(e)
 	cur.Name = d.Name
+	if from != "" {
+		cur.Name = from
+	}
 	driftFrom := (*state)(nil)
 	if live != nil && e.ID != "" {
 		c := live.byID[e.ID]
@@ -274,12 +336,6 @@ func planDesired(d *Desired, e *lockfile.Entry, salt string, live *liveIndex) Ch
 
 	if cur.Spec != d.Spec || cur.SpecName != d.SpecName {
 		ch.Action = Replace
-		if live != nil {
-			if c := live.byID[e.ID]; c != nil {
-				o := ownerOf(c)
-				ch.Owner = &o
-			}
-		}
 		ch.Fields = diffState(d, cur, driftFrom, salt)
 		ch.Notes = append(ch.Notes, "the connection spec or auth specName cannot change in place: a new connection is created and recorded, then the old one is deleted")
 		return ch
@@ -290,7 +346,7 @@ func planDesired(d *Desired, e *lockfile.Entry, salt string, live *liveIndex) Ch
 			ch.Reason = ReasonDrift
 		}
 	}
-	if driftFrom != nil && e.ETag != "" && ch.ETag != e.ETag && !anyDrift(ch.Fields) && !ch.Heal {
+	if driftFrom != nil && e.ETag != "" && ch.ETag != e.ETag && !anyDrift(ch.Fields) && !ch.Heal && !renamedLive(d, cur, driftFrom) {
 		// Something changed that no GET shows: a secret, or a field the service hides. Which
 		// one is not known, so no field is blamed; every secret is sent again. A recorded etag
 		// that was never known (an answer without one) proves nothing moved.
@@ -301,10 +357,6 @@ func planDesired(d *Desired, e *lockfile.Entry, salt string, live *liveIndex) Ch
 	switch {
 	case ch.Heal:
 		ch.Action = Replace
-		if c := live.byIDOrNil(e.ID); c != nil {
-			o := ownerOf(c)
-			ch.Owner = &o
-		}
 	case len(ch.Fields) > 0 || ch.Resend:
 		ch.Action = Update
 	case len(e.Retired) > 0:
@@ -314,6 +366,13 @@ func planDesired(d *Desired, e *lockfile.Entry, salt string, live *liveIndex) Ch
 		ch.Action = NoOp
 	}
 	return ch
+}
+
+// renamedLive reports whether the live connection has been renamed since it was recorded, to
+// exactly d's name: that visible change (a rename this entry asked for, whose apply was
+// interrupted after its PATCH) explains why the etag moved.
+func renamedLive(d *Desired, live state, recorded *state) bool {
+	return !names.Same(recorded.Name, live.Name) && names.Same(live.Name, d.Name)
 }
 
 // HiddenChangeNote is the note on an entry whose etag moved outside flowsync with nothing
@@ -460,16 +519,7 @@ func planOrphan(name string, e *lockfile.Entry, salt string, live *liveIndex, re
 	if live != nil && e.ID != "" && live.byID[e.ID] == nil {
 		ch.Notes = append(ch.Notes, "already deleted outside flowsync")
 	}
-	if ch.Action == Delete && live != nil {
-		id := e.ID
-		if id == "" {
-			id = ch.Resolved
-		}
-		if c := live.byIDOrNil(id); c != nil {
-			o := ownerOf(c)
-			ch.Owner = &o
-		}
-	}
+	setOwner(&ch, live)
 	if len(e.Retired) > 0 {
 		ch.Notes = append(ch.Notes, "also replaced earlier: "+strings.Join(e.Retired, ", "))
 	}

@@ -133,6 +133,10 @@ type Change struct {
 	// Desired is nil for Delete and Orphan; Prior is nil when nothing was recorded.
 	Desired *Desired
 	Prior   *lockfile.Entry
+	// RenamedFrom is the recorded name this change takes over (an entry's formerNames): the
+	// connection keeps its id, apply PATCHes /name with the other changed paths, and the
+	// lockfile entry moves from RenamedFrom to Name. Prior is that entry.
+	RenamedFrom string
 	// Heal is set on a Create whose earlier outcome is unknown: look the name up first.
 	Heal bool
 	// Resolved is, on the Delete of a pending orphan planned against the live state, the id

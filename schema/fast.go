@@ -69,26 +69,43 @@ func runeLen(s string) int {
 	return len(s)
 }
 
-var itemFields = []string{"name", "description", "connectionSpec", "auth"}
+var itemFields = []string{"name", "description", "connectionSpec", "auth", "formerNames"}
 
 // FastConnection reports whether the schema certainly accepts n as a connections entry
 // (#/properties/connections/items). False means "run the schema", not "invalid".
 func FastConnection(n *yaml.Node) bool {
-	var v [4]*yaml.Node
+	var v [5]*yaml.Node
 	if !fastFields(n, itemFields, v[:]) || v[0] == nil {
 		return false
 	}
-	// name: string, 1 to 256 code points, ^[^\u0000-\u001F\u007F-\u009F]*$
-	name, ok := fastString(v[0])
+	return fastName(v[0]) &&
+		(v[1] == nil || fastDescription(v[1])) &&
+		(v[2] == nil || fastConnectionSpec(v[2])) &&
+		(v[3] == nil || fastAuth(v[3])) &&
+		(v[4] == nil || fastFormerNames(v[4]))
+}
+
+// name: string, 1 to 256 code points, ^[^\u0000-\u001F\u007F-\u009F]*$
+func fastName(n *yaml.Node) bool {
+	name, ok := fastString(n)
 	if !ok || !printable(name) {
 		return false
 	}
-	if l := runeLen(name); l < 1 || l > 256 {
+	l := runeLen(name)
+	return l >= 1 && l <= 256
+}
+
+// formerNames: an array of names.
+func fastFormerNames(n *yaml.Node) bool {
+	if n.Kind != yaml.SequenceNode {
 		return false
 	}
-	return (v[1] == nil || fastDescription(v[1])) &&
-		(v[2] == nil || fastConnectionSpec(v[2])) &&
-		(v[3] == nil || fastAuth(v[3]))
+	for _, item := range n.Content {
+		if !fastName(item) {
+			return false
+		}
+	}
+	return true
 }
 
 // printable matches ^[^\u0000-\u001F\u007F-\u009F]*$ (invalid UTF-8 reads as U+FFFD, as in

@@ -18,7 +18,7 @@ import (
 // schemaRules is the SHA-256 of manifest.schema.json without its descriptions and title:
 // the rules fast.go was written to mirror. If this test fails, the schema's rules changed:
 // update fast.go to mirror them (the schema stays the source of truth), then this hash.
-const schemaRules = "6d04bc66ccf9700bdd6db2b06fcb4b1dcfd480ef53e3c899429804ce2a030e7b"
+const schemaRules = "8f41ebda8ee41c091e31f3fb9624b8bde63e6aeef1a3bf3611cf86ab7293e0d0"
 
 func TestFastMirrorsSchema(t *testing.T) {
 	var doc any
@@ -134,6 +134,7 @@ var (
 		`{env: 12}`, `{file: 12}`, `{env: ""}`, `{file: ~}`, `{env: [A]}`}
 	fieldValues = map[string][]string{
 		"name":           {`acme`, `bucket-00001`, `"a b"`, `""`, `"a\tb"`, strings.Repeat("n", 256), strings.Repeat("n", 257), `"é\u0085"`, `"\u00a0"`, `2024`},
+		"formerNames":    {`[acme-eu]`, `[]`, `[a, "b c"]`, `[""]`, `acme`, `["a\tb"]`, `[12]`, `[{a: b}]`, `[[a]]`, "[" + strings.Repeat("n", 257) + "]", `~`},
 		"description":    {`generated entry`, `""`, strings.Repeat("d", 4096), strings.Repeat("d", 4097), `{env: D}`},
 		"specName":       {`Access Key`, `IAMRole Based`, `Access key`, `""`},
 		"id":             {`ecadc60c-7455-4d87-84dc-2a0e293d997b`, `other`, `1`},
@@ -145,7 +146,7 @@ var (
 		"bucketName":     {`acme-bucket`, `ab`, `abc`, strings.Repeat("b", 63), strings.Repeat("b", 64), strings.Repeat("b", 255), strings.Repeat("b", 256), `Acme`, `acme-`, `-acme`, `acme_b`, `logs.example.com`, `"a b"`, `a/b`, `192.168.5.4`, `12345`, `"123"`},
 		"folderPath":     {`events/2026`, `""`, `events/../x`, `"a|b"`, `"a:b"`, `'a"b'`, `a*b`, `"a\\b"`, `"a?b"`},
 	}
-	connectionKeys = []string{"name", "description", "connectionSpec", "auth"}
+	connectionKeys = []string{"name", "description", "connectionSpec", "auth", "formerNames"}
 	paramKeys      = []string{"s3AccessKey", "s3SecretKey", "s3SessionToken", "serviceUrl", "bucketName", "folderPath"}
 )
 
