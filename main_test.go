@@ -112,6 +112,7 @@ func TestScript(t *testing.T) {
 			"badsvc":     cmdBadService,
 			"emu":        cmdEmu,
 			"gen":        cmdGen,
+			"gencsv":     cmdGenCSV,
 			"holdlock":   cmdHoldLock,
 			"jsonfile":   cmdJSONFile,
 			"jsonschema": cmdJSONSchema,
@@ -728,6 +729,29 @@ func cmdGen(ts *testscript.TestScript, neg bool, args []string) {
 		text = strings.Replace(text, e[0], e[1], 1)
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(text), 0o644))
+}
+
+// cmdGenCSV writes a table for generate --from-csv of N rows as an onboarding has them, each
+// its own bucket, folder, region and description (every seventh row without a folder):
+//
+//	gencsv N FILE
+func cmdGenCSV(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: gencsv N FILE")
+	}
+	n, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	regions := []string{"eu-west-1", "us-east-1", "us-west-2", "ap-southeast-2", "eu-central-1", "ca-central-1", "sa-east-1"}
+	var b strings.Builder
+	b.WriteString("name,bucketName,region,folderPath,description\n")
+	for i := 1; i <= n; i++ {
+		folder := fmt.Sprintf("events/team-%03d", i)
+		if i%7 == 0 {
+			folder = ""
+		}
+		fmt.Fprintf(&b, "team-%03d,team-%03d-landing,%s,%s,\"Landing bucket of team %d, %s\"\n", i, i, regions[i%len(regions)], folder, i, regions[i%len(regions)])
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(b.String()), 0o644))
 }
 
 // genManifest is the manifest of the gen command.
