@@ -247,7 +247,7 @@ func emu(ts *testscript.TestScript) *emulator.Running {
 // live returns the live connections named name (a path.Match glob; "" for all).
 func live(ts *testscript.TestScript, glob string) []flowservice.Connection {
 	var out []flowservice.Connection
-	for _, c := range emu(ts).Server.Connections(testOrg, testSandbox) {
+	for _, c := range emu(ts).Server.Connections(testOrg, emuSandbox(ts)) {
 		if glob != "" {
 			ok, err := path.Match(glob, c.Name)
 			ts.Check(err)
@@ -292,7 +292,8 @@ func wantInt(ts *testscript.TestScript, neg bool, what string, got int64, wantS 
 	}
 }
 
-// cmdEmu reaches the script's emulator:
+// cmdEmu reaches the script's emulator. The commands that look at connections look at the
+// test org's sandbox $EMU_SANDBOX when the script sets it (env EMU_SANDBOX=dev), else prod:
 //
 //	emu count N [GLOB]          N live connections (whose name matches GLOB)
 //	emu requests [METHOD [PATH]] N  the emulator answered N API calls (of METHOD, to PATH
@@ -664,6 +665,15 @@ func editSpec(s *emulator.Server, sub string, args []string) error {
 
 // emuHTTP sends one request to the script's emulator with the Adobe headers and returns the
 // answer's status and body.
+// emuSandbox is the sandbox the emu commands look at: $EMU_SANDBOX when a script sets it (a
+// manifest with environments uses several), else the test sandbox.
+func emuSandbox(ts *testscript.TestScript) string {
+	if s := ts.Getenv("EMU_SANDBOX"); s != "" {
+		return s
+	}
+	return testSandbox
+}
+
 func emuHTTP(ts *testscript.TestScript, method, p string, body []byte) (int, string) {
 	var rd io.Reader
 	if body != nil {
@@ -674,7 +684,7 @@ func emuHTTP(ts *testscript.TestScript, method, p string, body []byte) (int, str
 	req.Header.Set("Authorization", "Bearer "+ts.Getenv("FLOWSYNC_ACCESS_TOKEN"))
 	req.Header.Set("x-api-key", "someone-elses-key")
 	req.Header.Set("x-gw-ims-org-id", testOrg)
-	req.Header.Set("x-sandbox-name", testSandbox)
+	req.Header.Set("x-sandbox-name", emuSandbox(ts))
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

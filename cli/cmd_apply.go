@@ -118,13 +118,19 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 		return err
 	}
 	if !cs.HasChanges() {
+		if err := recordPromotions(g, cs, lock, lockPath); err != nil {
+			return err
+		}
+		heldNote(g, cs, output)
 		return nil
 	}
 	if err := confirm(g, yes); err != nil {
 		return err
 	}
 
-	return executeApply(ctx, g, svc, lock, lockPath, cs, concurrency, output, false, nil)
+	err = executeApply(ctx, g, svc, lock, lockPath, cs, concurrency, output, false, nil)
+	heldNote(g, cs, output)
+	return err
 }
 
 // saveLockfile saves a lockfile; tests replace it to see what a full disk does.

@@ -126,6 +126,7 @@ func PrintError(w io.Writer, err error, hints ...string) {
 type planCounts struct {
 	Create, Update, Replace, Delete, Orphan, Unchanged int
 	Conflict                                           int
+	Held                                               int // changes promotion holds back
 }
 
 func countPlan(cs *reconcile.Changeset) planCounts {
@@ -138,11 +139,12 @@ func countPlan(cs *reconcile.Changeset) planCounts {
 		Orphan:    n[reconcile.Orphan],
 		Unchanged: n[reconcile.NoOp],
 		Conflict:  n[reconcile.Conflict],
+		Held:      n[reconcile.Hold],
 	}
 }
 
 func (c planCounts) shown() int {
-	return c.Create + c.Update + c.Replace + c.Delete + c.Orphan + c.Conflict
+	return c.Create + c.Update + c.Replace + c.Delete + c.Orphan + c.Conflict + c.Held
 }
 
 // conflictAdvice says both ways out of a name conflict: record the live connection when it
@@ -192,6 +194,20 @@ func safe(s string) string {
 
 func isEscaped(r rune) bool {
 	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
+}
+
+// fieldAction is the action a change's fields are shown for: a held change's fields are
+// those of the change it holds back.
+func fieldAction(ch *reconcile.Change) reconcile.Action {
+	if ch.Action == reconcile.Hold {
+		return ch.Held
+	}
+	return ch.Action
+}
+
+// heldText is the line of a held change, after its name.
+func heldText(ch *reconcile.Change) string {
+	return "not yet applied in " + ch.HeldFor + " (" + ch.Held.String() + " held back; apply --env " + ch.HeldFor + " first, or --skip-promotion)"
 }
 
 // reasonText explains a change whose cause the user would not guess from the manifest, or

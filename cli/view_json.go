@@ -12,6 +12,19 @@ import (
 // additive changes keep 1.x, breaking ones bump the major.
 const jsonFormatVersion = "1.4"
 
+// jsonEnvFormatVersion is the version of a plan document about a manifest with environments
+// (1.4 added held changes and plan --env all): a document about a manifest without them
+// keeps jsonFormatVersion, byte for byte what it was.
+const jsonEnvFormatVersion = "1.4"
+
+// planFormatVersion is the format_version of cs's plan document.
+func planFormatVersion(cs *reconcile.Changeset) string {
+	if cs.Environment != "" {
+		return jsonEnvFormatVersion
+	}
+	return jsonFormatVersion
+}
+
 // jsonPlanView writes the plan as one JSON document (docs/plan-json.md).
 type jsonPlanView struct {
 	io IO
@@ -44,6 +57,7 @@ type jsonSummary struct {
 	Orphan    int `json:"orphan"`
 	Unchanged int `json:"unchanged"`
 	Conflict  int `json:"conflict,omitempty"`
+	Held      int `json:"held,omitempty"`
 }
 
 type jsonChange struct {
@@ -55,6 +69,7 @@ type jsonChange struct {
 	RenamedFrom string      `json:"renamed_from,omitempty"`
 	Heal        bool        `json:"lookup_first,omitempty"`
 	Resend      bool        `json:"resend_secrets,omitempty"`
+	Held        string      `json:"held,omitempty"`
 	Fields      []jsonField `json:"fields"`
 	Notes       []string    `json:"notes"`
 	// Owner (1.4): who created the connection a delete or replace removes (live state read).
@@ -97,10 +112,10 @@ type jsonUnmanaged struct {
 func (v *jsonPlanView) Plan(cs *reconcile.Changeset) error {
 	n := countPlan(cs)
 	doc := jsonPlan{
-		FormatVersion:  jsonFormatVersion,
+		FormatVersion:  planFormatVersion(cs),
 		Refreshed:      cs.Refreshed,
 		SecretsUnknown: cs.SecretsUnknown,
-		Summary:        jsonSummary{n.Create, n.Update, n.Replace, n.Delete, n.Orphan, n.Unchanged, n.Conflict},
+		Summary:        jsonSummary{n.Create, n.Update, n.Replace, n.Delete, n.Orphan, n.Unchanged, n.Conflict, n.Held},
 		Changes:        []jsonChange{},
 		Unmanaged:      []jsonUnmanaged{},
 	}
@@ -117,9 +132,11 @@ func (v *jsonPlanView) Plan(cs *reconcile.Changeset) error {
 			doc.Conflicts = append(doc.Conflicts, jc)
 			continue
 		}
+		a := fieldAction(ch)
 		jc := jsonChange{
 			Name:        ch.Name,
-			Action:      ch.Action.String(),
+			Action:      a.String(),
+			Held:        ch.HeldFor,
 			Reason:      string(ch.Reason),
 			ID:          ch.ID,
 			RenamedFrom: ch.RenamedFrom,
@@ -136,10 +153,10 @@ func (v *jsonPlanView) Plan(cs *reconcile.Changeset) error {
 		for _, f := range ch.Fields {
 			jf := jsonField{Path: f.Path, Sensitive: f.Sensitive, Drift: f.Drift}
 			if !f.Sensitive {
-				if ch.Action != reconcile.Create {
+				if a != reconcile.Create {
 					jf.Before = &f.Before
 				}
-				if ch.Action != reconcile.Delete && ch.Action != reconcile.Orphan && !f.Removed {
+				if a != reconcile.Delete && a != reconcile.Orphan && !f.Removed {
 					jf.After = &f.After
 				}
 			}

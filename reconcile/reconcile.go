@@ -31,6 +31,10 @@ type Desired struct {
 	Spec        flowapi.Spec
 	SpecName    string
 	Params      map[string]Param
+	// Promotion is the entry's promotion digest (manifest.Connection.Promotion): recorded in
+	// the lockfile when applied, compared with the previous environment's. "" without
+	// environments.
+	Promotion string
 }
 
 // Action is what a Change does.
@@ -47,6 +51,9 @@ const (
 	// connection of the name and connection spec exists that the lockfile does not record and
 	// the ownership rule does not adopt: nothing is sent, apply fails the entry.
 	Conflict Action = '≠'
+	// Hold is a create, update or replace held back by promotion: the previous environment
+	// has not applied it yet (Change.Held says what it would be, Change.HeldFor where).
+	Hold Action = '⏸'
 )
 
 // Symbol is how the action is shown in a plan.
@@ -88,6 +95,8 @@ func (a Action) String() string {
 		return "orphan"
 	case Conflict:
 		return "conflict"
+	case Hold:
+		return "held"
 	}
 	return "unknown"
 }
@@ -139,6 +148,10 @@ type Change struct {
 	RenamedFrom string
 	// Heal is set on a Create whose earlier outcome is unknown: look the name up first.
 	Heal bool
+	// Held is, on a Hold, the action held back; HeldFor the environment that must apply the
+	// entry first.
+	Held    Action
+	HeldFor string
 	// Resolved is, on the Delete of a pending orphan planned against the live state, the id
 	// its interrupted create made as the ownership rule proves ("" when none was found: the
 	// record is dropped and nothing else is deleted).
@@ -210,6 +223,17 @@ func (c *Changeset) Counts() Counts {
 // corrects included) or fail an entry (a name conflict). Orphans that are merely kept and
 // unmanaged connections, which apply never touches, are not changes.
 func (c *Changeset) HasChanges() bool { return c.Sends() > 0 || c.Counts()[Conflict] > 0 }
+
+// Held returns how many changes promotion holds back.
+func (c *Changeset) Held() int {
+	n := 0
+	for _, ch := range c.Changes {
+		if ch.Action == Hold {
+			n++
+		}
+	}
+	return n
+}
 
 // Sends returns how many changes send a request when applied.
 func (c *Changeset) Sends() int {

@@ -20,6 +20,20 @@ type Options struct {
 	// APIKey is the x-api-key in use, for the ownership rule's createdClient test ("": the
 	// test is skipped). Used only with observed state.
 	APIKey string
+	// Gates are, by name, what promotion holds an entry's create, update or replace to: nil
+	// without a promotion order (or with --skip-promotion); an entry without a gate is
+	// never held.
+	Gates map[string]Gate
+}
+
+// Gate is what one entry's change waits for under promotion: Env is the environment before
+// this one that has the entry, Applied the promotion digest its lockfile records for it ("":
+// none). A change is held unless Applied is the entry's digest, or this environment's
+// lockfile records that digest already (the change is then this environment's own: an
+// override, its defaults, a rotated secret, drift).
+type Gate struct {
+	Env     string
+	Applied string
 }
 
 // ApplyOptions tune Apply.
