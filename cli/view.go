@@ -10,6 +10,7 @@ import (
 
 	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/reconcile"
+	"github.com/flowsync/flowsync/workspace"
 )
 
 // PlanView renders a plan.
@@ -250,9 +251,5 @@ func unmanagedAdvice(u reconcile.Unmanaged, m *planModel) string {
 
 // importCommand is the command that records id under name, quoted for a POSIX shell.
 func importCommand(m *planModel, name, id string) string {
-	cmd := "flowsync import -f " + shell.Quote(m.Manifest)
-	if m.lockfile != "" {
-		cmd += " --lockfile " + shell.Quote(m.lockfile)
-	}
-	return cmd + " " + shell.Quote(name) + " " + shell.Quote(id)
+	return "flowsync import " + workspace.FileArgs(m.Manifest, m.Environment, m.lockfile) + " " + shell.Quote(name) + " " + shell.Quote(id)
 }
