@@ -156,7 +156,7 @@ func fieldAction(ch *reconcile.Change) reconcile.Action {
 
 // heldText is the line of a held change, after its name.
 func heldText(ch *reconcile.Change) string {
-	return "not yet applied in " + ch.HeldFor + " (" + ch.Held.String() + " held back; apply --env " + ch.HeldFor + " first, or --skip-promotion)"
+	return "not yet applied in " + ch.HeldFor + " (" + ch.Held.String() + " held back)"
 }
 
 // reasonText explains a change whose cause the user would not guess from the manifest, or
