@@ -11,6 +11,7 @@ import (
 
 	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/reconcile"
+	"github.com/flowsync/flowsync/workspace"
 )
 
 // PlanView renders a plan.
@@ -207,7 +208,7 @@ func fieldAction(ch *reconcile.Change) reconcile.Action {
 
 // heldText is the line of a held change, after its name.
 func heldText(ch *reconcile.Change) string {
-	return "not yet applied in " + ch.HeldFor + " (" + ch.Held.String() + " held back; apply --env " + ch.HeldFor + " first, or --skip-promotion)"
+	return "not yet applied in " + ch.HeldFor + " (" + ch.Held.String() + " held back)"
 }
 
 // reasonText explains a change whose cause the user would not guess from the manifest, or
@@ -302,9 +303,5 @@ func unmanagedAdvice(u reconcile.Unmanaged, m *planModel) string {
 
 // importCommand is the command that records id under name, quoted for a POSIX shell.
 func importCommand(m *planModel, name, id string) string {
-	cmd := "flowsync import -f " + shell.Quote(m.Manifest)
-	if m.lockfile != "" {
-		cmd += " --lockfile " + shell.Quote(m.lockfile)
-	}
-	return cmd + " " + shell.Quote(name) + " " + shell.Quote(id)
+	return "flowsync import " + workspace.FileArgs(m.Manifest, m.Environment, m.lockfile) + " " + shell.Quote(name) + " " + shell.Quote(id)
 }

@@ -346,11 +346,11 @@ func mdField(a reconcile.Action, f reconcile.FieldChange, indent string) string 
 		drift = "  # changed outside flowsync"
 	}
 	switch {
-	case f.Sensitive && a == reconcile.Create:
+	case f.Sensitive && (a == reconcile.Create || a == reconcile.Hold):
 		return indent + "+ " + f.Path + ": (sensitive)\n"
 	case f.Sensitive:
 		return indent + "! " + f.Path + ": (sensitive value changed)" + drift + "\n"
-	case a == reconcile.Create:
+	case a == reconcile.Create, a == reconcile.Hold && f.Before == "" && !f.Removed:
 		return indent + "+ " + f.Path + ": " + mdValue(f.After) + "\n"
 	case a == reconcile.Delete || a == reconcile.Orphan || f.Removed:
 		return indent + "- " + f.Path + ": " + mdValue(f.Before) + drift + "\n"

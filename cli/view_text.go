@@ -382,13 +382,13 @@ func writeTextField(b *strings.Builder, a reconcile.Action, f reconcile.FieldCha
 // whatever they hold.
 func textFieldValue(a reconcile.Action, f reconcile.FieldChange, p palette) string {
 	switch {
-	case f.Sensitive && a == reconcile.Create:
+	case f.Sensitive && (a == reconcile.Create || a == reconcile.Hold):
 		return "(sensitive)"
 	case f.Sensitive && f.Removed:
 		return "(sensitive value removed)"
 	case f.Sensitive:
 		return "(sensitive value changed)"
-	case a == reconcile.Create:
+	case a == reconcile.Create, a == reconcile.Hold && f.Before == "" && !f.Removed:
 		return strconv.Quote(f.After)
 	case a == reconcile.Delete || a == reconcile.Orphan:
 		return strconv.Quote(f.Before)
