@@ -11,6 +11,7 @@ import (
 
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/reconcile"
 	"github.com/flowsync/flowsync/workspace"
 )
 
@@ -90,10 +91,14 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 		return err
 	}
 	defer w.Close()
+	svc, lock := w.Service, w.Lock
 
-	cs, err := plan(ctx, g, f, m, lockPath, w.Lock, want, w.Service)
+	cs, err := plan(ctx, g, f, m, lockPath, lock, want, svc)
 	if err != nil {
 		return err
+	}
+	if !f.refresh {
+		fmt.Fprintln(g.io.Err, "flowsync: note: --refresh=false: the live connections were not read, so names are not checked: a create may meet a connection of the same name that flowsync did not record")
 	}
 	planIO := g.io
 	if output != "text" {
@@ -105,7 +110,7 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 		return err
 	}
 	if !cs.HasChanges() {
-		if err := recordPromotions(g, cs, w.Lock, lockPath); err != nil {
+		if err := recordPromotions(g, cs, lock, lockPath); err != nil {
 			return err
 		}
 		heldNote(g, cs, output)
@@ -161,8 +166,57 @@ func executeApply(ctx context.Context, g *globals, w *workspace.Session, output 
 	// The summary comes before the error: what was done is worth knowing even when it could
 	// not be saved.
 	av.Done(res.Summary, res.Stats)
-	if err == nil && res.Summary.Stale > 0 {
-		return staleErr(res.Summary)
+	var partial *reconcile.PartialError
+	switch {
+	case err == nil && res.Summary.Stale > 0:
+		return withConflictAdvice(staleErr(res.Summary), res.Summary, a.Changes)
+	case errors.As(err, &partial):
+		return withConflictAdvice(err, res.Summary, a.Changes)
 	}
 	return err
+}
+
+// maxConflictHints bounds the import commands an apply suggests for name conflicts.
+const maxConflictHints = 5
+
+// withConflictAdvice gives err both ways out of each name conflict among the results: the
+// import that records the live connection when it is the entry's, a rename when it is not.
+func withConflictAdvice(err error, sum *reconcile.Summary, cs *reconcile.Changeset) error {
+	var hints []string
+	n := 0
+	for _, r := range sum.Results {
+		var c *reconcile.ConflictError
+		if !errors.As(r.Err, &c) {
+			continue
+		}
+		if n++; n <= maxConflictHints {
+			hints = append(hints, safe(r.Name)+": "+safe(conflictAdvice(r.Name, c.Live, cs.Manifest, cs.Lockfile)))
+		}
+	}
+	if n == 0 {
+		return err
+	}
+	if n > maxConflictHints {
+		hints = append(hints, fmt.Sprintf("and %d more name conflicts: each as above (flowsync plan %s --refresh lists them all)", n-maxConflictHints, fileArgs(cs.Manifest, cs.Environment, cs.Lockfile)))
+	}
+	return &conflictAdvised{err: err, hints: hints}
+}
+
+// conflictAdvised is an apply's error with the ways out of its name conflicts, said before
+// the error's own advice.
+type conflictAdvised struct {
+	err   error
+	hints []string
+}
+
+func (e *conflictAdvised) Error() string { return e.err.Error() }
+func (e *conflictAdvised) Unwrap() error { return e.err }
+
+// fileArgs names the manifest and lockfile in a suggested command (workspace.FileArgs), or
+// is "" when the manifest has no path a command could name (stdin).
+func fileArgs(manifestPath, env, lockPath string) string {
+	if manifestPath == "" || manifestPath == "-" {
+		return ""
+	}
+	return workspace.FileArgs(manifestPath, env, lockPath)
 }
