@@ -104,6 +104,9 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 	if err != nil {
 		return err
 	}
+	if !f.refresh {
+		fmt.Fprintln(g.io.Err, "flowsync: note: --refresh=false: the live connections were not read, so names are not checked: a create may meet a connection of the same name that flowsync did not record")
+	}
 	planIO := g.io
 	if output != "text" {
 		// stdout holds one JSON document: the plan goes to stderr for the operator.
@@ -251,10 +254,46 @@ func executeApply(ctx context.Context, g *globals, svc *workspace.Service, lock 
 	case applyErr != nil && soft.Err() != nil:
 		return &interruptedError{LockPath: lockPath}
 	case sum.Stale > 0:
-		return staleErr(sum)
+		return withConflictAdvice(staleErr(sum), sum, cs)
 	}
-	return applyErr
+	return withConflictAdvice(applyErr, sum, cs)
 }
+
+// maxConflictHints bounds the import commands an apply suggests for name conflicts.
+const maxConflictHints = 5
+
+// withConflictAdvice gives err both ways out of each name conflict among the results: the
+// import that records the live connection when it is the entry's, a rename when it is not.
+func withConflictAdvice(err error, sum *reconcile.Summary, cs *reconcile.Changeset) error {
+	var hints []string
+	n := 0
+	for _, r := range sum.Results {
+		var c *reconcile.ConflictError
+		if !errors.As(r.Err, &c) {
+			continue
+		}
+		if n++; n <= maxConflictHints {
+			hints = append(hints, safe(r.Name)+": "+safe(conflictAdvice(r.Name, c.Live, cs.Manifest, cs.Lockfile)))
+		}
+	}
+	if n == 0 {
+		return err
+	}
+	if n > maxConflictHints {
+		hints = append(hints, fmt.Sprintf("and %d more name conflicts: each as above (flowsync plan %s --refresh lists them all)", n-maxConflictHints, fileArgs(cs.Manifest, cs.Environment, cs.Lockfile)))
+	}
+	return &conflictAdvised{err: err, hints: hints}
+}
+
+// conflictAdvised is an apply's error with the ways out of its name conflicts, said before
+// the error's own advice.
+type conflictAdvised struct {
+	err   error
+	hints []string
+}
+
+func (e *conflictAdvised) Error() string { return e.err.Error() }
+func (e *conflictAdvised) Unwrap() error { return e.err }
 
 // fileArgs names the manifest and lockfile in a suggested command (workspace.FileArgs), or
 // is "" when the manifest has no path a command could name (stdin).
