@@ -44,6 +44,7 @@ var planKinds = []planKind{
 	{Action: reconcile.Replace, Keep: 1},
 	{Action: reconcile.Delete, Keep: 0},
 	{Action: reconcile.Orphan, Keep: 2},
+	{Action: reconcile.Conflict, Keep: 0},
 	{Action: reconcile.Hold, Grouped: true, Keep: 2},
 }
 
