@@ -191,6 +191,20 @@ func interrupts(ctx context.Context, g *globals) (soft, hard context.Context, st
 // the changes come from a saved plan (a 412 is stale, not re-diffed); stale are its changes
 // refused before anything was sent, reported with the results in plan order.
 func executeApply(ctx context.Context, g *globals, svc *workspace.Service, lock *lockfile.File, lockPath string, cs *reconcile.Changeset, concurrency int, output string, saved bool, stale []reconcile.Result) error {
+	if cs.Sends() == 0 {
+		// Only blocked changes (and stale ones of a saved plan): nothing is sent, and the
+		// lockfile and the journal are left alone.
+		av, _ := NewApplyView(output, g.io)
+		av.Started(len(stale))
+		for _, r := range stale {
+			av.Result(r)
+		}
+		_, sum, applyErr := reconcile.Apply(ctx, svc.Client, cs, lock, reconcile.ApplyOptions{Saved: saved})
+		sum = withStale(sum, stale)
+		st := svc.Client.Stats()
+		av.Done(sum, RunStats{Requests: st.Requests, Throttled: st.Throttled, Retries: st.Retries})
+		return applyOutcome(applyErr, sum, false, lockPath)
+	}
 	journal, err := lockfile.OpenJournal(lockPath, lockfile.HeaderOf(lock))
 	if err != nil {
 		return hint(err, "check that the lockfile's directory is writable")
@@ -229,16 +243,24 @@ func executeApply(ctx context.Context, g *globals, svc *workspace.Service, lock 
 		return workspace.SaveErr(saveFailed) // after the summary: what was done is worth knowing even when it could not be saved
 	}
 
+	return applyOutcome(applyErr, sum, soft.Err() != nil, lockPath)
+}
+
+// applyOutcome is the error an apply ends with (nil: every change succeeded).
+func applyOutcome(applyErr error, sum *reconcile.Summary, interrupted bool, lockPath string) error {
 	var stopped *reconcile.StoppedError
 	switch {
 	case applyErr == nil && sum.Stale == 0:
 		return nil
 	case errors.As(applyErr, &stopped):
 		return serviceErr("apply", stopped.Err)
-	case applyErr != nil && soft.Err() != nil:
+	case applyErr != nil && interrupted:
 		return &interruptedError{LockPath: lockPath}
 	case sum.Stale > 0:
 		return staleErr(sum)
+	case sum.Blocked > 0:
+		return hint(applyErr, plural(sum.Blocked, "delete or replace was", "deletes or replaces were")+" blocked: "+blockedAdvice,
+			"every success is saved")
 	}
 	return applyErr
 }

@@ -287,6 +287,9 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 	if err != nil {
 		return hint(fmt.Errorf("plan %s: %w", planPath, err), "nothing was sent; make a new plan: "+replanCommand(pf, planPath))
 	}
+	if err := blockInUse(ctx, w.Service, cs); err != nil {
+		return err
+	}
 	addUnchanged(cs, m, pf, lock)
 	view, _ := NewPlanView("text", planIO)
 	if cs.Sends() > 0 {
@@ -319,4 +322,15 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 		return err
 	}
 	return withReplan(executeApply(ctx, g, w.Service, lock, lockPath, cs, concurrency, output, true, stale), pf, planPath)
+}
+
+// blockInUse reads what uses the connections a saved plan deletes or replaces (now, not as
+// the plan saw it) and blocks those in use.
+func blockInUse(ctx context.Context, svc *workspace.Service, cs *reconcile.Changeset) error {
+	imp, err := workspace.Impact(ctx, svc.Client, cs.AtRisk())
+	if err != nil {
+		return err
+	}
+	cs.Block(imp)
+	return nil
 }

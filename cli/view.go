@@ -123,7 +123,7 @@ func PrintError(w io.Writer, err error, hints ...string) {
 
 // planCounts is a changeset's counts in the order every view shows them.
 type planCounts struct {
-	Create, Update, Replace, Delete, Orphan, Unchanged int
+	Create, Update, Replace, Delete, Blocked, Orphan, Unchanged int
 }
 
 func countPlan(cs *reconcile.Changeset) planCounts {
@@ -133,12 +133,15 @@ func countPlan(cs *reconcile.Changeset) planCounts {
 		Update:    n[reconcile.Update],
 		Replace:   n[reconcile.Replace],
 		Delete:    n[reconcile.Delete],
+		Blocked:   cs.Blocked(),
 		Orphan:    n[reconcile.Orphan],
 		Unchanged: n[reconcile.NoOp],
 	}
 }
 
-func (c planCounts) shown() int { return c.Create + c.Update + c.Replace + c.Delete + c.Orphan }
+func (c planCounts) shown() int {
+	return c.Create + c.Update + c.Replace + c.Delete + c.Blocked + c.Orphan
+}
 
 // reasonText explains a change whose cause the user would not guess from the manifest, or
 // returns "".

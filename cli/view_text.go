@@ -67,6 +67,9 @@ func (v *textPlanView) Plan(cs *reconcile.Changeset) error {
 	if !m.Refreshed {
 		w.WriteString(offlineNote + "\n")
 	}
+	if m.needsImpactNote() {
+		w.WriteString(impactNote + "\n")
+	}
 	if m.SecretsUnknown {
 		w.WriteString(noSecretsNote + "\n")
 	}
@@ -84,8 +87,12 @@ const offlineNote = "Note: compared with the lockfile only (no --refresh): chang
 const noSecretsNote = "Note: secret references were not read (--no-secrets): secret changes are not shown."
 
 func planSummary(n planCounts) string {
+	blocked := ""
+	if n.Blocked > 0 {
+		blocked = thousands(n.Blocked) + " blocked (used by dataflows), "
+	}
 	return "Plan: " + thousands(n.Create) + " to create, " + thousands(n.Update) + " to update, " +
-		thousands(n.Replace) + " to replace, " + thousands(n.Delete) + " to delete, " +
+		thousands(n.Replace) + " to replace, " + thousands(n.Delete) + " to delete, " + blocked +
 		thousands(n.Orphan) + " orphaned (kept), " + thousands(n.Unchanged) + " unchanged."
 }
 
@@ -123,7 +130,14 @@ func writeTextSection(b *strings.Builder, s *planSection, p palette) {
 		}
 	}
 	for _, ch := range s.Detailed {
-		writeTextChange(b, ch, s.Shared, p)
+		if ch.Blocked {
+			writeTextBlocked(b, ch, p)
+		} else {
+			writeTextChange(b, ch, s.Shared, p)
+		}
+	}
+	if s.Kind.Blocked {
+		b.WriteString("    " + p.dim("# "+blockedAdvice) + "\n")
 	}
 	writeTextRows(b, s, p)
 	if s.Hidden > 0 {
@@ -299,6 +313,16 @@ func stripSGR(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// writeTextBlocked writes a delete or replace that dataflows block.
+func writeTextBlocked(b *strings.Builder, ch *reconcile.Change, p palette) {
+	b.WriteString(p.red("! blocked") + " " + p.bold(ch.Name))
+	if ch.ID != "" {
+		b.WriteString(" (" + ch.ID + ")")
+	}
+	b.WriteString(": " + usedByText(ch) + "\n")
+	b.WriteString("    " + p.dim("# "+blockedWhat(ch)) + "\n")
 }
 
 // writeTextChange writes one change: its line, then its reason, fields and notes, leaving out
