@@ -112,6 +112,7 @@ func TestScript(t *testing.T) {
 			"badsvc":     cmdBadService,
 			"emu":        cmdEmu,
 			"gen":        cmdGen,
+			"gencsv":     cmdGenCSV,
 			"holdlock":   cmdHoldLock,
 			"jsonfile":   cmdJSONFile,
 			"jsonschema": cmdJSONSchema,
@@ -246,7 +247,7 @@ func emu(ts *testscript.TestScript) *emulator.Running {
 // live returns the live connections named name (a path.Match glob; "" for all).
 func live(ts *testscript.TestScript, glob string) []flowservice.Connection {
 	var out []flowservice.Connection
-	for _, c := range emu(ts).Server.Connections(testOrg, testSandbox) {
+	for _, c := range emu(ts).Server.Connections(testOrg, emuSandbox(ts)) {
 		if glob != "" {
 			ok, err := path.Match(glob, c.Name)
 			ts.Check(err)
@@ -291,7 +292,8 @@ func wantInt(ts *testscript.TestScript, neg bool, what string, got int64, wantS 
 	}
 }
 
-// cmdEmu reaches the script's emulator:
+// cmdEmu reaches the script's emulator. The commands that look at connections look at the
+// test org's sandbox $EMU_SANDBOX when the script sets it (env EMU_SANDBOX=dev), else prod:
 //
 //	emu count N [GLOB]          N live connections (whose name matches GLOB)
 //	emu requests [METHOD [PATH]] N  the emulator answered N API calls (of METHOD, to PATH
@@ -663,6 +665,15 @@ func editSpec(s *emulator.Server, sub string, args []string) error {
 
 // emuHTTP sends one request to the script's emulator with the Adobe headers and returns the
 // answer's status and body.
+// emuSandbox is the sandbox the emu commands look at: $EMU_SANDBOX when a script sets it (a
+// manifest with environments uses several), else the test sandbox.
+func emuSandbox(ts *testscript.TestScript) string {
+	if s := ts.Getenv("EMU_SANDBOX"); s != "" {
+		return s
+	}
+	return testSandbox
+}
+
 func emuHTTP(ts *testscript.TestScript, method, p string, body []byte) (int, string) {
 	var rd io.Reader
 	if body != nil {
@@ -673,7 +684,7 @@ func emuHTTP(ts *testscript.TestScript, method, p string, body []byte) (int, str
 	req.Header.Set("Authorization", "Bearer "+ts.Getenv("FLOWSYNC_ACCESS_TOKEN"))
 	req.Header.Set("x-api-key", "someone-elses-key")
 	req.Header.Set("x-gw-ims-org-id", testOrg)
-	req.Header.Set("x-sandbox-name", testSandbox)
+	req.Header.Set("x-sandbox-name", emuSandbox(ts))
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -728,6 +739,29 @@ func cmdGen(ts *testscript.TestScript, neg bool, args []string) {
 		text = strings.Replace(text, e[0], e[1], 1)
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(text), 0o644))
+}
+
+// cmdGenCSV writes a table for generate --from-csv of N rows as an onboarding has them, each
+// its own bucket, folder, region and description (every seventh row without a folder):
+//
+//	gencsv N FILE
+func cmdGenCSV(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: gencsv N FILE")
+	}
+	n, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	regions := []string{"eu-west-1", "us-east-1", "us-west-2", "ap-southeast-2", "eu-central-1", "ca-central-1", "sa-east-1"}
+	var b strings.Builder
+	b.WriteString("name,bucketName,region,folderPath,description\n")
+	for i := 1; i <= n; i++ {
+		folder := fmt.Sprintf("events/team-%03d", i)
+		if i%7 == 0 {
+			folder = ""
+		}
+		fmt.Fprintf(&b, "team-%03d,team-%03d-landing,%s,%s,\"Landing bucket of team %d, %s\"\n", i, i, regions[i%len(regions)], folder, i, regions[i%len(regions)])
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(b.String()), 0o644))
 }
 
 // genManifest is the manifest of the gen command.

@@ -306,7 +306,7 @@ func versionLine() string {
 }
 
 func newValidateCmd(g *globals) *cobra.Command {
-	var file string
+	var file, env string
 	cmd := &cobra.Command{
 		Use:   "validate -f MANIFEST",
 		Short: "Check a manifest against the schema and flowsync's rules; sends nothing",
@@ -317,18 +317,29 @@ needs no credentials and sends nothing. -f - reads the manifest from stdin.`,
   cat connections.yaml | flowsync validate -f -`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := g.loadManifest(file)
+			full, err := g.loadManifest(file)
+			if err != nil {
+				return err
+			}
+			ms, err := workspace.SelectEnv(full, env, true)
 			if err != nil {
 				return err
 			}
 			if file == "-" {
 				file = stdinName
 			}
-			fmt.Fprintf(g.io.Out, "%s: valid: %d connections for %s in sandbox %s\n", file, len(m.Connections), m.Target.OrgID, m.Target.Sandbox)
+			for _, m := range ms {
+				if m.Env != "" {
+					fmt.Fprintf(g.io.Out, "%s: valid: environment %s: %d connections for %s in sandbox %s\n", file, m.Env, len(m.Connections), m.Target.OrgID, m.Target.Sandbox)
+					continue
+				}
+				fmt.Fprintf(g.io.Out, "%s: valid: %d connections for %s in sandbox %s\n", file, len(m.Connections), m.Target.OrgID, m.Target.Sandbox)
+			}
 			return nil
 		},
 	}
 	stringOnceVarP(cmd.Flags(), &file, "file", "f", "", "manifest file, - for stdin (required)")
+	registerEnv(cmd, &env, true)
 	_ = cmd.MarkFlagRequired("file")
 	_ = cmd.MarkFlagFilename("file", "yaml", "yml")
 	setFooter(cmd, helpFooter{exit: []string{exitLineOK + ": the manifest is valid", "1    the manifest has problems (all listed), or cannot be read"}})
@@ -346,6 +357,19 @@ const maxStdinManifest = 256 << 20
 func (g *globals) loadManifest(path string) (*manifest.Manifest, error) {
 	m, _, err := g.loadManifestSum(path)
 	return m, err
+}
+
+// loadEnv is loadManifest, then the environment --env selects (see workspace.SelectEnv).
+func (g *globals) loadEnv(path, env string) (*manifest.Manifest, error) {
+	m, err := g.loadManifest(path)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := workspace.SelectEnv(m, env, false)
+	if err != nil {
+		return nil, err
+	}
+	return ms[0], nil
 }
 
 // loadManifestSum is loadManifest that also returns the hex SHA-256 of the bytes it parsed.

@@ -115,13 +115,19 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 		return err
 	}
 	if !cs.HasChanges() {
+		if err := recordPromotions(g, cs, lock, lockPath); err != nil {
+			return err
+		}
+		heldNote(g, cs, output)
 		return nil
 	}
 	if err := confirm(g, yes); err != nil {
 		return err
 	}
 
-	return executeApply(ctx, g, svc, lock, lockPath, cs, concurrency, output, false, nil)
+	err = executeApply(ctx, g, svc, lock, lockPath, cs, concurrency, output, false, nil)
+	heldNote(g, cs, output)
+	return err
 }
 
 // saveLockfile saves a lockfile; tests replace it to see what a full disk does.
@@ -193,7 +199,10 @@ func interrupts(ctx context.Context, g *globals) (soft, hard context.Context, st
 func executeApply(ctx context.Context, g *globals, svc *workspace.Service, lock *lockfile.File, lockPath string, cs *reconcile.Changeset, concurrency int, output string, saved bool, stale []reconcile.Result) error {
 	if cs.Sends() == 0 {
 		// Only blocked changes (and stale ones of a saved plan): nothing is sent, and the
-		// lockfile and the journal are left alone.
+		// lockfile and the journal are left alone (but for promotion digests to record).
+		if err := recordPromotions(g, cs, lock, lockPath); err != nil {
+			return err
+		}
 		av, _ := NewApplyView(output, g.io)
 		av.Started(len(stale))
 		for _, r := range stale {

@@ -27,8 +27,8 @@ func CheckFormats() []string { return []string{"text", "json"} }
 
 func newCheckCmd(g *globals) *cobra.Command {
 	var (
-		file, lockPathFlag, output string
-		only                       []string
+		file, lockPathFlag, output, env string
+		only                            []string
 	)
 	cmd := &cobra.Command{
 		Use:   "check -f MANIFEST",
@@ -56,12 +56,13 @@ the manifest from stdin (then --lockfile is required).`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runCheck(ctx, g, view, file, workspace.LockfilePath(lockPathFlag, file), only)
+			return runCheck(ctx, g, view, checkArgs{file: file, lockfile: lockPathFlag, env: env, only: only})
 		},
 	}
 	stringOnceVarP(cmd.Flags(), &file, "file", "f", "", "manifest file, - for stdin (then --lockfile is required) (required)")
 	stringOnceVarP(cmd.Flags(), &lockPathFlag, "lockfile", "", "", "lockfile path (default: the manifest's path with .lock.json)")
 	cmd.Flags().StringArrayVar(&only, "only", nil, "only names matching this glob (repeatable)")
+	registerEnv(cmd, &env, false)
 	stringOnceVarP(cmd.Flags(), &output, "output", "o", "text", "output format: "+strings.Join(CheckFormats(), ", "))
 	_ = cmd.MarkFlagRequired("file")
 	_ = cmd.MarkFlagFilename("file", "yaml", "yml")
@@ -108,15 +109,26 @@ func (r *CheckReport) Healthy() bool {
 	return len(r.Comparison.Differences) == 0 && len(r.Results) == r.Count(health.Healthy)
 }
 
-func runCheck(ctx context.Context, g *globals, view checkView, file, lockPath string, only []string) error {
-	m, err := g.loadManifest(file)
+// checkArgs are check's arguments.
+type checkArgs struct {
+	file, lockfile, env string
+	only                []string
+}
+
+func runCheck(ctx context.Context, g *globals, view checkView, a checkArgs) error {
+	file, only := a.file, a.only
+	m, err := g.loadEnv(file, a.env)
 	if err != nil {
 		return err
 	}
-	// The command line the advice names: the manifest as given, and the lockfile when it is
-	// not the default one.
+	lockPath := workspace.EnvLockfilePath(a.lockfile, file, m)
+	// The command line the advice names: the manifest as given, its environment, and the
+	// lockfile when it is not the default one.
 	files := "-f " + shell.Quote(file)
-	if lockPath != lockfile.DefaultPath(file) {
+	if m.Env != "" {
+		files += " --env " + shell.Quote(m.Env)
+	}
+	if lockPath != workspace.EnvLockfilePath("", file, m) {
 		files += " --lockfile " + shell.Quote(lockPath)
 	}
 	lock, _, err := workspace.ReadLock(lockPath, m)

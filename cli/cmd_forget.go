@@ -13,7 +13,7 @@ import (
 )
 
 func newForgetCmd(g *globals) *cobra.Command {
-	var file, lockPathFlag string
+	var file, lockPathFlag, env string
 	cmd := &cobra.Command{
 		Use:   "forget -f MANIFEST NAME...",
 		Short: "Stop managing connections without deleting them",
@@ -37,7 +37,7 @@ run lock and finishes an interrupted run's journal first, like apply.`,
 				return hint(errors.New("-f - (manifest on stdin) needs --lockfile: there is no manifest path to put the lockfile beside"),
 					"add --lockfile PATH, the lockfile this manifest is applied with")
 			}
-			m, err := g.loadManifest(file)
+			m, err := g.loadEnv(file, env)
 			if err != nil {
 				return err
 			}
@@ -45,7 +45,7 @@ run lock and finishes an interrupted run's journal first, like apply.`,
 			if err != nil {
 				return err
 			}
-			lockPath := workspace.LockfilePath(lockPathFlag, file)
+			lockPath := workspace.EnvLockfilePath(lockPathFlag, file, m)
 			w, err := workspace.OpenOffline(g.ws(), m, lockPath)
 			if err != nil {
 				return err
@@ -67,6 +67,7 @@ run lock and finishes an interrupted run's journal first, like apply.`,
 	}
 	stringOnceVarP(cmd.Flags(), &file, "file", "f", "", "manifest file, - for stdin (then --lockfile is required) (required)")
 	stringOnceVarP(cmd.Flags(), &lockPathFlag, "lockfile", "", "", "lockfile path (default: the manifest's path with .lock.json)")
+	registerEnv(cmd, &env, false)
 	_ = cmd.MarkFlagRequired("file")
 	_ = cmd.MarkFlagFilename("file", "yaml", "yml")
 	setFooter(cmd, helpFooter{

@@ -26,11 +26,11 @@ import (
 
 func newGenerateCmd(g *globals) *cobra.Command {
 	var (
-		org, sandbox, out string
-		globs             []string
+		org, sandbox, out, fromCSV string
+		globs                      []string
 	)
 	cmd := &cobra.Command{
-		Use:   "generate --org ORG --sandbox SANDBOX -o MANIFEST",
+		Use:   "generate [--from-csv FILE] --org ORG --sandbox SANDBOX -o MANIFEST",
 		Short: "Write a manifest and lockfile for the live S3 connections of a sandbox, to bring them under flowsync",
 		Long: `generate reads every live Amazon S3 connection of the org and sandbox and writes a manifest
 (entries sorted by name, values every entry shares in defaults, secrets as {env: ...}
@@ -39,13 +39,25 @@ all, so that "flowsync plan --no-secrets" right after shows no change. The servi
 answers secrets: once the variables are set, the first apply sends them, and nothing else.
 
 A name held by several live connections is listed with their ids and left out. generate never
-overwrites a file: the manifest and its lockfile must not exist.`,
+overwrites a file: the manifest and its lockfile must not exist.
+
+With --from-csv, generate writes the manifest from a table instead, with no network and no
+credentials: a header row, then a row per connection. Columns: name and bucketName
+(required), region or serviceUrl, folderPath, description, specName (default Access Key).
+A region becomes https://s3.REGION.amazonaws.com/; empty cells are left out; secrets are
+{env: S3_ACCESS_KEY} and {env: S3_SECRET_KEY} in defaults, with every value the rows share.
+Every bad row is reported as FILE:ROW: column: message, and then nothing is written. No
+lockfile is written: nothing is live yet.`,
 		Example: `  flowsync generate --org 5C1328435BF324E90A49402A@AdobeOrg --sandbox prod -o connections.yaml
-  flowsync generate --org 5C1328435BF324E90A49402A@AdobeOrg --sandbox prod -o marketing.yaml --name 'mkt-*'`,
+  flowsync generate --org 5C1328435BF324E90A49402A@AdobeOrg --sandbox prod -o marketing.yaml --name 'mkt-*'
+  flowsync generate --from-csv buckets.csv --org 5C1328435BF324E90A49402A@AdobeOrg --sandbox prod -o buckets.yaml`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if fromCSV != "" {
+				return runGenerateCSV(g, fromCSV, org, sandbox, out, globs)
+			}
 			return runGenerate(ctx, g, org, sandbox, out, globs)
 		},
 	}
@@ -53,6 +65,8 @@ overwrites a file: the manifest and its lockfile must not exist.`,
 	stringOnceVarP(cmd.Flags(), &sandbox, "sandbox", "", "", "sandbox name, all lowercase, e.g. prod (required)")
 	stringOnceVarP(cmd.Flags(), &out, "out", "o", "", "manifest file to write; its lockfile is written beside it (required; neither may exist)")
 	cmd.Flags().StringArrayVar(&globs, "name", nil, "only connections whose name matches this glob (repeatable)")
+	stringOnceVarP(cmd.Flags(), &fromCSV, "from-csv", "", "", "write the manifest from this table (header row; no network, no lockfile)")
+	_ = cmd.MarkFlagFilename("from-csv", "csv")
 	_ = cmd.MarkFlagRequired("org")
 	_ = cmd.MarkFlagRequired("sandbox")
 	_ = cmd.MarkFlagRequired("out")

@@ -16,10 +16,26 @@ import (
 	"github.com/flowsync/flowsync/workspace"
 )
 
+// importArgs refuses arguments and flags of import that do not go together.
+func importArgs(byName, force, mine bool, args []string) error {
+	switch {
+	case byName && len(args) != 0:
+		return errors.New("import takes either NAME ID or --by-name, not both")
+	case byName && force:
+		return errors.New("--force applies to import NAME ID only: --by-name never replaces a recorded connection")
+	case mine && !byName:
+		return errors.New("--mine applies to --by-name only: import NAME ID records the connection you name")
+	case !byName && len(args) != 2:
+		return hint(fmt.Errorf("import needs NAME and ID (got %d arguments), or --by-name", len(args)),
+			"flowsync import -f MANIFEST NAME ID")
+	}
+	return nil
+}
+
 func newImportCmd(g *globals) *cobra.Command {
 	var (
-		file, lockPathFlag  string
-		byName, force, mine bool
+		file, lockPathFlag, env string
+		byName, force, mine     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "import -f MANIFEST (NAME ID [--force] | --by-name)",
@@ -39,18 +55,10 @@ same name is listed and left alone. That is the safe way to rebuild a lost lockf
 				return hint(errors.New("-f - (manifest on stdin) needs --lockfile: there is no manifest path to put the lockfile beside"),
 					"add --lockfile PATH, the lockfile this manifest is applied with")
 			}
-			switch {
-			case byName && len(args) != 0:
-				return errors.New("import takes either NAME ID or --by-name, not both")
-			case byName && force:
-				return errors.New("--force applies to import NAME ID only: --by-name never replaces a recorded connection")
-			case mine && !byName:
-				return errors.New("--mine applies to --by-name only: import NAME ID records the connection you name")
-			case !byName && len(args) != 2:
-				return hint(fmt.Errorf("import needs NAME and ID (got %d arguments), or --by-name", len(args)),
-					"flowsync import -f MANIFEST NAME ID")
+			if err := importArgs(byName, force, mine, args); err != nil {
+				return err
 			}
-			m, err := g.loadManifest(file)
+			m, err := g.loadEnv(file, env)
 			if err != nil {
 				return err
 			}
@@ -71,7 +79,7 @@ same name is listed and left alone. That is the safe way to rebuild a lost lockf
 						"add the entry to the manifest first, then import it")
 				}
 			}
-			lockPath := workspace.LockfilePath(lockPathFlag, file)
+			lockPath := workspace.EnvLockfilePath(lockPathFlag, file, m)
 			w, err := workspace.Open(cmd.Context(), g.ws(), m, lockPath, workspace.Limits{Concurrency: workspace.DefaultConcurrency, MaxRPS: 0})
 			if err != nil {
 				return err
@@ -85,6 +93,7 @@ same name is listed and left alone. That is the safe way to rebuild a lost lockf
 	}
 	stringOnceVarP(cmd.Flags(), &file, "file", "f", "", "manifest file, - for stdin (then --lockfile is required) (required)")
 	stringOnceVarP(cmd.Flags(), &lockPathFlag, "lockfile", "", "", "lockfile path (default: the manifest's path with .lock.json)")
+	registerEnv(cmd, &env, false)
 	cmd.Flags().BoolVar(&byName, "by-name", false, "import every unrecorded entry whose name matches exactly one live S3 connection")
 	cmd.Flags().BoolVar(&mine, "mine", false, "with --by-name: only connections created with the API key in use; others of the same name are listed and left alone")
 	cmd.Flags().BoolVar(&force, "force", false, "replace the connection a name already records (the old one is then neither patched nor deleted)")

@@ -23,6 +23,10 @@ type planFlags struct {
 	prune     bool
 	only      []string
 	noSecrets bool // plan only: apply always reads the secrets it sends
+	env       string
+	// skipPromotion lifts promotion's holds (apply and plan).
+	skipPromotion bool
+	allEnvs       bool // the command takes --env all (plan)
 
 	manifestSum string // set by load: the hex SHA-256 of the manifest's bytes
 }
@@ -39,6 +43,9 @@ func (f *planFlags) register(cmd *cobra.Command, refresh bool) {
 	cmd.Flags().BoolVar(&f.refresh, "refresh", refresh, usage)
 	cmd.Flags().BoolVar(&f.prune, "prune", false, "delete orphans: recorded connections no longer in the manifest")
 	cmd.Flags().StringArrayVar(&f.only, "only", nil, "only names matching this glob (repeatable)")
+	f.allEnvs = cmd.Name() == "plan"
+	registerEnv(cmd, &f.env, f.allEnvs)
+	cmd.Flags().BoolVar(&f.skipPromotion, "skip-promotion", false, "do not hold back changes the previous environment of the promotion order has not applied yet")
 	_ = cmd.MarkFlagRequired("file")
 	_ = cmd.MarkFlagFilename("file", "yaml", "yml")
 	_ = cmd.MarkFlagFilename("lockfile", "json")
@@ -83,16 +90,46 @@ func onlyMatches(globs []string, m *manifest.Manifest, lock *lockfile.File) (int
 	return matched, sel.Unmatched("manifest entry or recorded connection")
 }
 
-// load reads the manifest, resolves its secret references (unless --no-secrets) and names
-// the lockfile.
+// load reads the manifest, selects the environment of --env, resolves its secret references
+// (unless --no-secrets) and names the lockfile.
 func (f *planFlags) load(g *globals) (m *manifest.Manifest, want []reconcile.Desired, lockPath string, err error) {
-	if m, f.manifestSum, err = g.loadManifestSum(f.file); err != nil {
+	runs, err := f.loadEnvs(g, f.allEnvs)
+	if err != nil {
 		return nil, nil, "", err
 	}
-	if want, err = resolveDesired(m, g.env, f.noSecrets); err != nil {
-		return nil, nil, "", err
+	return runs[0].m, runs[0].want, runs[0].lockPath, nil
+}
+
+// envRun is one environment's manifest, desired connections and lockfile.
+type envRun struct {
+	m        *manifest.Manifest
+	want     []reconcile.Desired
+	lockPath string
+}
+
+// loadEnvs is load for each environment --env selects: every one for --env all (when
+// allowAll).
+func (f *planFlags) loadEnvs(g *globals, allowAll bool) ([]envRun, error) {
+	if err := workspace.CheckLockfileFlag(f.lockfile, f.env); err != nil {
+		return nil, err
 	}
-	return m, want, workspace.LockfilePath(f.lockfile, f.file), nil
+	full, sum, err := g.loadManifestSum(f.file)
+	if err != nil {
+		return nil, err
+	}
+	f.manifestSum = sum
+	ms, err := workspace.SelectEnv(full, f.env, allowAll)
+	if err != nil {
+		return nil, err
+	}
+	runs := make([]envRun, len(ms))
+	for i, m := range ms {
+		runs[i] = envRun{m: m, lockPath: workspace.EnvLockfilePath(f.lockfile, f.file, m)}
+		if runs[i].want, err = resolveDesired(m, g.env, f.noSecrets); err != nil {
+			return nil, err
+		}
+	}
+	return runs, nil
 }
 
 func newPlanCmd(g *globals) *cobra.Command {
@@ -122,44 +159,7 @@ connection with a managed name that flowsync did not record: never touched).`,
   flowsync plan -f connections.yaml --out reviewed.plan.json       # then: flowsync apply --plan reviewed.plan.json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := f.check(); err != nil {
-				return err
-			}
-			view, err := NewPlanView(output, g.io)
-			if err != nil {
-				return err
-			}
-			m, want, lockPath, err := f.load(g)
-			if err != nil {
-				return err
-			}
-			lock, _, err := workspace.ReadLock(lockPath, m)
-			if err != nil {
-				return err
-			}
-			cs, err := plan(cmd.Context(), g, &f, m, lockPath, lock, want, nil)
-			if err != nil {
-				return err
-			}
-			sum := ""
-			if out != "" {
-				if sum, err = savePlan(g, &f, cs, lock, lockPath, out); err != nil {
-					return err
-				}
-				if mv, ok := view.(*markdownPlanView); ok {
-					mv.saved = savedPlanMarkdown(out, sum)
-				}
-			}
-			if err := view.Plan(cs); err != nil {
-				return err
-			}
-			if out != "" {
-				announceSavedPlan(g, output, out, sum)
-			}
-			if detailed && cs.HasChanges() {
-				return errExitChanges
-			}
-			return nil
+			return runPlan(cmd.Context(), g, &f, output, out, detailed)
 		},
 	}
 	f.register(cmd, false)
@@ -170,10 +170,55 @@ connection with a managed name that flowsync did not record: never touched).`,
 	stringOnceVarP(cmd.Flags(), &out, "out", "", "", "save the plan to this file, for apply --plan to apply exactly these changes (the only file plan writes)")
 	setFooter(cmd, helpFooter{
 		exit: []string{exitLineOK + "; with --detailed-exitcode: no changes", exitLineError,
-			"2    with --detailed-exitcode: changes pending (drift included)"},
+			"2    with --detailed-exitcode: changes pending (drift included) or held back by promotion"},
 		env: append(append(append([]string{}, envGlobal...), envReferences), envCredentials...),
 	})
 	return cmd
+}
+
+// runPlan is plan: one environment (or none), or every one with --env all.
+func runPlan(ctx context.Context, g *globals, f *planFlags, output, out string, detailed bool) error {
+	if err := f.check(); err != nil {
+		return err
+	}
+	view, err := NewPlanView(output, g.io)
+	if err != nil {
+		return err
+	}
+	if f.env == manifest.AllEnvironments {
+		return planEnvs(ctx, g, f, output, out, detailed)
+	}
+	m, want, lockPath, err := f.load(g)
+	if err != nil {
+		return err
+	}
+	lock, _, err := workspace.ReadLock(lockPath, m)
+	if err != nil {
+		return err
+	}
+	cs, err := plan(ctx, g, f, m, lockPath, lock, want, nil)
+	if err != nil {
+		return err
+	}
+	sum := ""
+	if out != "" {
+		if sum, err = savePlan(g, f, cs, lock, lockPath, out); err != nil {
+			return err
+		}
+		if mv, ok := view.(*markdownPlanView); ok {
+			mv.saved = savedPlanMarkdown(out, sum)
+		}
+	}
+	if err := view.Plan(cs); err != nil {
+		return err
+	}
+	if out != "" {
+		announceSavedPlan(g, output, out, sum)
+	}
+	if detailed && (cs.HasChanges() || cs.Held() > 0) {
+		return errExitChanges
+	}
+	return nil
 }
 
 // onlyNote says on stderr that --only limits the run, and to how many entries; said once the
@@ -195,6 +240,13 @@ func plan(ctx context.Context, g *globals, f *planFlags, m *manifest.Manifest, l
 	}
 	onlyNote(g, f.only, matched, len(m.Connections))
 	opts := f.options()
+	if !f.skipPromotion {
+		gates, err := workspace.Gates(m, f.file)
+		if err != nil {
+			return nil, err
+		}
+		opts.Gates = gates
+	}
 	var observed *reconcile.Observed
 	if f.refresh && svc == nil {
 		var err error
@@ -228,5 +280,5 @@ func plan(ctx context.Context, g *globals, f *planFlags, m *manifest.Manifest, l
 // labelPlan names the manifest, lockfile and target a changeset was planned for, for the views.
 func labelPlan(cs *reconcile.Changeset, f *planFlags, m *manifest.Manifest) {
 	cs.Manifest, cs.Lockfile = f.file, f.lockfile
-	cs.Sandbox, cs.OrgID = m.Target.Sandbox, m.Target.OrgID
+	cs.Sandbox, cs.OrgID, cs.Environment = m.Target.Sandbox, m.Target.OrgID, m.Env
 }

@@ -33,9 +33,10 @@ func savePlan(g *globals, f *planFlags, cs *reconcile.Changeset, lock *lockfile.
 		FlowsyncVersion: versionString(),
 		ManifestPath:    f.file,
 		ManifestSHA256:  f.manifestSum,
+		Env:             f.env,
 		LockfilePath:    lockPath,
 		LockfileExists:  statErr == nil,
-		Options:         planfile.Options{Prune: f.prune, Only: f.only},
+		Options:         planfile.Options{Prune: f.prune, Only: f.only, SkipPromotion: f.skipPromotion && f.env != ""},
 	})
 	if errors.Is(err, planfile.ErrSecretsUnknown) {
 		return "", hint(err, "run plan --out where the secrets can be read (the pipeline that applies), or drop --out")
@@ -131,7 +132,15 @@ func withReplan(err error, pf *planfile.File, planPath string) error {
 // pf was made with.
 func replanCommand(pf *planfile.File, planPath string) string {
 	args := []string{"flowsync", "plan", "-f", shell.Quote(pf.Manifest.Path)}
-	if pf.Lockfile.Path != workspace.LockfilePath("", pf.Manifest.Path) {
+	defaultLock := workspace.LockfilePath("", pf.Manifest.Path)
+	if pf.Manifest.Env != "" {
+		args = append(args, "--env", shell.Quote(pf.Manifest.Env))
+		defaultLock = lockfile.EnvPath(pf.Manifest.Path, pf.Manifest.Env)
+	}
+	if pf.Options.SkipPromotion {
+		args = append(args, "--skip-promotion")
+	}
+	if pf.Lockfile.Path != defaultLock {
 		args = append(args, "--lockfile", shell.Quote(pf.Lockfile.Path))
 	}
 	if pf.Options.Refresh {
@@ -148,7 +157,7 @@ func replanCommand(pf *planfile.File, planPath string) string {
 
 // refuseReplanning refuses the flags that would plan again: the saved plan fixed them.
 func refuseReplanning(cmd *cobra.Command) error {
-	for _, name := range []string{"refresh", "prune", "only"} {
+	for _, name := range []string{"refresh", "prune", "only", "skip-promotion"} {
 		if cmd.Flags().Changed(name) {
 			return hint(fmt.Errorf("--%s cannot be used with --plan: the saved plan fixed it", name),
 				"drop --"+name+"; to plan differently, run flowsync plan --out again")
@@ -178,10 +187,19 @@ func savedPlanManifest(f *planFlags, pf *planfile.File, planPath string) (*manif
 		return nil, hint(fmt.Errorf("manifest %s changed since the plan %s was made (SHA-256 %s, planned %s)", mpath, planPath, got, pf.Manifest.SHA256),
 			"nothing was sent; review the changes again: flowsync plan -f "+mpath+" --out "+planPath)
 	}
-	m, err := parseManifest(mpath, data)
+	full, err := parseManifest(mpath, data)
 	if err != nil {
 		return nil, err
 	}
+	if f.env != "" && f.env != pf.Manifest.Env {
+		return nil, hint(fmt.Errorf("--env %s: the plan %s was made for environment %q", f.env, planPath, pf.Manifest.Env),
+			"drop --env: apply --plan applies the environment the plan names", "nothing was sent")
+	}
+	ms, err := workspace.SelectEnv(full, pf.Manifest.Env, false)
+	if err != nil {
+		return nil, fmt.Errorf("the plan %s: %w", planPath, err)
+	}
+	m := ms[0]
 	if t := workspace.Target(m); t != pf.Target {
 		return nil, hint(fmt.Errorf("the plan %s is for %s/%s, its manifest for %s/%s", planPath, pf.Target.OrgID, pf.Target.Sandbox, t.OrgID, t.Sandbox), "nothing was sent")
 	}
@@ -241,6 +259,40 @@ func showStale(planIO IO, stale []reconcile.Result) {
 	fmt.Fprintln(planIO.Out) // the results follow: every change, the stale ones again
 }
 
+// holdBackSaved checks a saved plan's changes against the promotion order again (the plan
+// file is a claim) unless it was made with --skip-promotion, and holds back those the
+// previous environment has not applied. done: nothing is left to do (everything held).
+func holdBackSaved(g *globals, m *manifest.Manifest, pf *planfile.File, cs *reconcile.Changeset, stale int, planIO IO, output string) (done bool, err error) {
+	cs.Manifest, cs.Environment = pf.Manifest.Path, pf.Manifest.Env
+	if pf.Options.SkipPromotion {
+		return false, nil
+	}
+	gates, err := workspace.Gates(m, pf.Manifest.Path)
+	if err != nil {
+		return false, err
+	}
+	reconcile.HoldBack(cs, gates)
+	if cs.Sends() > 0 || stale > 0 || cs.Held() == 0 {
+		return false, nil
+	}
+	view, _ := NewPlanView("text", planIO)
+	if err := view.Plan(cs); err != nil {
+		return false, err
+	}
+	heldNote(g, cs, output)
+	return true, nil
+}
+
+// noteLockfileMoved says when the lockfile is not the one the plan was made against.
+func noteLockfileMoved(planIO IO, pf *planfile.File, lock *lockfile.File, lockPath string) {
+	switch {
+	case !pf.Lockfile.Exists && lock.Serial > 0:
+		fmt.Fprintf(planIO.Out, "The lockfile %s was created since the plan: each change is checked on its own.\n", lockPath)
+	case lock.Serial != pf.Lockfile.Serial:
+		fmt.Fprintf(planIO.Out, "The lockfile changed since the plan (serial %d, now %d): each change is checked on its own.\n", pf.Lockfile.Serial, lock.Serial)
+	}
+}
+
 // applySavedPlan is apply --plan: it sends exactly the changes of the plan file at planPath
 // that still hold, and refuses the stale ones.
 func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *planFlags, planPath string, concurrency int, maxRPS float64, yes bool, output string) error {
@@ -277,12 +329,7 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 		// The first apply: the digests of the plan are keyed by the salt it chose.
 		lock.Salt = pf.Lockfile.Salt
 	}
-	switch {
-	case !pf.Lockfile.Exists && lock.Serial > 0:
-		fmt.Fprintf(planIO.Out, "The lockfile %s was created since the plan: each change is checked on its own.\n", lockPath)
-	case lock.Serial != pf.Lockfile.Serial:
-		fmt.Fprintf(planIO.Out, "The lockfile changed since the plan (serial %d, now %d): each change is checked on its own.\n", pf.Lockfile.Serial, lock.Serial)
-	}
+	noteLockfileMoved(planIO, pf, lock, lockPath)
 	cs, stale, err := planfile.Check(pf, want, lock)
 	if err != nil {
 		return hint(fmt.Errorf("plan %s: %w", planPath, err), "nothing was sent; make a new plan: "+replanCommand(pf, planPath))
@@ -291,6 +338,9 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 		return err
 	}
 	addUnchanged(cs, m, pf, lock)
+	if done, err := holdBackSaved(g, m, pf, cs, len(stale), planIO, output); done || err != nil {
+		return err
+	}
 	view, _ := NewPlanView("text", planIO)
 	if cs.Sends() > 0 {
 		fmt.Fprintln(planIO.Out)
@@ -321,6 +371,7 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 	if err := confirm(g, yes); err != nil {
 		return err
 	}
+	defer heldNote(g, cs, output)
 	return withReplan(executeApply(ctx, g, w.Service, lock, lockPath, cs, concurrency, output, true, stale), pf, planPath)
 }
 

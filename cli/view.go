@@ -124,6 +124,7 @@ func PrintError(w io.Writer, err error, hints ...string) {
 // planCounts is a changeset's counts in the order every view shows them.
 type planCounts struct {
 	Create, Update, Replace, Delete, Blocked, Orphan, Unchanged int
+	Held                                                        int // changes promotion holds back
 }
 
 func countPlan(cs *reconcile.Changeset) planCounts {
@@ -136,11 +137,26 @@ func countPlan(cs *reconcile.Changeset) planCounts {
 		Blocked:   cs.Blocked(),
 		Orphan:    n[reconcile.Orphan],
 		Unchanged: n[reconcile.NoOp],
+		Held:      n[reconcile.Hold],
 	}
 }
 
 func (c planCounts) shown() int {
-	return c.Create + c.Update + c.Replace + c.Delete + c.Blocked + c.Orphan
+	return c.Create + c.Update + c.Replace + c.Delete + c.Blocked + c.Orphan + c.Held
+}
+
+// fieldAction is the action a change's fields are shown for: a held change's fields are
+// those of the change it holds back.
+func fieldAction(ch *reconcile.Change) reconcile.Action {
+	if ch.Action == reconcile.Hold {
+		return ch.Held
+	}
+	return ch.Action
+}
+
+// heldText is the line of a held change, after its name.
+func heldText(ch *reconcile.Change) string {
+	return "not yet applied in " + ch.HeldFor + " (" + ch.Held.String() + " held back; apply --env " + ch.HeldFor + " first, or --skip-promotion)"
 }
 
 // reasonText explains a change whose cause the user would not guess from the manifest, or

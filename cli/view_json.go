@@ -12,6 +12,19 @@ import (
 // additive changes keep 1.x, breaking ones bump the major.
 const jsonFormatVersion = "1.4"
 
+// jsonEnvFormatVersion is the version of a plan document about a manifest with environments
+// (1.4 added held changes and plan --env all): a document about a manifest without them
+// keeps jsonFormatVersion, byte for byte what it was.
+const jsonEnvFormatVersion = "1.4"
+
+// planFormatVersion is the format_version of cs's plan document.
+func planFormatVersion(cs *reconcile.Changeset) string {
+	if cs.Environment != "" {
+		return jsonEnvFormatVersion
+	}
+	return jsonFormatVersion
+}
+
 // jsonPlanView writes the plan as one JSON document (docs/plan-json.md).
 type jsonPlanView struct {
 	io IO
@@ -35,6 +48,7 @@ type jsonSummary struct {
 	Blocked   int `json:"blocked"`
 	Orphan    int `json:"orphan"`
 	Unchanged int `json:"unchanged"`
+	Held      int `json:"held,omitempty"`
 }
 
 type jsonChange struct {
@@ -46,6 +60,7 @@ type jsonChange struct {
 	RenamedFrom string `json:"renamed_from,omitempty"`
 	Heal        bool   `json:"lookup_first,omitempty"`
 	Resend      bool   `json:"resend_secrets,omitempty"`
+	Held        string `json:"held,omitempty"`
 	// Blocked: a delete or replace not attempted because the dataflows in UsedBy use the
 	// connection it would delete.
 	Blocked bool           `json:"blocked,omitempty"`
@@ -95,7 +110,7 @@ type jsonUnmanaged struct {
 func (v *jsonPlanView) Plan(cs *reconcile.Changeset) error {
 	n := countPlan(cs)
 	doc := jsonPlan{
-		FormatVersion:  jsonFormatVersion,
+		FormatVersion:  planFormatVersion(cs),
 		Refreshed:      cs.Refreshed,
 		SecretsUnknown: cs.SecretsUnknown,
 		ImpactChecked:  cs.ImpactChecked,
@@ -108,9 +123,11 @@ func (v *jsonPlanView) Plan(cs *reconcile.Changeset) error {
 		if ch.Action == reconcile.NoOp {
 			continue
 		}
+		a := fieldAction(ch)
 		jc := jsonChange{
 			Name:        ch.Name,
-			Action:      ch.Action.String(),
+			Action:      a.String(),
+			Held:        ch.HeldFor,
 			Reason:      string(ch.Reason),
 			ID:          ch.ID,
 			RenamedFrom: ch.RenamedFrom,
@@ -124,10 +141,10 @@ func (v *jsonPlanView) Plan(cs *reconcile.Changeset) error {
 		for _, f := range ch.Fields {
 			jf := jsonField{Path: f.Path, Sensitive: f.Sensitive, Drift: f.Drift}
 			if !f.Sensitive {
-				if ch.Action != reconcile.Create {
+				if a != reconcile.Create {
 					jf.Before = &f.Before
 				}
-				if ch.Action != reconcile.Delete && ch.Action != reconcile.Orphan && !f.Removed {
+				if a != reconcile.Delete && a != reconcile.Orphan && !f.Removed {
 					jf.After = &f.After
 				}
 			}

@@ -285,6 +285,9 @@ func mdSummary(a reconcile.Action, n int) string {
 	if a == reconcile.Orphan {
 		return thousands(n) + " orphaned (kept)"
 	}
+	if a == reconcile.Hold {
+		return thousands(n) + " held (promotion)"
+	}
 	return thousands(n) + " to " + a.String()
 }
 
@@ -303,7 +306,9 @@ func mdChange(ch *reconcile.Change, shared []reconcile.FieldChange) string {
 	} else {
 		b.WriteString("- **" + mdEscape(ch.Name) + "**")
 	}
-	if ch.ID != "" {
+	if ch.Action == reconcile.Hold {
+		b.WriteString(": " + mdEscape(heldText(ch)))
+	} else if ch.ID != "" {
 		b.WriteString(" (" + mdEscape(ch.ID) + ")")
 	}
 	if ch.Action == reconcile.Orphan {
@@ -319,7 +324,7 @@ func mdChange(ch *reconcile.Change, shared []reconcile.FieldChange) string {
 	var fields strings.Builder
 	for _, f := range ch.Fields {
 		if !containsField(shared, f) {
-			fields.WriteString(mdField(ch.Action, f, "  "))
+			fields.WriteString(mdField(fieldAction(ch), f, "  "))
 		}
 	}
 	if fields.Len() > 0 {

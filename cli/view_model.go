@@ -57,6 +57,7 @@ var planKinds = []planKind{
 	{Action: reconcile.Delete, Keep: 0},
 	{Action: reconcile.Delete, Blocked: true, Keep: 0},
 	{Action: reconcile.Orphan, Keep: 2},
+	{Action: reconcile.Hold, Keep: 2},
 }
 
 // unmanagedKeep is where unmanaged connections come when the markdown plan must cut.

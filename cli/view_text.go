@@ -93,7 +93,15 @@ func planSummary(n planCounts) string {
 	}
 	return "Plan: " + thousands(n.Create) + " to create, " + thousands(n.Update) + " to update, " +
 		thousands(n.Replace) + " to replace, " + thousands(n.Delete) + " to delete, " + blocked +
-		thousands(n.Orphan) + " orphaned (kept), " + thousands(n.Unchanged) + " unchanged."
+		thousands(n.Orphan) + " orphaned (kept), " + heldCount(n) + thousands(n.Unchanged) + " unchanged."
+}
+
+// heldCount is the count line's held changes, said only when promotion holds some back.
+func heldCount(n planCounts) string {
+	if n.Held == 0 {
+		return ""
+	}
+	return thousands(n.Held) + " held, "
 }
 
 func connectionsWord(n int) string {
@@ -114,7 +122,7 @@ func actionStyle(p palette, a reconcile.Action) func(string) string {
 		return p.red
 	case reconcile.Replace:
 		return p.magenta
-	case reconcile.Orphan:
+	case reconcile.Orphan, reconcile.Hold:
 		return p.cyan
 	}
 	return func(s string) string { return s }
@@ -340,7 +348,9 @@ func writeTextChange(b *strings.Builder, ch *reconcile.Change, shared []reconcil
 		b.WriteString(style(ch.Action.Symbol() + " " + ch.Action.String()))
 		b.WriteString(" " + p.bold(ch.Name))
 	}
-	if ch.ID != "" {
+	if ch.Action == reconcile.Hold {
+		b.WriteString(": " + heldText(ch))
+	} else if ch.ID != "" {
 		b.WriteString(" (" + ch.ID + ")")
 	}
 	if ch.Action == reconcile.Orphan {
@@ -354,7 +364,7 @@ func writeTextChange(b *strings.Builder, ch *reconcile.Change, shared []reconcil
 		if containsField(shared, f) || renameField(ch, f) {
 			continue
 		}
-		writeTextField(b, ch.Action, f, p)
+		writeTextField(b, fieldAction(ch), f, p)
 	}
 	for _, n := range ch.Notes {
 		b.WriteString("    " + p.dim("# "+n) + "\n")

@@ -53,6 +53,13 @@ func DefaultPath(manifestPath string) string {
 	return manifestPath[:len(manifestPath)-len(ext)] + ".lock.json"
 }
 
+// EnvPath returns the lockfile path of one environment of a manifest: its extension replaced
+// by ".ENV.lock.json" ("connections.yaml", "dev" → "connections.dev.lock.json").
+func EnvPath(manifestPath, env string) string {
+	ext := filepath.Ext(manifestPath)
+	return manifestPath[:len(manifestPath)-len(ext)] + "." + env + ".lock.json"
+}
+
 // Load reads the lockfile at path. An absent file gives an error wrapping os.ErrNotExist; a
 // file that does not parse, has unknown fields, no salt, a bad entry or a newer version gives a
 // *FormatError; a file of another target than want gives a *TargetError. Load only reads.

@@ -430,3 +430,44 @@ func TestLoadSaysWhere(t *testing.T) {
 		}
 	}
 }
+
+func TestEnvPath(t *testing.T) {
+	for _, tt := range []struct{ in, env, want string }{
+		{"connections.yaml", "dev", "connections.dev.lock.json"},
+		{"examples/onboarding.yml", "prod", "examples/onboarding.prod.lock.json"},
+		{"m", "stage", "m.stage.lock.json"},
+	} {
+		if got := EnvPath(tt.in, tt.env); got != tt.want {
+			t.Errorf("EnvPath(%q, %q) = %q, want %q", tt.in, tt.env, got, tt.want)
+		}
+	}
+}
+
+// A lockfile written before promotion existed loads, and one without promotion digests is
+// written as it was: the field is only there when set.
+func TestPromotionOptional(t *testing.T) {
+	f, err := New(Target{OrgID: "A1@AdobeOrg", Sandbox: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Connections["acme"] = &Entry{ID: "id-1", ConnectionSpec: Spec{ID: "s", Version: "1.0"}}
+	b, err := f.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "promotion") {
+		t.Errorf("an entry without a promotion digest writes one:\n%s", b)
+	}
+	f.Connections["acme"].Promotion = "sha256:00"
+	b, err = f.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := g.Connections["acme"].Promotion; got != "sha256:00" {
+		t.Errorf("promotion after a round trip: %q", got)
+	}
+}

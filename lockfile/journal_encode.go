@@ -109,6 +109,7 @@ func appendEntryJSON(b []byte, e *Entry) ([]byte, error) {
 		}
 		b = append(b, ']')
 	}
+	str("promotion", e.Promotion)
 	var err error
 	field("createdAt")
 	if b, err = appendJSONTime(b, e.CreatedAt); err != nil {

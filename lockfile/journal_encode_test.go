@@ -66,6 +66,9 @@ func TestRecordEncodingMatchesJSON(t *testing.T) {
 		for range rnd.IntN(3) {
 			e.Retired = append(e.Retired, pick())
 		}
+		if rnd.IntN(2) == 0 {
+			e.Promotion = pick()
+		}
 		r := &record{Seq: uint64(i), Type: pick(), Name: pick(), Op: pick(), ID: pick()}
 		if rnd.IntN(2) == 0 {
 			r.Entry = e
@@ -80,7 +83,7 @@ func FuzzRecordEncoding(f *testing.F) {
 		checkRecordEncoding(t, &record{Seq: seq, Type: typ, Name: name, Op: op, ID: id})
 		checkRecordEncoding(t, &record{Seq: seq, Type: typ, Name: name, Entry: &Entry{
 			ID: id, ETag: etag, Description: desc, Params: map[string]string{k: v, v: k}, SecretDigests: map[string]string{k: etag},
-			Retired: []string{k, v}, CreatedAt: time.UnixMilli(ms).UTC(), UpdatedAt: time.UnixMilli(ms / 3),
+			Retired: []string{k, v}, Promotion: desc, CreatedAt: time.UnixMilli(ms).UTC(), UpdatedAt: time.UnixMilli(ms / 3),
 		}})
 	})
 }

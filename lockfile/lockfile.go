@@ -65,7 +65,12 @@ type Entry struct {
 	SecretDigests  map[string]string `json:"secretDigests,omitempty"` // param → Digest(salt, value); "" = set on the service, value unknown (generate)
 	// Retired lists ids of connections this entry replaced (-/+) whose delete has not yet
 	// succeeded; the next apply deletes them.
-	Retired   []string  `json:"retired,omitempty"`
+	Retired []string `json:"retired,omitempty"`
+	// Promotion is, in a manifest with a promotion order, the digest of the entry as the
+	// manifest wrote it when it was last applied (before environment overrides, secrets by
+	// their reference): the next environment in the order holds back a change until the
+	// lockfile of this one records its digest. Empty otherwise.
+	Promotion string    `json:"promotion,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 }

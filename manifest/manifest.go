@@ -48,6 +48,10 @@ type Connection struct {
 	FormerNames []string
 	Pos         Pos // position of the entry (its "name" key)
 	Index       int // position in the manifest's connections list
+	// Promotion is set in a manifest with environments: the digest of the entry as the
+	// manifest writes it, before any environment's defaults and overrides and without
+	// secret values (a reference counts by its text). Equal in every environment.
+	Promotion string
 }
 
 // Manifest is a parsed, valid manifest.
@@ -55,8 +59,16 @@ type Manifest struct {
 	Path        string // as given by the user
 	Dir         string // directory that file references are relative to
 	Version     int
-	Target      Target
-	Connections []Connection // file order; names unique
+	Target      Target       // of the selected environment in a manifest with environments
+	Connections []Connection // file order; names unique (of the selected environment)
+	// Env is the environment Select chose ("" without environments). Environments are
+	// the manifest's, in promotion order then file order (nil without environments), and
+	// Promotion the order as written. A manifest with environments has no Target or
+	// Connections until Select.
+	Env             string
+	Environments    []Environment
+	Promotion       []string
+	EnvironmentsPos Pos // of the environments key, for --env errors
 	// Warnings are what is accepted but worth a look (a legacy bucket name), each at its
 	// place, sorted.
 	Warnings Diagnostics

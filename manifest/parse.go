@@ -61,6 +61,10 @@ type parser struct {
 	entries []merged
 	// superseded holds paths whose schema problems a more specific check already reported.
 	superseded []string
+	// environments is set when the manifest has environments (instead of target); envs are
+	// then their entries merged, by checkEnvironments, for build.
+	environments bool
+	envs         []envMerged
 }
 
 func (p *parser) add(n *yaml.Node, path, msg string) {
@@ -392,6 +396,9 @@ const (
 	atAuth
 	atParams
 	atParam
+	atEnvironments
+	atEnvironment
+	atOverrides
 )
 
 func (p *parser) checkReferences(n *yaml.Node, at place) {
@@ -422,6 +429,16 @@ func (p *parser) checkReferences(n *yaml.Node, at place) {
 				next = atDefaults
 			case at == atRoot && k == "connections":
 				next = atConnections
+			case at == atRoot && k == "environments":
+				next = atEnvironments
+			case at == atEnvironments:
+				next = atEnvironment
+			case at == atEnvironment && k == "defaults":
+				next = atDefaults
+			case at == atEnvironment && k == "connections":
+				next = atOverrides
+			case at == atOverrides:
+				next = atConnection
 			case (at == atDefaults || at == atConnection) && k == "auth":
 				next = atAuth
 			case at == atAuth && k == "params":
@@ -439,13 +456,17 @@ func (p *parser) checkReferences(n *yaml.Node, at place) {
 // check runs the schema and the rules a schema cannot say, recording every problem.
 func (p *parser) check(root *yaml.Node) {
 	p.checkReferences(root, atRoot)
+	p.checkPromotion(root)
 
 	_, defaults := get(root, "defaults")
 	p.checkValues(defaults, -1)
 
+	_, envs := get(root, "environments")
+	p.environments = envs != nil
 	_, list := get(root, "connections")
+	var seen map[string]*yaml.Node // entry names by names.Key
 	if list != nil && list.Kind == yaml.SequenceNode {
-		seen := make(map[string]*yaml.Node, len(list.Content)) // by names.Key
+		seen = make(map[string]*yaml.Node, len(list.Content))
 		p.entries = make([]merged, len(list.Content))
 		arena := make([]param, 0, 6*len(list.Content))
 		for i, item := range list.Content {
@@ -468,9 +489,14 @@ func (p *parser) check(root *yaml.Node) {
 			}
 			p.checkValues(item, i)
 			p.entries[i], arena = merge(defaults, item, arena)
-			p.checkMerged(p.entries[i], i)
+			if !p.environments {
+				p.checkMerged(p.entries[i], i)
+			}
 		}
 		p.checkFormerNames(list, seen)
+	}
+	if p.environments {
+		p.checkEnvironments(root, defaults, seen)
 	}
 
 	probs := schema.Validate(root)
@@ -527,18 +553,24 @@ func (p *parser) isSuperseded(path string) bool {
 // checkValues checks the values written in a connection entry or in defaults, each once,
 // where it was written.
 func (p *parser) checkValues(m *yaml.Node, entry int) {
+	p.checkValuesAt(m, entryPath(entry))
+}
+
+// checkValuesAt is checkValues for the mapping at path (an entry, defaults, an environment's
+// defaults or override).
+func (p *parser) checkValuesAt(m *yaml.Node, at string) {
 	if m == nil || m.Kind != yaml.MappingNode {
 		return
 	}
 	if _, spec := get(m, "connectionSpec"); spec != nil {
 		if _, id := get(spec, "id"); id != nil {
 			if v, ok := str(id); ok && v != s3source.SpecID {
-				p.add(id, entryPath(entry)+".connectionSpec.id", fmt.Sprintf("flowsync manages the Amazon S3 source only (connection spec %s): leave connectionSpec out", s3source.SpecID))
+				p.add(id, at+".connectionSpec.id", fmt.Sprintf("flowsync manages the Amazon S3 source only (connection spec %s): leave connectionSpec out", s3source.SpecID))
 			}
 		}
 		if _, ver := get(spec, "version"); ver != nil {
 			if v, ok := str(ver); ok && v != s3source.SpecVersion {
-				p.add(ver, entryPath(entry)+".connectionSpec.version", fmt.Sprintf("flowsync manages version %q of the Amazon S3 source: leave connectionSpec out", s3source.SpecVersion))
+				p.add(ver, at+".connectionSpec.version", fmt.Sprintf("flowsync manages version %q of the Amazon S3 source: leave connectionSpec out", s3source.SpecVersion))
 			}
 		}
 	}
@@ -547,13 +579,14 @@ func (p *parser) checkValues(m *yaml.Node, entry int) {
 	if params == nil || params.Kind != yaml.MappingNode {
 		return
 	}
+	p.checkRegion(params, at+".auth.params")
 	for i := 0; i+1 < len(params.Content); i += 2 {
 		name, vn := params.Content[i].Value, params.Content[i+1]
 		v, ok := str(vn)
 		if !ok {
 			continue
 		}
-		path := entryPath(entry) + ".auth.params." + name
+		path := at + ".auth.params." + name
 		if msg := textProblem(v); msg != "" {
 			p.supersede(vn, path, msg)
 		} else if name == s3source.ParamBucketName {
@@ -613,6 +646,7 @@ type param struct {
 	name       string
 	key, value *yaml.Node
 	inherited  bool // came from defaults
+	region     bool // written as region: value is a region name, name is serviceUrl
 }
 
 // merged is a connection entry with defaults merged under it. Nodes are the ones written,
@@ -627,82 +661,10 @@ type merged struct {
 	params              []param
 }
 
-// merge deep-merges defaults under a connection entry: the entry wins; connectionSpec and
-// auth merge field by field and auth.params key by key (a reference is one value, never
-// merged with another). An entry whose auth.specName differs from the one in defaults
-// inherits none of defaults' auth.params: they belong to another way of signing in.
-// The params are appended to arena, which merge returns grown.
+// merge deep-merges defaults under a connection entry: see mergeLayers.
 func merge(defaults, entry *yaml.Node, arena []param) (merged, []param) {
-	m := merged{entry: entry}
-	m.nameKey, m.name = get(entry, "name")
-	_, dauth := get(defaults, "auth")
-	var auth *yaml.Node
-	m.authKey, auth = get(entry, "auth")
-	_, dspec := get(defaults, "connectionSpec")
-	_, espec := get(entry, "connectionSpec")
-	m.description = pick2(defaults, entry, "description")
-	m.specID = pick2(dspec, espec, "id")
-	m.specVersion = pick2(dspec, espec, "version")
-	m.specName = pick2(dauth, auth, "specName")
-	var params *yaml.Node
-	m.paramsKey, params = get(auth, "params")
-
-	_, dname := get(dauth, "specName")
-	_, ename := get(auth, "specName")
-	inherit := true
-	if dv, ok := str(dname); ok {
-		if ev, ok := str(ename); ok && ev != dv {
-			inherit = false
-		}
-	}
-	start := len(arena)
-	// find returns the index in arena of an earlier param named name, or -1. Params are few:
-	// a valid entry has at most six.
-	find := func(name string) int {
-		for j := start; j < len(arena); j++ {
-			if arena[j].name == name {
-				return j
-			}
-		}
-		return -1
-	}
-	if inherit {
-		_, dparams := get(dauth, "params")
-		if dparams != nil && dparams.Kind == yaml.MappingNode {
-			for i := 0; i+1 < len(dparams.Content); i += 2 {
-				k := dparams.Content[i]
-				pr := param{name: k.Value, key: k, value: dparams.Content[i+1], inherited: true}
-				// A duplicate key (reported by prepare) keeps its first place, its last value.
-				if j := find(k.Value); j >= 0 {
-					arena[j] = pr
-				} else {
-					arena = append(arena, pr)
-				}
-			}
-		}
-	}
-	if params != nil && params.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(params.Content); i += 2 {
-			k := params.Content[i]
-			pr := param{name: k.Value, key: k, value: params.Content[i+1]}
-			if j := find(k.Value); j >= 0 {
-				arena[j] = pr
-			} else {
-				arena = append(arena, pr)
-			}
-		}
-	}
-	m.params = arena[start:len(arena):len(arena)]
-	return m, arena
-}
-
-// pick2 returns the value of key in entry, else in defaults, else nil.
-func pick2(defaults, entry *yaml.Node, key string) *yaml.Node {
-	if _, v := get(entry, key); v != nil {
-		return v
-	}
-	_, v := get(defaults, key)
-	return v
+	layers := [...]*yaml.Node{defaults, entry}
+	return mergeLayers(layers[:], 1, arena)
 }
 
 // anchor is where a problem about the whole entry points: its params, its auth, or its name.
@@ -726,8 +688,13 @@ func (m merged) param(name string) *param {
 
 // checkMerged checks the rules that hold for an entry with its defaults.
 func (p *parser) checkMerged(m merged, entry int) {
+	p.checkMergedAt(m, entryPath(entry))
+}
+
+// checkMergedAt is checkMerged for the entry at path.
+func (p *parser) checkMergedAt(m merged, at string) {
 	if m.specName == nil {
-		p.add(m.anchor(), entryPath(entry)+".auth.specName", fmt.Sprintf("required field is missing: set it here or in defaults (%q or %q)", s3source.AccessKey, s3source.IAMRoleBased))
+		p.add(m.anchor(), at+".auth.specName", fmt.Sprintf("required field is missing: set it here or in defaults (%q or %q)", s3source.AccessKey, s3source.IAMRoleBased))
 		return
 	}
 	specName, _ := str(m.specName)
@@ -737,7 +704,7 @@ func (p *parser) checkMerged(m merged, entry int) {
 	}
 	for _, need := range auth.Required() {
 		if m.param(need) == nil {
-			p.add(m.anchor(), entryPath(entry)+".auth.params."+need, fmt.Sprintf("required by %s: set it here or in defaults.auth.params", specName))
+			p.add(m.anchor(), at+".auth.params."+need, fmt.Sprintf("required by %s: set it here or in defaults.auth.params", specName))
 		}
 	}
 	for _, pr := range m.params {
@@ -748,7 +715,7 @@ func (p *parser) checkMerged(m merged, entry int) {
 		if pr.inherited {
 			msg += " (this one comes from defaults)"
 		}
-		p.add(pr.key, entryPath(entry)+".auth.params."+pr.name, msg)
+		p.add(pr.key, at+".auth.params."+pr.key.Value, msg)
 	}
 }
 
@@ -767,6 +734,12 @@ func takesList(a s3source.AuthSpec) string {
 // build turns a checked tree into a Manifest.
 func (p *parser) build(root *yaml.Node) *Manifest {
 	m := &Manifest{Path: p.file, Dir: filepath.Dir(p.file), Version: 1}
+	if p.environments {
+		p.buildEnvironments(root, m)
+		k, _ := get(root, "environments")
+		m.EnvironmentsPos = posOf(k)
+		return m
+	}
 	_, target := get(root, "target")
 	_, org := get(target, "orgId")
 	_, sandbox := get(target, "sandbox")
@@ -804,11 +777,14 @@ func (p *parser) build(root *yaml.Node) *Manifest {
 		}
 		for _, pr := range mg.params {
 			v := Value{Pos: posOf(pr.value)}
-			if pr.value.Kind == yaml.MappingNode {
+			switch {
+			case pr.value.Kind == yaml.MappingNode:
 				k, val := pr.value.Content[0], pr.value.Content[1]
 				refs[0] = Ref{Kind: k.Value, Name: val.Value}
 				v.Ref, refs = &refs[0], refs[1:]
-			} else {
+			case pr.region:
+				v.Literal = s3source.RegionEndpoint(pr.value.Value)
+			default:
 				v.Literal = pr.value.Value
 			}
 			c.Params[pr.name] = v

@@ -26,6 +26,7 @@ type Meta struct {
 	FlowsyncVersion string
 	ManifestPath    string
 	ManifestSHA256  string
+	Env             string // the environment planned, "" without environments
 	LockfilePath    string
 	LockfileExists  bool
 	Options         Options
@@ -48,10 +49,10 @@ func Build(cs *reconcile.Changeset, lock *lockfile.File, meta Meta) (*File, erro
 	f := &File{
 		FormatVersion:   FormatVersion,
 		FlowsyncVersion: meta.FlowsyncVersion,
-		Manifest:        Manifest{Path: meta.ManifestPath, SHA256: meta.ManifestSHA256},
+		Manifest:        Manifest{Path: meta.ManifestPath, SHA256: meta.ManifestSHA256, Env: meta.Env},
 		Lockfile:        Lockfile{Path: meta.LockfilePath, Exists: meta.LockfileExists, Serial: lock.Serial, Salt: lock.Salt},
 		Target:          lock.Target,
-		Options:         Options{Prune: meta.Options.Prune, Only: only, Refresh: cs.Refreshed},
+		Options:         Options{Prune: meta.Options.Prune, Only: only, Refresh: cs.Refreshed, SkipPromotion: meta.Options.SkipPromotion},
 		Changes:         []Change{},
 	}
 	dg := newDigester(lock.Salt)

@@ -48,6 +48,9 @@ type File struct {
 type Manifest struct {
 	Path   string `json:"path"`   // as given to plan -f (relative to plan's working directory)
 	SHA256 string `json:"sha256"` // of its bytes, hex
+	// Env is the environment planned (--env) in a manifest with environments; absent
+	// otherwise.
+	Env string `json:"env,omitempty"`
 }
 
 // Lockfile is the lockfile a plan was made against.
@@ -64,6 +67,9 @@ type Options struct {
 	Prune   bool     `json:"prune"`
 	Only    []string `json:"only"`
 	Refresh bool     `json:"refresh"`
+	// SkipPromotion: planned with --skip-promotion (changes the previous environment has not
+	// applied were planned too); absent when false.
+	SkipPromotion bool `json:"skip_promotion,omitempty"`
 }
 
 // Summary counts the changes by action.

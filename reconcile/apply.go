@@ -71,6 +71,9 @@ func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.Fil
 		}
 	}
 	a.intentsAhead(todo)
+	if err := a.recordPromotions(cs); err != nil {
+		return a.out, &Summary{}, err
+	}
 	results := a.runAll(ctx, todo)
 	if a.ahead != nil {
 		// An intent written for a create that never started is withdrawn, so that the next
@@ -110,6 +113,35 @@ func inPlanOrder(cs *Changeset, blocked, run []Result) []Result {
 			out, blocked = append(out, blocked[0]), blocked[1:]
 		case ch.Action.Sends():
 			out, run = append(out, run[0]), run[1:]
+		}
+	}
+	return out
+}
+
+// recordPromotions records the promotion digest of every unchanged entry whose lockfile
+// entry holds another one (the manifest changed in a way this environment does not see, an
+// override covering it, or the lockfile predates promotion): applied here, as the next
+// environment in the order must learn. Nothing is sent.
+func (a *applier) recordPromotions(cs *Changeset) error {
+	for _, ch := range PromotionsToRecord(cs) {
+		e := ch.Prior.Clone()
+		e.Promotion = ch.Desired.Promotion
+		if err := a.commit(ch.Name, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PromotionsToRecord returns the unchanged entries of cs whose lockfile entry does not hold
+// their promotion digest yet: apply records it without sending anything.
+func PromotionsToRecord(cs *Changeset) []*Change {
+	var out []*Change
+	for i := range cs.Changes {
+		ch := &cs.Changes[i]
+		if ch.Action == NoOp && ch.Desired != nil && ch.Prior != nil && ch.Prior.Pending == "" &&
+			ch.Desired.Promotion != "" && ch.Prior.Promotion != ch.Desired.Promotion {
+			out = append(out, ch)
 		}
 	}
 	return out
@@ -301,6 +333,7 @@ func (a *applier) entryFor(d *Desired, id, etag string, prior *lockfile.Entry) *
 	}
 	e := record(id, etag, d.Description, d.SpecName, d.Spec, params, func(k string) bool { return d.Params[k].Sensitive }, a.out.Salt)
 	e.CreatedAt, e.UpdatedAt = now, now
+	e.Promotion = d.Promotion
 	if prior != nil && prior.ID == id && !prior.CreatedAt.IsZero() {
 		e.CreatedAt = prior.CreatedAt
 	}

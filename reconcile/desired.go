@@ -21,6 +21,7 @@ func Desire(m *manifest.Manifest, env func(string) (string, bool), noSecrets boo
 			Spec:        c.ConnectionSpec,
 			SpecName:    c.SpecName,
 			Params:      make(map[string]Param, len(c.Params)),
+			Promotion:   c.Promotion,
 		}
 		var values map[string]string
 		if !noSecrets {

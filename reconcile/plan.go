@@ -48,6 +48,7 @@ func Plan(desired []Desired, lock *lockfile.File, observed *Observed, opts Optio
 			ch = planDesired(d, e, "", salt, live)
 		}
 		renamed(&ch, from)
+		hold(&ch, d, ch.Prior, opts.Gates)
 		if live != nil {
 			if u := planUnmanaged(&ch, d, e, salt, live, recorded, opts.APIKey); u != nil {
 				cs.Unmanaged = append(cs.Unmanaged, *u)
@@ -69,6 +70,31 @@ func Plan(desired []Desired, lock *lockfile.File, observed *Observed, opts Optio
 	sort.Slice(cs.Unmanaged, func(i, j int) bool { return cs.Unmanaged[i].Name < cs.Unmanaged[j].Name })
 	cs.Block(opts.Impact)
 	return cs
+}
+
+// hold turns a create, update or replace into a Hold when promotion says the previous
+// environment has not applied the entry as the manifest now writes it (see Gate).
+func hold(ch *Change, d *Desired, e *lockfile.Entry, gates map[string]Gate) {
+	switch ch.Action {
+	case Create, Update, Replace:
+	default:
+		return
+	}
+	g, gated := gates[d.Name]
+	if !gated || d.Promotion == "" || g.Applied == d.Promotion || e != nil && e.Promotion == d.Promotion {
+		return
+	}
+	ch.Held, ch.HeldFor, ch.Action = ch.Action, g.Env, Hold
+}
+
+// HoldBack holds back, in place, the changes of cs that gates hold (apply --plan: a saved
+// plan is checked against the promotion order again before anything is sent).
+func HoldBack(cs *Changeset, gates map[string]Gate) {
+	for i := range cs.Changes {
+		if ch := &cs.Changes[i]; ch.Desired != nil {
+			hold(ch, ch.Desired, ch.Prior, gates)
+		}
+	}
 }
 
 // renameSource is the recorded name d takes over, "" when none: a former name of d recorded

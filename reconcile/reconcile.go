@@ -31,6 +31,10 @@ type Desired struct {
 	Spec        flowapi.Spec
 	SpecName    string
 	Params      map[string]Param
+	// Promotion is the entry's promotion digest (manifest.Connection.Promotion): recorded in
+	// the lockfile when applied, compared with the previous environment's. "" without
+	// environments.
+	Promotion string
 }
 
 // Action is what a Change does.
@@ -43,6 +47,9 @@ const (
 	Replace Action = '±' // shown as "-/+": create the new connection, record it, delete the old
 	Delete  Action = '-' // an orphan deleted with --prune
 	Orphan  Action = '!' // in the lockfile, not in the manifest: shown and kept
+	// Hold is a create, update or replace held back by promotion: the previous environment
+	// has not applied it yet (Change.Held says what it would be, Change.HeldFor where).
+	Hold Action = '⏸'
 )
 
 // Symbol is how the action is shown in a plan.
@@ -80,6 +87,8 @@ func (a Action) String() string {
 		return "delete"
 	case Orphan:
 		return "orphan"
+	case Hold:
+		return "held"
 	}
 	return "unknown"
 }
@@ -135,6 +144,10 @@ type Change struct {
 	UsedBy  []Dataflow
 	// Heal is set on a Create whose earlier outcome is unknown: look the name up first.
 	Heal bool
+	// Held is, on a Hold, the action held back; HeldFor the environment that must apply the
+	// entry first.
+	Held    Action
+	HeldFor string
 	// Resolved is, on the Delete of a pending orphan planned against the live state, the id
 	// its interrupted create made as the ownership rule proves ("" when none was found: the
 	// record is dropped and nothing else is deleted).
@@ -201,6 +214,17 @@ func (c *Changeset) Blocked() int {
 // corrects included), or a change is blocked (pending, though apply cannot make it). Orphans
 // that are merely kept and unmanaged connections, which apply never touches, are not changes.
 func (c *Changeset) HasChanges() bool { return c.Sends() > 0 || c.Blocked() > 0 }
+
+// Held returns how many changes promotion holds back.
+func (c *Changeset) Held() int {
+	n := 0
+	for _, ch := range c.Changes {
+		if ch.Action == Hold {
+			n++
+		}
+	}
+	return n
+}
 
 // Sends returns how many changes send a request when applied.
 func (c *Changeset) Sends() int {

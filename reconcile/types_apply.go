@@ -23,6 +23,20 @@ type Options struct {
 	// Impact is what uses the connections the plan deletes or replaces (LookupImpact of a
 	// first plan's AtRisk); a delete or replace of one in use is blocked. Zero: not checked.
 	Impact Impact
+	// Gates are, by name, what promotion holds an entry's create, update or replace to: nil
+	// without a promotion order (or with --skip-promotion); an entry without a gate is
+	// never held.
+	Gates map[string]Gate
+}
+
+// Gate is what one entry's change waits for under promotion: Env is the environment before
+// this one that has the entry, Applied the promotion digest its lockfile records for it ("":
+// none). A change is held unless Applied is the entry's digest, or this environment's
+// lockfile records that digest already (the change is then this environment's own: an
+// override, its defaults, a rotated secret, drift).
+type Gate struct {
+	Env     string
+	Applied string
 }
 
 // ApplyOptions tune Apply.

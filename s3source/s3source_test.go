@@ -176,3 +176,24 @@ func TestCheckFolderPath(t *testing.T) {
 		t.Errorf("message %q", got)
 	}
 }
+
+func TestRegion(t *testing.T) {
+	for _, r := range []string{"us-east-1", "ap-southeast-2", "us-gov-west-1", "cn-north-1", "eu-central-2", "il-central-1", "mx-central-1", "us-isob-east-1", "ca-west-1", "me-south-1"} {
+		if !ValidRegion(r) {
+			t.Errorf("ValidRegion(%q) = false", r)
+		}
+	}
+	for _, r := range []string{"", "eu-west", "EU-WEST-1", "eu-west-1a", "europe-west-1", "eu-west-12", "eu_west_1", "https://s3.eu-west-1.amazonaws.com/", "eu-west-1 "} {
+		if ValidRegion(r) {
+			t.Errorf("ValidRegion(%q) = true", r)
+		}
+	}
+	for r, want := range map[string]string{
+		"eu-west-1":  "https://s3.eu-west-1.amazonaws.com/",
+		"cn-north-1": "https://s3.cn-north-1.amazonaws.com.cn/",
+	} {
+		if got := RegionEndpoint(r); got != want {
+			t.Errorf("RegionEndpoint(%q) = %q, want %q", r, got, want)
+		}
+	}
+}

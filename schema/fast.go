@@ -170,12 +170,13 @@ func fastAuth(n *yaml.Node) bool {
 	return v[1] == nil || fastParams(v[1])
 }
 
-var paramFields = []string{"s3AccessKey", "s3SecretKey", "s3SessionToken", "serviceUrl", "bucketName", "folderPath"}
+var paramFields = []string{"s3AccessKey", "s3SecretKey", "s3SessionToken", "serviceUrl", "bucketName", "folderPath", "region"}
 
 // #/definitions/auth/properties/params: object of the six params, each a string of its form
-// or a secret reference (s3SecretKey and s3SessionToken: a reference only).
+// or a secret reference (s3SecretKey and s3SessionToken: a reference only), and region, a
+// string only.
 func fastParams(n *yaml.Node) bool {
-	var v [6]*yaml.Node
+	var v [7]*yaml.Node
 	if !fastFields(n, paramFields, v[:]) {
 		return false
 	}
@@ -184,7 +185,7 @@ func fastParams(n *yaml.Node) bool {
 			continue
 		}
 		if p.Kind == yaml.MappingNode {
-			if !fastReference(p) {
+			if i == 6 || !fastReference(p) {
 				return false
 			}
 			continue
@@ -204,6 +205,8 @@ func fastParams(n *yaml.Node) bool {
 			ok = bucketName(s)
 		case 5:
 			ok = folderPath(s)
+		case 6:
+			ok = region(s)
 		}
 		if !ok {
 			return false
@@ -326,55 +329,164 @@ func sandboxName(s string) bool {
 	return true
 }
 
-var rootFields = []string{"version", "target", "defaults", "connections"}
+var rootFields = []string{"version", "target", "environments", "promotion", "defaults", "connections"}
 
 // fastRoot reports whether the schema certainly accepts the document with an empty
 // connections list: its entries are checked one by one with FastConnection.
 func fastRoot(n *yaml.Node) bool {
-	var v [4]*yaml.Node
-	if !fastFields(n, rootFields, v[:]) || v[0] == nil || v[1] == nil || v[3] == nil {
+	var v [6]*yaml.Node
+	if !fastFields(n, rootFields, v[:]) || v[0] == nil || v[5] == nil {
 		return false
 	}
 	// connections: array; version: const 1
-	if v[3].Kind != yaml.SequenceNode || v[0].Kind != yaml.ScalarNode {
+	if v[5].Kind != yaml.SequenceNode || v[0].Kind != yaml.ScalarNode || !fastOne(v[0]) {
 		return false
 	}
-	ok := false
-	switch x := Scalar(v[0]).(type) {
+	// oneOf: target or environments, not both.
+	if (v[1] == nil) == (v[2] == nil) {
+		return false
+	}
+	if v[1] != nil && !fastTarget(v[1]) || v[2] != nil && !fastEnvironments(v[2]) ||
+		v[3] != nil && !fastPromotion(v[3]) || v[4] != nil && !fastDefaults(v[4]) {
+		return false
+	}
+	return true
+}
+
+// fastOne reports whether a scalar converts to the number 1 (version's const).
+func fastOne(n *yaml.Node) bool {
+	switch x := Scalar(n).(type) {
 	case int:
-		ok = x == 1
+		return x == 1
 	case int64:
-		ok = x == 1
+		return x == 1
 	case uint64:
-		ok = x == 1
+		return x == 1
 	case float64:
-		ok = x == 1
+		return x == 1
 	}
-	if !ok {
-		return false
-	}
-	// target: object, orgId and sandbox required.
+	return false
+}
+
+var targetFields = []string{"orgId", "sandbox"}
+
+// #/definitions/target: object, orgId and sandbox required.
+func fastTarget(n *yaml.Node) bool {
 	var t [2]*yaml.Node
-	if !fastFields(v[1], []string{"orgId", "sandbox"}, t[:]) || t[0] == nil || t[1] == nil {
+	if !fastFields(n, targetFields, t[:]) || t[0] == nil || t[1] == nil {
 		return false
 	}
 	if s, ok := fastString(t[0]); !ok || !orgID(s) {
 		return false
 	}
-	if s, ok := fastString(t[1]); !ok || !sandboxName(s) {
+	s, ok := fastString(t[1])
+	return ok && sandboxName(s)
+}
+
+var defaultsFields = []string{"description", "connectionSpec", "auth"}
+
+// #/definitions/defaults: object of description, connectionSpec and auth.
+func fastDefaults(n *yaml.Node) bool {
+	var d [3]*yaml.Node
+	return fastFields(n, defaultsFields, d[:]) &&
+		(d[0] == nil || fastDescription(d[0])) &&
+		(d[1] == nil || fastConnectionSpec(d[1])) &&
+		(d[2] == nil || fastAuth(d[2]))
+}
+
+// #/properties/environments: a non-empty object whose keys are environment names and whose
+// values are #/definitions/environment.
+func fastEnvironments(n *yaml.Node) bool {
+	if n.Kind != yaml.MappingNode || len(n.Content) == 0 || len(n.Content)%2 != 0 {
 		return false
 	}
-	// defaults: object of description, connectionSpec and auth.
-	if v[2] != nil {
-		var d [3]*yaml.Node
-		if !fastFields(v[2], itemFields[1:], d[:]) ||
-			d[0] != nil && !fastDescription(d[0]) ||
-			d[1] != nil && !fastConnectionSpec(d[1]) ||
-			d[2] != nil && !fastAuth(d[2]) {
+	for i := 0; i < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if k.Kind != yaml.ScalarNode || !environmentName(k.Value) || !fastEnvironment(n.Content[i+1]) {
 			return false
 		}
 	}
 	return true
+}
+
+var environmentFields = []string{"target", "defaults", "connections"}
+
+// #/definitions/environment: target (required), defaults, and connections: an object of
+// overrides keyed by entry name.
+func fastEnvironment(n *yaml.Node) bool {
+	var v [3]*yaml.Node
+	if !fastFields(n, environmentFields, v[:]) || v[0] == nil || !fastTarget(v[0]) {
+		return false
+	}
+	if v[1] != nil && !fastDefaults(v[1]) {
+		return false
+	}
+	if c := v[2]; c != nil {
+		if c.Kind != yaml.MappingNode || len(c.Content)%2 != 0 {
+			return false
+		}
+		for i := 0; i < len(c.Content); i += 2 {
+			if c.Content[i].Kind != yaml.ScalarNode || !fastOverride(c.Content[i+1]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+var overrideFields = []string{"exclude", "description", "connectionSpec", "auth"}
+
+// #/definitions/override: exclude (boolean), description, connectionSpec and auth.
+func fastOverride(n *yaml.Node) bool {
+	var v [4]*yaml.Node
+	if !fastFields(n, overrideFields, v[:]) {
+		return false
+	}
+	if v[0] != nil {
+		if _, ok := Scalar(v[0]).(bool); !ok || v[0].Kind != yaml.ScalarNode {
+			return false
+		}
+	}
+	return (v[1] == nil || fastDescription(v[1])) &&
+		(v[2] == nil || fastConnectionSpec(v[2])) &&
+		(v[3] == nil || fastAuth(v[3]))
+}
+
+// #/properties/promotion: a non-empty list of distinct environment names.
+func fastPromotion(n *yaml.Node) bool {
+	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
+		return false
+	}
+	for i, e := range n.Content {
+		s, ok := fastString(e)
+		if !ok || e.ShortTag() != "!!str" || !environmentName(s) {
+			return false
+		}
+		for _, f := range n.Content[:i] {
+			if f.Value == s {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// environmentName matches an environment name, ^[a-z][a-z0-9-]{0,62}$.
+func environmentName(s string) bool {
+	if s == "" || len(s) > 63 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !lowerDigit(c) && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// region matches ^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$ (s3source.RegionPattern).
+func region(s string) bool {
+	return s3source.ValidRegion(s)
 }
 
 // ParamProblem checks value, read from a secret reference, against the form the schema

@@ -18,7 +18,7 @@ import (
 // schemaRules is the SHA-256 of manifest.schema.json without its descriptions and title:
 // the rules fast.go was written to mirror. If this test fails, the schema's rules changed:
 // update fast.go to mirror them (the schema stays the source of truth), then this hash.
-const schemaRules = "8f41ebda8ee41c091e31f3fb9624b8bde63e6aeef1a3bf3611cf86ab7293e0d0"
+const schemaRules = "dbb5635978950bcd6f512d21c098bebb0b365329f3ebf486cf959cc1e96872be"
 
 func TestFastMirrorsSchema(t *testing.T) {
 	var doc any
@@ -73,10 +73,13 @@ func TestFastPatterns(t *testing.T) {
 		{pattern("/definitions/auth/properties/params/properties/serviceUrl"), serviceURL},
 		{pattern("/definitions/auth/properties/params/properties/folderPath"), folderPath},
 		{pattern("/definitions/reference/properties/env"), envName},
-		{pattern("/properties/target/properties/orgId"), orgID},
+		{pattern("/definitions/target/properties/orgId"), orgID},
+		{pattern("/definitions/auth/properties/params/properties/region"), region},
+		{pattern("/properties/promotion/items"), environmentName},
+		{regexp.MustCompile(environmentNamePattern), environmentName},
 	}
 	bucket := pattern("/definitions/auth/properties/params/properties/bucketName")
-	sandbox := pattern("/properties/target/properties/sandbox")
+	sandbox := pattern("/definitions/target/properties/sandbox")
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range 50000 {
 		s := randomString(rng, i)
@@ -144,10 +147,11 @@ var (
 		"s3SessionToken": {`Fwo`},
 		"serviceUrl":     {`https://s3.eu-west-1.amazonaws.com/`, `https://s3.x.com`, `http://s3.x.com/`, `https://`, `https:///x`, `https://a@b/`, `https://a/b@c?d#e`, `"https://a/b c"`, `"https://a\t/"`, `https://a?b`},
 		"bucketName":     {`acme-bucket`, `ab`, `abc`, strings.Repeat("b", 63), strings.Repeat("b", 64), strings.Repeat("b", 255), strings.Repeat("b", 256), `Acme`, `acme-`, `-acme`, `acme_b`, `logs.example.com`, `"a b"`, `a/b`, `192.168.5.4`, `12345`, `"123"`},
+		"region":         {`eu-west-1`, `us-gov-west-1`, `eu-west`, `EU-WEST-1`, `{env: R}`, `""`},
 		"folderPath":     {`events/2026`, `""`, `events/../x`, `"a|b"`, `"a:b"`, `'a"b'`, `a*b`, `"a\\b"`, `"a?b"`},
 	}
 	connectionKeys = []string{"name", "description", "connectionSpec", "auth", "formerNames"}
-	paramKeys      = []string{"s3AccessKey", "s3SecretKey", "s3SessionToken", "serviceUrl", "bucketName", "folderPath"}
+	paramKeys      = []string{"s3AccessKey", "s3SecretKey", "s3SessionToken", "serviceUrl", "bucketName", "folderPath", "region"}
 )
 
 func pick(rng *rand.Rand, xs []string) string { return xs[rng.IntN(len(xs))] }
@@ -175,7 +179,7 @@ func randomValue(rng *rand.Rand, key string) string {
 		return randomMapping(rng, paramKeys, "bucket")
 	case "connectionSpec":
 		return randomMapping(rng, []string{"id", "version"}, "name")
-	case "s3SecretKey", "s3SessionToken", "s3AccessKey", "serviceUrl", "bucketName", "folderPath":
+	case "s3SecretKey", "s3SessionToken", "s3AccessKey", "serviceUrl", "bucketName", "folderPath", "region":
 		if rng.IntN(3) == 0 {
 			return pickMostlyFirst(rng, refValues)
 		}
@@ -259,6 +263,9 @@ func randomDocument(rng *rand.Rand, i int) string {
 	targets := []string{"target: {orgId: A1@AdobeOrg, sandbox: prod}\n", "target: {orgId: A1@AdobeOrg, sandbox: Prod}\n",
 		"target: {orgId: A1, sandbox: prod}\n", "target: {orgId: A1@AdobeOrg}\n", "target: {orgId: A1@AdobeOrg, sandbox: prod, x: 1}\n", ""}
 	b.WriteString(pick(rng, targets))
+	if rng.IntN(3) == 0 {
+		b.WriteString(randomEnvironments(rng))
+	}
 	if rng.IntN(2) == 0 {
 		fmt.Fprintf(&b, "defaults: %s\n", randomMapping(rng, []string{"description", "connectionSpec", "auth"}, "name"))
 	}
@@ -277,6 +284,39 @@ func randomDocument(rng *rand.Rand, i int) string {
 	}
 	if i%3 == 0 {
 		b.WriteString("  - &a {name: anchored}\n  - *a\n")
+	}
+	return b.String()
+}
+
+// randomEnvironments writes an environments block (and now and then a promotion), valid or not.
+func randomEnvironments(rng *rand.Rand) string {
+	names := []string{"dev", "prod", "stage-2", "Dev", "2x", "all", "a_b"}
+	envTargets := []string{"{orgId: A1@AdobeOrg, sandbox: dev}", "{orgId: A1@AdobeOrg}", "{orgId: A1@AdobeOrg, sandbox: Dev}", "x"}
+	overrides := []string{"{exclude: true}", "{exclude: yes}", "{exclude: 1}", "{description: d}", "{name: x}",
+		"{auth: {params: {bucketName: b-dev}}}", "{auth: {params: {region: eu-west-1}}}", "{auth: {params: {s3SecretKey: x}}}", "x", "{}"}
+	var b strings.Builder
+	if rng.IntN(15) == 0 {
+		return "environments: {}\n"
+	}
+	b.WriteString("environments:\n")
+	for _, name := range names[:1+rng.IntN(3)] {
+		if rng.IntN(6) == 0 {
+			name = pick(rng, names)
+		}
+		fmt.Fprintf(&b, "  %s:\n    target: %s\n", name, pickMostlyFirst(rng, envTargets))
+		if rng.IntN(2) == 0 {
+			fmt.Fprintf(&b, "    defaults: %s\n", randomMapping(rng, []string{"description", "connectionSpec", "auth"}, "name"))
+		}
+		if rng.IntN(2) == 0 {
+			fmt.Fprintf(&b, "    connections: {acme: %s, other: %s}\n", pickMostlyFirst(rng, overrides), pick(rng, overrides))
+		}
+		if rng.IntN(20) == 0 {
+			b.WriteString("    extra: 1\n")
+		}
+	}
+	if rng.IntN(2) == 0 {
+		proms := []string{"[dev, prod]", "[dev]", "[]", "[dev, dev]", "[Dev]", "x", "[1]"}
+		fmt.Fprintf(&b, "promotion: %s\n", pickMostlyFirst(rng, proms))
 	}
 	return b.String()
 }
@@ -307,4 +347,18 @@ func FuzzFastConnection(f *testing.F) {
 			t.Fatalf("Validate with the fast path (-without +with):\n%s", diff)
 		}
 	})
+}
+
+// A key that an entry takes and defaults does not (formerNames) is the schema's to report in
+// defaults, never a panic of the fast path.
+func TestFastDefaultsEntryOnlyKey(t *testing.T) {
+	var doc yaml.Node
+	src := "version: 1\ntarget: {orgId: A1@AdobeOrg, sandbox: prod}\ndefaults: {formerNames: [x]}\nconnections: []\n"
+	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
+		t.Fatal(err)
+	}
+	probs := Validate(&doc)
+	if len(probs) != 1 || probs[0].Path != "defaults.formerNames" {
+		t.Errorf("problems %+v, want one at defaults.formerNames", probs)
+	}
 }

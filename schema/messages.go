@@ -2,6 +2,7 @@ package schema
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -131,6 +132,14 @@ func (c *compiled) problems(root *yaml.Node, ve *jsonschema.ValidationError) []P
 		return []Problem{{Line: line, Col: col, Path: path, Message: msg}}
 	}
 
+	if strings.HasPrefix(ve.KeywordLocation, "/oneOf") && path == "" {
+		// target or environments: the root's oneOf, whichever branch failed. Without either,
+		// the problem reads as it did before environments existed.
+		if k := bothTargetAndEnvironments(n); k != nil {
+			return []Problem{{Line: k.Line, Col: k.Column, Path: "environments", Message: "set target (one sandbox) or environments (several), not both"}}
+		}
+		return []Problem{{Line: line, Col: col, Path: "target", Message: "required field is missing"}}
+	}
 	switch kw {
 	case "additionalProperties":
 		if n == nil || n.Kind != yaml.MappingNode {
@@ -158,6 +167,9 @@ func (c *compiled) problems(root *yaml.Node, ve *jsonschema.ValidationError) []P
 		return one("must be " + orList(opts))
 
 	case "pattern":
+		if parent["pattern"] == environmentNamePattern {
+			return one(environmentNameMessage)
+		}
 		return one(patternMessage(field, n))
 
 	case "minLength", "maxLength":
@@ -174,14 +186,21 @@ func (c *compiled) problems(root *yaml.Node, ve *jsonschema.ValidationError) []P
 // unknownFields reports each key of the mapping n that parent does not declare.
 func unknownFields(n *yaml.Node, parent map[string]any, path string) []Problem {
 	known := propertyNames(parent)
+	props, _ := parent["properties"].(map[string]any)
+	_, named := parent["patternProperties"].(map[string]any)
 	var out []Problem
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := keyString(n.Content[i])
-		if _, ok := parent["properties"].(map[string]any)[k]; ok {
+		if _, ok := props[k]; ok {
 			continue
 		}
 		msg := "unknown field"
-		if isReference(parent) {
+		if named {
+			if environmentNameRe.MatchString(k) {
+				continue
+			}
+			msg = environmentNameMessage
+		} else if isReference(parent) {
 			msg += ": a secret reference is {env: NAME} or {file: PATH}"
 		} else if s := suggest(k, known); s != "" {
 			msg += fmt.Sprintf(": did you mean %q?", s)
@@ -310,6 +329,35 @@ func orList(opts []string) string {
 	return strings.Join(opts[:len(opts)-1], ", ") + " or " + opts[len(opts)-1]
 }
 
+// environmentNamePattern is the pattern of an environment's name in the schema: it is part
+// of a lockfile's name (connections.dev.lock.json) and of --env.
+const environmentNamePattern = "^[a-z][a-z0-9-]{0,62}$"
+
+var environmentNameRe = regexp.MustCompile(environmentNamePattern)
+
+const environmentNameMessage = "environment names are 1 to 63 lowercase letters, digits and hyphens, starting with a letter"
+
+// bothTargetAndEnvironments returns the environments key of a root that has target too, or
+// nil.
+func bothTargetAndEnvironments(root *yaml.Node) *yaml.Node {
+	if root == nil || root.Kind != yaml.MappingNode {
+		return nil
+	}
+	var target, envs *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		switch keyString(root.Content[i]) {
+		case "target":
+			target = root.Content[i]
+		case "environments":
+			envs = root.Content[i]
+		}
+	}
+	if target == nil {
+		return nil
+	}
+	return envs
+}
+
 // SecretMessage is the problem reported for a secret param written as a literal.
 const SecretMessage = "a secret must never be committed: use {env: NAME} or {file: PATH}"
 
@@ -372,6 +420,8 @@ func patternMessage(field string, n *yaml.Node) string {
 		return "names are printable text: no control characters"
 	case "serviceUrl":
 		return "must be an https:// URL such as https://s3.us-east-1.amazonaws.com/"
+	case "region":
+		return "must be an AWS region name such as eu-west-1, us-gov-west-1 or ap-southeast-2"
 	case "bucketName":
 		msg := "bucket names hold only lowercase letters, digits, dots and hyphens"
 		if sug := s3source.SuggestBucketName(v); sug != "" {

@@ -20,7 +20,8 @@ func TestSchemaAgreesWithS3Source(t *testing.T) {
 					} `json:"specName"`
 					Params struct {
 						Properties map[string]struct {
-							Type any `json:"type"`
+							Type    any    `json:"type"`
+							Pattern string `json:"pattern"`
 						} `json:"properties"`
 					} `json:"params"`
 				} `json:"properties"`
@@ -40,11 +41,19 @@ func TestSchemaAgreesWithS3Source(t *testing.T) {
 	var names []string
 	for name, p := range auth.Params.Properties {
 		names = append(names, name)
+		if name == s3source.ParamRegion {
+			if p.Type != "string" || p.Pattern != s3source.RegionPattern {
+				t.Errorf("region: schema type %v pattern %q, s3source.RegionPattern %q", p.Type, p.Pattern, s3source.RegionPattern)
+			}
+			continue
+		}
 		if refOnly := p.Type == "object"; refOnly != s3source.Secret(name) {
 			t.Errorf("%s: schema type %v, s3source.Secret %v", name, p.Type, s3source.Secret(name))
 		}
 	}
-	want := s3source.ParamNames()
+	// region is the manifest's shorthand for serviceUrl, never sent: a string of
+	// s3source.RegionPattern's shape.
+	want := append(s3source.ParamNames(), s3source.ParamRegion)
 	slices.Sort(names)
 	slices.Sort(want)
 	if !slices.Equal(names, want) {
