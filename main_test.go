@@ -113,6 +113,7 @@ func TestScript(t *testing.T) {
 			"emu":        cmdEmu,
 			"gen":        cmdGen,
 			"gencsv":     cmdGenCSV,
+			"hint":       cmdHint,
 			"holdlock":   cmdHoldLock,
 			"jsonfile":   cmdJSONFile,
 			"jsonschema": cmdJSONSchema,

@@ -231,7 +231,7 @@ func TestJournalOfAnotherSandboxIsRefused(t *testing.T) {
 	f.exactlyOnce("dev")
 
 	// The hint for the journal's own run: prod's manifest, this lockfile path.
-	if !strings.Contains(hints, "--lockfile m.lock.json (the manifest of org "+testOrg+" sandbox prod)") {
+	if !strings.Contains(hints, `with the manifest of org "`+testOrg+`" sandbox "prod": flowsync apply -f MANIFEST --lockfile m.lock.json (MANIFEST: that manifest's path)`) {
 		t.Fatalf("no hint to finish prod's run:\n%s", hints)
 	}
 	f.manifest("prod", killN)

@@ -24,6 +24,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/internal/regular"
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/planfile"
 	"github.com/flowsync/flowsync/schema"
@@ -399,7 +400,7 @@ func (g *globals) loadManifestSum(path string) (m *manifest.Manifest, sum string
 
 // loadManifestSum is loadManifest that also returns the hex SHA-256 of the bytes it parsed.
 func loadManifestSum(path string) (*manifest.Manifest, string, error) {
-	data, err := os.ReadFile(path)
+	data, err := regular.ReadFile(path, 0)
 	if err != nil {
 		return nil, "", fmt.Errorf("read manifest: %w", err)
 	}

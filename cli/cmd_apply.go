@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flowsync/flowsync/flowservice"
-	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/reconcile"
 	"github.com/flowsync/flowsync/workspace"
@@ -220,6 +219,13 @@ func executeApply(ctx context.Context, g *globals, svc *workspace.Service, lock 
 	}
 	soft, hard, stopSignals := interrupts(ctx, g)
 	defer stopSignals()
+	// Begin times are compared with the createdAt the service stamps: take them in its clock.
+	if n := cs.Counts(); n[reconcile.Create]+n[reconcile.Replace] > 0 {
+		if err := svc.Client.LearnClock(flowservice.StopWaitsOn(hard, soft)); err != nil {
+			g.log.Warn("begin times are recorded in the local clock", "error", err)
+		}
+	}
+	journal.UseClock(svc.Client.Now)
 
 	av, _ := NewApplyView(output, g.io)
 	av.Started(cs.Sends() + len(stale))
@@ -231,8 +237,9 @@ func executeApply(ctx context.Context, g *globals, svc *workspace.Service, lock 
 	// aborts requests in flight.
 	out, sum, applyErr := reconcile.Apply(flowservice.StopWaitsOn(hard, soft), svc.Client, cs, lock, reconcile.ApplyOptions{
 		Concurrency: concurrency,
+		Now:         svc.Client.Now,
 		APIKey:      svc.Client.APIKey(),
-		Manifest:    quotedPath(cs.Manifest),
+		Files:       fileArgs(cs.Manifest, cs.Environment, lockPath),
 		Journal:     journal,
 		OnResult:    av.Result,
 		Stop:        soft.Done(),
@@ -274,10 +281,11 @@ func applyOutcome(applyErr error, sum *reconcile.Summary, interrupted bool, lock
 	return applyErr
 }
 
-// quotedPath is path quoted for a shell, or "" for "".
-func quotedPath(path string) string {
-	if path == "" {
+// fileArgs names the manifest and lockfile in a suggested command (workspace.FileArgs), or
+// is "" when the manifest has no path a command could name (stdin).
+func fileArgs(manifestPath, env, lockPath string) string {
+	if manifestPath == "" || manifestPath == "-" {
 		return ""
 	}
-	return shell.Quote(path)
+	return workspace.FileArgs(manifestPath, env, lockPath)
 }

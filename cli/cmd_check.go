@@ -14,7 +14,6 @@ import (
 
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/health"
-	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/names"
@@ -124,13 +123,7 @@ func runCheck(ctx context.Context, g *globals, view checkView, a checkArgs) erro
 	lockPath := workspace.EnvLockfilePath(a.lockfile, file, m)
 	// The command line the advice names: the manifest as given, its environment, and the
 	// lockfile when it is not the default one.
-	files := "-f " + shell.Quote(file)
-	if m.Env != "" {
-		files += " --env " + shell.Quote(m.Env)
-	}
-	if lockPath != workspace.EnvLockfilePath("", file, m) {
-		files += " --lockfile " + shell.Quote(lockPath)
-	}
+	files := workspace.FileArgs(file, m.Env, lockPath)
 	lock, _, err := workspace.ReadLock(lockPath, m)
 	if err != nil {
 		return err

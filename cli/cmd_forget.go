@@ -41,7 +41,7 @@ run lock and finishes an interrupted run's journal first, like apply.`,
 			if err != nil {
 				return err
 			}
-			desired, err := resolveDesired(m, g.env, true) // names only: no secret is read
+			desired, err := resolveDesired(m, "", g.env, true) // names only: no secret is read
 			if err != nil {
 				return err
 			}

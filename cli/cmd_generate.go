@@ -17,6 +17,7 @@ import (
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/generate"
 	"github.com/flowsync/flowsync/internal/atomicfile"
+	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/names"
@@ -177,7 +178,7 @@ func printGenerated(g *globals, gen *generate.Result, out, lockPath string, targ
 			fmt.Fprintf(w, "  %s\n", v)
 		}
 	}
-	fmt.Fprintf(w, "\nNext: \"flowsync plan -f %s --no-secrets\" shows no change. With the variables set, \"flowsync apply -f %s\" sends the secrets once, and nothing else.\n", out, out)
+	fmt.Fprintf(w, "\nNext: \"flowsync plan -f %s --no-secrets\" shows no change. With the variables set, \"flowsync apply -f %s\" sends the secrets once, and nothing else.\n", shell.Quote(out), shell.Quote(out))
 }
 
 func printLeftOut(g *globals, left []generate.LeftOut, out string) {
@@ -185,7 +186,7 @@ func printLeftOut(g *globals, left []generate.LeftOut, out string) {
 		return
 	}
 	w := g.io.Out
-	fmt.Fprintf(w, "\nLeft out (%d): add each by hand and run \"flowsync import -f %s NAME ID\" with the right id.\n", len(left), out)
+	fmt.Fprintf(w, "\nLeft out (%d): add each by hand and run \"flowsync import -f %s NAME ID\" with the right id.\n", len(left), shell.Quote(out))
 	for _, l := range left {
 		fmt.Fprintf(w, "  %s: %s: %s\n", l.Name, strings.Join(l.IDs, ", "), l.Reason)
 	}

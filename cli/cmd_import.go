@@ -63,7 +63,7 @@ same name is listed and left alone. That is the safe way to rebuild a lost lockf
 				return err
 			}
 			// Only which params come from references matters here: no secret is read.
-			desired, err := resolveDesired(m, g.env, true)
+			desired, err := resolveDesired(m, "", g.env, true)
 			if err != nil {
 				return err
 			}
@@ -112,7 +112,7 @@ func importOne(cmd *cobra.Command, g *globals, w *workspace.Session, m *manifest
 	if err != nil {
 		if flowservice.IsNotFound(err) {
 			return hint(fmt.Errorf("import %s: connection %s does not exist in sandbox %s", d.Name, id, lock.Target.Sandbox),
-				fmt.Sprintf("list the candidates with: flowsync plan -f %s --refresh", shell.Quote(m.Path)))
+				fmt.Sprintf("list the candidates with: flowsync plan %s --refresh", workspace.FileArgs(m.Path, m.Env, w.LockPath)))
 		}
 		return serviceErr("import "+d.Name, err)
 	}
@@ -125,8 +125,8 @@ func importOne(cmd *cobra.Command, g *globals, w *workspace.Session, m *manifest
 	case errors.As(err, &conflict):
 		return hint(err,
 			"nothing was changed; the plan shows live connections named like a recorded one as unmanaged: they are someone else's, leave them alone",
-			fmt.Sprintf("to make flowsync manage %s instead of %s (which it will then neither patch nor delete): flowsync import -f %s %s %s --force",
-				id, conflict.Recorded, shell.Quote(m.Path), shell.Quote(d.Name), id))
+			fmt.Sprintf("to make flowsync manage %s instead of %s (which it will then neither patch nor delete): flowsync import %s %s %s --force",
+				id, conflict.Recorded, workspace.FileArgs(m.Path, m.Env, w.LockPath), shell.Quote(d.Name), shell.Quote(id)))
 	case err != nil:
 		return hint(err, "nothing was changed")
 	}
@@ -143,6 +143,10 @@ func importOne(cmd *cobra.Command, g *globals, w *workspace.Session, m *manifest
 	}
 	return nil
 }
+
+// maxAmbiguousHints is how many names import --by-name gives a command for; the others are
+// listed on stdout.
+const maxAmbiguousHints = 10
 
 func importByName(cmd *cobra.Command, g *globals, w *workspace.Session, m *manifest.Manifest, desired []reconcile.Desired, mine bool) error {
 	observed, err := workspace.Observe(cmd.Context(), w.Client)
@@ -174,8 +178,15 @@ func importByName(cmd *cobra.Command, g *globals, w *workspace.Session, m *manif
 		if len(rep.Ambiguous) == 1 {
 			verb = "was"
 		}
-		return hint(fmt.Errorf("%s more than one live connection and %s not imported", plural(len(rep.Ambiguous), "name matches", "names match"), verb),
-			fmt.Sprintf("record the right one of each: flowsync import -f %s NAME ID (the others are someone else's: flowsync never touches them)", shell.Quote(m.Path)))
+		hints := []string{"record the right one of each; the others are someone else's: flowsync never touches them"}
+		for i, a := range rep.Ambiguous {
+			if i == maxAmbiguousHints {
+				hints = append(hints, fmt.Sprintf("and %d more names, listed above", len(rep.Ambiguous)-i))
+				break
+			}
+			hints = append(hints, fmt.Sprintf("flowsync import %s %s ID (ID: one of %s)", workspace.FileArgs(m.Path, m.Env, w.LockPath), shell.Quote(a.Name), strings.Join(a.IDs, ", ")))
+		}
+		return hint(fmt.Errorf("%s more than one live connection and %s not imported", plural(len(rep.Ambiguous), "name matches", "names match"), verb), hints...)
 	}
 	return nil
 }

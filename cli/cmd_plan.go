@@ -125,7 +125,7 @@ func (f *planFlags) loadEnvs(g *globals, allowAll bool) ([]envRun, error) {
 	runs := make([]envRun, len(ms))
 	for i, m := range ms {
 		runs[i] = envRun{m: m, lockPath: workspace.EnvLockfilePath(f.lockfile, f.file, m)}
-		if runs[i].want, err = resolveDesired(m, g.env, f.noSecrets); err != nil {
+		if runs[i].want, err = resolveDesired(m, runs[i].lockPath, g.env, f.noSecrets); err != nil {
 			return nil, err
 		}
 	}

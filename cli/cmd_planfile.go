@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/flowsync/flowsync/internal/regular"
 	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
@@ -23,10 +24,10 @@ import (
 
 // savePlan writes the plan file of plan --out and returns its SHA-256.
 func savePlan(g *globals, f *planFlags, cs *reconcile.Changeset, lock *lockfile.File, lockPath, out string) (string, error) {
-	for _, p := range []struct{ what, path string }{{"the manifest", f.file}, {"the lockfile", lockPath}} {
-		if samePath(out, p.path) {
-			return "", hint(fmt.Errorf("--out %s is %s", out, p.what), "save the plan to a file of its own, such as plan.json")
-		}
+	taken := []planfile.Taken{{What: "the manifest", Path: f.file}, {What: "the lockfile", Path: lockPath},
+		{What: "the lockfile's journal", Path: lockfile.JournalPath(lockPath)}, {What: "the lockfile's run lock", Path: lockfile.RunLockPath(lockPath)}}
+	if err := planfile.CheckDestination(out, taken); err != nil {
+		return "", hint(err, "save the plan to a file of its own, such as plan.json")
 	}
 	_, statErr := os.Stat(lockPath)
 	pf, err := planfile.Build(cs, lock, planfile.Meta{
@@ -80,7 +81,7 @@ func announceSavedPlan(g *globals, output, path, sum string) {
 	case "json":
 		w = g.io.Err
 	}
-	fmt.Fprintf(w, "\nSaved the plan to %s (SHA-256 %s).\nApply exactly these changes with: flowsync apply --plan %s\n", path, sum, path)
+	fmt.Fprintf(w, "\nSaved the plan to %s (SHA-256 %s).\nApply exactly these changes with: flowsync apply --plan %s\n", path, sum, shell.Quote(path))
 }
 
 // withStale merges the changes of a saved plan refused before anything was sent into the
@@ -128,24 +129,27 @@ func withReplan(err error, pf *planfile.File, planPath string) error {
 	return err
 }
 
-// replanCommand is the plan command that writes a new plan file at planPath with the options
-// pf was made with.
-func replanCommand(pf *planfile.File, planPath string) string {
-	args := []string{"flowsync", "plan", "-f", shell.Quote(pf.Manifest.Path)}
-	defaultLock := workspace.LockfilePath("", pf.Manifest.Path)
-	if pf.Manifest.Env != "" {
-		args = append(args, "--env", shell.Quote(pf.Manifest.Env))
-		defaultLock = lockfile.EnvPath(pf.Manifest.Path, pf.Manifest.Env)
+// newPlanAdvice is how to make a plan file at planPath again after it could not be read:
+// something that is not a plan file is moved aside first (plan --out never replaces it).
+func newPlanAdvice(err error, planPath string) string {
+	p := shell.Quote(planPath)
+	const fill = " (MANIFEST and LOCKFILE: the manifest and lockfile to plan with)"
+	if errors.Is(err, fs.ErrNotExist) {
+		return "make a plan file with flowsync plan -f MANIFEST --lockfile LOCKFILE --refresh --out " + p + fill
 	}
+	return "make a new plan file: mv " + p + " " + shell.Quote(planPath+".aside") + " && flowsync plan -f MANIFEST --lockfile LOCKFILE --refresh --out " + p + fill
+}
+
+// replanCommand is the plan command that writes a new plan file at planPath with the options
+// pf was made with, always against the live state (--refresh): a change refused as stale
+// moved on the service, and a plan made from the lockfile alone would plan it against what it
+// was before, stale again at every try.
+func replanCommand(pf *planfile.File, planPath string) string {
+	args := []string{"flowsync", "plan", workspace.FileArgs(pf.Manifest.Path, pf.Manifest.Env, pf.Lockfile.Path)}
 	if pf.Options.SkipPromotion {
 		args = append(args, "--skip-promotion")
 	}
-	if pf.Lockfile.Path != defaultLock {
-		args = append(args, "--lockfile", shell.Quote(pf.Lockfile.Path))
-	}
-	if pf.Options.Refresh {
-		args = append(args, "--refresh")
-	}
+	args = append(args, "--refresh")
 	if pf.Options.Prune {
 		args = append(args, "--prune")
 	}
@@ -178,14 +182,14 @@ func savedPlanManifest(f *planFlags, pf *planfile.File, planPath string) (*manif
 		return nil, hint(fmt.Errorf("--lockfile %s: the plan %s was made against lockfile %s", f.lockfile, planPath, pf.Lockfile.Path),
 			"drop --lockfile: apply --plan uses the lockfile the plan names", "nothing was sent")
 	}
-	data, err := os.ReadFile(mpath)
+	data, err := regular.ReadFile(mpath, 0)
 	if err != nil {
 		return nil, hint(fmt.Errorf("read manifest of the plan: %w", err),
 			"run apply --plan from the directory plan --out ran in (the plan names "+mpath+")", "nothing was sent")
 	}
 	if got := planfile.SHA256(data); got != pf.Manifest.SHA256 {
 		return nil, hint(fmt.Errorf("manifest %s changed since the plan %s was made (SHA-256 %s, planned %s)", mpath, planPath, got, pf.Manifest.SHA256),
-			"nothing was sent; review the changes again: flowsync plan -f "+mpath+" --out "+planPath)
+			"nothing was sent; review the changes again: "+replanCommand(pf, planPath))
 	}
 	full, err := parseManifest(mpath, data)
 	if err != nil {
@@ -301,7 +305,7 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 	}
 	pf, sum, err := planfile.Read(planPath)
 	if err != nil {
-		return hint(err, "make a new plan file with flowsync plan -f MANIFEST --out "+planPath)
+		return hint(err, newPlanAdvice(err, planPath))
 	}
 	planIO := g.io
 	if output != "text" {
@@ -314,7 +318,7 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 		return err
 	}
 	lockPath := pf.Lockfile.Path
-	want, err := resolveDesired(plannedOnly(m, pf), g.env, false)
+	want, err := resolveDesired(plannedOnly(m, pf), pf.Lockfile.Path, g.env, false)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"golang.org/x/term"
 )
@@ -20,6 +21,9 @@ type IO struct {
 	Color bool
 	// Env looks up an environment variable (os.LookupEnv in production).
 	Env func(string) (string, bool)
+	// Now is the machine's clock (nil: time.Now). flowsync compares times with the service's
+	// clock, learned from its answers, so a wrong clock here changes nothing; tests set one.
+	Now func() time.Time
 	// Log, when set (--log-format json), takes the plain progress lines as structured records
 	// on stderr, for schedulers.
 	Log *slog.Logger

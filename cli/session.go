@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/reconcile"
 	"github.com/flowsync/flowsync/workspace"
@@ -20,6 +19,7 @@ func (g *globals) ws() *workspace.Config {
 		Log:          g.log,
 		UserAgent:    userAgent(),
 		SaveLockfile: saveLockfile,
+		Now:          g.io.Now,
 	}
 }
 
@@ -28,11 +28,12 @@ func userAgent() string { return "flowsync/" + versionString() }
 
 // resolveDesired is reconcile.Desire, with the references it cannot read grouped for the
 // user and the advice that fits them.
-func resolveDesired(m *manifest.Manifest, env func(string) (string, bool), noSecrets bool) ([]reconcile.Desired, error) {
+// lockPath is the lockfile the commands of its advice name ("": the manifest's default).
+func resolveDesired(m *manifest.Manifest, lockPath string, env func(string) (string, bool), noSecrets bool) ([]reconcile.Desired, error) {
 	want, err := reconcile.Desire(m, env, noSecrets)
 	var problems manifest.Diagnostics
 	if errors.As(err, &problems) {
-		return nil, hint(fmt.Errorf("cannot use secret references:\n%s", strings.Join(groupProblems(problems), "\n")), referenceAdvice(m.Path, problems)...)
+		return nil, hint(fmt.Errorf("cannot use secret references:\n%s", strings.Join(groupProblems(problems), "\n")), referenceAdvice(m.Path, m.Env, lockPath, problems)...)
 	}
 	return want, err
 }
@@ -40,7 +41,7 @@ func resolveDesired(m *manifest.Manifest, env func(string) (string, bool), noSec
 // referenceAdvice is the next step for references that could not be used: a reference that
 // could not be read needs its variable or file; a value that breaks a rule needs fixing where
 // it is kept (--no-secrets would only hide it).
-func referenceAdvice(manifestPath string, problems manifest.Diagnostics) []string {
+func referenceAdvice(manifestPath, env, lockPath string, problems manifest.Diagnostics) []string {
 	var unreadable, invalid bool
 	for _, d := range problems {
 		unreadable = unreadable || d.Unreadable
@@ -49,7 +50,7 @@ func referenceAdvice(manifestPath string, problems manifest.Diagnostics) []strin
 	var advice []string
 	if unreadable {
 		advice = append(advice, "set the variables and create the files named above (regular files of at most 64 KiB); "+
-			"to review a plan without any secret: flowsync plan -f "+shell.Quote(manifestPath)+" --no-secrets, which does not show secret changes")
+			"to review a plan without any secret: flowsync plan "+fileArgs(manifestPath, env, lockPath)+" --no-secrets, which does not show secret changes")
 	}
 	if invalid {
 		advice = append(advice, "fix the values the variables or files named above hold: a value read from a reference follows the rules of one written in the manifest")

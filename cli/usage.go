@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/internal/shell"
 )
 
 // This file holds what a person meets when a command line is wrong: suggestions for a
@@ -136,7 +137,7 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	}
 	if looksLikeManifest(args[0]) {
 		return usageErr(cmd, fmt.Errorf("unexpected argument %q: the manifest is given with -f", args[0]),
-			fmt.Sprintf("did you mean %q?", "flowsync "+cmd.Name()+" -f "+args[0]))
+			"did you mean: flowsync "+cmd.Name()+" -f "+shell.Quote(args[0]))
 	}
 	var hints []string
 	if s := didYouMean(args[0], subcommandNames(cmd.Root())); s != "" {
@@ -172,7 +173,7 @@ func rootArgs(cmd *cobra.Command, args []string) error {
 	}
 	if looksLikeManifest(args[0]) {
 		return usageErr(cmd, fmt.Errorf("unknown command %q: the manifest is given with -f", args[0]),
-			fmt.Sprintf("did you mean %q?", "flowsync plan -f "+args[0]))
+			"did you mean: flowsync plan -f "+shell.Quote(args[0]))
 	}
 	var hints []string
 	if s := didYouMean(args[0], subcommandNames(cmd)); s != "" {

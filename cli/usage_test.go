@@ -129,7 +129,7 @@ func TestMissingVariablesOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = resolveDesired(m, func(string) (string, bool) { return "", false }, false)
+	_, err = resolveDesired(m, "", func(string) (string, bool) { return "", false }, false)
 	if err == nil {
 		t.Fatal("no error for unset variables")
 	}

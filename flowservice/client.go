@@ -44,6 +44,9 @@ type Config struct {
 	Concurrency                      int          // expected parallel callers (transport pool, AIMD ceiling); default 8
 	Logger                           *slog.Logger // optional; debug line per request, never a secret
 	UserAgent                        string       // default "flowsync"; give IMSConfig the same
+	// Now is the local clock (default time.Now). The client corrects it by the offset of the
+	// service's clock that the Date header of its answers shows: see Client.Now.
+	Now func() time.Time
 	// Sensitive are values the caller took from secret references (an s3AccessKey from
 	// {env: …}, say), which the client cannot know: they are redacted from any answer text
 	// copied into an error or a log line, besides the access token and the secret param values
@@ -71,6 +74,7 @@ type Client struct {
 	hdr       headers
 	auth      atomic.Pointer[authValue]
 	redact    []string // Config.Sensitive
+	clock     *serviceClock
 }
 
 // New checks cfg and returns a Client. It refuses a plain-HTTP endpoint unless it is on
@@ -110,6 +114,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = defaultUserAgent
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	hc := withPolicy(cfg.HTTPClient, base, requestTimeout, func() http.RoundTripper { return newTransport(cfg.Concurrency) })
 	c := &Client{
 		endpoint:  base.String(),
@@ -124,6 +131,7 @@ func New(cfg Config) (*Client, error) {
 		waits:     newWaitLog(cfg.Logger),
 		retry:     defaultRetryPolicy(),
 		redact:    cfg.Sensitive,
+		clock:     &serviceClock{local: cfg.Now},
 	}
 	c.hdr = headers{apiKey: []string{cfg.APIKey}, orgID: []string{cfg.OrgID}, sandbox: []string{cfg.Sandbox}, userAgent: []string{cfg.UserAgent}}
 	c.do = c.sensitive(c.retrying(c.authenticated(c.throttled(c.send))))

@@ -103,6 +103,7 @@ func (c *Client) send(ctx context.Context, r *request) (*response, error) {
 		return nil, &transportError{err: err, sent: sent.Load()}
 	}
 	defer resp.Body.Close()
+	c.clock.observe(resp.Header, c.clock.local())
 	limit := int64(maxAnswerBytes)
 	if resp.StatusCode >= 300 {
 		limit = maxErrorBytes

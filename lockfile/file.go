@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/flowsync/flowsync/internal/atomicfile"
+	"github.com/flowsync/flowsync/internal/regular"
 	"github.com/flowsync/flowsync/internal/strictjson"
 	"github.com/flowsync/flowsync/names"
 )
@@ -64,7 +65,7 @@ func EnvPath(manifestPath, env string) string {
 // file that does not parse, has unknown fields, no salt, a bad entry or a newer version gives a
 // *FormatError; a file of another target than want gives a *TargetError. Load only reads.
 func Load(path string, want Target) (*File, error) {
-	data, err := os.ReadFile(path)
+	data, err := regular.ReadFile(path, 0)
 	if err != nil {
 		return nil, fmt.Errorf("read lockfile: %w", err)
 	}

@@ -13,9 +13,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/flowsync/flowsync/internal/atomicfile"
+	"github.com/flowsync/flowsync/internal/regular"
 )
 
 const journalSuffix = ".journal"
@@ -39,7 +41,8 @@ const journalSuffix = ".journal"
 // seq starts at 1 and grows by one per record. A final run of lines that fail to parse or
 // to match their checksum is a write torn by a crash (never acknowledged, since the fsync
 // that would have covered it did not return) and is ignored; an invalid line followed by a
-// valid one, or a sequence gap, is a *FormatError. Records hold names, ids and Entries,
+// valid one, a sequence gap, or bytes without any readable record (zero-filled, re-encoded,
+// overwritten; only the start of a header cut short is a torn write) is a *FormatError. Records hold names, ids and Entries,
 // which hold digests, never a secret.
 type record struct {
 	Seq  uint64    `json:"seq"`
@@ -127,11 +130,15 @@ func OpenJournal(lockfilePath string, h Header) (*Journal, error) {
 		return nil, errors.New("open journal: no salt")
 	}
 	path := RealPath(lockfilePath) + journalSuffix
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND|syscall.O_NONBLOCK, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
-	data, err := os.ReadFile(path)
+	if err := regular.Check(f, path); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	data, err := regular.ReadFile(path, 0)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("open journal: %w", err)
@@ -175,6 +182,12 @@ func OpenJournal(lockfilePath string, h Header) (*Journal, error) {
 	}
 	return j, nil
 }
+
+// UseClock makes now the clock of the begin records appended from here on (by default the
+// local clock). An apply gives the service's clock (flowservice.Client.Now): a begin's time
+// is compared with the createdAt the service stamps on a connection, so both must come from
+// one clock, whatever the local clock says. Call it before the journal is shared.
+func (j *Journal) UseClock(now func() time.Time) { j.now = now }
 
 func (r *record) header() Header {
 	h := Header{Salt: r.Salt}
@@ -483,7 +496,21 @@ func parseJournal(data []byte) (recs []record, valid int, err error) {
 		off = next
 		valid = next
 	}
+	if len(recs) == 0 && len(data) > 0 && !tornHeader(data) {
+		// Bytes without one readable record are not a torn write (a header is durable before
+		// anything else is written): a zero-filled, re-encoded or overwritten journal, whose
+		// records may be exactly what the next run needs. Dropping it silently would create
+		// every connection of the interrupted run again.
+		return nil, 0, fmt.Errorf("line %d: %w (and no readable record: not a journal flowsync can fold, or one damaged as a whole)", badLine, badErr)
+	}
 	return recs, valid, nil
+}
+
+// tornHeader reports whether data is the start of a header record cut short: one line without
+// its newline, in the form every record has. Only a crash while a new journal was written can
+// leave it, and then nothing had been recorded yet.
+func tornHeader(data []byte) bool {
+	return bytes.IndexByte(data, '\n') < 0 && bytes.HasPrefix(data, []byte(`{"crc":"`))
 }
 
 // parseLine decodes one journal line (without its newline). unterminated: the line has no
@@ -582,7 +609,7 @@ func (r *record) check() error {
 // Saves f and calls RemoveJournal.
 func Fold(f *File, lockfilePath string) (changed bool, err error) {
 	path := RealPath(lockfilePath) + journalSuffix
-	data, err := os.ReadFile(path)
+	data, err := regular.ReadFile(path, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}

@@ -257,6 +257,12 @@ func TestJournalDamage(t *testing.T) {
 		{"zeros at the end", join(lines[0], make([]byte, 100)), []string{"c0"}, ""},
 		{"corrupt last line", join(lines[0], flip(lines[1])), []string{"c0"}, ""},
 		{"torn header", hdr[:len(hdr)/2], nil, ""},
+		{"zero-filled", make([]byte, 4096), nil, "no readable record"},
+		{"zero-filled, one line", append(make([]byte, 100), '\n'), nil, "no readable record"},
+		{"utf-16", utf16LE(good), nil, "no readable record"},
+		{"overwritten by a plan file", []byte("{\n  \"format_version\": \"1.0\",\n  \"changes\": []\n}\n"), nil, "no readable record"},
+		{"overwritten, one line", []byte("hello\n"), nil, "no readable record"},
+		{"header with a bad checksum", append([]byte(`{"crc":"00000000"`), hdr[len(`{"crc":"00000000"`):]...), nil, "no readable record"},
 		{"corrupt middle line", join(lines[0], flip(lines[1]), lines[2]), nil, "line 3: checksum mismatch"},
 		{"garbage middle line", join(lines[0], []byte("{oops\n"), lines[2]), nil, "line 3: bad record"},
 		{"data after a record", join(lines[0], bytes.Replace(lines[1], []byte("}\n"), []byte("}}\n"), 1), lines[2]), nil, "line 3: bad record"},
@@ -317,6 +323,15 @@ func TestJournalDamage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// utf16LE is b re-encoded as UTF-16 with a byte-order mark, as an editor may save it.
+func utf16LE(b []byte) []byte {
+	out := []byte{0xff, 0xfe}
+	for _, c := range string(b) {
+		out = append(out, byte(c), byte(c>>8))
+	}
+	return out
 }
 
 var sortStrings = cmpopts.SortSlices(func(a, b string) bool { return a < b })

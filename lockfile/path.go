@@ -32,3 +32,10 @@ func RealPath(path string) string {
 	}
 	return start // a loop of links: let the operation on start fail with the system's reason
 }
+
+// JournalPath is the journal of the lockfile at lockfilePath (beside the file its links lead
+// to).
+func JournalPath(lockfilePath string) string { return RealPath(lockfilePath) + journalSuffix }
+
+// RunLockPath is the file that holds the run lock of the lockfile at lockfilePath.
+func RunLockPath(lockfilePath string) string { return RealPath(lockfilePath) + lockSuffix }

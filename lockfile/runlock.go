@@ -22,7 +22,8 @@ const lockSuffix = ".lock"
 // lock now (see holderIsCurrent).
 type RunLock struct {
 	fl   *flock.Flock
-	path string // PATH+".lock"
+	path string       // PATH+".lock"
+	id   *flock.Flock // the lock on the lockfile itself (nil: none, see lockIdentity)
 }
 
 // holder is what a run lock file holds: who has it.
@@ -38,7 +39,8 @@ func (h holder) String() string {
 }
 
 // Acquire takes the run lock of the lockfile at lockfilePath without waiting, and records this
-// process (pid, host, start time and command line) as its holder. When another run holds it,
+// process (pid, host, start time and command line) as its holder. Where flock(2) exists it
+// also locks the lockfile itself, so that two hard links of one lockfile share one lock. When another run holds it,
 // Acquire returns a *LockedError naming that run at once.
 //
 // The lock belongs to an open file, not to a process: a second Acquire in the same process
@@ -60,13 +62,21 @@ func AcquireAs(lockfilePath, command string) (*RunLock, error) {
 	if !ok {
 		return nil, &LockedError{Path: lockfilePath, Holder: readHolder(path)}
 	}
+	id, err := lockIdentity(lockfilePath)
+	if err != nil {
+		fl.Close()
+		return nil, err
+	}
 	host, _ := os.Hostname()
 	h := holder{PID: os.Getpid(), Host: host, Since: time.Now().UTC().Truncate(time.Second), Command: command}
 	if err := writeHolder(path, h); err != nil {
-		fl.Unlock()
+		fl.Close()
+		if id != nil {
+			id.Close()
+		}
 		return nil, fmt.Errorf("lock %s: %w", lockfilePath, err)
 	}
-	return &RunLock{fl: fl, path: path}, nil
+	return &RunLock{fl: fl, path: path, id: id}, nil
 }
 
 // writeHolder overwrites the lock file's contents in place. Only the lock's holder writes it;
@@ -125,6 +135,10 @@ func (l *RunLock) Release() error {
 	// process that no longer holds it. A failure here only leaves a description that a reader
 	// checks anyway.
 	_ = os.Truncate(l.path, 0)
+	if l.id != nil {
+		_ = l.id.Close() // a read-only lock: nothing to lose if closing fails
+		l.id = nil
+	}
 	err := l.fl.Close() // unlock and close
 	l.fl = nil
 	if err != nil {

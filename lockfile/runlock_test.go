@@ -197,3 +197,44 @@ func TestLockedHolderUnreadable(t *testing.T) {
 		t.Errorf("readHolder of a half-written file = %q", got)
 	}
 }
+
+// TestHardLinksShareTheRunLock: two hard links of one lockfile have run lock files of their
+// own, but one lock: while a run holds one path, the other is locked, and the other way round.
+func TestHardLinksShareTheRunLock(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the lockfile itself is locked where flock(2) exists")
+	}
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.lock.json"), filepath.Join(dir, "b.lock.json")
+	if err := os.WriteFile(a, []byte("{}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(a, b); err != nil {
+		t.Skip("no hard links here:", err)
+	}
+	for _, p := range [][2]string{{a, b}, {b, a}} {
+		l, err := Acquire(p[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var le *LockedError
+		if l2, err := Acquire(p[1]); !errors.As(err, &le) {
+			l2.Release()
+			t.Errorf("Acquire(%s) while %s is held = %v, want a *LockedError", p[1], p[0], err)
+		}
+		if err := l.Release(); err != nil {
+			t.Fatal(err)
+		}
+		l2, err := Acquire(p[1])
+		if err != nil {
+			t.Errorf("Acquire(%s) after release: %v", p[1], err)
+		}
+		l2.Release()
+	}
+	// An absent lockfile has no other name: its run lock is the one beside its path.
+	l, err := Acquire(filepath.Join(dir, "new.lock.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+}

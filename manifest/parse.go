@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/flowsync/flowsync/internal/regular"
 	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/s3source"
 	"github.com/flowsync/flowsync/schema"
@@ -20,7 +20,7 @@ import (
 
 // Load reads the manifest at path and parses it.
 func Load(path string) (*Manifest, error) {
-	data, err := os.ReadFile(path)
+	data, err := regular.ReadFile(path, 0)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}

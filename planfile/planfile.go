@@ -15,10 +15,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 
+	"github.com/flowsync/flowsync/internal/regular"
 	"github.com/flowsync/flowsync/internal/strictjson"
 	"github.com/flowsync/flowsync/lockfile"
 )
@@ -212,24 +211,15 @@ func (e *FormatError) Unwrap() error { return e.Err }
 
 // Read reads and parses the plan file at path and returns it with the hex SHA-256 of its bytes.
 func Read(path string) (*File, string, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, "", fmt.Errorf("read plan file: %w", err)
-	}
-	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return nil, "", fmt.Errorf("read plan file: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, "", &FormatError{Path: path, Err: errors.New("not a regular file")}
-	}
-	data, err := io.ReadAll(io.LimitReader(fh, maxSize+1))
-	if err != nil {
-		return nil, "", fmt.Errorf("read plan file: %w", err)
-	}
-	if len(data) > maxSize {
+	data, err := regular.ReadFile(path, maxSize)
+	var notRegular *regular.NotRegularError
+	switch {
+	case errors.As(err, &notRegular):
+		return nil, "", &FormatError{Path: path, Err: fmt.Errorf("%s, not a regular file", regular.Kind(notRegular.Mode))}
+	case errors.As(err, new(*regular.TooLargeError)):
 		return nil, "", &FormatError{Path: path, Err: fmt.Errorf("larger than %d MiB", maxSize>>20)}
+	case err != nil:
+		return nil, "", fmt.Errorf("read plan file: %w", err)
 	}
 	f, err := Parse(data)
 	if err != nil {

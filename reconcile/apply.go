@@ -471,7 +471,7 @@ func (a *applier) heal(ctx context.Context, ch *Change, r *Result, retired []str
 		return false, nil
 	case 1:
 	default:
-		return false, &AmbiguousError{Name: d.Name, IDs: res.owned, Manifest: a.opts.Manifest}
+		return false, &AmbiguousError{Name: d.Name, IDs: res.owned, Files: a.opts.Files}
 	}
 	var c *flowapi.Connection
 	for _, p := range ptrs {
@@ -888,7 +888,7 @@ func (a *applier) pendingMade(ctx context.Context, ch *Change, r *Result) (strin
 	case 1:
 		return res.owned[0], nil
 	}
-	return "", &AmbiguousError{Name: ch.Name, IDs: res.owned, Manifest: a.opts.Manifest}
+	return "", &AmbiguousError{Name: ch.Name, IDs: res.owned, Files: a.opts.Files}
 }
 
 // leftOver is the entry of e once the delete of some of its connections failed: the ids in

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flowsync/flowsync/flowapi"
+	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/s3source"
@@ -155,16 +156,18 @@ func (cl *claim) resolve(found []*flowapi.Connection, recorded map[string]bool) 
 // AmbiguousError reports that more than one live connection passes the ownership rule for
 // a create whose outcome is unknown: flowsync cannot tell which is its own.
 type AmbiguousError struct {
-	Name     string
-	IDs      []string
-	Manifest string // the manifest's path, for the command that resolves it ("": not known)
+	Name string
+	IDs  []string
+	// Files names the manifest and lockfile in the command that resolves it: "-f m.yaml", or
+	// "-f m.yaml --lockfile other.lock.json", each path quoted for a shell ("": not known).
+	Files string
 }
 
 func (e *AmbiguousError) Error() string {
 	msg := fmt.Sprintf("%d live connections named %q could each be the one flowsync's interrupted create made (%s); none was touched",
 		len(e.IDs), e.Name, strings.Join(e.IDs, ", "))
-	if e.Manifest != "" {
-		msg += fmt.Sprintf("; record the right one with: flowsync import -f %s %s ID", e.Manifest, e.Name)
+	if e.Files != "" {
+		msg += fmt.Sprintf("; record the right one with: flowsync import %s %s ID (ID: one of the ids above)", e.Files, shell.Quote(e.Name))
 	}
 	return msg
 }

@@ -51,8 +51,9 @@ type ApplyOptions struct {
 	// Stop, when closed, starts no new change and lets in-flight ones finish (the first
 	// Ctrl-C); nil never closes.
 	Stop <-chan struct{}
-	// Manifest is the manifest's path, named in the commands an error suggests.
-	Manifest string
+	// Files names the manifest and lockfile in the commands an error suggests: "-f m.yaml",
+	// with "--lockfile PATH" when the lockfile is not the manifest's default, quoted for a shell.
+	Files string
 	// Saved: the changes come from a saved plan (apply --plan). A 412 is not re-read and
 	// re-diffed: the change fails with a *StaleError.
 	Saved bool

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/flowsync/flowsync/emulator"
 	"github.com/flowsync/flowsync/flowservice"
@@ -49,6 +50,9 @@ type Config struct {
 	// SaveLockfile saves a lockfile; nil is (*lockfile.File).Save. Tests replace it to see
 	// what a full disk does.
 	SaveLockfile func(*lockfile.File, string) error
+	// Now is the machine's clock (nil: time.Now). The client corrects it by the service's
+	// clock, learned from its answers; tests give a wrong one.
+	Now func() time.Time
 }
 
 // Limits bound the requests a service sends.
@@ -89,6 +93,23 @@ func LockfilePath(flag, manifestPath string) string {
 	return lockfile.DefaultPath(manifestPath)
 }
 
+// FileArgs names the manifest, its environment and its lockfile in a command printed as
+// advice, quoted for a POSIX shell: "-f m.yaml", with "--env ENV" for an environment ("": none)
+// and "--lockfile PATH" whenever lockPath is not the default lockfile of the manifest and
+// environment (a command without it would read and write another lockfile).
+func FileArgs(manifestPath, env, lockPath string) string {
+	s := "-f " + shell.Quote(manifestPath)
+	def := lockfile.DefaultPath(manifestPath)
+	if env != "" {
+		s += " --env " + shell.Quote(env)
+		def = lockfile.EnvPath(manifestPath, env)
+	}
+	if lockPath != "" && lockPath != def {
+		s += " --lockfile " + shell.Quote(lockPath)
+	}
+	return s
+}
+
 // Target is the lockfile target of a manifest.
 func Target(m *manifest.Manifest) lockfile.Target {
 	return lockfile.Target{OrgID: m.Target.OrgID, Sandbox: m.Target.Sandbox}
@@ -123,7 +144,7 @@ func ReadLock(path string, m *manifest.Manifest) (f *lockfile.File, folded bool,
 	}
 	folded, err = lockfile.Fold(f, path)
 	if err != nil {
-		return nil, false, journalErr(err, m.Path, path)
+		return nil, false, journalErr(err, m, path)
 	}
 	return f, folded, nil
 }
@@ -131,25 +152,28 @@ func ReadLock(path string, m *manifest.Manifest) (f *lockfile.File, folded bool,
 // journalErr says what to do about a journal that cannot be folded into the lockfile at
 // lockPath. Every piece of advice is safe to follow as written: none leads to a connection
 // being created twice or to someone else's being touched.
-func journalErr(err error, manifestPath, lockPath string) error {
+func journalErr(err error, mf *manifest.Manifest, lockPath string) error {
+	manifestPath := mf.Path
 	var me *lockfile.JournalMismatchError
 	var fe *lockfile.FormatError
-	journal := lockPath + ".journal"
-	m, l, j := shell.Quote(manifestPath), shell.Quote(lockPath), shell.Quote(journal)
+	m, l := shell.Quote(manifestPath), shell.Quote(lockPath)
+	j, aside := shell.Quote(lockfile.JournalPath(lockPath)), shell.Quote(lockfile.JournalPath(lockPath)+".aside")
+	files := FileArgs(manifestPath, mf.Env, lockPath)
+	// Without the journal: move it aside (kept, not deleted), record what the interrupted run
+	// created in this very lockfile, and look before applying.
+	without := fmt.Sprintf("without it: mv %s %s && flowsync import %s --by-name --mine, which records each entry whose name matches exactly one live connection created with this API key (what that run created; a colleague's is left alone), then flowsync plan %s --refresh before applying",
+		j, aside, files, files)
 	switch {
 	case errors.As(err, &me) && !me.SameTarget():
 		return Hint(err,
-			fmt.Sprintf("finish that run first: flowsync apply -f MANIFEST_OF_SANDBOX_%s --lockfile %s (the manifest of org %s sandbox %s); it folds the journal into a lockfile of that target",
-				me.Journal.Target.Sandbox, l, me.Journal.Target.OrgID, me.Journal.Target.Sandbox),
+			fmt.Sprintf("finish that run first with the manifest of org %q sandbox %q: flowsync apply -f MANIFEST --lockfile %s (MANIFEST: that manifest's path); it folds the journal into a lockfile of that target",
+				me.Journal.Target.OrgID, me.Journal.Target.Sandbox, l),
 			fmt.Sprintf("or keep this manifest's state in a lockfile of its own: flowsync apply -f %s --lockfile %s", m, shell.Quote(targetLockPath(manifestPath, me.Lockfile.Target))))
 	case errors.As(err, &me):
 		return Hint(err,
-			"restore the lockfile this journal belongs to (from version control or a backup) at "+lockPath+", then run apply again to finish that run",
-			fmt.Sprintf("without it: mv %s %s.aside && flowsync import -f %s --by-name --mine, which records each entry whose name matches exactly one live connection created with this API key (what that run created; a colleague's is left alone), then flowsync plan -f %s --refresh before applying", j, j, m, m))
+			"restore the lockfile this journal belongs to (from version control or a backup) at "+l+", then run apply again to finish that run", without)
 	case errors.As(err, &fe):
-		return Hint(err,
-			"restore the journal from a backup, then run apply again to finish that run",
-			fmt.Sprintf("without it: mv %s %s.aside && flowsync import -f %s --by-name --mine, which records each entry whose name matches exactly one live connection created with this API key (what that run created; a colleague's is left alone), then flowsync plan -f %s --refresh before applying", j, j, m, m))
+		return Hint(err, "restore the journal from a backup, then run apply again to finish that run", without)
 	}
 	return fmt.Errorf("journal of %s: %w", lockPath, err)
 }
@@ -200,6 +224,7 @@ func Connect(ctx context.Context, c *Config, m *manifest.Manifest, lockPath stri
 		// An answer may echo a value the manifest's references give (check sends none, but a
 		// connection holds them): every one that can be read is redacted from what is shown.
 		Sensitive: referencedValues(m, c.Env),
+		Now:       c.Now,
 	}
 	s := &Service{}
 	if c.Endpoint == EmulatorWord {
