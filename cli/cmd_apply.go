@@ -104,6 +104,9 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 	if err != nil {
 		return err
 	}
+	if !f.refresh {
+		fmt.Fprintln(g.io.Err, "flowsync: note: --refresh=false: the live connections were not read, so names are not checked: a create may meet a connection of the same name that flowsync did not record")
+	}
 	planIO := g.io
 	if output != "text" {
 		// stdout holds one JSON document: the plan goes to stderr for the operator.
@@ -120,7 +123,7 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 		heldNote(g, cs, output)
 		return nil
 	}
-	if err := confirm(g, yes); err != nil {
+	if err := confirmSends(g, cs, yes); err != nil {
 		return err
 	}
 
@@ -131,6 +134,15 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 
 // saveLockfile saves a lockfile; tests replace it to see what a full disk does.
 var saveLockfile = (*lockfile.File).Save
+
+// confirmSends is confirm when the changeset sends anything: blocked changes alone (which
+// are never attempted) need no confirmation.
+func confirmSends(g *globals, cs *reconcile.Changeset, yes bool) error {
+	if cs.Sends() == 0 {
+		return nil
+	}
+	return confirm(g, yes)
+}
 
 // confirm asks on a terminal and needs --yes otherwise.
 func confirm(g *globals, yes bool) error {
@@ -211,7 +223,7 @@ func executeApply(ctx context.Context, g *globals, svc *workspace.Service, lock 
 		sum = withStale(sum, stale)
 		st := svc.Client.Stats()
 		av.Done(sum, RunStats{Requests: st.Requests, Throttled: st.Throttled, Retries: st.Retries})
-		return applyOutcome(applyErr, sum, false, lockPath)
+		return applyOutcome(applyErr, sum, cs, false, lockPath)
 	}
 	journal, err := lockfile.OpenJournal(lockPath, lockfile.HeaderOf(lock))
 	if err != nil {
@@ -259,11 +271,11 @@ func executeApply(ctx context.Context, g *globals, svc *workspace.Service, lock 
 		return workspace.SaveErr(saveFailed) // after the summary: what was done is worth knowing even when it could not be saved
 	}
 
-	return applyOutcome(applyErr, sum, soft.Err() != nil, lockPath)
+	return applyOutcome(applyErr, sum, cs, soft.Err() != nil, lockPath)
 }
 
 // applyOutcome is the error an apply ends with (nil: every change succeeded).
-func applyOutcome(applyErr error, sum *reconcile.Summary, interrupted bool, lockPath string) error {
+func applyOutcome(applyErr error, sum *reconcile.Summary, cs *reconcile.Changeset, interrupted bool, lockPath string) error {
 	var stopped *reconcile.StoppedError
 	switch {
 	case applyErr == nil && sum.Stale == 0:
@@ -273,13 +285,49 @@ func applyOutcome(applyErr error, sum *reconcile.Summary, interrupted bool, lock
 	case applyErr != nil && interrupted:
 		return &interruptedError{LockPath: lockPath}
 	case sum.Stale > 0:
-		return staleErr(sum)
+		return withConflictAdvice(staleErr(sum), sum, cs)
 	case sum.Blocked > 0:
-		return hint(applyErr, plural(sum.Blocked, "delete or replace was", "deletes or replaces were")+" blocked: "+blockedAdvice,
-			"every success is saved")
+		return withConflictAdvice(hint(applyErr, plural(sum.Blocked, "delete or replace was", "deletes or replaces were")+" blocked: "+blockedAdvice,
+			"every success is saved"), sum, cs)
 	}
-	return applyErr
+	return withConflictAdvice(applyErr, sum, cs)
 }
+
+// maxConflictHints bounds the import commands an apply suggests for name conflicts.
+const maxConflictHints = 5
+
+// withConflictAdvice gives err both ways out of each name conflict among the results: the
+// import that records the live connection when it is the entry's, a rename when it is not.
+func withConflictAdvice(err error, sum *reconcile.Summary, cs *reconcile.Changeset) error {
+	var hints []string
+	n := 0
+	for _, r := range sum.Results {
+		var c *reconcile.ConflictError
+		if !errors.As(r.Err, &c) {
+			continue
+		}
+		if n++; n <= maxConflictHints {
+			hints = append(hints, safe(r.Name)+": "+safe(conflictAdvice(r.Name, c.Live, cs.Manifest, cs.Lockfile)))
+		}
+	}
+	if n == 0 {
+		return err
+	}
+	if n > maxConflictHints {
+		hints = append(hints, fmt.Sprintf("and %d more name conflicts: each as above (flowsync plan %s --refresh lists them all)", n-maxConflictHints, fileArgs(cs.Manifest, cs.Environment, cs.Lockfile)))
+	}
+	return &conflictAdvised{err: err, hints: hints}
+}
+
+// conflictAdvised is an apply's error with the ways out of its name conflicts, said before
+// the error's own advice.
+type conflictAdvised struct {
+	err   error
+	hints []string
+}
+
+func (e *conflictAdvised) Error() string { return e.err.Error() }
+func (e *conflictAdvised) Unwrap() error { return e.err }
 
 // fileArgs names the manifest and lockfile in a suggested command (workspace.FileArgs), or
 // is "" when the manifest has no path a command could name (stdin).

@@ -166,20 +166,20 @@ func (v *textApplyView) Done(s *reconcile.Summary, stats RunStats) {
 // (both counted in the headline).
 func textResult(r reconcile.Result, p palette) string {
 	style := actionStyle(p, r.Action)
-	name := p.bold(r.Name)
+	name := p.bold(safe(r.Name))
 	if errors.Is(r.Err, reconcile.ErrNotStarted) {
 		return ""
 	}
 	var stale *reconcile.StaleError
 	if errors.As(r.Err, &stale) {
-		return "  " + p.yellow("!") + " " + name + ": " + r.Action.String() + " stale, not applied: " + stale.Moved
+		return "  " + p.yellow("!") + " " + name + ": " + r.Action.String() + " stale, not applied: " + safe(stale.Moved)
 	}
 	var blocked *reconcile.BlockedError
 	if errors.As(r.Err, &blocked) {
 		return "  " + p.red("!") + " " + name + ": " + r.Action.String() + " blocked, not attempted: " + usedByText(&reconcile.Change{UsedBy: blocked.UsedBy})
 	}
 	if r.Err != nil {
-		msg := strings.ReplaceAll(strings.TrimSpace(r.Err.Error()), "\n", "; ")
+		msg := safe(strings.ReplaceAll(strings.TrimSpace(r.Err.Error()), "\n", "; "))
 		return "  " + p.red("x") + " " + name + ": " + r.Action.String() + " failed: " + msg + unmanagedResult(r)
 	}
 	var what string

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -57,7 +58,8 @@ var planKinds = []planKind{
 	{Action: reconcile.Delete, Keep: 0},
 	{Action: reconcile.Delete, Blocked: true, Keep: 0},
 	{Action: reconcile.Orphan, Keep: 2},
-	{Action: reconcile.Hold, Keep: 2},
+	{Action: reconcile.Conflict, Keep: 0},
+	{Action: reconcile.Hold, Grouped: true, Keep: 2},
 }
 
 // unmanagedKeep is where unmanaged connections come when the markdown plan must cut.
@@ -77,6 +79,7 @@ type planSection struct {
 	HiddenPaths []string
 	Bare        []string
 	BareMore    int
+	HeldFor     []string // for held changes: the environments they wait for
 }
 
 // createRow is a create past the first few: its name and the values that tell it apart.
@@ -130,6 +133,11 @@ func (m *planModel) empty() bool { return m.Counts.shown() == 0 && len(m.Unmanag
 
 func newSection(k planKind, group []*reconcile.Change) planSection {
 	s := planSection{Kind: k, Total: len(group)}
+	for _, ch := range group {
+		if ch.HeldFor != "" && !slices.Contains(s.HeldFor, ch.HeldFor) {
+			s.HeldFor = append(s.HeldFor, ch.HeldFor)
+		}
+	}
 	if !k.Grouped {
 		s.Detailed = group
 		return s
@@ -244,6 +252,9 @@ func (s *planSection) header() string {
 	if s.Kind.Blocked {
 		return "! blocked"
 	}
+	if s.Kind.Action == reconcile.Hold {
+		return s.Kind.Action.Symbol() + " held for " + strings.Join(s.HeldFor, ", ") + ":"
+	}
 	return s.Kind.Action.Symbol() + " " + s.Kind.Action.String()
 }
 
@@ -295,6 +306,9 @@ func (s *planSection) hiddenText() string {
 	what := ""
 	if len(s.HiddenPaths) > 0 {
 		what = ", each with its own " + strings.Join(s.HiddenPaths, ", ")
+	}
+	if s.Kind.Action == reconcile.Hold {
+		return "… and " + thousands(s.Hidden) + " more held" + what
 	}
 	return "… and " + thousands(s.Hidden) + " more to " + s.Kind.Action.String() + what
 }
