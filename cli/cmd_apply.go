@@ -5,11 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,9 +14,6 @@ import (
 	"github.com/flowsync/flowsync/reconcile"
 	"github.com/flowsync/flowsync/workspace"
 )
-
-// drainTimeout bounds how long in-flight requests may finish after the first interrupt.
-const drainTimeout = 30 * time.Second
 
 func newApplyCmd(ctx context.Context, g *globals) *cobra.Command {
 	var (
@@ -127,7 +120,7 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 		return err
 	}
 
-	err = executeApply(ctx, g, svc, lock, lockPath, cs, concurrency, output, false, nil)
+	err = executeApply(ctx, g, w, output, workspace.ApplyArgs{Changes: cs, Concurrency: concurrency})
 	heldNote(g, cs, output)
 	return err
 }
@@ -164,133 +157,41 @@ func confirm(g *globals, yes bool) error {
 	return nil
 }
 
-// interrupts returns a soft context, cancelled on the first SIGINT/SIGTERM (start nothing new)
-// and a hard one, cancelled on the second or drainTimeout after the first (abort in-flight
-// requests). The journal keeps what is needed to heal either way.
-func interrupts(ctx context.Context, g *globals) (soft, hard context.Context, stop func()) {
-	soft, cancelSoft := context.WithCancel(ctx)
-	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		var drain <-chan time.Time
-		for n := 0; ; {
-			select {
-			case <-sigs:
-				n++
-				if n == 1 {
-					fmt.Fprintln(g.io.Err, "flowsync: interrupted: finishing requests in flight, then saving (interrupt again to stop at once)")
-					cancelSoft()
-					drain = time.After(drainTimeout)
-					continue
-				}
-				fmt.Fprintln(g.io.Err, "flowsync: stopping at once; the journal keeps what the next run needs")
-				cancelHard()
-				return
-			case <-drain:
-				cancelHard()
-				return
-			case <-done:
-				return
-			}
-		}
-	}()
-	return soft, hard, func() {
-		signal.Stop(sigs)
-		close(done)
-		cancelSoft()
-		cancelHard()
-	}
-}
-
-// executeApply applies cs, whose plan the user saw and confirmed, and saves the lockfile. saved:
-// the changes come from a saved plan (a 412 is stale, not re-diffed); stale are its changes
-// refused before anything was sent, reported with the results in plan order.
-func executeApply(ctx context.Context, g *globals, svc *workspace.Service, lock *lockfile.File, lockPath string, cs *reconcile.Changeset, concurrency int, output string, saved bool, stale []reconcile.Result) error {
-	if cs.Sends() == 0 {
-		// Only blocked changes (and stale ones of a saved plan): nothing is sent, and the
-		// lockfile and the journal are left alone (but for promotion digests to record).
-		if err := recordPromotions(g, cs, lock, lockPath); err != nil {
-			return err
-		}
-		av, _ := NewApplyView(output, g.io)
-		av.Started(len(stale))
-		for _, r := range stale {
+// executeApply applies cs, whose plan the user saw and confirmed, and reports it through the
+// apply view of output.
+func executeApply(ctx context.Context, g *globals, w *workspace.Session, output string, a workspace.ApplyArgs) error {
+	av, _ := NewApplyView(output, g.io)
+	a.OnStart = func() {
+		av.Started(a.Changes.Sends() + len(a.Stale))
+		for _, r := range a.Stale {
 			av.Result(r)
 		}
-		_, sum, applyErr := reconcile.Apply(ctx, svc.Client, cs, lock, reconcile.ApplyOptions{Saved: saved})
-		sum = withStale(sum, stale)
-		st := svc.Client.Stats()
-		av.Done(sum, RunStats{Requests: st.Requests, Throttled: st.Throttled, Retries: st.Retries})
-		return applyOutcome(applyErr, sum, cs, false, lockPath)
 	}
-	journal, err := lockfile.OpenJournal(lockPath, lockfile.HeaderOf(lock))
-	if err != nil {
-		return hint(err, "check that the lockfile's directory is writable")
-	}
-	soft, hard, stopSignals := interrupts(ctx, g)
-	defer stopSignals()
-	// Begin times are compared with the createdAt the service stamps: take them in its clock.
-	if n := cs.Counts(); n[reconcile.Create]+n[reconcile.Replace] > 0 {
-		if err := svc.Client.LearnClock(flowservice.StopWaitsOn(hard, soft)); err != nil {
-			g.log.Warn("begin times are recorded in the local clock", "error", err)
+	a.OnResult, a.Interrupts = av.Result, g.io.Err
+	if a.Changes.Sends() == 0 {
+		// Only blocked changes: nothing is sent, but promotion digests are still learnt.
+		if err := recordPromotions(g, a.Changes, w.Lock, w.LockPath); err != nil {
+			return err
 		}
 	}
-	journal.UseClock(svc.Client.Now)
-
-	av, _ := NewApplyView(output, g.io)
-	av.Started(cs.Sends() + len(stale))
-	for _, r := range stale {
-		av.Result(r)
+	res, err := w.Apply(ctx, a)
+	if res == nil {
+		return err
 	}
-	start := time.Now()
-	// The first Ctrl-C (soft) starts no new change and ends retry waits; the second (hard)
-	// aborts requests in flight.
-	out, sum, applyErr := reconcile.Apply(flowservice.StopWaitsOn(hard, soft), svc.Client, cs, lock, reconcile.ApplyOptions{
-		Concurrency: concurrency,
-		Now:         svc.Client.Now,
-		APIKey:      svc.Client.APIKey(),
-		Files:       fileArgs(cs.Manifest, cs.Environment, lockPath),
-		Journal:     journal,
-		OnResult:    av.Result,
-		Stop:        soft.Done(),
-		Saved:       saved,
-	})
-	sum = withStale(sum, stale)
-	elapsed := time.Since(start)
-	saveStart := time.Now()
-	kept, saveFailed := lockfile.Commit(out, lockPath, journal, g.ws().Saver())
-	if kept != nil {
-		g.log.Warn("the journal is kept beside the lockfile; the next run folds it in again", "error", kept)
-	}
-	st := svc.Client.Stats()
-	av.Done(sum, RunStats{Duration: elapsed, Requests: st.Requests, Throttled: st.Throttled, Retries: st.Retries,
-		JournalWait: sum.JournalWait, Save: time.Since(saveStart)})
-	if saveFailed != nil {
-		return workspace.SaveErr(saveFailed) // after the summary: what was done is worth knowing even when it could not be saved
-	}
-
-	return applyOutcome(applyErr, sum, cs, soft.Err() != nil, lockPath)
-}
-
-// applyOutcome is the error an apply ends with (nil: every change succeeded).
-func applyOutcome(applyErr error, sum *reconcile.Summary, cs *reconcile.Changeset, interrupted bool, lockPath string) error {
-	var stopped *reconcile.StoppedError
+	// The summary comes before the error: what was done is worth knowing even when it could
+	// not be saved.
+	av.Done(res.Summary, res.Stats)
+	var partial *reconcile.PartialError
 	switch {
-	case applyErr == nil && sum.Stale == 0:
-		return nil
-	case errors.As(applyErr, &stopped):
-		return serviceErr("apply", stopped.Err)
-	case applyErr != nil && interrupted:
-		return &interruptedError{LockPath: lockPath}
-	case sum.Stale > 0:
-		return withConflictAdvice(staleErr(sum), sum, cs)
-	case sum.Blocked > 0:
-		return withConflictAdvice(hint(applyErr, plural(sum.Blocked, "delete or replace was", "deletes or replaces were")+" blocked: "+blockedAdvice,
-			"every success is saved"), sum, cs)
+	case err == nil && res.Summary.Stale > 0:
+		return withConflictAdvice(staleErr(res.Summary), res.Summary, a.Changes)
+	case errors.As(err, &partial) && res.Summary.Blocked > 0:
+		return withConflictAdvice(hint(err, plural(res.Summary.Blocked, "delete or replace was", "deletes or replaces were")+" blocked: "+blockedAdvice,
+			"every success is saved"), res.Summary, a.Changes)
+	case errors.As(err, &partial):
+		return withConflictAdvice(err, res.Summary, a.Changes)
 	}
-	return withConflictAdvice(applyErr, sum, cs)
+	return err
 }
 
 // maxConflictHints bounds the import commands an apply suggests for name conflicts.

@@ -90,32 +90,6 @@ func announceSavedPlan(g *globals, output, path, sum string) {
 	fmt.Fprintf(w, "\nSaved the plan to %s (SHA-256 %s).\nApply exactly these changes with: flowsync apply --plan %s\n", path, sum, shell.Quote(path))
 }
 
-// withStale merges the changes of a saved plan refused before anything was sent into the
-// summary, keeping plan order (both are sorted by name).
-func withStale(sum *reconcile.Summary, stale []reconcile.Result) *reconcile.Summary {
-	if len(stale) == 0 {
-		return sum
-	}
-	if sum == nil {
-		sum = &reconcile.Summary{}
-	}
-	merged := make([]reconcile.Result, 0, len(sum.Results)+len(stale))
-	i, j := 0, 0
-	for i < len(sum.Results) || j < len(stale) {
-		if j == len(stale) || (i < len(sum.Results) && sum.Results[i].Name < stale[j].Name) {
-			merged = append(merged, sum.Results[i])
-			i++
-			continue
-		}
-		merged = append(merged, stale[j])
-		j++
-	}
-	out := *sum
-	out.Results = merged
-	out.Stale += len(stale)
-	return &out
-}
-
 // staleErr is the exit of an apply --plan that refused stale changes.
 func staleErr(sum *reconcile.Summary) error {
 	msg := plural(sum.Stale, "planned change was", "planned changes were") + " stale and not applied"
@@ -376,7 +350,7 @@ func sendSavedPlan(ctx context.Context, g *globals, w *workspace.Session, cs *re
 		for _, res := range refused {
 			av.Result(res)
 		}
-		sum := withStale(&reconcile.Summary{}, refused)
+		sum := workspace.WithStale(&reconcile.Summary{}, refused)
 		av.Done(sum, RunStats{})
 		return withReplan(withConflictAdvice(refusedErr(sum), sum, cs), r.pf, r.planPath)
 	}
@@ -384,7 +358,7 @@ func sendSavedPlan(ctx context.Context, g *globals, w *workspace.Session, cs *re
 		return err
 	}
 	defer heldNote(g, cs, r.output)
-	return withReplan(executeApply(ctx, g, w.Service, w.Lock, r.lockPath, cs, r.concurrency, r.output, true, refused), r.pf, r.planPath)
+	return withReplan(executeApply(ctx, g, w, r.output, workspace.ApplyArgs{Changes: cs, Concurrency: r.concurrency, Saved: true, Stale: refused}), r.pf, r.planPath)
 }
 
 // refusedErr is the exit of an apply --plan that sent nothing: stale changes, or name

@@ -28,12 +28,7 @@ type ApplyView interface {
 }
 
 // RunStats is what the client saw during an apply.
-type RunStats struct {
-	Duration                     time.Duration
-	Requests, Throttled, Retries int64
-	JournalWait                  time.Duration // time changes spent in journal calls, summed over changes
-	Save                         time.Duration // closing and folding the journal, saving the lockfile
-}
+type RunStats = workspace.RunStats
 
 // Below these a rate says nothing: one request "at 40,094.6 requests/s" is noise.
 const (
@@ -42,7 +37,7 @@ const (
 )
 
 // rate is requests per second, or 0 for a run too small or too short to have one.
-func (s RunStats) rate() float64 {
+func rate(s RunStats) float64 {
 	if s.Requests >= minRateRequests && s.Duration >= minRateDuration {
 		return float64(s.Requests) / s.Duration.Seconds()
 	}

@@ -155,7 +155,7 @@ func (v *textApplyView) Done(s *reconcile.Summary, stats RunStats) {
 		fmt.Fprintf(&b, "%s retried, ", thousands(int(stats.Retries)))
 	}
 	fmt.Fprintf(&b, "%s throttled", thousands(int(stats.Throttled)))
-	if r := stats.rate(); r > 0 {
+	if r := rate(stats); r > 0 {
 		fmt.Fprintf(&b, ", %.1f requests/s", r)
 	}
 	b.WriteString(".\n")
@@ -322,7 +322,7 @@ func (v *jsonApplyView) Done(s *reconcile.Summary, stats RunStats) {
 			Requests:          stats.Requests,
 			Throttled:         stats.Throttled,
 			Retries:           stats.Retries,
-			RequestsPerSecond: stats.rate(),
+			RequestsPerSecond: rate(stats),
 			JournalWaitSecs:   stats.JournalWait.Seconds(),
 			SaveSeconds:       stats.Save.Seconds(),
 		},

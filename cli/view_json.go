@@ -13,9 +13,9 @@ import (
 const jsonFormatVersion = "1.4"
 
 // jsonEnvFormatVersion is the version of a plan document about a manifest with environments
-// (1.4 added held changes and plan --env all): a document about a manifest without them
+// (1.5 added held changes and plan --env all): a document about a manifest without them
 // keeps jsonFormatVersion, byte for byte what it was.
-const jsonEnvFormatVersion = "1.4"
+const jsonEnvFormatVersion = "1.5"
 
 // planFormatVersion is the format_version of cs's plan document.
 func planFormatVersion(cs *reconcile.Changeset) string {
