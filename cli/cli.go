@@ -43,6 +43,36 @@ type globals struct {
 	// started is set once cobra has parsed the command line and runs flowsync's own code:
 	// an error before that is a usage error.
 	started bool
+	// ctx is the run's context, ended by the first SIGINT or SIGTERM: a read of standard
+	// input, which no signal interrupts, stops waiting then (readInput).
+	ctx context.Context
+}
+
+// readInput returns read's result (a read of standard input), or the run's context error as
+// soon as the first SIGINT or SIGTERM ends it: signals do not interrupt a read, so a manifest
+// piped from a writer that never closes, or a prompt nobody answers, would otherwise keep the
+// process waiting. The abandoned read ends with the process.
+func readInput[T any](g *globals, read func() (T, error)) (T, error) {
+	ctx := g.ctx
+	if ctx == nil {
+		return read()
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := read()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
 }
 
 func (g *globals) env(name string) (string, bool) {
@@ -63,7 +93,7 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 	defer stopSignals()
 	out := &watchedWriter{w: stdio.Out}
 	stdio.Out = out
-	g := &globals{io: stdio}
+	g := &globals{io: stdio, ctx: ctx}
 	root := newRoot(ctx, g)
 	root.SetArgs(args)
 	root.SetIn(stdio.In)
@@ -385,7 +415,7 @@ func (g *globals) loadManifestSum(path string) (m *manifest.Manifest, sum string
 	if path != "-" {
 		return loadManifestSum(path)
 	}
-	data, err := io.ReadAll(io.LimitReader(g.io.In, maxStdinManifest+1))
+	data, err := readInput(g, func() ([]byte, error) { return io.ReadAll(io.LimitReader(g.io.In, maxStdinManifest+1)) })
 	if err != nil {
 		return nil, "", fmt.Errorf("read manifest from stdin: %w", err)
 	}

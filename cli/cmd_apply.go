@@ -147,7 +147,10 @@ func confirm(g *globals, yes bool) error {
 			"review the plan above and run again with --yes")
 	}
 	fmt.Fprint(g.io.Err, "\nApply these changes? Only 'yes' will be accepted: ")
-	line, err := bufio.NewReader(g.io.In).ReadString('\n')
+	line, err := readInput(g, func() (string, error) { return bufio.NewReader(g.io.In).ReadString('\n') })
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("apply cancelled at the prompt: %w", err)
+	}
 	if err != nil && line == "" {
 		return errors.New("apply cancelled: no answer")
 	}

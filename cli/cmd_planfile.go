@@ -117,6 +117,10 @@ func newPlanAdvice(err error, planPath string) string {
 	if errors.Is(err, fs.ErrNotExist) {
 		return "make a plan file with flowsync plan -f MANIFEST --lockfile LOCKFILE --refresh --out " + p + fill
 	}
+	if st, serr := os.Stat(planPath); serr == nil && !st.Mode().IsRegular() {
+		// A directory, FIFO or device is not moved aside: the plan goes to a file of its own.
+		return "make a plan file of its own with flowsync plan -f MANIFEST --lockfile LOCKFILE --refresh --out plan.json" + fill
+	}
 	return "make a new plan file: mv " + p + " " + shell.Quote(planPath+".aside") + " && flowsync plan -f MANIFEST --lockfile LOCKFILE --refresh --out " + p + fill
 }
 
