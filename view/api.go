@@ -143,3 +143,6 @@ const (
 	PlanFormatVersion  = jsonFormatVersion
 	CheckFormatVersion = checkFormatVersion
 )
+
+// BlockedAdvice is what to do about a delete or replace that dataflows block.
+const BlockedAdvice = blockedAdvice
