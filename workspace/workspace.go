@@ -309,6 +309,16 @@ func Observe(ctx context.Context, c *flowservice.Client) (*reconcile.Observed, e
 	return &reconcile.Observed{Connections: conns}, nil
 }
 
+// Impact reads what uses the connections ids (reconcile.LookupImpact): nothing is sent for
+// no ids, but the impact is then known to be checked.
+func Impact(ctx context.Context, c *flowservice.Client, ids []string) (reconcile.Impact, error) {
+	imp, err := reconcile.LookupImpact(ctx, c, ids)
+	if err != nil {
+		return reconcile.Impact{}, ServiceErr("read what uses the connections to delete or replace", err)
+	}
+	return imp, nil
+}
+
 // Session is what a command that changes the lockfile holds: a connected service, the run
 // lock, and the lockfile with any journal an interrupted run left folded in and saved.
 type Session struct {
