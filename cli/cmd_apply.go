@@ -116,7 +116,7 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 		heldNote(g, cs, output)
 		return nil
 	}
-	if err := confirm(g, yes); err != nil {
+	if err := confirmSends(g, cs, yes); err != nil {
 		return err
 	}
 
@@ -127,6 +127,15 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 
 // saveLockfile saves a lockfile; tests replace it to see what a full disk does.
 var saveLockfile = (*lockfile.File).Save
+
+// confirmSends is confirm when the changeset sends anything: blocked changes alone (which
+// are never attempted) need no confirmation.
+func confirmSends(g *globals, cs *reconcile.Changeset, yes bool) error {
+	if cs.Sends() == 0 {
+		return nil
+	}
+	return confirm(g, yes)
+}
 
 // confirm asks on a terminal and needs --yes otherwise.
 func confirm(g *globals, yes bool) error {
@@ -162,6 +171,12 @@ func executeApply(ctx context.Context, g *globals, w *workspace.Session, output 
 		}
 	}
 	a.OnResult, a.Interrupts = av.Result, g.io.Err
+	if a.Changes.Sends() == 0 {
+		// Only blocked changes: nothing is sent, but promotion digests are still learnt.
+		if err := recordPromotions(g, a.Changes, w.Lock, w.LockPath); err != nil {
+			return err
+		}
+	}
 	res, err := w.Apply(ctx, a)
 	if res == nil {
 		return err
@@ -173,6 +188,9 @@ func executeApply(ctx context.Context, g *globals, w *workspace.Session, output 
 	switch {
 	case err == nil && res.Summary.Stale > 0:
 		return withConflictAdvice(staleErr(res.Summary), res.Summary, a.Changes)
+	case errors.As(err, &partial) && res.Summary.Blocked > 0:
+		return withConflictAdvice(hint(err, plural(res.Summary.Blocked, "delete or replace was", "deletes or replaces were")+" blocked: "+blockedAdvice,
+			"every success is saved"), res.Summary, a.Changes)
 	case errors.As(err, &partial):
 		return withConflictAdvice(err, res.Summary, a.Changes)
 	}

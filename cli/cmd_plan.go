@@ -248,24 +248,31 @@ func plan(ctx context.Context, g *globals, f *planFlags, m *manifest.Manifest, l
 		opts.Gates = gates
 	}
 	var observed *reconcile.Observed
-	if f.refresh {
-		if svc == nil {
-			var err error
-			if svc, err = workspace.Connect(ctx, g.ws(), m, lockPath, workspace.Limits{Concurrency: workspace.DefaultConcurrency, MaxRPS: 0}); err != nil {
-				return nil, err
-			}
-			defer svc.Close()
+	if f.refresh && svc == nil {
+		var err error
+		if svc, err = workspace.Connect(ctx, g.ws(), m, lockPath, workspace.Limits{Concurrency: workspace.DefaultConcurrency, MaxRPS: 0}); err != nil {
+			return nil, err
 		}
+		defer svc.Close()
+	}
+	if f.refresh {
 		var err error
 		if observed, err = workspace.Observe(ctx, svc.Client); err != nil {
 			return nil, err
 		}
 		opts.APIKey = svc.Client.APIKey()
-		cs := reconcile.Plan(want, lock, observed, opts)
-		labelPlan(cs, f, m)
-		return cs, nil
 	}
 	cs := reconcile.Plan(want, lock, observed, opts)
+	if svc != nil {
+		// Connected (apply, plan --refresh): look up what uses the connections this plan
+		// would delete or replace, and plan again with it.
+		imp, err := workspace.Impact(ctx, svc.Client, cs.AtRisk())
+		if err != nil {
+			return nil, err
+		}
+		opts.Impact = imp
+		cs = reconcile.Plan(want, lock, observed, opts)
+	}
 	labelPlan(cs, f, m)
 	return cs, nil
 }

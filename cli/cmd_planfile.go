@@ -308,6 +308,9 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 	}
 	cs.Manifest, cs.Lockfile = pf.Manifest.Path, nonDefaultLockfile(pf.Manifest.Path, lockPath)
 	cs.Sandbox, cs.OrgID = m.Target.Sandbox, m.Target.OrgID
+	if err := blockInUse(ctx, w.Service, cs); err != nil {
+		return err
+	}
 	addUnchanged(cs, m, pf, in.Lock)
 	if done, err := holdBackSaved(g, m, pf, cs, len(refused), planIO, output); done || err != nil {
 		return err
@@ -329,7 +332,7 @@ type savedRun struct {
 // file's text) and what was refused, asks, and applies them.
 func sendSavedPlan(ctx context.Context, g *globals, w *workspace.Session, cs *reconcile.Changeset, refused []reconcile.Result, r savedRun) error {
 	view, _ := NewPlanView("text", r.planIO)
-	if cs.Sends() > 0 {
+	if cs.Sends() > 0 || cs.Blocked() > 0 {
 		fmt.Fprintln(r.planIO.Out)
 		if err := view.Plan(cs); err != nil {
 			return err
@@ -341,10 +344,10 @@ func sendSavedPlan(ctx context.Context, g *globals, w *workspace.Session, cs *re
 		showStale(r.planIO, refused)
 	}
 	switch {
-	case cs.Sends() == 0 && len(refused) == 0:
+	case cs.Sends() == 0 && len(refused) == 0 && cs.Blocked() == 0:
 		fmt.Fprintln(r.planIO.Out, "No changes: the saved plan is empty.")
 		return nil
-	case cs.Sends() == 0:
+	case cs.Sends() == 0 && cs.Blocked() == 0:
 		// Nothing left to send: report, and leave the lockfile and the journal alone.
 		av, _ := NewApplyView(r.output, g.io)
 		av.Started(len(refused))
@@ -355,7 +358,7 @@ func sendSavedPlan(ctx context.Context, g *globals, w *workspace.Session, cs *re
 		av.Done(sum, RunStats{})
 		return withReplan(withConflictAdvice(refusedErr(sum), sum, cs), r.pf, r.planPath)
 	}
-	if err := confirm(g, r.yes); err != nil {
+	if err := confirmSends(g, cs, r.yes); err != nil {
 		return err
 	}
 	defer heldNote(g, cs, r.output)
@@ -427,4 +430,15 @@ func splitPlanned(m *manifest.Manifest, pf *planfile.File) (planned, rest *manif
 		}
 	}
 	return &p, &r
+}
+
+// blockInUse reads what uses the connections a saved plan deletes or replaces (now, not as
+// the plan saw it) and blocks those in use.
+func blockInUse(ctx context.Context, svc *workspace.Service, cs *reconcile.Changeset) error {
+	imp, err := workspace.Impact(ctx, svc.Client, cs.AtRisk())
+	if err != nil {
+		return err
+	}
+	cs.Block(imp)
+	return nil
 }

@@ -120,9 +120,9 @@ func PrintError(w io.Writer, err error, hints ...string) {
 
 // planCounts is a changeset's counts in the order every view shows them.
 type planCounts struct {
-	Create, Update, Replace, Delete, Orphan, Unchanged int
-	Conflict                                           int
-	Held                                               int // changes promotion holds back
+	Create, Update, Replace, Delete, Blocked, Orphan, Unchanged int
+	Conflict                                                    int
+	Held                                                        int // changes promotion holds back
 }
 
 func countPlan(cs *reconcile.Changeset) planCounts {
@@ -132,6 +132,7 @@ func countPlan(cs *reconcile.Changeset) planCounts {
 		Update:    n[reconcile.Update],
 		Replace:   n[reconcile.Replace],
 		Delete:    n[reconcile.Delete],
+		Blocked:   cs.Blocked(),
 		Orphan:    n[reconcile.Orphan],
 		Unchanged: n[reconcile.NoOp],
 		Conflict:  n[reconcile.Conflict],
@@ -140,7 +141,7 @@ func countPlan(cs *reconcile.Changeset) planCounts {
 }
 
 func (c planCounts) shown() int {
-	return c.Create + c.Update + c.Replace + c.Delete + c.Orphan + c.Conflict + c.Held
+	return c.Create + c.Update + c.Replace + c.Delete + c.Blocked + c.Orphan + c.Conflict + c.Held
 }
 
 // conflictAdvice says both ways out of a name conflict: record the live connection when it
