@@ -21,8 +21,8 @@ import (
 // commands (cli.Main, as the binary does) against the emulator and validates every request
 // they send against Adobe's spec, like TestOpenAPIConformance does for the client's other
 // calls: check's preflight list page and connection spec, a connection test per recorded
-// connection and the list pages that name each tested connection's creator; generate's
-// connection spec and list pages.
+// connection and the list that says who created each (issue 17); generate's connection spec
+// and list pages.
 func TestOpenAPIConformanceCheckGenerate(t *testing.T) {
 	doc, router := loadSpec(t)
 	var mu sync.Mutex
