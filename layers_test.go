@@ -183,3 +183,47 @@ func types(e ast.Expr) string {
 	}
 	return "?"
 }
+
+// maxParams is the most parameters a non-test function may take: past it, the arguments are
+// a struct with named fields.
+const maxParams = 6
+
+// TestParameterCount holds every non-test function to maxParams parameters.
+func TestParameterCount(t *testing.T) {
+	fset := token.NewFileSet()
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && path != "." || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			var ft *ast.FuncType
+			name := "func literal"
+			switch x := n.(type) {
+			case *ast.FuncDecl:
+				ft, name = x.Type, funcName(x)
+			case *ast.FuncLit:
+				ft = x.Type
+			default:
+				return true
+			}
+			if got := ft.Params.NumFields(); got > maxParams {
+				t.Errorf("%s: %s takes %d parameters, more than %d: pass a struct", fset.Position(n.Pos()), name, got, maxParams)
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

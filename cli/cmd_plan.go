@@ -197,7 +197,7 @@ func runPlan(ctx context.Context, g *globals, f *planFlags, output, out string, 
 	if err != nil {
 		return err
 	}
-	cs, err := plan(ctx, g, f, m, lockPath, lock, want, nil)
+	cs, err := plan(ctx, g, f, planInput{m: m, lockPath: lockPath, lock: lock, want: want})
 	if err != nil {
 		return err
 	}
@@ -232,7 +232,18 @@ func onlyNote(g *globals, only []string, matched, entries int) {
 
 // plan computes the changeset, reading the live state first with --refresh, through svc when
 // the caller has connected already (apply), else through a connection of its own.
-func plan(ctx context.Context, g *globals, f *planFlags, m *manifest.Manifest, lockPath string, lock *lockfile.File, want []reconcile.Desired, svc *workspace.Service) (*reconcile.Changeset, error) {
+// planInput is what plan plans: the manifest, its lockfile, the desired entries, and the
+// service when the caller has connected already.
+type planInput struct {
+	m        *manifest.Manifest
+	lockPath string
+	lock     *lockfile.File
+	want     []reconcile.Desired
+	svc      *workspace.Service
+}
+
+func plan(ctx context.Context, g *globals, f *planFlags, in planInput) (*reconcile.Changeset, error) {
+	m, lockPath, lock, want, svc := in.m, in.lockPath, in.lock, in.want, in.svc
 	matched, err := onlyMatches(f.only, m, lock)
 	if err != nil {
 		return nil, err

@@ -219,7 +219,8 @@ func matchesOnly(globs []string, name string) bool {
 // holdBackSaved checks a saved plan's changes against the promotion order again (the plan
 // file is a claim) unless it was made with --skip-promotion, and holds back those the
 // previous environment has not applied. done: nothing is left to do (everything held).
-func holdBackSaved(g *globals, m *manifest.Manifest, pf *planfile.File, cs *reconcile.Changeset, stale int, planIO view.IO, output string) (done bool, err error) {
+func holdBackSaved(g *globals, m *manifest.Manifest, cs *reconcile.Changeset, stale int, r savedRun) (done bool, err error) {
+	pf := r.pf
 	cs.Manifest, cs.Environment = pf.Manifest.Path, pf.Manifest.Env
 	if pf.Options.SkipPromotion {
 		return false, nil
@@ -232,11 +233,11 @@ func holdBackSaved(g *globals, m *manifest.Manifest, pf *planfile.File, cs *reco
 	if cs.Sends() > 0 || stale > 0 || cs.Held() == 0 {
 		return false, nil
 	}
-	pv, _ := view.NewPlanView("text", planIO)
+	pv, _ := view.NewPlanView("text", r.planIO)
 	if err := pv.Plan(cs); err != nil {
 		return false, err
 	}
-	heldNote(g, cs, output)
+	heldNote(g, cs, r.output)
 	return true, nil
 }
 
@@ -250,11 +251,10 @@ func noteLockfileMoved(planIO view.IO, pf *planfile.File, lock *lockfile.File, l
 	}
 }
 
-// applySavedPlan is apply --plan: it sends exactly the changes of the plan file at planPath
-// that still hold, and refuses the stale ones.
 // applySavedPlan is apply --plan: it plans again (same manifest, the lockfile the plan names,
 // the live state read first) and sends only the planned changes that plan holds unchanged.
-func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *planFlags, planPath string, concurrency int, maxRPS float64, yes bool, output string) error {
+func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, a applyArgs) error {
+	f, planPath, output := a.f, a.planPath, a.output
 	if err := refuseReplanning(cmd); err != nil {
 		return err
 	}
@@ -278,7 +278,7 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 	if err != nil {
 		return err
 	}
-	w, err := workspace.Open(ctx, g.ws(), m, lockPath, workspace.Limits{Concurrency: concurrency, MaxRPS: maxRPS})
+	w, err := workspace.Open(ctx, g.ws(), m, lockPath, workspace.Limits{Concurrency: a.concurrency, MaxRPS: a.maxRPS})
 	if err != nil {
 		return err
 	}
@@ -298,10 +298,11 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 		return err
 	}
 	addUnchanged(cs, m, pf, in.Lock)
-	if done, err := holdBackSaved(g, m, pf, cs, len(refused), planIO, output); done || err != nil {
+	r := savedRun{pf: pf, planPath: planPath, lockPath: lockPath, planIO: planIO, concurrency: a.concurrency, yes: a.yes, output: output}
+	if done, err := holdBackSaved(g, m, cs, len(refused), r); done || err != nil {
 		return err
 	}
-	return sendSavedPlan(ctx, g, w, cs, refused, savedRun{pf: pf, planPath: planPath, lockPath: lockPath, planIO: planIO, concurrency: concurrency, yes: yes, output: output})
+	return sendSavedPlan(ctx, g, w, cs, refused, r)
 }
 
 // savedRun is what sendSavedPlan needs of apply --plan.

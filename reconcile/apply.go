@@ -338,7 +338,8 @@ func (a *applier) entryFor(d *Desired, id, etag string, prior *lockfile.Entry) *
 	for k, p := range d.Params {
 		params[k] = p.Value
 	}
-	e := record(id, etag, d.Description, d.SpecName, d.Spec, params, func(k string) bool { return d.Params[k].Sensitive }, a.out.Salt)
+	e := record(lockfile.Entry{ID: id, ETag: etag, Description: d.Description, SpecName: d.SpecName, ConnectionSpec: d.Spec}, params,
+		func(k string) bool { return d.Params[k].Sensitive }, a.out.Salt)
 	e.CreatedAt, e.UpdatedAt = now, now
 	e.Promotion = d.Promotion
 	if prior != nil && prior.ID == id && !prior.CreatedAt.IsZero() {
@@ -564,7 +565,7 @@ func (a *applier) heal(ctx context.Context, ch *Change, r *Result, retired []str
 	if len(fields) == 0 {
 		return true, nil, nil
 	}
-	_, err = a.patch(ctx, d, e, c.ETag, fields, false, r)
+	_, err = a.patch(ctx, d, e, c.ETag, patchWant{fields: fields}, r)
 	return true, nil, err
 }
 
@@ -591,7 +592,7 @@ func (a *applier) update(ctx context.Context, ch *Change, r *Result) error {
 		}
 	}
 	if len(fields) > 0 || resend || etag != ch.ETag {
-		ne, err := a.patch(ctx, ch.Desired, e, etag, fields, resend, r)
+		ne, err := a.patch(ctx, ch.Desired, e, etag, patchWant{fields: fields, resend: resend}, r)
 		if errors.Is(err, errGone) {
 			if a.opts.Saved {
 				// Re-creating it would send what the saved plan did not hold.
@@ -635,11 +636,17 @@ func (a *applier) recreate(ctx context.Context, ch *Change, r *Result) error {
 	return a.retire(ctx, ch.Name, e)
 }
 
+// patchWant is what a patch changes: fields, and every param, secrets included, when resend.
+type patchWant struct {
+	fields []FieldChange
+	resend bool
+}
+
 // patch sends the minimal JSON Patch for fields (every param, secrets included, when resend)
 // with If-Match etag, re-reading and re-diffing on 412 (at most MaxStale times), and records
 // the result. A connection that is gone (404) gives errGone.
-func (a *applier) patch(ctx context.Context, d *Desired, prior *lockfile.Entry, etag string, fields []FieldChange, resend bool, r *Result) (*lockfile.Entry, error) {
-	id := prior.ID
+func (a *applier) patch(ctx context.Context, d *Desired, prior *lockfile.Entry, etag string, want patchWant, r *Result) (*lockfile.Entry, error) {
+	id, fields, resend := prior.ID, want.fields, want.resend
 	ops, err := patchOps(d, prior, fields, resend)
 	if err != nil {
 		return nil, err
