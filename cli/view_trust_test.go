@@ -9,10 +9,10 @@ import (
 // control characters escaped, in text and in markdown: they cannot drive a terminal.
 func TestSafeEscapesControlCharacters(t *testing.T) {
 	for in, want := range map[string]string{
-		"acme-eu":               "acme-eu",
-		"a\x1b[2Jb":             `a\x1b[2Jb`,
-		"evil\u202egpj.exe":     `evil\u202egpj.exe`,
-		"tab\there":             `tab\there`,
+		"acme-eu":              "acme-eu",
+		"a\x1b[2Jb":            `a\x1b[2Jb`,
+		"evil\u202egpj.exe":    `evil\u202egpj.exe`,
+		"tab\there":            `tab\there`,
 		"café zero\u200bwidth": "café zero\u200bwidth",
 	} {
 		if got := safe(in); got != want {
