@@ -1,11 +1,11 @@
-// Package cli holds flowsync's commands and views. It is the only package that talks to the
-// user: results on stdout, progress, logs and errors on stderr, each error printed once as
-// "flowsync: error: …" followed by "flowsync: hint: …" lines.
+// Package cli holds flowsync's commands. A command is flags → an arguments struct → one call
+// into the domain (workspace, generate, reconcile) → a view (package view) → describe(err):
+// errors are printed once, by Main, as "flowsync: error: …" followed by "flowsync: hint: …"
+// lines, and in --output json mode as one JSON document on stdout too.
 //
-// Invariants: no secret value reaches a view, a log line or an error (views only ever say
-// "(sensitive)" or "(sensitive value changed)"); every bad input is rejected before anything
-// is sent or written; a view is chosen once from --output and business code never checks the
-// format; the same changeset renders to the same bytes.
+// Invariants: every bad input is rejected before anything is sent or written; a view is
+// chosen once from --output and the domain never checks the format; no secret value reaches
+// an error or a log line.
 package cli
 
 import (
@@ -28,6 +28,7 @@ import (
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/planfile"
 	"github.com/flowsync/flowsync/schema"
+	"github.com/flowsync/flowsync/view"
 	"github.com/flowsync/flowsync/workspace"
 )
 
@@ -127,7 +128,7 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 	}
 	hints, code := describe(err)
 	if !errors.Is(err, errExitChanges) {
-		PrintError(stdio.Err, err, hints...)
+		view.PrintError(stdio.Err, err, hints...)
 		if version := jsonOutput(cmd); version != "" && !out.wrote {
 			// --output json: stdout holds one JSON document, the failure's when nothing else
 			// was written (restic's printExitError).
@@ -260,7 +261,7 @@ func checkEndpoint(endpoint string) error {
 		return nil
 	}
 	msg := fmt.Sprintf("--endpoint %q: not a URL: give the Flow Service base URL (https://…) or the word %s", endpoint, workspace.EmulatorWord)
-	if s := suggest(endpoint, []string{workspace.EmulatorWord}); s != "" {
+	if s := view.Suggest(endpoint, []string{workspace.EmulatorWord}); s != "" {
 		msg += " (did you mean " + s + "?)"
 	}
 	return errors.New(msg)

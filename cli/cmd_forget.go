@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flowsync/flowsync/reconcile"
+	"github.com/flowsync/flowsync/view"
 	"github.com/flowsync/flowsync/workspace"
 )
 
@@ -60,7 +61,7 @@ run lock and finishes an interrupted run's journal first, like apply.`,
 			for _, f := range gone {
 				fmt.Fprintln(g.io.Out, forgottenLine(f))
 			}
-			fmt.Fprintf(g.io.Out, "Forget: %s forgotten. Nothing was sent: the connections stay live and flowsync no longer manages them.\n", thousands(len(gone)))
+			fmt.Fprintf(g.io.Out, "Forget: %s forgotten. Nothing was sent: the connections stay live and flowsync no longer manages them.\n", view.Thousands(len(gone)))
 			return nil
 		},
 	}

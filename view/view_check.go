@@ -1,4 +1,4 @@
-package cli
+package view
 
 import (
 	"bytes"
@@ -8,6 +8,16 @@ import (
 
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/health"
+	"github.com/flowsync/flowsync/workspace"
+)
+
+// CheckFormats are the values --output accepts for check.
+func CheckFormats() []string { return []string{"text", "json"} }
+
+// CheckReport is what check found; the check views render it.
+type (
+	CheckReport = workspace.CheckReport
+	NotTested   = workspace.NotTested
 )
 
 // checkView renders what check found.
