@@ -11,8 +11,8 @@ import (
 // TestCIExamplesKeepState: every example workflow that applies keeps the lockfile and its
 // journal whatever happens to the job (the commit step runs on failure and on cancellation,
 // which always() includes and !cancelled() or success() do not), retries a rejected push after
-// a rebase, and serialises applies of one manifest in one concurrency group shared by every
-// workflow that applies it. A saved plan is made with --refresh, so that re-planning converges.
+// a rebase, and serialises applies of one manifest (of one environment of it) in one
+// concurrency group shared by every workflow that applies it. A saved plan is made with --refresh, so that re-planning converges.
 func TestCIExamplesKeepState(t *testing.T) {
 	files, err := filepath.Glob("examples/ci/*.yml")
 	if err != nil || len(files) == 0 {
@@ -42,10 +42,16 @@ func TestCIExamplesKeepState(t *testing.T) {
 			if !strings.Contains(group, manifest) || cancel {
 				t.Errorf("%s: job %s: concurrency group %q (cancel-in-progress %v), want one naming %s, never cancelling a run in progress", f, name, group, cancel, manifest)
 			}
-			if groups[manifest] == nil {
-				groups[manifest] = map[string]bool{}
+			// Each environment of a manifest with environments has a lockfile of its own: its
+			// applies share one group, and two environments may be applied at once.
+			key := manifest
+			if env, ok := job["env"].(map[string]any); ok && env["ENV_NAME"] != nil {
+				key += " --env " + fmt.Sprint(env["ENV_NAME"])
 			}
-			groups[manifest][group] = true
+			if groups[key] == nil {
+				groups[key] = map[string]bool{}
+			}
+			groups[key][group] = true
 			checkCommitStep(t, f+": job "+name, steps)
 		}
 		for _, step := range stepsOf(w) {

@@ -120,6 +120,7 @@ func TestScript(t *testing.T) {
 			"mkfifo":     cmdMkfifo,
 			"once":       cmdOnce,
 			"nocanary":   cmdNoCanary,
+			"planedit":   cmdPlanEdit,
 			"planfile":   cmdPlanFile,
 			"size":       cmdSize,
 			"status":     cmdStatus,
@@ -1120,4 +1121,59 @@ func cmdPlanFile(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("%s matches docs/planfile.schema.json", f)
 		}
 	}
+}
+
+// cmdPlanEdit edits a plan file as a hostile hand would, keeping it a file Parse accepts:
+//
+//	planedit FILE NAME KEY=JSON...   set keys of the change NAME (added, in name order, when
+//	                                 the file has none), each to a raw JSON value; NAME - sets
+//	                                 top-level keys ("options.prune=false" reaches one level down)
+func cmdPlanEdit(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 {
+		ts.Fatalf("usage: planedit FILE NAME KEY=JSON...")
+	}
+	var doc map[string]json.RawMessage
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &doc))
+	set := func(obj map[string]json.RawMessage, kv string) {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !json.Valid([]byte(v)) {
+			ts.Fatalf("planedit: %q is not KEY=JSON", kv)
+		}
+		if outer, inner, nested := strings.Cut(k, "."); nested {
+			var sub map[string]json.RawMessage
+			ts.Check(json.Unmarshal(obj[outer], &sub))
+			sub[inner] = json.RawMessage(v)
+			b, err := json.Marshal(sub)
+			ts.Check(err)
+			obj[outer] = b
+			return
+		}
+		obj[k] = json.RawMessage(v)
+	}
+	if args[1] == "-" {
+		for _, kv := range args[2:] {
+			set(doc, kv)
+		}
+	} else {
+		var changes []map[string]json.RawMessage
+		ts.Check(json.Unmarshal(doc["changes"], &changes))
+		name, _ := json.Marshal(args[1])
+		i := slices.IndexFunc(changes, func(c map[string]json.RawMessage) bool { return string(c["name"]) == string(name) })
+		if i < 0 {
+			changes = append(changes, map[string]json.RawMessage{"name": name, "reason": json.RawMessage(`"manifest"`),
+				"recorded": json.RawMessage(`null`), "fields": json.RawMessage(`[]`), "notes": json.RawMessage(`[]`),
+				"secrets": json.RawMessage(`{}`), "requests": json.RawMessage(`[]`)})
+			i = len(changes) - 1
+		}
+		for _, kv := range args[2:] {
+			set(changes[i], kv)
+		}
+		slices.SortFunc(changes, func(a, b map[string]json.RawMessage) int { return strings.Compare(string(a["name"]), string(b["name"])) })
+		b, err := json.Marshal(changes)
+		ts.Check(err)
+		doc["changes"] = b
+	}
+	out, err := json.MarshalIndent(doc, "", "  ")
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), append(out, '\n'), 0o600))
 }

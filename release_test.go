@@ -187,3 +187,47 @@ func TestREADMECommandsForCI(t *testing.T) {
 		}
 	}
 }
+
+// TestPipelinesEnvironments: the pipeline of a manifest with environments plans every
+// environment on a pull request as plan-pr.yml does (read-only, no secret, one comment by
+// plan-pr-comment.yml), and after the merge applies dev, then prod, each job committing its
+// own lockfile whatever happens to it.
+func TestPipelinesEnvironments(t *testing.T) {
+	plan, planText := readWorkflow(t, "examples/ci/environments-plan-pr.yml")
+	if _, ok := plan.On["pull_request"]; !ok || !strings.Contains(planText, "\nname: flowsync plan\n") {
+		t.Error(`environments-plan-pr.yml must run on pull_request and be named "flowsync plan" (plan-pr-comment.yml posts it)`)
+	}
+	for scope, level := range plan.Permissions {
+		if level != "read" && level != "none" {
+			t.Errorf("environments-plan-pr.yml asks for %s: %s; it must be read-only", scope, level)
+		}
+	}
+	if strings.Contains(planText, "secrets.") {
+		t.Error("environments-plan-pr.yml reads a secret")
+	}
+	for _, want := range []string{"--env all --no-secrets --output markdown", "upload-artifact", "flowsync-plan-comment"} {
+		if !strings.Contains(planText, want) {
+			t.Errorf("environments-plan-pr.yml lacks %q", want)
+		}
+	}
+
+	apply, applyText := readWorkflow(t, "examples/ci/environments-apply.yml")
+	if _, ok := apply.On["push"]; !ok {
+		t.Error("environments-apply.yml does not run on push")
+	}
+	dev, prod := apply.Jobs["dev"], apply.Jobs["prod"]
+	if dev == nil || prod == nil || prod["needs"] != "dev" {
+		t.Fatalf("environments-apply.yml: want jobs dev and prod, prod after dev (needs: dev), got %v", apply.Jobs)
+	}
+	for name, job := range map[string]map[string]any{"dev": dev, "prod": prod} {
+		c, _ := job["concurrency"].(map[string]any)
+		if g, _ := c["group"].(string); !strings.HasSuffix(g, "-"+name) || c["cancel-in-progress"] != false {
+			t.Errorf("environments-apply.yml job %s: concurrency %v, want a group of its environment, never cancelled", name, job["concurrency"])
+		}
+	}
+	for _, want := range []string{`--env "$ENV_NAME" --yes`, `lock="${MANIFEST%.*}.$ENV_NAME.lock.json"`, "if: always() && steps.apply.outcome != 'skipped'", "git pull --rebase"} {
+		if strings.Count(applyText, want) != 2 {
+			t.Errorf("environments-apply.yml: want %q in both jobs", want)
+		}
+	}
+}

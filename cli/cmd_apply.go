@@ -5,11 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,9 +14,6 @@ import (
 	"github.com/flowsync/flowsync/reconcile"
 	"github.com/flowsync/flowsync/workspace"
 )
-
-// drainTimeout bounds how long in-flight requests may finish after the first interrupt.
-const drainTimeout = 30 * time.Second
 
 func newApplyCmd(ctx context.Context, g *globals) *cobra.Command {
 	var (
@@ -104,6 +97,9 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 	if err != nil {
 		return err
 	}
+	if !f.refresh {
+		fmt.Fprintln(g.io.Err, "flowsync: note: --refresh=false: the live connections were not read, so names are not checked: a create may meet a connection of the same name that flowsync did not record")
+	}
 	planIO := g.io
 	if output != "text" {
 		// stdout holds one JSON document: the plan goes to stderr for the operator.
@@ -124,7 +120,7 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 		return err
 	}
 
-	err = executeApply(ctx, g, svc, lock, lockPath, cs, concurrency, output, false, nil)
+	err = executeApply(ctx, g, w, output, workspace.ApplyArgs{Changes: cs, Concurrency: concurrency})
 	heldNote(g, cs, output)
 	return err
 }
@@ -152,109 +148,69 @@ func confirm(g *globals, yes bool) error {
 	return nil
 }
 
-// interrupts returns a soft context, cancelled on the first SIGINT/SIGTERM (start nothing new)
-// and a hard one, cancelled on the second or drainTimeout after the first (abort in-flight
-// requests). The journal keeps what is needed to heal either way.
-func interrupts(ctx context.Context, g *globals) (soft, hard context.Context, stop func()) {
-	soft, cancelSoft := context.WithCancel(ctx)
-	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		var drain <-chan time.Time
-		for n := 0; ; {
-			select {
-			case <-sigs:
-				n++
-				if n == 1 {
-					fmt.Fprintln(g.io.Err, "flowsync: interrupted: finishing requests in flight, then saving (interrupt again to stop at once)")
-					cancelSoft()
-					drain = time.After(drainTimeout)
-					continue
-				}
-				fmt.Fprintln(g.io.Err, "flowsync: stopping at once; the journal keeps what the next run needs")
-				cancelHard()
-				return
-			case <-drain:
-				cancelHard()
-				return
-			case <-done:
-				return
-			}
-		}
-	}()
-	return soft, hard, func() {
-		signal.Stop(sigs)
-		close(done)
-		cancelSoft()
-		cancelHard()
-	}
-}
-
-// executeApply applies cs, whose plan the user saw and confirmed, and saves the lockfile. saved:
-// the changes come from a saved plan (a 412 is stale, not re-diffed); stale are its changes
-// refused before anything was sent, reported with the results in plan order.
-func executeApply(ctx context.Context, g *globals, svc *workspace.Service, lock *lockfile.File, lockPath string, cs *reconcile.Changeset, concurrency int, output string, saved bool, stale []reconcile.Result) error {
-	journal, err := lockfile.OpenJournal(lockPath, lockfile.HeaderOf(lock))
-	if err != nil {
-		return hint(err, "check that the lockfile's directory is writable")
-	}
-	soft, hard, stopSignals := interrupts(ctx, g)
-	defer stopSignals()
-	// Begin times are compared with the createdAt the service stamps: take them in its clock.
-	if n := cs.Counts(); n[reconcile.Create]+n[reconcile.Replace] > 0 {
-		if err := svc.Client.LearnClock(flowservice.StopWaitsOn(hard, soft)); err != nil {
-			g.log.Warn("begin times are recorded in the local clock", "error", err)
-		}
-	}
-	journal.UseClock(svc.Client.Now)
-
+// executeApply applies cs, whose plan the user saw and confirmed, and reports it through the
+// apply view of output.
+func executeApply(ctx context.Context, g *globals, w *workspace.Session, output string, a workspace.ApplyArgs) error {
 	av, _ := NewApplyView(output, g.io)
-	av.Started(cs.Sends() + len(stale))
-	for _, r := range stale {
-		av.Result(r)
+	a.OnStart = func() {
+		av.Started(a.Changes.Sends() + len(a.Stale))
+		for _, r := range a.Stale {
+			av.Result(r)
+		}
 	}
-	start := time.Now()
-	// The first Ctrl-C (soft) starts no new change and ends retry waits; the second (hard)
-	// aborts requests in flight.
-	out, sum, applyErr := reconcile.Apply(flowservice.StopWaitsOn(hard, soft), svc.Client, cs, lock, reconcile.ApplyOptions{
-		Concurrency: concurrency,
-		Now:         svc.Client.Now,
-		APIKey:      svc.Client.APIKey(),
-		Files:       fileArgs(cs.Manifest, cs.Environment, lockPath),
-		Journal:     journal,
-		OnResult:    av.Result,
-		Stop:        soft.Done(),
-		Saved:       saved,
-	})
-	sum = withStale(sum, stale)
-	elapsed := time.Since(start)
-	saveStart := time.Now()
-	kept, saveFailed := lockfile.Commit(out, lockPath, journal, g.ws().Saver())
-	if kept != nil {
-		g.log.Warn("the journal is kept beside the lockfile; the next run folds it in again", "error", kept)
+	a.OnResult, a.Interrupts = av.Result, g.io.Err
+	res, err := w.Apply(ctx, a)
+	if res == nil {
+		return err
 	}
-	st := svc.Client.Stats()
-	av.Done(sum, RunStats{Duration: elapsed, Requests: st.Requests, Throttled: st.Throttled, Retries: st.Retries,
-		JournalWait: sum.JournalWait, Save: time.Since(saveStart)})
-	if saveFailed != nil {
-		return workspace.SaveErr(saveFailed) // after the summary: what was done is worth knowing even when it could not be saved
-	}
-
-	var stopped *reconcile.StoppedError
+	// The summary comes before the error: what was done is worth knowing even when it could
+	// not be saved.
+	av.Done(res.Summary, res.Stats)
+	var partial *reconcile.PartialError
 	switch {
-	case applyErr == nil && sum.Stale == 0:
-		return nil
-	case errors.As(applyErr, &stopped):
-		return serviceErr("apply", stopped.Err)
-	case applyErr != nil && soft.Err() != nil:
-		return &interruptedError{LockPath: lockPath}
-	case sum.Stale > 0:
-		return staleErr(sum)
+	case err == nil && res.Summary.Stale > 0:
+		return withConflictAdvice(staleErr(res.Summary), res.Summary, a.Changes)
+	case errors.As(err, &partial):
+		return withConflictAdvice(err, res.Summary, a.Changes)
 	}
-	return applyErr
+	return err
 }
+
+// maxConflictHints bounds the import commands an apply suggests for name conflicts.
+const maxConflictHints = 5
+
+// withConflictAdvice gives err both ways out of each name conflict among the results: the
+// import that records the live connection when it is the entry's, a rename when it is not.
+func withConflictAdvice(err error, sum *reconcile.Summary, cs *reconcile.Changeset) error {
+	var hints []string
+	n := 0
+	for _, r := range sum.Results {
+		var c *reconcile.ConflictError
+		if !errors.As(r.Err, &c) {
+			continue
+		}
+		if n++; n <= maxConflictHints {
+			hints = append(hints, safe(r.Name)+": "+safe(conflictAdvice(r.Name, c.Live, cs.Manifest, cs.Lockfile)))
+		}
+	}
+	if n == 0 {
+		return err
+	}
+	if n > maxConflictHints {
+		hints = append(hints, fmt.Sprintf("and %d more name conflicts: each as above (flowsync plan %s --refresh lists them all)", n-maxConflictHints, fileArgs(cs.Manifest, cs.Environment, cs.Lockfile)))
+	}
+	return &conflictAdvised{err: err, hints: hints}
+}
+
+// conflictAdvised is an apply's error with the ways out of its name conflicts, said before
+// the error's own advice.
+type conflictAdvised struct {
+	err   error
+	hints []string
+}
+
+func (e *conflictAdvised) Error() string { return e.err.Error() }
+func (e *conflictAdvised) Unwrap() error { return e.err }
 
 // fileArgs names the manifest and lockfile in a suggested command (workspace.FileArgs), or
 // is "" when the manifest has no path a command could name (stdin).

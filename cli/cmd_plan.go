@@ -275,3 +275,12 @@ func labelPlan(cs *reconcile.Changeset, f *planFlags, m *manifest.Manifest) {
 	cs.Manifest, cs.Lockfile = f.file, f.lockfile
 	cs.Sandbox, cs.OrgID, cs.Environment = m.Target.Sandbox, m.Target.OrgID, m.Env
 }
+
+// nonDefaultLockfile is lockPath when it is not the manifest's default lockfile, else "": the
+// commands flowsync suggests name --lockfile only then.
+func nonDefaultLockfile(manifestPath, lockPath string) string {
+	if lockPath == workspace.LockfilePath("", manifestPath) {
+		return ""
+	}
+	return lockPath
+}

@@ -30,14 +30,20 @@ func savePlan(g *globals, f *planFlags, cs *reconcile.Changeset, lock *lockfile.
 		return "", hint(err, "save the plan to a file of its own, such as plan.json")
 	}
 	_, statErr := os.Stat(lockPath)
+	fromManifest, err := filepath.Rel(filepath.Dir(f.file), lockPath)
+	if err != nil {
+		return "", hint(fmt.Errorf("--out: the lockfile %s cannot be named relative to the manifest %s: %w", lockPath, f.file, err),
+			"give -f and --lockfile both relative or both absolute")
+	}
 	pf, err := planfile.Build(cs, lock, planfile.Meta{
-		FlowsyncVersion: versionString(),
-		ManifestPath:    f.file,
-		ManifestSHA256:  f.manifestSum,
-		Env:             f.env,
-		LockfilePath:    lockPath,
-		LockfileExists:  statErr == nil,
-		Options:         planfile.Options{Prune: f.prune, Only: f.only, SkipPromotion: f.skipPromotion && f.env != ""},
+		FlowsyncVersion:      versionString(),
+		ManifestPath:         f.file,
+		ManifestSHA256:       f.manifestSum,
+		Env:                  f.env,
+		LockfilePath:         lockPath,
+		LockfileFromManifest: filepath.ToSlash(fromManifest),
+		LockfileExists:       statErr == nil,
+		Options:              planfile.Options{Prune: f.prune, Only: f.only, SkipPromotion: f.skipPromotion && f.env != ""},
 	})
 	if errors.Is(err, planfile.ErrSecretsUnknown) {
 		return "", hint(err, "run plan --out where the secrets can be read (the pipeline that applies), or drop --out")
@@ -84,32 +90,6 @@ func announceSavedPlan(g *globals, output, path, sum string) {
 	fmt.Fprintf(w, "\nSaved the plan to %s (SHA-256 %s).\nApply exactly these changes with: flowsync apply --plan %s\n", path, sum, shell.Quote(path))
 }
 
-// withStale merges the changes of a saved plan refused before anything was sent into the
-// summary, keeping plan order (both are sorted by name).
-func withStale(sum *reconcile.Summary, stale []reconcile.Result) *reconcile.Summary {
-	if len(stale) == 0 {
-		return sum
-	}
-	if sum == nil {
-		sum = &reconcile.Summary{}
-	}
-	merged := make([]reconcile.Result, 0, len(sum.Results)+len(stale))
-	i, j := 0, 0
-	for i < len(sum.Results) || j < len(stale) {
-		if j == len(stale) || (i < len(sum.Results) && sum.Results[i].Name < stale[j].Name) {
-			merged = append(merged, sum.Results[i])
-			i++
-			continue
-		}
-		merged = append(merged, stale[j])
-		j++
-	}
-	out := *sum
-	out.Results = merged
-	out.Stale += len(stale)
-	return &out
-}
-
 // staleErr is the exit of an apply --plan that refused stale changes.
 func staleErr(sum *reconcile.Summary) error {
 	msg := plural(sum.Stale, "planned change was", "planned changes were") + " stale and not applied"
@@ -145,7 +125,7 @@ func newPlanAdvice(err error, planPath string) string {
 // moved on the service, and a plan made from the lockfile alone would plan it against what it
 // was before, stale again at every try.
 func replanCommand(pf *planfile.File, planPath string) string {
-	args := []string{"flowsync", "plan", workspace.FileArgs(pf.Manifest.Path, pf.Manifest.Env, pf.Lockfile.Path)}
+	args := []string{"flowsync", "plan", workspace.FileArgs(pf.Manifest.Path, pf.Manifest.Env, pf.LockfilePath())}
 	if pf.Options.SkipPromotion {
 		args = append(args, "--skip-promotion")
 	}
@@ -178,8 +158,8 @@ func savedPlanManifest(f *planFlags, pf *planfile.File, planPath string) (*manif
 		return nil, hint(fmt.Errorf("-f %s: the plan %s was made for manifest %s", f.file, planPath, mpath),
 			"drop -f: apply --plan reads the manifest the plan names", "nothing was sent")
 	}
-	if f.lockfile != "" && !samePath(f.lockfile, pf.Lockfile.Path) {
-		return nil, hint(fmt.Errorf("--lockfile %s: the plan %s was made against lockfile %s", f.lockfile, planPath, pf.Lockfile.Path),
+	if f.lockfile != "" && !samePath(f.lockfile, pf.LockfilePath()) {
+		return nil, hint(fmt.Errorf("--lockfile %s: the plan %s was made against lockfile %s", f.lockfile, planPath, pf.LockfilePath()),
 			"drop --lockfile: apply --plan uses the lockfile the plan names", "nothing was sent")
 	}
 	data, err := regular.ReadFile(mpath, 0)
@@ -236,23 +216,6 @@ func matchesOnly(globs []string, name string) bool {
 	return len(globs) == 0
 }
 
-// plannedOnly is m with only the connections the plan changes: only their secrets are read,
-// as they are what is sent and recorded.
-func plannedOnly(m *manifest.Manifest, pf *planfile.File) *manifest.Manifest {
-	planned := make(map[string]bool, len(pf.Changes))
-	for _, c := range pf.Changes {
-		planned[c.Name] = true
-	}
-	mm := *m
-	mm.Connections = nil
-	for _, c := range m.Connections {
-		if planned[c.Name] {
-			mm.Connections = append(mm.Connections, c)
-		}
-	}
-	return &mm
-}
-
 // showStale lists the saved plan's changes that will not be sent.
 func showStale(planIO IO, stale []reconcile.Result) {
 	fmt.Fprintf(planIO.Out, "\n%s not be applied (stale: planned against something that moved):\n", plural(len(stale), "change will", "changes will"))
@@ -299,6 +262,8 @@ func noteLockfileMoved(planIO IO, pf *planfile.File, lock *lockfile.File, lockPa
 
 // applySavedPlan is apply --plan: it sends exactly the changes of the plan file at planPath
 // that still hold, and refuses the stale ones.
+// applySavedPlan is apply --plan: it plans again (same manifest, the lockfile the plan names,
+// the live state read first) and sends only the planned changes that plan holds unchanged.
 func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *planFlags, planPath string, concurrency int, maxRPS float64, yes bool, output string) error {
 	if err := refuseReplanning(cmd); err != nil {
 		return err
@@ -311,67 +276,151 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 	if output != "text" {
 		planIO.Out, planIO.Color = g.io.Err, false
 	}
-	fmt.Fprintf(planIO.Out, "Applying saved plan %s (SHA-256 %s)\n", planPath, sum)
+	fmt.Fprintf(planIO.Out, "Applying saved plan %s (SHA-256 %s)\n", safe(planPath), sum)
 
 	m, err := savedPlanManifest(f, pf, planPath)
 	if err != nil {
 		return err
 	}
-	lockPath := pf.Lockfile.Path
-	want, err := resolveDesired(plannedOnly(m, pf), pf.Lockfile.Path, g.env, false)
+	lockPath := pf.LockfilePath()
+	fmt.Fprintf(planIO.Out, "Lockfile: %s\n", safe(lockPath))
+	want, err := savedPlanDesired(m, pf, g.env)
 	if err != nil {
 		return err
 	}
-
 	w, err := workspace.Open(ctx, g.ws(), m, lockPath, workspace.Limits{Concurrency: concurrency, MaxRPS: maxRPS})
 	if err != nil {
 		return err
 	}
 	defer w.Close()
-	lock := w.Lock
-	if _, err := os.Lstat(lockPath); errors.Is(err, fs.ErrNotExist) {
-		// The first apply: the digests of the plan are keyed by the salt it chose.
-		lock.Salt = pf.Lockfile.Salt
-	}
-	noteLockfileMoved(planIO, pf, lock, lockPath)
-	cs, stale, err := planfile.Check(pf, want, lock)
+	in, err := savedPlanInput(ctx, w, pf, planPath, want)
 	if err != nil {
-		return hint(fmt.Errorf("plan %s: %w", planPath, err), "nothing was sent; make a new plan: "+replanCommand(pf, planPath))
-	}
-	addUnchanged(cs, m, pf, lock)
-	if done, err := holdBackSaved(g, m, pf, cs, len(stale), planIO, output); done || err != nil {
 		return err
 	}
-	view, _ := NewPlanView("text", planIO)
+	noteLockfileMoved(planIO, pf, in.Lock, lockPath)
+	cs, refused, err := planfile.Check(pf, in)
+	if err != nil {
+		return hint(fmt.Errorf("plan %s: %w", planPath, err), "nothing was sent", "review the changes again and save a new plan: "+replanCommand(pf, planPath))
+	}
+	cs.Manifest, cs.Lockfile = pf.Manifest.Path, nonDefaultLockfile(pf.Manifest.Path, lockPath)
+	cs.Sandbox, cs.OrgID = m.Target.Sandbox, m.Target.OrgID
+	addUnchanged(cs, m, pf, in.Lock)
+	if done, err := holdBackSaved(g, m, pf, cs, len(refused), planIO, output); done || err != nil {
+		return err
+	}
+	return sendSavedPlan(ctx, g, w, cs, refused, savedRun{pf: pf, planPath: planPath, lockPath: lockPath, planIO: planIO, concurrency: concurrency, yes: yes, output: output})
+}
+
+// savedRun is what sendSavedPlan needs of apply --plan.
+type savedRun struct {
+	pf                 *planfile.File
+	planPath, lockPath string
+	planIO             IO
+	concurrency        int
+	yes                bool
+	output             string
+}
+
+// sendSavedPlan shows the checked changes (rendered from the fresh plan, never from the
+// file's text) and what was refused, asks, and applies them.
+func sendSavedPlan(ctx context.Context, g *globals, w *workspace.Session, cs *reconcile.Changeset, refused []reconcile.Result, r savedRun) error {
+	view, _ := NewPlanView("text", r.planIO)
 	if cs.Sends() > 0 {
-		fmt.Fprintln(planIO.Out)
+		fmt.Fprintln(r.planIO.Out)
 		if err := view.Plan(cs); err != nil {
 			return err
 		}
 	}
-	if len(stale) > 0 && cs.Sends() > 0 {
+	if len(refused) > 0 && cs.Sends() > 0 {
 		// Before the confirmation: what will not be sent. (With nothing left to send, the
 		// results below say it once.)
-		showStale(planIO, stale)
+		showStale(r.planIO, refused)
 	}
 	switch {
-	case cs.Sends() == 0 && len(stale) == 0:
-		fmt.Fprintln(planIO.Out, "No changes: the saved plan is empty.")
+	case cs.Sends() == 0 && len(refused) == 0:
+		fmt.Fprintln(r.planIO.Out, "No changes: the saved plan is empty.")
 		return nil
 	case cs.Sends() == 0:
 		// Nothing left to send: report, and leave the lockfile and the journal alone.
-		av, _ := NewApplyView(output, g.io)
-		av.Started(len(stale))
-		for _, r := range stale {
-			av.Result(r)
+		av, _ := NewApplyView(r.output, g.io)
+		av.Started(len(refused))
+		for _, res := range refused {
+			av.Result(res)
 		}
-		sum := withStale(&reconcile.Summary{}, stale)
+		sum := workspace.WithStale(&reconcile.Summary{}, refused)
 		av.Done(sum, RunStats{})
-		return withReplan(staleErr(sum), pf, planPath)
+		return withReplan(withConflictAdvice(refusedErr(sum), sum, cs), r.pf, r.planPath)
 	}
-	if err := confirm(g, yes); err != nil {
+	if err := confirm(g, r.yes); err != nil {
 		return err
 	}
-	defer heldNote(g, cs, output)
-	return withReplan(executeApply(ctx, g, w.Service, lock, lockPath, cs, concurrency, output, true, stale), pf, planPath)
+	defer heldNote(g, cs, r.output)
+	return withReplan(executeApply(ctx, g, w, r.output, workspace.ApplyArgs{Changes: cs, Concurrency: r.concurrency, Saved: true, Stale: refused}), r.pf, r.planPath)
+}
+
+// refusedErr is the exit of an apply --plan that sent nothing: stale changes, or name
+// conflicts (failed).
+func refusedErr(sum *reconcile.Summary) error {
+	if sum.Stale > 0 {
+		return staleErr(sum)
+	}
+	return &reconcile.PartialError{Failed: sum.Failed, Total: len(sum.Results)}
+}
+
+// savedPlanDesired is every entry of the manifest: the planned ones with their secrets read
+// (what is sent, and checked against the planned digests), the others without (a fresh plan
+// needs their names and fields only).
+func savedPlanDesired(m *manifest.Manifest, pf *planfile.File, env func(string) (string, bool)) ([]reconcile.Desired, error) {
+	planned, rest := splitPlanned(m, pf)
+	want, err := resolveDesired(planned, pf.LockfilePath(), env, false)
+	if err != nil {
+		return nil, err
+	}
+	others, err := resolveDesired(rest, pf.LockfilePath(), env, true)
+	if err != nil {
+		return nil, err
+	}
+	return append(want, others...), nil
+}
+
+// savedPlanInput is what the plan file is checked against: the lockfile it names (refused
+// when it is another one: another salt, or gone) and the live state, read first.
+func savedPlanInput(ctx context.Context, w *workspace.Session, pf *planfile.File, planPath string, want []reconcile.Desired) (planfile.Input, error) {
+	lock := w.Lock
+	_, statErr := os.Lstat(w.LockPath)
+	exists := !errors.Is(statErr, fs.ErrNotExist)
+	replan := "nothing was sent; plan again against this lockfile: " + replanCommand(pf, planPath)
+	switch {
+	case !exists && pf.Lockfile.Exists:
+		return planfile.Input{}, hint(fmt.Errorf("lockfile %s does not exist: the plan %s was made against serial %d of it", w.LockPath, planPath, pf.Lockfile.Serial),
+			"restore the lockfile (from version control or the job that applied before), then run apply --plan again", replan)
+	case !exists:
+		// The first apply: the digests of the plan are keyed by the salt it chose.
+		lock.Salt = pf.Lockfile.Salt
+	case lock.Salt != pf.Lockfile.Salt:
+		return planfile.Input{}, hint(fmt.Errorf("lockfile %s is not the one the plan %s was made against (another salt)", w.LockPath, planPath), replan)
+	}
+	observed, err := workspace.Observe(ctx, w.Client)
+	if err != nil {
+		return planfile.Input{}, err
+	}
+	return planfile.Input{Desired: want, Lock: lock, LockExists: exists, Observed: observed, APIKey: w.Client.APIKey()}, nil
+}
+
+// splitPlanned splits the entries of m into those the plan changes and the others.
+func splitPlanned(m *manifest.Manifest, pf *planfile.File) (planned, rest *manifest.Manifest) {
+	names := make(map[string]bool, len(pf.Changes))
+	for _, c := range pf.Changes {
+		names[c.Name] = true
+	}
+	p, r := *m, *m
+	p.Connections, r.Connections = nil, nil
+	for _, c := range m.Connections {
+		if names[c.Name] {
+			p.Connections = append(p.Connections, c)
+		} else {
+			r.Connections = append(r.Connections, c)
+		}
+	}
+	return &p, &r
 }

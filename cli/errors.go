@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/lockfile"
@@ -31,6 +32,11 @@ const (
 // advice is said twice.
 func describe(err error) (hints []string, code int) {
 	code = exitCode(err)
+	var ca *conflictAdvised
+	if errors.As(err, &ca) {
+		rest, _ := describe(ca.err)
+		return append(slices.Clone(ca.hints), rest...), code
+	}
 	var h *hinted
 	if errors.As(err, &h) {
 		return h.Hints, code

@@ -15,11 +15,12 @@ import (
 
 	"github.com/flowsync/flowsync/planfile"
 	"github.com/flowsync/flowsync/reconcile"
+	"github.com/flowsync/flowsync/workspace"
 )
 
 func staleSummary() *reconcile.Summary {
 	moved := &reconcile.StaleError{Moved: `etag moved: planned against "e1", the lockfile now records "e2"`}
-	return withStale(&reconcile.Summary{
+	return workspace.WithStale(&reconcile.Summary{
 		Results: []reconcile.Result{
 			{Name: "acme-eu", Action: reconcile.Update, ID: "id-eu"},
 			{Name: "acme-us", Action: reconcile.Update, ID: "id-us",

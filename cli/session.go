@@ -50,7 +50,7 @@ func referenceAdvice(manifestPath, env, lockPath string, problems manifest.Diagn
 	var advice []string
 	if unreadable {
 		advice = append(advice, "set the variables and create the files named above (regular files of at most 64 KiB); "+
-			"to review a plan without any secret: flowsync plan "+fileArgs(manifestPath, env, lockPath)+" --no-secrets, which does not show secret changes")
+			"to review a plan without any secret: flowsync plan "+workspace.AdviceFiles(manifestPath, env, lockPath)+" --no-secrets, which does not show secret changes")
 	}
 	if invalid {
 		advice = append(advice, "fix the values the variables or files named above hold: a value read from a reference follows the rules of one written in the manifest")

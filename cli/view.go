@@ -7,9 +7,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/reconcile"
+	"github.com/flowsync/flowsync/workspace"
 )
 
 // PlanView renders a plan.
@@ -26,12 +28,7 @@ type ApplyView interface {
 }
 
 // RunStats is what the client saw during an apply.
-type RunStats struct {
-	Duration                     time.Duration
-	Requests, Throttled, Retries int64
-	JournalWait                  time.Duration // time changes spent in journal calls, summed over changes
-	Save                         time.Duration // closing and folding the journal, saving the lockfile
-}
+type RunStats = workspace.RunStats
 
 // Below these a rate says nothing: one request "at 40,094.6 requests/s" is noise.
 const (
@@ -40,7 +37,7 @@ const (
 )
 
 // rate is requests per second, or 0 for a run too small or too short to have one.
-func (s RunStats) rate() float64 {
+func rate(s RunStats) float64 {
 	if s.Requests >= minRateRequests && s.Duration >= minRateDuration {
 		return float64(s.Requests) / s.Duration.Seconds()
 	}
@@ -124,6 +121,7 @@ func PrintError(w io.Writer, err error, hints ...string) {
 // planCounts is a changeset's counts in the order every view shows them.
 type planCounts struct {
 	Create, Update, Replace, Delete, Orphan, Unchanged int
+	Conflict                                           int
 	Held                                               int // changes promotion holds back
 }
 
@@ -136,12 +134,62 @@ func countPlan(cs *reconcile.Changeset) planCounts {
 		Delete:    n[reconcile.Delete],
 		Orphan:    n[reconcile.Orphan],
 		Unchanged: n[reconcile.NoOp],
+		Conflict:  n[reconcile.Conflict],
 		Held:      n[reconcile.Hold],
 	}
 }
 
 func (c planCounts) shown() int {
-	return c.Create + c.Update + c.Replace + c.Delete + c.Orphan + c.Held
+	return c.Create + c.Update + c.Replace + c.Delete + c.Orphan + c.Conflict + c.Held
+}
+
+// conflictAdvice says both ways out of a name conflict: record the live connection when it
+// is this entry's (one import per candidate), rename the entry when it is not.
+func conflictAdvice(name string, live []reconcile.Owner, manifest, lockfile string) string {
+	m := &planModel{Manifest: manifest, lockfile: lockfile}
+	if manifest == "" || manifest == "-" {
+		m.Manifest = "MANIFEST"
+	}
+	cmds := make([]string, len(live))
+	for i, o := range live {
+		cmds[i] = importCommand(m, name, o.ID)
+	}
+	return "if " + pick(len(live) == 1, "it is", "one is") + " this entry's, record it: " + strings.Join(cmds, " or ") +
+		"; if not, rename the entry in the manifest"
+}
+
+// ownerText is the owner of a delete's or replace's connection, ", created by API key K at
+// TIME", or "" when the live state was not read.
+func ownerText(ch *reconcile.Change) string {
+	if ch.Owner == nil || (ch.Action != reconcile.Delete && ch.Action != reconcile.Replace) {
+		return ""
+	}
+	if ch.Owner.ID != ch.ID {
+		return ", " + ch.Owner.ID + " " + ch.Owner.Created()
+	}
+	return ", " + ch.Owner.Created()
+}
+
+// safe escapes the control characters of a name, note or message shown on a terminal, so
+// that text from a file (a plan file, a lockfile, the service) cannot drive it.
+func safe(s string) string {
+	if !strings.ContainsFunc(s, isEscaped) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if !isEscaped(r) {
+			b.WriteRune(r)
+			continue
+		}
+		q := strconv.QuoteRune(r)
+		b.WriteString(q[1 : len(q)-1])
+	}
+	return b.String()
+}
+
+func isEscaped(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
 }
 
 // fieldAction is the action a change's fields are shown for: a held change's fields are
@@ -155,7 +203,7 @@ func fieldAction(ch *reconcile.Change) reconcile.Action {
 
 // heldText is the line of a held change, after its name.
 func heldText(ch *reconcile.Change) string {
-	return "not yet applied in " + ch.HeldFor + " (" + ch.Held.String() + " held back; apply --env " + ch.HeldFor + " first, or --skip-promotion)"
+	return "not yet applied in " + ch.HeldFor + " (" + ch.Held.String() + " held back)"
 }
 
 // reasonText explains a change whose cause the user would not guess from the manifest, or
@@ -250,9 +298,5 @@ func unmanagedAdvice(u reconcile.Unmanaged, m *planModel) string {
 
 // importCommand is the command that records id under name, quoted for a POSIX shell.
 func importCommand(m *planModel, name, id string) string {
-	cmd := "flowsync import -f " + shell.Quote(m.Manifest)
-	if m.lockfile != "" {
-		cmd += " --lockfile " + shell.Quote(m.lockfile)
-	}
-	return cmd + " " + shell.Quote(name) + " " + shell.Quote(id)
+	return "flowsync import " + workspace.FileArgs(m.Manifest, m.Environment, m.lockfile) + " " + shell.Quote(name) + " " + shell.Quote(id)
 }

@@ -150,7 +150,7 @@ func (v *textApplyView) Done(s *reconcile.Summary, stats RunStats) {
 		fmt.Fprintf(&b, "%s retried, ", thousands(int(stats.Retries)))
 	}
 	fmt.Fprintf(&b, "%s throttled", thousands(int(stats.Throttled)))
-	if r := stats.rate(); r > 0 {
+	if r := rate(stats); r > 0 {
 		fmt.Fprintf(&b, ", %.1f requests/s", r)
 	}
 	b.WriteString(".\n")
@@ -161,16 +161,16 @@ func (v *textApplyView) Done(s *reconcile.Summary, stats RunStats) {
 // (both counted in the headline).
 func textResult(r reconcile.Result, p palette) string {
 	style := actionStyle(p, r.Action)
-	name := p.bold(r.Name)
+	name := p.bold(safe(r.Name))
 	if errors.Is(r.Err, reconcile.ErrNotStarted) {
 		return ""
 	}
 	var stale *reconcile.StaleError
 	if errors.As(r.Err, &stale) {
-		return "  " + p.yellow("!") + " " + name + ": " + r.Action.String() + " stale, not applied: " + stale.Moved
+		return "  " + p.yellow("!") + " " + name + ": " + r.Action.String() + " stale, not applied: " + safe(stale.Moved)
 	}
 	if r.Err != nil {
-		msg := strings.ReplaceAll(strings.TrimSpace(r.Err.Error()), "\n", "; ")
+		msg := safe(strings.ReplaceAll(strings.TrimSpace(r.Err.Error()), "\n", "; "))
 		return "  " + p.red("x") + " " + name + ": " + r.Action.String() + " failed: " + msg + unmanagedResult(r)
 	}
 	var what string
@@ -308,7 +308,7 @@ func (v *jsonApplyView) Done(s *reconcile.Summary, stats RunStats) {
 			Requests:          stats.Requests,
 			Throttled:         stats.Throttled,
 			Retries:           stats.Retries,
-			RequestsPerSecond: stats.rate(),
+			RequestsPerSecond: rate(stats),
 			JournalWaitSecs:   stats.JournalWait.Seconds(),
 			SaveSeconds:       stats.Save.Seconds(),
 		},

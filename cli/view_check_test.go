@@ -16,6 +16,7 @@ import (
 	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/s3source"
+	"github.com/flowsync/flowsync/workspace"
 )
 
 func compileCheckSchema(t *testing.T) *jsonschema.Schema {
@@ -61,7 +62,7 @@ func checkReports() map[string]*CheckReport {
 			NotTested: []NotTested{{Name: "e", Reason: "not recorded in the lockfile: apply has not created it yet"}},
 		},
 		"no spec": {Target: target, Files: "-f m.yaml",
-			Comparison: health.CompareSpec(nil, embeddedAuthSpecs(), nil)},
+			Comparison: health.CompareSpec(nil, workspace.EmbeddedAuthSpecs(), nil)},
 	}
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"io"
+	"time"
 
 	"github.com/flowsync/flowsync/reconcile"
 )
@@ -12,9 +13,9 @@ import (
 const jsonFormatVersion = "1.4"
 
 // jsonEnvFormatVersion is the version of a plan document about a manifest with environments
-// (1.4 added held changes and plan --env all): a document about a manifest without them
+// (1.5 added held changes and plan --env all): a document about a manifest without them
 // keeps jsonFormatVersion, byte for byte what it was.
-const jsonEnvFormatVersion = "1.4"
+const jsonEnvFormatVersion = "1.5"
 
 // planFormatVersion is the format_version of cs's plan document.
 func planFormatVersion(cs *reconcile.Changeset) string {
@@ -36,6 +37,16 @@ type jsonPlan struct {
 	Summary        jsonSummary     `json:"summary"`
 	Changes        []jsonChange    `json:"changes"`
 	Unmanaged      []jsonUnmanaged `json:"unmanaged"`
+	// Conflicts (1.4): creates refused because the name is live and recorded under no entry.
+	Conflicts []jsonConflict `json:"conflicts,omitempty"`
+}
+
+// jsonConflict is a name conflict: the create (or replace) it stops, and the live
+// connections of the name.
+type jsonConflict struct {
+	Name    string      `json:"name"`
+	Refused string      `json:"refused"`
+	Live    []jsonOwner `json:"live"`
 }
 
 type jsonSummary struct {
@@ -45,6 +56,7 @@ type jsonSummary struct {
 	Delete    int `json:"delete"`
 	Orphan    int `json:"orphan"`
 	Unchanged int `json:"unchanged"`
+	Conflict  int `json:"conflict,omitempty"`
 	Held      int `json:"held,omitempty"`
 }
 
@@ -60,6 +72,23 @@ type jsonChange struct {
 	Held        string      `json:"held,omitempty"`
 	Fields      []jsonField `json:"fields"`
 	Notes       []string    `json:"notes"`
+	// Owner (1.4): who created the connection a delete or replace removes (live state read).
+	Owner *jsonOwner `json:"owner,omitempty"`
+}
+
+// jsonOwner is a live connection and who created it.
+type jsonOwner struct {
+	ID            string `json:"id"`
+	CreatedClient string `json:"created_client,omitempty"`
+	CreatedAt     string `json:"created_at,omitempty"` // RFC 3339, UTC
+}
+
+func jsonOwnerOf(o reconcile.Owner) jsonOwner {
+	j := jsonOwner{ID: o.ID, CreatedClient: o.Client}
+	if o.CreatedAt > 0 {
+		j.CreatedAt = time.UnixMilli(o.CreatedAt).UTC().Format(time.RFC3339)
+	}
+	return j
 }
 
 // jsonField holds a field change. Before and After are pointers so that an absent value (a
@@ -86,13 +115,21 @@ func (v *jsonPlanView) Plan(cs *reconcile.Changeset) error {
 		FormatVersion:  planFormatVersion(cs),
 		Refreshed:      cs.Refreshed,
 		SecretsUnknown: cs.SecretsUnknown,
-		Summary:        jsonSummary(n),
+		Summary:        jsonSummary{n.Create, n.Update, n.Replace, n.Delete, n.Orphan, n.Unchanged, n.Conflict, n.Held},
 		Changes:        []jsonChange{},
 		Unmanaged:      []jsonUnmanaged{},
 	}
 	for i := range cs.Changes {
 		ch := &cs.Changes[i]
 		if ch.Action == reconcile.NoOp {
+			continue
+		}
+		if ch.Action == reconcile.Conflict {
+			jc := jsonConflict{Name: ch.Name, Refused: ch.Refused.String(), Live: []jsonOwner{}}
+			for _, o := range ch.Conflicts {
+				jc.Live = append(jc.Live, jsonOwnerOf(o))
+			}
+			doc.Conflicts = append(doc.Conflicts, jc)
 			continue
 		}
 		a := fieldAction(ch)
@@ -108,6 +145,11 @@ func (v *jsonPlanView) Plan(cs *reconcile.Changeset) error {
 			Fields:      make([]jsonField, 0, len(ch.Fields)),
 			Notes:       append([]string{}, ch.Notes...),
 		}
+		if ch.Owner != nil && (ch.Action == reconcile.Delete || ch.Action == reconcile.Replace) {
+			o := jsonOwnerOf(*ch.Owner)
+			jc.Owner = &o
+		}
+
 		for _, f := range ch.Fields {
 			jf := jsonField{Path: f.Path, Sensitive: f.Sensitive, Drift: f.Drift}
 			if !f.Sensitive {

@@ -90,6 +90,10 @@ func mdTarget(m *planModel) string {
 func mdBlocks(m *planModel) []*mdBlock {
 	var blocks []*mdBlock
 	for i := range m.Sections {
+		if s := &m.Sections[i]; s.Kind.Action == reconcile.Conflict {
+			blocks = append(blocks, mdConflictBlock(s, m))
+			continue
+		}
 		blocks = append(blocks, mdSectionBlock(&m.Sections[i]))
 	}
 	if u := m.Unmanaged; len(u.Listed) > 0 {
@@ -105,6 +109,18 @@ func mdBlocks(m *planModel) []*mdBlock {
 		blocks = append(blocks, blk)
 	}
 	return blocks
+}
+
+// mdConflictBlock renders the name conflicts with both ways out.
+func mdConflictBlock(s *planSection, m *planModel) *mdBlock {
+	blk := &mdBlock{keep: s.Kind.Keep}
+	blk.head = "<details><summary>! " + mdSummary(reconcile.Conflict, s.Total) + "</summary>\n\n" +
+		"Live connections of these names are recorded under no entry of the lockfile: nothing is created for them.\n\n"
+	for _, ch := range s.Detailed {
+		blk.entries = append(blk.entries, "- **"+mdEscape(ch.Name)+"**: "+mdEscape(reconcile.OwnersText(ch.Conflicts))+"; "+
+			mdEscape(conflictAdvice(ch.Name, ch.Conflicts, m.Manifest, m.lockfile))+"\n")
+	}
+	return blk
 }
 
 // mdClosing ends every block.
@@ -274,8 +290,11 @@ func pick(cond bool, a, b string) string {
 }
 
 func mdSummary(a reconcile.Action, n int) string {
-	if a == reconcile.Orphan {
+	switch a {
+	case reconcile.Orphan:
 		return thousands(n) + " orphaned (kept)"
+	case reconcile.Conflict:
+		return plural(n, "name conflict", "name conflicts") + " (nothing created)"
 	}
 	if a == reconcile.Hold {
 		return thousands(n) + " held (promotion)"
@@ -296,7 +315,7 @@ func mdChange(ch *reconcile.Change, shared []reconcile.FieldChange) string {
 	if ch.Action == reconcile.Hold {
 		b.WriteString(": " + mdEscape(heldText(ch)))
 	} else if ch.ID != "" {
-		b.WriteString(" (" + mdEscape(ch.ID) + ")")
+		b.WriteString(" (" + mdEscape(ch.ID+ownerText(ch)) + ")")
 	}
 	if ch.Action == reconcile.Orphan {
 		b.WriteString(" — kept; use `--prune` to delete")
@@ -327,11 +346,11 @@ func mdField(a reconcile.Action, f reconcile.FieldChange, indent string) string 
 		drift = "  # changed outside flowsync"
 	}
 	switch {
-	case f.Sensitive && a == reconcile.Create:
+	case f.Sensitive && (a == reconcile.Create || a == reconcile.Hold):
 		return indent + "+ " + f.Path + ": (sensitive)\n"
 	case f.Sensitive:
 		return indent + "! " + f.Path + ": (sensitive value changed)" + drift + "\n"
-	case a == reconcile.Create:
+	case a == reconcile.Create, a == reconcile.Hold && f.Before == "" && !f.Removed:
 		return indent + "+ " + f.Path + ": " + mdValue(f.After) + "\n"
 	case a == reconcile.Delete || a == reconcile.Orphan || f.Removed:
 		return indent + "- " + f.Path + ": " + mdValue(f.Before) + drift + "\n"

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -43,7 +44,8 @@ var planKinds = []planKind{
 	{Action: reconcile.Replace, Keep: 1},
 	{Action: reconcile.Delete, Keep: 0},
 	{Action: reconcile.Orphan, Keep: 2},
-	{Action: reconcile.Hold, Keep: 2},
+	{Action: reconcile.Conflict, Keep: 0},
+	{Action: reconcile.Hold, Grouped: true, Keep: 2},
 }
 
 // unmanagedKeep is where unmanaged connections come when the markdown plan must cut.
@@ -63,6 +65,7 @@ type planSection struct {
 	HiddenPaths []string
 	Bare        []string
 	BareMore    int
+	HeldFor     []string // for held changes: the environments they wait for
 }
 
 // createRow is a create past the first few: its name and the values that tell it apart.
@@ -116,6 +119,11 @@ func (m *planModel) empty() bool { return m.Counts.shown() == 0 && len(m.Unmanag
 
 func newSection(k planKind, group []*reconcile.Change) planSection {
 	s := planSection{Kind: k, Total: len(group)}
+	for _, ch := range group {
+		if ch.HeldFor != "" && !slices.Contains(s.HeldFor, ch.HeldFor) {
+			s.HeldFor = append(s.HeldFor, ch.HeldFor)
+		}
+	}
 	if !k.Grouped {
 		s.Detailed = group
 		return s
@@ -226,13 +234,21 @@ func fitNames(names []string, prefixLen int) (shown []string, more int) {
 }
 
 // header is "+ create", "~ update", ….
-func (s *planSection) header() string { return s.Kind.Action.Symbol() + " " + s.Kind.Action.String() }
+func (s *planSection) header() string {
+	if s.Kind.Action == reconcile.Hold {
+		return s.Kind.Action.Symbol() + " held for " + strings.Join(s.HeldFor, ", ") + ":"
+	}
+	return s.Kind.Action.Symbol() + " " + s.Kind.Action.String()
+}
 
 // hiddenText says how many changes of a section are counted rather than shown.
 func (s *planSection) hiddenText() string {
 	what := ""
 	if len(s.HiddenPaths) > 0 {
 		what = ", each with its own " + strings.Join(s.HiddenPaths, ", ")
+	}
+	if s.Kind.Action == reconcile.Hold {
+		return "… and " + thousands(s.Hidden) + " more held" + what
 	}
 	return "… and " + thousands(s.Hidden) + " more to " + s.Kind.Action.String() + what
 }

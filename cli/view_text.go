@@ -60,6 +60,10 @@ func (v *textPlanView) Plan(cs *reconcile.Changeset) error {
 	summary := planSummary(m.Counts)
 	var body strings.Builder
 	for i := range m.Sections {
+		if m.Sections[i].Kind.Action == reconcile.Conflict {
+			writeConflicts(&body, m.Sections[i].Detailed, m, p)
+			continue
+		}
 		writeTextSection(&body, &m.Sections[i], p)
 	}
 	writeTextUnmanaged(&body, m, p)
@@ -81,12 +85,26 @@ func (v *textPlanView) Plan(cs *reconcile.Changeset) error {
 // offlineNote says what a plan without --refresh could not see.
 const offlineNote = "Note: compared with the lockfile only (no --refresh): changes made outside flowsync are not shown."
 
+// writeConflicts writes each name conflict: the live connections that stop its create, and
+// both ways out.
+func writeConflicts(b *strings.Builder, group []*reconcile.Change, m *planModel, p palette) {
+	for _, ch := range group {
+		b.WriteString(p.red("! conflict") + " " + p.bold(safe(ch.Name)) + ": " + safe(reconcile.OwnersText(ch.Conflicts)) + "\n")
+		b.WriteString("    " + p.dim("# recorded under no entry of the lockfile: nothing is created for this entry; "+
+			safe(conflictAdvice(ch.Name, ch.Conflicts, m.Manifest, m.lockfile))) + "\n")
+	}
+}
+
 const noSecretsNote = "Note: secret references were not read (--no-secrets): secret changes are not shown."
 
 func planSummary(n planCounts) string {
+	conflicts := ""
+	if n.Conflict > 0 {
+		conflicts = ", " + plural(n.Conflict, "name conflict", "name conflicts")
+	}
 	return "Plan: " + thousands(n.Create) + " to create, " + thousands(n.Update) + " to update, " +
 		thousands(n.Replace) + " to replace, " + thousands(n.Delete) + " to delete, " +
-		thousands(n.Orphan) + " orphaned (kept), " + heldCount(n) + thousands(n.Unchanged) + " unchanged."
+		thousands(n.Orphan) + " orphaned (kept), " + heldCount(n) + thousands(n.Unchanged) + " unchanged" + conflicts + "."
 }
 
 // heldCount is the count line's held changes, said only when promotion holds some back.
@@ -204,7 +222,7 @@ func writeTextRows(b *strings.Builder, s *planSection, p palette) {
 func writeTextUnmanaged(b *strings.Builder, m *planModel, p palette) {
 	u := m.Unmanaged
 	if len(u.Listed) == 1 && u.Hidden == 0 {
-		b.WriteString(p.yellow("?") + " unmanaged " + p.bold(u.Listed[0].Name) + ": " + unmanagedText(u.Listed[0], m) + "\n")
+		b.WriteString(p.yellow("?") + " unmanaged " + p.bold(safe(u.Listed[0].Name)) + ": " + safe(unmanagedText(u.Listed[0], m)) + "\n")
 		return
 	}
 	if len(u.Listed) == 0 {
@@ -212,7 +230,7 @@ func writeTextUnmanaged(b *strings.Builder, m *planModel, p palette) {
 	}
 	b.WriteString(p.yellow("?") + " unmanaged " + thousands(len(u.Listed)+u.Hidden) + " names: " + unmanagedGroupText + "\n")
 	for _, x := range u.Listed {
-		b.WriteString("    " + p.bold(x.Name) + ": " + unmanagedIDs(x) + "; " + unmanagedAdvice(x, m) + "\n")
+		b.WriteString("    " + p.bold(safe(x.Name)) + ": " + safe(unmanagedIDs(x)+"; "+unmanagedAdvice(x, m)) + "\n")
 	}
 	if u.Hidden > 0 {
 		b.WriteString("    " + p.dim("… and "+thousands(u.Hidden)+" more (every one: --output json)") + "\n")
@@ -282,7 +300,7 @@ func writeNames(b *strings.Builder, prefix string, names []string, more int, p p
 			line += " "
 			lineLen++
 		}
-		line += p.bold(name)
+		line += p.bold(safe(name))
 		if comma {
 			line += ","
 		}
@@ -316,18 +334,18 @@ func writeTextChange(b *strings.Builder, ch *reconcile.Change, shared []reconcil
 	switch {
 	case ch.RenamedFrom != "" && ch.Action == reconcile.Update:
 		b.WriteString(style(ch.Action.Symbol() + " rename"))
-		b.WriteString(" " + p.bold(ch.RenamedFrom) + " → " + p.bold(ch.Name))
+		b.WriteString(" " + p.bold(safe(ch.RenamedFrom)) + " → " + p.bold(safe(ch.Name)))
 	case ch.RenamedFrom != "":
 		b.WriteString(style(ch.Action.Symbol() + " " + ch.Action.String()))
-		b.WriteString(" " + p.bold(ch.Name) + " (renamed from " + p.bold(ch.RenamedFrom) + ")")
+		b.WriteString(" " + p.bold(safe(ch.Name)) + " (renamed from " + p.bold(safe(ch.RenamedFrom)) + ")")
 	default:
 		b.WriteString(style(ch.Action.Symbol() + " " + ch.Action.String()))
-		b.WriteString(" " + p.bold(ch.Name))
+		b.WriteString(" " + p.bold(safe(ch.Name)))
 	}
 	if ch.Action == reconcile.Hold {
 		b.WriteString(": " + heldText(ch))
 	} else if ch.ID != "" {
-		b.WriteString(" (" + ch.ID + ")")
+		b.WriteString(" (" + safe(ch.ID+ownerText(ch)) + ")")
 	}
 	if ch.Action == reconcile.Orphan {
 		b.WriteString(" — kept; use --prune to delete")
@@ -343,7 +361,7 @@ func writeTextChange(b *strings.Builder, ch *reconcile.Change, shared []reconcil
 		writeTextField(b, fieldAction(ch), f, p)
 	}
 	for _, n := range ch.Notes {
-		b.WriteString("    " + p.dim("# "+n) + "\n")
+		b.WriteString("    " + p.dim("# "+safe(n)) + "\n")
 	}
 }
 
@@ -364,13 +382,13 @@ func writeTextField(b *strings.Builder, a reconcile.Action, f reconcile.FieldCha
 // whatever they hold.
 func textFieldValue(a reconcile.Action, f reconcile.FieldChange, p palette) string {
 	switch {
-	case f.Sensitive && a == reconcile.Create:
+	case f.Sensitive && (a == reconcile.Create || a == reconcile.Hold):
 		return "(sensitive)"
 	case f.Sensitive && f.Removed:
 		return "(sensitive value removed)"
 	case f.Sensitive:
 		return "(sensitive value changed)"
-	case a == reconcile.Create:
+	case a == reconcile.Create, a == reconcile.Hold && f.Before == "" && !f.Removed:
 		return strconv.Quote(f.After)
 	case a == reconcile.Delete || a == reconcile.Orphan:
 		return strconv.Quote(f.Before)

@@ -61,7 +61,7 @@ func BenchmarkParseCheck10k(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		fresh, stale, err := planfile.Check(g, want, lock)
+		fresh, stale, err := planfile.Check(g, planfile.Input{Desired: want, Lock: lock})
 		if err != nil || len(stale) != 0 || len(fresh.Changes) != len(want) {
 			b.Fatalf("check: %v, %d stale", err, len(stale))
 		}

@@ -28,8 +28,10 @@ type Meta struct {
 	ManifestSHA256  string
 	Env             string // the environment planned, "" without environments
 	LockfilePath    string
-	LockfileExists  bool
-	Options         Options
+	// LockfileFromManifest is LockfilePath relative to the manifest's directory, slash-separated.
+	LockfileFromManifest string
+	LockfileExists       bool
+	Options              Options
 }
 
 // ErrSecretsUnknown is returned by Build for a plan made without reading the secrets: it
@@ -50,10 +52,11 @@ func Build(cs *reconcile.Changeset, lock *lockfile.File, meta Meta) (*File, erro
 		FormatVersion:   FormatVersion,
 		FlowsyncVersion: meta.FlowsyncVersion,
 		Manifest:        Manifest{Path: meta.ManifestPath, SHA256: meta.ManifestSHA256, Env: meta.Env},
-		Lockfile:        Lockfile{Path: meta.LockfilePath, Exists: meta.LockfileExists, Serial: lock.Serial, Salt: lock.Salt},
-		Target:          lock.Target,
-		Options:         Options{Prune: meta.Options.Prune, Only: only, Refresh: cs.Refreshed, SkipPromotion: meta.Options.SkipPromotion},
-		Changes:         []Change{},
+		Lockfile: Lockfile{Path: meta.LockfilePath, FromManifest: meta.LockfileFromManifest,
+			Exists: meta.LockfileExists, Serial: lock.Serial, Salt: lock.Salt},
+		Target:  lock.Target,
+		Options: Options{Prune: meta.Options.Prune, Only: only, Refresh: cs.Refreshed, SkipPromotion: meta.Options.SkipPromotion},
+		Changes: []Change{},
 	}
 	dg := newDigester(lock.Salt)
 	for i := range cs.Changes {

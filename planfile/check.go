@@ -12,100 +12,147 @@ import (
 	"github.com/flowsync/flowsync/reconcile"
 )
 
-// Check rebuilds the changes of f for apply --plan from the desired connections (the same
-// manifest, its secrets read again) and the lockfile as it is now. It never re-diffs: a change
-// whose lockfile entry moved since the plan (id, etag or pending state), whose secrets are not
-// the planned ones, or whose requests would differ from the recorded ones in any way is
-// stale, returned as a Result whose Err is a *reconcile.StaleError; every other change comes
-// back in the Changeset, to be sent as planned. The error is for a plan file that does not fit
-// the manifest at all.
-func Check(f *File, desired []reconcile.Desired, lock *lockfile.File) (*reconcile.Changeset, []reconcile.Result, error) {
-	byName := make(map[string]*reconcile.Desired, len(desired))
-	for i := range desired {
-		byName[desired[i].Name] = &desired[i]
-	}
-	cs := &reconcile.Changeset{Refreshed: f.Options.Refresh}
-	dg := newDigester(f.Lockfile.Salt)
-	var stale []reconcile.Result
-	for i := range f.Changes {
-		pc := &f.Changes[i]
-		action := actions[pc.Action]
-		ch := reconcile.Change{
-			Name:        pc.Name,
-			Action:      action,
-			Reason:      reconcile.Reason(pc.Reason),
-			ID:          pc.ID,
-			ETag:        pc.ETag,
-			Notes:       pc.Notes,
-			Heal:        pc.LookupFirst,
-			Resend:      pc.Resend,
-			Resolved:    pc.Resolved,
-			Prior:       lock.Connections[pc.Name],
-			RenamedFrom: pc.RenamedFrom,
-		}
-		if pc.RenamedFrom != "" {
-			// A rename was planned against the entry under its former name (or, to finish an
-			// interrupted rename, under both names with one id): it must still be recorded.
-			old := lock.Connections[pc.RenamedFrom]
-			if old == nil {
-				stale = append(stale, reconcile.Result{Name: ch.Name, Action: action, ID: ch.ID, Err: &reconcile.StaleError{Moved: "its lockfile entry under the former name " + strconv.Quote(pc.RenamedFrom) + " was removed since the plan"}})
-				continue
-			}
-			if ch.Prior == nil {
-				ch.Prior = old
-			}
-		}
-		if action != reconcile.Delete {
-			d := byName[pc.Name]
-			if d == nil {
-				return nil, nil, fmt.Errorf("changes[%d]: %q is not in the manifest", i, pc.Name)
-			}
-			ch.Desired = d
-		}
-		for _, fc := range pc.Fields {
-			c := reconcile.FieldChange{Path: fc.Path, Sensitive: fc.Sensitive, Drift: fc.Drift}
-			if fc.Before != nil {
-				c.Before = *fc.Before
-			}
-			if fc.After != nil {
-				c.After = *fc.After
-			}
-			ch.Fields = append(ch.Fields, c)
-		}
-		if moved := movedSince(pc, &ch, dg); moved != "" {
-			stale = append(stale, reconcile.Result{Name: ch.Name, Action: ch.Action, ID: ch.ID, Err: &reconcile.StaleError{Moved: moved}})
-			continue
-		}
-		cs.Changes = append(cs.Changes, ch)
-	}
-	return cs, stale, nil
+// Input is what apply --plan holds a plan file against: the same manifest, the lockfile the
+// plan names as it is now, and the live state read now.
+type Input struct {
+	// Desired is every entry of the manifest (secrets read for the planned ones at least).
+	Desired []reconcile.Desired
+	// Lock is the lockfile now (for a lockfile that does not exist yet, a new one keyed by the
+	// plan's salt); LockExists says whether it exists on disk.
+	Lock       *lockfile.File
+	LockExists bool
+	// Observed is the live state (nil: not read; names are then not checked).
+	Observed *reconcile.Observed
+	// APIKey is the x-api-key in use, for the ownership rule.
+	APIKey string
 }
 
-// movedSince says what moved since pc was planned, or "" when nothing did.
-func movedSince(pc *Change, ch *reconcile.Change, dg *digester) string {
-	if m := entryMoved(pc.Recorded, ch.Prior); m != "" {
+// NotPlannedError is a plan file whose change no plan of its manifest and lockfile holds,
+// though the lockfile is the one planned against: the file is not a plan flowsync made (it
+// was edited). Nothing may be sent.
+type NotPlannedError struct {
+	Name string
+	Why  string
+}
+
+func (e *NotPlannedError) Error() string {
+	return fmt.Sprintf("change %q is not one flowsync planned (the lockfile is the one the plan was made against, yet %s): the file was edited", e.Name, e.Why)
+}
+
+// Check holds each change of f against a fresh plan: reconcile.Plan of the same manifest, the
+// lockfile now and the live state now, with f's options. A planned change is sent only when
+// the fresh plan holds the same change (action, id, etag, lookup, secrets and every request,
+// byte for byte as recorded): what comes back in the Changeset are the fresh plan's changes,
+// so every decision of the ownership rule is re-derived, never read from the file. Any other
+// planned change is refused: a name conflict as a *reconcile.ConflictError, else stale (a
+// *reconcile.StaleError saying what differs). Check can narrow what is sent, never widen it.
+//
+// When the lockfile is the one planned (same serial) and a change still differs from the plan
+// made as f says it was made (offline, or against the live state now), f is no plan flowsync
+// made: Check returns a *NotPlannedError, and nothing may be sent.
+//
+// Check is pure: no I/O, no clock.
+func Check(f *File, in Input) (*reconcile.Changeset, []reconcile.Result, error) {
+	opts := reconcile.Options{Prune: f.Options.Prune, Only: f.Options.Only, APIKey: in.APIKey}
+	fresh := reconcile.Plan(in.Desired, in.Lock, in.Observed, opts)
+	repro := fresh
+	if !f.Options.Refresh && in.Observed != nil {
+		repro = reconcile.Plan(in.Desired, in.Lock, nil, opts)
+	}
+	freshBy, reproBy := byName(fresh), byName(repro)
+	sameLock := in.LockExists == f.Lockfile.Exists && in.Lock.Serial == f.Lockfile.Serial
+	dg := newDigester(f.Lockfile.Salt)
+
+	cs := &reconcile.Changeset{Refreshed: fresh.Refreshed}
+	var refused []reconcile.Result
+	for i := range f.Changes {
+		pc := &f.Changes[i]
+		fc := freshBy[pc.Name]
+		why := differs(pc, fc, dg)
+		if why == "" {
+			cs.Changes = append(cs.Changes, *fc)
+			continue
+		}
+		if sameLock && !secretRotated(pc, fc, dg) {
+			rc := reproBy[pc.Name]
+			// An offline plan is reproduced exactly; one made against the live state only where
+			// the live connection is the one planned against (its id and etag).
+			if rwhy := differs(pc, rc, dg); rwhy != "" && (!f.Options.Refresh || sameTarget(pc, rc)) {
+				return nil, nil, &NotPlannedError{Name: pc.Name, Why: rwhy}
+			}
+		}
+		refused = append(refused, refuse(pc, fc, in.Lock, why, dg))
+	}
+	return cs, refused, nil
+}
+
+func byName(cs *reconcile.Changeset) map[string]*reconcile.Change {
+	m := make(map[string]*reconcile.Change, len(cs.Changes))
+	for i := range cs.Changes {
+		m[cs.Changes[i].Name] = &cs.Changes[i]
+	}
+	return m
+}
+
+// sameTarget reports whether fc acts on the connection pc was planned against, as it was.
+func sameTarget(pc *Change, fc *reconcile.Change) bool {
+	return fc != nil && fc.Action != reconcile.Conflict && fc.ID == pc.ID && fc.ETag == pc.ETag
+}
+
+// refuse is the result of a planned change the fresh plan does not hold.
+func refuse(pc *Change, fc *reconcile.Change, lock *lockfile.File, why string, dg *digester) reconcile.Result {
+	action := actions[pc.Action]
+	r := reconcile.Result{Name: pc.Name, Action: action, ID: pc.ID}
+	if fc != nil && fc.Action == reconcile.Conflict && (action == reconcile.Create || action == reconcile.Replace) {
+		r.Err = &reconcile.ConflictError{Name: pc.Name, Live: fc.Conflicts}
+		return r
+	}
+	now := lock.Connections[pc.Name]
+	if now == nil && pc.RenamedFrom != "" {
+		now = lock.Connections[pc.RenamedFrom] // a rename was planned against its former name
+	}
+	moved := entryMoved(pc.Recorded, now)
+	if moved == "" {
+		moved = rotated(pc, fc, dg)
+	}
+	if moved == "" {
+		moved = why
+	}
+	r.Err = &reconcile.StaleError{Moved: moved}
+	return r
+}
+
+// differs says how the fresh plan's change fc differs from the planned pc, or "" when it is
+// the same change with the same requests.
+func differs(pc *Change, fc *reconcile.Change, dg *digester) string {
+	switch {
+	case fc == nil || fc.Action == reconcile.NoOp:
+		return "a plan made now changes nothing of it"
+	case fc.Action == reconcile.Conflict:
+		return "a plan made now refuses it: " + (&reconcile.ConflictError{Name: fc.Name, Live: fc.Conflicts}).Error()
+	case !fc.Action.Sends():
+		return "a plan made now would not " + pc.Action + " it (it would be an " + fc.Action.String() + ": kept)"
+	case fc.Action.String() != pc.Action:
+		why := "a plan made now would " + fc.Action.String() + " it, not " + pc.Action + " it"
+		if len(fc.Notes) > 0 {
+			why += " (" + fc.Notes[0] + ")"
+		}
+		return why
+	case fc.ID != pc.ID:
+		return "a plan made now acts on " + orNone(fc.ID) + ", not " + orNone(pc.ID)
+	case fc.ETag != pc.ETag:
+		return "the connection changed since the plan (planned against etag " + orNone(pc.ETag) + ", it is now at " + orNone(fc.ETag) + ")"
+	case fc.Heal != pc.LookupFirst:
+		return "a plan made now " + pick(fc.Heal, "looks the name up first", "does not look the name up first") + " (lookup_first)"
+	case fc.RenamedFrom != pc.RenamedFrom:
+		return "a plan made now renames it from " + orNone(fc.RenamedFrom) + ", not from " + orNone(pc.RenamedFrom)
+	case fc.Resolved != pc.Resolved:
+		return "a plan made now resolves the interrupted create to " + orNone(fc.Resolved) + ", not " + orNone(pc.Resolved)
+	}
+	if m := rotated(pc, fc, dg); m != "" {
 		return m
 	}
-	if ch.Desired != nil {
-		for _, k := range sortedKeys(ch.Desired.Params) {
-			p := ch.Desired.Params[k]
-			want, planned := pc.Secrets[k]
-			switch {
-			case p.Sensitive && !planned:
-				return "auth.params." + k + " is a secret the plan did not read"
-			case planned && !p.Sensitive:
-				return "auth.params." + k + " is no longer a secret reference"
-			case planned && dg.digest(p.Value) != want:
-				return "auth.params." + k + ": the secret's value is not the one planned (rotated since the plan)"
-			}
-		}
-		for k := range pc.Secrets {
-			if _, ok := ch.Desired.Params[k]; !ok {
-				return "auth.params." + k + " is planned but no longer desired"
-			}
-		}
-	}
-	reqs, err := requestsOf(ch, dg)
+	reqs, err := requestsOf(fc, dg)
 	if err != nil {
 		return "its requests cannot be rebuilt: " + err.Error()
 	}
@@ -115,10 +162,59 @@ func movedSince(pc *Change, ch *reconcile.Change, dg *digester) string {
 	for i, r := range reqs {
 		p := pc.Requests[i]
 		if r.Method != p.Method || r.Path != p.Path || r.IfMatch != p.IfMatch || r.LookupFirst != p.LookupFirst || !sameJSON(r.Body, p.Body) {
-			return "request " + strconv.Itoa(i+1) + " (" + p.Method + " " + p.Path + ") would differ from the planned one"
+			return "request " + strconv.Itoa(i+1) + " (" + strconv.Quote(p.Method) + " " + strconv.Quote(p.Path) + ") would differ from the planned one"
 		}
 	}
 	return ""
+}
+
+func pick(cond bool, a, b string) string {
+	if cond {
+		return a
+	}
+	return b
+}
+
+// rotated says which secret of fc's desired connection is not the one pc planned, or "".
+func rotated(pc *Change, fc *reconcile.Change, dg *digester) string {
+	if fc == nil || fc.Desired == nil {
+		return ""
+	}
+	d := fc.Desired
+	for _, k := range sortedKeys(d.Params) {
+		p := d.Params[k]
+		want, planned := pc.Secrets[k]
+		switch {
+		case p.Sensitive && !planned:
+			return "auth.params." + k + " is a secret the plan did not read"
+		case planned && !p.Sensitive:
+			return "auth.params." + k + " is no longer a secret reference"
+		case planned && !p.Known:
+			return "auth.params." + k + " was not read"
+		case planned && dg.digest(p.Value) != want:
+			return "auth.params." + k + ": the secret's value is not the one planned (rotated since the plan)"
+		}
+	}
+	for _, k := range sortedKeys(pc.Secrets) {
+		if _, ok := d.Params[k]; !ok {
+			return "auth.params." + k + " is planned but no longer desired"
+		}
+	}
+	return ""
+}
+
+// secretRotated reports whether a secret pc planned holds another value now (its variable or
+// file changed since the plan): a reason for a change to differ that the file cannot cause.
+func secretRotated(pc *Change, fc *reconcile.Change, dg *digester) bool {
+	if fc == nil || fc.Desired == nil {
+		return false
+	}
+	for k, want := range pc.Secrets {
+		if p, ok := fc.Desired.Params[k]; ok && p.Sensitive && p.Known && dg.digest(p.Value) != want {
+			return true
+		}
+	}
+	return false
 }
 
 // entryMoved compares the lockfile entry a change was planned against with the current one.

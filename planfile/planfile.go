@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/flowsync/flowsync/internal/regular"
@@ -24,7 +25,7 @@ import (
 
 // FormatVersion is the version of the plan file this build writes: additive changes keep
 // 1.x, breaking ones bump the major. Parse reads any 1.x.
-const FormatVersion = "1.0"
+const FormatVersion = "1.1"
 
 // maxSize bounds how much of a plan file is read: a plan of 10,000 connections takes a few MB.
 const maxSize = 256 << 20
@@ -54,9 +55,12 @@ type Manifest struct {
 
 // Lockfile is the lockfile a plan was made against.
 type Lockfile struct {
-	Path   string `json:"path"`   // as plan used it (relative to plan's working directory)
-	Exists bool   `json:"exists"` // false: no lockfile yet; apply --plan starts one with Salt
-	Serial int64  `json:"serial"`
+	Path string `json:"path"` // as plan used it (relative to plan's working directory)
+	// FromManifest is the same path relative to the manifest's directory (format 1.1): the
+	// lockfile apply --plan uses. "": a 1.0 file, Path is used.
+	FromManifest string `json:"from_manifest,omitempty"`
+	Exists       bool   `json:"exists"` // false: no lockfile yet; apply --plan starts one with Salt
+	Serial       int64  `json:"serial"`
 	// Salt keys every digest in the file: the lockfile's, or the one a first apply will use.
 	Salt string `json:"salt"`
 }
@@ -230,6 +234,15 @@ func Read(path string) (*File, string, error) {
 		return nil, "", fe
 	}
 	return f, SHA256(data), nil
+}
+
+// LockfilePath is the lockfile apply --plan uses: FromManifest beside the manifest, or Path
+// for a file of format 1.0.
+func (f *File) LockfilePath() string {
+	if f.Lockfile.FromManifest == "" {
+		return f.Lockfile.Path
+	}
+	return filepath.Join(filepath.Dir(f.Manifest.Path), filepath.FromSlash(f.Lockfile.FromManifest))
 }
 
 // Parse decodes and checks plan file bytes.

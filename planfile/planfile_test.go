@@ -6,6 +6,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -294,7 +296,7 @@ func TestCheck(t *testing.T) {
 	lock, want := scenario(t)
 	f, data := build(t, lock, want)
 
-	cs, stale, err := planfile.Check(f, want, lock)
+	cs, stale, err := planfile.Check(f, planfile.Input{Desired: want, Lock: lock, LockExists: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,15 +349,16 @@ func TestCheck(t *testing.T) {
 			},
 			stale: "b-desc", moved: "auth.params.s3SecretKey: the secret's value is not the one planned",
 		},
-		"tampered request": {
-			move: func(_ *lockfile.File, _ []reconcile.Desired, f *planfile.File) {
+		"tampered request, lockfile moved": {
+			move: func(l *lockfile.File, _ []reconcile.Desired, f *planfile.File) {
 				for i := range f.Changes {
 					if f.Changes[i].Name == "j-new" {
 						f.Changes[i].Requests[0].Body = json.RawMessage(strings.Replace(string(f.Changes[i].Requests[0].Body), `"j-new"`, `"j-other"`, 1))
 					}
 				}
+				l.Serial++
 			},
-			stale: "j-new", moved: "request 1 (POST /connections) would differ from the planned one",
+			stale: "j-new", moved: `request 1 ("POST" "/connections") would differ from the planned one`,
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -373,7 +376,10 @@ func TestCheck(t *testing.T) {
 				}
 			}
 			tc.move(l, w, f)
-			cs, stale, err := planfile.Check(f, w, l)
+			if !strings.Contains(name, "secret") {
+				l.Serial++ // the lockfile moved: a saved lockfile has another serial
+			}
+			cs, stale, err := planfile.Check(f, planfile.Input{Desired: w, Lock: l, LockExists: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -446,6 +452,113 @@ func TestReadSaysWhere(t *testing.T) {
 		var fe *planfile.FormatError
 		if !errors.As(err, &fe) || !strings.HasPrefix(err.Error(), "plan file "+path+":") || !strings.HasSuffix(err.Error(), tc.want) || fe.Line == 0 {
 			t.Errorf("Read = %v, want plan file %s:LINE:COL%s", err, path, tc.want)
+		}
+	}
+}
+
+// edits are hand edits of a saved plan that would widen what apply sends: each must be
+// refused, whatever the lockfile did since.
+var edits = map[string]func(f *planfile.File){
+	"delete of a manifest name": func(f *planfile.File) {
+		c := change(f, "b-desc")
+		c.Action, c.Requests = "delete", []planfile.Request{{Method: "DELETE", Path: "/connections/id-b-desc"}}
+	},
+	"delete without prune": func(f *planfile.File) { f.Options.Prune = false },
+	"create of a recorded name": func(f *planfile.File) {
+		c := change(f, "c-params")
+		body := change(f, "j-new").Requests[0].Body
+		c.Action, c.ID, c.ETag = "create", "", ""
+		c.Requests = []planfile.Request{{Method: "POST", Path: "/connections", Body: json.RawMessage(strings.ReplaceAll(string(body), "j-new", "c-params"))}}
+	},
+	"replace of an unchanged entry": func(f *planfile.File) {
+		c := *change(f, "d-replace")
+		c.Name, c.ID, c.ETag = "f-same", "id-f-same", `"etag-5"`
+		c.Requests = []planfile.Request{c.Requests[0], {Method: "DELETE", Path: "/connections/id-f-same"}}
+		f.Changes = append(f.Changes, c)
+		slices.SortFunc(f.Changes, func(a, b planfile.Change) int { return strings.Compare(a.Name, b.Name) })
+	},
+	"a foreign resolved id": func(f *planfile.File) {
+		c := change(f, "e-orphan")
+		c.Resolved = "colleagues-connection"
+		c.Requests = append(c.Requests, planfile.Request{Method: "DELETE", Path: "/connections/colleagues-connection"})
+	},
+	"dropped lookup_first": func(f *planfile.File) {
+		c := change(f, "i-pending")
+		c.LookupFirst, c.Requests[0].LookupFirst = false, false
+	},
+	"a change without a lockfile entry": func(f *planfile.File) {
+		c := change(f, "j-new")
+		c.Action, c.ID, c.ETag, c.Recorded = "update", "id-j", `"e"`, nil
+		c.Requests = []planfile.Request{{Method: "PATCH", Path: "/connections/id-j", IfMatch: `"e"`, Body: json.RawMessage(`[{"op":"replace","path":"/description","value":"x"}]`)}}
+	},
+}
+
+func change(f *planfile.File, name string) *planfile.Change {
+	for i := range f.Changes {
+		if f.Changes[i].Name == name {
+			return &f.Changes[i]
+		}
+	}
+	panic("no change " + name)
+}
+
+// An edited plan file is refused: with the lockfile it names unchanged, as a file flowsync did
+// not make (nothing may be sent); after the lockfile moved, the edited change alone, which is
+// then never among the changes to send.
+func TestCheckRefusesEdits(t *testing.T) {
+	lock, want := scenario(t)
+	_, data := build(t, lock, want)
+	for name, edit := range edits {
+		t.Run(name, func(t *testing.T) {
+			f, err := planfile.Parse(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			edit(f)
+			edited := map[string]bool{}
+			for _, c := range f.Changes {
+				edited[c.Name] = true
+			}
+			_, _, err = planfile.Check(f, planfile.Input{Desired: want, Lock: lock, LockExists: true})
+			var np *planfile.NotPlannedError
+			if !errors.As(err, &np) {
+				t.Fatalf("same lockfile: %v, want a NotPlannedError", err)
+			}
+			moved := lock.Clone()
+			moved.Serial++
+			cs, refused, err := planfile.Check(f, planfile.Input{Desired: want, Lock: moved, LockExists: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fresh := reconcile.Plan(want, moved, nil, reconcile.Options{Prune: f.Options.Prune})
+			assertNarrower(t, cs, fresh)
+			if len(refused) == 0 {
+				t.Fatalf("nothing refused")
+			}
+		})
+	}
+}
+
+// assertNarrower fails unless every change of cs is the fresh plan's change of its name,
+// exactly: a checked plan never sends what a plan made now would not.
+func assertNarrower(t testing.TB, cs, fresh *reconcile.Changeset) {
+	t.Helper()
+	by := map[string]reconcile.Change{}
+	for _, c := range fresh.Changes {
+		by[c.Name] = c
+	}
+	for _, c := range cs.Changes {
+		f, ok := by[c.Name]
+		if !ok || !c.Action.Sends() || !reflect.DeepEqual(c, f) {
+			t.Fatalf("%s: sends %+v, a plan made now holds %+v", c.Name, c, f)
+		}
+		rc, err := reconcile.Requests(&c)
+		if err != nil {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+		rf, _ := reconcile.Requests(&f)
+		if !reflect.DeepEqual(rc, rf) {
+			t.Fatalf("%s: requests %+v, fresh %+v", c.Name, rc, rf)
 		}
 	}
 }

@@ -57,7 +57,7 @@ func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.Fil
 
 	var todo []*Change
 	for i := range cs.Changes {
-		if cs.Changes[i].Action.Sends() {
+		if a := cs.Changes[i].Action; a.Sends() || a == Conflict {
 			todo = append(todo, &cs.Changes[i])
 		}
 	}
@@ -251,6 +251,13 @@ func (a *applier) run(ctx context.Context, ch *Change) Result {
 		r.Err = a.replace(ctx, ch, &r)
 	case Delete:
 		r.Err = a.delete(ctx, ch, &r)
+	case Conflict:
+		r.Action = ch.Refused
+		r.Err = &ConflictError{Name: ch.Name, Live: ch.Conflicts}
+		r.Unmanaged = map[string]string{}
+		for _, o := range ch.Conflicts {
+			r.Unmanaged[o.ID] = o.Why
+		}
 	}
 	if ch.RenamedFrom != "" && r.Err == nil {
 		// The entry is recorded under its new name (committed first: a crash in between
@@ -346,12 +353,17 @@ func (a *applier) create(ctx context.Context, ch *Change, r *Result, retired []s
 	for attempt := 0; attempt < attempts; attempt++ {
 		if heal {
 			r.Healed = true
-			adopted, err := a.heal(ctx, ch, r, retired, since)
+			adopted, conflicts, err := a.heal(ctx, ch, r, retired, since)
 			if err != nil {
 				return a.unknown(ctx, ch, since, err)
 			}
 			if adopted {
 				return nil
+			}
+			if len(conflicts) > 0 {
+				// One name, one live connection: a namesake flowsync cannot prove is its own
+				// stops the create. What was recorded stays (a pending create stays pending).
+				return a.conflict(ctx, ch, attempt > 0, since, &ConflictError{Name: d.Name, Live: conflicts})
 			}
 		}
 		at := a.opts.Now()
@@ -373,7 +385,7 @@ func (a *applier) create(ctx context.Context, ch *Change, r *Result, retired []s
 		if errors.Is(err, ErrNoID) {
 			// Accepted, but which connection? Never POST it again in this run: look it up
 			// once, adopt only under the ownership rule, else leave it pending.
-			adopted, herr := a.heal(ctx, ch, r, retired, since)
+			adopted, _, herr := a.heal(ctx, ch, r, retired, since)
 			if herr == nil && adopted {
 				return nil
 			}
@@ -414,15 +426,66 @@ func (a *applier) unknown(ctx context.Context, ch *Change, since time.Time, caus
 	return fmt.Errorf("%w; recorded as pending: the next apply looks the name up before creating", cause)
 }
 
+// conflict ends a create refused for a name conflict. sent: this run sent a create of ch
+// whose outcome is unknown, so the entry is recorded as pending; otherwise what was recorded
+// is committed again (withdrawing a create intent written ahead).
+func (a *applier) conflict(ctx context.Context, ch *Change, sent bool, since time.Time, err *ConflictError) error {
+	if sent {
+		return a.unknown(ctx, ch, since, err)
+	}
+	if cerr := a.commit(ch.Name, ch.Prior); cerr != nil {
+		return errors.Join(err, cerr)
+	}
+	return err
+}
+
+// ConflictError is the error of a create refused because live connections of its name and
+// connection spec exist that the lockfile records under no entry and the ownership rule does
+// not adopt (SPEC "No second connection of a name"). Nothing was created.
+type ConflictError struct {
+	Name string
+	Live []Owner
+}
+
+func (e *ConflictError) Error() string {
+	return "name conflict: " + OwnersText(e.Live) + " has this name and is recorded under no entry of the lockfile; nothing was created"
+}
+
+// OwnersText says which live connections these are and who created them:
+// "live connection ID (created by API key K at TIME)".
+func OwnersText(live []Owner) string {
+	parts := make([]string, len(live))
+	for i, o := range live {
+		parts[i] = o.ID + " (" + o.Created() + ")"
+	}
+	word := "live connection "
+	if len(live) != 1 {
+		word = "live connections "
+	}
+	return word + strings.Join(parts, ", ")
+}
+
+// Created says who created the connection and when: "created by API key K at TIME".
+func (o Owner) Created() string {
+	by := "created by an API key the service does not report"
+	if o.Client != "" {
+		by = "created by API key " + o.Client
+	}
+	if o.CreatedAt > 0 {
+		by += " at " + time.UnixMilli(o.CreatedAt).UTC().Format(time.RFC3339)
+	}
+	return by
+}
+
 // heal looks the name up and adopts the one live connection the ownership rule proves was
 // made by a create of ch.Desired begun at since. It reports whether it adopted one; two or
 // more candidates are an *AmbiguousError. Connections the rule refuses are listed in
-// r.Unmanaged and never touched.
-func (a *applier) heal(ctx context.Context, ch *Change, r *Result, retired []string, since time.Time) (bool, error) {
+// r.Unmanaged and never touched; when none is adopted they are returned as conflicts.
+func (a *applier) heal(ctx context.Context, ch *Change, r *Result, retired []string, since time.Time) (bool, []Owner, error) {
 	d := ch.Desired
 	found, err := a.client.FindByName(ctx, d.Name, d.Spec)
 	if err != nil {
-		return false, fmt.Errorf("look up %q after an unknown create outcome: %w", d.Name, err)
+		return false, nil, fmt.Errorf("look up %q after an unknown create outcome: %w", d.Name, err)
 	}
 	a.mu.Lock()
 	recorded := recordedIDs(a.out.Connections)
@@ -437,10 +500,19 @@ func (a *applier) heal(ctx context.Context, ch *Change, r *Result, retired []str
 	}
 	switch len(res.owned) {
 	case 0:
-		return false, nil
+		var conflicts []Owner
+		for _, c := range ptrs {
+			if !recorded[c.ID] {
+				o := ownerOf(c)
+				o.Why = res.unmanaged[c.ID]
+				conflicts = append(conflicts, o)
+			}
+		}
+		sort.Slice(conflicts, func(i, j int) bool { return conflicts[i].ID < conflicts[j].ID })
+		return false, conflicts, nil
 	case 1:
 	default:
-		return false, &AmbiguousError{Name: d.Name, IDs: res.owned, Files: a.opts.Files}
+		return false, nil, &AmbiguousError{Name: d.Name, IDs: res.owned, Files: a.opts.Files}
 	}
 	var c *flowapi.Connection
 	for _, p := range ptrs {
@@ -456,13 +528,13 @@ func (a *applier) heal(ctx context.Context, ch *Change, r *Result, retired []str
 	live := stateOfLive(c, e, a.out.Salt)
 	fields := diffState(d, live, nil, a.out.Salt)
 	if err := a.commit(d.Name, e); err != nil {
-		return true, err
+		return true, nil, err
 	}
 	if len(fields) == 0 {
-		return true, nil
+		return true, nil, nil
 	}
 	_, err = a.patch(ctx, d, e, c.ETag, fields, false, r)
-	return true, err
+	return true, nil, err
 }
 
 func (a *applier) update(ctx context.Context, ch *Change, r *Result) error {

@@ -2,6 +2,7 @@ package reconcile_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -79,12 +80,13 @@ func TestHealAdoptsOnlyWhatTheRuleProves(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs := reconcile.Plan(want, lock, &reconcile.Observed{Connections: live}, reconcile.Options{APIKey: "our-key"})
-	if len(cs.Unmanaged) != 2 {
-		t.Fatalf("unmanaged %+v, want both namesakes", cs.Unmanaged)
+	if len(cs.Unmanaged) != 1 || cs.Changes[1].Action != reconcile.Conflict {
+		t.Fatalf("unmanaged %+v, bucket-0001 %+v: want the colleague's namesake of bucket-0000 reported, bucket-0001 a conflict", cs.Unmanaged, cs.Changes[1])
 	}
 	out, sum, err := reconcile.Apply(context.Background(), ours, cs, lock, reconcile.ApplyOptions{APIKey: "our-key"})
-	if err != nil {
-		t.Fatalf("apply: %v (%+v)", err, sum)
+	var partial *reconcile.PartialError
+	if !errors.As(err, &partial) || partial.Failed != 1 {
+		t.Fatalf("apply: %v (%+v), want bucket-0001 failed as a conflict", err, sum)
 	}
 	r0, r1 := sum.Results[0], sum.Results[1]
 	if !r0.Adopted || r0.ID != mine.ID || out.Connections[want[0].Name].ID != mine.ID {
@@ -93,8 +95,12 @@ func TestHealAdoptsOnlyWhatTheRuleProves(t *testing.T) {
 	if r0.Unmanaged[theirRef.ID] != "created by another API key" {
 		t.Errorf("bucket-0000 unmanaged %v, want %s refused for its key", r0.Unmanaged, theirRef.ID)
 	}
-	if r1.Adopted || r1.ID == twin.ID || r1.Unmanaged[twin.ID] == "" {
-		t.Errorf("bucket-0001: %+v, want created anew, %s refused", r1, twin.ID)
+	var conflict *reconcile.ConflictError
+	if r1.Adopted || !errors.As(r1.Err, &conflict) || conflict.Live[0].ID != twin.ID || out.Connections[want[1].Name].ID != "" {
+		t.Errorf("bucket-0001: %+v, want a name conflict with %s, nothing created", r1, twin.ID)
+	}
+	if n := len(emu.Server.Connections(org, sandbox)); n != 3 {
+		t.Errorf("%d live connections, want 3 (nothing created)", n)
 	}
 	for _, id := range []string{theirRef.ID, twin.ID} {
 		c := emu.Server.Connections(org, sandbox)

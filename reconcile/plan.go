@@ -48,9 +48,15 @@ func Plan(desired []Desired, lock *lockfile.File, observed *Observed, opts Optio
 			ch = planDesired(d, e, "", salt, live)
 		}
 		renamed(&ch, from)
+		setOwner(&ch, live)
 		hold(&ch, d, ch.Prior, opts.Gates)
 		if live != nil {
-			if u := planUnmanaged(&ch, d, e, salt, live, recorded, opts.APIKey); u != nil {
+			u := planUnmanaged(&ch, d, e, salt, live, recorded, opts.APIKey)
+			if cf := conflictsOf(&ch, d, salt, live, recorded, opts.APIKey); len(cf) > 0 {
+				// The namesakes are the conflict: said once, on the conflict's line.
+				ch.Refused, ch.Action, ch.Conflicts, ch.Notes, u = ch.Action, Conflict, cf, nil, nil
+			}
+			if u != nil {
 				cs.Unmanaged = append(cs.Unmanaged, *u)
 			}
 		}
@@ -165,9 +171,66 @@ func planUnmanaged(ch *Change, d *Desired, e *lockfile.Entry, salt string, live 
 	return u
 }
 
+// conflictsOf lists the live connections a create of ch (or the create half of its replace)
+// would duplicate: of d's name and connection spec, recorded under no entry, and not adopted
+// by the ownership rule. One name, one live connection: such a create is never sent.
+func conflictsOf(ch *Change, d *Desired, salt string, live *liveIndex, recorded map[string]bool, apiKey string) []Owner {
+	if ch.Action != Create && ch.Action != Replace {
+		return nil
+	}
+	found := live.byName[d.Name]
+	why := map[string]string{}
+	if e := ch.Prior; ch.Heal && e != nil {
+		res := claimOfDesired(d, e.PendingAt, apiKey, salt).resolve(found, recorded)
+		if len(res.owned) > 0 {
+			return nil // adopted (one) or ambiguous (several: apply fails the entry): no create either way
+		}
+		why = res.unmanaged
+	}
+	var out []Owner
+	for _, c := range found {
+		if recorded[c.ID] || c.ConnectionSpec.ID != d.Spec.ID {
+			continue
+		}
+		o := ownerOf(c)
+		o.Why = why[c.ID]
+		if o.Why == "" {
+			o.Why = "not in the lockfile"
+		}
+		out = append(out, o)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
 type liveIndex struct {
 	byID   map[string]*flowapi.Connection
 	byName map[string][]*flowapi.Connection
+}
+
+// setOwner says on a delete or replace planned against the live state who created the
+// connection it removes.
+func setOwner(ch *Change, live *liveIndex) {
+	if (ch.Action != Delete && ch.Action != Replace) || ch.Prior == nil {
+		return
+	}
+	id := ch.Prior.ID
+	if id == "" {
+		id = ch.Resolved
+	}
+	if c := live.byIDOrNil(id); c != nil {
+		o := ownerOf(c)
+		ch.Owner = &o
+	}
+}
+
+// byIDOrNil is the live connection id, or nil when it is not live, id is "" or the live
+// state was not read.
+func (ix *liveIndex) byIDOrNil(id string) *flowapi.Connection {
+	if ix == nil || id == "" {
+		return nil
+	}
+	return ix.byID[id]
 }
 
 func indexObserved(o *Observed) *liveIndex {
@@ -482,6 +545,7 @@ func planOrphan(name string, e *lockfile.Entry, salt string, live *liveIndex, re
 	if live != nil && e.ID != "" && live.byID[e.ID] == nil {
 		ch.Notes = append(ch.Notes, "already deleted outside flowsync")
 	}
+	setOwner(&ch, live)
 	if len(e.Retired) > 0 {
 		ch.Notes = append(ch.Notes, "also replaced earlier: "+strings.Join(e.Retired, ", "))
 	}

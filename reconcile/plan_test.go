@@ -244,9 +244,70 @@ func TestPlan(t *testing.T) {
 
 func TestPlanUnmanaged(t *testing.T) {
 	a := want("a", "A", "bucket-a", "tok1")
-	cs := Plan([]Desired{a}, lockOf(nil), &Observed{Connections: []flowapi.Connection{live(a, "someone-elses", `"x"`)}}, Options{})
-	if diff := cmp.Diff([]Unmanaged{{Name: "a", IDs: []string{"someone-elses"}, Reasons: map[string]string{"someone-elses": "not in the lockfile"}}}, cs.Unmanaged); diff != "" {
+	// A namesake beside the connection flowsync records under the name: reported, untouched.
+	lock := lockOf(map[string]*lockfile.Entry{"a": applied(a, "id-a", `"e1"`)})
+	obs := &Observed{Connections: []flowapi.Connection{live(a, "id-a", `"e1"`), live(a, "someone-elses", `"x"`)}}
+	cs := Plan([]Desired{a}, lock, obs, Options{})
+	if diff := cmp.Diff([]Unmanaged{{Name: "a", IDs: []string{"someone-elses"}, Reasons: map[string]string{"someone-elses": "not in the lockfile"}, Recorded: "id-a"}}, cs.Unmanaged); diff != "" {
 		t.Fatalf("unmanaged (-want +got):\n%s", diff)
+	}
+}
+
+// A create of a name that is live but recorded under no entry is a name conflict: nothing is
+// created, whatever made the lockfile forget it (lost, second lockfile, cancelled job).
+func TestPlanNameConflict(t *testing.T) {
+	a := want("a", "A", "bucket-a", "tok1")
+	b := want("b", "B", "bucket-b", "tok1")
+	namesake := live(a, "someone-elses", `"x"`)
+	namesake.CreatedClient, namesake.CreatedAt = "k1", 1700000000000
+	obs := &Observed{Connections: []flowapi.Connection{namesake}}
+	for _, tt := range []struct {
+		name string
+		lock map[string]*lockfile.Entry
+	}{
+		{"no entry", nil},
+		{"pending create the rule does not prove", map[string]*lockfile.Entry{"a": {Pending: lockfile.PendingCreate}}},
+		{"deleted outside flowsync", map[string]*lockfile.Entry{"a": applied(a, "gone", `"e"`)}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cs := Plan([]Desired{a, b}, lockOf(tt.lock), obs, Options{APIKey: "k2"})
+			got := cs.Changes[0]
+			if got.Action != Conflict || len(got.Conflicts) != 1 || got.Conflicts[0].ID != "someone-elses" || got.Conflicts[0].Client != "k1" || got.Conflicts[0].CreatedAt != 1700000000000 || got.Conflicts[0].Why == "" {
+				t.Fatalf("a: %+v, want a conflict with someone-elses", got)
+			}
+			if cs.Changes[1].Action != Create || len(cs.Unmanaged) != 0 || !cs.HasChanges() {
+				t.Fatalf("b: %+v, unmanaged %+v", cs.Changes[1], cs.Unmanaged)
+			}
+			if reqs, err := Requests(&got); err != nil || len(reqs) != 0 {
+				t.Fatalf("a conflict sends %v (%v)", reqs, err)
+			}
+		})
+	}
+	// Offline, names are not checked.
+	if cs := Plan([]Desired{a}, lockOf(nil), nil, Options{}); cs.Changes[0].Action != Create {
+		t.Fatalf("offline: %+v", cs.Changes[0])
+	}
+}
+
+// Deletes and replaces planned against the live state say who created the connection.
+func TestPlanOwnerOnDeleteAndReplace(t *testing.T) {
+	a := want("a", "A", "bucket-a", "tok1")
+	b := want("b", "B", "bucket-b", "tok1")
+	bIAM := b
+	bIAM.SpecName = "IAMRole Based"
+	la, lb := live(a, "id-a", `"e1"`), live(b, "id-b", `"e2"`)
+	la.CreatedClient, la.CreatedAt = "k1", 1
+	lb.CreatedClient, lb.CreatedAt = "k2", 2
+	lock := lockOf(map[string]*lockfile.Entry{"a": applied(a, "id-a", `"e1"`), "b": applied(b, "id-b", `"e2"`)})
+	cs := Plan([]Desired{bIAM}, lock, &Observed{Connections: []flowapi.Connection{la, lb}}, Options{Prune: true})
+	if ch := cs.Changes[0]; ch.Action != Delete || ch.Owner == nil || *ch.Owner != (Owner{ID: "id-a", Client: "k1", CreatedAt: 1}) {
+		t.Errorf("delete: %+v", ch)
+	}
+	if ch := cs.Changes[1]; ch.Action != Replace || ch.Owner == nil || *ch.Owner != (Owner{ID: "id-b", Client: "k2", CreatedAt: 2}) {
+		t.Errorf("replace: %+v", ch)
+	}
+	if got := (Owner{ID: "x", Client: "k", CreatedAt: 1700000000000}).Created(); got != "created by API key k at 2023-11-14T22:13:20Z" {
+		t.Errorf("Created() = %q", got)
 	}
 }
 

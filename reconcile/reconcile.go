@@ -47,6 +47,10 @@ const (
 	Replace Action = '±' // shown as "-/+": create the new connection, record it, delete the old
 	Delete  Action = '-' // an orphan deleted with --prune
 	Orphan  Action = '!' // in the lockfile, not in the manifest: shown and kept
+	// Conflict is a create (or the create half of a replace) refused because a live
+	// connection of the name and connection spec exists that the lockfile does not record and
+	// the ownership rule does not adopt: nothing is sent, apply fails the entry.
+	Conflict Action = '≠'
 	// Hold is a create, update or replace held back by promotion: the previous environment
 	// has not applied it yet (Change.Held says what it would be, Change.HeldFor where).
 	Hold Action = '⏸'
@@ -59,6 +63,8 @@ func (a Action) Symbol() string {
 		return "-/+"
 	case NoOp:
 		return " "
+	case Conflict:
+		return "!"
 	}
 	return string(a)
 }
@@ -87,6 +93,8 @@ func (a Action) String() string {
 		return "delete"
 	case Orphan:
 		return "orphan"
+	case Conflict:
+		return "conflict"
 	case Hold:
 		return "held"
 	}
@@ -148,6 +156,26 @@ type Change struct {
 	// its interrupted create made as the ownership rule proves ("" when none was found: the
 	// record is dropped and nothing else is deleted).
 	Resolved string
+	// Owner is who created the connection a Delete or Replace removes, as the live state
+	// says (nil: the live state was not read, or the connection is not live).
+	Owner *Owner
+	// Conflicts are, on a Conflict, the live connections of the name that flowsync did not
+	// record (sorted by id); Refused is the action the conflict stops (Create or Replace).
+	Conflicts []Owner
+	Refused   Action
+}
+
+// Owner is a live connection and who created it, as the service reports it.
+type Owner struct {
+	ID        string
+	Client    string // createdClient: the API key that created it ("": not reported)
+	CreatedAt int64  // createdAt, epoch milliseconds (0: not reported)
+	// Why, on a name conflict, is why flowsync does not own it ("created by another API key").
+	Why string
+}
+
+func ownerOf(c *flowapi.Connection) Owner {
+	return Owner{ID: c.ID, Client: c.CreatedClient, CreatedAt: c.CreatedAt}
 }
 
 // Unmanaged is a live connection of the S3 spec whose name is in the manifest (or is a
@@ -192,9 +220,9 @@ func (c *Changeset) Counts() Counts {
 }
 
 // HasChanges reports whether applying the changeset would send anything (drift that apply
-// corrects included). Orphans that are merely kept and unmanaged connections, which apply
-// never touches, are not changes.
-func (c *Changeset) HasChanges() bool { return c.Sends() > 0 }
+// corrects included) or fail an entry (a name conflict). Orphans that are merely kept and
+// unmanaged connections, which apply never touches, are not changes.
+func (c *Changeset) HasChanges() bool { return c.Sends() > 0 || c.Counts()[Conflict] > 0 }
 
 // Held returns how many changes promotion holds back.
 func (c *Changeset) Held() int {

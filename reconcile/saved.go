@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/flowsync/flowsync/flowapi"
@@ -40,6 +41,12 @@ func Requests(ch *Change) ([]Request, error) {
 		for _, id := range ids {
 			out = append(out, Request{Method: "DELETE", ID: id})
 		}
+	}
+	switch {
+	case ch.Action != Delete && ch.Action.Sends() && ch.Desired == nil:
+		return nil, fmt.Errorf("%s %s: not in the manifest", ch.Action, ch.Name)
+	case (ch.Action == Update || ch.Action == Replace || ch.Action == Delete) && ch.Prior == nil:
+		return nil, fmt.Errorf("%s %s: no lockfile entry", ch.Action, ch.Name)
 	}
 	switch ch.Action {
 	case Create:

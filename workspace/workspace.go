@@ -316,6 +316,7 @@ type Session struct {
 	Lock     *lockfile.File
 	LockPath string
 	runLock  *lockfile.RunLock
+	cfg      *Config
 }
 
 // Open refuses a bad lockfile before it connects or takes the run lock, then takes the lock
@@ -328,7 +329,7 @@ func Open(ctx context.Context, c *Config, m *manifest.Manifest, lockPath string,
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{Service: svc, LockPath: lockPath}
+	s := &Session{Service: svc, LockPath: lockPath, cfg: c}
 	if err := s.lockAndFold(c, m); err != nil {
 		s.Close()
 		return nil, err
@@ -342,7 +343,7 @@ func OpenOffline(c *Config, m *manifest.Manifest, lockPath string) (*Session, er
 	if _, _, err := ReadLock(lockPath, m); err != nil {
 		return nil, err
 	}
-	s := &Session{LockPath: lockPath}
+	s := &Session{LockPath: lockPath, cfg: c}
 	if err := s.lockAndFold(c, m); err != nil {
 		s.Close()
 		return nil, err
