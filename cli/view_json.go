@@ -115,7 +115,7 @@ func (v *jsonPlanView) Plan(cs *reconcile.Changeset) error {
 		FormatVersion:  planFormatVersion(cs),
 		Refreshed:      cs.Refreshed,
 		SecretsUnknown: cs.SecretsUnknown,
-		Summary:        jsonSummary{n.Create, n.Update, n.Replace, n.Delete, n.Orphan, n.Unchanged, n.Conflict, n.Held},
+		Summary:        jsonSummary(n),
 		Changes:        []jsonChange{},
 		Unmanaged:      []jsonUnmanaged{},
 	}
