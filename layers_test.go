@@ -38,9 +38,10 @@ var layers = map[string][]string{
 	"emulator":              {"flowapi", "internal/atomicfile", "s3source"},
 	"bench":                 {"emulator", "flowservice", "internal/testmanifest", "s3source"},
 	"workspace":             {"emulator", "flowservice", "health", "internal/shell", "lockfile", "manifest", "names", "reconcile", "s3source"},
-	"cli":                   {"emulator", "flowservice", "generate", "health", "internal/atomicfile", "internal/regular", "internal/shell", "lockfile", "manifest", "names", "planfile", "reconcile", "s3source", "schema", "workspace"},
+	"cli":                   {"emulator", "flowservice", "generate", "health", "internal/atomicfile", "internal/regular", "internal/shell", "lockfile", "manifest", "names", "planfile", "reconcile", "s3source", "schema", "view", "workspace"},
 	"internal/atomicfile":   nil,
 	"generate":              {"flowapi", "lockfile", "manifest", "names", "reconcile", "s3source"},
+	"view":                  {"flowservice", "health", "internal/shell", "reconcile", "workspace"},
 	".":                     {"cli"},
 }
 

@@ -1,11 +1,11 @@
-// Package cli holds flowsync's commands and views. It is the only package that talks to the
-// user: results on stdout, progress, logs and errors on stderr, each error printed once as
-// "flowsync: error: …" followed by "flowsync: hint: …" lines.
+// Package cli holds flowsync's commands. A command is flags → an arguments struct → one call
+// into the domain (workspace, generate, reconcile) → a view (package view) → describe(err):
+// errors are printed once, by Main, as "flowsync: error: …" followed by "flowsync: hint: …"
+// lines, and in --output json mode as one JSON document on stdout too.
 //
-// Invariants: no secret value reaches a view, a log line or an error (views only ever say
-// "(sensitive)" or "(sensitive value changed)"); every bad input is rejected before anything
-// is sent or written; a view is chosen once from --output and business code never checks the
-// format; the same changeset renders to the same bytes.
+// Invariants: every bad input is rejected before anything is sent or written; a view is
+// chosen once from --output and the domain never checks the format; no secret value reaches
+// an error or a log line.
 package cli
 
 import (
@@ -28,6 +28,7 @@ import (
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/planfile"
 	"github.com/flowsync/flowsync/schema"
+	"github.com/flowsync/flowsync/view"
 	"github.com/flowsync/flowsync/workspace"
 )
 
@@ -43,6 +44,36 @@ type globals struct {
 	// started is set once cobra has parsed the command line and runs flowsync's own code:
 	// an error before that is a usage error.
 	started bool
+	// ctx is the run's context, ended by the first SIGINT or SIGTERM: a read of standard
+	// input, which no signal interrupts, stops waiting then (readInput).
+	ctx context.Context
+}
+
+// readInput returns read's result (a read of standard input), or the run's context error as
+// soon as the first SIGINT or SIGTERM ends it: signals do not interrupt a read, so a manifest
+// piped from a writer that never closes, or a prompt nobody answers, would otherwise keep the
+// process waiting. The abandoned read ends with the process.
+func readInput[T any](g *globals, read func() (T, error)) (T, error) {
+	ctx := g.ctx
+	if ctx == nil {
+		return read()
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := read()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
 }
 
 func (g *globals) env(name string) (string, bool) {
@@ -63,7 +94,7 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 	defer stopSignals()
 	out := &watchedWriter{w: stdio.Out}
 	stdio.Out = out
-	g := &globals{io: stdio}
+	g := &globals{io: stdio, ctx: ctx}
 	root := newRoot(ctx, g)
 	root.SetArgs(args)
 	root.SetIn(stdio.In)
@@ -97,7 +128,7 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 	}
 	hints, code := describe(err)
 	if !errors.Is(err, errExitChanges) {
-		PrintError(stdio.Err, err, hints...)
+		view.PrintError(stdio.Err, err, hints...)
 		if version := jsonOutput(cmd); version != "" && !out.wrote {
 			// --output json: stdout holds one JSON document, the failure's when nothing else
 			// was written (restic's printExitError).
@@ -230,7 +261,7 @@ func checkEndpoint(endpoint string) error {
 		return nil
 	}
 	msg := fmt.Sprintf("--endpoint %q: not a URL: give the Flow Service base URL (https://…) or the word %s", endpoint, workspace.EmulatorWord)
-	if s := suggest(endpoint, []string{workspace.EmulatorWord}); s != "" {
+	if s := view.Suggest(endpoint, []string{workspace.EmulatorWord}); s != "" {
 		msg += " (did you mean " + s + "?)"
 	}
 	return errors.New(msg)
@@ -385,7 +416,7 @@ func (g *globals) loadManifestSum(path string) (m *manifest.Manifest, sum string
 	if path != "-" {
 		return loadManifestSum(path)
 	}
-	data, err := io.ReadAll(io.LimitReader(g.io.In, maxStdinManifest+1))
+	data, err := readInput(g, func() ([]byte, error) { return io.ReadAll(io.LimitReader(g.io.In, maxStdinManifest+1)) })
 	if err != nil {
 		return nil, "", fmt.Errorf("read manifest from stdin: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/reconcile"
+	"github.com/flowsync/flowsync/view"
 	"github.com/flowsync/flowsync/workspace"
 )
 
@@ -52,7 +53,7 @@ last line says whether the apply completed, had failures or stopped early.`,
 			if err := flowservice.CheckMaxRPS(maxRPS); err != nil {
 				return fmt.Errorf("--max-rps: %w", err)
 			}
-			if _, err := NewApplyView(output, g.io); err != nil {
+			if _, err := view.NewApplyView(output, g.io); err != nil {
 				return err
 			}
 			if planPath != "" {
@@ -65,8 +66,8 @@ last line says whether the apply completed, had failures or stopped early.`,
 	cmd.Flags().IntVar(&concurrency, "concurrency", workspace.DefaultConcurrency, "requests in flight at once")
 	cmd.Flags().Float64Var(&maxRPS, "max-rps", 0, "hard cap on requests per second (0: none; flowsync still slows down when throttled)")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking (required when not on a terminal)")
-	stringOnceVarP(cmd.Flags(), &output, "output", "o", "text", "result format: "+strings.Join(ApplyFormats(), ", ")+" (with json, the plan is shown on stderr)")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(ApplyFormats(), cobra.ShellCompDirectiveNoFileComp))
+	stringOnceVarP(cmd.Flags(), &output, "output", "o", "text", "result format: "+strings.Join(view.ApplyFormats(), ", ")+" (with json, the plan is shown on stderr)")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(view.ApplyFormats(), cobra.ShellCompDirectiveNoFileComp))
 	stringOnceVarP(cmd.Flags(), &planPath, "plan", "", "", "apply exactly the changes of this saved plan (plan --out); stale ones are refused")
 	_ = cmd.MarkFlagFilename("plan", "json")
 	// -f is required unless --plan names the manifest.
@@ -105,8 +106,8 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 		// stdout holds one JSON document: the plan goes to stderr for the operator.
 		planIO.Out, planIO.Color = g.io.Err, false
 	}
-	view, _ := NewPlanView("text", planIO)
-	if err := view.Plan(cs); err != nil {
+	pv, _ := view.NewPlanView("text", planIO)
+	if err := pv.Plan(cs); err != nil {
 		return err
 	}
 	if !cs.HasChanges() {
@@ -116,7 +117,7 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 		heldNote(g, cs, output)
 		return nil
 	}
-	if err := confirm(g, yes); err != nil {
+	if err := confirmSends(g, cs, yes); err != nil {
 		return err
 	}
 
@@ -128,6 +129,15 @@ func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency in
 // saveLockfile saves a lockfile; tests replace it to see what a full disk does.
 var saveLockfile = (*lockfile.File).Save
 
+// confirmSends is confirm when the changeset sends anything: blocked changes alone (which
+// are never attempted) need no confirmation.
+func confirmSends(g *globals, cs *reconcile.Changeset, yes bool) error {
+	if cs.Sends() == 0 {
+		return nil
+	}
+	return confirm(g, yes)
+}
+
 // confirm asks on a terminal and needs --yes otherwise.
 func confirm(g *globals, yes bool) error {
 	if yes {
@@ -138,7 +148,10 @@ func confirm(g *globals, yes bool) error {
 			"review the plan above and run again with --yes")
 	}
 	fmt.Fprint(g.io.Err, "\nApply these changes? Only 'yes' will be accepted: ")
-	line, err := bufio.NewReader(g.io.In).ReadString('\n')
+	line, err := readInput(g, func() (string, error) { return bufio.NewReader(g.io.In).ReadString('\n') })
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("apply cancelled at the prompt: %w", err)
+	}
 	if err != nil && line == "" {
 		return errors.New("apply cancelled: no answer")
 	}
@@ -151,7 +164,7 @@ func confirm(g *globals, yes bool) error {
 // executeApply applies cs, whose plan the user saw and confirmed, and reports it through the
 // apply view of output.
 func executeApply(ctx context.Context, g *globals, w *workspace.Session, output string, a workspace.ApplyArgs) error {
-	av, _ := NewApplyView(output, g.io)
+	av, _ := view.NewApplyView(output, g.io)
 	a.OnStart = func() {
 		av.Started(a.Changes.Sends() + len(a.Stale))
 		for _, r := range a.Stale {
@@ -159,6 +172,12 @@ func executeApply(ctx context.Context, g *globals, w *workspace.Session, output 
 		}
 	}
 	a.OnResult, a.Interrupts = av.Result, g.io.Err
+	if a.Changes.Sends() == 0 {
+		// Only blocked changes: nothing is sent, but promotion digests are still learnt.
+		if err := recordPromotions(g, a.Changes, w.Lock, w.LockPath); err != nil {
+			return err
+		}
+	}
 	res, err := w.Apply(ctx, a)
 	if res == nil {
 		return err
@@ -170,6 +189,9 @@ func executeApply(ctx context.Context, g *globals, w *workspace.Session, output 
 	switch {
 	case err == nil && res.Summary.Stale > 0:
 		return withConflictAdvice(staleErr(res.Summary), res.Summary, a.Changes)
+	case errors.As(err, &partial) && res.Summary.Blocked > 0:
+		return withConflictAdvice(hint(err, view.Plural(res.Summary.Blocked, "delete or replace was", "deletes or replaces were")+" blocked: "+view.BlockedAdvice,
+			"every success is saved"), res.Summary, a.Changes)
 	case errors.As(err, &partial):
 		return withConflictAdvice(err, res.Summary, a.Changes)
 	}
@@ -190,7 +212,7 @@ func withConflictAdvice(err error, sum *reconcile.Summary, cs *reconcile.Changes
 			continue
 		}
 		if n++; n <= maxConflictHints {
-			hints = append(hints, safe(r.Name)+": "+safe(conflictAdvice(r.Name, c.Live, cs.Manifest, cs.Lockfile)))
+			hints = append(hints, view.Safe(r.Name)+": "+view.Safe(view.ConflictAdvice(r.Name, c.Live, cs.Manifest, cs.Lockfile)))
 		}
 	}
 	if n == 0 {

@@ -13,11 +13,9 @@ import (
 
 	"github.com/flowsync/flowsync/health"
 	"github.com/flowsync/flowsync/names"
+	"github.com/flowsync/flowsync/view"
 	"github.com/flowsync/flowsync/workspace"
 )
-
-// CheckFormats are the values --output accepts for check.
-func CheckFormats() []string { return []string{"text", "json"} }
 
 func newCheckCmd(g *globals) *cobra.Command {
 	var (
@@ -37,7 +35,7 @@ the manifest from stdin (then --lockfile is required).`,
   flowsync check -f connections.yaml --only 'acme-*' --output json > check.json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			view, err := newCheckView(output, g.io)
+			view, err := view.NewCheckView(output, g.io)
 			if err != nil {
 				return usageErr(cmd, err)
 			}
@@ -57,11 +55,11 @@ the manifest from stdin (then --lockfile is required).`,
 	stringOnceVarP(cmd.Flags(), &lockPathFlag, "lockfile", "", "", "lockfile path (default: the manifest's path with .lock.json)")
 	cmd.Flags().StringArrayVar(&only, "only", nil, "only names matching this glob (repeatable)")
 	registerEnv(cmd, &env, false)
-	stringOnceVarP(cmd.Flags(), &output, "output", "o", "text", "output format: "+strings.Join(CheckFormats(), ", "))
+	stringOnceVarP(cmd.Flags(), &output, "output", "o", "text", "output format: "+strings.Join(view.CheckFormats(), ", "))
 	_ = cmd.MarkFlagRequired("file")
 	_ = cmd.MarkFlagFilename("file", "yaml", "yml")
 	_ = cmd.MarkFlagFilename("lockfile", "json")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(CheckFormats(), cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(view.CheckFormats(), cobra.ShellCompDirectiveNoFileComp))
 	setFooter(cmd, helpFooter{
 		exit: []string{exitLineOK + ": healthy, no preflight difference", exitLineError,
 			"2    a connection failed its test (or is gone), or the preflight found a difference",
@@ -71,19 +69,13 @@ the manifest from stdin (then --lockfile is required).`,
 	return cmd
 }
 
-// CheckReport is what check found; views render it.
-type (
-	CheckReport = workspace.CheckReport
-	NotTested   = workspace.NotTested
-)
-
 // checkArgs are check's arguments.
 type checkArgs struct {
 	file, lockfile, env string
 	only                []string
 }
 
-func runCheck(ctx context.Context, g *globals, view checkView, a checkArgs) error {
+func runCheck(ctx context.Context, g *globals, view view.CheckView, a checkArgs) error {
 	file := a.file
 	m, err := g.loadEnv(file, a.env)
 	if err != nil {

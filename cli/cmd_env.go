@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,8 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flowsync/flowsync/lockfile"
-	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/reconcile"
+	"github.com/flowsync/flowsync/view"
 	"github.com/flowsync/flowsync/workspace"
 )
 
@@ -25,13 +24,6 @@ func registerEnv(cmd *cobra.Command, env *string, all bool) {
 	stringOnceVarP(cmd.Flags(), env, "env", "", "", usage)
 }
 
-// envPlan is one environment's plan, for --env all.
-type envPlan struct {
-	m        *manifest.Manifest
-	lockPath string
-	cs       *reconcile.Changeset
-}
-
 // planEnvs is plan --env all: one plan per environment, in promotion order, in one view.
 func planEnvs(ctx context.Context, g *globals, f *planFlags, output, out string, detailed bool) error {
 	if out != "" {
@@ -42,7 +34,7 @@ func planEnvs(ctx context.Context, g *globals, f *planFlags, output, out string,
 	if err != nil {
 		return err
 	}
-	plans := make([]envPlan, 0, len(runs))
+	plans := make([]view.EnvPlan, 0, len(runs))
 	changes := false
 	for _, r := range runs {
 		lock, _, err := workspace.ReadLock(r.lockPath, r.m)
@@ -54,9 +46,9 @@ func planEnvs(ctx context.Context, g *globals, f *planFlags, output, out string,
 			return fmt.Errorf("environment %s: %w", r.m.Env, err)
 		}
 		changes = changes || cs.HasChanges() || cs.Held() > 0
-		plans = append(plans, envPlan{m: r.m, lockPath: r.lockPath, cs: cs})
+		plans = append(plans, view.EnvPlan{Env: r.m.Env, OrgID: r.m.Target.OrgID, Sandbox: r.m.Target.Sandbox, Lockfile: r.lockPath, Changes: cs})
 	}
-	if err := renderEnvPlans(output, g.io, plans); err != nil {
+	if err := view.EnvPlans(output, g.io, plans); err != nil {
 		return err
 	}
 	if detailed && changes {
@@ -64,75 +56,6 @@ func planEnvs(ctx context.Context, g *globals, f *planFlags, output, out string,
 	}
 	return nil
 }
-
-// renderEnvPlans renders each environment's plan with the view of one plan, in a section
-// of its own: a heading line in text, a heading in markdown (the limit shared between the
-// sections), and in JSON one document listing each environment with its plan document.
-func renderEnvPlans(format string, io IO, plans []envPlan) error {
-	if _, err := NewPlanView(format, io); err != nil {
-		return err
-	}
-	var docs []jsonEnvPlan
-	var md strings.Builder
-	if format == "markdown" {
-		md.WriteString("## flowsync plan: " + plural(len(plans), "environment", "environments") + "\n\n")
-	}
-	for i, p := range plans {
-		var buf bytes.Buffer
-		one := io
-		one.Out = &buf
-		view, _ := NewPlanView(format, one)
-		if mv, ok := view.(*markdownPlanView); ok {
-			mv.limit = (markdownLimit - md.Len()) / (len(plans) - i)
-		}
-		if err := view.Plan(p.cs); err != nil {
-			return err
-		}
-		switch format {
-		case "json":
-			docs = append(docs, jsonEnvPlan{Environment: p.m.Env, OrgID: p.m.Target.OrgID, Sandbox: p.m.Target.Sandbox,
-				Lockfile: p.lockPath, Plan: bytes.TrimRight(buf.Bytes(), "\n")})
-		case "markdown":
-			md.WriteString("### Environment " + mdEscape(p.m.Env) + ": sandbox " + mdEscape(p.m.Target.Sandbox) + "\n\n")
-			md.WriteString(strings.Replace(buf.String(), "### flowsync plan\n\n", "", 1) + "\n")
-		default:
-			if i > 0 {
-				fmt.Fprintln(io.Out)
-			}
-			fmt.Fprintf(io.Out, "=== environment %s: sandbox %s of %s (lockfile %s)\n", p.m.Env, p.m.Target.Sandbox, p.m.Target.OrgID, p.lockPath)
-			if _, err := io.Out.Write(buf.Bytes()); err != nil {
-				return err
-			}
-		}
-	}
-	switch format {
-	case "json":
-		return writeJSON(io.Out, jsonEnvPlans{FormatVersion: jsonEnvFormatVersion, Environments: docs})
-	case "markdown":
-		_, err := io.Out.Write([]byte(strings.TrimRight(md.String(), "\n") + "\n"))
-		return err
-	}
-	return nil
-}
-
-// jsonEnvPlans is plan --env all --output json (docs/plan-json.md).
-type jsonEnvPlans struct {
-	FormatVersion string        `json:"format_version"`
-	Environments  []jsonEnvPlan `json:"environments"`
-}
-
-type jsonEnvPlan struct {
-	Environment string          `json:"environment"`
-	OrgID       string          `json:"org_id"`
-	Sandbox     string          `json:"sandbox"`
-	Lockfile    string          `json:"lockfile"`
-	Plan        jsonRawDocument `json:"plan"`
-}
-
-// jsonRawDocument is a JSON document written by a view, embedded as it is.
-type jsonRawDocument []byte
-
-func (d jsonRawDocument) MarshalJSON() ([]byte, error) { return d, nil }
 
 // recordPromotions saves, when nothing is sent, the promotion digests of unchanged entries
 // the lockfile does not hold yet (reconcile.PromotionsToRecord): the next environment of the
@@ -172,7 +95,7 @@ func heldNote(g *globals, cs *reconcile.Changeset, output string) {
 		w = g.io.Err
 	}
 	fmt.Fprintf(w, "\n⏸ %s back by promotion, not yet applied in %s: %s\n",
-		plural(n, "change held", "changes held"), strings.Join(envs, ", "), workspace.PromotionAdvice(cs.Manifest, envs))
+		view.Plural(n, "change held", "changes held"), strings.Join(envs, ", "), workspace.PromotionAdvice(cs.Manifest, envs))
 }
 
 func contains(xs []string, x string) bool {

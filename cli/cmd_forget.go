@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/reconcile"
+	"github.com/flowsync/flowsync/view"
 	"github.com/flowsync/flowsync/workspace"
 )
 
@@ -53,7 +53,7 @@ run lock and finishes an interrupted run's journal first, like apply.`,
 			defer w.Close()
 			gone, err := reconcile.Forget(w.Lock, desired, args)
 			if err != nil {
-				return forgetErr(err, file, lockPathFlag)
+				return forgetErr(err, file, env, lockPathFlag)
 			}
 			if err := saveLockfile(w.Lock, lockPath); err != nil {
 				return hint(err, "nothing was forgotten: the lockfile is as it was")
@@ -61,7 +61,7 @@ run lock and finishes an interrupted run's journal first, like apply.`,
 			for _, f := range gone {
 				fmt.Fprintln(g.io.Out, forgottenLine(f))
 			}
-			fmt.Fprintf(g.io.Out, "Forget: %s forgotten. Nothing was sent: the connections stay live and flowsync no longer manages them.\n", thousands(len(gone)))
+			fmt.Fprintf(g.io.Out, "Forget: %s forgotten. Nothing was sent: the connections stay live and flowsync no longer manages them.\n", view.Thousands(len(gone)))
 			return nil
 		},
 	}
@@ -89,7 +89,7 @@ func forgottenLine(f reconcile.Forgotten) string {
 }
 
 // forgetErr adds what to do to a refused forget.
-func forgetErr(err error, manifestPath, lockPathFlag string) error {
+func forgetErr(err error, manifestPath, env, lockPathFlag string) error {
 	var fe *reconcile.ForgetError
 	if !errors.As(err, &fe) {
 		return err
@@ -99,10 +99,7 @@ func forgetErr(err error, manifestPath, lockPathFlag string) error {
 		advice = append(advice, "remove the entry from "+manifestPath+" (and the name from any formerNames) first, then run forget again")
 	}
 	if len(fe.Unknown) > 0 {
-		cmd := "flowsync plan -f " + shell.Quote(manifestPath)
-		if lockPathFlag != "" {
-			cmd += " --lockfile " + shell.Quote(lockPathFlag)
-		}
+		cmd := "flowsync plan " + workspace.FileArgs(manifestPath, env, lockPathFlag)
 		advice = append(advice, "the recorded names the manifest no longer has are the orphans of: "+cmd+" --no-secrets")
 	}
 	return hint(err, append(advice, "nothing was written")...)

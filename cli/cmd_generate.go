@@ -22,6 +22,7 @@ import (
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/s3source"
+	"github.com/flowsync/flowsync/view"
 	"github.com/flowsync/flowsync/workspace"
 )
 
@@ -169,7 +170,7 @@ func writeGenerated(gen *generate.Result, out, lockPath string) error {
 func printGenerated(g *globals, gen *generate.Result, out, lockPath string, target lockfile.Target) {
 	org, sandbox := target.OrgID, target.Sandbox
 	w := g.io.Out
-	fmt.Fprintf(w, "Wrote %s: %s of org %s, sandbox %s.\n", out, plural(gen.Entries(), "connection", "connections"), org, sandbox)
+	fmt.Fprintf(w, "Wrote %s: %s of org %s, sandbox %s.\n", out, view.Plural(gen.Entries(), "connection", "connections"), org, sandbox)
 	fmt.Fprintf(w, "Wrote %s: each of them recorded with its id and etag.\n", lockPath)
 	printLeftOut(g, gen.LeftOut, out)
 	if len(gen.EnvVars) > 0 {
@@ -190,7 +191,7 @@ func printLeftOut(g *globals, left []generate.LeftOut, out string) {
 	for _, l := range left {
 		fmt.Fprintf(w, "  %s: %s: %s\n", l.Name, strings.Join(l.IDs, ", "), l.Reason)
 	}
-	fmt.Fprintf(g.io.Err, "flowsync: warning: %s left out; see the list above\n", plural(len(left), "connection name", "connection names"))
+	fmt.Fprintf(g.io.Err, "flowsync: warning: %s left out; see the list above\n", view.Plural(len(left), "connection name", "connection names"))
 }
 
 // checkTarget refuses an org or sandbox a manifest would refuse, before any network call.

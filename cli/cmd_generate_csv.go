@@ -9,6 +9,7 @@ import (
 	"github.com/flowsync/flowsync/internal/atomicfile"
 	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/view"
 )
 
 // maxCSVFile bounds the table generate --from-csv reads.
@@ -34,7 +35,7 @@ func runGenerateCSV(g *globals, file, org, sandbox, out string, globs []string) 
 	doc, warnings, err := generate.FromCSV(file, data, target, out)
 	var rows generate.RowErrors
 	if errors.As(err, &rows) {
-		return hint(err, fmt.Sprintf("fix the %s in %s and run generate again; nothing was written", plural(len(rows), "problem", "problems"), file))
+		return hint(err, fmt.Sprintf("fix the %s in %s and run generate again; nothing was written", view.Plural(len(rows), "problem", "problems"), file))
 	}
 	if err != nil {
 		return hint(err, "nothing was written")

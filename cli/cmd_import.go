@@ -13,6 +13,7 @@ import (
 	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/reconcile"
 	"github.com/flowsync/flowsync/s3source"
+	"github.com/flowsync/flowsync/view"
 	"github.com/flowsync/flowsync/workspace"
 )
 
@@ -186,7 +187,7 @@ func importByName(cmd *cobra.Command, g *globals, w *workspace.Session, m *manif
 			}
 			hints = append(hints, fmt.Sprintf("flowsync import %s %s ID (ID: one of %s)", workspace.FileArgs(m.Path, m.Env, w.LockPath), shell.Quote(a.Name), strings.Join(a.IDs, ", ")))
 		}
-		return hint(fmt.Errorf("%s more than one live connection and %s not imported", plural(len(rep.Ambiguous), "name matches", "names match"), verb), hints...)
+		return hint(fmt.Errorf("%s more than one live connection and %s not imported", view.Plural(len(rep.Ambiguous), "name matches", "names match"), verb), hints...)
 	}
 	return nil
 }

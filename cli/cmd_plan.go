@@ -12,6 +12,7 @@ import (
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/reconcile"
+	"github.com/flowsync/flowsync/view"
 	"github.com/flowsync/flowsync/workspace"
 )
 
@@ -164,8 +165,8 @@ connection with a managed name that flowsync did not record: never touched).`,
 	}
 	f.register(cmd, false)
 	cmd.Flags().BoolVar(&f.noSecrets, "no-secrets", false, "do not read secret references (secret changes are not shown)")
-	stringOnceVarP(cmd.Flags(), &output, "output", "o", "text", "output format: "+strings.Join(PlanFormats(), ", "))
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(PlanFormats(), cobra.ShellCompDirectiveNoFileComp))
+	stringOnceVarP(cmd.Flags(), &output, "output", "o", "text", "output format: "+strings.Join(view.PlanFormats(), ", "))
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(view.PlanFormats(), cobra.ShellCompDirectiveNoFileComp))
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when there are changes (drift included), 0 when none")
 	stringOnceVarP(cmd.Flags(), &out, "out", "", "", "save the plan to this file, for apply --plan to apply exactly these changes (the only file plan writes)")
 	setFooter(cmd, helpFooter{
@@ -181,7 +182,7 @@ func runPlan(ctx context.Context, g *globals, f *planFlags, output, out string, 
 	if err := f.check(); err != nil {
 		return err
 	}
-	view, err := NewPlanView(output, g.io)
+	pv, err := view.NewPlanView(output, g.io)
 	if err != nil {
 		return err
 	}
@@ -205,11 +206,9 @@ func runPlan(ctx context.Context, g *globals, f *planFlags, output, out string, 
 		if sum, err = savePlan(g, f, cs, lock, lockPath, out); err != nil {
 			return err
 		}
-		if mv, ok := view.(*markdownPlanView); ok {
-			mv.saved = savedPlanMarkdown(out, sum)
-		}
+		view.SavedPlan(pv, out, sum)
 	}
-	if err := view.Plan(cs); err != nil {
+	if err := pv.Plan(cs); err != nil {
 		return err
 	}
 	if out != "" {
@@ -228,7 +227,7 @@ func onlyNote(g *globals, only []string, matched, entries int) {
 		return
 	}
 	fmt.Fprintf(g.io.Err, "flowsync: note: --only %s is in effect: %s of %s manifest entries match; changes to the others are neither shown nor made\n",
-		strings.Join(only, " --only "), thousands(matched), thousands(entries))
+		strings.Join(only, " --only "), view.Thousands(matched), view.Thousands(entries))
 }
 
 // plan computes the changeset, reading the live state first with --refresh, through svc when
@@ -248,24 +247,31 @@ func plan(ctx context.Context, g *globals, f *planFlags, m *manifest.Manifest, l
 		opts.Gates = gates
 	}
 	var observed *reconcile.Observed
-	if f.refresh {
-		if svc == nil {
-			var err error
-			if svc, err = workspace.Connect(ctx, g.ws(), m, lockPath, workspace.Limits{Concurrency: workspace.DefaultConcurrency, MaxRPS: 0}); err != nil {
-				return nil, err
-			}
-			defer svc.Close()
+	if f.refresh && svc == nil {
+		var err error
+		if svc, err = workspace.Connect(ctx, g.ws(), m, lockPath, workspace.Limits{Concurrency: workspace.DefaultConcurrency, MaxRPS: 0}); err != nil {
+			return nil, err
 		}
+		defer svc.Close()
+	}
+	if f.refresh {
 		var err error
 		if observed, err = workspace.Observe(ctx, svc.Client); err != nil {
 			return nil, err
 		}
 		opts.APIKey = svc.Client.APIKey()
-		cs := reconcile.Plan(want, lock, observed, opts)
-		labelPlan(cs, f, m)
-		return cs, nil
 	}
 	cs := reconcile.Plan(want, lock, observed, opts)
+	if svc != nil {
+		// Connected (apply, plan --refresh): look up what uses the connections this plan
+		// would delete or replace, and plan again with it.
+		imp, err := workspace.Impact(ctx, svc.Client, cs.AtRisk())
+		if err != nil {
+			return nil, err
+		}
+		opts.Impact = imp
+		cs = reconcile.Plan(want, lock, observed, opts)
+	}
 	labelPlan(cs, f, m)
 	return cs, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/planfile"
 	"github.com/flowsync/flowsync/reconcile"
+	"github.com/flowsync/flowsync/view"
 	"github.com/flowsync/flowsync/workspace"
 )
 
@@ -72,11 +73,6 @@ func samePath(a, b string) bool {
 	return err1 == nil && err2 == nil && aa == ab
 }
 
-// savedPlanMarkdown is the line the markdown plan shows under its title for plan --out.
-func savedPlanMarkdown(path, sum string) string {
-	return "Saved plan **" + mdEscape(path) + "**, SHA-256 `" + sum + "`: `flowsync apply --plan` applies exactly these changes.\n\n"
-}
-
 // announceSavedPlan tells where the plan was saved: after the text plan on stdout, on stderr
 // when stdout holds a JSON document. The markdown plan says it itself.
 func announceSavedPlan(g *globals, output, path, sum string) {
@@ -92,9 +88,9 @@ func announceSavedPlan(g *globals, output, path, sum string) {
 
 // staleErr is the exit of an apply --plan that refused stale changes.
 func staleErr(sum *reconcile.Summary) error {
-	msg := plural(sum.Stale, "planned change was", "planned changes were") + " stale and not applied"
+	msg := view.Plural(sum.Stale, "planned change was", "planned changes were") + " stale and not applied"
 	if sum.Failed > 0 {
-		msg += "; " + plural(sum.Failed, "change", "changes") + " failed"
+		msg += "; " + view.Plural(sum.Failed, "change", "changes") + " failed"
 	}
 	return &staleError{msg: msg, nothingApplied: len(sum.Results) == sum.Stale}
 }
@@ -116,6 +112,10 @@ func newPlanAdvice(err error, planPath string) string {
 	const fill = " (MANIFEST and LOCKFILE: the manifest and lockfile to plan with)"
 	if errors.Is(err, fs.ErrNotExist) {
 		return "make a plan file with flowsync plan -f MANIFEST --lockfile LOCKFILE --refresh --out " + p + fill
+	}
+	if st, serr := os.Stat(planPath); serr == nil && !st.Mode().IsRegular() {
+		// A directory, FIFO or device is not moved aside: the plan goes to a file of its own.
+		return "make a plan file of its own with flowsync plan -f MANIFEST --lockfile LOCKFILE --refresh --out plan.json" + fill
 	}
 	return "make a new plan file: mv " + p + " " + shell.Quote(planPath+".aside") + " && flowsync plan -f MANIFEST --lockfile LOCKFILE --refresh --out " + p + fill
 }
@@ -216,20 +216,10 @@ func matchesOnly(globs []string, name string) bool {
 	return len(globs) == 0
 }
 
-// showStale lists the saved plan's changes that will not be sent.
-func showStale(planIO IO, stale []reconcile.Result) {
-	fmt.Fprintf(planIO.Out, "\n%s not be applied (stale: planned against something that moved):\n", plural(len(stale), "change will", "changes will"))
-	p := palette{on: planIO.Color}
-	for _, r := range stale {
-		fmt.Fprintln(planIO.Out, textResult(r, p))
-	}
-	fmt.Fprintln(planIO.Out) // the results follow: every change, the stale ones again
-}
-
 // holdBackSaved checks a saved plan's changes against the promotion order again (the plan
 // file is a claim) unless it was made with --skip-promotion, and holds back those the
 // previous environment has not applied. done: nothing is left to do (everything held).
-func holdBackSaved(g *globals, m *manifest.Manifest, pf *planfile.File, cs *reconcile.Changeset, stale int, planIO IO, output string) (done bool, err error) {
+func holdBackSaved(g *globals, m *manifest.Manifest, pf *planfile.File, cs *reconcile.Changeset, stale int, planIO view.IO, output string) (done bool, err error) {
 	cs.Manifest, cs.Environment = pf.Manifest.Path, pf.Manifest.Env
 	if pf.Options.SkipPromotion {
 		return false, nil
@@ -242,8 +232,8 @@ func holdBackSaved(g *globals, m *manifest.Manifest, pf *planfile.File, cs *reco
 	if cs.Sends() > 0 || stale > 0 || cs.Held() == 0 {
 		return false, nil
 	}
-	view, _ := NewPlanView("text", planIO)
-	if err := view.Plan(cs); err != nil {
+	pv, _ := view.NewPlanView("text", planIO)
+	if err := pv.Plan(cs); err != nil {
 		return false, err
 	}
 	heldNote(g, cs, output)
@@ -251,7 +241,7 @@ func holdBackSaved(g *globals, m *manifest.Manifest, pf *planfile.File, cs *reco
 }
 
 // noteLockfileMoved says when the lockfile is not the one the plan was made against.
-func noteLockfileMoved(planIO IO, pf *planfile.File, lock *lockfile.File, lockPath string) {
+func noteLockfileMoved(planIO view.IO, pf *planfile.File, lock *lockfile.File, lockPath string) {
 	switch {
 	case !pf.Lockfile.Exists && lock.Serial > 0:
 		fmt.Fprintf(planIO.Out, "The lockfile %s was created since the plan: each change is checked on its own.\n", lockPath)
@@ -276,14 +266,14 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 	if output != "text" {
 		planIO.Out, planIO.Color = g.io.Err, false
 	}
-	fmt.Fprintf(planIO.Out, "Applying saved plan %s (SHA-256 %s)\n", safe(planPath), sum)
+	fmt.Fprintf(planIO.Out, "Applying saved plan %s (SHA-256 %s)\n", view.Safe(planPath), sum)
 
 	m, err := savedPlanManifest(f, pf, planPath)
 	if err != nil {
 		return err
 	}
 	lockPath := pf.LockfilePath()
-	fmt.Fprintf(planIO.Out, "Lockfile: %s\n", safe(lockPath))
+	fmt.Fprintf(planIO.Out, "Lockfile: %s\n", view.Safe(lockPath))
 	want, err := savedPlanDesired(m, pf, g.env)
 	if err != nil {
 		return err
@@ -304,6 +294,9 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 	}
 	cs.Manifest, cs.Lockfile = pf.Manifest.Path, nonDefaultLockfile(pf.Manifest.Path, lockPath)
 	cs.Sandbox, cs.OrgID = m.Target.Sandbox, m.Target.OrgID
+	if err := blockInUse(ctx, w.Service, cs); err != nil {
+		return err
+	}
 	addUnchanged(cs, m, pf, in.Lock)
 	if done, err := holdBackSaved(g, m, pf, cs, len(refused), planIO, output); done || err != nil {
 		return err
@@ -324,34 +317,34 @@ type savedRun struct {
 // sendSavedPlan shows the checked changes (rendered from the fresh plan, never from the
 // file's text) and what was refused, asks, and applies them.
 func sendSavedPlan(ctx context.Context, g *globals, w *workspace.Session, cs *reconcile.Changeset, refused []reconcile.Result, r savedRun) error {
-	view, _ := NewPlanView("text", r.planIO)
-	if cs.Sends() > 0 {
+	pv, _ := view.NewPlanView("text", r.planIO)
+	if cs.Sends() > 0 || cs.Blocked() > 0 {
 		fmt.Fprintln(r.planIO.Out)
-		if err := view.Plan(cs); err != nil {
+		if err := pv.Plan(cs); err != nil {
 			return err
 		}
 	}
 	if len(refused) > 0 && cs.Sends() > 0 {
 		// Before the confirmation: what will not be sent. (With nothing left to send, the
 		// results below say it once.)
-		showStale(r.planIO, refused)
+		view.ShowStale(r.planIO, refused)
 	}
 	switch {
-	case cs.Sends() == 0 && len(refused) == 0:
+	case cs.Sends() == 0 && len(refused) == 0 && cs.Blocked() == 0:
 		fmt.Fprintln(r.planIO.Out, "No changes: the saved plan is empty.")
 		return nil
-	case cs.Sends() == 0:
+	case cs.Sends() == 0 && cs.Blocked() == 0:
 		// Nothing left to send: report, and leave the lockfile and the journal alone.
-		av, _ := NewApplyView(r.output, g.io)
+		av, _ := view.NewApplyView(r.output, g.io)
 		av.Started(len(refused))
 		for _, res := range refused {
 			av.Result(res)
 		}
 		sum := workspace.WithStale(&reconcile.Summary{}, refused)
-		av.Done(sum, RunStats{})
+		av.Done(sum, view.RunStats{})
 		return withReplan(withConflictAdvice(refusedErr(sum), sum, cs), r.pf, r.planPath)
 	}
-	if err := confirm(g, r.yes); err != nil {
+	if err := confirmSends(g, cs, r.yes); err != nil {
 		return err
 	}
 	defer heldNote(g, cs, r.output)
@@ -423,4 +416,15 @@ func splitPlanned(m *manifest.Manifest, pf *planfile.File) (planned, rest *manif
 		}
 	}
 	return &p, &r
+}
+
+// blockInUse reads what uses the connections a saved plan deletes or replaces (now, not as
+// the plan saw it) and blocks those in use.
+func blockInUse(ctx context.Context, svc *workspace.Service, cs *reconcile.Changeset) error {
+	imp, err := workspace.Impact(ctx, svc.Client, cs.AtRisk())
+	if err != nil {
+		return err
+	}
+	cs.Block(imp)
+	return nil
 }

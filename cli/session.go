@@ -7,6 +7,7 @@ import (
 
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/reconcile"
+	"github.com/flowsync/flowsync/view"
 	"github.com/flowsync/flowsync/workspace"
 )
 
@@ -85,7 +86,7 @@ func groupProblems(ds manifest.Diagnostics) []string {
 			continue
 		}
 		lines = append(lines, fmt.Sprintf("%s:%d:%d: %s: used by %s entries, the first %s",
-			g.first.File, g.first.Pos.Line, g.first.Pos.Col, msg, thousands(g.n), g.first.Path))
+			g.first.File, g.first.Pos.Line, g.first.Pos.Col, msg, view.Thousands(g.n), g.first.Path))
 	}
 	return lines
 }

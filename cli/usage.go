@@ -15,6 +15,7 @@ import (
 
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/internal/shell"
+	"github.com/flowsync/flowsync/view"
 )
 
 // This file holds what a person meets when a command line is wrong: suggestions for a
@@ -29,61 +30,9 @@ func usageHint(cmd *cobra.Command) string {
 	return `run "` + cmd.CommandPath() + ` --help" for usage`
 }
 
-// suggest returns the candidate closest to word, or "" when none is close enough to be what
-// was meant: at most 2 edits, and fewer than half of word.
-func suggest(word string, candidates []string) string {
-	best, bestDist := "", 0
-	for _, c := range candidates {
-		d := editDistance(strings.ToLower(word), strings.ToLower(c))
-		if d == 0 {
-			continue
-		}
-		if best == "" || d < bestDist || (d == bestDist && c < best) {
-			best, bestDist = c, d
-		}
-	}
-	if best == "" || bestDist > 2 || bestDist*2 >= len([]rune(word)) {
-		// A prefix is a suggestion too: --dry → --dry-run.
-		for _, c := range candidates {
-			if len(word) >= 3 && strings.HasPrefix(c, word) {
-				return c
-			}
-		}
-		return ""
-	}
-	return best
-}
-
-// editDistance is the Damerau–Levenshtein distance (optimal string alignment): a swap of two
-// neighbouring characters ("emualtor") counts as one edit.
-func editDistance(a, b string) int {
-	s, t := []rune(a), []rune(b)
-	d := make([][]int, len(s)+1)
-	for i := range d {
-		d[i] = make([]int, len(t)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(s); i++ {
-		for j := 1; j <= len(t); j++ {
-			cost := 1
-			if s[i-1] == t[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && s[i-1] == t[j-2] && s[i-2] == t[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(s)][len(t)]
-}
-
 // didYouMean is " (did you mean X?)" or "".
 func didYouMean(word string, candidates []string) string {
-	if s := suggest(word, candidates); s != "" {
+	if s := view.Suggest(word, candidates); s != "" {
 		return "did you mean " + s + "?"
 	}
 	return ""
@@ -220,7 +169,7 @@ func choice(flag, value string, valid []string) error {
 		}
 	}
 	msg := fmt.Sprintf("--%s %q: must be one of %s", flag, value, strings.Join(valid, ", "))
-	if s := suggest(value, valid); s != "" {
+	if s := view.Suggest(value, valid); s != "" {
 		msg += " (did you mean " + s + "?)"
 	}
 	return errors.New(msg)

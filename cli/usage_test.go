@@ -13,6 +13,7 @@ import (
 
 	"github.com/flowsync/flowsync/emulator"
 	"github.com/flowsync/flowsync/manifest"
+	"github.com/flowsync/flowsync/view"
 )
 
 // run runs flowsync in-process with env as its whole environment.
@@ -107,8 +108,8 @@ func TestSuggest(t *testing.T) {
 		{"https://example.com", []string{"emulator"}, ""},
 	}
 	for _, tt := range tests {
-		if got := suggest(tt.word, tt.candidates); got != tt.want {
-			t.Errorf("suggest(%q) = %q, want %q", tt.word, got, tt.want)
+		if got := view.Suggest(tt.word, tt.candidates); got != tt.want {
+			t.Errorf("view.Suggest(%q) = %q, want %q", tt.word, got, tt.want)
 		}
 	}
 }
@@ -135,7 +136,7 @@ func TestMissingVariablesOnce(t *testing.T) {
 	}
 	var out bytes.Buffer
 	hints, _ := describe(err)
-	PrintError(&out, err, hints...)
+	view.PrintError(&out, err, hints...)
 	got := out.String()
 	t.Log(got)
 	if n := strings.Count(got, "\n"); n != 5 { // the error, 3 problems, 1 hint

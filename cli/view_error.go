@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/flowsync/flowsync/view"
 )
 
 // watchedWriter remembers whether anything was written to stdout, so that a failure in
@@ -33,9 +35,9 @@ func jsonOutput(cmd *cobra.Command) string {
 		return ""
 	}
 	if cmd.Name() == "check" {
-		return checkFormatVersion
+		return view.CheckFormatVersion
 	}
-	return jsonFormatVersion
+	return view.PlanFormatVersion
 }
 
 // jsonError is the document of a failure in --output json mode (docs/plan-json.md, "Errors").

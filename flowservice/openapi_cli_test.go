@@ -20,8 +20,9 @@ import (
 // TestOpenAPIConformanceCheckGenerate runs the real `flowsync check` and `flowsync generate`
 // commands (cli.Main, as the binary does) against the emulator and validates every request
 // they send against Adobe's spec, like TestOpenAPIConformance does for the client's other
-// calls: check's preflight list page and connection spec and a connection test per recorded
-// connection; generate's connection spec and list pages.
+// calls: check's preflight list page and connection spec, a connection test per recorded
+// connection and the list that says who created each (issue 17); generate's connection spec
+// and list pages.
 func TestOpenAPIConformanceCheckGenerate(t *testing.T) {
 	doc, router := loadSpec(t)
 	var mu sync.Mutex
@@ -120,7 +121,7 @@ connections:
 		}
 	}
 
-	run(map[string]int{"listConnections": 1, "retrieveConnectionSpec": 1, "testConnection": 3}, "check", "-f", manifestPath)
+	run(map[string]int{"listConnections": 2, "retrieveConnectionSpec": 1, "testConnection": 3}, "check", "-f", manifestPath)
 	run(map[string]int{"listConnections": 1, "retrieveConnectionSpec": 1}, "generate", "--org", oaOrg, "--sandbox", oaSandbox, "-o", filepath.Join(dir, "generated.yaml"))
 	if _, err := os.Stat(filepath.Join(dir, "generated.lock.json")); err != nil {
 		t.Errorf("generate wrote no lockfile: %v", err)

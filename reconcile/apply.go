@@ -24,10 +24,14 @@ import (
 // interrupted or stopped.
 var ErrNotStarted = errors.New("not started: the run was stopped before this change")
 
-// PartialError is returned by Apply when some changes failed; every success is saved.
-type PartialError struct{ Failed, Total int }
+// PartialError is returned by Apply when some changes failed (or, Blocked of them, were
+// blocked by dataflows and not attempted); every success is saved.
+type PartialError struct{ Failed, Total, Blocked int }
 
 func (e *PartialError) Error() string {
+	if e.Blocked == e.Failed {
+		return fmt.Sprintf("%d of %d changes blocked by dataflows", e.Blocked, e.Total)
+	}
 	return fmt.Sprintf("%d of %d changes failed", e.Failed, e.Total)
 }
 
@@ -56,9 +60,14 @@ func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.Fil
 	a := &applier{client: client, out: lock.Clone(), opts: opts, refreshed: cs.Refreshed}
 
 	var todo []*Change
+	var blocked []Result
 	for i := range cs.Changes {
-		if a := cs.Changes[i].Action; a.Sends() || a == Conflict {
-			todo = append(todo, &cs.Changes[i])
+		ch := &cs.Changes[i]
+		switch {
+		case ch.Blocked:
+			blocked = append(blocked, Result{Name: ch.Name, Action: ch.Action, ID: ch.ID, Err: &BlockedError{UsedBy: ch.UsedBy}})
+		case ch.Action.Sends() || ch.Action == Conflict:
+			todo = append(todo, ch)
 		}
 	}
 	a.intentsAhead(todo)
@@ -78,16 +87,35 @@ func Apply(ctx context.Context, client Client, cs *Changeset, lock *lockfile.Fil
 			}
 		}
 	}
-	sum := summarize(results, time.Duration(a.journalWait.Load()))
+	sum := summarize(inPlanOrder(cs, blocked, results), time.Duration(a.journalWait.Load()))
 	switch {
 	case a.stopErr != nil:
 		return a.out, sum, &StoppedError{Err: a.stopErr}
 	case a.interrupted():
 		return a.out, sum, context.Canceled
-	case sum.Failed+sum.Stale > 0:
-		return a.out, sum, &PartialError{Failed: sum.Failed + sum.Stale, Total: len(results)}
+	case sum.Failed+sum.Stale+sum.Blocked > 0:
+		return a.out, sum, &PartialError{Failed: sum.Failed + sum.Stale + sum.Blocked, Total: len(sum.Results), Blocked: sum.Blocked}
 	}
 	return a.out, sum, nil
+}
+
+// inPlanOrder merges the results of the blocked changes and of those run (each in plan order)
+// into the plan's order.
+func inPlanOrder(cs *Changeset, blocked, run []Result) []Result {
+	if len(blocked) == 0 {
+		return run
+	}
+	out := make([]Result, 0, len(blocked)+len(run))
+	for i := range cs.Changes {
+		ch := &cs.Changes[i]
+		switch {
+		case ch.Blocked:
+			out, blocked = append(out, blocked[0]), blocked[1:]
+		case ch.Action.Sends():
+			out, run = append(out, run[0]), run[1:]
+		}
+	}
+	return out
 }
 
 // recordPromotions records the promotion digest of every unchanged entry whose lockfile
@@ -191,10 +219,13 @@ func (a *applier) runOne(ctx context.Context, ch *Change) Result {
 func summarize(results []Result, journalWait time.Duration) *Summary {
 	sum := &Summary{Results: results, JournalWait: journalWait}
 	var stale *StaleError
+	var blocked *BlockedError
 	for _, r := range results {
 		switch {
 		case errors.Is(r.Err, ErrNotStarted):
 			sum.NotStarted++
+		case errors.As(r.Err, &blocked):
+			sum.Blocked++
 		case errors.As(r.Err, &stale):
 			sum.Stale++
 		case r.Err != nil:

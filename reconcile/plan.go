@@ -74,6 +74,7 @@ func Plan(desired []Desired, lock *lockfile.File, observed *Observed, opts Optio
 	}
 	sort.Slice(cs.Changes, func(i, j int) bool { return cs.Changes[i].Name < cs.Changes[j].Name })
 	sort.Slice(cs.Unmanaged, func(i, j int) bool { return cs.Unmanaged[i].Name < cs.Unmanaged[j].Name })
+	cs.Block(opts.Impact)
 	return cs
 }
 

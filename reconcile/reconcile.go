@@ -146,6 +146,10 @@ type Change struct {
 	// connection keeps its id, apply PATCHes /name with the other changed paths, and the
 	// lockfile entry moves from RenamedFrom to Name. Prior is that entry.
 	RenamedFrom string
+	// Blocked is set on a Delete or Replace that would delete a connection the dataflows in
+	// UsedBy use (Changeset.Block): it is shown, counted and never attempted.
+	Blocked bool
+	UsedBy  []Dataflow
 	// Heal is set on a Create whose earlier outcome is unknown: look the name up first.
 	Heal bool
 	// Held is, on a Hold, the action held back; HeldFor the environment that must apply the
@@ -198,6 +202,8 @@ type Changeset struct {
 	Refreshed      bool     // live state was read (--refresh)
 	SecretsUnknown bool     // secret references were not read (--no-secrets)
 	Unmanaged      []Unmanaged
+	// ImpactChecked: what uses the connections to delete or replace was read (Block).
+	ImpactChecked bool
 	// Manifest is the manifest's path, for the commands a view suggests (set by the caller;
 	// Plan leaves it empty).
 	Manifest string
@@ -210,19 +216,35 @@ type Changeset struct {
 // Counts is how many changes of each action a changeset holds.
 type Counts map[Action]int
 
-// Counts counts the changes by action.
+// Counts counts the changes by action; blocked ones are not counted (see Blocked).
 func (c *Changeset) Counts() Counts {
 	n := Counts{}
 	for _, ch := range c.Changes {
-		n[ch.Action]++
+		if !ch.Blocked {
+			n[ch.Action]++
+		}
+	}
+	return n
+}
+
+// Blocked returns how many deletes and replaces are blocked by dataflows.
+func (c *Changeset) Blocked() int {
+	n := 0
+	for _, ch := range c.Changes {
+		if ch.Blocked {
+			n++
+		}
 	}
 	return n
 }
 
 // HasChanges reports whether applying the changeset would send anything (drift that apply
-// corrects included) or fail an entry (a name conflict). Orphans that are merely kept and
-// unmanaged connections, which apply never touches, are not changes.
-func (c *Changeset) HasChanges() bool { return c.Sends() > 0 || c.Counts()[Conflict] > 0 }
+// corrects included), fail an entry (a name conflict), or is blocked (pending, though apply
+// cannot make it). Orphans that are merely kept and unmanaged connections, which apply never
+// touches, are not changes.
+func (c *Changeset) HasChanges() bool {
+	return c.Sends() > 0 || c.Counts()[Conflict] > 0 || c.Blocked() > 0
+}
 
 // Held returns how many changes promotion holds back.
 func (c *Changeset) Held() int {
@@ -239,7 +261,7 @@ func (c *Changeset) Held() int {
 func (c *Changeset) Sends() int {
 	n := 0
 	for _, ch := range c.Changes {
-		if ch.Action.Sends() {
+		if ch.Action.Sends() && !ch.Blocked {
 			n++
 		}
 	}

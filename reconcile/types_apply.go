@@ -20,6 +20,9 @@ type Options struct {
 	// APIKey is the x-api-key in use, for the ownership rule's createdClient test ("": the
 	// test is skipped). Used only with observed state.
 	APIKey string
+	// Impact is what uses the connections the plan deletes or replaces (LookupImpact of a
+	// first plan's AtRisk); a delete or replace of one in use is blocked. Zero: not checked.
+	Impact Impact
 	// Gates are, by name, what promotion holds an entry's create, update or replace to: nil
 	// without a promotion order (or with --skip-promotion); an entry without a gate is
 	// never held.
@@ -77,6 +80,7 @@ type Summary struct {
 	Failed     int // changes that were tried and failed (stale ones not included)
 	Stale      int // changes of a saved plan refused because what they were planned against moved (Err is a *StaleError)
 	NotStarted int // changes never started: the run was interrupted or stopped (Err is ErrNotStarted)
+	Blocked    int // deletes and replaces not attempted: dataflows use the connection (Err is a *BlockedError)
 
 	// JournalWait is the time changes spent in journal calls (waiting for a Begin to be
 	// durable before sending, recording a Commit), summed over all changes: the cost of

@@ -54,6 +54,9 @@ type Applied struct {
 // says what moved. The first SIGINT or SIGTERM starts no new change and ends retry waits;
 // the second, or DrainTimeout after the first, aborts the requests in flight.
 func (s *Session) Apply(ctx context.Context, a ApplyArgs) (*Applied, error) {
+	if a.Changes.Sends() == 0 {
+		return s.reportUnsent(ctx, a)
+	}
 	journal, err := lockfile.OpenJournal(s.LockPath, lockfile.HeaderOf(s.Lock))
 	if err != nil {
 		return nil, Hint(err, "check that the lockfile's directory is writable")
@@ -109,6 +112,19 @@ func (s *Session) Apply(ctx context.Context, a ApplyArgs) (*Applied, error) {
 		return res, nil
 	}
 	return res, applyErr
+}
+
+// reportUnsent is Apply of a changeset that sends nothing (its deletes and replaces are
+// blocked by dataflows, the rest of a saved plan stale): the results, and no journal, no
+// request, no lockfile written.
+func (s *Session) reportUnsent(ctx context.Context, a ApplyArgs) (*Applied, error) {
+	if a.OnStart != nil {
+		a.OnStart()
+	}
+	_, sum, err := reconcile.Apply(ctx, s.Client, a.Changes, s.Lock, reconcile.ApplyOptions{Saved: a.Saved})
+	sum = WithStale(sum, a.Stale)
+	st := s.Client.Stats()
+	return &Applied{Summary: sum, Stats: RunStats{Requests: st.Requests, Throttled: st.Throttled, Retries: st.Retries}}, err
 }
 
 // interrupts returns a soft context, cancelled on the first SIGINT/SIGTERM (start nothing new)

@@ -11,6 +11,7 @@ import (
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/names"
+	"github.com/flowsync/flowsync/reconcile"
 	"github.com/flowsync/flowsync/s3source"
 )
 
@@ -23,6 +24,15 @@ type CheckReport struct {
 	Comparison health.Comparison
 	Results    []health.Result // sorted by name
 	NotTested  []NotTested     // sorted by name
+	// Foreign are the tested connections the service says another API key created: flowsync
+	// manages them only because the lockfile records their ids (sorted by name).
+	Foreign []ForeignOwner
+}
+
+// ForeignOwner is a recorded connection created by another API key than the one in use.
+type ForeignOwner struct {
+	Name  string
+	Owner reconcile.Owner
 }
 
 // NotTested is a selected name that was not tested, and why.
@@ -90,7 +100,36 @@ func Check(ctx context.Context, c *Config, m *manifest.Manifest, lockPath string
 	}
 	sort.SliceStable(results, func(i, j int) bool { return results[i].Name < results[j].Name })
 	rep.Results = results
+	if rep.Foreign, err = foreignOwners(ctx, client, results); err != nil {
+		return nil, err
+	}
 	return rep, nil
+}
+
+// foreignOwners lists the tested connections that another API key created, as the live
+// listing says (one request per 100 connections): a lockfile id is not silently taken as
+// flowsync's own.
+func foreignOwners(ctx context.Context, client *flowservice.Client, results []health.Result) ([]ForeignOwner, error) {
+	if len(results) == 0 || client.APIKey() == "" {
+		return nil, nil
+	}
+	observed, err := Observe(ctx, client)
+	if err != nil {
+		return nil, checkServiceErr("read live connections", errors.Unwrap(err))
+	}
+	byID := make(map[string]*flowservice.Connection, len(observed.Connections))
+	for i := range observed.Connections {
+		byID[observed.Connections[i].ID] = &observed.Connections[i]
+	}
+	var out []ForeignOwner
+	for _, res := range results {
+		c := byID[res.ID]
+		if c == nil || c.CreatedClient == "" || c.CreatedClient == client.APIKey() {
+			continue
+		}
+		out = append(out, ForeignOwner{Name: res.Name, Owner: reconcile.Owner{ID: c.ID, Client: c.CreatedClient, CreatedAt: c.CreatedAt}})
+	}
+	return out, nil
 }
 
 // checkServiceErr is ServiceErr for check, which changes nothing.

@@ -136,8 +136,8 @@ func ReadLock(path string, m *manifest.Manifest) (f *lockfile.File, folded bool,
 		// as printed: only connections created with this API key are recorded.
 		l := shell.Quote(path)
 		return nil, false, Hint(err, fmt.Sprintf("the file was left untouched: restore it from version control or a backup, "+
-			"or move it aside and rebuild it: mv %s %s.aside && flowsync import -f %s --lockfile %s --by-name --mine "+
-			"(only connections created with this API key are recorded)", l, l, shell.Quote(m.Path), l))
+			"or move it aside and rebuild it: mv %s %s.aside && flowsync import %s --lockfile %s --by-name --mine "+
+			"(only connections created with this API key are recorded)", l, l, FileArgs(m.Path, m.Env, ""), l))
 	}
 	if err != nil {
 		return nil, false, err
@@ -156,7 +156,7 @@ func journalErr(err error, mf *manifest.Manifest, lockPath string) error {
 	manifestPath := mf.Path
 	var me *lockfile.JournalMismatchError
 	var fe *lockfile.FormatError
-	m, l := shell.Quote(manifestPath), shell.Quote(lockPath)
+	l := shell.Quote(lockPath)
 	j, aside := shell.Quote(lockfile.JournalPath(lockPath)), shell.Quote(lockfile.JournalPath(lockPath)+".aside")
 	files := FileArgs(manifestPath, mf.Env, lockPath)
 	// Without the journal: move it aside (kept, not deleted), record what the interrupted run
@@ -168,7 +168,7 @@ func journalErr(err error, mf *manifest.Manifest, lockPath string) error {
 		return Hint(err,
 			fmt.Sprintf("finish that run first with the manifest of org %q sandbox %q: flowsync apply -f MANIFEST --lockfile %s (MANIFEST: that manifest's path); it folds the journal into a lockfile of that target",
 				me.Journal.Target.OrgID, me.Journal.Target.Sandbox, l),
-			fmt.Sprintf("or keep this manifest's state in a lockfile of its own: flowsync apply -f %s --lockfile %s", m, shell.Quote(targetLockPath(manifestPath, me.Lockfile.Target))))
+			fmt.Sprintf("or keep this manifest's state in a lockfile of its own: flowsync apply %s --lockfile %s", FileArgs(manifestPath, mf.Env, ""), shell.Quote(targetLockPath(manifestPath, me.Lockfile.Target))))
 	case errors.As(err, &me):
 		return Hint(err,
 			"restore the lockfile this journal belongs to (from version control or a backup) at "+l+", then run apply again to finish that run", without)
@@ -307,6 +307,16 @@ func Observe(ctx context.Context, c *flowservice.Client) (*reconcile.Observed, e
 		return nil, ServiceErr("read live connections", err)
 	}
 	return &reconcile.Observed{Connections: conns}, nil
+}
+
+// Impact reads what uses the connections ids (reconcile.LookupImpact): nothing is sent for
+// no ids, but the impact is then known to be checked.
+func Impact(ctx context.Context, c *flowservice.Client, ids []string) (reconcile.Impact, error) {
+	imp, err := reconcile.LookupImpact(ctx, c, ids)
+	if err != nil {
+		return reconcile.Impact{}, ServiceErr("read what uses the connections to delete or replace", err)
+	}
+	return imp, nil
 }
 
 // Session is what a command that changes the lockfile holds: a connected service, the run

@@ -1,4 +1,4 @@
-package cli
+package view
 
 import (
 	"encoding/json"
@@ -34,6 +34,7 @@ type jsonPlan struct {
 	FormatVersion  string          `json:"format_version"`
 	Refreshed      bool            `json:"refreshed"`
 	SecretsUnknown bool            `json:"secrets_unknown"`
+	ImpactChecked  bool            `json:"impact_checked"`
 	Summary        jsonSummary     `json:"summary"`
 	Changes        []jsonChange    `json:"changes"`
 	Unmanaged      []jsonUnmanaged `json:"unmanaged"`
@@ -54,6 +55,7 @@ type jsonSummary struct {
 	Update    int `json:"update"`
 	Replace   int `json:"replace"`
 	Delete    int `json:"delete"`
+	Blocked   int `json:"blocked"`
 	Orphan    int `json:"orphan"`
 	Unchanged int `json:"unchanged"`
 	Conflict  int `json:"conflict,omitempty"`
@@ -66,12 +68,16 @@ type jsonChange struct {
 	Reason string `json:"reason"`
 	ID     string `json:"id,omitempty"`
 	// RenamedFrom is the recorded name a rename (formerNames) moves the connection from.
-	RenamedFrom string      `json:"renamed_from,omitempty"`
-	Heal        bool        `json:"lookup_first,omitempty"`
-	Resend      bool        `json:"resend_secrets,omitempty"`
-	Held        string      `json:"held,omitempty"`
-	Fields      []jsonField `json:"fields"`
-	Notes       []string    `json:"notes"`
+	RenamedFrom string `json:"renamed_from,omitempty"`
+	Heal        bool   `json:"lookup_first,omitempty"`
+	Resend      bool   `json:"resend_secrets,omitempty"`
+	Held        string `json:"held,omitempty"`
+	// Blocked: a delete or replace not attempted because the dataflows in UsedBy use the
+	// connection it would delete.
+	Blocked bool           `json:"blocked,omitempty"`
+	UsedBy  []jsonDataflow `json:"used_by,omitempty"`
+	Fields  []jsonField    `json:"fields"`
+	Notes   []string       `json:"notes"`
 	// Owner (1.4): who created the connection a delete or replace removes (live state read).
 	Owner *jsonOwner `json:"owner,omitempty"`
 }
@@ -101,6 +107,26 @@ type jsonField struct {
 	Drift     bool    `json:"drift"`
 }
 
+type jsonDataflow struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	State     string `json:"state,omitempty"`
+	LastRun   string `json:"last_run,omitempty"`
+	LastRunAt string `json:"last_run_at,omitempty"` // RFC 3339, UTC
+}
+
+func jsonDataflows(ds []reconcile.Dataflow) []jsonDataflow {
+	var out []jsonDataflow
+	for _, d := range ds {
+		jd := jsonDataflow{ID: d.ID, Name: d.Name, State: d.State, LastRun: d.LastRun}
+		if d.LastRunAt > 0 {
+			jd.LastRunAt = time.UnixMilli(d.LastRunAt).UTC().Format(time.RFC3339)
+		}
+		out = append(out, jd)
+	}
+	return out
+}
+
 type jsonUnmanaged struct {
 	Name     string            `json:"name"`
 	IDs      []string          `json:"ids"`
@@ -115,6 +141,7 @@ func (v *jsonPlanView) Plan(cs *reconcile.Changeset) error {
 		FormatVersion:  planFormatVersion(cs),
 		Refreshed:      cs.Refreshed,
 		SecretsUnknown: cs.SecretsUnknown,
+		ImpactChecked:  cs.ImpactChecked,
 		Summary:        jsonSummary(n),
 		Changes:        []jsonChange{},
 		Unmanaged:      []jsonUnmanaged{},
@@ -142,6 +169,8 @@ func (v *jsonPlanView) Plan(cs *reconcile.Changeset) error {
 			RenamedFrom: ch.RenamedFrom,
 			Heal:        ch.Heal,
 			Resend:      ch.Resend,
+			Blocked:     ch.Blocked,
+			UsedBy:      jsonDataflows(ch.UsedBy),
 			Fields:      make([]jsonField, 0, len(ch.Fields)),
 			Notes:       append([]string{}, ch.Notes...),
 		}

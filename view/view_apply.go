@@ -1,4 +1,4 @@
-package cli
+package view
 
 import (
 	"errors"
@@ -132,6 +132,8 @@ func (v *textApplyView) Done(s *reconcile.Summary, stats RunStats) {
 		b.WriteString(p.red("Apply stopped early") + ": ")
 	case t.failed > 0:
 		b.WriteString(p.red("Apply finished with failures") + ": ")
+	case t.blocked > 0:
+		b.WriteString(p.red("Apply finished with blocked changes") + ": ")
 	case t.stale > 0:
 		b.WriteString(p.yellow("Apply finished with stale changes") + ": ")
 	default:
@@ -139,6 +141,9 @@ func (v *textApplyView) Done(s *reconcile.Summary, stats RunStats) {
 	}
 	fmt.Fprintf(&b, "%s created, %s updated, %s replaced, %s deleted, %s failed",
 		thousands(t.created), thousands(t.updated), thousands(t.replaced), thousands(t.deleted), thousands(t.failed))
+	if t.blocked > 0 {
+		fmt.Fprintf(&b, ", %s blocked (used by dataflows, not attempted)", thousands(t.blocked))
+	}
 	if t.stale > 0 {
 		fmt.Fprintf(&b, ", %s stale (not applied)", thousands(t.stale))
 	}
@@ -168,6 +173,10 @@ func textResult(r reconcile.Result, p palette) string {
 	var stale *reconcile.StaleError
 	if errors.As(r.Err, &stale) {
 		return "  " + p.yellow("!") + " " + name + ": " + r.Action.String() + " stale, not applied: " + safe(stale.Moved)
+	}
+	var blocked *reconcile.BlockedError
+	if errors.As(r.Err, &blocked) {
+		return "  " + p.red("!") + " " + name + ": " + r.Action.String() + " blocked, not attempted: " + usedByText(&reconcile.Change{UsedBy: blocked.UsedBy})
 	}
 	if r.Err != nil {
 		msg := safe(strings.ReplaceAll(strings.TrimSpace(r.Err.Error()), "\n", "; "))
@@ -218,20 +227,24 @@ func textResult(r reconcile.Result, p palette) string {
 // a success did not.
 func failed(r reconcile.Result) bool {
 	var stale *reconcile.StaleError
-	return r.Err != nil && !errors.As(r.Err, &stale)
+	var blocked *reconcile.BlockedError
+	return r.Err != nil && !errors.As(r.Err, &stale) && !errors.As(r.Err, &blocked)
 }
 
-type resultTally struct{ created, updated, replaced, deleted, failed, stale, notStarted int }
+type resultTally struct{ created, updated, replaced, deleted, failed, stale, blocked, notStarted int }
 
 func tallyResults(s *reconcile.Summary) resultTally {
 	var t resultTally
 	var stale *reconcile.StaleError
+	var blocked *reconcile.BlockedError
 	for _, r := range s.Results {
 		switch {
 		case errors.Is(r.Err, reconcile.ErrNotStarted):
 			t.notStarted++
 		case errors.As(r.Err, &stale):
 			t.stale++
+		case errors.As(r.Err, &blocked):
+			t.blocked++
 		case r.Err != nil:
 			t.failed++
 		case r.Action == reconcile.Create, r.Recreated:
@@ -267,7 +280,7 @@ type jsonApply struct {
 type jsonApplyResult struct {
 	Name             string `json:"name"`
 	Action           string `json:"action"`
-	Status           string `json:"status"` // "ok", "failed" or "stale"
+	Status           string `json:"status"` // "ok", "failed", "stale" or "blocked"
 	ID               string `json:"id,omitempty"`
 	Error            string `json:"error,omitempty"`
 	Healed           bool   `json:"healed"`
@@ -283,6 +296,7 @@ type jsonApplySummary struct {
 	Deleted  int `json:"deleted"`
 	Failed   int `json:"failed"`
 	Stale    int `json:"stale"`
+	Blocked  int `json:"blocked"`
 }
 
 type jsonApplyStats struct {
@@ -320,16 +334,19 @@ func (v *jsonApplyView) Done(s *reconcile.Summary, stats RunStats) {
 				Healed: r.Healed, Adopted: r.Adopted, Recreated: r.Recreated && r.Err == nil, StaleEtagRereads: r.Retries412,
 			}
 			var stale *reconcile.StaleError
+			var blocked *reconcile.BlockedError
 			switch {
 			case errors.As(r.Err, &stale):
 				jr.Status, jr.Error = "stale", r.Err.Error()
+			case errors.As(r.Err, &blocked):
+				jr.Status, jr.Error = "blocked", r.Err.Error()
 			case r.Err != nil:
 				jr.Status, jr.Error = "failed", r.Err.Error()
 			}
 			doc.Results = append(doc.Results, jr)
 		}
 		t := tallyResults(s)
-		doc.Summary = jsonApplySummary{Created: t.created, Updated: t.updated, Replaced: t.replaced, Deleted: t.deleted, Failed: t.failed, Stale: t.stale}
+		doc.Summary = jsonApplySummary{Created: t.created, Updated: t.updated, Replaced: t.replaced, Deleted: t.deleted, Failed: t.failed, Stale: t.stale, Blocked: t.blocked}
 	}
 	writeJSON(v.io.Out, doc) //nolint:errcheck // stdout gone: nothing left to tell
 }

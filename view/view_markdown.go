@@ -1,4 +1,4 @@
-package cli
+package view
 
 import (
 	"bufio"
@@ -54,6 +54,9 @@ func (v *markdownPlanView) Plan(cs *reconcile.Changeset) error {
 	}
 	if m.SecretsUnknown {
 		b.WriteString("**Note:** secret references were not read (`--no-secrets`): secret changes are not shown.\n\n")
+	}
+	if m.needsImpactNote() {
+		b.WriteString("**Note:** not checked whether dataflows use the connections to delete or replace (no `--refresh`); `apply` checks and never deletes one in use.\n\n")
 	}
 	if m.empty() {
 		b.WriteString("No changes. " + plural(m.Counts.Unchanged, "connection", "connections") + " up to date.\n")
@@ -142,7 +145,12 @@ func mdAdvice(u reconcile.Unmanaged, m *planModel) string {
 func mdSectionBlock(s *planSection) *mdBlock {
 	blk := &mdBlock{keep: s.Kind.Keep}
 	var h strings.Builder
-	h.WriteString("<details><summary>" + s.Kind.Action.Symbol() + " " + mdSummary(s.Kind.Action, s.Total) + "</summary>\n\n")
+	if s.Kind.Blocked {
+		h.WriteString("<details><summary>! " + thousands(s.Total) + " blocked (used by dataflows)</summary>\n\n" +
+			"Never attempted: " + blockedAdvice + ".\n\n")
+	} else {
+		h.WriteString("<details><summary>" + s.Kind.Action.Symbol() + " " + mdSummary(s.Kind.Action, s.Total) + "</summary>\n\n")
+	}
 	if len(s.Shared) > 0 {
 		h.WriteString("Each of the " + thousands(s.Total) + ":\n\n```diff\n")
 		for _, f := range s.Shared {
@@ -307,6 +315,11 @@ func mdSummary(a reconcile.Action, n int) string {
 // no line of the block can close it.
 func mdChange(ch *reconcile.Change, shared []reconcile.FieldChange) string {
 	var b strings.Builder
+	if ch.Blocked {
+		b.WriteString("- **" + mdEscape(ch.Name) + "** (" + mdEscape(ch.ID) + "): " + mdEscape(usedByText(ch)) + "\n")
+		b.WriteString("  - " + mdEscape(blockedWhat(ch)) + "\n")
+		return b.String()
+	}
 	if ch.RenamedFrom != "" {
 		b.WriteString("- rename **" + mdEscape(ch.RenamedFrom) + "** → **" + mdEscape(ch.Name) + "**")
 	} else {
@@ -387,6 +400,10 @@ func mdEscape(s string) string {
 		case '\n', '\r', '\t':
 			b.WriteByte(' ')
 		default:
+			if isEscaped(r) {
+				b.WriteString(safe(string(r))) // a terminal escape or bidi control, made visible
+				continue
+			}
 			b.WriteRune(r)
 		}
 	}

@@ -1,8 +1,9 @@
-package cli
+package view
 
 import (
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/flowsync/flowsync/reconcile"
@@ -19,6 +20,7 @@ type planModel struct {
 	Sandbox, OrgID string
 	Refreshed      bool
 	SecretsUnknown bool
+	ImpactChecked  bool // what uses the connections to delete or replace was read
 	Sections       []planSection
 	Unmanaged      unmanagedSection
 	lockfile       string // --lockfile when given, for the commands a hint prints
@@ -35,6 +37,17 @@ type planKind struct {
 	Grouped bool
 	// Keep orders what the markdown plan keeps when it must cut: lower first.
 	Keep int
+	// Blocked: the deletes and replaces that dataflows block (of any Action), not those that
+	// will be sent.
+	Blocked bool
+}
+
+// matches reports whether ch is of kind k.
+func (k planKind) matches(ch *reconcile.Change) bool {
+	if k.Blocked || ch.Blocked {
+		return k.Blocked && ch.Blocked
+	}
+	return ch.Action == k.Action
 }
 
 // planKinds is the order in which a plan shows its sections (that of the count line).
@@ -43,6 +56,7 @@ var planKinds = []planKind{
 	{Action: reconcile.Update, Grouped: true, Keep: 3},
 	{Action: reconcile.Replace, Keep: 1},
 	{Action: reconcile.Delete, Keep: 0},
+	{Action: reconcile.Delete, Blocked: true, Keep: 0},
 	{Action: reconcile.Orphan, Keep: 2},
 	{Action: reconcile.Conflict, Keep: 0},
 	{Action: reconcile.Hold, Grouped: true, Keep: 2},
@@ -92,12 +106,12 @@ func newPlanModel(cs *reconcile.Changeset) *planModel {
 	m := &planModel{
 		Counts: countPlan(cs), Manifest: cs.Manifest, Environment: cs.Environment,
 		Sandbox: cs.Sandbox, OrgID: cs.OrgID, Refreshed: cs.Refreshed,
-		SecretsUnknown: cs.SecretsUnknown, lockfile: cs.Lockfile,
+		SecretsUnknown: cs.SecretsUnknown, ImpactChecked: cs.ImpactChecked, lockfile: cs.Lockfile,
 	}
 	for _, k := range planKinds {
 		var group []*reconcile.Change
 		for i := range cs.Changes {
-			if cs.Changes[i].Action == k.Action {
+			if k.matches(&cs.Changes[i]) {
 				group = append(group, &cs.Changes[i])
 			}
 		}
@@ -235,10 +249,56 @@ func fitNames(names []string, prefixLen int) (shown []string, more int) {
 
 // header is "+ create", "~ update", ….
 func (s *planSection) header() string {
+	if s.Kind.Blocked {
+		return "! blocked"
+	}
 	if s.Kind.Action == reconcile.Hold {
 		return s.Kind.Action.Symbol() + " held for " + strings.Join(s.HeldFor, ", ") + ":"
 	}
 	return s.Kind.Action.Symbol() + " " + s.Kind.Action.String()
+}
+
+// impactNote is what an offline plan that deletes or replaces says about dataflows.
+const impactNote = "Note: not checked whether dataflows use the connections to delete or replace (no --refresh): plan --refresh and apply check, and never delete one in use."
+
+// blockedAdvice is what to do about a delete or replace that dataflows block.
+const blockedAdvice = "move those dataflows to another connection or delete them first, then run apply again (a rename or an update of the connection needs neither)"
+
+// needsImpactNote reports whether the plan deletes or replaces without having checked what
+// uses those connections.
+func (m *planModel) needsImpactNote() bool {
+	return !m.ImpactChecked && m.Counts.Delete+m.Counts.Replace > 0
+}
+
+// usedByText says which dataflows use the connection of a blocked change: "used by 2
+// dataflows: orders (enabled, last run success 2026-01-01 00:00 UTC), …", at most
+// maxUsedByShown of them by name.
+func usedByText(ch *reconcile.Change) string {
+	const maxUsedByShown = 5
+	var parts []string
+	for i, d := range ch.UsedBy {
+		if i == maxUsedByShown {
+			parts = append(parts, "and "+thousands(len(ch.UsedBy)-i)+" more")
+			break
+		}
+		run := "never ran"
+		if d.LastRun != "" {
+			run = "last run " + d.LastRun
+			if d.LastRunAt > 0 {
+				run += " " + time.UnixMilli(d.LastRunAt).UTC().Format("2006-01-02 15:04 UTC")
+			}
+		}
+		parts = append(parts, d.Name+" ("+pick(d.State == "", "state unknown", d.State)+", "+run+")")
+	}
+	return "used by " + plural(len(ch.UsedBy), "dataflow", "dataflows") + ": " + strings.Join(parts, ", ")
+}
+
+// blockedWhat says what a blocked change does not do.
+func blockedWhat(ch *reconcile.Change) string {
+	if ch.Action == reconcile.Replace {
+		return "replace not attempted: no new connection is created and this one is not deleted (its connection spec or specName changed)"
+	}
+	return "delete not attempted"
 }
 
 // hiddenText says how many changes of a section are counted rather than shown.

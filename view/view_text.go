@@ -1,4 +1,4 @@
-package cli
+package view
 
 import (
 	"bufio"
@@ -71,6 +71,9 @@ func (v *textPlanView) Plan(cs *reconcile.Changeset) error {
 	if !m.Refreshed {
 		w.WriteString(offlineNote + "\n")
 	}
+	if m.needsImpactNote() {
+		w.WriteString(impactNote + "\n")
+	}
 	if m.SecretsUnknown {
 		w.WriteString(noSecretsNote + "\n")
 	}
@@ -98,12 +101,16 @@ func writeConflicts(b *strings.Builder, group []*reconcile.Change, m *planModel,
 const noSecretsNote = "Note: secret references were not read (--no-secrets): secret changes are not shown."
 
 func planSummary(n planCounts) string {
+	blocked := ""
+	if n.Blocked > 0 {
+		blocked = thousands(n.Blocked) + " blocked (used by dataflows), "
+	}
 	conflicts := ""
 	if n.Conflict > 0 {
 		conflicts = ", " + plural(n.Conflict, "name conflict", "name conflicts")
 	}
 	return "Plan: " + thousands(n.Create) + " to create, " + thousands(n.Update) + " to update, " +
-		thousands(n.Replace) + " to replace, " + thousands(n.Delete) + " to delete, " +
+		thousands(n.Replace) + " to replace, " + thousands(n.Delete) + " to delete, " + blocked +
 		thousands(n.Orphan) + " orphaned (kept), " + heldCount(n) + thousands(n.Unchanged) + " unchanged" + conflicts + "."
 }
 
@@ -149,7 +156,14 @@ func writeTextSection(b *strings.Builder, s *planSection, p palette) {
 		}
 	}
 	for _, ch := range s.Detailed {
-		writeTextChange(b, ch, s.Shared, p)
+		if ch.Blocked {
+			writeTextBlocked(b, ch, p)
+		} else {
+			writeTextChange(b, ch, s.Shared, p)
+		}
+	}
+	if s.Kind.Blocked {
+		b.WriteString("    " + p.dim("# "+blockedAdvice) + "\n")
 	}
 	writeTextRows(b, s, p)
 	if s.Hidden > 0 {
@@ -325,6 +339,16 @@ func stripSGR(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// writeTextBlocked writes a delete or replace that dataflows block.
+func writeTextBlocked(b *strings.Builder, ch *reconcile.Change, p palette) {
+	b.WriteString(p.red("! blocked") + " " + p.bold(ch.Name))
+	if ch.ID != "" {
+		b.WriteString(" (" + ch.ID + ")")
+	}
+	b.WriteString(": " + usedByText(ch) + "\n")
+	b.WriteString("    " + p.dim("# "+blockedWhat(ch)) + "\n")
 }
 
 // writeTextChange writes one change: its line, then its reason, fields and notes, leaving out

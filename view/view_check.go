@@ -1,4 +1,4 @@
-package cli
+package view
 
 import (
 	"bytes"
@@ -8,6 +8,16 @@ import (
 
 	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/health"
+	"github.com/flowsync/flowsync/workspace"
+)
+
+// CheckFormats are the values --output accepts for check.
+func CheckFormats() []string { return []string{"text", "json"} }
+
+// CheckReport is what check found; the check views render it.
+type (
+	CheckReport = workspace.CheckReport
+	NotTested   = workspace.NotTested
 )
 
 // checkView renders what check found.
@@ -72,6 +82,10 @@ func (v *textCheckView) Check(r *CheckReport) error {
 		fmt.Fprintf(&b, "  %s  %s: %s\n", p.dim("untested "), n.Name, n.Reason)
 		shown++
 	}
+	for _, f := range r.Foreign {
+		fmt.Fprintf(&b, "  %s  %s (%s): %s, not by the API key in use: flowsync manages it only because the lockfile records it\n",
+			p.yellow("owner    "), safe(f.Name), f.Owner.ID, f.Owner.Created())
+	}
 	if shown == 0 {
 		if len(r.Results) == 0 {
 			b.WriteString("  (no recorded connection to test)\n")
@@ -128,6 +142,13 @@ type jsonCheck struct {
 	Summary       jsonCheckSummary  `json:"summary"`
 	Connections   []jsonCheckResult `json:"connections"`
 	NotTested     []jsonNotTested   `json:"not_tested"`
+	// Foreign: tested connections another API key created (present only when there are some).
+	Foreign []jsonForeign `json:"created_by_other_key,omitempty"`
+}
+
+type jsonForeign struct {
+	Name string `json:"name"`
+	jsonOwner
 }
 
 type jsonCheckTarget struct {
@@ -204,6 +225,9 @@ func (v *jsonCheckView) Check(r *CheckReport) error {
 	}
 	for _, res := range r.Results {
 		doc.Connections = append(doc.Connections, jsonCheckResult{Name: res.Name, ID: res.ID, Status: string(res.Status), Message: res.Message})
+	}
+	for _, f := range r.Foreign {
+		doc.Foreign = append(doc.Foreign, jsonForeign{Name: f.Name, jsonOwner: jsonOwnerOf(f.Owner)})
 	}
 	for _, n := range r.NotTested {
 		doc.NotTested = append(doc.NotTested, jsonNotTested(n))

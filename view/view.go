@@ -1,4 +1,4 @@
-package cli
+package view
 
 import (
 	"errors"
@@ -120,9 +120,9 @@ func PrintError(w io.Writer, err error, hints ...string) {
 
 // planCounts is a changeset's counts in the order every view shows them.
 type planCounts struct {
-	Create, Update, Replace, Delete, Orphan, Unchanged int
-	Conflict                                           int
-	Held                                               int // changes promotion holds back
+	Create, Update, Replace, Delete, Blocked, Orphan, Unchanged int
+	Conflict                                                    int
+	Held                                                        int // changes promotion holds back
 }
 
 func countPlan(cs *reconcile.Changeset) planCounts {
@@ -132,6 +132,7 @@ func countPlan(cs *reconcile.Changeset) planCounts {
 		Update:    n[reconcile.Update],
 		Replace:   n[reconcile.Replace],
 		Delete:    n[reconcile.Delete],
+		Blocked:   cs.Blocked(),
 		Orphan:    n[reconcile.Orphan],
 		Unchanged: n[reconcile.NoOp],
 		Conflict:  n[reconcile.Conflict],
@@ -140,7 +141,7 @@ func countPlan(cs *reconcile.Changeset) planCounts {
 }
 
 func (c planCounts) shown() int {
-	return c.Create + c.Update + c.Replace + c.Delete + c.Orphan + c.Conflict + c.Held
+	return c.Create + c.Update + c.Replace + c.Delete + c.Blocked + c.Orphan + c.Conflict + c.Held
 }
 
 // conflictAdvice says both ways out of a name conflict: record the live connection when it
@@ -299,4 +300,56 @@ func unmanagedAdvice(u reconcile.Unmanaged, m *planModel) string {
 // importCommand is the command that records id under name, quoted for a POSIX shell.
 func importCommand(m *planModel, name, id string) string {
 	return "flowsync import " + workspace.FileArgs(m.Manifest, m.Environment, m.lockfile) + " " + shell.Quote(name) + " " + shell.Quote(id)
+}
+
+// suggest returns the candidate closest to word, or "" when none is close enough to be what
+// was meant: at most 2 edits, and fewer than half of word.
+func suggest(word string, candidates []string) string {
+	best, bestDist := "", 0
+	for _, c := range candidates {
+		d := editDistance(strings.ToLower(word), strings.ToLower(c))
+		if d == 0 {
+			continue
+		}
+		if best == "" || d < bestDist || (d == bestDist && c < best) {
+			best, bestDist = c, d
+		}
+	}
+	if best == "" || bestDist > 2 || bestDist*2 >= len([]rune(word)) {
+		// A prefix is a suggestion too: --dry → --dry-run.
+		for _, c := range candidates {
+			if len(word) >= 3 && strings.HasPrefix(c, word) {
+				return c
+			}
+		}
+		return ""
+	}
+	return best
+}
+
+// editDistance is the Damerau–Levenshtein distance (optimal string alignment): a swap of two
+// neighbouring characters ("emualtor") counts as one edit.
+func editDistance(a, b string) int {
+	s, t := []rune(a), []rune(b)
+	d := make([][]int, len(s)+1)
+	for i := range d {
+		d[i] = make([]int, len(t)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(s); i++ {
+		for j := 1; j <= len(t); j++ {
+			cost := 1
+			if s[i-1] == t[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && s[i-1] == t[j-2] && s[i-2] == t[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(s)][len(t)]
 }
