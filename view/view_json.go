@@ -142,7 +142,7 @@ func (v *jsonPlanView) Plan(cs *reconcile.Changeset) error {
 		Refreshed:      cs.Refreshed,
 		SecretsUnknown: cs.SecretsUnknown,
 		ImpactChecked:  cs.ImpactChecked,
-		Summary:        jsonSummary{n.Create, n.Update, n.Replace, n.Delete, n.Blocked, n.Orphan, n.Unchanged, n.Conflict, n.Held},
+		Summary:        jsonSummary(n),
 		Changes:        []jsonChange{},
 		Unmanaged:      []jsonUnmanaged{},
 	}
