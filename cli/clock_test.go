@@ -11,7 +11,11 @@ import (
 	"time"
 
 	"github.com/flowsync/flowsync/emulator"
+	"github.com/flowsync/flowsync/flowapi"
+	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/internal/testmanifest"
+	"github.com/flowsync/flowsync/lockfile"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 // TestLostCreateHealsUnderAWrongClock: the ownership rule's time test is in the service's
@@ -85,5 +89,76 @@ func TestLostCreateHealsUnderAWrongClock(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestKilledCreateHealsUnderAWrongClock: the next run of an apply killed right after a create
+// was sent (its journal holds the create's Begin, nothing else) adopts the connection that
+// create made, with the machine's clock an hour ahead or behind in both runs: the Begin was
+// recorded in the service's clock. In the machine's clock, an hour ahead, the connection
+// looked made before the create began, was refused, and was created again.
+func TestKilledCreateHealsUnderAWrongClock(t *testing.T) {
+	const org, sandbox = "5C1328435BF324E90A49402A@AdobeOrg", "clock"
+	for _, skew := range []time.Duration{time.Hour, -time.Hour, 10 * time.Minute} {
+		t.Run(skew.String(), func(t *testing.T) {
+			emu, err := emulator.Start(emulator.Options{Seed: 1}, "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer emu.Close()
+			now := func() time.Time { return time.Now().Add(skew) }
+			dir := t.TempDir()
+			m := filepath.Join(dir, "m.yaml")
+			manifest := "version: 1\ntarget: {orgId: \"" + org + "\", sandbox: " + sandbox + "}\nconnections:\n" +
+				"  - name: killed\n    description: d\n    auth: {specName: IAMRole Based, params: {bucketName: killed-bucket}}\n"
+			if err := os.WriteFile(m, []byte(manifest), 0o644); err != nil {
+				t.Fatal(err)
+			}
+
+			// The killed run, as apply runs it: the service's clock learned, the create's
+			// Begin in the journal, the create sent; then nothing more.
+			client, err := flowservice.New(flowservice.Config{Endpoint: emu.Endpoint, OrgID: org, Sandbox: sandbox,
+				APIKey: "k", Tokens: flowservice.StaticToken("clock-token"), Now: now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := client.LearnClock(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			lock, err := lockfile.New(lockfile.Target{OrgID: org, Sandbox: sandbox})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lockPath := filepath.Join(dir, "m.lock.json")
+			j, err := lockfile.OpenJournal(lockPath, lockfile.HeaderOf(lock))
+			if err != nil {
+				t.Fatal(err)
+			}
+			j.UseClock(client.Now)
+			spec := flowapi.Spec{ID: s3source.SpecID, Version: s3source.SpecVersion}
+			intent := &lockfile.Entry{Description: "d", SpecName: "IAMRole Based", ConnectionSpec: lockfile.Spec{ID: spec.ID, Version: spec.Version},
+				Params: map[string]string{"bucketName": "killed-bucket"}}
+			if err := j.Begin("killed", "create", "", intent); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := client.Create(context.Background(), flowservice.NewConnection{Name: "killed", Description: "d", ConnectionSpec: spec,
+				Auth: flowservice.Auth{SpecName: "IAMRole Based", Params: map[string]string{"bucketName": "killed-bucket"}}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := j.Close(); err != nil {
+				t.Fatal(err)
+			}
+			client.Close()
+
+			env := map[string]string{"FLOWSYNC_ENDPOINT": emu.Endpoint, "FLOWSYNC_ACCESS_TOKEN": "clock-token", "FLOWSYNC_API_KEY": "k"}
+			var out, errOut bytes.Buffer
+			code := Main(context.Background(), []string{"apply", "-f", m, "--yes"}, IO{
+				In: strings.NewReader(""), Out: &out, Err: &errOut,
+				Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }, Now: now,
+			})
+			if n := len(emu.Server.Connections(org, sandbox)); n != 1 || code != 0 {
+				t.Fatalf("exit %d, %d live connections named killed, want 0 and 1 (adopted):\n%s%s", code, n, out.String(), errOut.String())
+			}
+		})
 	}
 }

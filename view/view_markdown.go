@@ -400,6 +400,10 @@ func mdEscape(s string) string {
 		case '\n', '\r', '\t':
 			b.WriteByte(' ')
 		default:
+			if isEscaped(r) {
+				b.WriteString(safe(string(r))) // a terminal escape or bidi control, made visible
+				continue
+			}
 			b.WriteRune(r)
 		}
 	}
