@@ -1168,7 +1168,9 @@ func cmdPlanEdit(ts *testscript.TestScript, neg bool, args []string) {
 		for _, kv := range args[2:] {
 			set(changes[i], kv)
 		}
-		slices.SortFunc(changes, func(a, b map[string]json.RawMessage) int { return strings.Compare(string(a["name"]), string(b["name"])) })
+		slices.SortFunc(changes, func(a, b map[string]json.RawMessage) int {
+			return strings.Compare(string(a["name"]), string(b["name"]))
+		})
 		b, err := json.Marshal(changes)
 		ts.Check(err)
 		doc["changes"] = b

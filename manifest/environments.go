@@ -255,9 +255,10 @@ func (p *parser) buildEnvironments(root *yaml.Node, m *Manifest) {
 			m.Promotion = append(m.Promotion, item.Value)
 		}
 	}
+	// The digests serve promotion only: without it, the lockfiles hold none.
 	digests := make([]string, len(p.entries))
 	for i, mg := range p.entries {
-		if mg.name != nil {
+		if mg.name != nil && len(m.Promotion) > 0 {
 			digests[i] = promotionDigest(mg)
 		}
 	}

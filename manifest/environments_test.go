@@ -122,6 +122,9 @@ func TestPromotionDigest(t *testing.T) {
 	if other := envConn(t, m, "prod", "acme-us"); other.Promotion == dev.Promotion {
 		t.Error("two entries share a digest")
 	}
+	if c := envConn(t, parseEnvs(t, strings.Replace(envsSrc, "promotion: [dev, prod]\n", "", 1)), "prod", "acme-eu"); c.Promotion != "" {
+		t.Errorf("without promotion, a digest %q", c.Promotion)
+	}
 	for _, tt := range []struct {
 		name, from, to string
 		same           bool

@@ -32,26 +32,37 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		names := map[string]bool{}
-		for _, c := range m.Connections {
-			if names[c.Name] {
-				t.Fatalf("duplicate name %q accepted", c.Name)
-			}
-			names[c.Name] = true
-			if c.SpecName != s3source.AccessKey && c.SpecName != s3source.IAMRoleBased {
-				t.Fatalf("spec name %q accepted", c.SpecName)
-			}
-			if c.ConnectionSpec != s3source.ConnectionSpec() {
-				t.Fatalf("connection spec %v accepted", c.ConnectionSpec)
-			}
-			for p, v := range c.Params {
-				if s3source.Secret(p) && v.Ref == nil {
-					t.Fatalf("%s: literal %s accepted", c.Name, p)
-				}
-				if v.Ref != nil && v.Ref.Name == "" {
-					t.Fatalf("%s: empty reference accepted", c.Name)
-				}
-			}
+		lists := [][]Connection{m.Connections}
+		for _, e := range m.Environments {
+			lists = append(lists, e.Connections)
+		}
+		for _, list := range lists {
+			checkAccepted(t, list)
 		}
 	})
+}
+
+// checkAccepted holds the connections of one target (or environment) to the invariants.
+func checkAccepted(t *testing.T, list []Connection) {
+	names := map[string]bool{}
+	for _, c := range list {
+		if names[c.Name] {
+			t.Fatalf("duplicate name %q accepted", c.Name)
+		}
+		names[c.Name] = true
+		if c.SpecName != s3source.AccessKey && c.SpecName != s3source.IAMRoleBased {
+			t.Fatalf("spec name %q accepted", c.SpecName)
+		}
+		if c.ConnectionSpec != s3source.ConnectionSpec() {
+			t.Fatalf("connection spec %v accepted", c.ConnectionSpec)
+		}
+		for p, v := range c.Params {
+			if s3source.Secret(p) && v.Ref == nil {
+				t.Fatalf("%s: literal %s accepted", c.Name, p)
+			}
+			if v.Ref != nil && v.Ref.Name == "" {
+				t.Fatalf("%s: empty reference accepted", c.Name)
+			}
+		}
+	}
 }

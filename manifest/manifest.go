@@ -48,7 +48,7 @@ type Connection struct {
 	FormerNames []string
 	Pos         Pos // position of the entry (its "name" key)
 	Index       int // position in the manifest's connections list
-	// Promotion is set in a manifest with environments: the digest of the entry as the
+	// Promotion is set in a manifest with environments and a promotion order: the digest of the entry as the
 	// manifest writes it, before any environment's defaults and overrides and without
 	// secret values (a reference counts by its text). Equal in every environment.
 	Promotion string

@@ -115,7 +115,9 @@ func (f *fakeClient) Patch(_ context.Context, id, _ string, _ []flowapi.PatchOp)
 	return flowapi.Ref{ID: id, ETag: `"p"`}, nil
 }
 
-func (f *fakeClient) Delete(context.Context, string) error { return errors.New("fakeClient: no Delete") }
+func (f *fakeClient) Delete(context.Context, string) error {
+	return errors.New("fakeClient: no Delete")
+}
 
 func (f *fakeClient) FindByName(context.Context, string, flowapi.Spec) ([]flowapi.Connection, error) {
 	return nil, nil
