@@ -2,7 +2,11 @@ package planfile_test
 
 import (
 	"bytes"
+	"sort"
 	"testing"
+
+	"github.com/flowsync/flowsync/flowapi"
+	"github.com/flowsync/flowsync/lockfile"
 
 	"github.com/flowsync/flowsync/planfile"
 	"github.com/flowsync/flowsync/reconcile"
@@ -32,6 +36,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"format_version": "2.0"}`))
 	moved := lock.Clone()
 	moved.Serial++
+	live := liveOf(lock)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		pf, err := planfile.Parse(data)
 		if err != nil {
@@ -52,14 +57,39 @@ func FuzzParse(f *testing.F) {
 		for _, l := range []struct {
 			exists bool
 			serial int64
-		}{{true, lock.Serial}, {true, moved.Serial}, {false, 0}} {
+			live   *reconcile.Observed
+		}{{true, lock.Serial, nil}, {true, moved.Serial, nil}, {false, 0, nil}, {true, lock.Serial, live}, {true, moved.Serial, live}} {
 			lk := lock.Clone()
 			lk.Serial = l.serial
-			cs, _, err := planfile.Check(pf, planfile.Input{Desired: want, Lock: lk, LockExists: l.exists})
+			in := planfile.Input{Desired: want, Lock: lk, LockExists: l.exists, Observed: l.live, APIKey: "our-key"}
+			cs, _, err := planfile.Check(pf, in)
 			if err != nil {
 				continue
 			}
-			assertNarrower(t, cs, reconcile.Plan(want, lk, nil, reconcile.Options{Prune: pf.Options.Prune, Only: pf.Options.Only}))
+			assertNarrower(t, cs, reconcile.Plan(want, lk, l.live, reconcile.Options{Prune: pf.Options.Prune, Only: pf.Options.Only, APIKey: "our-key"}))
 		}
 	})
+}
+
+// liveOf is the live state of lock as applied, plus a colleague's connection named like the
+// scenario's new entry (a name conflict for its create).
+func liveOf(lock *lockfile.File) *reconcile.Observed {
+	o := &reconcile.Observed{}
+	for name, e := range lock.Connections {
+		if e.ID == "" {
+			continue
+		}
+		params := map[string]string{}
+		for k, v := range e.Params {
+			params[k] = v
+		}
+		o.Connections = append(o.Connections, flowapi.Connection{ID: e.ID, Name: name, Description: e.Description, ETag: e.ETag,
+			ConnectionSpec: flowapi.Spec{ID: e.ConnectionSpec.ID, Version: e.ConnectionSpec.Version},
+			Auth:           flowapi.Auth{SpecName: e.SpecName, Params: params}, CreatedClient: "our-key", CreatedAt: 1})
+	}
+	o.Connections = append(o.Connections, flowapi.Connection{ID: "colleagues", Name: "j-new", ETag: `"c"`,
+		ConnectionSpec: flowapi.Spec{ID: s3.ID, Version: s3.Version}, Auth: flowapi.Auth{SpecName: "IAMRole Based", Params: map[string]string{"bucketName": "theirs"}},
+		CreatedClient: "colleague-key", CreatedAt: 1})
+	sort.Slice(o.Connections, func(i, j int) bool { return o.Connections[i].ID < o.Connections[j].ID })
+	return o
 }

@@ -165,3 +165,39 @@ func TestPrunePendingDeletesOnlyItsOwn(t *testing.T) {
 		})
 	}
 }
+
+// Without the live read (apply --refresh=false), a create whose earlier outcome is unknown
+// still looks its name up first: a namesake the ownership rule does not adopt is a name
+// conflict at apply time too, and nothing is POSTed for it; the pending record stays.
+func TestHealMeetsNameConflict(t *testing.T) {
+	emu := start(t, emulator.Options{})
+	ours := clientWithKey(t, emu, "our-key")
+	theirs := clientWithKey(t, emu, "colleague-key")
+	want := entries(1, "token-1")
+	lock := pendingLock(t, want, time.Now())
+	ref, err := theirs.Create(context.Background(), newConn(want[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := reconcile.Plan(want, lock, nil, reconcile.Options{})
+	postsBefore := postCount(emu)
+	out, sum, err := reconcile.Apply(context.Background(), ours, cs, lock, reconcile.ApplyOptions{APIKey: "our-key"})
+	var conflict *reconcile.ConflictError
+	if err == nil || !errors.As(sum.Results[0].Err, &conflict) || conflict.Live[0].ID != ref.ID || conflict.Live[0].Client != "colleague-key" {
+		t.Fatalf("apply: %v, result %+v: want a name conflict with %s", err, sum.Results[0], ref.ID)
+	}
+	if posts := postCount(emu); posts != postsBefore || len(emu.Server.Connections(org, sandbox)) != 1 {
+		t.Errorf("%d POSTs sent, %d live connections: want none sent, only the colleague's", posts-postsBefore, len(emu.Server.Connections(org, sandbox)))
+	}
+	if e := out.Connections[want[0].Name]; e == nil || e.Pending == "" || e.ID != "" {
+		t.Errorf("entry %+v: want the pending create kept", e)
+	}
+}
+
+func postCount(emu *emulator.Running) int64 {
+	var n int64
+	for _, c := range emu.Server.Stats().Requests["POST"] {
+		n += c
+	}
+	return n
+}
