@@ -33,6 +33,11 @@ func EnvPlans(format string, io IO, plans []EnvPlan) error {
 	var md strings.Builder
 	if format == "markdown" {
 		md.WriteString("## flowsync plan: " + plural(len(plans), "environment", "environments") + "\n\n")
+		md.WriteString("| environment | sandbox | plan |\n| --- | --- | --- |\n")
+		for _, p := range plans {
+			md.WriteString("| " + mdEscape(p.Env) + " | " + mdEscape(p.Sandbox) + " | " + planSummary(countPlan(p.Changes)) + " |\n")
+		}
+		md.WriteString("\n")
 	}
 	for i, p := range plans {
 		var buf bytes.Buffer

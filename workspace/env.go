@@ -3,6 +3,7 @@ package workspace
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
@@ -48,20 +49,10 @@ func SelectEnv(m *manifest.Manifest, env string, allowAll bool) ([]*manifest.Man
 }
 
 func joinOr(names []string) string {
-	switch len(names) {
-	case 0:
-		return ""
-	case 1:
-		return names[0]
+	if len(names) < 2 {
+		return strings.Join(names, "")
 	}
-	out := ""
-	for i, n := range names[:len(names)-1] {
-		if i > 0 {
-			out += ", "
-		}
-		out += n
-	}
-	return out + " or " + names[len(names)-1]
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 // EnvLockfilePath is the lockfile of the manifest at manifestPath as m (selected by SelectEnv)
