@@ -121,7 +121,7 @@ func mdConflictBlock(s *planSection, m *planModel) *mdBlock {
 		"Live connections of these names are recorded under no entry of the lockfile: nothing is created for them.\n\n"
 	for _, ch := range s.Detailed {
 		blk.entries = append(blk.entries, "- **"+mdEscape(ch.Name)+"**: "+mdEscape(reconcile.OwnersText(ch.Conflicts))+"; "+
-			mdEscape(conflictAdvice(ch.Name, ch.Conflicts, m.Manifest, m.lockfile))+"\n")
+			mdEscape(conflictAdvice(ch.Name, ch.Conflicts, m.Manifest, m.Environment, m.lockfile))+"\n")
 	}
 	return blk
 }
