@@ -136,7 +136,7 @@ func TestKilledCreateHealsUnderAWrongClock(t *testing.T) {
 			}
 			j.UseClock(client.Now)
 			spec := flowapi.Spec{ID: s3source.SpecID, Version: s3source.SpecVersion}
-			intent := &lockfile.Entry{Description: "d", SpecName: "IAMRole Based", ConnectionSpec: lockfile.Spec{ID: spec.ID, Version: spec.Version},
+			intent := &lockfile.Entry{Description: "d", SpecName: "IAMRole Based", ConnectionSpec: lockfile.Spec(spec),
 				Params: map[string]string{"bucketName": "killed-bucket"}}
 			if err := j.Begin("killed", "create", "", intent); err != nil {
 				t.Fatal(err)

@@ -189,6 +189,10 @@ func executeApply(ctx context.Context, g *globals, w *workspace.Session, output 
 	switch {
 	case err == nil && res.Summary.Stale > 0:
 		return withConflictAdvice(staleErr(res.Summary), res.Summary, a.Changes)
+	case err == nil && res.Summary.Failed > 0:
+		// Every change sent succeeded, but the saved plan's refused ones include failures
+		// (name conflicts).
+		return withConflictAdvice(&reconcile.PartialError{Failed: res.Summary.Failed, Total: len(res.Summary.Results)}, res.Summary, a.Changes)
 	case errors.As(err, &partial) && res.Summary.Blocked > 0:
 		return withConflictAdvice(hint(err, view.Plural(res.Summary.Blocked, "delete or replace was", "deletes or replaces were")+" blocked: "+view.BlockedAdvice,
 			"every success is saved"), res.Summary, a.Changes)
@@ -212,7 +216,7 @@ func withConflictAdvice(err error, sum *reconcile.Summary, cs *reconcile.Changes
 			continue
 		}
 		if n++; n <= maxConflictHints {
-			hints = append(hints, view.Safe(r.Name)+": "+view.Safe(view.ConflictAdvice(r.Name, c.Live, cs.Manifest, cs.Lockfile)))
+			hints = append(hints, view.Safe(r.Name)+": "+view.Safe(view.ConflictAdvice(r.Name, c.Live, cs.Manifest, cs.Environment, cs.Lockfile)))
 		}
 	}
 	if n == 0 {

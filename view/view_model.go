@@ -330,21 +330,3 @@ func (s *planSection) columns() (bucket, folder, region bool) {
 	}
 	return
 }
-
-// names lists the changes the model shows, in order, for tests: every view lists them so.
-func (m *planModel) names() []string {
-	var out []string
-	for _, s := range m.Sections {
-		for _, ch := range s.Detailed {
-			out = append(out, ch.Name)
-		}
-		for _, r := range s.Rows {
-			out = append(out, r.Name)
-		}
-		out = append(out, s.Bare...)
-	}
-	for _, u := range m.Unmanaged.Listed {
-		out = append(out, u.Name)
-	}
-	return out
-}

@@ -192,7 +192,14 @@ func WithStale(sum *reconcile.Summary, stale []reconcile.Result) *reconcile.Summ
 	}
 	out := *sum
 	out.Results = merged
-	out.Stale += len(stale)
+	for _, r := range stale {
+		// A refused change is stale, or failed (a name conflict: nothing was created).
+		if _, ok := errors.AsType[*reconcile.StaleError](r.Err); ok {
+			out.Stale++
+		} else {
+			out.Failed++
+		}
+	}
 	return &out
 }
 
