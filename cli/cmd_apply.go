@@ -216,7 +216,7 @@ func withConflictAdvice(err error, sum *reconcile.Summary, cs *reconcile.Changes
 			continue
 		}
 		if n++; n <= maxConflictHints {
-			hints = append(hints, view.Safe(r.Name)+": "+view.Safe(view.ConflictAdvice(r.Name, c.Live, cs.Manifest, cs.Lockfile)))
+			hints = append(hints, view.Safe(r.Name)+": "+view.Safe(view.ConflictAdvice(r.Name, c.Live, cs.Manifest, cs.Environment, cs.Lockfile)))
 		}
 	}
 	if n == 0 {

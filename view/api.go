@@ -133,8 +133,8 @@ func Suggest(word string, candidates []string) string { return suggest(word, can
 
 // ConflictAdvice is both ways out of a name conflict: the import that records the live
 // connection when it is the entry's, a rename when it is not.
-func ConflictAdvice(name string, live []reconcile.Owner, manifest, lockfile string) string {
-	return conflictAdvice(name, live, manifest, lockfile)
+func ConflictAdvice(name string, live []reconcile.Owner, manifest, env, lockfile string) string {
+	return conflictAdvice(name, live, manifest, env, lockfile)
 }
 
 // CheckView renders the result of check.

@@ -146,8 +146,8 @@ func (c planCounts) shown() int {
 
 // conflictAdvice says both ways out of a name conflict: record the live connection when it
 // is this entry's (one import per candidate), rename the entry when it is not.
-func conflictAdvice(name string, live []reconcile.Owner, manifest, lockfile string) string {
-	m := &planModel{Manifest: manifest, lockfile: lockfile}
+func conflictAdvice(name string, live []reconcile.Owner, manifest, env, lockfile string) string {
+	m := &planModel{Manifest: manifest, Environment: env, lockfile: lockfile}
 	if manifest == "" || manifest == "-" {
 		m.Manifest = "MANIFEST"
 	}

@@ -94,7 +94,7 @@ func writeConflicts(b *strings.Builder, group []*reconcile.Change, m *planModel,
 	for _, ch := range group {
 		b.WriteString(p.red("! conflict") + " " + p.bold(safe(ch.Name)) + ": " + safe(reconcile.OwnersText(ch.Conflicts)) + "\n")
 		b.WriteString("    " + p.dim("# recorded under no entry of the lockfile: nothing is created for this entry; "+
-			safe(conflictAdvice(ch.Name, ch.Conflicts, m.Manifest, m.lockfile))) + "\n")
+			safe(conflictAdvice(ch.Name, ch.Conflicts, m.Manifest, m.Environment, m.lockfile))) + "\n")
 	}
 }
 
