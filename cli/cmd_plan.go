@@ -275,13 +275,14 @@ func plan(ctx context.Context, g *globals, f *planFlags, in planInput) (*reconci
 	cs := reconcile.Plan(want, lock, observed, opts)
 	if svc != nil {
 		// Connected (apply, plan --refresh): look up what uses the connections this plan
-		// would delete or replace, and plan again with it.
+		// would delete or replace, and block those in use. Block is the step Plan ends with
+		// when given the impact (Options.Impact): the same plan without planning twice
+		// (a plan of 10,000 entries takes about 0.25 s).
 		imp, err := workspace.Impact(ctx, svc.Client, cs.AtRisk())
 		if err != nil {
 			return nil, err
 		}
-		opts.Impact = imp
-		cs = reconcile.Plan(want, lock, observed, opts)
+		cs.Block(imp)
 	}
 	labelPlan(cs, f, m)
 	return cs, nil
