@@ -77,7 +77,7 @@ last line says whether the apply completed, had failures or stopped early.`,
 	cmd.MarkFlagsOneRequired("file", "plan")
 	setFooter(cmd, helpFooter{
 		exit: []string{exitLineOK + " (nothing to do included)", exitLineError,
-			"3    at least one entry failed, or (with --plan) was stale; every success is saved", exitLineLocked, exitLineInterrupt},
+			"3    at least one entry failed, was blocked by dataflows, or (with --plan) was stale; every success is saved", exitLineLocked, exitLineInterrupt},
 		env: append(append(append([]string{}, envGlobal...), envReferences), envCredentials...),
 	})
 	return cmd

@@ -171,7 +171,7 @@ connection with a managed name that flowsync did not record: never touched).`,
 	stringOnceVarP(cmd.Flags(), &out, "out", "", "", "save the plan to this file, for apply --plan to apply exactly these changes (the only file plan writes)")
 	setFooter(cmd, helpFooter{
 		exit: []string{exitLineOK + "; with --detailed-exitcode: no changes", exitLineError,
-			"2    with --detailed-exitcode: changes pending (drift included) or held back by promotion"},
+			"2    with --detailed-exitcode: changes pending (drift included), blocked by dataflows, or held back by promotion"},
 		env: append(append(append([]string{}, envGlobal...), envReferences), envCredentials...),
 	})
 	return cmd
