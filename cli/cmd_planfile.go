@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
+	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/planfile"
 	"github.com/flowsync/flowsync/reconcile"
 	"github.com/flowsync/flowsync/view"
@@ -197,23 +197,16 @@ func addUnchanged(cs *reconcile.Changeset, m *manifest.Manifest, pf *planfile.Fi
 	for _, c := range pf.Changes {
 		planned[c.Name] = true
 	}
+	// The plan file's globs are a claim like the rest of it: one path.Match refuses selects
+	// nothing.
+	sel, _ := names.NewSelector("--only", pf.Options.Only)
 	for _, c := range m.Connections {
-		if planned[c.Name] || lock.Connections[c.Name] == nil || !matchesOnly(pf.Options.Only, c.Name) {
+		if planned[c.Name] || lock.Connections[c.Name] == nil || !sel.Match(c.Name) {
 			continue
 		}
 		cs.Changes = append(cs.Changes, reconcile.Change{Name: c.Name, Action: reconcile.NoOp, Reason: reconcile.ReasonManifest, ID: lock.Connections[c.Name].ID})
 	}
 	slices.SortStableFunc(cs.Changes, func(a, b reconcile.Change) int { return strings.Compare(a.Name, b.Name) })
-}
-
-// matchesOnly reports whether name matches one of the --only globs, or there are none.
-func matchesOnly(globs []string, name string) bool {
-	for _, g := range globs {
-		if ok, _ := path.Match(g, name); ok {
-			return true
-		}
-	}
-	return len(globs) == 0
 }
 
 // holdBackSaved checks a saved plan's changes against the promotion order again (the plan
