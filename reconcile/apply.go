@@ -148,10 +148,10 @@ func PromotionsToRecord(cs *Changeset) []*Change {
 }
 
 // intentsAhead writes the intents of the creates ahead of them, so that no create waits for
-// the disk before it is sent (intents.go); a journal that cannot do that begins each create.
+// the disk before it is sent (intents.go). Without a journal each create begins on its own.
 func (a *applier) intentsAhead(todo []*Change) {
-	j, ok := a.opts.Journal.(intentJournal)
-	if !ok {
+	j := a.opts.Journal
+	if j == nil {
 		return
 	}
 	var creates []*Change
