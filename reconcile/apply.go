@@ -515,20 +515,9 @@ func (o Owner) Created() string {
 // r.Unmanaged and never touched; when none is adopted they are returned as conflicts.
 func (a *applier) heal(ctx context.Context, ch *Change, r *Result, retired []string, since time.Time) (bool, []Owner, error) {
 	d := ch.Desired
-	found, err := a.client.FindByName(ctx, d.Name, d.Spec)
+	ptrs, recorded, res, err := a.lookUp(ctx, d.Name, d.Spec, claimOfDesired(d, since, a.opts.APIKey, a.out.Salt), r)
 	if err != nil {
 		return false, nil, fmt.Errorf("look up %q after an unknown create outcome: %w", d.Name, err)
-	}
-	a.mu.Lock()
-	recorded := recordedIDs(a.out.Connections)
-	a.mu.Unlock()
-	ptrs := make([]*flowapi.Connection, len(found))
-	for i := range found {
-		ptrs[i] = &found[i]
-	}
-	res := claimOfDesired(d, since, a.opts.APIKey, a.out.Salt).resolve(ptrs, recorded)
-	if len(res.unmanaged) > 0 {
-		r.Unmanaged = res.unmanaged
 	}
 	switch len(res.owned) {
 	case 0:
@@ -938,17 +927,13 @@ func (a *applier) delete(ctx context.Context, ch *Change, r *Result) error {
 	return errors.Join(errs...)
 }
 
-// pendingMade looks up the connection a pending create of ch made, under the ownership rule:
-// its id, or "" when none is proven; live connections the rule refuses go to r.Unmanaged.
-func (a *applier) pendingMade(ctx context.Context, ch *Change, r *Result) (string, error) {
-	e := ch.Prior
-	spec := e.ConnectionSpec
-	if spec.ID == "" {
-		spec = s3source.ConnectionSpec()
-	}
-	found, err := a.client.FindByName(ctx, ch.Name, spec)
+// lookUp is the ownership lookup: the live connections named name of spec, the ids the
+// lockfile records, and what the ownership rule cl makes of them. Connections the rule
+// refuses go to r.Unmanaged.
+func (a *applier) lookUp(ctx context.Context, name string, spec flowapi.Spec, cl *claim, r *Result) ([]*flowapi.Connection, map[string]bool, resolution, error) {
+	found, err := a.client.FindByName(ctx, name, spec)
 	if err != nil {
-		return "", fmt.Errorf("look up %q: %w", ch.Name, err)
+		return nil, nil, resolution{}, err
 	}
 	a.mu.Lock()
 	recorded := recordedIDs(a.out.Connections)
@@ -957,9 +942,24 @@ func (a *applier) pendingMade(ctx context.Context, ch *Change, r *Result) (strin
 	for i := range found {
 		ptrs[i] = &found[i]
 	}
-	res := claimOfEntry(ch.Name, e, a.opts.APIKey, a.out.Salt).resolve(ptrs, recorded)
+	res := cl.resolve(ptrs, recorded)
 	if len(res.unmanaged) > 0 {
 		r.Unmanaged = res.unmanaged
+	}
+	return ptrs, recorded, res, nil
+}
+
+// pendingMade looks up the connection a pending create of ch made, under the ownership rule:
+// its id, or "" when none is proven; live connections the rule refuses go to r.Unmanaged.
+func (a *applier) pendingMade(ctx context.Context, ch *Change, r *Result) (string, error) {
+	e := ch.Prior
+	spec := e.ConnectionSpec
+	if spec.ID == "" {
+		spec = s3source.ConnectionSpec()
+	}
+	_, _, res, err := a.lookUp(ctx, ch.Name, spec, claimOfEntry(ch.Name, e, a.opts.APIKey, a.out.Salt), r)
+	if err != nil {
+		return "", fmt.Errorf("look up %q: %w", ch.Name, err)
 	}
 	switch len(res.owned) {
 	case 0:
