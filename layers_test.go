@@ -34,7 +34,7 @@ var layers = map[string][]string{
 	"reconcile":             {"flowapi", "internal/shell", "lockfile", "manifest", "names", "s3source"},
 	"flowservice":           {"flowapi", "names", "reconcile", "s3source"},
 	"planfile":              {"flowapi", "internal/regular", "internal/strictjson", "lockfile", "reconcile", "s3source"},
-	"health":                {"flowservice"},
+	"health":                {"flowservice", "reconcile"},
 	"emulator":              {"flowapi", "internal/atomicfile", "s3source"},
 	"bench":                 {"emulator", "flowservice", "internal/testmanifest", "s3source"},
 	"workspace":             {"emulator", "flowservice", "health", "internal/shell", "lockfile", "manifest", "names", "reconcile", "s3source"},

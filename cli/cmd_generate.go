@@ -19,6 +19,7 @@ import (
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/names"
+	"github.com/flowsync/flowsync/reconcile"
 	"github.com/flowsync/flowsync/s3source"
 	"github.com/flowsync/flowsync/view"
 	"github.com/flowsync/flowsync/workspace"
@@ -247,7 +248,7 @@ func writeErr(p string, err error) error {
 func generateRules(ctx context.Context, g *globals, c *flowservice.Client) (generate.SecretRule, func(string) []string, error) {
 	spec, err := c.GetConnectionSpec(ctx, s3source.SpecID)
 	switch {
-	case flowservice.IsAuth(err):
+	case errors.Is(err, reconcile.ErrAuth):
 		return nil, nil, serviceErr("read connection spec "+s3source.SpecID, err)
 	case errors.Is(err, context.Canceled):
 		return nil, nil, &interruptedError{}

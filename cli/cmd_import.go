@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/flowsync/flowsync/flowservice"
 	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/names"
@@ -119,7 +118,7 @@ func importOne(cmd *cobra.Command, g *globals, w *workspace.Session, m *manifest
 	lock := w.Lock
 	conn, err := w.Client.Get(cmd.Context(), id)
 	if err != nil {
-		if flowservice.IsNotFound(err) {
+		if errors.Is(err, reconcile.ErrGone) {
 			return hint(fmt.Errorf("import %s: connection %s does not exist in sandbox %s", d.Name, id, lock.Target.Sandbox),
 				fmt.Sprintf("list the candidates with: flowsync plan %s --refresh", workspace.FileArgs(m.Path, m.Env, w.LockPath)))
 		}

@@ -167,7 +167,7 @@ func formatAdvice(e *lockfile.FormatError) []string {
 func serviceAdvice(err error) []string {
 	var fe *flowservice.Error
 	switch {
-	case flowservice.IsAuth(err):
+	case errors.Is(err, reconcile.ErrAuth):
 		return []string{"check FLOWSYNC_ACCESS_TOKEN or FLOWSYNC_CLIENT_ID/FLOWSYNC_CLIENT_SECRET, FLOWSYNC_API_KEY, and the product profile's permissions for this sandbox"}
 	case errors.As(err, &fe) && fe.Status >= 500:
 		return []string{"the service is failing: try again later"}
@@ -181,7 +181,7 @@ func serviceAdvice(err error) []string {
 func checkAdvice(err error) []string {
 	var fe *flowservice.Error
 	switch {
-	case flowservice.IsAuth(err):
+	case errors.Is(err, reconcile.ErrAuth):
 		return []string{"check FLOWSYNC_ACCESS_TOKEN or FLOWSYNC_CLIENT_ID/FLOWSYNC_CLIENT_SECRET, FLOWSYNC_API_KEY, the manifest's target.orgId and target.sandbox, and the product profile's permissions for this sandbox"}
 	case errors.As(err, &fe) && fe.Status >= 500:
 		return []string{"the service is failing: run check again later"}

@@ -336,7 +336,7 @@ func (c *Client) Get(ctx context.Context, id string) (*Connection, error) {
 }
 
 // Patch applies ops to the connection id whose current etag is etag (quoted, as the service
-// sent it). A stale etag is a *Error with Status 412 (IsPreconditionFailed).
+// sent it). A stale etag is a *Error with Status 412 (errors.Is(err, reconcile.ErrStale)).
 func (c *Client) Patch(ctx context.Context, id, etag string, ops []PatchOp) (Ref, error) {
 	if id == "" {
 		return Ref{}, errors.New("patch connection: empty id")

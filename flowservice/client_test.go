@@ -14,8 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowsync/flowsync/s3source"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowsync/flowsync/reconcile"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 const (
@@ -274,8 +276,8 @@ func TestErrorPredicates(t *testing.T) {
 			writeJSON(w, tt.status, map[string]string{"error_code": fmt.Sprint(tt.status), "message": "no"})
 		}))
 		err := c.Delete(context.Background(), "c1")
-		if IsNotFound(err) != tt.notFound || IsPreconditionFailed(err) != tt.precondition || IsAuth(err) != tt.au {
-			t.Errorf("%d: IsNotFound=%v IsPreconditionFailed=%v IsAuth=%v", tt.status, IsNotFound(err), IsPreconditionFailed(err), IsAuth(err))
+		if errors.Is(err, reconcile.ErrGone) != tt.notFound || errors.Is(err, reconcile.ErrStale) != tt.precondition || errors.Is(err, reconcile.ErrAuth) != tt.au {
+			t.Errorf("%d: IsNotFound=%v IsPreconditionFailed=%v IsAuth=%v", tt.status, errors.Is(err, reconcile.ErrGone), errors.Is(err, reconcile.ErrStale), errors.Is(err, reconcile.ErrAuth))
 		}
 		if StatusOf(fmt.Errorf("delete acme: %w", err)) != tt.status {
 			t.Errorf("%d: StatusOf through a wrap = %d", tt.status, StatusOf(err))

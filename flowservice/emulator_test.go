@@ -3,12 +3,14 @@ package flowservice_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
 
 	"github.com/flowsync/flowsync/emulator"
 	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/reconcile"
 	"github.com/flowsync/flowsync/s3source"
 )
 
@@ -101,7 +103,7 @@ func TestEmulatorLifecycle(t *testing.T) {
 		t.Fatalf("Patch = %+v, %v", ref, err)
 	}
 	_, err = c.Patch(ctx, conn.ID, conn.ETag, []flowservice.PatchOp{{Op: "replace", Path: "/description", Value: desc}})
-	if !flowservice.IsPreconditionFailed(err) {
+	if !errors.Is(err, reconcile.ErrStale) {
 		t.Fatalf("Patch with a stale etag: %v", err)
 	}
 
@@ -116,10 +118,10 @@ func TestEmulatorLifecycle(t *testing.T) {
 	if err := c.Delete(ctx, conn.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Delete(ctx, conn.ID); !flowservice.IsNotFound(err) {
+	if err := c.Delete(ctx, conn.ID); !errors.Is(err, reconcile.ErrGone) {
 		t.Fatalf("second Delete: %v", err)
 	}
-	if _, err := c.Get(ctx, conn.ID); !flowservice.IsNotFound(err) {
+	if _, err := c.Get(ctx, conn.ID); !errors.Is(err, reconcile.ErrGone) {
 		t.Fatalf("Get of a deleted connection: %v", err)
 	}
 }
@@ -139,7 +141,7 @@ func TestEmulatorFaultsConverge(t *testing.T) {
 				if err == nil {
 					return
 				}
-				if !flowservice.IsUnknownOutcome(err) {
+				if !errors.Is(err, reconcile.ErrUnknownOutcome) {
 					t.Errorf("create %s: %v", name, err)
 					return
 				}

@@ -63,18 +63,6 @@ func StatusOf(err error) int {
 	return 0
 }
 
-// IsNotFound reports whether err is a 404 answer.
-func IsNotFound(err error) bool { return StatusOf(err) == http.StatusNotFound }
-
-// IsPreconditionFailed reports whether err is a 412 (stale etag) answer.
-func IsPreconditionFailed(err error) bool { return StatusOf(err) == http.StatusPreconditionFailed }
-
-// IsAuth reports whether err is a 401 or 403 answer: every other call would fail the same way.
-func IsAuth(err error) bool {
-	s := StatusOf(err)
-	return s == http.StatusUnauthorized || s == http.StatusForbidden
-}
-
 // UnknownOutcomeError wraps the failure of a non-idempotent request (POST) whose outcome is
 // unknown: the request may have been applied (timeout, reset connection, 5xx after sending).
 type UnknownOutcomeError struct {
@@ -91,12 +79,6 @@ func (e *UnknownOutcomeError) Unwrap() error { return e.Err }
 func (e *UnknownOutcomeError) Is(target error) bool {
 	return target == reconcile.ErrUnknownOutcome ||
 		target == reconcile.ErrNoID && e.Status >= 200 && e.Status < 300
-}
-
-// IsUnknownOutcome reports whether err says a request may or may not have been applied.
-func IsUnknownOutcome(err error) bool {
-	var u *UnknownOutcomeError
-	return errors.As(err, &u)
 }
 
 // TokenError is a failure to get an access token from Adobe IMS: a refused or failed

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/flowsync/flowsync/internal/badservice"
+	"github.com/flowsync/flowsync/reconcile"
 	"github.com/flowsync/flowsync/s3source"
 )
 
@@ -87,7 +88,7 @@ func TestRedirectToAnotherOriginSendsNothing(t *testing.T) {
 					if !errors.As(err, &re) {
 						t.Fatalf("err = %v, want a *RedirectError", err)
 					}
-					if IsUnknownOutcome(err) {
+					if errors.Is(err, reconcile.ErrUnknownOutcome) {
 						t.Errorf("a redirect answer is not an unknown outcome: %v", err)
 					}
 					if n := len(srv.Requests()); n != 1 {
@@ -256,7 +257,7 @@ func TestLongRetryWaitLoggedAndStopped(t *testing.T) {
 	case <-time.After(time.Minute): // liveness only: without the stop it would wait 4 minutes
 		t.Fatal("the retry wait did not end when its stop context did")
 	}
-	if !errors.Is(err, context.Canceled) || IsUnknownOutcome(err) {
+	if !errors.Is(err, context.Canceled) || errors.Is(err, reconcile.ErrUnknownOutcome) {
 		t.Fatalf("err = %v, want a stopped wait (context.Canceled), not an unknown outcome", err)
 	}
 	if n := len(srv.Requests()); n != 1 {
@@ -305,7 +306,7 @@ func TestCreatedWithoutIDIsUnknown(t *testing.T) {
 	srv := badservice.New(t, badservice.CreatedWithoutID())
 	c, _ := hostileClient(t, srv.Endpoint(), nil)
 	err := calls["create"](context.Background(), c)
-	if !IsUnknownOutcome(err) {
+	if !errors.Is(err, reconcile.ErrUnknownOutcome) {
 		t.Fatalf("err = %v, want an unknown outcome", err)
 	}
 	if n := len(srv.Requests()); n != 1 {

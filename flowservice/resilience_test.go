@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/flowsync/flowsync/reconcile"
 )
 
 type syncBuffer struct {
@@ -175,7 +177,7 @@ func TestPostConnectionDroppedIsUnknownOutcome(t *testing.T) {
 	s := &script{steps: []func(http.ResponseWriter, *http.Request){hangUp, okConn}}
 	c := newTestClient(t, s)
 	_, err := c.Create(context.Background(), NewConnection{Name: "acme"})
-	if !IsUnknownOutcome(err) {
+	if !errors.Is(err, reconcile.ErrUnknownOutcome) {
 		t.Fatalf("err = %v, want an unknown outcome", err)
 	}
 	if n := s.n.Load(); n != 1 {
@@ -195,7 +197,7 @@ func TestPostTimeoutIsUnknownOutcome(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	_, err := c.Create(ctx, NewConnection{Name: "acme"})
-	if !IsUnknownOutcome(err) || !errors.Is(err, context.DeadlineExceeded) {
+	if !errors.Is(err, reconcile.ErrUnknownOutcome) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want an unknown outcome from the deadline", err)
 	}
 }
@@ -207,7 +209,7 @@ func TestPostRefusedConnectionIsRetriedAndKnown(t *testing.T) {
 	}
 	fastRetries(c)
 	_, err = c.Create(context.Background(), NewConnection{Name: "acme"})
-	if err == nil || IsUnknownOutcome(err) {
+	if err == nil || errors.Is(err, reconcile.ErrUnknownOutcome) {
 		t.Fatalf("err = %v, want a known failure (nothing was sent)", err)
 	}
 	if st := c.Stats(); st.Requests != 8 || st.NetworkErrors != 8 {
@@ -271,7 +273,7 @@ func TestSecondUnauthorizedIsFinal(t *testing.T) {
 	tokens := NewIMSTokenSource(IMSConfig{URL: ims.URL, ClientID: "cid", ClientSecret: "canary-client-secret"})
 	c := newTestClient(t, s, func(cfg *Config) { cfg.Tokens = tokens })
 	_, err := c.Get(context.Background(), "c1")
-	if !IsAuth(err) || StatusOf(err) != 401 {
+	if !errors.Is(err, reconcile.ErrAuth) || StatusOf(err) != 401 {
 		t.Fatalf("err = %v", err)
 	}
 	if n := s.n.Load(); n != 2 {
@@ -282,7 +284,7 @@ func TestSecondUnauthorizedIsFinal(t *testing.T) {
 func TestStaticTokenUnauthorizedNotRetried(t *testing.T) {
 	s := &script{steps: []func(http.ResponseWriter, *http.Request){status(401)}}
 	c := newTestClient(t, s)
-	if _, err := c.Get(context.Background(), "c1"); !IsAuth(err) || s.n.Load() != 1 {
+	if _, err := c.Get(context.Background(), "c1"); !errors.Is(err, reconcile.ErrAuth) || s.n.Load() != 1 {
 		t.Fatalf("err = %v after %d requests", err, s.n.Load())
 	}
 }
@@ -293,7 +295,7 @@ func TestForbiddenIsFinal(t *testing.T) {
 	tokens := NewIMSTokenSource(IMSConfig{URL: ims.URL, ClientID: "cid", ClientSecret: "s"})
 	c := newTestClient(t, s, func(cfg *Config) { cfg.Tokens = tokens })
 	_, err := c.Get(context.Background(), "c1")
-	if !IsAuth(err) || StatusOf(err) != 403 || s.n.Load() != 1 || fetches.Load() != 1 {
+	if !errors.Is(err, reconcile.ErrAuth) || StatusOf(err) != 403 || s.n.Load() != 1 || fetches.Load() != 1 {
 		t.Fatalf("err = %v after %d requests, %d fetches", err, s.n.Load(), fetches.Load())
 	}
 }
@@ -333,7 +335,7 @@ func TestSecretsNeverInErrors(t *testing.T) {
 	c2 := newTestClient(t, echo, func(cfg *Config) { cfg.Tokens = tokens })
 	_, err = c2.Get(context.Background(), "c1")
 	errs = append(errs, err)
-	if !IsAuth(err) {
+	if !errors.Is(err, reconcile.ErrAuth) {
 		t.Errorf("IMS 401 is not IsAuth: %v", err)
 	}
 	var te *TokenError

@@ -2,11 +2,13 @@ package flowservice
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/flowsync/flowsync/reconcile"
 	"github.com/flowsync/flowsync/s3source"
 )
 
@@ -43,8 +45,8 @@ func TestGetConnectionSpec(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
 				}
-				if IsNotFound(err) != tc.notFound {
-					t.Errorf("IsNotFound = %v", IsNotFound(err))
+				if errors.Is(err, reconcile.ErrGone) != tc.notFound {
+					t.Errorf("IsNotFound = %v", errors.Is(err, reconcile.ErrGone))
 				}
 				return
 			}
@@ -68,7 +70,7 @@ func TestGetConnectionSpec(t *testing.T) {
 	c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"type": "https://ns.adobe.com/aep/errors/FLOW-1101-404", "title": "Resource not found", "status": 404})
 	}))
-	if _, err := c.GetConnectionSpec(context.Background(), s3source.SpecID); !IsNotFound(err) {
+	if _, err := c.GetConnectionSpec(context.Background(), s3source.SpecID); !errors.Is(err, reconcile.ErrGone) {
 		t.Errorf("404: %v", err)
 	}
 }
@@ -116,7 +118,7 @@ func TestTestConnection(t *testing.T) {
 	if _, err := c.TestConnection(ctx, "empty"); err == nil || !strings.Contains(err.Error(), "holds no result") {
 		t.Errorf("empty answer: %v", err)
 	}
-	if _, err := c.TestConnection(ctx, "gone"); !IsNotFound(err) {
+	if _, err := c.TestConnection(ctx, "gone"); !errors.Is(err, reconcile.ErrGone) {
 		t.Errorf("gone: %v", err)
 	}
 	if _, err := c.TestConnection(ctx, ""); err == nil {

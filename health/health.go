@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/reconcile"
 )
 
 // Param is one auth param as flowsync validates it.
@@ -270,10 +271,10 @@ func Test(ctx context.Context, t Tester, targets []Target, concurrency int) ([]R
 			case err == nil:
 				r.Status = Failing
 				r.Message = `the service answered {"result": false}: it cannot reach the source with the stored credentials (expired session token, wrong key or missing bucket)`
-			case flowservice.IsNotFound(err):
+			case errors.Is(err, reconcile.ErrGone):
 				r.Status = NotFound
 				r.Message = "the connection does not exist (deleted outside flowsync?): " + err.Error()
-			case flowservice.IsAuth(err):
+			case errors.Is(err, reconcile.ErrAuth):
 				mu.Lock()
 				if stopped == nil {
 					stopped = err

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/reconcile"
 )
 
 var rules = []AuthSpec{
@@ -209,7 +210,7 @@ func TestTest(t *testing.T) {
 	f2 := &fakeTester{answers: map[string]error{"id-00": &flowservice.Error{Status: http.StatusUnauthorized}}, results: f.results}
 	_, err = Test(context.Background(), f2, targets, 1)
 	var stopped *StoppedError
-	if !errors.As(err, &stopped) || !flowservice.IsAuth(err) {
+	if !errors.As(err, &stopped) || !errors.Is(err, reconcile.ErrAuth) {
 		t.Fatalf("401: err = %v, want a *StoppedError", err)
 	}
 	if len(f2.asked) > 2 {

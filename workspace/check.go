@@ -82,7 +82,7 @@ func Check(ctx context.Context, c *Config, m *manifest.Manifest, lockPath string
 	rep := &CheckReport{Target: Target(m), NotTested: notTested}
 	spec, err := client.GetConnectionSpec(ctx, s3source.SpecID)
 	switch {
-	case flowservice.IsNotFound(err):
+	case errors.Is(err, reconcile.ErrGone):
 		spec = nil
 	case err != nil:
 		return nil, checkServiceErr("preflight: read connection spec "+s3source.SpecID, err)
