@@ -49,10 +49,10 @@ var layers = map[string][]string{
 // import net or net/http: what plans and records changes cannot send anything.
 var noNetwork = []string{"internal/regular", "s3source", "names", "schema", "flowapi", "lockfile", "manifest", "reconcile", "planfile", "generate"}
 
-// TestLayers parses the imports of every non-test file and holds them to layers.
-func TestLayers(t *testing.T) {
-	imports := map[string][]string{} // package dir → module imports (by dir) and std imports
-	std := map[string][]string{}
+// moduleImports parses the imports of every non-test file: per package directory, the
+// module packages it imports (by directory, sorted) and the standard library packages.
+func moduleImports(t *testing.T) (imports, std map[string][]string) {
+	imports, std = map[string][]string{}, map[string][]string{}
 	fset := token.NewFileSet()
 	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
 		if err != nil {
@@ -85,6 +85,12 @@ func TestLayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return imports, std
+}
+
+// TestLayers holds the imports of every non-test file to layers.
+func TestLayers(t *testing.T) {
+	imports, std := moduleImports(t)
 	for dir, got := range imports {
 		allowed, ok := layers[dir]
 		if !ok {
@@ -182,4 +188,110 @@ func types(e ast.Expr) string {
 		return types(x.X)
 	}
 	return "?"
+}
+
+// maxParams is the most parameters a non-test function may take: past it, the arguments are
+// a struct with named fields.
+const maxParams = 6
+
+// TestParameterCount holds every non-test function to maxParams parameters.
+func TestParameterCount(t *testing.T) {
+	fset := token.NewFileSet()
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && path != "." || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			var ft *ast.FuncType
+			name := "func literal"
+			switch x := n.(type) {
+			case *ast.FuncDecl:
+				ft, name = x.Type, funcName(x)
+			case *ast.FuncLit:
+				ft = x.Type
+			default:
+				return true
+			}
+			if got := ft.Params.NumFields(); got > maxParams {
+				t.Errorf("%s: %s takes %d parameters, more than %d: pass a struct", fset.Position(n.Pos()), name, got, maxParams)
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestREADMELayers holds README's Development section to the code: the block after
+// "<!-- layers -->" has one line per package, "A ← B, C" (main for the module root), listing
+// exactly what A imports from the module, leaves first.
+func TestREADMELayers(t *testing.T) {
+	imports, _ := moduleImports(t)
+	want := layersBlock(imports)
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(data), "<!-- layers -->\n```\n")
+	got, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("README.md has no <!-- layers --> block in its Development section")
+	}
+	if got != want {
+		t.Errorf("README's layers block does not match the imports; it should read:\n%s", want)
+	}
+}
+
+// layersBlock renders imports as README's layers lines: by depth (leaves first), then name.
+func layersBlock(imports map[string][]string) string {
+	depth := map[string]int{}
+	var depthOf func(string) int
+	depthOf = func(p string) int {
+		if d, ok := depth[p]; ok {
+			return d
+		}
+		depth[p] = 0 // cycles are TestLayers' business
+		d := 0
+		for _, q := range imports[p] {
+			d = max(d, depthOf(q)+1)
+		}
+		depth[p] = d
+		return d
+	}
+	pkgs := make([]string, 0, len(imports))
+	for p := range imports {
+		depthOf(p)
+		pkgs = append(pkgs, p)
+	}
+	sort.Slice(pkgs, func(i, j int) bool {
+		if depth[pkgs[i]] != depth[pkgs[j]] {
+			return depth[pkgs[i]] < depth[pkgs[j]]
+		}
+		return pkgs[i] < pkgs[j]
+	})
+	var b strings.Builder
+	for _, p := range pkgs {
+		name := p
+		if p == "." {
+			name = "main"
+		}
+		if len(imports[p]) == 0 {
+			b.WriteString(name + "\n")
+			continue
+		}
+		b.WriteString(name + " ← " + strings.Join(imports[p], ", ") + "\n")
+	}
+	return b.String()
 }

@@ -241,8 +241,8 @@ func newRoot(ctx context.Context, g *globals) *cobra.Command {
 		newVersionCmd(g),
 	)
 	setFooter(root, helpFooter{
-		exit: []string{exitLineOK, exitLineError, "2    plan --detailed-exitcode: changes pending (drift included); check: a connection failed its test, or a preflight difference",
-			"3    apply ran and at least one entry failed; every success is saved", exitLineLocked, exitLineInterrupt},
+		exit: []string{exitLineOK, exitLineError, "2    plan --detailed-exitcode: changes pending (drift and blocked deletes included); check: a connection failed its test, or a preflight difference",
+			"3    apply ran and at least one entry failed or was blocked by dataflows; every success is saved", exitLineLocked, exitLineInterrupt},
 		env: append(append([]string{}, envGlobal...), envCredentials...),
 	})
 	for _, c := range root.Commands() {

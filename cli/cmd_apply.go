@@ -56,10 +56,11 @@ last line says whether the apply completed, had failures or stopped early.`,
 			if _, err := view.NewApplyView(output, g.io); err != nil {
 				return err
 			}
+			a := applyArgs{f: &f, planPath: planPath, concurrency: concurrency, maxRPS: maxRPS, yes: yes, output: output}
 			if planPath != "" {
-				return applySavedPlan(cmd.Context(), cmd, g, &f, planPath, concurrency, maxRPS, yes, output)
+				return applySavedPlan(cmd.Context(), cmd, g, a)
 			}
-			return applyManifest(cmd.Context(), g, &f, concurrency, maxRPS, yes, output)
+			return applyManifest(cmd.Context(), g, a)
 		},
 	}
 	f.register(cmd, true)
@@ -76,25 +77,36 @@ last line says whether the apply completed, had failures or stopped early.`,
 	cmd.MarkFlagsOneRequired("file", "plan")
 	setFooter(cmd, helpFooter{
 		exit: []string{exitLineOK + " (nothing to do included)", exitLineError,
-			"3    at least one entry failed, or (with --plan) was stale; every success is saved", exitLineLocked, exitLineInterrupt},
+			"3    at least one entry failed, was blocked by dataflows, or (with --plan) was stale; every success is saved", exitLineLocked, exitLineInterrupt},
 		env: append(append(append([]string{}, envGlobal...), envReferences), envCredentials...),
 	})
 	return cmd
 }
 
-func applyManifest(ctx context.Context, g *globals, f *planFlags, concurrency int, maxRPS float64, yes bool, output string) error {
+// applyArgs are apply's arguments.
+type applyArgs struct {
+	f           *planFlags
+	planPath    string // --plan
+	concurrency int
+	maxRPS      float64
+	yes         bool
+	output      string
+}
+
+func applyManifest(ctx context.Context, g *globals, a applyArgs) error {
+	f, concurrency, yes, output := a.f, a.concurrency, a.yes, a.output
 	m, want, lockPath, err := f.load(g)
 	if err != nil {
 		return err
 	}
-	w, err := workspace.Open(ctx, g.ws(), m, lockPath, workspace.Limits{Concurrency: concurrency, MaxRPS: maxRPS})
+	w, err := workspace.Open(ctx, g.ws(), m, lockPath, workspace.Limits{Concurrency: concurrency, MaxRPS: a.maxRPS})
 	if err != nil {
 		return err
 	}
 	defer w.Close()
 	svc, lock := w.Service, w.Lock
 
-	cs, err := plan(ctx, g, f, m, lockPath, lock, want, svc)
+	cs, err := plan(ctx, g, f, planInput{m: m, lockPath: lockPath, lock: lock, want: want, svc: svc})
 	if err != nil {
 		return err
 	}

@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -46,8 +43,7 @@ the manifest from stdin (then --lockfile is required).`,
 			if _, err := names.NewSelector("--only", only); err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
+			ctx := cmd.Context() // cancelled by SIGINT and SIGTERM (Main)
 			return runCheck(ctx, g, view, checkArgs{file: file, lockfile: lockPathFlag, env: env, only: only})
 		},
 	}

@@ -1,10 +1,6 @@
 package cli
 
 import (
-	"os"
-	"os/signal"
-	"syscall"
-
 	"github.com/spf13/cobra"
 
 	"github.com/flowsync/flowsync/emulator"
@@ -28,9 +24,8 @@ it accepts any bearer token and API key, and needs the headers Flow Service need
   flowsync emulator --latency 50ms --fail-rate 0.1 --throttle-rate 0.05 --seed 1`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			if err := emulator.ListenAndServe(ctx, opts, listen, g.io.Err); err != nil {
+			// cmd.Context() is cancelled by SIGINT and SIGTERM (Main): the emulator shuts down.
+			if err := emulator.ListenAndServe(cmd.Context(), opts, listen, g.io.Err); err != nil {
 				return err
 			}
 			return nil

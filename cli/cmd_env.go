@@ -41,7 +41,7 @@ func planEnvs(ctx context.Context, g *globals, f *planFlags, output, out string,
 		if err != nil {
 			return err
 		}
-		cs, err := plan(ctx, g, f, r.m, r.lockPath, lock, r.want, nil)
+		cs, err := plan(ctx, g, f, planInput{m: r.m, lockPath: r.lockPath, lock: lock, want: r.want})
 		if err != nil {
 			return fmt.Errorf("environment %s: %w", r.m.Env, err)
 		}

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -55,8 +53,7 @@ lockfile is written: nothing is live yet.`,
   flowsync generate --from-csv buckets.csv --org 5C1328435BF324E90A49402A@AdobeOrg --sandbox prod -o buckets.yaml`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
+			ctx := cmd.Context() // cancelled by SIGINT and SIGTERM (Main)
 			if fromCSV != "" {
 				return runGenerateCSV(g, fromCSV, org, sandbox, out, globs)
 			}

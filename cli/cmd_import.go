@@ -89,7 +89,7 @@ same name is listed and left alone. That is the safe way to rebuild a lost lockf
 			if byName {
 				return importByName(cmd, g, w, m, desired, mine)
 			}
-			return importOne(cmd, g, w, m, d, args[1], force)
+			return importOne(cmd, g, w, m, oneImport{d: d, id: args[1], force: force})
 		},
 	}
 	stringOnceVarP(cmd.Flags(), &file, "file", "f", "", "manifest file, - for stdin (then --lockfile is required) (required)")
@@ -107,7 +107,15 @@ same name is listed and left alone. That is the safe way to rebuild a lost lockf
 	return cmd
 }
 
-func importOne(cmd *cobra.Command, g *globals, w *workspace.Session, m *manifest.Manifest, d *reconcile.Desired, id string, force bool) error {
+// oneImport is import NAME ID: the entry, the connection's id, and --force.
+type oneImport struct {
+	d     *reconcile.Desired
+	id    string
+	force bool
+}
+
+func importOne(cmd *cobra.Command, g *globals, w *workspace.Session, m *manifest.Manifest, one oneImport) error {
+	d, id, force := one.d, one.id, one.force
 	lock := w.Lock
 	conn, err := w.Client.Get(cmd.Context(), id)
 	if err != nil {

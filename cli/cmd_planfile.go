@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
+	"github.com/flowsync/flowsync/names"
 	"github.com/flowsync/flowsync/planfile"
 	"github.com/flowsync/flowsync/reconcile"
 	"github.com/flowsync/flowsync/view"
@@ -197,8 +197,11 @@ func addUnchanged(cs *reconcile.Changeset, m *manifest.Manifest, pf *planfile.Fi
 	for _, c := range pf.Changes {
 		planned[c.Name] = true
 	}
+	// The plan file's globs are a claim like the rest of it: one path.Match refuses selects
+	// nothing.
+	sel, _ := names.NewSelector("--only", pf.Options.Only)
 	for _, c := range m.Connections {
-		if planned[c.Name] || lock.Connections[c.Name] == nil || !matchesOnly(pf.Options.Only, c.Name) {
+		if planned[c.Name] || lock.Connections[c.Name] == nil || !sel.Match(c.Name) {
 			continue
 		}
 		cs.Changes = append(cs.Changes, reconcile.Change{Name: c.Name, Action: reconcile.NoOp, Reason: reconcile.ReasonManifest, ID: lock.Connections[c.Name].ID})
@@ -206,20 +209,11 @@ func addUnchanged(cs *reconcile.Changeset, m *manifest.Manifest, pf *planfile.Fi
 	slices.SortStableFunc(cs.Changes, func(a, b reconcile.Change) int { return strings.Compare(a.Name, b.Name) })
 }
 
-// matchesOnly reports whether name matches one of the --only globs, or there are none.
-func matchesOnly(globs []string, name string) bool {
-	for _, g := range globs {
-		if ok, _ := path.Match(g, name); ok {
-			return true
-		}
-	}
-	return len(globs) == 0
-}
-
 // holdBackSaved checks a saved plan's changes against the promotion order again (the plan
 // file is a claim) unless it was made with --skip-promotion, and holds back those the
 // previous environment has not applied. done: nothing is left to do (everything held).
-func holdBackSaved(g *globals, m *manifest.Manifest, pf *planfile.File, cs *reconcile.Changeset, stale int, planIO view.IO, output string) (done bool, err error) {
+func holdBackSaved(g *globals, m *manifest.Manifest, cs *reconcile.Changeset, stale int, r savedRun) (done bool, err error) {
+	pf := r.pf
 	cs.Manifest, cs.Environment = pf.Manifest.Path, pf.Manifest.Env
 	if pf.Options.SkipPromotion {
 		return false, nil
@@ -232,11 +226,11 @@ func holdBackSaved(g *globals, m *manifest.Manifest, pf *planfile.File, cs *reco
 	if cs.Sends() > 0 || stale > 0 || cs.Held() == 0 {
 		return false, nil
 	}
-	pv, _ := view.NewPlanView("text", planIO)
+	pv, _ := view.NewPlanView("text", r.planIO)
 	if err := pv.Plan(cs); err != nil {
 		return false, err
 	}
-	heldNote(g, cs, output)
+	heldNote(g, cs, r.output)
 	return true, nil
 }
 
@@ -250,11 +244,10 @@ func noteLockfileMoved(planIO view.IO, pf *planfile.File, lock *lockfile.File, l
 	}
 }
 
-// applySavedPlan is apply --plan: it sends exactly the changes of the plan file at planPath
-// that still hold, and refuses the stale ones.
 // applySavedPlan is apply --plan: it plans again (same manifest, the lockfile the plan names,
 // the live state read first) and sends only the planned changes that plan holds unchanged.
-func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *planFlags, planPath string, concurrency int, maxRPS float64, yes bool, output string) error {
+func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, a applyArgs) error {
+	f, planPath, output := a.f, a.planPath, a.output
 	if err := refuseReplanning(cmd); err != nil {
 		return err
 	}
@@ -278,7 +271,7 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 	if err != nil {
 		return err
 	}
-	w, err := workspace.Open(ctx, g.ws(), m, lockPath, workspace.Limits{Concurrency: concurrency, MaxRPS: maxRPS})
+	w, err := workspace.Open(ctx, g.ws(), m, lockPath, workspace.Limits{Concurrency: a.concurrency, MaxRPS: a.maxRPS})
 	if err != nil {
 		return err
 	}
@@ -298,10 +291,11 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, f *plan
 		return err
 	}
 	addUnchanged(cs, m, pf, in.Lock)
-	if done, err := holdBackSaved(g, m, pf, cs, len(refused), planIO, output); done || err != nil {
+	r := savedRun{pf: pf, planPath: planPath, lockPath: lockPath, planIO: planIO, concurrency: a.concurrency, yes: a.yes, output: output}
+	if done, err := holdBackSaved(g, m, cs, len(refused), r); done || err != nil {
 		return err
 	}
-	return sendSavedPlan(ctx, g, w, cs, refused, savedRun{pf: pf, planPath: planPath, lockPath: lockPath, planIO: planIO, concurrency: concurrency, yes: yes, output: output})
+	return sendSavedPlan(ctx, g, w, cs, refused, r)
 }
 
 // savedRun is what sendSavedPlan needs of apply --plan.

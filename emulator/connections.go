@@ -88,7 +88,7 @@ func (s *Server) create(c *call) {
 	id, sbID := newUUID(), s.sandboxID(c.sc)
 	user := c.user + "@AdobeID"
 	s.mu.Lock()
-	rec := s.buildRecord(c.sc, nc, params, digests, id, sbID, user, c.user, time.Now())
+	rec := s.buildRecord(c.sc, creation{nc: nc, params: params, digests: digests, id: id, sandboxID: sbID, user: user, client: c.user}, time.Now())
 	s.store.put(rec)
 	s.mu.Unlock()
 

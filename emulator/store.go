@@ -469,12 +469,22 @@ func (s *Server) RevokeTokens() {
 // newRecord builds the record of a new connection; the caller holds s.mu.
 func (s *Server) newRecord(sc scope, nc flowapi.NewConnection, user, client string, now time.Time) *record {
 	params, digests := s.store.splitSecrets(nc.Auth.Params)
-	return s.buildRecord(sc, nc, params, digests, newUUID(), s.sandboxID(sc), user, client, now)
+	return s.buildRecord(sc, creation{nc: nc, params: params, digests: digests, id: newUUID(), sandboxID: s.sandboxID(sc), user: user, client: client}, now)
+}
+
+// creation is what a new record is built from: the create's body with its params split from
+// their secrets' digests, the new id and sandbox id, and who creates it.
+type creation struct {
+	nc                  flowapi.NewConnection
+	params, digests     map[string]string
+	id, sandboxID, user string
+	client              string
 }
 
 // buildRecord is newRecord with the params already split from their secrets' digests, the id
 // and the sandbox id given; the caller holds s.mu (for the etag).
-func (s *Server) buildRecord(sc scope, nc flowapi.NewConnection, params, digests map[string]string, id, sbID, user, client string, now time.Time) *record {
+func (s *Server) buildRecord(sc scope, cr creation, now time.Time) *record {
+	nc, params, digests, id, sbID, user, client := cr.nc, cr.params, cr.digests, cr.id, cr.sandboxID, cr.user, cr.client
 	etag := s.store.newETag(now)
 	ms := now.UnixMilli()
 	return &record{

@@ -132,3 +132,19 @@ func TestFromCSVErrors(t *testing.T) {
 		})
 	}
 }
+
+// FuzzFromCSV: no table makes FromCSV panic, and what it returns always validates.
+func FuzzFromCSV(f *testing.F) {
+	f.Add([]byte("name,bucketName,region,folderPath,description\na,bucket-a,eu-west-1,x,\"d, e\"\nb,bucket-b,,,\n"))
+	f.Add([]byte("name,bucketName,specName\nr,role-bucket,IAMRole Based\n"))
+	f.Add([]byte("\ufeffname,name\n\"a\nb\",\n"))
+	f.Fuzz(func(t *testing.T, table []byte) {
+		doc, _, err := FromCSV("f.csv", table, csvTarget, "m.yaml")
+		if err != nil {
+			return
+		}
+		if _, err := manifest.Parse("m.yaml", doc); err != nil {
+			t.Fatalf("FromCSV wrote a manifest that does not validate: %v\n%s", err, doc)
+		}
+	})
+}

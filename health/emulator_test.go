@@ -15,10 +15,11 @@ import (
 // TestTestThroughTheClient runs the connection tests through the real client (the pipeline
 // apply uses: limiter, throttling, retries) against an emulator that throttles and fails a
 // share of the calls: every connection is tested once, and exactly the expired ones fail. The
-// rates are high enough that a run without a throttle or a failure is improbable (0.8^31 < 0.1%):
-// at 0.1 one run in 26 saw no 429 and failed.
+// faults are certain, not drawn: a rate limit below the client's opening burst answers some calls
+// 429, and the first two GETs answer 500 (random rates either missed a fault or, high enough not
+// to miss, spent a call's retry budget now and then).
 func TestTestThroughTheClient(t *testing.T) {
-	emu, err := emulator.Start(emulator.Options{Seed: 7, SessionTokenTTL: time.Hour, ThrottleRate: 0.2, FailRate: 0.2}, "127.0.0.1:0")
+	emu, err := emulator.Start(emulator.Options{Seed: 7, SessionTokenTTL: time.Hour, RateLimit: 40}, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,6 +44,7 @@ func TestTestThroughTheClient(t *testing.T) {
 		}
 		targets = append(targets, health.Target{Name: name, ID: id})
 	}
+	emu.Server.FailNext("GET", 2)
 	results, err := health.Test(context.Background(), c, targets, 8)
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +64,7 @@ func TestTestThroughTheClient(t *testing.T) {
 	st := c.Stats()
 	faults := emu.Server.Stats().Faults
 	t.Logf("client: %d requests, %d throttled, %d retries; emulator faults %v", st.Requests, st.Throttled, st.Retries, faults)
-	if faults[emulator.FaultThrottle] == 0 || faults[emulator.FaultFail] == 0 || st.Retries == 0 {
+	if faults[emulator.FaultRateLimit] == 0 || faults[emulator.FaultFail] != 2 || st.Throttled == 0 || st.Retries == 0 {
 		t.Errorf("the faults were not exercised: %v, %d retries", faults, st.Retries)
 	}
 }

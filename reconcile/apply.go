@@ -148,10 +148,10 @@ func PromotionsToRecord(cs *Changeset) []*Change {
 }
 
 // intentsAhead writes the intents of the creates ahead of them, so that no create waits for
-// the disk before it is sent (intents.go); a journal that cannot do that begins each create.
+// the disk before it is sent (intents.go). Without a journal each create begins on its own.
 func (a *applier) intentsAhead(todo []*Change) {
-	j, ok := a.opts.Journal.(intentJournal)
-	if !ok {
+	j := a.opts.Journal
+	if j == nil {
 		return
 	}
 	var creates []*Change
@@ -338,7 +338,8 @@ func (a *applier) entryFor(d *Desired, id, etag string, prior *lockfile.Entry) *
 	for k, p := range d.Params {
 		params[k] = p.Value
 	}
-	e := record(id, etag, d.Description, d.SpecName, d.Spec, params, func(k string) bool { return d.Params[k].Sensitive }, a.out.Salt)
+	e := record(lockfile.Entry{ID: id, ETag: etag, Description: d.Description, SpecName: d.SpecName, ConnectionSpec: d.Spec}, params,
+		func(k string) bool { return d.Params[k].Sensitive }, a.out.Salt)
 	e.CreatedAt, e.UpdatedAt = now, now
 	e.Promotion = d.Promotion
 	if prior != nil && prior.ID == id && !prior.CreatedAt.IsZero() {
@@ -514,20 +515,9 @@ func (o Owner) Created() string {
 // r.Unmanaged and never touched; when none is adopted they are returned as conflicts.
 func (a *applier) heal(ctx context.Context, ch *Change, r *Result, retired []string, since time.Time) (bool, []Owner, error) {
 	d := ch.Desired
-	found, err := a.client.FindByName(ctx, d.Name, d.Spec)
+	ptrs, recorded, res, err := a.lookUp(ctx, d.Name, d.Spec, claimOfDesired(d, since, a.opts.APIKey, a.out.Salt), r)
 	if err != nil {
 		return false, nil, fmt.Errorf("look up %q after an unknown create outcome: %w", d.Name, err)
-	}
-	a.mu.Lock()
-	recorded := recordedIDs(a.out.Connections)
-	a.mu.Unlock()
-	ptrs := make([]*flowapi.Connection, len(found))
-	for i := range found {
-		ptrs[i] = &found[i]
-	}
-	res := claimOfDesired(d, since, a.opts.APIKey, a.out.Salt).resolve(ptrs, recorded)
-	if len(res.unmanaged) > 0 {
-		r.Unmanaged = res.unmanaged
 	}
 	switch len(res.owned) {
 	case 0:
@@ -564,7 +554,7 @@ func (a *applier) heal(ctx context.Context, ch *Change, r *Result, retired []str
 	if len(fields) == 0 {
 		return true, nil, nil
 	}
-	_, err = a.patch(ctx, d, e, c.ETag, fields, false, r)
+	_, err = a.patch(ctx, d, e, c.ETag, patchWant{fields: fields}, r)
 	return true, nil, err
 }
 
@@ -591,7 +581,7 @@ func (a *applier) update(ctx context.Context, ch *Change, r *Result) error {
 		}
 	}
 	if len(fields) > 0 || resend || etag != ch.ETag {
-		ne, err := a.patch(ctx, ch.Desired, e, etag, fields, resend, r)
+		ne, err := a.patch(ctx, ch.Desired, e, etag, patchWant{fields: fields, resend: resend}, r)
 		if errors.Is(err, errGone) {
 			if a.opts.Saved {
 				// Re-creating it would send what the saved plan did not hold.
@@ -635,11 +625,17 @@ func (a *applier) recreate(ctx context.Context, ch *Change, r *Result) error {
 	return a.retire(ctx, ch.Name, e)
 }
 
+// patchWant is what a patch changes: fields, and every param, secrets included, when resend.
+type patchWant struct {
+	fields []FieldChange
+	resend bool
+}
+
 // patch sends the minimal JSON Patch for fields (every param, secrets included, when resend)
 // with If-Match etag, re-reading and re-diffing on 412 (at most MaxStale times), and records
 // the result. A connection that is gone (404) gives errGone.
-func (a *applier) patch(ctx context.Context, d *Desired, prior *lockfile.Entry, etag string, fields []FieldChange, resend bool, r *Result) (*lockfile.Entry, error) {
-	id := prior.ID
+func (a *applier) patch(ctx context.Context, d *Desired, prior *lockfile.Entry, etag string, want patchWant, r *Result) (*lockfile.Entry, error) {
+	id, fields, resend := prior.ID, want.fields, want.resend
 	ops, err := patchOps(d, prior, fields, resend)
 	if err != nil {
 		return nil, err
@@ -931,17 +927,13 @@ func (a *applier) delete(ctx context.Context, ch *Change, r *Result) error {
 	return errors.Join(errs...)
 }
 
-// pendingMade looks up the connection a pending create of ch made, under the ownership rule:
-// its id, or "" when none is proven; live connections the rule refuses go to r.Unmanaged.
-func (a *applier) pendingMade(ctx context.Context, ch *Change, r *Result) (string, error) {
-	e := ch.Prior
-	spec := e.ConnectionSpec
-	if spec.ID == "" {
-		spec = s3source.ConnectionSpec()
-	}
-	found, err := a.client.FindByName(ctx, ch.Name, spec)
+// lookUp is the ownership lookup: the live connections named name of spec, the ids the
+// lockfile records, and what the ownership rule cl makes of them. Connections the rule
+// refuses go to r.Unmanaged.
+func (a *applier) lookUp(ctx context.Context, name string, spec flowapi.Spec, cl *claim, r *Result) ([]*flowapi.Connection, map[string]bool, resolution, error) {
+	found, err := a.client.FindByName(ctx, name, spec)
 	if err != nil {
-		return "", fmt.Errorf("look up %q: %w", ch.Name, err)
+		return nil, nil, resolution{}, err
 	}
 	a.mu.Lock()
 	recorded := recordedIDs(a.out.Connections)
@@ -950,9 +942,24 @@ func (a *applier) pendingMade(ctx context.Context, ch *Change, r *Result) (strin
 	for i := range found {
 		ptrs[i] = &found[i]
 	}
-	res := claimOfEntry(ch.Name, e, a.opts.APIKey, a.out.Salt).resolve(ptrs, recorded)
+	res := cl.resolve(ptrs, recorded)
 	if len(res.unmanaged) > 0 {
 		r.Unmanaged = res.unmanaged
+	}
+	return ptrs, recorded, res, nil
+}
+
+// pendingMade looks up the connection a pending create of ch made, under the ownership rule:
+// its id, or "" when none is proven; live connections the rule refuses go to r.Unmanaged.
+func (a *applier) pendingMade(ctx context.Context, ch *Change, r *Result) (string, error) {
+	e := ch.Prior
+	spec := e.ConnectionSpec
+	if spec.ID == "" {
+		spec = s3source.ConnectionSpec()
+	}
+	_, _, res, err := a.lookUp(ctx, ch.Name, spec, claimOfEntry(ch.Name, e, a.opts.APIKey, a.out.Salt), r)
+	if err != nil {
+		return "", fmt.Errorf("look up %q: %w", ch.Name, err)
 	}
 	switch len(res.owned) {
 	case 0:

@@ -12,17 +12,11 @@ import (
 	"github.com/flowsync/flowsync/s3source"
 )
 
-// record is the lockfile entry of a connection id at etag holding the given non-secret
-// fields and params: a param for which sensitive reports true (it came from a secret
-// reference) is stored only as its digest. Apply and Import build entries through it.
-func record(id, etag, description, specName string, spec flowapi.Spec, params map[string]string, sensitive func(string) bool, salt string) *lockfile.Entry {
-	e := &lockfile.Entry{
-		ID:             id,
-		ETag:           etag,
-		Description:    description,
-		SpecName:       specName,
-		ConnectionSpec: spec,
-	}
+// record is the lockfile entry base (a connection's id, etag and non-secret fields) holding
+// params: a param for which sensitive reports true (it came from a secret reference) is
+// stored only as its digest. Apply and Import build entries through it.
+func record(base lockfile.Entry, params map[string]string, sensitive func(string) bool, salt string) *lockfile.Entry {
+	e := &base
 	for k, v := range params {
 		if sensitive(k) {
 			if e.SecretDigests == nil {
@@ -50,7 +44,7 @@ func importedEntry(c *flowapi.Connection, d *Desired, salt string) *lockfile.Ent
 			params[k] = v
 		}
 	}
-	e := record(c.ID, c.ETag, c.Description, c.Auth.SpecName, c.ConnectionSpec, params,
+	e := record(lockfile.Entry{ID: c.ID, ETag: c.ETag, Description: c.Description, SpecName: c.Auth.SpecName, ConnectionSpec: c.ConnectionSpec}, params,
 		func(k string) bool { return d.Params[k].Sensitive }, salt)
 	if c.CreatedAt > 0 {
 		e.CreatedAt = time.UnixMilli(c.CreatedAt).UTC()

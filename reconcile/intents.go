@@ -4,15 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-
-	"github.com/flowsync/flowsync/lockfile"
 )
-
-// intentJournal is a Journal that can record the intents of creates ahead of them.
-type intentJournal interface {
-	Intend(name string, intent *lockfile.Entry) error
-	Sync() error
-}
 
 // intents writes the journal intents of an apply's creates ahead of them, on its own goroutine,
 // in chunks of one fsync each, at most two chunks ahead of the creates being sent. A create
@@ -35,7 +27,7 @@ type intents struct {
 }
 
 // writeIntents starts the writer for the creates of chs (in this order).
-func (a *applier) writeIntents(j intentJournal, chs []*Change) *intents {
+func (a *applier) writeIntents(j Journal, chs []*Change) *intents {
 	size := max(2*a.opts.Concurrency, 32)
 	in := &intents{seq: make(map[*Change]int, len(chs)), size: size,
 		progress: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}

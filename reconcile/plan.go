@@ -51,7 +51,7 @@ func Plan(desired []Desired, lock *lockfile.File, observed *Observed, opts Optio
 		setOwner(&ch, live)
 		hold(&ch, d, ch.Prior, opts.Gates)
 		if live != nil {
-			u := planUnmanaged(&ch, d, e, salt, live, recorded, opts.APIKey)
+			u := planUnmanaged(&ch, d, e, owners{salt: salt, live: live, recorded: recorded, apiKey: opts.APIKey})
 			if cf := conflictsOf(&ch, d, salt, live, recorded, opts.APIKey); len(cf) > 0 {
 				// The namesakes are the conflict: said once, on the conflict's line.
 				ch.Refused, ch.Action, ch.Conflicts, ch.Notes, u = ch.Action, Conflict, cf, nil, nil
@@ -133,10 +133,20 @@ func renamed(ch *Change, from string) {
 	}
 }
 
+// owners is what the ownership rule looks at: the lockfile's salt, the live connections, the
+// ids the lockfile records, and the API key in use.
+type owners struct {
+	salt     string
+	live     *liveIndex
+	recorded map[string]bool
+	apiKey   string
+}
+
 // planUnmanaged finds the live connections named like d that flowsync did not record. For a
 // pending create it applies the ownership rule and says in ch what apply will do; every
 // connection the rule does not adopt is returned as unmanaged.
-func planUnmanaged(ch *Change, d *Desired, e *lockfile.Entry, salt string, live *liveIndex, recorded map[string]bool, apiKey string) *Unmanaged {
+func planUnmanaged(ch *Change, d *Desired, e *lockfile.Entry, o owners) *Unmanaged {
+	salt, live, recorded, apiKey := o.salt, o.live, o.recorded, o.apiKey
 	found := live.byName[d.Name]
 	u := &Unmanaged{Name: d.Name, Reasons: map[string]string{}}
 	if e != nil && e.ID != "" && e.Pending == "" {

@@ -279,11 +279,22 @@ type Client interface {
 	FindByName(ctx context.Context, name string, spec flowapi.Spec) ([]flowapi.Connection, error)
 }
 
-// Journal records operations durably. Begin must be durable before the request is sent (op is
-// "create", "update" or "delete"; id is empty for a create, intent is the entry a create
-// would record, nil otherwise) and records when it was begun; Commit records the entry's state
-// after a success (nil: the entry is gone). *lockfile.Journal satisfies it.
+// Journal is Apply's one write-ahead path: nothing is sent before the journal holds, durably,
+// what a crash would need to finish or undo it. *lockfile.Journal satisfies it.
+//
+//   - Begin records an update or delete (op "update" or "delete", id set, intent nil), or a
+//     create whose intent was not written ahead (op "create", id empty, intent the entry it
+//     would record), and must be durable before the request is sent. It records when it was
+//     begun.
+//   - Intend records a create's intent without waiting for the disk; Sync makes every intent
+//     recorded so far durable in one fsync. Apply writes the creates' intents ahead of them
+//     this way, in chunks of one Sync each, on a goroutine of its own (intents.go), and sends
+//     a create only once its chunk is synced: the same guarantee as Begin, with the fsyncs
+//     off the critical path.
+//   - Commit records the entry's state after a success (nil: the entry is gone).
 type Journal interface {
 	Begin(name, op, id string, intent *lockfile.Entry) error
+	Intend(name string, intent *lockfile.Entry) error
+	Sync() error
 	Commit(name string, e *lockfile.Entry) error
 }

@@ -8,6 +8,9 @@ import (
 )
 
 // This file is a hand-written mirror of manifest.schema.json for the common, valid case.
+// Why it earns its place: validating the 10,000 entries of the bench manifest takes 4 ms and
+// 0.25 MB with it, 69 ms and 58 MB with the compiled schema alone (go test ./schema -bench
+// Validate10k, 2-core machine, 2026-12-06), and plan runs it on every manifest.
 // manifest.schema.json stays the single source of truth: the fast path only answers "valid"
 // or "maybe not", and Validate runs the compiled schema on everything the fast path does not
 // vouch for, so every message still comes from the schema. The fast path must never call

@@ -44,14 +44,14 @@ func (v *markdownPlanView) Plan(cs *reconcile.Changeset) error {
 	b.WriteString("### flowsync plan\n\n")
 	b.WriteString("**" + planSummary(m.Counts) + "**\n\n")
 	if t := mdTarget(m); t != "" {
-		b.WriteString(t + "\n\n")
+		b.WriteString(t + ". ") // one paragraph with what it was compared with
 	}
-	b.WriteString(v.saved)
 	if m.Refreshed {
 		b.WriteString("Compared with the live connections (`--refresh`).\n\n")
 	} else {
 		b.WriteString("Compared with the lockfile only; changes made outside flowsync are not shown (no `--refresh`).\n\n")
 	}
+	b.WriteString(v.saved)
 	if m.SecretsUnknown {
 		b.WriteString("**Note:** secret references were not read (`--no-secrets`): secret changes are not shown.\n\n")
 	}

@@ -89,7 +89,7 @@ func TestPlanReviewScales(t *testing.T) {
 				first := "Plan: "
 				if format == "markdown" {
 					first = "### flowsync plan\n\n**Plan: "
-					if !strings.Contains(got, "\n\nManifest **onboarding.yaml** · sandbox **prod** · org org@AdobeOrg\n\n") {
+					if !strings.Contains(got, "\n\nManifest **onboarding.yaml** · sandbox **prod** · org org@AdobeOrg. Compared with ") {
 						t.Errorf("the manifest and sandbox are not named:\n%s", got)
 					}
 				}
