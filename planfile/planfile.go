@@ -4,8 +4,9 @@
 //
 // Invariants: a File never holds a secret value: a sensitive param appears only as its
 // HMAC-SHA256 keyed by the salt the File records; Write is atomic (temp file, fsync, rename);
-// Parse refuses unknown fields and another major format version; Check never re-diffs: each
-// planned change is either sent exactly as recorded or refused as stale.
+// Parse refuses unknown fields and another major format version; Check is pure and never
+// widens a plan: a planned change is sent only as the same change of a plan made again (the
+// file is a claim, never a command), else refused.
 package planfile
 
 import (
