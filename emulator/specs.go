@@ -16,7 +16,7 @@ import (
 // draft-07 JSON Schemas of auth.params (secrets marked format: password), and the connection
 // test, which fails once a connection's session token is older than the session-token TTL.
 
-const sessionTokenParam = "s3SessionToken"
+const sessionTokenParam = s3source.ParamSessionToken
 
 // s3SpecName and s3ProviderID are what Adobe's catalogue calls the Amazon S3 source.
 const (
@@ -26,12 +26,12 @@ const (
 
 // paramDescriptions describe the S3 auth params in the served spec.
 var paramDescriptions = map[string]string{
-	"s3AccessKey":    "Access key id of the AWS account or IAM user (AKIA…, or ASIA… for temporary credentials).",
-	"s3SecretKey":    "Secret access key that goes with the access key id.",
-	"s3SessionToken": "Session token of temporary (STS) credentials.",
-	"serviceUrl":     "Regional S3 endpoint, https://s3.REGION.amazonaws.com/, needed for region-specific buckets.",
-	"bucketName":     "Name of the S3 bucket.",
-	"folderPath":     "Folder inside the bucket, needed when access is restricted to a folder.",
+	s3source.ParamAccessKey:    "Access key id of the AWS account or IAM user (AKIA…, or ASIA… for temporary credentials).",
+	s3source.ParamSecretKey:    "Secret access key that goes with the access key id.",
+	s3source.ParamSessionToken: "Session token of temporary (STS) credentials.",
+	s3source.ParamServiceURL:   "Regional S3 endpoint, https://s3.REGION.amazonaws.com/, needed for region-specific buckets.",
+	s3source.ParamBucketName:   "Name of the S3 bucket.",
+	s3source.ParamFolderPath:   "Folder inside the bucket, needed when access is restricted to a folder.",
 }
 
 // S3ConnectionSpec is the connection spec the emulator serves for the Amazon S3 source,

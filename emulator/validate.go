@@ -119,7 +119,7 @@ func validateParam(p, v string) error {
 		return nil
 	case s3source.ParamFolderPath:
 		return s3source.CheckFolderPath(v)
-	case "serviceUrl":
+	case s3source.ParamServiceURL:
 		u, err := url.Parse(v)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return fmt.Errorf("must be an absolute http(s) URL such as https://s3.eu-west-1.amazonaws.com/")

@@ -33,7 +33,7 @@ const (
 var csvColumns = []string{ColName, ColBucketName, ColRegion, ColServiceURL, ColFolderPath, ColDescription, ColSpecName}
 
 // csvSecretVars are the environment variables an Access Key entry's secrets come from.
-var csvSecretVars = map[string]string{"s3AccessKey": "S3_ACCESS_KEY", "s3SecretKey": "S3_SECRET_KEY"}
+var csvSecretVars = map[string]string{s3source.ParamAccessKey: "S3_ACCESS_KEY", s3source.ParamSecretKey: "S3_SECRET_KEY"}
 
 // regionShape is what an AWS region looks like: eu-west-1, us-gov-east-1, ap-southeast-2.
 var regionShape = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
@@ -253,21 +253,21 @@ func csvEntry(r csvRow) *genEntry {
 	}
 	e := &genEntry{
 		conn:   flowapi.Connection{Name: r.cells[ColName], Description: r.cells[ColDescription], Auth: flowapi.Auth{SpecName: spec}},
-		params: map[string]string{"bucketName": r.cells[ColBucketName]},
+		params: map[string]string{s3source.ParamBucketName: r.cells[ColBucketName]},
 		refs:   map[string]string{},
 	}
 	r.source["name"], r.source["description"], r.source["auth.specName"] = ColName, ColDescription, ColSpecName
 	r.source["auth.params.bucketName"] = ColBucketName
 	if v := r.cells[ColFolderPath]; v != "" {
-		e.params["folderPath"] = v
+		e.params[s3source.ParamFolderPath] = v
 		r.source["auth.params.folderPath"] = ColFolderPath
 	}
 	switch {
 	case r.cells[ColRegion] != "":
-		e.params["serviceUrl"] = RegionURL(r.cells[ColRegion])
+		e.params[s3source.ParamServiceURL] = RegionURL(r.cells[ColRegion])
 		r.source["auth.params.serviceUrl"] = ColRegion
 	case r.cells[ColServiceURL] != "":
-		e.params["serviceUrl"] = r.cells[ColServiceURL]
+		e.params[s3source.ParamServiceURL] = r.cells[ColServiceURL]
 		r.source["auth.params.serviceUrl"] = ColServiceURL
 	}
 	if spec == "Access Key" {

@@ -129,7 +129,7 @@ func genEntries(conns []flowapi.Connection, secret SecretRule, required func(spe
 // it). A connection with secrets but no access key gets variables of its own, named after it.
 // Names are made unique with a numeric suffix. It returns every variable, sorted.
 func assignEnvVars(entries []*genEntry) []string {
-	const accessKey = "s3AccessKey"
+	const accessKey = s3source.ParamAccessKey
 	keys := map[string]bool{}
 	for _, e := range entries {
 		if len(e.refs) > 0 && e.params[accessKey] != "" {
@@ -169,7 +169,7 @@ func assignEnvVars(entries []*genEntry) []string {
 	return all
 }
 
-// envName is s in upper snake case, ASCII letters and digits only: "s3SecretKey" →
+// envName is s in upper snake case, ASCII letters and digits only: s3source.ParamSecretKey →
 // "S3_SECRET_KEY", "acme-marketing.eu" → "ACME_MARKETING_EU".
 func envName(s string) string {
 	var b strings.Builder

@@ -43,11 +43,11 @@ func textProblem(v string) string {
 // also warns and suggests), for a reference's value by valueProblem.
 func literalProblem(name, v string) string {
 	switch name {
-	case "bucketName":
+	case s3source.ParamBucketName:
 		if verdict, err := s3source.ClassifyBucketName(v); verdict == s3source.BucketInvalid {
 			return err.Error() // a legacy us-east-1 name is accepted
 		}
-	case "folderPath":
+	case s3source.ParamFolderPath:
 		return folderProblem(v)
 	}
 	return ""

@@ -732,7 +732,7 @@ func renames(fields []FieldChange) bool {
 	return slices.ContainsFunc(fields, func(f FieldChange) bool { return f.Path == "name" })
 }
 
-const sessionToken = "s3SessionToken"
+const sessionToken = s3source.ParamSessionToken
 
 // patchOps is the minimal JSON Patch for fields: /name and /description when they changed;
 // the session token alone as /auth/params/s3SessionToken when only it changed (the documented

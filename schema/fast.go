@@ -3,8 +3,9 @@ package schema
 import (
 	"unicode/utf8"
 
-	"github.com/flowsync/flowsync/s3source"
 	"gopkg.in/yaml.v3"
+
+	"github.com/flowsync/flowsync/s3source"
 )
 
 // This file is a hand-written mirror of manifest.schema.json for the common, valid case.
@@ -173,7 +174,7 @@ func fastAuth(n *yaml.Node) bool {
 	return v[1] == nil || fastParams(v[1])
 }
 
-var paramFields = []string{"s3AccessKey", "s3SecretKey", "s3SessionToken", "serviceUrl", "bucketName", "folderPath", "region"}
+var paramFields = []string{s3source.ParamAccessKey, s3source.ParamSecretKey, s3source.ParamSessionToken, s3source.ParamServiceURL, s3source.ParamBucketName, s3source.ParamFolderPath, s3source.ParamRegion}
 
 // #/definitions/auth/properties/params: object of the six params, each a string of its form
 // or a secret reference (s3SecretKey and s3SessionToken: a reference only), and region, a
@@ -497,19 +498,19 @@ func region(s string) bool {
 // value (it may be a secret), worded to follow "the value of {env: X}".
 func ParamProblem(name, value string) string {
 	switch name {
-	case "s3AccessKey", "s3SecretKey", "s3SessionToken":
+	case s3source.ParamAccessKey, s3source.ParamSecretKey, s3source.ParamSessionToken:
 		if value == "" {
 			return "is empty"
 		}
-	case "serviceUrl":
+	case s3source.ParamServiceURL:
 		if !serviceURL(value) {
 			return "is not an https:// URL such as https://s3.us-east-1.amazonaws.com/"
 		}
-	case "bucketName":
+	case s3source.ParamBucketName:
 		if !bucketName(value) {
 			return "is not a bucket name: 3 to 63 lowercase letters, digits, dots and hyphens"
 		}
-	case "folderPath":
+	case s3source.ParamFolderPath:
 		if !folderPath(value) {
 			return `is not a folder path: it must not contain any of " \ : | < > * ?`
 		}

@@ -7,9 +7,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/flowsync/flowsync/s3source"
 	"github.com/santhosh-tekuri/jsonschema/v5"
 	"gopkg.in/yaml.v3"
+
+	"github.com/flowsync/flowsync/s3source"
 )
 
 // step is one hop of an instance location: a mapping key or a list index.
@@ -247,7 +248,7 @@ func lengthMessage(kw, field string, parent map[string]any, n *yaml.Node) string
 	minL, _ := toInt(parent["minLength"])
 	maxL, hasMax := toInt(parent["maxLength"])
 	switch {
-	case field == "bucketName":
+	case field == s3source.ParamBucketName:
 		return fmt.Sprintf("bucket names are 3 to 63 characters long (legacy us-east-1 names up to 255), not %d", got)
 	case got == 0:
 		return "must not be empty"
@@ -418,17 +419,17 @@ func patternMessage(field string, n *yaml.Node) string {
 		return msg
 	case "name":
 		return "names are printable text: no control characters"
-	case "serviceUrl":
+	case s3source.ParamServiceURL:
 		return "must be an https:// URL such as https://s3.us-east-1.amazonaws.com/"
-	case "region":
+	case s3source.ParamRegion:
 		return "must be an AWS region name such as eu-west-1, us-gov-west-1 or ap-southeast-2"
-	case "bucketName":
+	case s3source.ParamBucketName:
 		msg := "bucket names hold only lowercase letters, digits, dots and hyphens"
 		if sug := s3source.SuggestBucketName(v); sug != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", sug) // a suggestion that follows the rules
 		}
 		return msg
-	case "folderPath":
+	case s3source.ParamFolderPath:
 		return `folder paths must not contain any of " \ : | < > * ?`
 	case "env":
 		return "must be an environment variable name: letters, digits and underscores, not starting with a digit"
