@@ -56,7 +56,7 @@ func EnvPlans(format string, io IO, plans []EnvPlan) error {
 				Lockfile: p.Lockfile, Plan: bytes.TrimRight(buf.Bytes(), "\n")})
 		case "markdown":
 			md.WriteString("### Environment " + mdEscape(p.Env) + ": sandbox " + mdEscape(p.Sandbox) + "\n\n")
-			md.WriteString(strings.Replace(buf.String(), "### flowsync plan\n\n", "", 1) + "\n")
+			md.WriteString(strings.Replace(buf.String(), mdHeading, "", 1) + "\n")
 		default:
 			if i > 0 {
 				fmt.Fprintln(io.Out)

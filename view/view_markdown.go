@@ -16,6 +16,9 @@ const (
 	markdownLimit = 60_000
 	// markdownValueMax is how many characters of a value the markdown plan shows.
 	markdownValueMax = 1_000
+	// mdHeading opens a plan comment; the count line follows on the next line (an ATX heading
+	// needs no blank line after it), which keeps a grouped plan within its line budget.
+	mdHeading = "### flowsync plan\n"
 )
 
 // markdownPlanView renders a plan for a pull-request comment from the same model as the text
@@ -41,7 +44,7 @@ type mdBlock struct {
 func (v *markdownPlanView) Plan(cs *reconcile.Changeset) error {
 	m := newPlanModel(cs)
 	var b strings.Builder
-	b.WriteString("### flowsync plan\n\n")
+	b.WriteString(mdHeading)
 	b.WriteString("**" + planSummary(m.Counts) + "**\n\n")
 	if t := mdTarget(m); t != "" {
 		b.WriteString(t + ". ") // one paragraph with what it was compared with
@@ -62,9 +65,35 @@ func (v *markdownPlanView) Plan(cs *reconcile.Changeset) error {
 		b.WriteString("No changes. " + plural(m.Counts.Unchanged, "connection", "connections") + " up to date.\n")
 		return v.write(b.String())
 	}
+	b.WriteString(mdCountTable(m.Counts))
 	blocks := mdBlocks(m)
 	v.writeBlocks(&b, blocks, m)
 	return v.write(strings.TrimRight(b.String(), "\n") + "\n")
+}
+
+// mdCountTable is the summary table a reviewer reads before the details: one row of counts,
+// with the columns for conflicts, blocked and held changes only when there are some.
+func mdCountTable(n planCounts) string {
+	cols := []struct {
+		head string
+		n    int
+		show bool
+	}{
+		{"create", n.Create, true}, {"update", n.Update, true}, {"replace", n.Replace, true},
+		{"delete", n.Delete, true}, {"blocked", n.Blocked, n.Blocked > 0},
+		{"orphaned (kept)", n.Orphan, true}, {"held", n.Held, n.Held > 0},
+		{"unchanged", n.Unchanged, true}, {"name conflicts", n.Conflict, n.Conflict > 0},
+	}
+	var head, rule, row strings.Builder
+	for _, c := range cols {
+		if !c.show {
+			continue
+		}
+		head.WriteString("| " + c.head + " ")
+		rule.WriteString("|---:")
+		row.WriteString("| " + thousands(c.n) + " ")
+	}
+	return head.String() + "|\n" + rule.String() + "|\n" + row.String() + "|\n\n"
 }
 
 // mdTarget names the manifest, environment, sandbox and org a plan is for.
@@ -152,7 +181,7 @@ func mdSectionBlock(s *planSection) *mdBlock {
 		h.WriteString("<details><summary>" + s.Kind.Action.Symbol() + " " + mdSummary(s.Kind.Action, s.Total) + "</summary>\n\n")
 	}
 	if len(s.Shared) > 0 {
-		h.WriteString("Each of the " + thousands(s.Total) + ":\n\n```diff\n")
+		h.WriteString("Each of the " + thousands(s.Total) + ":\n```diff\n") // a fence may interrupt a paragraph
 		for _, f := range s.Shared {
 			h.WriteString(mdField(s.Kind.Action, f, ""))
 		}

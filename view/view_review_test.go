@@ -88,7 +88,7 @@ func TestPlanReviewScales(t *testing.T) {
 				}
 				first := "Plan: "
 				if format == "markdown" {
-					first = "### flowsync plan\n\n**Plan: "
+					first = mdHeading + "**Plan: "
 					if !strings.Contains(got, "\n\nManifest **onboarding.yaml** · sandbox **prod** · org org@AdobeOrg. Compared with ") {
 						t.Errorf("the manifest and sandbox are not named:\n%s", got)
 					}
