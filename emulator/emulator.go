@@ -183,7 +183,7 @@ type Server struct {
 	store    store
 	tokens   map[string]*token
 	stats    Stats
-	failNext map[string]int // method -> API calls still to answer 500 (FailNext)
+	failNext map[string]int // fault kind + " " + method -> API calls still to answer so (FailNext, ThrottleNext)
 	handler  http.Handler
 }
 

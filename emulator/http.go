@@ -294,13 +294,13 @@ func (s *Server) fault(c *call) bool {
 			return true
 		}
 	}
-	if s.chance(s.opts.ThrottleRate) {
+	if s.chance(s.opts.ThrottleRate) || s.takeNext(FaultThrottle, c.r.Method) {
 		s.countFault(FaultThrottle)
 		c.w.Header().Set("Retry-After", "1")
 		c.gatewayError(http.StatusTooManyRequests, "429001", "Too many requests")
 		return true
 	}
-	if s.chance(s.opts.FailRate) || s.takeFailNext(c.r.Method) {
+	if s.chance(s.opts.FailRate) || s.takeNext(FaultFail, c.r.Method) {
 		s.countFault(FaultFail)
 		c.serviceError(http.StatusInternalServerError, "1102-500", "Internal Error", "An internal error has occurred. Please try again. If the problem persists, please contact customer support.")
 		return true

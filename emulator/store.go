@@ -434,26 +434,35 @@ func (s *Server) CreateOutOfBand(org, sandbox string, c flowapi.NewConnection) s
 
 // FailNext makes the next n API calls of method (POST, GET, PATCH, DELETE) answer 500
 // 1102-500 before doing anything, like the fail-rate fault. It is a test helper.
-func (s *Server) FailNext(method string, n int) {
+func (s *Server) FailNext(method string, n int) { s.armNext(FaultFail+" "+method, n) }
+
+// ThrottleNext makes the next n API calls of method answer 429 with Retry-After: 1, like the
+// throttle-rate fault but certain, so that a test can count on it. It is a test helper.
+func (s *Server) ThrottleNext(method string, n int) { s.armNext(FaultThrottle+" "+method, n) }
+
+func (s *Server) armNext(key string, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failNext == nil {
 		s.failNext = map[string]int{}
 	}
-	s.failNext[method] = n
+	s.failNext[key] = n
 	s.failArmed.Store(true)
 }
 
-func (s *Server) takeFailNext(method string) bool {
+// takeNext reports whether the call of method is one that FailNext or ThrottleNext armed for
+// fault kind, and counts it off.
+func (s *Server) takeNext(kind, method string) bool {
 	if !s.failArmed.Load() {
 		return false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.failNext[method] <= 0 {
+	key := kind + " " + method
+	if s.failNext[key] <= 0 {
 		return false
 	}
-	s.failNext[method]--
+	s.failNext[key]--
 	return true
 }
 

@@ -61,17 +61,19 @@ func Build(cs *reconcile.Changeset, lock *lockfile.File, meta Meta) (*File, erro
 	dg := newDigester(lock.Salt)
 	for i := range cs.Changes {
 		ch := &cs.Changes[i]
-		switch ch.Action {
-		case reconcile.Create:
-			f.Summary.Create++
-		case reconcile.Update:
-			f.Summary.Update++
-		case reconcile.Replace:
-			f.Summary.Replace++
-		case reconcile.Delete:
-			f.Summary.Delete++
-		default:
+		switch {
+		case !ch.Action.Sends():
 			continue
+		case ch.Blocked:
+			f.Summary.Blocked++
+		case ch.Action == reconcile.Create:
+			f.Summary.Create++
+		case ch.Action == reconcile.Update:
+			f.Summary.Update++
+		case ch.Action == reconcile.Replace:
+			f.Summary.Replace++
+		case ch.Action == reconcile.Delete:
+			f.Summary.Delete++
 		}
 		c, err := buildChange(ch, dg)
 		if err != nil {
@@ -119,6 +121,14 @@ func buildChange(ch *reconcile.Change, dg *digester) (Change, error) {
 				c.Secrets[k] = dg.digest(p.Value)
 			}
 		}
+	}
+	if ch.Blocked {
+		// Never attempted: no request to record, and none apply --plan may send.
+		c.Blocked, c.Requests = true, []Request{}
+		for _, d := range ch.UsedBy {
+			c.UsedBy = append(c.UsedBy, Dataflow{ID: d.ID, Name: d.Name, State: d.State, LastRun: d.LastRun, LastRunAt: d.LastRunAt})
+		}
+		return c, nil
 	}
 	reqs, err := requestsOf(ch, dg)
 	if err != nil {

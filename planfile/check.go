@@ -70,6 +70,11 @@ func Check(f *File, in Input) (*reconcile.Changeset, []reconcile.Result, error) 
 	for i := range f.Changes {
 		pc := &f.Changes[i]
 		fc := freshBy[pc.Name]
+		if pc.Blocked {
+			// Blocked when planned: never attempted, whatever a plan made now says.
+			cs.Changes = append(cs.Changes, blockedChange(pc, fc, in.Lock))
+			continue
+		}
 		why := differs(pc, fc, dg)
 		if why == "" {
 			cs.Changes = append(cs.Changes, *fc)
@@ -86,6 +91,24 @@ func Check(f *File, in Input) (*reconcile.Changeset, []reconcile.Result, error) 
 		refused = append(refused, refuse(pc, fc, in.Lock, why, dg))
 	}
 	return cs, refused, nil
+}
+
+// blockedChange is the change of a plan file's blocked change pc: the fresh plan's change
+// when it is the same action on the same connection, else one made of pc; blocked by the
+// dataflows the plan recorded (Changeset.Block adds those using it now), so never sent.
+func blockedChange(pc *Change, fc *reconcile.Change, lock *lockfile.File) reconcile.Change {
+	var ch reconcile.Change
+	if fc != nil && fc.Action.String() == pc.Action && fc.ID == pc.ID {
+		ch = *fc
+	} else {
+		ch = reconcile.Change{Name: pc.Name, Action: actions[pc.Action], Reason: reconcile.Reason(pc.Reason), ID: pc.ID, ETag: pc.ETag,
+			Prior: lock.Connections[pc.Name], Notes: slices.Clone(pc.Notes)}
+	}
+	ch.Blocked, ch.UsedBy = true, nil
+	for _, d := range pc.UsedBy {
+		ch.UsedBy = append(ch.UsedBy, reconcile.Dataflow{ID: d.ID, Name: d.Name, State: d.State, LastRun: d.LastRun, LastRunAt: d.LastRunAt})
+	}
+	return ch
 }
 
 // claimCheck tells a change that differs from the fresh plan because the live state moved

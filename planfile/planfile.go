@@ -26,7 +26,7 @@ import (
 
 // FormatVersion is the version of the plan file this build writes: additive changes keep
 // 1.x, breaking ones bump the major. Parse reads any 1.x.
-const FormatVersion = "1.1"
+const FormatVersion = "1.2"
 
 // maxSize bounds how much of a plan file is read: a plan of 10,000 connections takes a few MB.
 const maxSize = 256 << 20
@@ -82,6 +82,9 @@ type Summary struct {
 	Update  int `json:"update"`
 	Replace int `json:"replace"`
 	Delete  int `json:"delete"`
+	// Blocked counts the deletes and replaces blocked by dataflows (format 1.2; absent when
+	// none): not counted under their action, never sent.
+	Blocked int `json:"blocked,omitempty"`
 }
 
 // Change is one planned change.
@@ -102,6 +105,10 @@ type Change struct {
 	// Resolved: on the delete of a pending orphan planned with --refresh, the id its
 	// interrupted create made, as the ownership rule proved.
 	Resolved string `json:"resolved,omitempty"`
+	// Blocked (format 1.2): a delete or replace of a connection the dataflows UsedBy used when
+	// planned. It holds no request: apply --plan never sends it, whatever the fresh plan says.
+	Blocked bool       `json:"blocked,omitempty"`
+	UsedBy  []Dataflow `json:"used_by,omitempty"`
 	// Recorded is the lockfile entry the change was planned against; nil: none was recorded.
 	Recorded *Recorded `json:"recorded"`
 	Fields   []Field   `json:"fields"`
@@ -110,6 +117,15 @@ type Change struct {
 	// apply must read again (and records as applied).
 	Secrets  map[string]string `json:"secrets"`
 	Requests []Request         `json:"requests"`
+}
+
+// Dataflow is a dataflow that used a connection when planned (reconcile.Dataflow).
+type Dataflow struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	State     string `json:"state,omitempty"`
+	LastRun   string `json:"last_run,omitempty"`
+	LastRunAt int64  `json:"last_run_at,omitempty"`
 }
 
 // Recorded is a lockfile entry as it was when planned.
@@ -326,6 +342,9 @@ func (f *File) check() error {
 		seen[c.Name] = true
 		if _, ok := actions[c.Action]; !ok {
 			return fmt.Errorf("%s: unknown action %q", at, c.Action)
+		}
+		if c.Blocked && (len(c.Requests) > 0 || (c.Action != "delete" && c.Action != "replace")) {
+			return fmt.Errorf("%s: %q: a blocked change is a delete or replace and holds no requests", at, c.Name)
 		}
 		for k, d := range c.Secrets {
 			if !hex64(d) {

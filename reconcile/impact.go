@@ -121,7 +121,8 @@ func deletedBy(ch *Change) []string {
 
 // Block marks every delete and replace of cs that would delete a connection a dataflow uses as
 // blocked (never attempted: no POST of the replacement, no DELETE), with the dataflows, and
-// records that the impact was checked. It does nothing for an impact not checked.
+// records that the impact was checked. It does nothing for an impact not checked. A change
+// already blocked stays blocked (a saved plan's blocked change is never attempted).
 func (c *Changeset) Block(imp Impact) {
 	if !imp.Checked {
 		return
@@ -129,7 +130,6 @@ func (c *Changeset) Block(imp Impact) {
 	c.ImpactChecked = true
 	for i := range c.Changes {
 		ch := &c.Changes[i]
-		ch.Blocked, ch.UsedBy = false, nil
 		for _, id := range deletedBy(ch) {
 			for _, df := range imp.UsedBy[id] {
 				if !slices.ContainsFunc(ch.UsedBy, func(d Dataflow) bool { return d.ID == df.ID }) {
@@ -137,7 +137,7 @@ func (c *Changeset) Block(imp Impact) {
 				}
 			}
 		}
-		ch.Blocked = len(ch.UsedBy) > 0
+		ch.Blocked = ch.Blocked || len(ch.UsedBy) > 0
 	}
 }
 

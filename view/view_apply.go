@@ -188,11 +188,11 @@ func textResult(r reconcile.Result, p palette) string {
 	case reconcile.Create:
 		switch {
 		case r.Adopted:
-			what = "adopted " + r.ID + " (an earlier create's outcome was unknown; it passes the ownership rule)"
+			what = "adopted " + safe(r.ID) + " (an earlier create's outcome was unknown; it passes the ownership rule)"
 		case r.Healed:
-			what = "created " + r.ID + " (an interrupted run may have sent it: looked up by name first; no connection passed the ownership rule)"
+			what = "created " + safe(r.ID) + " (an interrupted run may have sent it: looked up by name first; no connection passed the ownership rule)"
 		case r.Retries412 > 0 || len(r.Unmanaged) > 0:
-			what = "created " + r.ID
+			what = "created " + safe(r.ID)
 		default:
 			return ""
 		}
@@ -201,16 +201,16 @@ func textResult(r reconcile.Result, p palette) string {
 		case r.Recreated:
 			// The update met a 404: the connection was created, and is counted as created.
 			style, symbol = actionStyle(p, reconcile.Create), reconcile.Create.Symbol()
-			what = "deleted outside flowsync: created again as " + r.ID
+			what = "deleted outside flowsync: created again as " + safe(r.ID)
 		case r.Retries412 > 0:
 			what = "updated"
 		default:
 			return ""
 		}
 	case reconcile.Replace:
-		what = "replaced, now " + r.ID
+		what = "replaced, now " + safe(r.ID)
 	case reconcile.Delete:
-		what = "deleted " + r.ID
+		what = "deleted " + safe(r.ID)
 		if r.ID == "" {
 			what = "record dropped (its interrupted create made no connection flowsync can prove is its own: nothing deleted)"
 		}

@@ -75,16 +75,16 @@ func (v *textCheckView) Check(r *CheckReport) error {
 		default:
 			label = p.red("error    ")
 		}
-		fmt.Fprintf(&b, "  %s  %s (%s): %s\n", label, res.Name, res.ID, res.Message)
+		fmt.Fprintf(&b, "  %s  %s (%s): %s\n", label, safe(res.Name), safe(res.ID), safe(res.Message))
 		shown++
 	}
 	for _, n := range r.NotTested {
-		fmt.Fprintf(&b, "  %s  %s: %s\n", p.dim("untested "), n.Name, n.Reason)
+		fmt.Fprintf(&b, "  %s  %s: %s\n", p.dim("untested "), safe(n.Name), safe(n.Reason))
 		shown++
 	}
 	for _, f := range r.Foreign {
 		fmt.Fprintf(&b, "  %s  %s (%s): %s, not by the API key in use: flowsync manages it only because the lockfile records it\n",
-			p.yellow("owner    "), safe(f.Name), f.Owner.ID, f.Owner.Created())
+			p.yellow("owner    "), safe(f.Name), safe(f.Owner.ID), safe(f.Owner.Created()))
 	}
 	if shown == 0 {
 		if len(r.Results) == 0 {

@@ -283,12 +283,13 @@ func usedByText(ch *reconcile.Change) string {
 		}
 		run := "never ran"
 		if d.LastRun != "" {
-			run = "last run " + d.LastRun
+			run = "last run " + safe(d.LastRun)
 			if d.LastRunAt > 0 {
 				run += " " + time.UnixMilli(d.LastRunAt).UTC().Format("2006-01-02 15:04 UTC")
 			}
 		}
-		parts = append(parts, d.Name+" ("+pick(d.State == "", "state unknown", d.State)+", "+run+")")
+		// The service's text: escaped, so a dataflow's name cannot drive a terminal or forge a line.
+		parts = append(parts, safe(d.Name)+" ("+pick(d.State == "", "state unknown", safe(d.State))+", "+run+")")
 	}
 	return "used by " + plural(len(ch.UsedBy), "dataflow", "dataflows") + ": " + strings.Join(parts, ", ")
 }

@@ -343,9 +343,9 @@ func stripSGR(s string) string {
 
 // writeTextBlocked writes a delete or replace that dataflows block.
 func writeTextBlocked(b *strings.Builder, ch *reconcile.Change, p palette) {
-	b.WriteString(p.red("! blocked") + " " + p.bold(ch.Name))
+	b.WriteString(p.red("! blocked") + " " + p.bold(safe(ch.Name)))
 	if ch.ID != "" {
-		b.WriteString(" (" + ch.ID + ")")
+		b.WriteString(" (" + safe(ch.ID) + ")")
 	}
 	b.WriteString(": " + usedByText(ch) + "\n")
 	b.WriteString("    " + p.dim("# "+blockedWhat(ch)) + "\n")
