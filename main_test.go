@@ -1080,7 +1080,7 @@ func validatePlanFiles(dir string) (int, error) {
 	}
 	n := 0
 	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil || !d.Type().IsRegular() { // a FIFO or a link to a device is no plan file, and never read
 			return err
 		}
 		data, err := os.ReadFile(p)

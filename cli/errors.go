@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/names"
@@ -69,6 +70,7 @@ func advice(err error) []string {
 	var (
 		usage       *usageError
 		locked      *lockfile.LockedError
+		runLockPath *lockfile.RunLockPathError
 		target      *lockfile.TargetError
 		format      *lockfile.FormatError
 		diags       manifest.Diagnostics
@@ -96,6 +98,8 @@ func advice(err error) []string {
 		return []string{`run "flowsync --help" for usage`}
 	case errors.As(err, &locked):
 		return []string{"wait for the other run to finish; if it died, its OS lock is already released and this error will not repeat"}
+	case errors.As(err, &runLockPath):
+		return runLockPathAdvice(runLockPath)
 	case errors.As(err, &target):
 		return []string{"point --lockfile at the lockfile of this org and sandbox; the file was left untouched"}
 	case errors.As(err, &format):
@@ -150,6 +154,17 @@ func urlAdvice(e *flowservice.URLError) []string {
 		return []string{"set " + setting + " to an https:// URL, or http:// only on a loopback address"}
 	}
 	return []string{"set " + setting + " to an absolute https:// URL, such as " + example}
+}
+
+// runLockPathAdvice removes what is in the run lock's place: the path is flowsync's own (the
+// README has it git-ignored) and holds nothing to keep, and rm removes a symbolic link, not
+// what it points to. A directory is removed only when empty.
+func runLockPathAdvice(e *lockfile.RunLockPathError) []string {
+	rm := "rm -- "
+	if e.Mode.IsDir() {
+		rm = "rmdir -- "
+	}
+	return []string{"that path is flowsync's run lock, which a run creates and holds nothing to keep: remove it and run again: " + rm + shell.Quote(e.Path)}
 }
 
 func formatAdvice(e *lockfile.FormatError) []string {

@@ -3,7 +3,10 @@ package lockfile
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
+
+	"github.com/flowsync/flowsync/internal/regular"
 )
 
 // ErrNewerVersion is wrapped by the *FormatError of a lockfile whose version is newer than
@@ -95,4 +98,24 @@ func short(salt string) string {
 		return salt[:8]
 	}
 	return salt
+}
+
+// RunLockPathError reports that the run lock path beside a lockfile holds something other
+// than a regular file (a symbolic link, a directory, a FIFO, a device). It is never opened
+// through, written or waited on, and is left as it was.
+type RunLockPathError struct {
+	Path     string // the run lock path, LOCKFILE.lock
+	Lockfile string
+	Mode     fs.FileMode
+}
+
+func (e *RunLockPathError) Error() string {
+	return fmt.Sprintf("run lock %s of %s is %s, not a regular file; it was left as it was", e.Path, e.Lockfile, runLockKind(e.Mode))
+}
+
+func runLockKind(m fs.FileMode) string {
+	if m&fs.ModeSymlink != 0 {
+		return "a symbolic link"
+	}
+	return regular.Kind(m)
 }

@@ -6,10 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
 	"github.com/gofrs/flock"
+
+	"github.com/flowsync/flowsync/internal/regular"
 )
 
 const lockSuffix = ".lock"
@@ -54,39 +57,83 @@ func Acquire(lockfilePath string) (*RunLock, error) {
 // (e.g. "flowsync apply").
 func AcquireAs(lockfilePath, command string) (*RunLock, error) {
 	path := RealPath(lockfilePath) + lockSuffix
-	fl := flock.New(path) // created with mode 0600 if absent
-	ok, err := fl.TryLock()
-	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", lockfilePath, err)
-	}
-	if !ok {
-		return nil, &LockedError{Path: lockfilePath, Holder: readHolder(path)}
+	fl, err := lockRunFile(lockfilePath, path)
+	if err != nil || fl == nil {
+		return nil, err
 	}
 	id, err := lockIdentity(lockfilePath)
 	if err != nil {
 		fl.Close()
 		return nil, err
 	}
+	l := &RunLock{fl: fl, path: path, id: id}
 	host, _ := os.Hostname()
 	h := holder{PID: os.Getpid(), Host: host, Since: time.Now().UTC().Truncate(time.Second), Command: command}
-	if err := writeHolder(path, h); err != nil {
-		fl.Close()
-		if id != nil {
-			id.Close()
+	if err := l.writeHolder(h); err != nil {
+		l.Release()
+		return nil, fmt.Errorf("lock %s: %w", lockfilePath, err)
+	}
+	return l, nil
+}
+
+// runFileFlag opens the run lock file: created 0600 when absent, never truncated (only the
+// file verified as ours is emptied, through its own descriptor), never through a symbolic
+// link (a link there could point the emptying at any file), and without blocking (a FIFO
+// there would otherwise wait for a writer forever).
+const runFileFlag = os.O_CREATE | os.O_RDWR | oNoFollow | syscall.O_NONBLOCK
+
+// lockRunFile takes the lock on the run lock file path of lockfilePath without waiting. What
+// is there must be a regular file (else a *RunLockPathError); another run holding it is a
+// *LockedError.
+func lockRunFile(lockfilePath, path string) (*flock.Flock, error) {
+	fl := flock.New(path, flock.SetFlag(runFileFlag))
+	ok, err := fl.TryLock()
+	if err != nil {
+		if fi, lerr := os.Lstat(path); lerr == nil && !fi.Mode().IsRegular() {
+			return nil, &RunLockPathError{Path: path, Lockfile: lockfilePath, Mode: fi.Mode()}
 		}
 		return nil, fmt.Errorf("lock %s: %w", lockfilePath, err)
 	}
-	return &RunLock{fl: fl, path: path, id: id}, nil
+	if !ok {
+		return nil, &LockedError{Path: lockfilePath, Holder: readHolder(path)}
+	}
+	fi, err := fl.Stat() // the descriptor just locked, not the path
+	if err == nil && !fi.Mode().IsRegular() {
+		err = &RunLockPathError{Path: path, Lockfile: lockfilePath, Mode: fi.Mode()}
+	}
+	if err != nil {
+		fl.Close()
+		return nil, err
+	}
+	return fl, nil
+}
+
+// openOwn opens the run lock file for writing, as long as it is still the file this lock
+// holds: never through a link, never another file that replaced it since.
+func (l *RunLock) openOwn() (*os.File, error) {
+	want, err := l.fl.Stat()
+	if err != nil {
+		return nil, err
+	}
+	w, err := os.OpenFile(l.path, os.O_WRONLY|oNoFollow|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	if got, err := w.Stat(); err != nil || !os.SameFile(got, want) {
+		w.Close()
+		return nil, fmt.Errorf("%s was replaced while it was locked", l.path)
+	}
+	return w, nil
 }
 
 // writeHolder overwrites the lock file's contents in place. Only the lock's holder writes it;
 // readers that lost the race to lock it may see it half-written and say so.
-func writeHolder(path string, h holder) error {
+func (l *RunLock) writeHolder(h holder) error {
 	data, err := json.Marshal(h)
 	if err != nil {
 		return err
 	}
-	w, err := os.OpenFile(path, os.O_WRONLY, 0)
+	w, err := l.openOwn()
 	if err != nil {
 		return err
 	}
@@ -109,7 +156,7 @@ const anotherProcess = "another process"
 // a later run that has not written its description yet, or by a program that writes none
 // (flock(1)). When that cannot be told, the holder is "another process", without details.
 func readHolder(path string) string {
-	data, err := os.ReadFile(path)
+	data, err := regular.ReadFile(path, 4096) // never a FIFO's wait, nor a huge file
 	if err != nil || len(data) == 0 {
 		return anotherProcess
 	}
@@ -134,7 +181,10 @@ func (l *RunLock) Release() error {
 	// Empty the description while the lock is still held: once released, it would name a
 	// process that no longer holds it. A failure here only leaves a description that a reader
 	// checks anyway.
-	_ = os.Truncate(l.path, 0)
+	if w, err := l.openOwn(); err == nil {
+		_ = w.Truncate(0)
+		_ = w.Close()
+	}
 	if l.id != nil {
 		_ = l.id.Close() // a read-only lock: nothing to lose if closing fails
 		l.id = nil
