@@ -20,6 +20,7 @@ import (
 
 	"github.com/flowsync/flowsync/emulator"
 	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/internal/regular"
 	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
@@ -139,6 +140,9 @@ func ReadLock(path string, m *manifest.Manifest) (f *lockfile.File, folded bool,
 			"or move it aside and rebuild it: mv %s %s.aside && flowsync import %s --lockfile %s --by-name --mine "+
 			"(only connections created with this API key are recorded)", l, l, FileArgs(m.Path, m.Env, ""), l))
 	}
+	if errors.As(err, new(*regular.NotRegularError)) {
+		return nil, false, Hint(err, "flowsync reads the lockfile from a regular file only: put the lockfile at that path (restore it from version control or a backup), or point --lockfile at it")
+	}
 	if err != nil {
 		return nil, false, err
 	}
@@ -156,6 +160,7 @@ func journalErr(err error, mf *manifest.Manifest, lockPath string) error {
 	manifestPath := mf.Path
 	var me *lockfile.JournalMismatchError
 	var fe *lockfile.FormatError
+	var nr *regular.NotRegularError
 	l := shell.Quote(lockPath)
 	j, aside := shell.Quote(lockfile.JournalPath(lockPath)), shell.Quote(lockfile.JournalPath(lockPath)+".aside")
 	files := FileArgs(manifestPath, mf.Env, lockPath)
@@ -171,6 +176,11 @@ func journalErr(err error, mf *manifest.Manifest, lockPath string) error {
 			"restore the lockfile this journal belongs to (from version control or a backup) at "+l+", then run apply again to finish that run", without)
 	case errors.As(err, &fe):
 		return Hint(err, "restore the journal from a backup, then run apply again to finish that run", without)
+	case errors.As(err, &nr):
+		journal := lockfile.JournalPath(lockPath)
+		return Hint(fmt.Errorf("journal of %s: %w", lockPath, err),
+			fmt.Sprintf("flowsync reads the journal from a regular file only, and %s holds no record of a run: move it aside, then run again: mv -- %s %s",
+				regular.Kind(nr.Mode), shell.Quote(journal), shell.Quote(asidePath(journal, "aside"))))
 	}
 	return fmt.Errorf("journal of %s: %w", lockPath, err)
 }
