@@ -31,10 +31,10 @@ func savePlan(g *globals, f *planFlags, cs *reconcile.Changeset, lock *lockfile.
 		return "", hint(err, "save the plan to a file of its own, such as plan.json")
 	}
 	_, statErr := os.Stat(lockPath)
-	fromManifest, err := filepath.Rel(filepath.Dir(f.file), lockPath)
+	fromManifest, err := lockfileFromManifest(f.file, lockPath)
 	if err != nil {
 		return "", hint(fmt.Errorf("--out: the lockfile %s cannot be named relative to the manifest %s: %w", lockPath, f.file, err),
-			"give -f and --lockfile both relative or both absolute")
+			"give -f and --lockfile as paths on the same volume")
 	}
 	pf, err := planfile.Build(cs, lock, planfile.Meta{
 		FlowsyncVersion:      versionString(),
@@ -58,6 +58,21 @@ func savePlan(g *globals, f *planFlags, cs *reconcile.Changeset, lock *lockfile.
 	}
 	g.log.Debug("saved plan", "path", out, "sha256", sum, "changes", len(pf.Changes))
 	return sum, nil
+}
+
+// lockfileFromManifest is lockPath relative to the manifest's directory, whichever of the two
+// is given relative (to the working directory) or absolute: a CI job names its lockfile under
+// $GITHUB_WORKSPACE and its manifest relative, say.
+func lockfileFromManifest(manifestPath, lockPath string) (string, error) {
+	dir, err := filepath.Abs(filepath.Dir(manifestPath))
+	if err != nil {
+		return "", err
+	}
+	lock, err := filepath.Abs(lockPath)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Rel(dir, lock)
 }
 
 // samePath reports whether a and b name the same file: the same existing file, or the same

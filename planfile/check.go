@@ -47,9 +47,10 @@ func (e *NotPlannedError) Error() string {
 // planned change is refused: a name conflict as a *reconcile.ConflictError, else stale (a
 // *reconcile.StaleError saying what differs). Check can narrow what is sent, never widen it.
 //
-// When the lockfile is the one planned (same serial) and a change still differs from the plan
-// made as f says it was made (offline, or against the live state now), f is no plan flowsync
-// made: Check returns a *NotPlannedError, and nothing may be sent.
+// When the lockfile is the one planned (same serial), what f says about it must hold exactly
+// (see claimCheck): a change that differs where only the file can have moved (not the live
+// state, not a secret's value) means f is no plan flowsync made: Check returns a
+// *NotPlannedError, and nothing may be sent.
 //
 // Check is pure: no I/O, no clock.
 func Check(f *File, in Input) (*reconcile.Changeset, []reconcile.Result, error) {
@@ -62,6 +63,7 @@ func Check(f *File, in Input) (*reconcile.Changeset, []reconcile.Result, error) 
 	freshBy, reproBy := byName(fresh), byName(repro)
 	sameLock := in.LockExists == f.Lockfile.Exists && in.Lock.Serial == f.Lockfile.Serial
 	dg := newDigester(f.Lockfile.Salt)
+	var claims *claimCheck // made at the first change that differs: the common case needs none
 
 	cs := &reconcile.Changeset{Refreshed: fresh.Refreshed}
 	var refused []reconcile.Result
@@ -78,12 +80,12 @@ func Check(f *File, in Input) (*reconcile.Changeset, []reconcile.Result, error) 
 			cs.Changes = append(cs.Changes, *fc)
 			continue
 		}
-		if sameLock && !secretRotated(pc, fc, dg) {
-			rc := reproBy[pc.Name]
-			// An offline plan is reproduced exactly; one made against the live state only where
-			// the live connection is the one planned against (its id and etag).
-			if rwhy := differs(pc, rc, dg); rwhy != "" && (!f.Options.Refresh || sameTarget(pc, rc)) {
-				return nil, nil, &NotPlannedError{Name: pc.Name, Why: rwhy}
+		if sameLock {
+			if claims == nil {
+				claims = newClaimCheck(in, opts, repro, fresh)
+			}
+			if nwhy := claims.notPlanned(f, pc, fc, reproBy[pc.Name], dg); nwhy != "" {
+				return nil, nil, &NotPlannedError{Name: pc.Name, Why: nwhy}
 			}
 		}
 		refused = append(refused, refuse(pc, fc, in.Lock, why, dg))
@@ -107,6 +109,177 @@ func blockedChange(pc *Change, fc *reconcile.Change, lock *lockfile.File) reconc
 		ch.UsedBy = append(ch.UsedBy, reconcile.Dataflow{ID: d.ID, Name: d.Name, State: d.State, LastRun: d.LastRun, LastRunAt: d.LastRunAt})
 	}
 	return ch
+}
+
+// claimCheck tells a change that differs from the fresh plan because the live state moved
+// (stale) from one no plan of this manifest and lockfile holds (the file was edited), when
+// the lockfile is the one planned.
+type claimCheck struct {
+	offline map[string]*reconcile.Change // the plan of the manifest and the lockfile alone
+	etags   map[string]string            // live id → etag (nil: the live state was not read)
+}
+
+func newClaimCheck(in Input, opts reconcile.Options, repro, fresh *reconcile.Changeset) *claimCheck {
+	offline := repro
+	if fresh.Refreshed && repro == fresh {
+		offline = reconcile.Plan(in.Desired, in.Lock, nil, opts)
+	}
+	c := &claimCheck{offline: byName(offline)}
+	if in.Observed != nil {
+		c.etags = make(map[string]string, len(in.Observed.Connections))
+		for _, l := range in.Observed.Connections {
+			c.etags[l.ID] = l.ETag
+		}
+	}
+	return c
+}
+
+// notPlanned says why pc, which differs from the fresh plan's fc though the lockfile is the
+// one planned, is no change flowsync planned, or "" when only the live state (or a secret
+// read again) can have moved since the plan: then pc is stale. Whatever pc says about the
+// lockfile must hold exactly: its entry, its id, its action as the lockfile allows it. What
+// the live state decides (a create of a connection deleted outside flowsync, the etag of a
+// connection edited outside it) may differ, but only as the live state can move: a deleted
+// connection does not come back, nor does an etag.
+func (c *claimCheck) notPlanned(f *File, pc *Change, fc, rc *reconcile.Change, dg *digester) string {
+	oc := c.offline[pc.Name]
+	if oc == nil {
+		return "a plan of this manifest and lockfile" + onlyNote(f) + " has no change of that name"
+	}
+	if why := c.lockClaim(pc, oc); why != "" {
+		return why
+	}
+	if secretRotated(pc, fc, dg) {
+		return "" // a secret's value moved since the plan: the file cannot cause that
+	}
+	// An offline plan is reproduced exactly; one made against the live state wherever the
+	// live connection is the one planned against (its id and etag).
+	if !f.Options.Refresh {
+		return differs(pc, rc, dg)
+	}
+	if sameTarget(pc, fc) {
+		return differs(pc, fc, dg)
+	}
+	return ""
+}
+
+func onlyNote(f *File) string {
+	if len(f.Options.Only) > 0 {
+		return " (within its --only)"
+	}
+	return ""
+}
+
+// lockClaim checks what pc says that the lockfile alone decides against oc, the change of a
+// plan of the manifest and the lockfile without the live state.
+func (c *claimCheck) lockClaim(pc *Change, oc *reconcile.Change) string {
+	if pc.RenamedFrom != oc.RenamedFrom {
+		return "the file renames it from " + orNone(pc.RenamedFrom) + ", the lockfile and manifest from " + orNone(oc.RenamedFrom)
+	}
+	if m := recordedDiffers(pc.Recorded, oc.Prior); m != "" {
+		return m
+	}
+	if pc.LookupFirst != oc.Heal {
+		return "lookup_first is " + strconv.FormatBool(pc.LookupFirst) + ", but the lockfile entry " + pick(oc.Heal, "is", "is not") + " an interrupted create"
+	}
+	if pc.Resolved != "" && !oc.Heal {
+		return "it names the id " + pc.Resolved + " an interrupted create made, but the lockfile records no interrupted create of it"
+	}
+	switch {
+	case oc.Action == reconcile.Create:
+		if pc.Action != "create" || pc.ID != "" {
+			return "the lockfile records no connection of it, but the file would " + pc.Action + " " + orNone(pc.ID)
+		}
+	case oc.Action == reconcile.Delete || oc.Action == reconcile.Orphan:
+		switch {
+		case oc.Action == reconcile.Orphan:
+			return "the plan was not made with --prune, yet the file deletes " + orNone(pc.ID)
+		case pc.Action != "delete":
+			return "it is not in the manifest: the only change a plan makes of it is a delete, not a " + pc.Action
+		case pc.ID != oc.ID && (oc.ID != "" || pc.ID != pc.Resolved):
+			return "the file deletes " + orNone(pc.ID) + ", the lockfile records " + orNone(oc.ID)
+		}
+	default:
+		if why := c.recordedClaim(pc, oc); why != "" {
+			return why
+		}
+	}
+	if liveETag, live := c.etags[oc.ID]; live && oc.ID != "" && pc.ID == oc.ID && pc.ETag != oc.ETag && liveETag == oc.ETag {
+		return "the file says it was planned against etag " + orNone(pc.ETag) + ", but the connection is at the etag the lockfile records, " + orNone(oc.ETag) + " (an etag does not come back)"
+	}
+	if why := etagClaim(pc, oc); why != "" {
+		return why
+	}
+	return secretClaim(pc, oc)
+}
+
+// secretClaim checks the digests an update says it read against the lockfile entry: a secret
+// the update does not change was read with the value the lockfile records (else the plan
+// would change it), so its digest is the recorded one.
+func secretClaim(pc *Change, oc *reconcile.Change) string {
+	if pc.Action != "update" || oc.Prior == nil {
+		return ""
+	}
+	for _, k := range sortedKeys(pc.Secrets) {
+		rec := oc.Prior.SecretDigests[k]
+		changed := slices.ContainsFunc(pc.Fields, func(f Field) bool { return f.Path == "auth.params."+k })
+		if rec != "" && !changed && pc.Secrets[k] != rec {
+			return "the file says auth.params." + k + " was read with a value other than the one the lockfile records, yet it does not change it"
+		}
+	}
+	return ""
+}
+
+// etagClaim checks the etag pc was planned against: a delete is planned against the etag the
+// lockfile records, a create against none, and an update against another etag only when the
+// plan saw the connection changed outside flowsync (a drifted field, or secrets sent again).
+func etagClaim(pc *Change, oc *reconcile.Change) string {
+	switch {
+	case pc.Action == "delete" && pc.ETag != oc.ETag:
+		return "the file deletes it as planned against etag " + orNone(pc.ETag) + ", but a delete is planned against the etag the lockfile records, " + orNone(oc.ETag)
+	case pc.Action == "create" && pc.ETag != "":
+		return "a create names the etag " + pc.ETag
+	case pc.Action == "update" && pc.ETag != oc.ETag && !pc.Resend && pc.RenamedFrom == "" && !slices.ContainsFunc(pc.Fields, func(f Field) bool { return f.Drift }):
+		return "the file says it was planned against etag " + orNone(pc.ETag) + ", not the one the lockfile records (" + orNone(oc.ETag) + "), yet it shows no change made outside flowsync"
+	}
+	return ""
+}
+
+// recordedClaim checks pc for a manifest entry the lockfile records with an id.
+func (c *claimCheck) recordedClaim(pc *Change, oc *reconcile.Change) string {
+	_, live := c.etags[oc.ID]
+	switch pc.Action {
+	case "create":
+		switch {
+		case pc.ID != "":
+			return "a create names the id " + pc.ID
+		case live:
+			return "the file creates it again as if " + oc.ID + " had been deleted, but " + oc.ID + " is live (a deleted connection does not come back)"
+		}
+	case "update", "replace":
+		if pc.ID != oc.ID {
+			return "the file would " + pc.Action + " " + orNone(pc.ID) + ", the lockfile records " + orNone(oc.ID)
+		}
+	default:
+		return "it is in the manifest: no plan deletes it"
+	}
+	return ""
+}
+
+// recordedDiffers compares the lockfile entry pc says it was planned against with the one the
+// lockfile records (the lockfile being the one planned, they are the same).
+func recordedDiffers(was *Recorded, now *lockfile.Entry) string {
+	switch {
+	case was == nil && now == nil:
+		return ""
+	case was == nil:
+		return "the file says the lockfile records no entry of it, but it records " + orNone(now.ID)
+	case now == nil:
+		return "the file says the lockfile records " + orNone(was.ID) + ", but it records no entry of it"
+	case was.ID != now.ID || was.ETag != now.ETag || was.Pending != now.Pending:
+		return "the file says the lockfile records " + orNone(was.ID) + " (etag " + orNone(was.ETag) + "), but it records " + orNone(now.ID) + " (etag " + orNone(now.ETag) + ")"
+	}
+	return ""
 }
 
 func byName(cs *reconcile.Changeset) map[string]*reconcile.Change {

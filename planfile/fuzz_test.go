@@ -2,7 +2,9 @@ package planfile_test
 
 import (
 	"bytes"
+	"errors"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/flowsync/flowsync/flowapi"
@@ -15,13 +17,29 @@ import (
 // FuzzParse: Parse never panics, and what it accepts marshals to bytes it accepts again,
 // unchanged. Whatever it accepts is then checked against a small manifest and lockfile (as
 // they are, and after the lockfile moved): Check never panics and never widens the plan,
-// every change it lets through being exactly the change of a plan made now.
+// every change it lets through being exactly the change of a plan made now; and with the
+// lockfile and the live state as planned, it refuses a file it does not send whole.
 func FuzzParse(f *testing.F) {
 	lock, want := scenario(f)
 	_, data := build(f, lock, want)
 	f.Add(data)
 	for _, edit := range edits {
 		pf, err := planfile.Parse(data)
+		if err != nil {
+			f.Fatal(err)
+		}
+		edit(pf)
+		out, err := pf.Marshal()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(out)
+	}
+	asApplied := liveAsApplied(lock)
+	refreshed := buildRefreshed(f, lock, want, asApplied)
+	f.Add(refreshed)
+	for _, edit := range forgedEdits {
+		pf, err := planfile.Parse(refreshed)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -67,6 +85,26 @@ func FuzzParse(f *testing.F) {
 				continue
 			}
 			assertNarrower(t, cs, reconcile.Plan(want, lk, l.live, reconcile.Options{Prune: pf.Options.Prune, Only: pf.Options.Only, APIKey: "our-key"}))
+		}
+		// With the lockfile at the serial planned and the live state as the plan saw it,
+		// nothing can have moved: a change is sent as planned, or the file is refused whole.
+		// No difference is ever "stale" then.
+		for _, now := range []*reconcile.Observed{nil, asApplied} {
+			in := planfile.Input{Desired: want, Lock: lock.Clone(), LockExists: true, Observed: now, APIKey: "our-key"}
+			if pf.Options.Refresh && now == nil {
+				continue // a plan of the live state, checked without it: what moved is not known
+			}
+			_, refused, err := planfile.Check(pf, in)
+			if err != nil || pf.Lockfile.Serial != lock.Serial || !pf.Lockfile.Exists {
+				continue
+			}
+			for _, r := range refused {
+				// A digest of a secret the change sets cannot be told from a secret rotated
+				// since the plan: that one alone may be stale.
+				if se, ok := errors.AsType[*reconcile.StaleError](r.Err); !ok || !strings.Contains(se.Moved, "rotated since the plan") {
+					t.Fatalf("nothing moved, yet %s was refused as stale rather than the file as not planned: %v", r.Name, r.Err)
+				}
+			}
 		}
 	})
 }
