@@ -133,7 +133,7 @@ func importOne(cmd *cobra.Command, g *globals, w *workspace.Session, m *manifest
 	case errors.As(err, &conflict):
 		return hint(err,
 			"nothing was changed; the plan shows live connections named like a recorded one as unmanaged: they are someone else's, leave them alone",
-			fmt.Sprintf("to make flowsync manage %s instead of %s (which it will then neither patch nor delete): flowsync import %s %s %s --force",
+			fmt.Sprintf("to make flowsync manage %s instead of %s (which it will then neither patch nor delete): flowsync import %s --force -- %s %s",
 				id, conflict.Recorded, workspace.FileArgs(m.Path, m.Env, w.LockPath), shell.Quote(d.Name), shell.Quote(id)))
 	case err != nil:
 		return hint(err, "nothing was changed")
@@ -192,7 +192,7 @@ func importByName(cmd *cobra.Command, g *globals, w *workspace.Session, m *manif
 				hints = append(hints, fmt.Sprintf("and %d more names, listed above", len(rep.Ambiguous)-i))
 				break
 			}
-			hints = append(hints, fmt.Sprintf("flowsync import %s %s ID (ID: one of %s)", workspace.FileArgs(m.Path, m.Env, w.LockPath), shell.Quote(a.Name), strings.Join(a.IDs, ", ")))
+			hints = append(hints, fmt.Sprintf("flowsync import %s -- %s ID (ID: one of %s)", workspace.FileArgs(m.Path, m.Env, w.LockPath), shell.Quote(a.Name), strings.Join(a.IDs, ", ")))
 		}
 		return hint(fmt.Errorf("%s more than one live connection and %s not imported", view.Plural(len(rep.Ambiguous), "name matches", "names match"), verb), hints...)
 	}

@@ -167,7 +167,7 @@ func (e *AmbiguousError) Error() string {
 	msg := fmt.Sprintf("%d live connections named %q could each be the one flowsync's interrupted create made (%s); none was touched",
 		len(e.IDs), e.Name, strings.Join(e.IDs, ", "))
 	if e.Files != "" {
-		msg += fmt.Sprintf("; record the right one with: flowsync import %s %s ID (ID: one of the ids above)", e.Files, shell.Quote(e.Name))
+		msg += fmt.Sprintf("; record the right one with: flowsync import %s -- %s ID (ID: one of the ids above)", e.Files, shell.Quote(e.Name))
 	}
 	return msg
 }

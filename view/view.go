@@ -297,9 +297,10 @@ func unmanagedAdvice(u reconcile.Unmanaged, m *planModel) string {
 	return "if one is this entry's, record it: " + strings.Join(cmds, " or ")
 }
 
-// importCommand is the command that records id under name, quoted for a POSIX shell.
+// importCommand is the command that records id under name, quoted for a POSIX shell; "--"
+// ends the options, so that a name starting with "-" is read as the name.
 func importCommand(m *planModel, name, id string) string {
-	return "flowsync import " + workspace.FileArgs(m.Manifest, m.Environment, m.lockfile) + " " + shell.Quote(name) + " " + shell.Quote(id)
+	return "flowsync import " + workspace.FileArgs(m.Manifest, m.Environment, m.lockfile) + " -- " + shell.Quote(name) + " " + shell.Quote(id)
 }
 
 // suggest returns the candidate closest to word, or "" when none is close enough to be what

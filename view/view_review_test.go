@@ -200,7 +200,7 @@ func TestUnmanagedGrouped(t *testing.T) {
 	got := renderPlan(t, "text", false, cs)
 	for _, want := range []string{
 		"? unmanaged 35 names: live connections not owned by flowsync — never patched or deleted\n",
-		"    n00: id-00; if it is this entry's, record it: flowsync import -f 'my m.yaml' --lockfile l.json n00 id-00\n",
+		"    n00: id-00; if it is this entry's, record it: flowsync import -f 'my m.yaml' --lockfile l.json -- n00 id-00\n",
 		"    … and 5 more (every one: --output json)\n",
 	} {
 		if !strings.Contains(got, want) {
@@ -221,7 +221,7 @@ func TestUnmanagedGrouped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "import\n-f\nit's $HOME.yaml\na b'c\nid $x\n"
+	want := "import\n-f\nit's $HOME.yaml\n--\na b'c\nid $x\n"
 	if string(out) != want {
 		t.Errorf("sh -c %q gives %q, want %q", cmd, out, want)
 	}
