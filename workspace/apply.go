@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -171,7 +173,9 @@ func interrupts(ctx context.Context, say io.Writer) (soft, hard context.Context,
 }
 
 // WithStale merges the changes of a saved plan refused before anything was sent into the
-// summary, keeping plan order (both are sorted by name).
+// summary, keeping plan order (both are sorted by name), and counts each entry once: when an
+// entry has more than one result, a failure (a name conflict: nothing was created) wins over
+// stale, and the first of two alike is kept.
 func WithStale(sum *reconcile.Summary, stale []reconcile.Result) *reconcile.Summary {
 	if len(stale) == 0 {
 		return sum
@@ -180,27 +184,48 @@ func WithStale(sum *reconcile.Summary, stale []reconcile.Result) *reconcile.Summ
 		sum = &reconcile.Summary{}
 	}
 	merged := make([]reconcile.Result, 0, len(sum.Results)+len(stale))
-	i, j := 0, 0
-	for i < len(sum.Results) || j < len(stale) {
-		if j == len(stale) || (i < len(sum.Results) && sum.Results[i].Name < stale[j].Name) {
-			merged = append(merged, sum.Results[i])
-			i++
-			continue
-		}
-		merged = append(merged, stale[j])
-		j++
+	at := make(map[string]int, len(sum.Results)+len(stale))
+	for _, r := range sum.Results {
+		at[r.Name] = len(merged)
+		merged = append(merged, r)
 	}
 	out := *sum
-	out.Results = merged
 	for _, r := range stale {
-		// A refused change is stale, or failed (a name conflict: nothing was created).
-		if _, ok := errors.AsType[*reconcile.StaleError](r.Err); ok {
-			out.Stale++
-		} else {
-			out.Failed++
+		i, seen := at[r.Name]
+		switch {
+		case !seen:
+			at[r.Name] = len(merged)
+			merged = append(merged, r)
+			count(&out, r, 1)
+		case isStale(merged[i]) && !isStale(r) && r.Err != nil:
+			count(&out, merged[i], -1)
+			merged[i] = r
+			count(&out, r, 1)
 		}
 	}
+	slices.SortStableFunc(merged, func(a, b reconcile.Result) int { return strings.Compare(a.Name, b.Name) })
+	out.Results = merged
 	return &out
+}
+
+func isStale(r reconcile.Result) bool {
+	_, ok := errors.AsType[*reconcile.StaleError](r.Err)
+	return ok
+}
+
+// count adds n times r to the summary's count of its outcome.
+func count(sum *reconcile.Summary, r reconcile.Result, n int) {
+	_, blocked := errors.AsType[*reconcile.BlockedError](r.Err)
+	switch {
+	case isStale(r):
+		sum.Stale += n
+	case errors.Is(r.Err, reconcile.ErrNotStarted):
+		sum.NotStarted += n
+	case blocked:
+		sum.Blocked += n
+	case r.Err != nil:
+		sum.Failed += n
+	}
 }
 
 // AdviceFiles names the manifest and lockfile in a suggested command (FileArgs), or is "" when

@@ -2,17 +2,20 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/flowsync/flowsync/emulator"
 	"github.com/flowsync/flowsync/manifest"
+	"github.com/flowsync/flowsync/reconcile"
 )
 
 // openConns counts the server side's connections that are not closed.
@@ -78,5 +81,33 @@ func TestCloseClosesIdleConnections(t *testing.T) {
 	}
 	if n := conns.count(); n != 0 {
 		t.Errorf("%d connection(s) still open after Close", n)
+	}
+}
+
+// A saved plan's entry refused twice (stale, and a name conflict), or refused and sent, is
+// counted once: a failure wins over stale.
+func TestWithStaleCountsEachEntryOnce(t *testing.T) {
+	conflict := &reconcile.ConflictError{Name: "b"}
+	stale := &reconcile.StaleError{Moved: "recorded in the lockfile since the plan"}
+	sum := &reconcile.Summary{Results: []reconcile.Result{{Name: "a", Action: reconcile.Update}, {Name: "c", Action: reconcile.Create, Err: conflict}}, Failed: 1}
+	got := WithStale(sum, []reconcile.Result{
+		{Name: "b", Action: reconcile.Create, Err: stale},
+		{Name: "b", Action: reconcile.Create, Err: conflict},
+		{Name: "c", Action: reconcile.Create, Err: stale},
+		{Name: "d", Action: reconcile.Update, Err: stale},
+		{Name: "d", Action: reconcile.Update, Err: stale},
+	})
+	var names []string
+	for _, r := range got.Results {
+		names = append(names, r.Name)
+	}
+	if want := []string{"a", "b", "c", "d"}; !slices.Equal(names, want) {
+		t.Fatalf("results %v, want %v", names, want)
+	}
+	if got.Failed != 2 || got.Stale != 1 {
+		t.Errorf("%d failed, %d stale; want 2 failed (b, c), 1 stale (d)", got.Failed, got.Stale)
+	}
+	if _, ok := errors.AsType[*reconcile.ConflictError](got.Results[1].Err); !ok {
+		t.Errorf("b: %v, want the name conflict", got.Results[1].Err)
 	}
 }
