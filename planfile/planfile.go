@@ -220,6 +220,9 @@ type FormatError struct {
 	Path      string
 	Line, Col int // where in the file, when known (1-based; 0: not known)
 	Err       error
+	// Parsed is the file as decoded when it decoded but is inconsistent (nil otherwise): an
+	// unchecked claim, for advice only (the manifest and lockfile to plan with again).
+	Parsed *File
 }
 
 func (e *FormatError) Error() string {
@@ -242,9 +245,9 @@ func Read(path string) (*File, string, error) {
 	case err != nil:
 		return nil, "", fmt.Errorf("read plan file: %w", err)
 	}
-	f, err := Parse(data)
+	f, err := parse(data)
 	if err != nil {
-		fe := &FormatError{Path: path, Err: err}
+		fe := &FormatError{Path: path, Err: err, Parsed: f}
 		if se, ok := errors.AsType[*strictjson.Error](err); ok {
 			fe.Line, fe.Col = se.Line, se.Col
 		}
@@ -264,6 +267,15 @@ func (f *File) LockfilePath() string {
 
 // Parse decodes and checks plan file bytes.
 func Parse(data []byte) (*File, error) {
+	f, err := parse(data)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// parse is Parse, returning also the file as decoded when it decodes but fails a check.
+func parse(data []byte) (*File, error) {
 	// Every key exactly a field, once; every value of its type; the problem's line and column.
 	var f File
 	if err := strictjson.Unmarshal(data, &f); err != nil {
@@ -283,7 +295,7 @@ func Parse(data []byte) (*File, error) {
 		return nil, err
 	}
 	if err := f.check(); err != nil {
-		return nil, err
+		return &f, err
 	}
 	return &f, nil
 }
