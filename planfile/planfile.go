@@ -105,8 +105,8 @@ type Change struct {
 	// Resolved: on the delete of a pending orphan planned with --refresh, the id its
 	// interrupted create made, as the ownership rule proved.
 	Resolved string `json:"resolved,omitempty"`
-	// Blocked (format 1.2): a delete or replace of a connection the dataflows UsedBy used when
-	// planned. It holds no request: apply --plan never sends it, whatever the fresh plan says.
+	// Blocked (format 1.2): a delete or replace (or an update that deletes what an unfinished
+	// replace left) of a connection the dataflows UsedBy used when planned. It holds no request: apply --plan never sends it, whatever the fresh plan says.
 	Blocked bool       `json:"blocked,omitempty"`
 	UsedBy  []Dataflow `json:"used_by,omitempty"`
 	// Recorded is the lockfile entry the change was planned against; nil: none was recorded.
@@ -355,8 +355,8 @@ func (f *File) check() error {
 		if _, ok := actions[c.Action]; !ok {
 			return fmt.Errorf("%s: unknown action %q", at, c.Action)
 		}
-		if c.Blocked && (len(c.Requests) > 0 || (c.Action != "delete" && c.Action != "replace")) {
-			return fmt.Errorf("%s: %q: a blocked change is a delete or replace and holds no requests", at, c.Name)
+		if c.Blocked && (len(c.Requests) > 0 || c.Action == "create") {
+			return fmt.Errorf("%s: %q: a blocked change is a delete, replace or update and holds no requests", at, c.Name)
 		}
 		for k, d := range c.Secrets {
 			if !hex64(d) {
