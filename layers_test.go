@@ -37,7 +37,7 @@ var layers = map[string][]string{
 	"health":                {"flowservice", "reconcile"},
 	"emulator":              {"flowapi", "internal/atomicfile", "s3source"},
 	"bench":                 {"emulator", "flowservice", "internal/testmanifest", "s3source"},
-	"workspace":             {"emulator", "flowservice", "health", "internal/shell", "lockfile", "manifest", "names", "reconcile", "s3source"},
+	"workspace":             {"emulator", "flowservice", "health", "internal/regular", "internal/shell", "lockfile", "manifest", "names", "reconcile", "s3source"},
 	"cli":                   {"emulator", "flowservice", "generate", "health", "internal/atomicfile", "internal/regular", "internal/shell", "lockfile", "manifest", "names", "planfile", "reconcile", "s3source", "schema", "view", "workspace"},
 	"internal/atomicfile":   nil,
 	"generate":              {"flowapi", "lockfile", "manifest", "names", "reconcile", "s3source"},

@@ -271,6 +271,16 @@ func one(ts *testscript.TestScript, name string) flowservice.Connection {
 	return cs[0]
 }
 
+// oneByIDOrName is the live connection whose id is arg, else the one named arg.
+func oneByIDOrName(ts *testscript.TestScript, arg string) flowservice.Connection {
+	for _, c := range live(ts, "") {
+		if c.ID == arg {
+			return c
+		}
+	}
+	return one(ts, arg)
+}
+
 // httpClient is a Flow Service client of the script's emulator sending x-api-key key: what
 // a colleague's tool would use.
 func httpClient(ts *testscript.TestScript, key string) *flowservice.Client {
@@ -305,7 +315,8 @@ func wantInt(ts *testscript.TestScript, neg bool, what string, got int64, wantS 
 //	emu delete NAME             out-of-band delete
 //	emu create NAME BUCKET      out-of-band create of an IAMRole Based connection
 //	emu inuse NAME              a dataflow (NAME-flow) uses NAME: DELETE answers 400 1418-400
-//	emu dataflow NAME FLOW [disabled]  attach dataflow FLOW (last run: success) to NAME
+//	emu dataflow NAME FLOW [disabled]  attach dataflow FLOW (last run: success) to NAME (or
+//	                            to the connection whose id is NAME)
 //	emu free ID                 no dataflow uses connection ID any more
 //	emu secret NAME PARAM VALUE the secret PARAM of NAME was set to VALUE
 //	emu id NAME VAR             set $VAR to the id of NAME
@@ -459,7 +470,7 @@ func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 			need(2)
 			flow = args[1]
 		}
-		c := one(ts, args[0])
+		c := oneByIDOrName(ts, args[0])
 		_, err := s.AttachDataflow(emulator.Dataflow{OrgID: testOrg, Sandbox: testSandbox, BaseConnectionID: c.ID, Name: flow, State: state,
 			LastRun: &flowservice.RunDetails{State: "success", StartedAtUTC: 1767225600000, CompletedAtUTC: 1767225900000}})
 		ts.Check(err)

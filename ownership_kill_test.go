@@ -220,22 +220,34 @@ func TestJournalOfAnotherSandboxIsRefused(t *testing.T) {
 		t.Fatal("a lockfile was written for dev")
 	}
 
-	// The hint for this manifest, as printed (plus --yes: no terminal here).
-	m := regexp.MustCompile(`hint: or keep this manifest's state in a lockfile of its own: (flowsync apply .*)`).FindStringSubmatch(hints)
+	// The first hint, as printed: the journal is moved aside, kept, and this manifest's run
+	// goes on with nothing of prod's in it.
+	m := regexp.MustCompile(`hint: it records a run against org "` + testOrg + `" sandbox "prod": move it aside, kept, then run this command again: (mv -- .*)`).FindStringSubmatch(hints)
 	if m == nil {
-		t.Fatalf("no hint for this manifest:\n%s", hints)
+		t.Fatalf("no hint moving the journal aside:\n%s", hints)
 	}
-	if code, out, errOut := f.shell("sh", "-c", m[1]+" --yes"); code != 0 {
+	if code, out, errOut := f.shell("sh", "-c", m[1]); code != 0 {
 		t.Fatalf("%s: exit %d\n%s\n%s", m[1], code, out, errOut)
+	}
+	aside := filepath.Join(f.dir, "m.lock.json.journal.other-prod")
+	if after, _ := os.ReadFile(aside); !bytes.Equal(before, after) {
+		t.Fatalf("the journal moved aside is not the journal:\n%s", hints)
+	}
+	if code, out, errOut := f.run("apply", "-f", "m.yaml", "--yes"); code != 0 {
+		t.Fatalf("apply to dev after moving the journal aside: exit %d\n%s\n%s", code, out, errOut)
 	}
 	f.exactlyOnce("dev")
 
-	// The hint for the journal's own run: prod's manifest, this lockfile path.
-	if !strings.Contains(hints, `with the manifest of org "`+testOrg+`" sandbox "prod": flowsync apply -f MANIFEST --lockfile m.lock.json (MANIFEST: that manifest's path)`) {
+	// The second, in words: prod's manifest, its own lockfile (dev's is m.lock.json now), the
+	// journal moved beside it.
+	if !strings.Contains(hints, `hint: to finish that run, with the manifest of org "`+testOrg+`" sandbox "prod": move m.lock.json.journal.other-prod to that manifest's lockfile path followed by .journal`) {
 		t.Fatalf("no hint to finish prod's run:\n%s", hints)
 	}
 	f.manifest("prod", killN)
-	if code, out, errOut := f.run("apply", "-f", "m.yaml", "--lockfile", "m.lock.json", "--yes"); code != 0 {
+	if err := os.Rename(aside, filepath.Join(f.dir, "prod.lock.json.journal")); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := f.run("apply", "-f", "m.yaml", "--lockfile", "prod.lock.json", "--yes"); code != 0 {
 		t.Fatalf("finishing prod: exit %d\n%s\n%s", code, out, errOut)
 	}
 	f.exactlyOnce("prod")

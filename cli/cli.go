@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -433,13 +434,24 @@ func (g *globals) loadManifestSum(path string) (m *manifest.Manifest, sum string
 func loadManifestSum(path string) (*manifest.Manifest, string, error) {
 	data, err := regular.ReadFile(path, 0)
 	if err != nil {
-		return nil, "", fmt.Errorf("read manifest: %w", err)
+		return nil, "", manifestReadErr(fmt.Errorf("read manifest: %w", err))
 	}
 	m, err := parseManifest(path, data)
 	if err != nil {
 		return nil, "", err
 	}
 	return m, planfile.SHA256(data), nil
+}
+
+// manifestReadErr adds the next step to a manifest that could not be read, when there is one.
+func manifestReadErr(err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return hint(err, "check the path given to -f; flowsync generate writes a manifest for the connections a sandbox already has")
+	case errors.As(err, new(*regular.NotRegularError)):
+		return hint(err, "flowsync reads the manifest from a regular file only: write it to a file first, or pipe it to -f -")
+	}
+	return err
 }
 
 // parseManifest parses manifest bytes read from path; every problem is reported at once.

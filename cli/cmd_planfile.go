@@ -120,19 +120,25 @@ func withReplan(err error, pf *planfile.File, planPath string) error {
 	return err
 }
 
-// newPlanAdvice is how to make a plan file at planPath again after it could not be read:
+// newPlanAdvice is how to make a plan file at planPath again after it could not be used:
 // something that is not a plan file is moved aside first (plan --out never replaces it).
+// The command to plan again is given when the file names its manifest (it decoded but is
+// inconsistent); else the manifest and lockfile are not known, and it is said in words.
 func newPlanAdvice(err error, planPath string) string {
 	p := shell.Quote(planPath)
-	const fill = " (MANIFEST and LOCKFILE: the manifest and lockfile to plan with)"
+	const words = "run flowsync plan with -f, --lockfile and --out %s for the manifest and lockfile you mean to apply"
 	if errors.Is(err, fs.ErrNotExist) {
-		return "make a plan file with flowsync plan -f MANIFEST --lockfile LOCKFILE --refresh --out " + p + fill
+		return "nothing was sent; make the plan file first: " + fmt.Sprintf(words, p)
 	}
 	if st, serr := os.Stat(planPath); serr == nil && !st.Mode().IsRegular() {
 		// A directory, FIFO or device is not moved aside: the plan goes to a file of its own.
-		return "make a plan file of its own with flowsync plan -f MANIFEST --lockfile LOCKFILE --refresh --out plan.json" + fill
+		return "nothing was sent; save the plan to a file of its own: " + fmt.Sprintf(words, "plan.json") + ", then flowsync apply --plan plan.json"
 	}
-	return "make a new plan file: mv " + p + " " + shell.Quote(planPath+".aside") + " && flowsync plan -f MANIFEST --lockfile LOCKFILE --refresh --out " + p + fill
+	aside := "mv " + p + " " + shell.Quote(planPath+".aside")
+	if fe, ok := errors.AsType[*planfile.FormatError](err); ok && fe.Parsed != nil && fe.Parsed.Manifest.Path != "" && fe.Parsed.LockfilePath() != "" {
+		return "make a new plan file: " + aside + " && " + replanCommand(fe.Parsed, planPath)
+	}
+	return "move it aside with " + aside + ", then make a new plan file: " + fmt.Sprintf(words, p)
 }
 
 // replanCommand is the plan command that writes a new plan file at planPath with the options

@@ -42,7 +42,7 @@ func TestJournalOfAnotherTargetWithoutLockfile(t *testing.T) {
 	if !strings.Contains(stderr, want) || strings.Contains(stderr, "the lockfile is for") || strings.Contains(stderr, "neither file") {
 		t.Errorf("stderr does not say what is known:\n%s\nwant %q", stderr, want)
 	}
-	for _, hint := range []string{"hint: finish that run first", "hint: or keep this manifest's state in a lockfile of its own"} {
+	for _, hint := range []string{"hint: it records a run against org", "hint: to finish that run, with the manifest of org"} {
 		if n := strings.Count(stderr, hint); n != 1 {
 			t.Errorf("%q said %d times, want once:\n%s", hint, n, stderr)
 		}

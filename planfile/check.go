@@ -204,7 +204,7 @@ func (c *claimCheck) lockClaim(pc *Change, oc *reconcile.Change) string {
 			return why
 		}
 	}
-	if liveETag, live := c.etags[oc.ID]; live && oc.ID != "" && pc.ID == oc.ID && pc.ETag != oc.ETag && liveETag == oc.ETag {
+	if liveETag, live := c.etags[oc.ID]; live && oc.ID != "" && oc.ETag != "" && pc.ID == oc.ID && pc.ETag != oc.ETag && liveETag == oc.ETag {
 		return "the file says it was planned against etag " + orNone(pc.ETag) + ", but the connection is at the etag the lockfile records, " + orNone(oc.ETag) + " (an etag does not come back)"
 	}
 	if why := etagClaim(pc, oc); why != "" {
@@ -215,9 +215,10 @@ func (c *claimCheck) lockClaim(pc *Change, oc *reconcile.Change) string {
 
 // secretClaim checks the digests an update says it read against the lockfile entry: a secret
 // the update does not change was read with the value the lockfile records (else the plan
-// would change it), so its digest is the recorded one.
+// would change it), so its digest is the recorded one. Not when the update was planned
+// against another etag than the recorded one: the live values may then differ from it.
 func secretClaim(pc *Change, oc *reconcile.Change) string {
-	if pc.Action != "update" || oc.Prior == nil {
+	if pc.Action != "update" || oc.Prior == nil || pc.ETag != oc.ETag {
 		return ""
 	}
 	for _, k := range sortedKeys(pc.Secrets) {
@@ -232,14 +233,15 @@ func secretClaim(pc *Change, oc *reconcile.Change) string {
 
 // etagClaim checks the etag pc was planned against: a delete is planned against the etag the
 // lockfile records, a create against none, and an update against another etag only when the
-// plan saw the connection changed outside flowsync (a drifted field, or secrets sent again).
+// plan saw the connection changed outside flowsync (a drifted field, or secrets sent again),
+// or when the lockfile never knew the etag (an answer without one proves nothing moved).
 func etagClaim(pc *Change, oc *reconcile.Change) string {
 	switch {
 	case pc.Action == "delete" && pc.ETag != oc.ETag:
 		return "the file deletes it as planned against etag " + orNone(pc.ETag) + ", but a delete is planned against the etag the lockfile records, " + orNone(oc.ETag)
 	case pc.Action == "create" && pc.ETag != "":
 		return "a create names the etag " + pc.ETag
-	case pc.Action == "update" && pc.ETag != oc.ETag && !pc.Resend && pc.RenamedFrom == "" && !slices.ContainsFunc(pc.Fields, func(f Field) bool { return f.Drift }):
+	case pc.Action == "update" && oc.ETag != "" && pc.ETag != oc.ETag && !pc.Resend && pc.RenamedFrom == "" && !slices.ContainsFunc(pc.Fields, func(f Field) bool { return f.Drift }):
 		return "the file says it was planned against etag " + orNone(pc.ETag) + ", not the one the lockfile records (" + orNone(oc.ETag) + "), yet it shows no change made outside flowsync"
 	}
 	return ""

@@ -184,3 +184,33 @@ func TestCheckLiveMovesAreStale(t *testing.T) {
 		t.Errorf("%d changes sent, want %d", len(cs.Changes), len(f.Changes)-3)
 	}
 }
+
+// A lockfile entry whose etag was never known (an answer without one): a plan against the
+// live state plans its update against the live etag, with no drift to show. That plan is one
+// flowsync made: it is sent, and once the connection moved live again it is stale, never
+// "not planned".
+func TestCheckUnknownRecordedETag(t *testing.T) {
+	lock, want := scenario(t)
+	lock.Connections["b-desc"].ETag = ""
+	live := liveAsApplied(lock)
+	for i := range live.Connections {
+		if live.Connections[i].ID == "id-b-desc" {
+			live.Connections[i].ETag = `"live"`
+		}
+	}
+	f, err := planfile.Parse(buildRefreshed(t, lock, want, live))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := change(f, "b-desc"); c.ETag != `"live"` {
+		t.Fatalf("b-desc planned against %s, want the live etag", c.ETag)
+	}
+	cs, refused, err := planfile.Check(f, planfile.Input{Desired: want, Lock: lock, LockExists: true, Observed: live, APIKey: "our-key"})
+	if err != nil || len(refused) > 0 || len(cs.Changes) != len(f.Changes) {
+		t.Fatalf("err %v, refused %v, %d of %d sent", err, refused, len(cs.Changes), len(f.Changes))
+	}
+	_, refused, err = planfile.Check(f, planfile.Input{Desired: want, Lock: lock, LockExists: true, Observed: movedLive(live), APIKey: "our-key"})
+	if err != nil || len(refused) != 1 || refused[0].Name != "b-desc" {
+		t.Fatalf("moved live: err %v, refused %v; want b-desc stale", err, refused)
+	}
+}

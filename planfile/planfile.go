@@ -105,8 +105,8 @@ type Change struct {
 	// Resolved: on the delete of a pending orphan planned with --refresh, the id its
 	// interrupted create made, as the ownership rule proved.
 	Resolved string `json:"resolved,omitempty"`
-	// Blocked (format 1.2): a delete or replace of a connection the dataflows UsedBy used when
-	// planned. It holds no request: apply --plan never sends it, whatever the fresh plan says.
+	// Blocked (format 1.2): a delete or replace (or an update that deletes what an unfinished
+	// replace left) of a connection the dataflows UsedBy used when planned. It holds no request: apply --plan never sends it, whatever the fresh plan says.
 	Blocked bool       `json:"blocked,omitempty"`
 	UsedBy  []Dataflow `json:"used_by,omitempty"`
 	// Recorded is the lockfile entry the change was planned against; nil: none was recorded.
@@ -220,6 +220,9 @@ type FormatError struct {
 	Path      string
 	Line, Col int // where in the file, when known (1-based; 0: not known)
 	Err       error
+	// Parsed is the file as decoded when it decoded but is inconsistent (nil otherwise): an
+	// unchecked claim, for advice only (the manifest and lockfile to plan with again).
+	Parsed *File
 }
 
 func (e *FormatError) Error() string {
@@ -242,9 +245,9 @@ func Read(path string) (*File, string, error) {
 	case err != nil:
 		return nil, "", fmt.Errorf("read plan file: %w", err)
 	}
-	f, err := Parse(data)
+	f, err := parse(data)
 	if err != nil {
-		fe := &FormatError{Path: path, Err: err}
+		fe := &FormatError{Path: path, Err: err, Parsed: f}
 		if se, ok := errors.AsType[*strictjson.Error](err); ok {
 			fe.Line, fe.Col = se.Line, se.Col
 		}
@@ -264,6 +267,15 @@ func (f *File) LockfilePath() string {
 
 // Parse decodes and checks plan file bytes.
 func Parse(data []byte) (*File, error) {
+	f, err := parse(data)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// parse is Parse, returning also the file as decoded when it decodes but fails a check.
+func parse(data []byte) (*File, error) {
 	// Every key exactly a field, once; every value of its type; the problem's line and column.
 	var f File
 	if err := strictjson.Unmarshal(data, &f); err != nil {
@@ -283,7 +295,7 @@ func Parse(data []byte) (*File, error) {
 		return nil, err
 	}
 	if err := f.check(); err != nil {
-		return nil, err
+		return &f, err
 	}
 	return &f, nil
 }
@@ -343,8 +355,8 @@ func (f *File) check() error {
 		if _, ok := actions[c.Action]; !ok {
 			return fmt.Errorf("%s: unknown action %q", at, c.Action)
 		}
-		if c.Blocked && (len(c.Requests) > 0 || (c.Action != "delete" && c.Action != "replace")) {
-			return fmt.Errorf("%s: %q: a blocked change is a delete or replace and holds no requests", at, c.Name)
+		if c.Blocked && (len(c.Requests) > 0 || c.Action == "create") {
+			return fmt.Errorf("%s: %q: a blocked change is a delete, replace or update and holds no requests", at, c.Name)
 		}
 		for k, d := range c.Secrets {
 			if !hex64(d) {

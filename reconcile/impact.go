@@ -94,7 +94,7 @@ func dataflowOf(f flowapi.Flow) Dataflow {
 }
 
 // AtRisk returns the ids of the connections cs would delete (a delete, the old connection of a
-// replace), sorted and each once: what the impact check looks up.
+// replace, one an unfinished replace left that an update deletes), sorted and each once: what the impact check looks up.
 func (c *Changeset) AtRisk() []string {
 	var ids []string
 	for i := range c.Changes {
@@ -104,9 +104,16 @@ func (c *Changeset) AtRisk() []string {
 	return slices.Compact(ids)
 }
 
-// deletedBy is the ids a delete or replace deletes.
+// deletedBy is the ids a delete or replace deletes, and those an update deletes: the old
+// connections an earlier replace left behind (Prior.Retired).
 func deletedBy(ch *Change) []string {
-	if (ch.Action != Delete && ch.Action != Replace) || ch.Prior == nil {
+	if ch.Prior == nil {
+		return nil
+	}
+	if ch.Action == Update {
+		return slices.Clone(ch.Prior.Retired)
+	}
+	if ch.Action != Delete && ch.Action != Replace {
 		return nil
 	}
 	ids := slices.Clone(ch.Prior.Retired)
@@ -119,7 +126,8 @@ func deletedBy(ch *Change) []string {
 	return ids
 }
 
-// Block marks every delete and replace of cs that would delete a connection a dataflow uses as
+// Block marks every delete, replace and update of cs that would delete a connection a dataflow
+// uses (an update deletes what an unfinished replace left) as
 // blocked (never attempted: no POST of the replacement, no DELETE), with the dataflows, and
 // records that the impact was checked. It does nothing for an impact not checked. A change
 // already blocked stays blocked (a saved plan's blocked change is never attempted).

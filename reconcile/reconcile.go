@@ -146,8 +146,9 @@ type Change struct {
 	// connection keeps its id, apply PATCHes /name with the other changed paths, and the
 	// lockfile entry moves from RenamedFrom to Name. Prior is that entry.
 	RenamedFrom string
-	// Blocked is set on a Delete or Replace that would delete a connection the dataflows in
-	// UsedBy use (Changeset.Block): it is shown, counted and never attempted.
+	// Blocked is set on a Delete or Replace (or an Update deleting what an unfinished replace
+	// left) that would delete a connection the dataflows in UsedBy use (Changeset.Block): it
+	// is shown, counted and never attempted.
 	Blocked bool
 	UsedBy  []Dataflow
 	// Heal is set on a Create whose earlier outcome is unknown: look the name up first.

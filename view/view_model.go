@@ -299,7 +299,17 @@ func blockedWhat(ch *reconcile.Change) string {
 	if ch.Action == reconcile.Replace {
 		return "replace not attempted: no new connection is created and this one is not deleted (its connection spec or specName changed)"
 	}
+	if ch.Action == reconcile.Update {
+		return "update not attempted: the old connection an earlier replace left (" + safe(strings.Join(retiredOf(ch), ", ")) + ") is not deleted, and nothing is patched"
+	}
 	return "delete not attempted"
+}
+
+func retiredOf(ch *reconcile.Change) []string {
+	if ch.Prior == nil {
+		return nil
+	}
+	return ch.Prior.Retired
 }
 
 // hiddenText says how many changes of a section are counted rather than shown.

@@ -122,6 +122,14 @@ func previousLock(m *manifest.Manifest, prev, manifestPath string) (*lockfile.Fi
 	}
 	path := lockfile.EnvPath(manifestPath, prev)
 	lock, _, err := ReadLock(path, pm)
+	var te *lockfile.TargetError
+	if errors.As(err, &te) {
+		// Not a lockfile the user named: say what to do about environment prev's.
+		return nil, Hint(fmt.Errorf("promotion: read the lockfile of %s: %w", prev, err),
+			fmt.Sprintf("%s is environment %s's lockfile, read only for the promotion check, and was left untouched: restore it from version control if it was replaced; "+
+				"if environment %s's target changed on purpose, move that lockfile aside and apply --env %s first; or add --skip-promotion to go on without the check",
+				shell.Quote(path), prev, prev, prev))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("promotion: read the lockfile of %s: %w", prev, err)
 	}

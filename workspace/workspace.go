@@ -20,6 +20,7 @@ import (
 
 	"github.com/flowsync/flowsync/emulator"
 	"github.com/flowsync/flowsync/flowservice"
+	"github.com/flowsync/flowsync/internal/regular"
 	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
@@ -139,6 +140,9 @@ func ReadLock(path string, m *manifest.Manifest) (f *lockfile.File, folded bool,
 			"or move it aside and rebuild it: mv %s %s.aside && flowsync import %s --lockfile %s --by-name --mine "+
 			"(only connections created with this API key are recorded)", l, l, FileArgs(m.Path, m.Env, ""), l))
 	}
+	if errors.As(err, new(*regular.NotRegularError)) {
+		return nil, false, Hint(err, "flowsync reads the lockfile from a regular file only: put the lockfile at that path (restore it from version control or a backup), or point --lockfile at it")
+	}
 	if err != nil {
 		return nil, false, err
 	}
@@ -156,6 +160,7 @@ func journalErr(err error, mf *manifest.Manifest, lockPath string) error {
 	manifestPath := mf.Path
 	var me *lockfile.JournalMismatchError
 	var fe *lockfile.FormatError
+	var nr *regular.NotRegularError
 	l := shell.Quote(lockPath)
 	j, aside := shell.Quote(lockfile.JournalPath(lockPath)), shell.Quote(lockfile.JournalPath(lockPath)+".aside")
 	files := FileArgs(manifestPath, mf.Env, lockPath)
@@ -165,24 +170,61 @@ func journalErr(err error, mf *manifest.Manifest, lockPath string) error {
 		j, aside, files, files)
 	switch {
 	case errors.As(err, &me) && !me.SameTarget():
-		return Hint(err,
-			fmt.Sprintf("finish that run first with the manifest of org %q sandbox %q: flowsync apply -f MANIFEST --lockfile %s (MANIFEST: that manifest's path); it folds the journal into a lockfile of that target",
-				me.Journal.Target.OrgID, me.Journal.Target.Sandbox, l),
-			fmt.Sprintf("or keep this manifest's state in a lockfile of its own: flowsync apply %s --lockfile %s", FileArgs(manifestPath, mf.Env, ""), shell.Quote(targetLockPath(manifestPath, me.Lockfile.Target))))
+		return Hint(err, otherTargetAdvice(me)...)
 	case errors.As(err, &me):
 		return Hint(err,
 			"restore the lockfile this journal belongs to (from version control or a backup) at "+l+", then run apply again to finish that run", without)
 	case errors.As(err, &fe):
 		return Hint(err, "restore the journal from a backup, then run apply again to finish that run", without)
+	case errors.As(err, &nr):
+		journal := lockfile.JournalPath(lockPath)
+		return Hint(fmt.Errorf("journal of %s: %w", lockPath, err),
+			fmt.Sprintf("flowsync reads the journal from a regular file only, and %s holds no record of a run: move it aside, then run again: mv -- %s %s",
+				regular.Kind(nr.Mode), shell.Quote(journal), shell.Quote(asidePath(journal, "aside"))))
 	}
 	return fmt.Errorf("journal of %s: %w", lockPath, err)
 }
 
-// targetLockPath is a lockfile path for the manifest that names its sandbox:
-// "envs/m.yaml" → "envs/m.dev.lock.json".
-func targetLockPath(manifestPath string, t lockfile.Target) string {
-	ext := filepath.Ext(manifestPath)
-	return manifestPath[:len(manifestPath)-len(ext)] + "." + t.Sandbox + ".lock.json"
+// otherTargetAdvice is what to do about a journal of another target: move it aside, kept
+// under a name no file has yet, so that this manifest's run can go on (nothing in it concerns
+// this target, so nothing is created twice), then fold it in where it belongs. That
+// lockfile's path is not known here: it is said in words.
+func otherTargetAdvice(me *lockfile.JournalMismatchError) []string {
+	t := me.Journal.Target
+	aside := asidePath(me.Path, "other-"+safeWord(t.Sandbox))
+	return []string{
+		fmt.Sprintf("it records a run against org %q sandbox %q: move it aside, kept, then run this command again: mv -- %s %s",
+			t.OrgID, t.Sandbox, shell.Quote(me.Path), shell.Quote(aside)),
+		fmt.Sprintf("to finish that run, with the manifest of org %q sandbox %q: move %s to that manifest's lockfile path followed by .journal "+
+			"(when no journal is there), then run flowsync apply with that manifest; it folds the journal into that lockfile",
+			t.OrgID, t.Sandbox, shell.Quote(aside)),
+	}
+}
+
+// asidePath is path+"."+tag, or with a number added, a path where no file is now: moving a
+// file there replaces nothing.
+func asidePath(path, tag string) string {
+	p := path + "." + tag
+	for n := 2; ; n++ {
+		if _, err := os.Lstat(p); err != nil {
+			return p
+		}
+		p = fmt.Sprintf("%s.%s.%d", path, tag, n)
+	}
+}
+
+// safeWord is s when it is a plain word for a file name (letters, digits, - and _), else
+// "target": a journal's sandbox is a claim and must not make a path of its own.
+func safeWord(s string) string {
+	if s == "" || len(s) > 64 {
+		return "target"
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return "target"
+		}
+	}
+	return s
 }
 
 // Service is a connected client and what must be closed after use.
