@@ -904,20 +904,24 @@ func cmdJSONFile(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // cmdJSONSchema checks that a file (stdout, stderr or a path) is a JSON document valid
-// against one of the repository's documented schemas: jsonschema docs/SCHEMA.json FILE.
+// against one of the repository's documented schemas: jsonschema docs/SCHEMA.json[#/$defs/D] FILE.
 func cmdJSONSchema(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
 		ts.Fatalf("usage: jsonschema docs/SCHEMA.json FILE")
 	}
 	wd, err := os.Getwd() // the test's working directory: the repository's root
 	ts.Check(err)
-	schemaPath := filepath.Join(wd, filepath.FromSlash(args[0]))
+	file, fragment, _ := strings.Cut(args[0], "#") // docs/plan-json.schema.json#/$defs/apply
+	schemaPath := filepath.Join(wd, filepath.FromSlash(file))
 	c := jsonschema.NewCompiler()
 	c.Draft = jsonschema.Draft2020
 	data, err := os.ReadFile(schemaPath)
 	ts.Check(err)
 	ts.Check(c.AddResource(schemaPath, bytes.NewReader(data)))
-	sch, err := c.Compile(schemaPath)
+	if fragment != "" {
+		fragment = "#" + fragment
+	}
+	sch, err := c.Compile(schemaPath + fragment)
 	ts.Check(err)
 	var v any
 	if err := json.Unmarshal([]byte(ts.ReadFile(args[1])), &v); err != nil {

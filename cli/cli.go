@@ -9,6 +9,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -93,8 +94,20 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 	// top (finish in flight, then abort).
 	ctx, stopSignals := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
-	out := &watchedWriter{w: stdio.Out}
-	stdio.Out = out
+	// --output json: stdout holds one JSON document. It is held until the run ends, so that a
+	// run ending with a non-zero exit code adds that code and its hints to it (restic's
+	// printExitError), or writes the failure's document when there is none.
+	version, stdout := jsonMode(args), stdio.Out
+	var doc *bytes.Buffer
+	if version != "" {
+		doc = new(bytes.Buffer)
+		stdio.Out = doc
+	}
+	defer func() {
+		if doc != nil {
+			_, _ = stdout.Write(doc.Bytes()) // stdout gone: nothing left to tell
+		}
+	}()
 	g := &globals{io: stdio, ctx: ctx}
 	root := newRoot(ctx, g)
 	root.SetArgs(args)
@@ -130,11 +143,9 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 	hints, code := describe(err)
 	if !errors.Is(err, errExitChanges) {
 		view.PrintError(stdio.Err, err, hints...)
-		if version := jsonOutput(cmd); version != "" && !out.wrote {
-			// --output json: stdout holds one JSON document, the failure's when nothing else
-			// was written (restic's printExitError).
-			printJSONError(stdio.Out, version, err, code, hints)
-		}
+	}
+	if doc != nil {
+		jsonResult(doc, version, err, code, hints)
 	}
 	return code
 }

@@ -1,43 +1,69 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"strings"
-
-	"github.com/spf13/cobra"
 
 	"github.com/flowsync/flowsync/view"
 )
 
-// watchedWriter remembers whether anything was written to stdout, so that a failure in
-// --output json mode adds its document only where no other document was started.
-type watchedWriter struct {
-	w     io.Writer
-	wrote bool
-}
-
-func (w *watchedWriter) Write(p []byte) (int, error) {
-	if len(p) > 0 {
-		w.wrote = true
-	}
-	return w.w.Write(p)
-}
-
-// jsonOutput is the format_version of the JSON document cmd writes with --output json, or ""
-// when cmd was not asked for JSON.
-func jsonOutput(cmd *cobra.Command) string {
-	if cmd == nil {
+// jsonMode is the format_version of the JSON document the command line asks for with
+// --output json (or -o json), or "". It reads the arguments as given, before cobra parses
+// them, so that a command line cobra refuses (an unknown flag before --output) is answered in
+// JSON too. Only plan, apply and check have --output, and -o is its short form there only
+// (generate's -o names the manifest it writes).
+func jsonMode(args []string) string {
+	word := commandWord(args)
+	if word != "plan" && word != "apply" && word != "check" {
 		return ""
 	}
-	f := cmd.Flags().Lookup("output")
-	if f == nil || f.Value.String() != "json" {
-		return ""
+	format := ""
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			i = len(args)
+		case a == "--output" || a == "-o":
+			if i+1 < len(args) {
+				i++
+				format = args[i]
+			}
+		case strings.HasPrefix(a, "--output="):
+			format = strings.TrimPrefix(a, "--output=")
+		case strings.HasPrefix(a, "-o") && !strings.HasPrefix(a, "--"):
+			format = strings.TrimPrefix(strings.TrimPrefix(a, "-o"), "=")
+		}
 	}
-	if cmd.Name() == "check" {
+	switch {
+	case format != "json":
+		return ""
+	case word == "check":
 		return view.CheckFormatVersion
 	}
 	return view.PlanFormatVersion
+}
+
+// jsonResult completes the JSON document of a run that failed: the document the command
+// wrote, with the exit code and hints added (view.WithExit), or, when it wrote none, the
+// failure's own document.
+func jsonResult(doc *bytes.Buffer, version string, err error, code int, hints []string) {
+	if doc.Len() == 0 {
+		if !errors.Is(err, errExitChanges) {
+			printJSONError(doc, version, err, code, hints)
+		}
+		return
+	}
+	e := view.Exit{Code: code, Hints: hints, Interrupted: code == ExitInterrupted}
+	if !errors.Is(err, errExitChanges) {
+		e.Message = err.Error()
+	}
+	if withExit, ok := view.WithExit(doc.Bytes(), e); ok {
+		doc.Reset()
+		doc.Write(withExit)
+	}
 }
 
 // jsonError is the document of a failure in --output json mode (docs/plan-json.md, "Errors").

@@ -41,17 +41,12 @@ func Plan(desired []Desired, lock *lockfile.File, observed *Observed, opts Optio
 		if !sel.Match(d.Name) {
 			continue
 		}
-		var ch Change
-		if e == nil && from != "" {
-			ch = planDesired(d, entries[from], from, salt, live)
-		} else {
-			ch = planDesired(d, e, "", salt, live)
-		}
-		renamed(&ch, from)
+		ow := owners{salt: salt, live: live, recorded: recorded, apiKey: opts.APIKey}
+		ch := planEntry(d, e, from, entries, ow, want)
 		setOwner(&ch, live)
 		hold(&ch, d, ch.Prior, opts.Gates)
 		if live != nil {
-			u := planUnmanaged(&ch, d, e, owners{salt: salt, live: live, recorded: recorded, apiKey: opts.APIKey})
+			u := planUnmanaged(&ch, d, e, ow)
 			if cf := conflictsOf(&ch, d, salt, live, recorded, opts.APIKey); len(cf) > 0 {
 				// The namesakes are the conflict: said once, on the conflict's line.
 				ch.Refused, ch.Action, ch.Conflicts, ch.Notes, u = ch.Action, Conflict, cf, nil, nil
@@ -117,6 +112,77 @@ func renameSource(d *Desired, e *lockfile.Entry, entries map[string]*lockfile.En
 		}
 	}
 	return ""
+}
+
+// planEntry plans d, recorded as e, taking over the record of its former name from ("": none).
+// A former name recorded as a create whose outcome is unknown (d.Name not recorded) is
+// resolved against the live state first: the one connection the ownership rule proves that
+// create made is adopted and renamed (never created again); several are a conflict (nothing
+// is created); none, a create. The former name is then not an orphan (want).
+func planEntry(d *Desired, e *lockfile.Entry, from string, entries map[string]*lockfile.Entry, ow owners, want map[string]bool) Change {
+	if e == nil && from == "" {
+		if f, pe, cands := pendingFormer(d, entries, ow); pe != nil {
+			want[f] = true
+			ch := planDesired(d, pe, f, ow.salt, ow.live)
+			renamed(&ch, f)
+			ch.Notes = append(ch.Notes, "the interrupted create of its former name "+f+" made "+pe.ID+" (it passes the ownership rule): adopted and renamed, not created again")
+			return ch
+		} else if len(cands) > 0 {
+			want[f] = true
+			ch := planDesired(d, nil, "", ow.salt, ow.live)
+			ch.Refused, ch.Action, ch.Conflicts = ch.Action, Conflict, cands
+			return ch
+		} else if f != "" && ow.live == nil {
+			ch := planDesired(d, nil, "", ow.salt, nil)
+			ch.Notes = append(ch.Notes, "its former name "+f+" is recorded as a create whose outcome is unknown: apply looks "+f+" up first and renames what that create made instead of creating")
+			return ch
+		}
+	}
+	var ch Change
+	if e == nil && from != "" {
+		ch = planDesired(d, entries[from], from, ow.salt, ow.live)
+	} else {
+		ch = planDesired(d, e, "", ow.salt, ow.live)
+	}
+	renamed(&ch, from)
+	return ch
+}
+
+// pendingFormer finds a former name of d recorded as a create whose outcome is unknown and,
+// against the live state, the connections of that name the ownership rule proves its create
+// made: one gives a resolved copy of the record (the live id and etag, no longer pending);
+// several are returned as candidates. "" when there is no such former name.
+func pendingFormer(d *Desired, entries map[string]*lockfile.Entry, ow owners) (string, *lockfile.Entry, []Owner) {
+	for _, f := range d.FormerNames {
+		old := entries[f]
+		if old == nil || old.Pending != lockfile.PendingCreate || old.ID != "" {
+			continue
+		}
+		if ow.live == nil {
+			return f, nil, nil
+		}
+		res := claimOfEntry(f, old, ow.apiKey, ow.salt).resolve(ow.live.byName[f], ow.recorded)
+		switch len(res.owned) {
+		case 0:
+			continue
+		case 1:
+			if c := ow.live.byID[res.owned[0]]; c != nil {
+				e := old.Clone()
+				e.ID, e.ETag, e.Pending = c.ID, c.ETag, ""
+				return f, e, nil
+			}
+		}
+		var cands []Owner
+		for _, id := range res.owned {
+			if c := ow.live.byID[id]; c != nil {
+				o := ownerOf(c)
+				o.Why = "it may be what the interrupted create of the former name " + f + " made: nothing is created"
+				cands = append(cands, o)
+			}
+		}
+		return f, nil, cands
+	}
+	return "", nil, nil
 }
 
 // renamed makes ch the rename of the record from ("": none). A rename with nothing else to

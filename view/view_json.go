@@ -1,8 +1,10 @@
 package view
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/flowsync/flowsync/reconcile"
@@ -206,4 +208,108 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// Versions of a document that carries how its run ended (WithExit): 1.6 of the plan and
+// apply documents (1.5 of plan --env all included), 1.1 of the check document.
+const (
+	jsonExitFormatVersion  = "1.6"
+	checkExitFormatVersion = "1.1"
+)
+
+// Exit is how a run that wrote its JSON document ended with a non-zero exit code: the code,
+// the error's message (none for exit 2, which is a result, not a failure), the hints stderr
+// prints, and whether a signal stopped it.
+type Exit struct {
+	Code        int
+	Message     string
+	Hints       []string
+	Interrupted bool
+}
+
+// WithExit returns doc, one JSON object written by a view, with exit_code, interrupted,
+// message (when there is one) and hints added after its last key, and its format_version
+// the one that documents them (docs/plan-json.md, "Exit"). ok is false, and doc unchanged,
+// when doc is not one JSON object.
+func WithExit(doc []byte, e Exit) (out []byte, ok bool) {
+	type member struct {
+		key   string
+		value json.RawMessage
+	}
+	var members []member
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return doc, false
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return doc, false
+		}
+		key, _ := t.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return doc, false
+		}
+		members = append(members, member{key, v})
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
+		return doc, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return doc, false // more than one document
+	}
+	hints := []string{}
+	for _, h := range e.Hints {
+		if h = strings.TrimSpace(h); h != "" {
+			hints = append(hints, h)
+		}
+	}
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for _, m := range members {
+		if m.key == "format_version" {
+			m.value = exitFormatVersion(m.value)
+		}
+		writeMember(&b, m.key, m.value)
+	}
+	writeMember(&b, "exit_code", e.Code)
+	writeMember(&b, "interrupted", e.Interrupted)
+	if e.Message != "" {
+		writeMember(&b, "message", strings.TrimSpace(e.Message))
+	}
+	writeMember(&b, "hints", hints)
+	b.Bytes()[b.Len()-1] = '}' // the last member's comma
+	var indented bytes.Buffer
+	if err := json.Indent(&indented, b.Bytes(), "", "  "); err != nil {
+		return doc, false
+	}
+	indented.WriteByte('\n')
+	return indented.Bytes(), true
+}
+
+// writeMember writes "key":value, to b (compact JSON, <, > and & left readable).
+func writeMember(b *bytes.Buffer, key string, value any) {
+	var v bytes.Buffer
+	enc := json.NewEncoder(&v)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(key) // a string always encodes
+	b.Write(bytes.TrimRight(v.Bytes(), "\n"))
+	b.WriteByte(':')
+	v.Reset()
+	_ = enc.Encode(value) // strings, numbers, booleans and raw JSON always encode
+	_ = json.Compact(b, v.Bytes())
+	b.WriteByte(',')
+}
+
+// exitFormatVersion is the format_version of a document that carries how its run ended.
+func exitFormatVersion(v json.RawMessage) json.RawMessage {
+	var s string
+	if json.Unmarshal(v, &s) != nil {
+		return v
+	}
+	if s == checkFormatVersion {
+		return json.RawMessage(`"` + checkExitFormatVersion + `"`)
+	}
+	return json.RawMessage(`"` + jsonExitFormatVersion + `"`)
 }
