@@ -227,7 +227,9 @@ func withConflictAdvice(err error, sum *reconcile.Summary, cs *reconcile.Changes
 		if !errors.As(r.Err, &c) {
 			continue
 		}
-		if n++; n <= maxConflictHints {
+		if n++; n <= maxConflictHints && c.RenamedFrom != "" {
+			hints = append(hints, view.Safe(r.Name)+": "+view.Safe(view.RenameConflictAdvice(r.Name, c.RenamedFrom)))
+		} else if n <= maxConflictHints {
 			hints = append(hints, view.Safe(r.Name)+": "+view.Safe(view.ConflictAdvice(r.Name, c.Live, cs.Manifest, cs.Environment, cs.Lockfile)))
 		}
 	}

@@ -327,7 +327,7 @@ func differs(pc *Change, fc *reconcile.Change, dg *digester) string {
 	case fc == nil || fc.Action == reconcile.NoOp:
 		return "a plan made now changes nothing of it"
 	case fc.Action == reconcile.Conflict:
-		return "a plan made now refuses it: " + (&reconcile.ConflictError{Name: fc.Name, Live: fc.Conflicts}).Error()
+		return "a plan made now refuses it: " + (&reconcile.ConflictError{Name: fc.Name, Live: fc.Conflicts, RenamedFrom: fc.RenamedFrom}).Error()
 	case !fc.Action.Sends():
 		return "a plan made now would not " + pc.Action + " it (it would be an " + fc.Action.String() + ": kept)"
 	case fc.Action.String() != pc.Action:

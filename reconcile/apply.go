@@ -284,7 +284,7 @@ func (a *applier) run(ctx context.Context, ch *Change) Result {
 		r.Err = a.delete(ctx, ch, &r)
 	case Conflict:
 		r.Action = ch.Refused
-		r.Err = &ConflictError{Name: ch.Name, Live: ch.Conflicts}
+		r.Err = &ConflictError{Name: ch.Name, Live: ch.Conflicts, RenamedFrom: ch.RenamedFrom}
 		r.Unmanaged = map[string]string{}
 		for _, o := range ch.Conflicts {
 			r.Unmanaged[o.ID] = o.Why
@@ -477,9 +477,14 @@ func (a *applier) conflict(ctx context.Context, ch *Change, sent bool, since tim
 type ConflictError struct {
 	Name string
 	Live []Owner
+	// RenamedFrom: the conflict is a rename's (from this former name): nothing was renamed.
+	RenamedFrom string
 }
 
 func (e *ConflictError) Error() string {
+	if e.RenamedFrom != "" {
+		return "name conflict: " + OwnersText(e.Live) + " already has the name " + e.RenamedFrom + " is renamed to and is recorded under no entry of the lockfile; nothing was renamed"
+	}
 	return "name conflict: " + OwnersText(e.Live) + " has this name and is recorded under no entry of the lockfile; nothing was created"
 }
 

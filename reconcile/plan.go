@@ -217,6 +217,8 @@ func planUnmanaged(ch *Change, d *Desired, e *lockfile.Entry, o owners) *Unmanag
 	u := &Unmanaged{Name: d.Name, Reasons: map[string]string{}}
 	if e != nil && e.ID != "" && e.Pending == "" {
 		u.Recorded = e.ID
+	} else if ch.RenamedFrom != "" && ch.ID != "" {
+		u.Recorded = ch.ID // the entry owns a connection through its former name: no import
 	}
 	if ch.Heal {
 		res := claimOfDesired(d, e.PendingAt, apiKey, salt).resolve(found, recorded)
@@ -252,6 +254,9 @@ func planUnmanaged(ch *Change, d *Desired, e *lockfile.Entry, o owners) *Unmanag
 // would duplicate: of d's name and connection spec, recorded under no entry, and not adopted
 // by the ownership rule. One name, one live connection: such a create is never sent.
 func conflictsOf(ch *Change, d *Desired, salt string, live *liveIndex, recorded map[string]bool, apiKey string) []Owner {
+	if ch.RenamedFrom != "" && ch.Action == Update {
+		return renameConflicts(ch, d, live, recorded)
+	}
 	if ch.Action != Create && ch.Action != Replace {
 		return nil
 	}
@@ -274,6 +279,23 @@ func conflictsOf(ch *Change, d *Desired, salt string, live *liveIndex, recorded 
 		if o.Why == "" {
 			o.Why = "not in the lockfile"
 		}
+		out = append(out, o)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// renameConflicts is the live connections, recorded under no entry, that already have the
+// name a rename gives ch's connection: renaming would leave two of that name (and a colleague's
+// connection would then look like this entry's), so the rename is a conflict, not sent.
+func renameConflicts(ch *Change, d *Desired, live *liveIndex, recorded map[string]bool) []Owner {
+	var out []Owner
+	for _, c := range live.byName[d.Name] {
+		if c.ID == ch.ID || recorded[c.ID] || c.ConnectionSpec.ID != d.Spec.ID {
+			continue
+		}
+		o := ownerOf(c)
+		o.Why = "not in the lockfile: it has the name " + ch.RenamedFrom + " is renamed to"
 		out = append(out, o)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })

@@ -128,6 +128,10 @@ func Thousands(n int) string { return thousands(n) }
 // Safe is s with control characters escaped, fit for one line of a terminal.
 func Safe(s string) string { return safe(s) }
 
+// RenameConflictAdvice is the way out of a rename onto a name a live connection flowsync does
+// not manage already has.
+func RenameConflictAdvice(name, from string) string { return renameConflictAdvice(name, from) }
+
 // Suggest is the candidate closest to word, or "".
 func Suggest(word string, candidates []string) string { return suggest(word, candidates) }
 

@@ -159,6 +159,13 @@ func conflictAdvice(name string, live []reconcile.Owner, manifest, env, lockfile
 		"; if not, rename the entry in the manifest"
 }
 
+// renameConflictAdvice is the way out of a rename onto a name a live connection flowsync does
+// not manage already has: another name (that connection is someone else's; importing it would
+// make flowsync patch it and delete this entry's).
+func renameConflictAdvice(name, from string) string {
+	return "nothing is renamed (" + from + " keeps its name): the name " + name + " belongs to a connection flowsync does not manage; pick another name for the entry in the manifest"
+}
+
 // ownerText is the owner of a delete's or replace's connection, ", created by API key K at
 // TIME", or "" when the live state was not read.
 func ownerText(ch *reconcile.Change) string {

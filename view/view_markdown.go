@@ -149,8 +149,11 @@ func mdConflictBlock(s *planSection, m *planModel) *mdBlock {
 	blk.head = "<details><summary>! " + mdSummary(reconcile.Conflict, s.Total) + "</summary>\n\n" +
 		"Live connections of these names are recorded under no entry of the lockfile: nothing is created for them.\n\n"
 	for _, ch := range s.Detailed {
-		blk.entries = append(blk.entries, "- **"+mdEscape(ch.Name)+"**: "+mdEscape(reconcile.OwnersText(ch.Conflicts))+"; "+
-			mdEscape(conflictAdvice(ch.Name, ch.Conflicts, m.Manifest, m.Environment, m.lockfile))+"\n")
+		advice := conflictAdvice(ch.Name, ch.Conflicts, m.Manifest, m.Environment, m.lockfile)
+		if ch.RenamedFrom != "" {
+			advice = renameConflictAdvice(ch.Name, ch.RenamedFrom)
+		}
+		blk.entries = append(blk.entries, "- **"+mdEscape(ch.Name)+"**: "+mdEscape(reconcile.OwnersText(ch.Conflicts))+"; "+mdEscape(advice)+"\n")
 	}
 	return blk
 }

@@ -93,6 +93,10 @@ const offlineNote = "Note: compared with the lockfile only (no --refresh): chang
 func writeConflicts(b *strings.Builder, group []*reconcile.Change, m *planModel, p palette) {
 	for _, ch := range group {
 		b.WriteString(p.red("! conflict") + " " + p.bold(safe(ch.Name)) + ": " + safe(reconcile.OwnersText(ch.Conflicts)) + "\n")
+		if ch.RenamedFrom != "" {
+			b.WriteString("    " + p.dim("# "+safe(renameConflictAdvice(ch.Name, ch.RenamedFrom))) + "\n")
+			continue
+		}
 		b.WriteString("    " + p.dim("# recorded under no entry of the lockfile: nothing is created for this entry; "+
 			safe(conflictAdvice(ch.Name, ch.Conflicts, m.Manifest, m.Environment, m.lockfile))) + "\n")
 	}
