@@ -40,7 +40,7 @@ var layers = map[string][]string{
 	"workspace":             {"emulator", "flowservice", "health", "internal/regular", "internal/shell", "lockfile", "manifest", "names", "reconcile", "s3source"},
 	"cli":                   {"emulator", "flowservice", "generate", "health", "internal/atomicfile", "internal/regular", "internal/shell", "lockfile", "manifest", "names", "planfile", "reconcile", "s3source", "schema", "view", "workspace"},
 	"internal/atomicfile":   nil,
-	"generate":              {"flowapi", "lockfile", "manifest", "names", "reconcile", "s3source"},
+	"generate":              {"flowapi", "internal/shell", "lockfile", "manifest", "names", "reconcile", "s3source"},
 	"view":                  {"flowservice", "health", "internal/shell", "reconcile", "workspace"},
 	".":                     {"cli"},
 }

@@ -347,6 +347,10 @@ func wantInt(ts *testscript.TestScript, neg bool, what string, got int64, wantS 
 //	                            (the N-th, oldest first, when there are several)
 //	emu no-id P                 answer this fraction of creates 201 without an id
 //	emu fail METHOD N           answer the next N API calls of METHOD 500, doing nothing
+//	emu answered METHOD STATUS N  N calls of METHOD were answered STATUS (0: left unanswered)
+//	emu drop METHOD N           the next N API calls of METHOD that commit go unanswered
+//	emu drop-edit NAME FIELD VALUE  when a call on NAME goes unanswered after its commit,
+//	                            edit FIELD as emu edit does, before the client can retry (once)
 func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
 		ts.Fatalf("usage: emu SUBCOMMAND ...")
@@ -416,22 +420,32 @@ func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 	case "edit":
 		need(3)
 		c := one(ts, args[0])
-		field, value := args[1], args[2]
-		ok := s.Mutate(c.ID, func(c *flowservice.Connection) {
-			switch {
-			case field == "description":
-				c.Description = value
-			case field == "name":
-				c.Name = value
-			case field == "specName":
-				c.Auth.SpecName = value
-			case strings.HasPrefix(field, "auth.params."):
-				c.Auth.Params[strings.TrimPrefix(field, "auth.params.")] = value
-			default:
-				ts.Fatalf("emu edit: unknown field %q", field)
+		ok := s.Mutate(c.ID, editField(ts, args[1], args[2]))
+		assert(ok, "emu edit %s: connection %s vanished", args[0], c.ID)
+	case "answered":
+		// answered METHOD STATUS N: N calls of METHOD were answered STATUS (0: unanswered).
+		need(3)
+		status, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		n := s.Stats().Requests[strings.ToUpper(args[0])][status]
+		wantInt(ts, neg, args[0]+" requests answered "+args[1], n, args[2])
+	case "drop":
+		// drop METHOD N: the next N committed calls of METHOD go unanswered.
+		need(2)
+		n, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		s.DropNext(strings.ToUpper(args[0]), n)
+	case "drop-edit":
+		// drop-edit NAME FIELD VALUE: when a call on NAME's connection goes unanswered after
+		// its commit, someone else edits FIELD before the client can retry (once).
+		need(3)
+		id, edit := one(ts, args[0]).ID, editField(ts, args[1], args[2])
+		var done atomic.Bool
+		s.OnDrop(func(dropped string) {
+			if dropped == id && !done.Swap(true) {
+				s.Mutate(id, edit)
 			}
 		})
-		assert(ok, "emu edit %s: connection %s vanished", args[0], c.ID)
 	case "delete":
 		need(1)
 		c := one(ts, args[0])
@@ -707,6 +721,23 @@ func emuHTTP(ts *testscript.TestScript, method, p string, body []byte) (int, str
 	b, err := io.ReadAll(resp.Body)
 	ts.Check(err)
 	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
+// editField is the edit of emu edit: field (description, name, specName or
+// auth.params.NAME) set to value.
+func editField(ts *testscript.TestScript, field, value string) func(c *flowservice.Connection) {
+	switch {
+	case field == "description":
+		return func(c *flowservice.Connection) { c.Description = value }
+	case field == "name":
+		return func(c *flowservice.Connection) { c.Name = value }
+	case field == "specName":
+		return func(c *flowservice.Connection) { c.Auth.SpecName = value }
+	case strings.HasPrefix(field, "auth.params."):
+		return func(c *flowservice.Connection) { c.Auth.Params[strings.TrimPrefix(field, "auth.params.")] = value }
+	}
+	ts.Fatalf("emu edit: unknown field %q", field)
+	return nil
 }
 
 // cmdGen writes a manifest of N generated Access Key entries name-1 … name-N whose secrets

@@ -92,7 +92,7 @@ func (s *Server) create(c *call) {
 	s.store.put(rec)
 	s.mu.Unlock()
 
-	if s.dropAfterCommit(c) {
+	if s.dropAfterCommit(c, rec.conn.ID) {
 		return
 	}
 	if s.chance(math.Float64frombits(s.noID.Load())) {
@@ -137,7 +137,7 @@ func (s *Server) delete(c *call, id string) {
 	}
 	s.store.remove(id)
 	s.mu.Unlock()
-	if s.dropAfterCommit(c) {
+	if s.dropAfterCommit(c, id) {
 		return
 	}
 	c.w.WriteHeader(http.StatusNoContent)
@@ -271,7 +271,7 @@ func (s *Server) patch(c *call, id string) {
 	s.store.put(nr)
 	s.mu.Unlock()
 
-	if s.dropAfterCommit(c) {
+	if s.dropAfterCommit(c, id) {
 		return
 	}
 	writeJSON(c.w, http.StatusOK, flowapi.Ref{ID: id, ETag: nr.conn.ETag})

@@ -171,8 +171,9 @@ type Server struct {
 
 	saveMu sync.Mutex // serializes Save
 
-	noID      atomic.Uint64 // math.Float64bits of the create-without-id fraction (SetCreateWithoutID)
-	failArmed atomic.Bool   // FailNext was called: look at failNext
+	noID      atomic.Uint64                   // math.Float64bits of the create-without-id fraction (SetCreateWithoutID)
+	failArmed atomic.Bool                     // FailNext was called: look at failNext
+	onDrop    atomic.Pointer[func(id string)] // OnDrop's hook
 
 	sandboxIDs sync.Map // scope -> sandboxID(scope)
 
@@ -183,7 +184,7 @@ type Server struct {
 	store    store
 	tokens   map[string]*token
 	stats    Stats
-	failNext map[string]int // fault kind + " " + method -> API calls still to answer so (FailNext, ThrottleNext)
+	failNext map[string]int // fault kind + " " + method -> API calls still to answer so (FailNext, ThrottleNext, DropNext)
 	handler  http.Handler
 }
 

@@ -420,10 +420,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(b.Bytes())
 }
 
-// dropAfterCommit rolls the drop-after-commit dice for a committed change and, when they
-// say so, closes the client's connection without an answer. It reports whether it did.
-func (s *Server) dropAfterCommit(c *call) bool {
-	if !s.chance(s.opts.DropAfterCommit) {
+// dropAfterCommit rolls the drop-after-commit dice (or takes a DropNext) for a committed
+// change of connection id and, when they say so, closes the client's connection without an
+// answer. It reports whether it did.
+func (s *Server) dropAfterCommit(c *call, id string) bool {
+	if !s.chance(s.opts.DropAfterCommit) && !s.takeNext(FaultDrop, c.r.Method) {
 		return false
 	}
 	conn, _, err := http.NewResponseController(c.w).Hijack()
@@ -435,6 +436,9 @@ func (s *Server) dropAfterCommit(c *call) bool {
 	if rec, ok := c.w.(*recorder); ok && !rec.counted {
 		rec.status = 0
 		s.countCall(rec)
+	}
+	if f := s.onDrop.Load(); f != nil {
+		(*f)(id)
 	}
 	conn.Close()
 	return true

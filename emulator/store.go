@@ -440,6 +440,22 @@ func (s *Server) FailNext(method string, n int) { s.armNext(FaultFail+" "+method
 // throttle-rate fault but certain, so that a test can count on it. It is a test helper.
 func (s *Server) ThrottleNext(method string, n int) { s.armNext(FaultThrottle+" "+method, n) }
 
+// DropNext makes the next n API calls of method that commit a change (POST, PATCH, DELETE)
+// go unanswered after the commit, like the drop-after-commit fault but certain: the client
+// cannot tell whether its request was carried out. It is a test helper.
+func (s *Server) DropNext(method string, n int) { s.armNext(FaultDrop+" "+method, n) }
+
+// OnDrop makes every call left unanswered after its commit run f with the connection's id
+// first, before the client sees the connection close: what someone else does in the window
+// before the client's retry. nil removes it. It is a test helper.
+func (s *Server) OnDrop(f func(id string)) {
+	if f == nil {
+		s.onDrop.Store(nil)
+		return
+	}
+	s.onDrop.Store(&f)
+}
+
 func (s *Server) armNext(key string, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -450,7 +466,7 @@ func (s *Server) armNext(key string, n int) {
 	s.failArmed.Store(true)
 }
 
-// takeNext reports whether the call of method is one that FailNext or ThrottleNext armed for
+// takeNext reports whether the call of method is one that FailNext, ThrottleNext or DropNext armed for
 // fault kind, and counts it off.
 func (s *Server) takeNext(kind, method string) bool {
 	if !s.failArmed.Load() {

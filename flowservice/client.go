@@ -336,7 +336,9 @@ func (c *Client) Get(ctx context.Context, id string) (*Connection, error) {
 }
 
 // Patch applies ops to the connection id whose current etag is etag (quoted, as the service
-// sent it). A stale etag is a *Error with Status 412 (errors.Is(err, reconcile.ErrStale)).
+// sent it). A stale etag is a *Error with Status 412 (errors.Is(err, reconcile.ErrStale)); a
+// 412 on a retry after an attempt that may have been carried out (its answer lost) is an
+// *UnknownOutcomeError wrapping it, matching reconcile.ErrUnknownOutcome too.
 func (c *Client) Patch(ctx context.Context, id, etag string, ops []PatchOp) (Ref, error) {
 	if id == "" {
 		return Ref{}, errors.New("patch connection: empty id")

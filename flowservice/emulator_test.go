@@ -176,3 +176,36 @@ func TestEmulatorFaultsConverge(t *testing.T) {
 		t.Errorf("no faults exercised: %+v", st)
 	}
 }
+
+// A PATCH carried out whose answer is lost is retried with the same If-Match and meets a 412
+// of its own making: the error says so (stale and outcome unknown), so that the caller reads
+// the connection before calling it a change by someone else. A 412 with no attempt lost
+// before it is stale only.
+func TestPatchLostAnswerThen412(t *testing.T) {
+	run, c := startEmulator(t, emulator.Options{}, 4)
+	ctx := context.Background()
+	ref, err := c.Create(ctx, s3("lost-answer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := []flowservice.PatchOp{{Op: "replace", Path: "/description", Value: json.RawMessage(`"patched"`)}}
+
+	run.Server.DropNext("PATCH", 1)
+	_, err = c.Patch(ctx, ref.ID, ref.ETag, ops)
+	if !errors.Is(err, reconcile.ErrStale) || !errors.Is(err, reconcile.ErrUnknownOutcome) {
+		t.Fatalf("patch after a lost answer: %v; want a 412 that is stale and of unknown outcome", err)
+	}
+	live, err := c.Get(ctx, ref.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if live.Description != "patched" || live.ETag == ref.ETag {
+		t.Fatalf("the first attempt was not carried out: %+v", live)
+	}
+
+	// The etag is stale now, with nothing lost on the way: stale, outcome known.
+	_, err = c.Patch(ctx, ref.ID, ref.ETag, ops)
+	if !errors.Is(err, reconcile.ErrStale) || errors.Is(err, reconcile.ErrUnknownOutcome) {
+		t.Fatalf("plain 412: %v; want stale only", err)
+	}
+}

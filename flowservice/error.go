@@ -65,6 +65,9 @@ func StatusOf(err error) int {
 
 // UnknownOutcomeError wraps the failure of a non-idempotent request (POST) whose outcome is
 // unknown: the request may have been applied (timeout, reset connection, 5xx after sending).
+// It also wraps the 412 a PATCH met on a retry after an attempt that may have been carried
+// out (sent, no answer or a 5xx): the etag may have moved by that attempt itself, its answer
+// lost. Such an error matches reconcile.ErrStale as well (it unwraps to the 412 *Error).
 type UnknownOutcomeError struct {
 	Err error
 	// Status is the 2xx status of an answer that did not say what was done (a create answered

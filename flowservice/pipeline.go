@@ -45,6 +45,9 @@ type request struct {
 	attempt  int    // 1-based, set by retrying
 	sends    int    // HTTP exchanges begun for this call, a resend after a token renewal included
 	timeouts int    // attempts that ended by a timeout
+	// mayHaveActed: an earlier attempt was sent and got no answer (or a 5xx), so the service
+	// may have carried it out. A PATCH's 412 after it may be that attempt's own doing.
+	mayHaveActed bool
 }
 
 // label names r in a log line or a policy error: "GET /connections".
@@ -421,11 +424,18 @@ func (c *Client) retrying(next stage) stage {
 			// refusal that is not retried was one request, whatever the budget.
 			switch classify(ctx, r, err) {
 			case final:
+				if r.mayHaveActed && r.method == http.MethodPatch && StatusOf(err) == http.StatusPreconditionFailed {
+					// Perhaps the earlier attempt committed and only its answer was lost: the
+					// caller decides by reading the connection (it matches ErrStale too).
+					c.stats.unknownOutcomes.Add(1)
+					return nil, &UnknownOutcomeError{Err: gaveUp(r.sends, err)}
+				}
 				return nil, gaveUp(r.sends, err)
 			case unknown:
 				c.stats.unknownOutcomes.Add(1)
 				return nil, &UnknownOutcomeError{Err: gaveUp(r.sends, err)}
 			}
+			r.mayHaveActed = r.mayHaveActed || mayHaveActed(err)
 			var e *Error
 			var retryAfter time.Duration
 			if errors.As(err, &e) {
@@ -448,6 +458,21 @@ func (c *Client) retrying(next stage) stage {
 			}
 		}
 	}
+}
+
+// mayHaveActed reports whether the service may have carried out an attempt that failed with
+// err: it was sent and no answer came, or the answer was a 5xx (the same rule that makes a
+// POST's outcome unknown).
+func mayHaveActed(err error) bool {
+	var te *transportError
+	if errors.As(err, &te) {
+		return te.sent
+	}
+	switch StatusOf(err) {
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
 }
 
 // retryReason says why a retry waits, for the log line of a long wait.

@@ -10,8 +10,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/flowsync/flowsync/flowapi"
+	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
 	"github.com/flowsync/flowsync/names"
@@ -44,7 +46,8 @@ func RegionURL(region string) string { return "https://s3." + region + ".amazona
 // maxCSVRows bounds a table: far more connections than a sandbox holds.
 const maxCSVRows = 100_000
 
-// RowError is one problem of a table, at its row (its line in the file; the header is 1).
+// RowError is one problem of a table, at its row (its line in the file; the header is 1; 0
+// for the file as a whole).
 type RowError struct {
 	File   string
 	Row    int
@@ -53,6 +56,9 @@ type RowError struct {
 }
 
 func (e RowError) Error() string {
+	if e.Row == 0 { // the file as a whole
+		return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	}
 	if e.Column == "" {
 		return fmt.Sprintf("%s:%d: %s", e.File, e.Row, e.Msg)
 	}
@@ -131,7 +137,13 @@ func FromCSV(file string, data []byte, target lockfile.Target, out string) (doc 
 // required cells, region or serviceUrl, and names that are the same to flowsync. Rows come
 // back sorted by name.
 func readCSV(file string, data []byte) ([]csvRow, RowErrors) {
-	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff"))))
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	if bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) || bytes.IndexByte(data, 0) >= 0 || !utf8.Valid(data) {
+		// A spreadsheet's "Unicode text" export is UTF-16: read as UTF-8, every other byte is
+		// a NUL, and its cells would be echoed as such.
+		return nil, RowErrors{{File: file, Msg: "not UTF-8 text (UTF-16?): save it as UTF-8"}}
+	}
+	r := csv.NewReader(bytes.NewReader(data))
 	r.FieldsPerRecord = -1
 	header, err := r.Read()
 	if errors.Is(err, io.EOF) {
@@ -187,17 +199,22 @@ func csvParseError(file string, err error) RowError {
 }
 
 // csvHeader maps each column of the header to its index.
+// A header cell is echoed with its control characters escaped.
 func csvHeader(file string, header []string) (map[string]int, RowErrors) {
 	cols := map[string]int{}
 	var errs RowErrors
+	if len(header) == 1 && strings.Contains(header[0], ";") {
+		return nil, RowErrors{{File: file, Row: 1, Msg: "one column " + strconv.Quote(header[0]) +
+			": the file seems to use ';' as separator: flowsync reads comma-separated values"}}
+	}
 	for i, h := range header {
 		h = strings.TrimSpace(h)
 		_, seen := cols[h]
 		switch {
 		case !slices.Contains(csvColumns, h):
-			errs = append(errs, RowError{File: file, Row: 1, Column: h, Msg: "unknown column (the columns are " + strings.Join(csvColumns, ", ") + ")"})
+			errs = append(errs, RowError{File: file, Row: 1, Column: shell.Printable(h), Msg: "unknown column (the columns are " + strings.Join(csvColumns, ", ") + ")"})
 		case seen:
-			errs = append(errs, RowError{File: file, Row: 1, Column: h, Msg: "column named twice"})
+			errs = append(errs, RowError{File: file, Row: 1, Column: shell.Printable(h), Msg: "column named twice"})
 		default:
 			cols[h] = i
 		}
@@ -215,8 +232,13 @@ func csvRecord(file string, line int, cols map[string]int, rec []string) (csvRow
 	row := csvRow{line: line, cells: map[string]string{}, source: map[string]string{}}
 	var errs RowErrors
 	bad := func(col, msg string) { errs = append(errs, RowError{File: file, Row: line, Column: col, Msg: msg}) }
-	if len(rec) > len(cols) && strings.TrimSpace(strings.Join(rec[len(cols):], "")) != "" {
+	switch {
+	case len(rec) > len(cols) && strings.TrimSpace(strings.Join(rec[len(cols):], "")) != "":
 		bad("", fmt.Sprintf("%d cells, but the header names %d columns", len(rec), len(cols)))
+	case len(rec) < len(cols):
+		// A cell left out is a mistake, not an empty value: the values after it would be in
+		// the wrong columns.
+		bad("", fmt.Sprintf("%d cells, the header has %d", len(rec), len(cols)))
 	}
 	for col, i := range cols {
 		if i < len(rec) {

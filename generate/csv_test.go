@@ -112,6 +112,14 @@ func TestFromCSVErrors(t *testing.T) {
 			"b.csv:9: bucketName: ",
 		}},
 		{"quote", "name,bucketName\n\"a,b\n", []string{"b.csv:2: not CSV: "}},
+		// Header cells are echoed with their control characters escaped.
+		{"escape", "name,bucketName,x\x1b]0;pwned\x07\nn1,bkt-one,z\n", []string{`b.csv:1: x\x1b]0;pwned\a: unknown column`}},
+		{"utf-16", "\xff\xfen\x00a\x00m\x00e\x00\n\x00", []string{"b.csv: not UTF-8 text (UTF-16?): save it as UTF-8"}},
+		{"utf-16 no bom", "n\x00a\x00m\x00e\x00\n\x00", []string{"b.csv: not UTF-8 text (UTF-16?): save it as UTF-8"}},
+		{"latin-1", "name,bucketName\ncaf\xe9,bkt-one\n", []string{"b.csv: not UTF-8 text (UTF-16?): save it as UTF-8"}},
+		// A row with a cell left out is an error like one with too many.
+		{"too few", "name,bucketName,region\nn1,bkt-one,eu-west-1\nn2,bkt-two\n", []string{"b.csv:3: 2 cells, the header has 3"}},
+		{"semicolons", "name;bucketName;region\nn1;bkt-one;eu-west-1\n", []string{`b.csv:1: one column "name;bucketName;region": the file seems to use ';' as separator: flowsync reads comma-separated values`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

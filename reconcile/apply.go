@@ -663,6 +663,22 @@ func (a *applier) patch(ctx context.Context, d *Desired, prior *lockfile.Entry, 
 		if isGone(err) {
 			return nil, errGone
 		}
+		var live *flowapi.Connection
+		if isLostAnswer(err) {
+			// The 412 may be this PATCH's own doing: an earlier attempt was carried out and
+			// its answer lost. The connection shows every visible value sent and nothing
+			// else: it is taken as flowsync's own (a secret changed by someone else in that
+			// window cannot be seen).
+			var rerr error
+			if live, rerr = a.reread(ctx, id); rerr != nil {
+				return nil, rerr
+			}
+			if e := a.entryFor(d, id, live.ETag, prior); shows(live, d, e, a.out.Salt) {
+				r.AnswerLost = true
+				e.Retired = prior.Retired
+				return e, a.commit(d.Name, e)
+			}
+		}
 		if a.opts.Saved && isStale(err) {
 			return nil, &StaleError{Moved: "the connection was changed outside flowsync since the plan (412 Precondition Failed for If-Match " + etag + ")"}
 		}
@@ -674,12 +690,11 @@ func (a *applier) patch(ctx context.Context, d *Desired, prior *lockfile.Entry, 
 		}
 		// Someone changed the connection: re-read it, re-diff, patch again with the fresh etag.
 		r.Retries412++
-		live, gerr := a.client.Get(ctx, id)
-		if gerr != nil {
-			if isGone(gerr) {
-				return nil, errGone
+		if live == nil {
+			var rerr error
+			if live, rerr = a.reread(ctx, id); rerr != nil {
+				return nil, rerr
 			}
-			return nil, fmt.Errorf("re-read after 412: %w", gerr)
 		}
 		fresh, resend, err := freshFields(live, d, prior, fields, a.out.Salt)
 		if err != nil {
@@ -690,6 +705,25 @@ func (a *applier) patch(ctx context.Context, d *Desired, prior *lockfile.Entry, 
 		}
 		etag = live.ETag
 	}
+}
+
+// reread reads connection id again after its PATCH met a 412: errGone when it is gone.
+func (a *applier) reread(ctx context.Context, id string) (*flowapi.Connection, error) {
+	live, err := a.client.Get(ctx, id)
+	if isGone(err) {
+		return nil, errGone
+	}
+	if err != nil {
+		return nil, fmt.Errorf("re-read after 412: %w", err)
+	}
+	return live, nil
+}
+
+// shows reports whether live shows d as applied and recorded as e: the same connection spec,
+// name, description and params, by what can be seen (secrets are not: they are taken as e
+// records them).
+func shows(live *flowapi.Connection, d *Desired, e *lockfile.Entry, salt string) bool {
+	return len(diffState(d, stateOfLive(live, e, salt), nil, salt)) == 0
 }
 
 // freshFields re-diffs d against live, a connection whose etag moved since fields were

@@ -13,7 +13,9 @@ var (
 	// ErrAuth: the credentials were refused (401, 403); every other call would fail alike.
 	ErrAuth = errors.New("credentials refused")
 	// ErrUnknownOutcome: a request that is not idempotent (a create) may or may not have
-	// been carried out (timeout, reset connection, 5xx after sending).
+	// been carried out (timeout, reset connection, 5xx after sending). An update's error
+	// matching both ErrStale and ErrUnknownOutcome is a 412 met on a retry after an attempt
+	// that may have been carried out: the etag may have moved by flowsync's own PATCH.
 	ErrUnknownOutcome = errors.New("outcome unknown")
 	// ErrNoID: the service accepted a create (2xx) but its answer names no connection; its
 	// outcome is unknown too.
@@ -26,3 +28,7 @@ func isGone(err error) bool           { return errors.Is(err, ErrGone) }
 func isStale(err error) bool          { return errors.Is(err, ErrStale) }
 func isAuth(err error) bool           { return errors.Is(err, ErrAuth) }
 func isUnknownOutcome(err error) bool { return errors.Is(err, ErrUnknownOutcome) }
+
+// isLostAnswer reports whether an update's err is a 412 that its own earlier attempt, carried
+// out with its answer lost, may have caused.
+func isLostAnswer(err error) bool { return isStale(err) && isUnknownOutcome(err) }

@@ -72,6 +72,9 @@ type Result struct {
 	// why), when the name was looked up; they were not touched.
 	Unmanaged  map[string]string
 	Retries412 int // stale-etag rounds resolved
+	// AnswerLost: an update's answer was lost and its retry met a 412; the re-read showed
+	// every visible value it sent and nothing else, so the change was recorded as applied.
+	AnswerLost bool
 }
 
 // Summary is what Apply did, in plan order.

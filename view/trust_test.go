@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/reconcile"
 )
@@ -22,7 +23,7 @@ func TestSafeEscapesControlCharacters(t *testing.T) {
 		if got := safe(in); got != want {
 			t.Errorf("safe(%q) = %q, want %q", in, got, want)
 		}
-		if got := mdEscape(in); strings.ContainsFunc(got, isEscaped) {
+		if got := mdEscape(in); strings.ContainsFunc(got, shell.Escaped) {
 			t.Errorf("mdEscape(%q) = %q keeps a control character", in, got)
 		}
 	}

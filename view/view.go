@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/reconcile"
@@ -180,25 +179,7 @@ func ownerText(ch *reconcile.Change) string {
 
 // safe escapes the control characters of a name, note or message shown on a terminal, so
 // that text from a file (a plan file, a lockfile, the service) cannot drive it.
-func safe(s string) string {
-	if !strings.ContainsFunc(s, isEscaped) {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		if !isEscaped(r) {
-			b.WriteRune(r)
-			continue
-		}
-		q := strconv.QuoteRune(r)
-		b.WriteString(q[1 : len(q)-1])
-	}
-	return b.String()
-}
-
-func isEscaped(r rune) bool {
-	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
-}
+func safe(s string) string { return shell.Printable(s) }
 
 // fieldAction is the action a change's fields are shown for: a held change's fields are
 // those of the change it holds back.

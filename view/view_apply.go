@@ -202,6 +202,8 @@ func textResult(r reconcile.Result, p palette) string {
 			// The update met a 404: the connection was created, and is counted as created.
 			style, symbol = actionStyle(p, reconcile.Create), reconcile.Create.Symbol()
 			what = "deleted outside flowsync: created again as " + safe(r.ID)
+		case r.AnswerLost:
+			what = "updated (its answer was lost; the re-read shows every value sent that can be read back: secrets cannot)"
 		case r.Retries412 > 0:
 			what = "updated"
 		default:

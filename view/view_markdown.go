@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/reconcile"
 )
 
@@ -432,7 +433,7 @@ func mdEscape(s string) string {
 		case '\n', '\r', '\t':
 			b.WriteByte(' ')
 		default:
-			if isEscaped(r) {
+			if shell.Escaped(r) {
 				b.WriteString(safe(string(r))) // a terminal escape or bidi control, made visible
 				continue
 			}
