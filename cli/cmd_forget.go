@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/flowsync/flowsync/internal/shell"
 	"github.com/flowsync/flowsync/reconcile"
 	"github.com/flowsync/flowsync/view"
 	"github.com/flowsync/flowsync/workspace"
@@ -86,6 +87,22 @@ func forgottenLine(f reconcile.Forgotten) string {
 		line += " (and " + strings.Join(f.Retired, ", ") + ", replaced and not yet deleted)"
 	}
 	return line
+}
+
+// formerNamesErr adds what to do to an entry two of whose former names are recorded: forget
+// the one that is not this entry's (after taking it out of formerNames, which forget
+// requires), as a command for each.
+func formerNamesErr(err error, manifestPath, env, lockPathFlag string) error {
+	var fe *reconcile.FormerNamesError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	cmds := make([]string, len(fe.Recorded))
+	for i, r := range fe.Recorded {
+		cmds[i] = "flowsync forget " + fileArgs(manifestPath, env, lockPathFlag) + " -- " + shell.Quote(r.Name)
+	}
+	return hint(err, "take the former name that is not this entry's out of its formerNames in "+manifestPath+", then drop its record: "+strings.Join(cmds, " or "),
+		"nothing was sent")
 }
 
 // forgetErr adds what to do to a refused forget.

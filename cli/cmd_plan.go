@@ -244,6 +244,9 @@ type planInput struct {
 
 func plan(ctx context.Context, g *globals, f *planFlags, in planInput) (*reconcile.Changeset, error) {
 	m, lockPath, lock, want, svc := in.m, in.lockPath, in.lock, in.want, in.svc
+	if err := formerNamesErr(reconcile.CheckFormerNames(want, lock), f.file, m.Env, f.lockfile); err != nil {
+		return nil, err
+	}
 	matched, err := onlyMatches(f.only, m, lock)
 	if err != nil {
 		return nil, err

@@ -302,6 +302,9 @@ func applySavedPlan(ctx context.Context, cmd *cobra.Command, g *globals, a apply
 		return err
 	}
 	noteLockfileMoved(planIO, pf, in.Lock, lockPath)
+	if err := formerNamesErr(reconcile.CheckFormerNames(in.Desired, in.Lock), pf.Manifest.Path, pf.Manifest.Env, nonDefaultLockfile(pf.Manifest.Path, lockPath)); err != nil {
+		return err
+	}
 	cs, refused, err := planfile.Check(pf, in)
 	if err != nil {
 		return hint(fmt.Errorf("plan %s: %w", planPath, err), "nothing was sent", "review the changes again and save a new plan: "+replanCommand(pf, planPath))

@@ -83,3 +83,46 @@ func Forget(lock *lockfile.File, desired []Desired, forget []string) ([]Forgotte
 	}
 	return out, nil
 }
+
+// FormerNamesError is an entry two or more of whose former names the lockfile records: each
+// could be its connection, and flowsync cannot tell which. Nothing may be planned for it.
+type FormerNamesError struct {
+	Name     string
+	Recorded []Forgotten // the recorded former names, in formerNames order, with their ids
+}
+
+func (e *FormerNamesError) Error() string {
+	parts := make([]string, len(e.Recorded))
+	for i, r := range e.Recorded {
+		parts[i] = fmt.Sprintf("%q (%s)", r.Name, orPending(r.ID))
+	}
+	return fmt.Sprintf("manifest entry %q: the lockfile records %d of its former names, %s: flowsync cannot tell which connection is this entry's; nothing was sent",
+		e.Name, len(e.Recorded), strings.Join(parts, " and "))
+}
+
+func orPending(id string) string {
+	if id == "" {
+		return "a create whose outcome is unknown"
+	}
+	return "id " + id
+}
+
+// CheckFormerNames reports the first entry of desired (in manifest order) two or more of whose
+// former names lock records, as a *FormerNamesError; nil when there is none.
+func CheckFormerNames(desired []Desired, lock *lockfile.File) error {
+	if lock == nil {
+		return nil
+	}
+	for _, d := range desired {
+		var rec []Forgotten
+		for _, f := range d.FormerNames {
+			if e := lock.Connections[f]; e != nil {
+				rec = append(rec, Forgotten{Name: f, ID: e.ID})
+			}
+		}
+		if len(rec) > 1 {
+			return &FormerNamesError{Name: d.Name, Recorded: rec}
+		}
+	}
+	return nil
+}
