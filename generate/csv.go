@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -124,13 +125,26 @@ func FromCSV(file string, data []byte, target lockfile.Target, out string) (doc 
 		return nil, nil, errs
 	}
 	warnings, _ = rowDiagnostics(file, rows, m.Warnings)
-	if doc, err = genManifest(target, entries, factorDefaults(entries), header); err != nil {
+	if doc, err = genManifest(target, entries, csvDefaults(entries), header); err != nil {
 		return nil, nil, fmt.Errorf("generate from %s: %w", file, err)
 	}
 	if _, err := manifest.Parse(out, doc); err != nil {
 		return nil, nil, fmt.Errorf("generate from %s: the manifest with defaults does not validate: %w", file, err)
 	}
 	return doc, warnings, nil
+}
+
+// csvDefaults is factorDefaults, and for a table of one row its spec name and secret
+// references too: the secrets are references in defaults (SPEC), whatever the number of rows,
+// where an entry added by hand finds them. (Rows of both auth specs keep their references in
+// their entries: in defaults, an IAMRole Based entry would inherit them.)
+func csvDefaults(entries []*genEntry) genDefaults {
+	d := factorDefaults(entries)
+	if len(entries) == 1 && len(entries[0].refs) > 0 {
+		d.specName = entries[0].conn.Auth.SpecName
+		d.refs = maps.Clone(entries[0].refs)
+	}
+	return d
 }
 
 // readCSV reads the header and the rows, checking what the manifest cannot: the columns,

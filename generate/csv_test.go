@@ -65,6 +65,25 @@ connections:
 	}
 }
 
+// A table of one row has its secrets as references in defaults too, as every other table.
+func TestFromCSVOneRowSecretsInDefaults(t *testing.T) {
+	doc, _, err := FromCSV("b.csv", []byte("name,bucketName,region\nn1,bkt-one,eu-west-1\n"), csvTarget, "m.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"defaults:\n  auth:\n    specName: Access Key\n    params:\n      s3AccessKey: {env: S3_ACCESS_KEY}\n      s3SecretKey: {env: S3_SECRET_KEY}\n",
+		"  - name: n1\n    auth:\n      params:\n        bucketName: bkt-one\n        serviceUrl: https://s3.eu-west-1.amazonaws.com/\n",
+	} {
+		if !strings.Contains(string(doc), want) {
+			t.Errorf("missing %q in:\n%s", want, doc)
+		}
+	}
+	if _, err := manifest.Parse("m.yaml", doc); err != nil {
+		t.Errorf("the manifest does not validate: %v", err)
+	}
+}
+
 func TestFromCSVSharedIntoDefaults(t *testing.T) {
 	table := "name,bucketName,serviceUrl\na,bucket-a,https://s3.us-east-1.amazonaws.com/\nb,bucket-b,https://s3.us-east-1.amazonaws.com/\n"
 	doc, _, err := FromCSV("b.csv", []byte(table), csvTarget, "m.yaml")

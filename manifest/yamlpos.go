@@ -53,7 +53,45 @@ func breakLine(data []byte) (line, col int, msg string) {
 	if c, m, ok := blameFirstChild(text, before); ok {
 		return hi - 1 - blankBetween(data, starts, hi-1), c, m
 	}
+	if l, c, m, ok := blameFirstItem(data, starts, hi-1); ok {
+		return l, c, m
+	}
 	return hi, col, msg
+}
+
+// blameFirstItem decides, for a list item at line index i (0-based) that breaks the
+// structure, whether the list's first item is the line at fault: written without its "- ",
+// it made the block under its key a mapping, which parses until this item, the second one,
+// is the first to disagree. It returns the 1-based line and column of that first item.
+func blameFirstItem(data []byte, starts []int, i int) (line, col int, msg string, ok bool) {
+	text := strings.TrimRight(string(data[starts[i]:prefixEnd(data, starts, i+1)]), "\r\n")
+	ind := func(s string) int { return len(s) - len(strings.TrimLeft(s, " ")) }
+	indent := ind(text)
+	if rest := text[indent:]; rest != "-" && !strings.HasPrefix(rest, "- ") {
+		return 0, 0, "", false
+	}
+	first := -1 // the line index of the block's first line, between its key and line i
+	for j := i - 1; j >= 0; j-- {
+		l := strings.TrimRight(string(data[starts[j]:prefixEnd(data, starts, j+1)]), "\r\n")
+		t := strings.TrimSpace(l)
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		if ind(l) > indent {
+			first = j
+			continue
+		}
+		// The block's key: less indented than the item, opening a block the item belongs to.
+		if first < 0 || ind(l) >= indent || !strings.HasSuffix(t, ":") {
+			return 0, 0, "", false
+		}
+		f := strings.TrimRight(string(data[starts[first]:prefixEnd(data, starts, first+1)]), "\r\n")
+		if strings.HasPrefix(strings.TrimSpace(f), "-") || strings.Contains(f[:ind(f)], "\t") {
+			return 0, 0, "", false
+		}
+		return first + 1, indent + 1, `expected a list item here: "- " at column ` + fmt.Sprint(indent+1) + ` to start the list's first entry, like the entries after it`, true
+	}
+	return 0, 0, "", false
 }
 
 // blameFirstChild decides, for a line whose indentation fits no block, whether the line above

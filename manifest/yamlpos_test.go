@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -64,6 +65,7 @@ func TestYAMLErrorLines(t *testing.T) {
 		{"a tab", "bucketName", func(s string) string { return "\t" + strings.TrimLeft(s, " ") }, true},
 		{"a tab after spaces", "bucketName", func(s string) string { return "    \t" + strings.TrimLeft(s, " ") }, true},
 		{"a missing dash", "- name", func(s string) string { return strings.Replace(s, "- name", "name", 1) }, true},
+		{"a missing dash on the first entry", "- name: team-000", func(s string) string { return strings.Replace(s, "- name", "  name", 1) }, true},
 		{"an unclosed double quote", "description", func(s string) string { return strings.TrimSuffix(s, `"`) }, true},
 		{"an unclosed single quote", "folderPath", func(s string) string { return strings.TrimSuffix(s, `'`) }, true},
 		{"an unclosed bracket", "bucketName", func(s string) string { return strings.Replace(s, ": ", ": [", 1) }, true},
@@ -73,7 +75,10 @@ func TestYAMLErrorLines(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l := longManifest()
-			i := at(l, tt.sub)
+			i := slices.IndexFunc(l, func(s string) bool { return strings.HasSuffix(s, tt.sub) }) // the first entry, line 11
+			if !strings.HasSuffix(tt.sub, "-000") {
+				i = at(l, tt.sub)
+			}
 			l[i] = tt.edit(l[i])
 			_, err := Parse("big.yaml", []byte(strings.Join(l, "\n")+"\n"))
 			if err == nil {
