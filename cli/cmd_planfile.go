@@ -134,7 +134,7 @@ func newPlanAdvice(err error, planPath string) string {
 		// A directory, FIFO or device is not moved aside: the plan goes to a file of its own.
 		return "nothing was sent; save the plan to a file of its own: " + fmt.Sprintf(words, "plan.json") + ", then flowsync apply --plan plan.json"
 	}
-	aside := "mv " + p + " " + shell.Quote(planPath+".aside")
+	aside := workspace.MoveAside(planPath, "aside")
 	if fe, ok := errors.AsType[*planfile.FormatError](err); ok && fe.Parsed != nil && fe.Parsed.Manifest.Path != "" && fe.Parsed.LockfilePath() != "" {
 		return "make a new plan file: " + aside + " && " + replanCommand(fe.Parsed, planPath)
 	}

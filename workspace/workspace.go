@@ -135,10 +135,9 @@ func ReadLock(path string, m *manifest.Manifest) (f *lockfile.File, folded bool,
 	if errors.As(err, &fe) && !errors.Is(err, lockfile.ErrNewerVersion) && !fe.Journal() && m.Path != "" && m.Path != "-" {
 		// A damaged lockfile, with the commands that rebuild it for this manifest, runnable
 		// as printed: only connections created with this API key are recorded.
-		l := shell.Quote(path)
 		return nil, false, Hint(err, fmt.Sprintf("the file was left untouched: restore it from version control or a backup, "+
-			"or move it aside and rebuild it: mv %s %s.aside && flowsync import %s --lockfile %s --by-name --mine "+
-			"(only connections created with this API key are recorded)", l, l, FileArgs(m.Path, m.Env, ""), l))
+			"or move it aside and rebuild it: %s && flowsync import %s --lockfile %s --by-name --mine "+
+			"(only connections created with this API key are recorded)", MoveAside(path, "aside"), FileArgs(m.Path, m.Env, ""), shell.Quote(path)))
 	}
 	if errors.As(err, new(*regular.NotRegularError)) {
 		return nil, false, Hint(err, "flowsync reads the lockfile from a regular file only: put the lockfile at that path (restore it from version control or a backup), or point --lockfile at it")
@@ -162,12 +161,11 @@ func journalErr(err error, mf *manifest.Manifest, lockPath string) error {
 	var fe *lockfile.FormatError
 	var nr *regular.NotRegularError
 	l := shell.Quote(lockPath)
-	j, aside := shell.Quote(lockfile.JournalPath(lockPath)), shell.Quote(lockfile.JournalPath(lockPath)+".aside")
 	files := FileArgs(manifestPath, mf.Env, lockPath)
 	// Without the journal: move it aside (kept, not deleted), record what the interrupted run
 	// created in this very lockfile, and look before applying.
-	without := fmt.Sprintf("without it: mv %s %s && flowsync import %s --by-name --mine, which records each entry whose name matches exactly one live connection created with this API key (what that run created; a colleague's is left alone), then flowsync plan %s --refresh before applying",
-		j, aside, files, files)
+	without := fmt.Sprintf("without it: %s && flowsync import %s --by-name --mine, which records each entry whose name matches exactly one live connection created with this API key (what that run created; a colleague's is left alone), then flowsync plan %s --refresh before applying",
+		MoveAside(lockfile.JournalPath(lockPath), "aside"), files, files)
 	switch {
 	case errors.As(err, &me) && !me.SameTarget():
 		return Hint(err, otherTargetAdvice(me)...)
@@ -177,10 +175,9 @@ func journalErr(err error, mf *manifest.Manifest, lockPath string) error {
 	case errors.As(err, &fe):
 		return Hint(err, "restore the journal from a backup, then run apply again to finish that run", without)
 	case errors.As(err, &nr):
-		journal := lockfile.JournalPath(lockPath)
 		return Hint(fmt.Errorf("journal of %s: %w", lockPath, err),
-			fmt.Sprintf("flowsync reads the journal from a regular file only, and %s holds no record of a run: move it aside, then run again: mv -- %s %s",
-				regular.Kind(nr.Mode), shell.Quote(journal), shell.Quote(asidePath(journal, "aside"))))
+			fmt.Sprintf("flowsync reads the journal from a regular file only, and %s holds no record of a run: move it aside, then run again: %s",
+				regular.Kind(nr.Mode), MoveAside(lockfile.JournalPath(lockPath), "aside")))
 	}
 	return fmt.Errorf("journal of %s: %w", lockPath, err)
 }
@@ -199,6 +196,13 @@ func otherTargetAdvice(me *lockfile.JournalMismatchError) []string {
 			"(when no journal is there), then run flowsync apply with that manifest; it folds the journal into that lockfile",
 			t.OrgID, t.Sandbox, shell.Quote(aside)),
 	}
+}
+
+// MoveAside is the command that moves the file at path aside, kept: to path+"."+tag, or a
+// numbered variant of it where no file is now, so that following it replaces nothing (an
+// earlier file moved aside included).
+func MoveAside(path, tag string) string {
+	return "mv -- " + shell.Quote(path) + " " + shell.Quote(asidePath(path, tag))
 }
 
 // asidePath is path+"."+tag, or with a number added, a path where no file is now: moving a
