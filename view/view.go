@@ -122,6 +122,7 @@ type planCounts struct {
 	Create, Update, Replace, Delete, Blocked, Orphan, Unchanged int
 	Conflict                                                    int
 	Held                                                        int // changes promotion holds back
+	Unmanaged                                                   int // live connections flowsync does not own (never touched)
 }
 
 func countPlan(cs *reconcile.Changeset) planCounts {
@@ -136,6 +137,7 @@ func countPlan(cs *reconcile.Changeset) planCounts {
 		Unchanged: n[reconcile.NoOp],
 		Conflict:  n[reconcile.Conflict],
 		Held:      n[reconcile.Hold],
+		Unmanaged: len(cs.Unmanaged),
 	}
 }
 

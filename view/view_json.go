@@ -144,9 +144,10 @@ func (v *jsonPlanView) Plan(cs *reconcile.Changeset) error {
 		Refreshed:      cs.Refreshed,
 		SecretsUnknown: cs.SecretsUnknown,
 		ImpactChecked:  cs.ImpactChecked,
-		Summary:        jsonSummary(n),
-		Changes:        []jsonChange{},
-		Unmanaged:      []jsonUnmanaged{},
+		Summary: jsonSummary{Create: n.Create, Update: n.Update, Replace: n.Replace, Delete: n.Delete, Blocked: n.Blocked,
+			Orphan: n.Orphan, Unchanged: n.Unchanged, Conflict: n.Conflict, Held: n.Held},
+		Changes:   []jsonChange{},
+		Unmanaged: []jsonUnmanaged{},
 	}
 	for i := range cs.Changes {
 		ch := &cs.Changes[i]

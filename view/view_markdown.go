@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/flowsync/flowsync/internal/shell"
@@ -84,6 +85,7 @@ func mdCountTable(n planCounts) string {
 		{"delete", n.Delete, true}, {"blocked", n.Blocked, n.Blocked > 0},
 		{"orphaned (kept)", n.Orphan, true}, {"held", n.Held, n.Held > 0},
 		{"unchanged", n.Unchanged, true}, {"name conflicts", n.Conflict, n.Conflict > 0},
+		{"unmanaged", n.Unmanaged, n.Unmanaged > 0},
 	}
 	var head, rule, row strings.Builder
 	for _, c := range cols {
@@ -394,6 +396,8 @@ func mdField(a reconcile.Action, f reconcile.FieldChange, indent string) string 
 	switch {
 	case f.Sensitive && (a == reconcile.Create || a == reconcile.Hold):
 		return indent + "+ " + f.Path + ": (sensitive)\n"
+	case f.Sensitive && f.Removed:
+		return indent + "- " + f.Path + ": (sensitive value removed)" + drift + "\n"
 	case f.Sensitive:
 		return indent + "! " + f.Path + ": (sensitive value changed)" + drift + "\n"
 	case a == reconcile.Create, a == reconcile.Hold && f.Before == "" && !f.Removed:
@@ -417,9 +421,21 @@ func mdValue(s string) string {
 
 // mdEscape makes text safe in markdown prose and table cells: markdown punctuation is
 // backslash-escaped, HTML is entity-escaped, and line breaks become spaces.
+//
+// An @ that would mention someone on GitHub (@everyone, @org/team: an @ at the start or after
+// a character that is not a letter, digit or _) gets a WORD JOINER (U+2060) after it: it
+// shows as written and pings nobody. (&#64; would not do: GitHub finds mentions in the text
+// after entities are decoded; a code span would, but would change every table.)
 func mdEscape(s string) string {
 	var b strings.Builder
+	prev := ' '
 	for _, r := range s {
+		mention := r == '@' && !(prev == '_' || unicode.IsLetter(prev) || unicode.IsDigit(prev))
+		prev = r
+		if mention {
+			b.WriteString("@\u2060")
+			continue
+		}
 		switch r {
 		case '\\', '`', '*', '_', '[', ']', '|', '#', '~', '!':
 			b.WriteByte('\\')

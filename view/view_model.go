@@ -229,6 +229,9 @@ func fitNames(names []string, prefixLen int) (shown []string, more int) {
 	const indent = 4
 	lineLen, lines := prefixLen, 0
 	for i, name := range names {
+		if i == maxDetailed { // past 30 entries of a group, the rest are counted (SPEC)
+			return names[:i], len(names) - i
+		}
 		item := utf8.RuneCountInString(name)
 		if i < len(names)-1 {
 			item++

@@ -186,7 +186,7 @@ func TestPlanTextNoOpsNotListed(t *testing.T) {
 			t.Errorf("no-op %s is listed:\n%s", name, got)
 		}
 	}
-	if !strings.Contains(got, "Plan: 3 to create, 2 to update, 1 to replace, 1 to delete, 1 orphaned (kept), 2 unchanged.\n") {
+	if !strings.Contains(got, "Plan: 3 to create, 2 to update, 1 to replace, 1 to delete, 1 orphaned (kept), 2 unchanged, 1 unmanaged.\n") {
 		t.Errorf("count line missing:\n%s", got)
 	}
 }

@@ -113,6 +113,9 @@ func planSummary(n planCounts) string {
 	if n.Conflict > 0 {
 		conflicts = ", " + plural(n.Conflict, "name conflict", "name conflicts")
 	}
+	if n.Unmanaged > 0 {
+		conflicts += ", " + thousands(n.Unmanaged) + " unmanaged"
+	}
 	return "Plan: " + thousands(n.Create) + " to create, " + thousands(n.Update) + " to update, " +
 		thousands(n.Replace) + " to replace, " + thousands(n.Delete) + " to delete, " + blocked +
 		thousands(n.Orphan) + " orphaned (kept), " + heldCount(n) + thousands(n.Unchanged) + " unchanged" + conflicts + "."
