@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -79,8 +80,8 @@ func onlyMatches(globs []string, m *manifest.Manifest, lock *lockfile.File) (int
 	}
 	matched := 0
 	for _, c := range m.Connections {
-		if sel.Match(c.Name) {
-			matched++
+		if sel.Match(c.Name) || slices.ContainsFunc(c.FormerNames, sel.Match) {
+			matched++ // an entry matches by its name or a former name (a rename's old one)
 		}
 	}
 	if lock != nil {

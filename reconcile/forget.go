@@ -29,7 +29,7 @@ func (e *ForgetError) Error() string {
 		if by := e.InManifest[n]; !names.Same(by, n) {
 			parts = append(parts, fmt.Sprintf("%q is a former name of manifest entry %q: the next apply would rename it", n, by))
 		} else {
-			parts = append(parts, fmt.Sprintf("%q is still in the manifest: the next apply would create it again", n))
+			parts = append(parts, fmt.Sprintf("%q is still an entry of the manifest: remove the entry first", n))
 		}
 	}
 	if len(e.Unknown) > 0 {

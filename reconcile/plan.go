@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -38,8 +39,8 @@ func Plan(desired []Desired, lock *lockfile.File, observed *Observed, opts Optio
 		if from != "" {
 			want[from] = true // not an orphan: d takes it over
 		}
-		if !sel.Match(d.Name) {
-			continue
+		if !sel.Match(d.Name) && !slices.ContainsFunc(d.FormerNames, sel.Match) {
+			continue // --only matches an entry by its name or a former name
 		}
 		ow := owners{salt: salt, live: live, recorded: recorded, apiKey: opts.APIKey}
 		ch := planEntry(d, e, from, entries, ow, want)

@@ -116,10 +116,28 @@ func Target(m *manifest.Manifest) lockfile.Target {
 	return lockfile.Target{OrgID: m.Target.OrgID, Sandbox: m.Target.Sandbox}
 }
 
+// notTheManifest refuses a lockfile path that is the manifest itself (the same file, by any
+// path): it would be read as a damaged lockfile, and written over.
+func notTheManifest(lockPath string, m *manifest.Manifest) error {
+	if m.Path == "" || m.Path == "-" {
+		return nil
+	}
+	ls, lerr := os.Stat(lockPath)
+	ms, merr := os.Stat(m.Path)
+	if lerr != nil || merr != nil || !os.SameFile(ls, ms) {
+		return nil
+	}
+	return Hint(fmt.Errorf("lockfile %s is the manifest %s itself: nothing was read or written", lockPath, m.Path),
+		"point --lockfile at the lockfile (the default is "+shell.Quote(LockfilePath("", m.Path))+" beside the manifest), or drop --lockfile")
+}
+
 // ReadLock loads the lockfile of the manifest m (a new, empty one when absent) and folds in a
 // leftover journal in memory. It writes nothing; folded reports whether the journal changed
 // anything.
 func ReadLock(path string, m *manifest.Manifest) (f *lockfile.File, folded bool, err error) {
+	if err := notTheManifest(path, m); err != nil {
+		return nil, false, err
+	}
 	want := Target(m)
 	if dir := filepath.Dir(path); dir != "" {
 		if st, serr := os.Stat(dir); serr != nil || !st.IsDir() {
