@@ -185,7 +185,7 @@ func printLeftOut(g *globals, left []generate.LeftOut, out string) {
 		return
 	}
 	w := g.io.Out
-	fmt.Fprintf(w, "\nLeft out (%d): add each by hand and run \"flowsync import -f %s NAME ID\" with the right id.\n", len(left), shell.Quote(out))
+	fmt.Fprintf(w, "\nLeft out (%d): add each by hand and run \"flowsync import -f %s -- NAME ID\" with the right id.\n", len(left), shell.Quote(out))
 	for _, l := range left {
 		fmt.Fprintf(w, "  %s: %s: %s\n", l.Name, strings.Join(l.IDs, ", "), l.Reason)
 	}
