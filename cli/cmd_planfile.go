@@ -117,6 +117,11 @@ func withReplan(err error, pf *planfile.File, planPath string) error {
 	if errors.As(err, &stale) {
 		stale.replan = replanCommand(pf, planPath) + ", then flowsync apply --plan " + shell.Quote(planPath)
 	}
+	if partial, ok := errors.AsType[*reconcile.PartialError](err); ok && partial.Blocked > 0 {
+		// A blocked change of a saved plan stays blocked in that file: a new plan is needed.
+		return hint(err, "a change the saved plan holds as blocked is never sent from it; once the dataflows are moved, plan again: "+
+			replanCommand(pf, planPath)+", then flowsync apply --plan "+shell.Quote(planPath))
+	}
 	return err
 }
 
