@@ -134,16 +134,31 @@ func FromCSV(file string, data []byte, target lockfile.Target, out string) (doc 
 	return doc, warnings, nil
 }
 
-// csvDefaults is factorDefaults, and for a table of one row its spec name and secret
-// references too: the secrets are references in defaults (SPEC), whatever the number of rows,
-// where an entry added by hand finds them. (Rows of both auth specs keep their references in
-// their entries: in defaults, an IAMRole Based entry would inherit them.)
+// csvDefaults is factorDefaults, and the secret references in defaults whatever the rows
+// (SPEC), where an entry added by hand finds them: for a table of one row, and for one whose
+// Access Key rows share them while other rows are IAMRole Based (their spec name in the
+// entry; a layer of another spec name is not inherited, so they never get the references).
 func csvDefaults(entries []*genEntry) genDefaults {
 	d := factorDefaults(entries)
-	if len(entries) == 1 && len(entries[0].refs) > 0 {
-		d.specName = entries[0].conn.Auth.SpecName
-		d.refs = maps.Clone(entries[0].refs)
+	if d.specName != "" && len(entries) > 1 {
+		return d // one spec name: already factored, references included
 	}
+	var with *genEntry // a row with references; every other one has none or the same
+	for _, e := range entries {
+		switch {
+		case len(e.refs) == 0:
+		case with == nil:
+			with = e
+		case e.conn.Auth.SpecName != with.conn.Auth.SpecName || !maps.Equal(e.refs, with.refs):
+			return d
+		}
+	}
+	if with == nil {
+		return d
+	}
+	// Of several spec names, only the references are shared: a param in defaults would not
+	// reach the rows of the other spec name.
+	d.specName, d.refs, d.params = with.conn.Auth.SpecName, maps.Clone(with.refs), nil
 	return d
 }
 

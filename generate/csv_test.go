@@ -33,16 +33,18 @@ target:
   sandbox: prod
 defaults:
   description: Landing, shared
+  auth:
+    specName: Access Key
+    params:
+      s3AccessKey: {env: S3_ACCESS_KEY}
+      s3SecretKey: {env: S3_SECRET_KEY}
 connections:
   - name: acme-eu
     auth:
-      specName: Access Key
       params:
         bucketName: acme-eu-landing
         folderPath: events/2026
         serviceUrl: https://s3.eu-west-1.amazonaws.com/
-        s3AccessKey: {env: S3_ACCESS_KEY}
-        s3SecretKey: {env: S3_SECRET_KEY}
   - name: acme-role
     auth:
       specName: IAMRole Based
@@ -50,12 +52,9 @@ connections:
         bucketName: acme-role-landing
   - name: acme-us
     auth:
-      specName: Access Key
       params:
         bucketName: acme-us-landing
         serviceUrl: https://s3.eu-west-1.amazonaws.com/
-        s3AccessKey: {env: S3_ACCESS_KEY}
-        s3SecretKey: {env: S3_SECRET_KEY}
 `
 	if diff := cmp.Diff(want, string(doc)); diff != "" {
 		t.Errorf("manifest (-want +got):\n%s", diff)
@@ -81,6 +80,35 @@ func TestFromCSVOneRowSecretsInDefaults(t *testing.T) {
 	}
 	if _, err := manifest.Parse("m.yaml", doc); err != nil {
 		t.Errorf("the manifest does not validate: %v", err)
+	}
+}
+
+// A table of both auth specs has its Access Key rows' secret references in defaults too; the
+// IAMRole Based rows name their spec and inherit none of them.
+func TestFromCSVMixedSpecsSecretsInDefaults(t *testing.T) {
+	table := "name,bucketName,region,specName\na,bkt-a,eu-west-1,\nb,bkt-b,eu-west-1,Access Key\nr,bkt-r,,IAMRole Based\n"
+	doc, _, err := FromCSV("b.csv", []byte(table), csvTarget, "m.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"defaults:\n  auth:\n    specName: Access Key\n    params:\n      s3AccessKey: {env: S3_ACCESS_KEY}\n      s3SecretKey: {env: S3_SECRET_KEY}\n",
+		"  - name: a\n    auth:\n      params:\n        bucketName: bkt-a\n        serviceUrl: https://s3.eu-west-1.amazonaws.com/\n",
+		"  - name: r\n    auth:\n      specName: IAMRole Based\n      params:\n        bucketName: bkt-r\n",
+	} {
+		if !strings.Contains(string(doc), want) {
+			t.Errorf("missing %q in:\n%s", want, doc)
+		}
+	}
+	m, err := manifest.Parse("m.yaml", doc)
+	if err != nil {
+		t.Fatalf("the manifest does not validate: %v", err)
+	}
+	for _, c := range m.Connections {
+		_, secret := c.Params["s3SecretKey"]
+		if secret != (c.SpecName == "Access Key") {
+			t.Errorf("%s (%s): s3SecretKey set: %v", c.Name, c.SpecName, secret)
+		}
 	}
 }
 

@@ -298,7 +298,7 @@ func genManifest(target lockfile.Target, entries []*genEntry, d genDefaults, hea
 			add(item, "description", scalar(e.conn.Description))
 		}
 		auth := mapping()
-		if d.specName == "" {
+		if d.specName == "" || e.conn.Auth.SpecName != d.specName {
 			add(auth, "specName", scalar(e.conn.Auth.SpecName))
 		}
 		params := mapping()
