@@ -198,7 +198,7 @@ func parseError(r *request, status int, h http.Header, body []byte, now time.Tim
 		Method:     r.method,
 		Status:     status,
 		RequestID:  h.Get("x-request-id"),
-		RetryAfter: parseRetryAfter(h.Get("Retry-After"), now),
+		RetryAfter: parseRetryAfter(h.Get("Retry-After"), answeredAt(h, now)),
 	}
 	var b errorBody
 	if err := json.Unmarshal(body, &b); err != nil {
@@ -261,6 +261,17 @@ func textSnippet(contentType string, body []byte) string {
 // maxRetryAfter is where parseRetryAfter stops counting (about 292 years: no overflow);
 // anything over MaxWait is refused by the policy anyway.
 const maxRetryAfter = time.Duration(math.MaxInt64)
+
+// answeredAt is the time an answer was made in the service's own clock, from its Date header,
+// so that a Retry-After given as an HTTP-date is measured in the clock that wrote it (RFC 9110
+// §10.2.3): a client clock an hour behind would otherwise wait an hour more than asked, and
+// be refused as a wait over MaxWait. Without a valid Date header, local is all there is.
+func answeredAt(h http.Header, local time.Time) time.Time {
+	if t, err := http.ParseTime(h.Get("Date")); err == nil && t.Year() >= 2000 && t.Year() <= 9999 {
+		return t
+	}
+	return local
+}
 
 // parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP-date. 0 when absent,
 // unparsable or past; at most maxRetryAfter.

@@ -106,6 +106,31 @@ func TestGetHonoursRetryAfter(t *testing.T) {
 	}
 }
 
+// TestRetryAfterDateInTheServiceClock: a Retry-After given as an HTTP-date is measured from the
+// answer's own Date header, so a service clock an hour off the client's (either way) asks for
+// the 2 s it means: not an hour (refused as a wait over MaxWait) and not nothing.
+func TestRetryAfterDateInTheServiceClock(t *testing.T) {
+	for _, skew := range []time.Duration{time.Hour, -time.Hour} {
+		t.Run(skew.String(), func(t *testing.T) {
+			service := time.Now().Add(skew).UTC()
+			s := &script{steps: []func(http.ResponseWriter, *http.Request){status(429,
+				"Date", service.Format(http.TimeFormat),
+				"Retry-After", service.Add(2*time.Second).Format(http.TimeFormat)), okConn}}
+			c := newTestClient(t, s)
+			start := time.Now()
+			if _, err := c.Get(context.Background(), "c1"); err != nil {
+				t.Fatal(err)
+			}
+			if d := time.Since(start); d < time.Second {
+				t.Errorf("retried after %v, before the 2 s the service asked for", d)
+			}
+			if n := s.n.Load(); n != 2 {
+				t.Errorf("%d requests, want 2", n)
+			}
+		})
+	}
+}
+
 func TestGetGivesUpAfterMaxAttempts(t *testing.T) {
 	s := &script{steps: []func(http.ResponseWriter, *http.Request){status(500)}}
 	c := newTestClient(t, s)
