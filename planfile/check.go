@@ -102,12 +102,11 @@ func blockedChange(pc *Change, fc *reconcile.Change, lock *lockfile.File) reconc
 		ch = *fc
 	} else {
 		ch = reconcile.Change{Name: pc.Name, Action: actions[pc.Action], Reason: reconcile.Reason(pc.Reason), ID: pc.ID, ETag: pc.ETag,
-			Prior: lock.Connections[pc.Name], Notes: slices.Clone(pc.Notes)}
+			Prior: lock.Connections[pc.Name]}
 	}
+	// The dataflows shown are those the live lookup finds now (Changeset.Block adds them),
+	// never the names the file carries: what is shown is rendered from checked state.
 	ch.Blocked, ch.UsedBy = true, nil
-	for _, d := range pc.UsedBy {
-		ch.UsedBy = append(ch.UsedBy, reconcile.Dataflow{ID: d.ID, Name: d.Name, State: d.State, LastRun: d.LastRun, LastRunAt: d.LastRunAt})
-	}
 	return ch
 }
 

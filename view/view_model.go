@@ -278,6 +278,9 @@ func (m *planModel) needsImpactNote() bool {
 // maxUsedByShown of them by name.
 func usedByText(ch *reconcile.Change) string {
 	const maxUsedByShown = 5
+	if len(ch.UsedBy) == 0 { // blocked by a saved plan; the live lookup finds none now
+		return "blocked when the plan was saved, and no dataflow uses it now: plan again to act on it"
+	}
 	var parts []string
 	for i, d := range ch.UsedBy {
 		if i == maxUsedByShown {
