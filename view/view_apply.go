@@ -230,7 +230,7 @@ func textResult(r reconcile.Result, p palette) string {
 func failed(r reconcile.Result) bool {
 	var stale *reconcile.StaleError
 	var blocked *reconcile.BlockedError
-	return r.Err != nil && !errors.As(r.Err, &stale) && !errors.As(r.Err, &blocked)
+	return r.Err != nil && !errors.As(r.Err, &stale) && !errors.As(r.Err, &blocked) && !errors.Is(r.Err, reconcile.ErrNotStarted)
 }
 
 type resultTally struct{ created, updated, replaced, deleted, failed, stale, blocked, notStarted int }
@@ -282,7 +282,7 @@ type jsonApply struct {
 type jsonApplyResult struct {
 	Name             string `json:"name"`
 	Action           string `json:"action"`
-	Status           string `json:"status"` // "ok", "failed", "stale" or "blocked"
+	Status           string `json:"status"` // "ok", "failed", "stale", "blocked" or "not_started"
 	ID               string `json:"id,omitempty"`
 	Error            string `json:"error,omitempty"`
 	Healed           bool   `json:"healed"`
@@ -299,6 +299,9 @@ type jsonApplySummary struct {
 	Failed   int `json:"failed"`
 	Stale    int `json:"stale"`
 	Blocked  int `json:"blocked"`
+	// NotStarted counts the changes a stopped run never started (they are not failures: the
+	// next apply does them); present only when there are some.
+	NotStarted int `json:"not_started,omitempty"`
 }
 
 type jsonApplyStats struct {
@@ -342,13 +345,15 @@ func (v *jsonApplyView) Done(s *reconcile.Summary, stats RunStats) {
 				jr.Status, jr.Error = "stale", r.Err.Error()
 			case errors.As(r.Err, &blocked):
 				jr.Status, jr.Error = "blocked", r.Err.Error()
+			case errors.Is(r.Err, reconcile.ErrNotStarted):
+				jr.Status, jr.Error = "not_started", r.Err.Error()
 			case r.Err != nil:
 				jr.Status, jr.Error = "failed", r.Err.Error()
 			}
 			doc.Results = append(doc.Results, jr)
 		}
 		t := tallyResults(s)
-		doc.Summary = jsonApplySummary{Created: t.created, Updated: t.updated, Replaced: t.replaced, Deleted: t.deleted, Failed: t.failed, Stale: t.stale, Blocked: t.blocked}
+		doc.Summary = jsonApplySummary{Created: t.created, Updated: t.updated, Replaced: t.replaced, Deleted: t.deleted, Failed: t.failed, Stale: t.stale, Blocked: t.blocked, NotStarted: t.notStarted}
 	}
 	writeJSON(v.io.Out, doc) //nolint:errcheck // stdout gone: nothing left to tell
 }
