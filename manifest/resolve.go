@@ -3,13 +3,12 @@ package manifest
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
+
+	"github.com/flowsync/flowsync/internal/regular"
 )
 
 // MaxSecretFile is the largest {file: PATH} reference Resolve reads.
@@ -109,49 +108,21 @@ func (m *Manifest) ReadRef(r Ref, lookupEnv func(string) (string, bool)) (string
 	return "", fmt.Errorf("unknown reference kind %q", r.Kind)
 }
 
-// readSecretFile reads a regular file of at most MaxSecretFile bytes. It opens without
-// blocking (a FIFO with no writer would otherwise wait forever) and checks what it opened,
-// not what the path named a moment before.
+// readSecretFile reads a regular file of at most MaxSecretFile bytes, through the one reader
+// of regular files (no wait on a FIFO; what was opened is checked, not the path).
 func readSecretFile(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, fileError(path, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fileError(path, err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("file %s is %s, not a regular file", path, fileKind(st.Mode()))
-	}
-	if st.Size() > MaxSecretFile {
+	b, err := regular.ReadFile(path, MaxSecretFile)
+	var notRegular *regular.NotRegularError
+	var tooLarge *regular.TooLargeError
+	switch {
+	case errors.As(err, &notRegular):
+		return nil, fmt.Errorf("file %s is %s, not a regular file", path, regular.Kind(notRegular.Mode))
+	case errors.As(err, &tooLarge):
 		return nil, fmt.Errorf("file %s is larger than %d KiB", path, MaxSecretFile>>10)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, MaxSecretFile+1))
-	if err != nil {
+	case err != nil:
 		return nil, fileError(path, err)
-	}
-	if len(b) > MaxSecretFile {
-		return nil, fmt.Errorf("file %s is larger than %d KiB", path, MaxSecretFile>>10)
 	}
 	return b, nil
-}
-
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	}
-	return "not a regular file"
 }
 
 // fileError names the file once, with the operating system's reason.
