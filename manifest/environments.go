@@ -274,7 +274,7 @@ func (p *parser) buildEnvironments(root *yaml.Node, m *Manifest) {
 			if mg.name == nil {
 				continue
 			}
-			c := connectionOf(i, mg)
+			c, _ := connectionOf(i, mg, nil)
 			c.Promotion = digests[i]
 			env.Connections = append(env.Connections, c)
 		}
@@ -289,8 +289,10 @@ func (p *parser) buildEnvironments(root *yaml.Node, m *Manifest) {
 	sort.SliceStable(m.Environments, func(i, j int) bool { return rank(m.Environments[i].Name) < rank(m.Environments[j].Name) })
 }
 
-// connectionOf turns a merged entry (index i of connections) into a Connection.
-func connectionOf(i int, mg merged) Connection {
+// connectionOf turns a merged entry (index i of connections) into a Connection. Its secret
+// references are taken from slab while it lasts (one allocation for a whole manifest's
+// references), and what is left of slab is returned.
+func connectionOf(i int, mg merged, slab []Ref) (Connection, []Ref) {
 	c := Connection{
 		Index:          i,
 		Name:           names.Normalize(mg.name.Value),
@@ -311,8 +313,12 @@ func connectionOf(i int, mg merged) Connection {
 		v := Value{Pos: posOf(pr.value)}
 		switch {
 		case pr.value.Kind == yaml.MappingNode:
+			if len(slab) == 0 {
+				slab = make([]Ref, 1)
+			}
 			k, val := pr.value.Content[0], pr.value.Content[1]
-			v.Ref = &Ref{Kind: k.Value, Name: val.Value}
+			slab[0] = Ref{Kind: k.Value, Name: val.Value}
+			v.Ref, slab = &slab[0], slab[1:]
 		case pr.region:
 			v.Literal = s3source.RegionEndpoint(pr.value.Value)
 		default:
@@ -320,7 +326,7 @@ func connectionOf(i int, mg merged) Connection {
 		}
 		c.Params[pr.name] = v
 	}
-	return c
+	return c, slab
 }
 
 // promotionDigest is the digest of an entry as the manifest writes it, with the manifest's

@@ -759,36 +759,8 @@ func (p *parser) build(root *yaml.Node) *Manifest {
 	}
 	refs := make([]Ref, nrefs) // one allocation for every reference
 	for i, mg := range p.entries {
-		c := Connection{
-			Index:          i,
-			Name:           names.Normalize(mg.name.Value),
-			ConnectionSpec: s3source.ConnectionSpec(),
-			SpecName:       mg.specName.Value,
-			Params:         make(map[string]Value, len(mg.params)),
-			Pos:            posOf(mg.nameKey),
-		}
-		if mg.description != nil {
-			c.Description = mg.description.Value
-		}
-		if _, fl := get(mg.entry, "formerNames"); fl != nil {
-			for _, fn := range fl.Content {
-				c.FormerNames = append(c.FormerNames, names.Normalize(fn.Value))
-			}
-		}
-		for _, pr := range mg.params {
-			v := Value{Pos: posOf(pr.value)}
-			switch {
-			case pr.value.Kind == yaml.MappingNode:
-				k, val := pr.value.Content[0], pr.value.Content[1]
-				refs[0] = Ref{Kind: k.Value, Name: val.Value}
-				v.Ref, refs = &refs[0], refs[1:]
-			case pr.region:
-				v.Literal = s3source.RegionEndpoint(pr.value.Value)
-			default:
-				v.Literal = pr.value.Value
-			}
-			c.Params[pr.name] = v
-		}
+		var c Connection
+		c, refs = connectionOf(i, mg, refs)
 		m.Connections = append(m.Connections, c)
 	}
 	return m
