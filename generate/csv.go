@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,12 +36,6 @@ var csvColumns = []string{ColName, ColBucketName, ColRegion, ColServiceURL, ColF
 
 // csvSecretVars are the environment variables an Access Key entry's secrets come from.
 var csvSecretVars = map[string]string{s3source.ParamAccessKey: "S3_ACCESS_KEY", s3source.ParamSecretKey: "S3_SECRET_KEY"}
-
-// regionShape is what an AWS region looks like: eu-west-1, us-gov-east-1, ap-southeast-2.
-var regionShape = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
-
-// RegionURL is the S3 endpoint of an AWS region.
-func RegionURL(region string) string { return "https://s3." + region + ".amazonaws.com/" }
 
 // maxCSVRows bounds a table: far more connections than a sandbox holds.
 const maxCSVRows = 100_000
@@ -285,7 +278,7 @@ func csvRecord(file string, line int, cols map[string]int, rec []string) (csvRow
 	switch {
 	case region != "" && url != "":
 		bad(ColRegion, "set both region and serviceUrl: keep one")
-	case region != "" && !regionShape.MatchString(region):
+	case region != "" && !s3source.ValidRegion(region):
 		bad(ColRegion, strconv.Quote(region)+" is not an AWS region (like eu-west-1)")
 	}
 	if s := row.cells[ColSpecName]; s != "" {
@@ -315,7 +308,7 @@ func csvEntry(r csvRow) *genEntry {
 	}
 	switch {
 	case r.cells[ColRegion] != "":
-		e.params[s3source.ParamServiceURL] = RegionURL(r.cells[ColRegion])
+		e.params[s3source.ParamServiceURL] = s3source.RegionEndpoint(r.cells[ColRegion])
 		r.source["auth.params.serviceUrl"] = ColRegion
 	case r.cells[ColServiceURL] != "":
 		e.params[s3source.ParamServiceURL] = r.cells[ColServiceURL]
@@ -353,7 +346,7 @@ func rowDiagnostics(file string, rows []csvRow, err error) (RowErrors, bool) {
 			col = path
 		}
 		if col == ColRegion {
-			msg = "its endpoint " + strconv.Quote(RegionURL(rows[i].cells[ColRegion])) + ": " + msg
+			msg = "its endpoint " + strconv.Quote(s3source.RegionEndpoint(rows[i].cells[ColRegion])) + ": " + msg
 		}
 		errs = append(errs, RowError{File: file, Row: rows[i].line, Column: col, Msg: msg})
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/flowsync/flowsync/lockfile"
 	"github.com/flowsync/flowsync/manifest"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 var csvTarget = lockfile.Target{OrgID: "5C1328435BF324E90A49402A@AdobeOrg", Sandbox: "prod"}
@@ -80,6 +81,20 @@ func TestFromCSVOneRowSecretsInDefaults(t *testing.T) {
 	}
 	if _, err := manifest.Parse("m.yaml", doc); err != nil {
 		t.Errorf("the manifest does not validate: %v", err)
+	}
+}
+
+// A region column follows the manifest's `region:` rule (s3source): the China partition's
+// endpoint ends in .com.cn, as the manifest's shorthand gives it.
+func TestFromCSVRegionAsTheManifestReadsIt(t *testing.T) {
+	doc, _, err := FromCSV("b.csv", []byte("name,bucketName,region\nn1,bkt-one,cn-north-1\nn2,bkt-two,eu-west-1\n"), csvTarget, "m.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"serviceUrl: " + s3source.RegionEndpoint("cn-north-1"), "https://s3.cn-north-1.amazonaws.com.cn/"} {
+		if !strings.Contains(string(doc), want) {
+			t.Errorf("missing %q in:\n%s", want, doc)
+		}
 	}
 }
 
