@@ -41,7 +41,7 @@ var layers = map[string][]string{
 	"cli":                   {"emulator", "flowservice", "generate", "health", "internal/atomicfile", "internal/regular", "internal/shell", "lockfile", "manifest", "names", "planfile", "reconcile", "s3source", "schema", "view", "workspace"},
 	"internal/atomicfile":   nil,
 	"generate":              {"flowapi", "internal/shell", "lockfile", "manifest", "names", "reconcile", "s3source"},
-	"view":                  {"flowservice", "health", "internal/shell", "reconcile", "workspace"},
+	"view":                  {"flowservice", "health", "internal/shell", "reconcile", "s3source", "workspace"},
 	".":                     {"cli"},
 }
 

@@ -1,6 +1,9 @@
 package s3source
 
-import "regexp"
+import (
+	"regexp"
+	"strings"
+)
 
 // ParamRegion is the manifest's shorthand for ParamServiceURL: `region: eu-west-1` under
 // auth.params means `serviceUrl: https://s3.eu-west-1.amazonaws.com/`. It is never sent: the
@@ -28,4 +31,19 @@ func RegionEndpoint(r string) string {
 		suffix = "amazonaws.com.cn"
 	}
 	return "https://s3." + r + "." + suffix + "/"
+}
+
+// RegionOf is the region of an S3 endpoint RegionEndpoint gives (either partition), and
+// whether serviceURL is one.
+func RegionOf(serviceURL string) (string, bool) {
+	host, ok := strings.CutPrefix(strings.TrimSuffix(serviceURL, "/"), "https://s3.")
+	if !ok {
+		return "", false
+	}
+	for _, suffix := range []string{".amazonaws.com", ".amazonaws.com.cn"} {
+		if r, ok := strings.CutSuffix(host, suffix); ok && ValidRegion(r) {
+			return r, true
+		}
+	}
+	return "", false
 }

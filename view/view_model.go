@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/flowsync/flowsync/reconcile"
+	"github.com/flowsync/flowsync/s3source"
 )
 
 // planModel is what a plan view shows, decided once so that the text and the markdown plan
@@ -200,15 +201,11 @@ func newCreateRow(ch *reconcile.Change, shared []reconcile.FieldChange) createRo
 	return r
 }
 
-// regionOf is the AWS region of an S3 endpoint (https://s3.REGION.amazonaws.com/), or the
-// URL itself when it is not one.
+// regionOf is the AWS region of an S3 endpoint (https://s3.REGION.amazonaws.com/, or .com.cn),
+// or the URL itself when it is not one.
 func regionOf(serviceURL string) string {
-	host := strings.TrimPrefix(serviceURL, "https://")
-	host = strings.TrimSuffix(host, "/")
-	if r, ok := strings.CutPrefix(host, "s3."); ok {
-		if r, ok = strings.CutSuffix(r, ".amazonaws.com"); ok && r != "" && !strings.ContainsAny(r, "./") {
-			return r
-		}
+	if r, ok := s3source.RegionOf(serviceURL); ok {
+		return r
 	}
 	return serviceURL
 }
